@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The dm-sis core: the public contract of the portable dedup engine.
+ *
+ * The core owns every metadata block of one device: the block map (logical
+ * -> physical), the refcounts, the fingerprint index, space allocation and
+ * the metadata journal.  It never touches user data: the caller (the kernel
+ * target, the userspace tools, the tests) reads, writes, hashes and
+ * compares data blocks and tells the core what it did.  All metadata I/O
+ * goes through struct sis_io_ops, so the same code runs in the kernel and in
+ * userspace.
+ *
+ * Writing one 4 KiB block at logical block L, as the target does it:
+ *
+ *	if (sis_block_is_zero(data))
+ *		return sis_core_unmap(c, L, 1);		// zero elimination
+ *	fp = sis_fingerprint(data);
+ *	if (!sis_core_find_dup(c, fp, &p)) {		// candidate, pinned
+ *		if (the data of p equals data, and p's own write (if one is in
+ *		    flight) completed successfully)
+ *			r = sis_core_map(c, L, p);	// shared: no data write
+ *		sis_core_unpin(c, p);
+ *		...if r == 0, done; else fall through to a new block
+ *	}
+ *	r = sis_core_alloc(c, fp, &p);			// fresh block, pinned
+ *	write data to p and wait for completion;
+ *	r = sis_core_map(c, L, p);			// the old mapping loses a ref
+ *	sis_core_unpin(c, p);
+ *
+ * A fingerprint match is only advice: the caller compares the data before it
+ * maps a candidate, so two different blocks are never merged.  A block
+ * returned by sis_core_alloc() is entered in the index at once, so a second
+ * write of the same new data finds it while the first is still in flight;
+ * the second writer must not map it before the first write completed.
+ *
+ * Durability: changes are durable at sis_core_commit().  Commit first calls
+ * ops->flush() (so data writes that completed before the mappings that name
+ * them were made are durable), then writes the journal and flushes again.
+ * After a crash, sis_core_open() yields exactly the state of the last
+ * completed commit.  The core may also commit on its own when a transaction
+ * grows large; that is equally safe because a mapping is only ever made
+ * after its data write completed.
+ *
+ * Freed blocks: a block whose refcount reaches zero is not handed out again,
+ * nor discarded, until the commit that freed it is durable.
+ *
+ * Locking: one mutex per core serialises metadata operations; every function
+ * below takes it unless its name starts with __.  Functions may sleep (they
+ * can do synchronous metadata I/O through the ops) and must not be called
+ * from atomic context.  Data I/O, hashing and comparing happen outside the
+ * lock, so many writers proceed at once.
+ *
+ * Errors are negative errno: -ENODATA unmapped, -ENOENT no candidate,
+ * -ENOSPC no free block, -EROFS read-only or failed mode, -EILSEQ a metadata
+ * block failed its checksum or location check, -EIO metadata I/O error,
+ * -EINVAL bad argument, -EOVERFLOW refcount saturated, -ENOMEM.
+ * A metadata error aborts the open transaction, sets needs_check on disk
+ * (best effort) and drops the core to read-only mode.
+ */
+#ifndef SIS_CORE_H
+#define SIS_CORE_H
+
+#include <linux/types.h>
+#include "../../include/sis-format.h"
+
+struct sis_core;
+
+/**
+ * struct sis_io_ops - how the core reaches the metadata device
+ * @read:    read one block synchronously into @buf; 0 or -errno
+ * @write:   start writing one block; may complete later, but @buf is not
+ *           modified by the core until the next @flush returns; 0 or -errno
+ * @flush:   wait for every @write issued so far, then make them and every
+ *           data write that completed before this call durable
+ *           (REQ_PREFLUSH); returns the first error seen since the last flush
+ * @discard: optional (may be NULL): discard @count blocks from @blocknr,
+ *           synchronously; called only for blocks whose freeing is durable
+ * @log:     optional: report a message; @level is a printk level digit
+ *           (3 error, 4 warning, 6 info)
+ * @ctx:     passed to every op
+ */
+struct sis_io_ops {
+	int (*read)(void *ctx, u64 blocknr, void *buf);
+	int (*write)(void *ctx, u64 blocknr, const void *buf);
+	int (*flush)(void *ctx);
+	int (*discard)(void *ctx, u64 blocknr, u64 count);
+	void (*log)(void *ctx, int level, const char *msg);
+	void *ctx;
+};
+
+/* sis_core_config.flags */
+#define SIS_OPEN_FORMAT		(1U << 0) /* format if both superblocks are zero */
+#define SIS_OPEN_FORCE_FORMAT	(1U << 1) /* format whatever the device holds */
+#define SIS_OPEN_READ_ONLY	(1U << 2) /* never write; replay the journal in RAM */
+#define SIS_OPEN_IGNORE_CHECK	(1U << 3) /* open for writing despite needs_check */
+
+/**
+ * struct sis_core_config - what sis_core_open() is asked for
+ * @logical_blocks:  exported size in blocks; 0 keeps the on-disk size; larger
+ *                   than on disk grows the map; smaller is refused
+ * @physical_blocks: size of the device in blocks; larger than on disk grows
+ *                   the data area; smaller is refused
+ * @cache_pages:     metadata cache bound in pages (0: default 4096); dirty
+ *                   pages of the open transaction may exceed it briefly
+ * @journal_blocks:  journal size when formatting (0: default)
+ * @flags:           SIS_OPEN_*
+ * @uuid:            UUID written when formatting
+ * @now:             seconds since the epoch, written when formatting
+ */
+struct sis_core_config {
+	u64 logical_blocks;
+	u64 physical_blocks;
+	unsigned int cache_pages;
+	unsigned int journal_blocks;
+	unsigned int flags;
+	u8 uuid[16];
+	u64 now;
+};
+
+enum sis_mode {
+	SIS_MODE_WRITE,
+	SIS_MODE_READ_ONLY,
+	SIS_MODE_FAIL,
+};
+
+/**
+ * struct sis_core_stats - a snapshot for status reporting
+ * @data_blocks: blocks in the data area that can hold data or map pages
+ * @nr_free:     blocks that can be allocated now (excludes @nr_pending_free)
+ * @nr_pending_free: freed in the open transaction, reusable after commit
+ */
+struct sis_core_stats {
+	enum sis_mode mode;
+	bool needs_check;
+	u64 logical_blocks;
+	u64 physical_blocks;
+	u64 data_blocks;
+	u64 nr_mapped;
+	u64 nr_data;
+	u64 nr_meta;
+	u64 nr_free;
+	u64 nr_pending_free;
+	u64 metadata_blocks;	/* superblocks + journal + index + rc pages */
+	u64 commits;
+	u64 index_lookups;
+	u64 index_hits;		/* candidates returned */
+	u64 index_stale;	/* entries found invalid and dropped */
+	u64 cache_pages;	/* metadata pages held in RAM now */
+	u64 transaction_seq;
+};
+
+/**
+ * sis_core_open() - open (recovering, formatting or growing) a device
+ * @ops:  metadata I/O; must outlive the core
+ * @cfg:  what to open
+ * @out:  the core on success
+ * @errmsg: on failure, a static, specific message (for ti->error)
+ *
+ * Reads the newer valid superblock, refuses foreign, newer or damaged
+ * formats, replays committed journal transactions, and checkpoints them
+ * unless read-only.  With needs_check set and no SIS_OPEN_IGNORE_CHECK the
+ * core opens read-only.  May sleep.
+ *
+ * Return: 0 or -errno (-EINVAL foreign or bad format, -EILSEQ checksum,
+ * -EOPNOTSUPP newer version or unknown feature, -ENOSPC device too small,
+ * -EIO, -ENOMEM).
+ */
+int sis_core_open(const struct sis_io_ops *ops, const struct sis_core_config *cfg,
+		  struct sis_core **out, const char **errmsg);
+
+/**
+ * sis_core_close() - commit, checkpoint, mark clean and free
+ *
+ * In write mode the final commit and checkpoint are attempted and the
+ * superblock is marked clean; errors are logged.  Frees @c in every case.
+ */
+void sis_core_close(struct sis_core *c);
+
+/**
+ * sis_core_lookup() - where does logical block @lblock live?
+ *
+ * Return: 0 with *@pblock set, -ENODATA if unmapped (reads as zeros),
+ * -EINVAL beyond the logical size, or a metadata error.
+ */
+int sis_core_lookup(struct sis_core *c, u64 lblock, u64 *pblock);
+
+/**
+ * sis_core_find_dup() - find a block that may already hold data with @fp
+ *
+ * On success *@pblock is pinned: it is neither freed for reuse nor moved
+ * until sis_core_unpin().  The caller must compare its data before mapping
+ * it.  Saturated blocks are never returned.
+ *
+ * Return: 0, -ENOENT (no candidate), or a metadata error.
+ */
+int sis_core_find_dup(struct sis_core *c, u64 fp, u64 *pblock);
+
+/**
+ * sis_core_alloc() - allocate a new data block for data with @fp
+ *
+ * The block is pinned and entered in the index under @fp; its refcount stays
+ * zero until sis_core_map().  If it is never mapped, sis_core_unpin() returns
+ * it to the free pool and drops the index entry.
+ *
+ * Return: 0, -ENOSPC, -EROFS, or a metadata error.
+ */
+int sis_core_alloc(struct sis_core *c, u64 fp, u64 *pblock);
+
+/**
+ * sis_core_map() - map @lblock to @pblock
+ *
+ * @pblock must be pinned by the caller (from find_dup or alloc) and its data
+ * written.  Takes one reference on @pblock and drops the reference of the
+ * previous mapping, freeing that block if it was the last.
+ *
+ * Return: 0, -EOVERFLOW if @pblock is saturated (use a new block instead),
+ * -EINVAL, -EROFS, -ENOSPC (no room for a map page), or a metadata error.
+ */
+int sis_core_map(struct sis_core *c, u64 lblock, u64 pblock);
+
+/**
+ * sis_core_unpin() - drop a pin taken by find_dup or alloc
+ */
+void sis_core_unpin(struct sis_core *c, u64 pblock);
+
+/**
+ * sis_core_unmap() - unmap @count logical blocks from @lblock (discard, or a
+ * write of zeros); drops one reference per mapped block.  Empty map subtrees
+ * are skipped, so large ranges cost what they map, not what they span.
+ *
+ * Return: 0, -EINVAL (beyond the logical size), -EROFS, or a metadata error.
+ */
+int sis_core_unmap(struct sis_core *c, u64 lblock, u64 count);
+
+/**
+ * sis_core_commit() - make every change so far durable
+ *
+ * Flushes data, writes the journal, flushes; then passes freed blocks to
+ * ops->discard (if set and passdown is on) and makes them allocatable;
+ * checkpoints when the journal is half full.  A commit with nothing dirty
+ * still flushes (it is what a REQ_PREFLUSH becomes).
+ *
+ * Return: 0, -EROFS, or an I/O error (which aborts to read-only mode).
+ */
+int sis_core_commit(struct sis_core *c);
+
+/**
+ * sis_core_set_discard_passdown() - discard freed blocks after commit?
+ */
+void sis_core_set_discard_passdown(struct sis_core *c, bool on);
+
+/**
+ * sis_core_resize() - grow the logical and/or physical size
+ *
+ * Zero keeps a size.  Shrinking either is refused with -EINVAL.  The change
+ * is part of the open transaction.
+ */
+int sis_core_resize(struct sis_core *c, u64 logical_blocks, u64 physical_blocks);
+
+/**
+ * sis_core_set_read_only() - switch to read-only mode (e.g. on a user's
+ * request or a data-device error); an open transaction is committed first
+ * when possible.
+ */
+void sis_core_set_read_only(struct sis_core *c);
+
+/**
+ * sis_core_dirty() - does the open transaction hold changes?
+ */
+bool sis_core_dirty(struct sis_core *c);
+
+void sis_core_get_stats(struct sis_core *c, struct sis_core_stats *st);
+
+/**
+ * sis_core_drop_cache() - drop clean metadata pages from RAM
+ */
+void sis_core_drop_cache(struct sis_core *c);
+
+/**
+ * sis_fingerprint() - the fast 64-bit hash of a 4 KiB block (xxh64)
+ */
+u64 sis_fingerprint(const void *data);
+
+/**
+ * sis_block_is_zero() - is a 4 KiB block all zeros?
+ */
+bool sis_block_is_zero(const void *data);
+
+/* ---- Offline check and repair (check.c) ---- */
+
+enum sis_check_severity {
+	SIS_CHECK_INFO,		/* harmless: stale index hints */
+	SIS_CHECK_LEAK,		/* a refcount too high: space lost, no data */
+	SIS_CHECK_ERROR,	/* data at risk: under-count, dangling mapping */
+};
+
+/**
+ * struct sis_check_ops - what a check needs besides the metadata
+ * @read_data: optional: read data block @pblock, to verify fingerprints
+ * @report:    one line per problem, already formatted
+ */
+struct sis_check_ops {
+	int (*read_data)(void *ctx, u64 pblock, void *buf);
+	void (*report)(void *ctx, enum sis_check_severity sev, const char *msg);
+	void *ctx;
+};
+
+struct sis_check_result {
+	u64 mapped;		/* logical blocks found mapped */
+	u64 data_blocks;	/* distinct data blocks referenced */
+	u64 meta_blocks;	/* map pages found */
+	u64 index_entries;	/* valid index entries */
+	u64 info;		/* counts per severity */
+	u64 leaks;
+	u64 errors;
+	u64 repaired;		/* problems fixed by sis_core_repair() */
+};
+
+/**
+ * sis_core_check() - walk every mapping, refcount and index entry
+ *
+ * Counts the references the map really holds and compares them with every
+ * refcount (higher: leak; lower or a mapping to a free, metadata or
+ * out-of-range block: error), checks the counters in the root, every index
+ * entry, and with @ops->read_data every data block's fingerprint.  Uses RAM
+ * proportional to the data area (4 bytes per block).  Takes the core lock.
+ *
+ * Return: 0 when the walk completed (see @res for what it found), or -errno
+ * when it could not (-ENOMEM, I/O error).
+ */
+int sis_core_check(struct sis_core *c, const struct sis_check_ops *ops,
+		   struct sis_check_result *res);
+
+/**
+ * sis_core_repair() - rebuild refcounts, counters and index from the map
+ *
+ * Keeps every mapping that points at an in-range data block; drops mappings
+ * that point outside the data area or at a refcount page; recomputes every
+ * refcount and counter; drops index entries that do not match; commits, and
+ * clears needs_check when a following check is clean.  @c must be opened
+ * with SIS_OPEN_IGNORE_CHECK.
+ *
+ * Return: 0 or -errno.
+ */
+int sis_core_repair(struct sis_core *c, const struct sis_check_ops *ops,
+		    struct sis_check_result *res);
+
+#endif /* SIS_CORE_H */
