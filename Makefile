@@ -1,0 +1,125 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# dm-sis top-level Makefile.
+#
+#   make                 build dm-sis.ko (warnings are errors) and the userspace tools
+#   make KVER=<release>  build against /lib/modules/<release>/build or
+#                        /usr/src/linux-headers-<release> (e.g. the 6.1 cloud kernel)
+#   make KDIR=<dir>      build against any kernel build tree
+#   make lint            sparse (C=1) and checkpatch.pl --strict: must be clean
+#   make test            every test (userspace and guest); last line "N passed, N failed"
+#   make demo | bench | bench-core | stress | test-long | install | clean
+#
+# See README.md and docs/testbed.md.
+
+SHELL := /bin/bash
+
+ifneq ($(KVER),)
+  KDIR ?= $(firstword $(wildcard /lib/modules/$(KVER)/build) \
+		      $(wildcard /usr/src/linux-headers-$(KVER)))
+  ifeq ($(KDIR),)
+    $(error no build tree for KVER=$(KVER): run 'sudo scripts/setup' or set KDIR)
+  endif
+else
+  KDIR ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
+		      $(lastword $(sort $(wildcard /usr/src/linux-headers-6.12*-cloud-amd64))))
+endif
+
+CHECKPATCH ?= $(firstword $(wildcard /usr/src/linux-source-6.12*/scripts/checkpatch.pl) \
+			  $(wildcard $(KDIR)/scripts/checkpatch.pl))
+SPARSE_FLAGS ?=
+
+KMOD_SRCS = $(wildcard dm-sis/*.c dm-sis/*.h dm-sis/core/*.c dm-sis/core/*.h include/*.h)
+HAVE_USERSPACE = $(wildcard userspace/Makefile)
+
+.PHONY: all module userspace lint sparse checkpatch test demo bench bench-core \
+	stress test-long install clean help check-kdir
+
+all: module userspace
+
+check-kdir:
+	@if [ -z "$(KDIR)" ] || [ ! -d "$(KDIR)" ]; then \
+		echo "error: no kernel build tree (KDIR='$(KDIR)'): run 'sudo scripts/setup' or pass KDIR=" >&2; \
+		exit 1; fi
+
+module: check-kdir
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/dm-sis modules
+
+userspace:
+ifneq ($(HAVE_USERSPACE),)
+	$(MAKE) -C userspace
+else
+	@echo "userspace/Makefile not present yet: skipping userspace build"
+endif
+
+lint: sparse checkpatch
+
+# Sparse (C=1) on a fresh private copy under build/lint, so every file is
+# checked and the in-tree build is left alone; any sparse warning or error in
+# our own files fails.
+LINT_DIR := $(CURDIR)/build/lint
+sparse: check-kdir
+	@command -v sparse >/dev/null || { echo "sparse missing: run 'sudo scripts/setup'" >&2; exit 1; }
+	@rm -rf $(LINT_DIR) && mkdir -p $(LINT_DIR) && cp -a dm-sis $(LINT_DIR)/ && \
+		{ [ ! -d include ] || cp -a include $(LINT_DIR)/; } && \
+		find $(LINT_DIR) \( -name '*.o' -o -name '*.ko' -o -name '.*.cmd' -o -name '*.mod*' \) -delete
+	@log=$(LINT_DIR)/sparse.log; \
+	$(MAKE) -C $(KDIR) M=$(LINT_DIR)/dm-sis C=1 CHECK="sparse $(SPARSE_FLAGS)" modules >$$log 2>&1; \
+	rc=$$?; cat $$log; \
+	n=$$(grep -E ': (warning|error):' $$log | grep -c "$(LINT_DIR)/" || true); \
+	if [ $$rc -ne 0 ]; then echo "sparse: build failed" >&2; exit 1; fi; \
+	if [ "$$n" -gt 0 ]; then echo "sparse: $$n diagnostic(s) in dm-sis sources" >&2; exit 1; fi; \
+	echo "sparse: clean"
+
+checkpatch:
+	@if [ -z "$(CHECKPATCH)" ]; then echo "checkpatch.pl not found: run 'sudo scripts/setup'" >&2; exit 1; fi
+	@if [ -z "$(KMOD_SRCS)" ]; then echo "checkpatch: no kernel sources yet"; exit 0; fi
+	@set -o pipefail; out=$$(perl $(CHECKPATCH) --strict --no-tree --no-summary --terse \
+		--show-types --ignore SPDX_LICENSE_TAG,FILE_PATH_CHANGES -f $(KMOD_SRCS) 2>&1); rc=$$?; \
+	if [ -n "$$out" ]; then echo "$$out"; echo "checkpatch: problems found" >&2; exit 1; fi; \
+	if [ $$rc -ne 0 ]; then echo "checkpatch: failed ($$rc)" >&2; exit 1; fi; \
+	echo "checkpatch: clean ($(words $(KMOD_SRCS)) files)"
+
+test:
+	@scripts/run-tests
+
+# Thin delegations to scripts others own: fail clearly while they are missing.
+define delegate
+	@if [ -x "$(1)" ]; then exec $(1) $(2); \
+	elif [ -f "$(1)" ]; then exec bash $(1) $(2); \
+	else echo "error: $(1) does not exist yet" >&2; exit 1; fi
+endef
+
+demo:
+	@if [ -f tests/demo.sh ]; then \
+		exec scripts/vm-run $$(sed -n 's/^# *vm-run: *//p' tests/demo.sh | head -n1) tests/demo.sh; \
+	else echo "error: tests/demo.sh does not exist yet (no demo to run)" >&2; exit 1; fi
+
+bench:
+	$(call delegate,scripts/bench)
+
+bench-core:
+	$(call delegate,scripts/bench-core)
+
+stress:
+	$(call delegate,scripts/stress)
+
+test-long:
+	@SIS_TEST_LONG=1 scripts/run-tests --long
+
+install: module
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/dm-sis modules_install
+	-depmod -a $(notdir $(patsubst %/build,%,$(KDIR))) 2>/dev/null || depmod -a
+ifneq ($(HAVE_USERSPACE),)
+	$(MAKE) -C userspace install
+endif
+
+clean:
+	-@[ -z "$(KDIR)" ] || [ ! -d "$(KDIR)" ] || $(MAKE) -C $(KDIR) M=$(CURDIR)/dm-sis clean
+	-@[ -z "$(HAVE_USERSPACE)" ] || $(MAKE) -C userspace clean
+	-@[ ! -d tests/vm/warn-module ] || [ -z "$(KDIR)" ] || [ ! -d "$(KDIR)" ] || \
+		$(MAKE) -C $(KDIR) M=$(CURDIR)/tests/vm/warn-module clean >/dev/null
+	rm -rf build/mod build/tmp
+
+help:
+	@sed -n '3,14p' Makefile
