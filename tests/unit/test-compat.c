@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The userspace shim: known vectors for crc32c and xxh64, list, helpers. */
+#include <linux/kernel.h>
+#include <linux/crc32c.h>
+#include <linux/xxhash.h>
+#include <linux/list.h>
+#include <linux/log2.h>
+#include <linux/math64.h>
+#include <linux/mutex.h>
+#include "harness.h"
+
+TEST(crc32c_vectors)
+{
+	u8 zeros[32] = { 0 };
+
+	/* the kernel's crc32c() is the raw update: invert around it */
+	ASSERT_EQ(crc32c(~0U, "123456789", 9) ^ ~0U, 0xe3069283);
+	ASSERT_EQ(crc32c(~0U, zeros, 32) ^ ~0U, 0x8a9136aa);
+	ASSERT_EQ(crc32c(0, "", 0), 0);
+	ASSERT_EQ(crc32c(0x12345678, "", 0), 0x12345678);
+	/* chaining equals one pass */
+	ASSERT_EQ(crc32c(crc32c(~0U, "1234", 4), "56789", 5),
+		  crc32c(~0U, "123456789", 9));
+}
+
+TEST(xxh64_vectors)
+{
+	u8 buf[SIS_BLOCK_SIZE];
+	unsigned int i;
+
+	ASSERT_EQ(xxh64("", 0, 0), 0xef46db3751d8e999ULL);
+	ASSERT_EQ(xxh64("a", 1, 0), 0xd24ec4f1a98c6e5bULL);
+	ASSERT_EQ(xxh64("abc", 3, 0), 0x44bc2cf5ad770999ULL);
+	ASSERT_EQ(xxh64("Nobody inspects the spammish repetition", 39, 0),
+		  0xfbcea83c8a378bf1ULL);
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (u8)i;
+	/* 100 and 4096 bytes exercise the 32-byte stripe loop (xxhash-wasm) */
+	ASSERT_EQ(xxh64(buf, 100, 0), 0x6ac1e58032166597ULL);
+	ASSERT_EQ(xxh64(buf, SIS_BLOCK_SIZE, 0), 0x0f6e64be186af6a4ULL);
+	ASSERT_EQ(xxh64(buf, SIS_BLOCK_SIZE, 12345), 0xebc18658b7dc4a09ULL);
+	ASSERT_EQ(sis_fingerprint(buf), sis_fingerprint(buf));
+}
+
+TEST(block_is_zero)
+{
+	u8 buf[SIS_BLOCK_SIZE] = { 0 };
+
+	ASSERT_TRUE(sis_block_is_zero(buf));
+	buf[SIS_BLOCK_SIZE - 1] = 1;
+	ASSERT_TRUE(!sis_block_is_zero(buf));
+	buf[SIS_BLOCK_SIZE - 1] = 0;
+	buf[0] = 0x80;
+	ASSERT_TRUE(!sis_block_is_zero(buf));
+}
+
+struct item {
+	struct list_head list;
+	struct hlist_node node;
+	int v;
+};
+
+TEST(list_and_hlist)
+{
+	struct item it[4], *pos, *n;
+	LIST_HEAD(head);
+	HLIST_HEAD(hh);
+	int i, sum = 0;
+
+	for (i = 0; i < 4; i++) {
+		it[i].v = i;
+		list_add_tail(&it[i].list, &head);
+		hlist_add_head(&it[i].node, &hh);
+	}
+	ASSERT_EQ(list_first_entry(&head, struct item, list)->v, 0);
+	ASSERT_EQ(list_last_entry(&head, struct item, list)->v, 3);
+	list_for_each_entry_safe(pos, n, &head, list)
+		if (pos->v & 1)
+			list_del(&pos->list);
+	list_for_each_entry(pos, &head, list)
+		sum += pos->v;
+	ASSERT_EQ(sum, 2);
+	hlist_del(&it[3].node);
+	sum = 0;
+	hlist_for_each_entry(pos, &hh, node)
+		sum += pos->v;
+	ASSERT_EQ(sum, 3);
+}
+
+TEST(helpers)
+{
+	u32 rem;
+	u64 n = 1000;
+	struct mutex m;
+
+	ASSERT_EQ(min(3, 5), 3);
+	ASSERT_EQ(max_t(u64, 3, 5), 5);
+	ASSERT_EQ(clamp(10, 0, 7), 7);
+	ASSERT_EQ(DIV_ROUND_UP(9, 4), 3);
+	ASSERT_EQ(round_up(9, 8), 16);
+	ASSERT_EQ(round_down(9, 8), 8);
+	ASSERT_EQ(ilog2(4096), 12);
+	ASSERT_EQ(ilog2(4097), 12);
+	ASSERT_EQ(roundup_pow_of_two(4097), 8192);
+	ASSERT_TRUE(is_power_of_2(4096) && !is_power_of_2(12));
+	ASSERT_EQ(div_u64_rem(1000, 255, &rem), 3);
+	ASSERT_EQ(rem, 235);
+	ASSERT_EQ(do_div(n, 7), 6);
+	ASSERT_EQ(n, 142);
+	ASSERT_EQ(le64_to_cpu(cpu_to_le64(0x0102030405060708ULL)),
+		  0x0102030405060708ULL);
+	mutex_init(&m);
+	mutex_lock(&m);
+	lockdep_assert_held(&m);
+	mutex_unlock(&m);
+	mutex_destroy(&m);
+}
