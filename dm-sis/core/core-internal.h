@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Private to dm-sis/core: the state of one device and the interfaces between
+ * the core's files.  Nothing outside dm-sis/core includes this header except
+ * the core's own unit tests.
+ *
+ * Every field of struct sis_core is protected by c->lock unless it says
+ * otherwise; every function named __sis_* expects the caller to hold it.
+ */
+#ifndef SIS_CORE_INTERNAL_H
+#define SIS_CORE_INTERNAL_H
+
+#include <linux/types.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include "sis-core.h"
+
+#define SIS_MC_HASH_BITS	12
+#define SIS_PIN_HASH_BITS	8
+#define SIS_DEFAULT_CACHE_PAGES	4096
+#define SIS_MIN_JOURNAL_BLOCKS	64
+#define SIS_MAX_JOURNAL_BLOCKS	16384
+#define SIS_OP_MAX_DIRTY	32	/* pages one operation may dirty */
+
+/**
+ * struct sis_page - a metadata block held in RAM (mcache.c)
+ * @node:       in c->mc_hash
+ * @list:       on c->mc_lru when clean, else on c->mc_dirty or c->mc_ckpt
+ * @blocknr:    home location
+ * @type:       enum sis_block_type
+ * @dirty:      changed in the open transaction
+ * @needs_ckpt: a committed image in the journal is newer than home
+ * @shadow:     refcount pages only: the committed image while @dirty, so the
+ *              allocator can tell a block freed in this transaction
+ * @data:       SIS_BLOCK_SIZE bytes
+ */
+struct sis_page {
+	struct hlist_node node;
+	struct list_head list;
+	u64 blocknr;
+	u32 type;
+	bool dirty;
+	bool needs_ckpt;
+	void *shadow;
+	void *data;
+};
+
+/**
+ * struct sis_pin - an in-flight use of a data block (space-map.c)
+ * @count:    pins held
+ * @reserved: allocated by sis_core_alloc() and not yet mapped
+ */
+struct sis_pin {
+	struct hlist_node node;
+	u64 pblock;
+	unsigned int count;
+	bool reserved;
+};
+
+struct sis_core {
+	struct mutex lock;
+	struct sis_io_ops ops;		/* immutable */
+	enum sis_mode mode;
+	bool needs_check;
+	bool discard_passdown;
+
+	/* Layout and identity, from the superblock: immutable once open. */
+	struct sis_disk_superblock sb;	/* last written or read */
+	u32 csum_seed;
+	u64 journal_start, journal_blocks;
+	u64 index_start, index_blocks;
+	u64 data_start;
+
+	/* Current (uncommitted) root and derived sizes. */
+	struct sis_disk_root root;
+	u64 nr_groups;			/* groups the device holds */
+	u64 data_blocks;		/* allocatable blocks in those groups */
+	bool root_dirty;		/* root changed without a page change */
+
+	/* Space accounting not kept on disk. */
+	u64 nr_pending_free;		/* freed in the open transaction */
+	u64 nr_reserved;		/* allocated, pinned, not yet mapped */
+
+	/* Journal (journal.c). */
+	u64 seq;			/* sequence of the open transaction */
+	u64 head;			/* next journal block, monotonic */
+	u64 tail;			/* oldest live journal block, monotonic */
+	u64 txn_limit;			/* pages that force a commit */
+	void *jbuf;			/* descriptor and commit blocks */
+	unsigned int jbuf_blocks;
+
+	/* Metadata cache (mcache.c). */
+	struct hlist_head mc_hash[1 << SIS_MC_HASH_BITS];
+	struct list_head mc_lru;	/* clean pages, least recent first */
+	struct list_head mc_dirty;	/* dirty in the open transaction */
+	struct list_head mc_ckpt;	/* committed, not yet at home */
+	u64 mc_pages;
+	u64 mc_nr_dirty;
+	u64 mc_limit;
+
+	/* Pins (space-map.c). */
+	struct hlist_head pins[1 << SIS_PIN_HASH_BITS];
+
+	bool abort_pending;		/* reload committed state at op end */
+
+	/* Statistics. */
+	u64 commits;
+	u64 index_lookups, index_hits, index_stale;
+};
+
+/* sis-core.c */
+__printf(3, 4) void sis_log(struct sis_core *c, int level, const char *fmt, ...);
+int __sis_metadata_error(struct sis_core *c, int err, const char *what);
+int __sis_check_writable(struct sis_core *c);
+void __sis_op_begin(struct sis_core *c);
+void __sis_op_end(struct sis_core *c);
+void __sis_layout_from_sb(struct sis_core *c);
+void __sis_derive_sizes(struct sis_core *c);
+
+/* mcache.c */
+u32 sis_block_csum(u32 seed, const void *block);
+u32 sis_type_seed(struct sis_core *c, u32 type);
+void sis_block_seal(struct sis_core *c, void *block, u32 type, u64 blocknr, u64 seq);
+int sis_block_verify(struct sis_core *c, const void *block, u32 type, u64 blocknr);
+void sis_mc_init(struct sis_core *c, u64 limit);
+int __sis_mc_get(struct sis_core *c, u64 blocknr, u32 type, struct sis_page **out);
+int __sis_mc_new(struct sis_core *c, u64 blocknr, u32 type, struct sis_page **out);
+int __sis_mc_dirty(struct sis_core *c, struct sis_page *pg);
+int __sis_mc_install(struct sis_core *c, u64 blocknr, const void *image);
+void __sis_mc_shrink(struct sis_core *c);
+void __sis_mc_drop_all(struct sis_core *c);
+void __sis_mc_drop_clean(struct sis_core *c);
+
+/* journal.c */
+int __sis_journal_commit(struct sis_core *c);
+int __sis_journal_checkpoint(struct sis_core *c);
+int __sis_journal_recover(struct sis_core *c, bool write);
+int __sis_sb_write(struct sis_core *c, u32 flags);
+int __sis_maybe_commit(struct sis_core *c);
+void sis_journal_setup(struct sis_core *c);
+
+/* space-map.c */
+int __sis_rc_get(struct sis_core *c, u64 pblock, struct sis_page **pg,
+		 struct sis_disk_rc **rc);
+bool sis_is_data_block(struct sis_core *c, u64 pblock);
+u64 sis_group_rc_block(struct sis_core *c, u64 group);
+int __sis_alloc_block(struct sis_core *c, u64 *pblock);
+int __sis_alloc_meta(struct sis_core *c, u64 *pblock);
+int __sis_ref_inc(struct sis_core *c, u64 pblock);
+int __sis_ref_dec(struct sis_core *c, u64 pblock);
+struct sis_pin *__sis_pin_find(struct sis_core *c, u64 pblock);
+int __sis_pin(struct sis_core *c, u64 pblock, bool reserved);
+void __sis_unpin(struct sis_core *c, u64 pblock);
+void __sis_pins_free(struct sis_core *c);
+int __sis_release_freed(struct sis_core *c, struct sis_page *pg);
+u64 __sis_nr_free(struct sis_core *c);
+
+/* fp-index.c */
+int __sis_index_find(struct sis_core *c, u64 fp, u64 *pblock);
+int __sis_index_insert(struct sis_core *c, u64 fp, u64 pblock);
+int __sis_index_remove(struct sis_core *c, u64 fp, u64 pblock);
+
+/* block-map.c */
+int __sis_map_lookup(struct sis_core *c, u64 lblock, u64 *pblock, u64 *skip);
+int __sis_map_prepare(struct sis_core *c, u64 lblock, u64 *old);
+int __sis_map_set(struct sis_core *c, u64 lblock, u64 pblock, u64 *old);
+int __sis_map_unmap(struct sis_core *c, u64 lblock, u64 count);
+int __sis_map_grow(struct sis_core *c, u64 logical_blocks);
+u64 sis_map_capacity(u32 depth);
+
+typedef int (*sis_map_walk_fn)(struct sis_core *c, void *arg, u64 lblock,
+			       u64 pblock);
+typedef int (*sis_map_page_fn)(struct sis_core *c, void *arg, u64 blocknr,
+			       u32 level);
+int __sis_map_walk(struct sis_core *c, sis_map_walk_fn fn, sis_map_page_fn pfn,
+		   void *arg);
+
+#endif /* SIS_CORE_INTERNAL_H */

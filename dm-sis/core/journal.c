@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * journal.c - metadata transactions: commit, checkpoint, recovery.
+ *
+ * The hard part of dm-sis's crash safety lives here.  Metadata blocks have
+ * fixed home locations and are changed in place, so a transaction must never
+ * reach a home location before it is durable in the journal:
+ *
+ *  commit:     flush (data that completed before its mappings were made is
+ *              now durable); write a descriptor naming every dirty page, the
+ *              page images, and a commit block carrying the new root and a
+ *              checksum over the checksums of every block of the
+ *              transaction; flush.  The transaction is durable now.  Blocks
+ *              freed by it become allocatable (and are discarded first if
+ *              passdown is on).
+ *  checkpoint: when the journal is more than half full after a commit, write
+ *              every committed page home, flush, then write the other
+ *              superblock copy with the new journal tail and root, flush.
+ *              Only then may the journal space be reused.
+ *  recovery:   from the newer valid superblock, read transactions from its
+ *              tail in sequence order; a transaction counts only if every
+ *              block verifies (type, location, sequence, checksum) and its
+ *              commit block's aggregate checksum matches.  The first
+ *              transaction that fails ends the journal.  Recovery reads at
+ *              most journal_blocks blocks, so its time is bounded by the
+ *              journal size (8 MiB by default: well under a second).
+ *
+ * A torn or reordered write anywhere in a transaction makes recovery stop
+ * before it: the state is that of the previous commit.  A torn superblock
+ * write leaves the other copy, whose tail still points at intact journal
+ * blocks, since nothing is written to the journal before the checkpoint
+ * that wrote the superblock has finished.
+ *
+ * All functions are called with c->lock held.
+ */
+#include <linux/kernel.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/crc32c.h>
+#include "core-internal.h"
+
+static u64 journal_loc(struct sis_core *c, u64 pos)
+{
+	u64 rem;
+
+	div64_u64_rem(pos, c->journal_blocks, &rem);
+	return c->journal_start + rem;
+}
+
+/**
+ * sis_journal_setup() - derive transaction limits from the journal size
+ *
+ * A transaction plus its descriptors and commit block must fit in the half
+ * of the journal a checkpoint leaves free.
+ */
+void sis_journal_setup(struct sis_core *c)
+{
+	u64 half = c->journal_blocks / 2;
+
+	c->txn_limit = half - half / SIS_JOURNAL_DESC_MAX - 2 - SIS_OP_MAX_DIRTY;
+}
+
+int __sis_sb_write(struct sis_core *c, u32 flags)
+{
+	struct sis_disk_superblock *sb = &c->sb;
+	u64 copy;
+	int r;
+
+	sb->flags = cpu_to_le32(flags);
+	sb->sb_seq = cpu_to_le64(le64_to_cpu(sb->sb_seq) + 1);
+	copy = le64_to_cpu(sb->sb_seq) & 1;
+	sis_block_seal(c, sb, SIS_BT_SUPERBLOCK, copy, c->seq);
+	r = c->ops.write(c->ops.ctx, copy, sb);
+	if (!r)
+		r = c->ops.flush(c->ops.ctx);
+	return r;
+}
+
+/**
+ * __sis_journal_checkpoint() - write committed pages home, advance the tail
+ *
+ * Called only right after a commit (or recovery), when no page is dirty, so
+ * every page's content is committed content.
+ */
+int __sis_journal_checkpoint(struct sis_core *c)
+{
+	struct sis_page *pg, *tmp;
+	u32 flags;
+	int r;
+
+	if (WARN_ON(c->mc_nr_dirty))
+		return -EINVAL;
+	list_for_each_entry(pg, &c->mc_ckpt, list) {
+		r = c->ops.write(c->ops.ctx, pg->blocknr, pg->data);
+		if (r)
+			return r;
+	}
+	r = c->ops.flush(c->ops.ctx);
+	if (r)
+		return r;
+
+	c->sb.tail_seq = cpu_to_le64(c->seq);
+	c->sb.tail_block = cpu_to_le64(journal_loc(c, c->head) - c->journal_start);
+	c->sb.root = c->root;
+	flags = le32_to_cpu(c->sb.flags) & ~SIS_SB_CLEAN;
+	r = __sis_sb_write(c, flags);
+	if (r)
+		return r;
+	c->tail = c->head;
+
+	list_for_each_entry_safe(pg, tmp, &c->mc_ckpt, list) {
+		pg->needs_ckpt = false;
+		list_move_tail(&pg->list, &c->mc_lru);
+	}
+	return 0;
+}
+
+static int journal_write(struct sis_core *c, u64 *pos, const void *block,
+			 u32 *agg)
+{
+	const struct sis_disk_header *h = block;
+	int r;
+
+	r = c->ops.write(c->ops.ctx, journal_loc(c, *pos), block);
+	*agg = crc32c(*agg, &h->csum, sizeof(h->csum));
+	(*pos)++;
+	return r;
+}
+
+static int journal_ensure_buf(struct sis_core *c, unsigned int blocks)
+{
+	if (c->jbuf_blocks >= blocks)
+		return 0;
+	kvfree(c->jbuf);
+	c->jbuf = kvmalloc_array(blocks, SIS_BLOCK_SIZE, GFP_NOIO);
+	c->jbuf_blocks = c->jbuf ? blocks : 0;
+	return c->jbuf ? 0 : -ENOMEM;
+}
+
+/*
+ * Write the open transaction to the journal and flush.  Returns 0 when it is
+ * durable.
+ */
+static int journal_write_txn(struct sis_core *c, u64 *end)
+{
+	u64 ndirty = c->mc_nr_dirty;
+	unsigned int ndesc = DIV_ROUND_UP(ndirty, SIS_JOURNAL_DESC_MAX);
+	struct sis_disk_journal_commit *cb;
+	struct sis_disk_journal_desc *d = NULL;
+	struct sis_page *pg;
+	u64 pos = c->head, start = c->head;
+	unsigned int used = 0;
+	u32 agg = 0;
+	int r;
+
+	if (ndirty + ndesc + 1 > c->journal_blocks - (c->head - c->tail)) {
+		sis_log(c, 3, "transaction of %llu pages does not fit the journal",
+			(unsigned long long)ndirty);
+		return -ENOSPC;
+	}
+	r = journal_ensure_buf(c, ndesc + 1);
+	if (r)
+		return r;
+
+	/* Seal every page, then write descriptors each followed by its pages. */
+	list_for_each_entry(pg, &c->mc_dirty, list)
+		sis_block_seal(c, pg->data, pg->type, pg->blocknr, c->seq);
+
+	pg = list_first_entry(&c->mc_dirty, struct sis_page, list);
+	while (used < ndesc) {
+		unsigned int i, n = min_t(u64, ndirty, SIS_JOURNAL_DESC_MAX);
+		struct sis_page *first = pg;
+
+		d = (void *)((u8 *)c->jbuf + (size_t)used * SIS_BLOCK_SIZE);
+		memset(d, 0, SIS_BLOCK_SIZE);
+		d->nr = cpu_to_le32(n);
+		for (i = 0; i < n; i++) {
+			d->target[i] = cpu_to_le64(pg->blocknr);
+			pg = list_next_entry(pg, list);
+		}
+		sis_block_seal(c, d, SIS_BT_JOURNAL_DESC, journal_loc(c, pos), c->seq);
+		r = journal_write(c, &pos, d, &agg);
+		for (pg = first, i = 0; !r && i < n; i++) {
+			r = journal_write(c, &pos, pg->data, &agg);
+			pg = list_next_entry(pg, list);
+		}
+		if (r)
+			return r;
+		ndirty -= n;
+		used++;
+	}
+
+	cb = (void *)((u8 *)c->jbuf + (size_t)used * SIS_BLOCK_SIZE);
+	memset(cb, 0, SIS_BLOCK_SIZE);
+	cb->nr_blocks = cpu_to_le32(pos - start);
+	cb->agg_csum = cpu_to_le32(agg);
+	cb->root = c->root;
+	sis_block_seal(c, cb, SIS_BT_JOURNAL_COMMIT, journal_loc(c, pos), c->seq);
+	r = journal_write(c, &pos, cb, &agg);
+	if (!r)
+		r = c->ops.flush(c->ops.ctx);
+	*end = pos;
+	return r;
+}
+
+/**
+ * __sis_journal_commit() - make the open transaction durable
+ *
+ * Return: 0, or -errno after which the caller must abort the transaction.
+ */
+int __sis_journal_commit(struct sis_core *c)
+{
+	struct sis_page *pg, *tmp;
+	u64 end;
+	int r;
+
+	/* Data that completed before its mappings were made becomes durable. */
+	r = c->ops.flush(c->ops.ctx);
+	if (r)
+		return r;
+	if (!c->mc_nr_dirty && !c->root_dirty)
+		return 0;
+
+	r = journal_write_txn(c, &end);
+	if (r)
+		return r;
+
+	/* Durable: pages wait for the checkpoint, freed blocks become free. */
+	c->head = end;
+	c->seq++;
+	c->commits++;
+	c->root_dirty = false;
+	list_for_each_entry_safe(pg, tmp, &c->mc_dirty, list) {
+		if (pg->shadow) {
+			r = __sis_release_freed(c, pg);
+			kfree(pg->shadow);
+			pg->shadow = NULL;
+			if (r)
+				sis_log(c, 4, "discard passdown failed: %d", r);
+		}
+		pg->dirty = false;
+		pg->needs_ckpt = true;
+		list_move_tail(&pg->list, &c->mc_ckpt);
+	}
+	c->mc_nr_dirty = 0;
+	c->nr_pending_free = 0;
+
+	if (c->head - c->tail > c->journal_blocks / 2)
+		return __sis_journal_checkpoint(c);
+	return 0;
+}
+
+/**
+ * __sis_maybe_commit() - commit if the open transaction is near its limit
+ *
+ * Called at the start of every operation that dirties pages, so one more
+ * operation (at most SIS_OP_MAX_DIRTY pages) always fits.
+ */
+int __sis_maybe_commit(struct sis_core *c)
+{
+	int r;
+
+	if (c->mc_nr_dirty < c->txn_limit)
+		return 0;
+	r = __sis_journal_commit(c);
+	if (r)
+		return __sis_metadata_error(c, r, "commit");
+	return 0;
+}
+
+static bool journal_image_type_ok(u32 type)
+{
+	return type == SIS_BT_INDEX || type == SIS_BT_RC ||
+	       type == SIS_BT_MAP_NODE || type == SIS_BT_MAP_LEAF;
+}
+
+/*
+ * Read and verify the transaction at *pos with sequence c->seq.  On success
+ * the images are installed in the cache, *root is its root, *pos is past it.
+ * Return: 0, 1 when there is no valid transaction there, or -errno.
+ */
+static int journal_read_txn(struct sis_core *c, u64 *pos,
+			    struct sis_disk_root *root, void *buf, void *img)
+{
+	u64 p = *pos, start = *pos, i, n;
+	struct sis_disk_journal_desc *d = buf;
+	struct sis_disk_journal_commit *cb = buf;
+	const struct sis_disk_header *ih = img;
+	u32 agg = 0;
+	int r;
+
+	/* First pass: verify everything; install nothing. */
+	for (;;) {
+		if (p - start >= c->journal_blocks)
+			return 1;
+		r = c->ops.read(c->ops.ctx, journal_loc(c, p), buf);
+		if (r)
+			return r;
+		if (le64_to_cpu(d->hdr.seq) != c->seq)
+			return 1;
+		if (!sis_block_verify(c, buf, SIS_BT_JOURNAL_COMMIT,
+				      journal_loc(c, p)))
+			break;
+		if (sis_block_verify(c, buf, SIS_BT_JOURNAL_DESC,
+				     journal_loc(c, p)))
+			return 1;
+		n = le32_to_cpu(d->nr);
+		if (!n || n > SIS_JOURNAL_DESC_MAX)
+			return 1;
+		agg = crc32c(agg, &d->hdr.csum, sizeof(d->hdr.csum));
+		p++;
+		for (i = 0; i < n; i++, p++) {
+			u64 target = le64_to_cpu(d->target[i]);
+
+			r = c->ops.read(c->ops.ctx, journal_loc(c, p), img);
+			if (r)
+				return r;
+			if (le64_to_cpu(ih->seq) != c->seq ||
+			    !journal_image_type_ok(le32_to_cpu(ih->type)) ||
+			    sis_block_verify(c, img, le32_to_cpu(ih->type), target))
+				return 1;
+			agg = crc32c(agg, &ih->csum, sizeof(ih->csum));
+		}
+	}
+	if (le32_to_cpu(cb->nr_blocks) != p - start ||
+	    le32_to_cpu(cb->agg_csum) != agg)
+		return 1;
+	*root = cb->root;
+
+	/* Second pass: install the images. */
+	for (p = start; p < start + le32_to_cpu(cb->nr_blocks);) {
+		r = c->ops.read(c->ops.ctx, journal_loc(c, p), buf);
+		if (r)
+			return r;
+		n = le32_to_cpu(d->nr);
+		p++;
+		for (i = 0; i < n; i++, p++) {
+			u64 target = le64_to_cpu(d->target[i]);
+
+			r = c->ops.read(c->ops.ctx, journal_loc(c, p), img);
+			if (!r && sis_block_verify(c, img, le32_to_cpu(ih->type),
+						   target))
+				r = -EIO;	/* changed under us */
+			if (!r)
+				r = __sis_mc_install(c, target, img);
+			if (r)
+				return r;
+		}
+	}
+	*pos = p + 1;
+	return 0;
+}
+
+/**
+ * __sis_journal_recover() - replay committed transactions after the tail
+ * @write: checkpoint the result (write mode); otherwise keep it in RAM
+ *
+ * Expects c->sb, the layout and c->root (from the superblock) to be loaded.
+ */
+int __sis_journal_recover(struct sis_core *c, bool write)
+{
+	void *buf, *img;
+	u64 replayed = 0;
+	int r;
+
+	c->seq = le64_to_cpu(c->sb.tail_seq);
+	c->tail = le64_to_cpu(c->sb.tail_block);
+	c->head = c->tail;
+	buf = kmalloc(SIS_BLOCK_SIZE, GFP_KERNEL);
+	img = kmalloc(SIS_BLOCK_SIZE, GFP_KERNEL);
+	r = (buf && img) ? 0 : -ENOMEM;
+	while (!r) {
+		struct sis_disk_root root;
+
+		r = journal_read_txn(c, &c->head, &root, buf, img);
+		if (r)
+			break;
+		c->root = root;
+		c->seq++;
+		replayed++;
+	}
+	kfree(buf);
+	kfree(img);
+	if (r < 0)
+		return r;
+	if (replayed)
+		sis_log(c, 6, "recovered %llu journal transactions",
+			(unsigned long long)replayed);
+	if (write && replayed)
+		return __sis_journal_checkpoint(c);
+	return 0;
+}

@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mcache.c - the core's metadata block cache and the block checksum codec.
+ *
+ * Owns every metadata block the core holds in RAM.  A page is in exactly one
+ * of three states, each with its own list:
+ *
+ *   clean      home location == page content; on mc_lru, may be evicted
+ *   dirty      changed in the open transaction; on mc_dirty, pinned
+ *   committed  in the journal but not yet at home; on mc_ckpt, pinned
+ *
+ * Dirty pages are never written home before their transaction commits, so
+ * a crash never leaves uncommitted metadata at a home location: the journal
+ * replays whole transactions over it.  Eviction happens only in
+ * __sis_mc_shrink(), which the public entry points call before they take any
+ * page pointer, so a pointer from __sis_mc_get() stays valid until the
+ * caller drops c->lock.  All fields are protected by c->lock.
+ *
+ * Every block read is verified: its checksum (seeded per type and per
+ * device), its type and its own block number.  Index pages that are all
+ * zeros are empty buckets, never an error.
+ */
+#include <linux/kernel.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/crc32c.h>
+#include <linux/hash.h>
+#include "core-internal.h"
+
+u32 sis_block_csum(u32 seed, const void *block)
+{
+	return crc32c(seed, (const u8 *)block + 4, SIS_BLOCK_SIZE - 4);
+}
+
+/**
+ * sis_type_seed() - the checksum seed of a block type on this device
+ */
+u32 sis_type_seed(struct sis_core *c, u32 type)
+{
+	return type == SIS_BT_SUPERBLOCK ? type : type ^ c->csum_seed;
+}
+
+/**
+ * sis_block_seal() - fill in a block's header and checksum before it is written
+ */
+void sis_block_seal(struct sis_core *c, void *block, u32 type, u64 blocknr,
+		    u64 seq)
+{
+	struct sis_disk_header *h = block;
+
+	h->type = cpu_to_le32(type);
+	h->blocknr = cpu_to_le64(blocknr);
+	h->seq = cpu_to_le64(seq);
+	h->reserved = 0;
+	h->csum = cpu_to_le32(sis_block_csum(sis_type_seed(c, type), block));
+}
+
+/**
+ * sis_block_verify() - is @block a valid @type block that belongs at @blocknr?
+ *
+ * Return: 0 or -EILSEQ.
+ */
+int sis_block_verify(struct sis_core *c, const void *block, u32 type,
+		     u64 blocknr)
+{
+	const struct sis_disk_header *h = block;
+
+	if (le32_to_cpu(h->type) != type ||
+	    le64_to_cpu(h->blocknr) != blocknr ||
+	    le32_to_cpu(h->csum) != sis_block_csum(sis_type_seed(c, type), block))
+		return -EILSEQ;
+	return 0;
+}
+
+void sis_mc_init(struct sis_core *c, u64 limit)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(c->mc_hash); i++)
+		INIT_HLIST_HEAD(&c->mc_hash[i]);
+	INIT_LIST_HEAD(&c->mc_lru);
+	INIT_LIST_HEAD(&c->mc_dirty);
+	INIT_LIST_HEAD(&c->mc_ckpt);
+	c->mc_pages = 0;
+	c->mc_nr_dirty = 0;
+	c->mc_limit = limit;
+}
+
+static struct hlist_head *mc_bucket(struct sis_core *c, u64 blocknr)
+{
+	return &c->mc_hash[hash_64(blocknr, SIS_MC_HASH_BITS)];
+}
+
+static struct sis_page *__mc_find(struct sis_core *c, u64 blocknr)
+{
+	struct sis_page *pg;
+
+	hlist_for_each_entry(pg, mc_bucket(c, blocknr), node)
+		if (pg->blocknr == blocknr)
+			return pg;
+	return NULL;
+}
+
+static void mc_free(struct sis_core *c, struct sis_page *pg)
+{
+	hlist_del(&pg->node);
+	list_del(&pg->list);
+	if (pg->dirty)
+		c->mc_nr_dirty--;
+	c->mc_pages--;
+	kfree(pg->shadow);
+	kfree(pg->data);
+	kfree(pg);
+}
+
+static struct sis_page *__mc_alloc(struct sis_core *c, u64 blocknr, u32 type)
+{
+	struct sis_page *pg;
+
+	pg = kzalloc(sizeof(*pg), GFP_NOIO);
+	if (!pg)
+		return NULL;
+	pg->data = kmalloc(SIS_BLOCK_SIZE, GFP_NOIO);
+	if (!pg->data) {
+		kfree(pg);
+		return NULL;
+	}
+	pg->blocknr = blocknr;
+	pg->type = type;
+	hlist_add_head(&pg->node, mc_bucket(c, blocknr));
+	list_add_tail(&pg->list, &c->mc_lru);
+	c->mc_pages++;
+	return pg;
+}
+
+/**
+ * __sis_mc_get() - the verified page of metadata block @blocknr
+ * @type: the type the caller expects there
+ *
+ * Return: 0, -EILSEQ (checksum, type or location mismatch), -EIO, -ENOMEM.
+ */
+int __sis_mc_get(struct sis_core *c, u64 blocknr, u32 type,
+		 struct sis_page **out)
+{
+	struct sis_page *pg = __mc_find(c, blocknr);
+	int r;
+
+	if (pg) {
+		if (pg->type != type)
+			return -EILSEQ;
+		if (!pg->dirty && !pg->needs_ckpt)
+			list_move_tail(&pg->list, &c->mc_lru);
+		*out = pg;
+		return 0;
+	}
+
+	pg = __mc_alloc(c, blocknr, type);
+	if (!pg)
+		return -ENOMEM;
+	r = c->ops.read(c->ops.ctx, blocknr, pg->data);
+	if (!r && type == SIS_BT_INDEX && sis_block_is_zero(pg->data))
+		sis_block_seal(c, pg->data, type, blocknr, 0);
+	if (!r)
+		r = sis_block_verify(c, pg->data, type, blocknr);
+	if (r) {
+		mc_free(c, pg);
+		return r;
+	}
+	*out = pg;
+	return 0;
+}
+
+/**
+ * __sis_mc_new() - a zeroed, dirty page for block @blocknr, not read from disk
+ *
+ * Used for blocks whose old content is meaningless: new map pages and the
+ * refcount page of a group entering use.  Replaces any cached copy.
+ */
+int __sis_mc_new(struct sis_core *c, u64 blocknr, u32 type,
+		 struct sis_page **out)
+{
+	struct sis_page *pg = __mc_find(c, blocknr);
+	int r;
+
+	if (pg) {
+		if (pg->dirty || pg->needs_ckpt)
+			return -EILSEQ;	/* a live block being reallocated */
+		mc_free(c, pg);
+	}
+	pg = __mc_alloc(c, blocknr, type);
+	if (!pg)
+		return -ENOMEM;
+	memset(pg->data, 0, SIS_BLOCK_SIZE);
+	sis_block_seal(c, pg->data, type, blocknr, 0);
+	r = __sis_mc_dirty(c, pg);
+	if (r) {
+		mc_free(c, pg);
+		return r;
+	}
+	*out = pg;
+	return 0;
+}
+
+/**
+ * __sis_mc_dirty() - the caller is about to change @pg in the open transaction
+ *
+ * Refcount pages keep their committed image as a shadow while dirty.
+ * Return: 0 or -ENOMEM (nothing changed).
+ */
+int __sis_mc_dirty(struct sis_core *c, struct sis_page *pg)
+{
+	if (pg->dirty)
+		return 0;
+	if (pg->type == SIS_BT_RC) {
+		pg->shadow = kmalloc(SIS_BLOCK_SIZE, GFP_NOIO);
+		if (!pg->shadow)
+			return -ENOMEM;
+		memcpy(pg->shadow, pg->data, SIS_BLOCK_SIZE);
+	}
+	pg->dirty = true;
+	c->mc_nr_dirty++;
+	list_move_tail(&pg->list, &c->mc_dirty);
+	return 0;
+}
+
+/**
+ * __sis_mc_install() - load a committed image found by journal recovery
+ *
+ * The page becomes committed-not-at-home; a later image of the same block
+ * replaces it.  The image must already be verified.
+ */
+int __sis_mc_install(struct sis_core *c, u64 blocknr, const void *image)
+{
+	const struct sis_disk_header *h = image;
+	struct sis_page *pg = __mc_find(c, blocknr);
+
+	if (pg && (pg->dirty || pg->type != le32_to_cpu(h->type))) {
+		mc_free(c, pg);
+		pg = NULL;
+	}
+	if (!pg) {
+		pg = __mc_alloc(c, blocknr, le32_to_cpu(h->type));
+		if (!pg)
+			return -ENOMEM;
+	}
+	memcpy(pg->data, image, SIS_BLOCK_SIZE);
+	pg->needs_ckpt = true;
+	list_move_tail(&pg->list, &c->mc_ckpt);
+	return 0;
+}
+
+/**
+ * __sis_mc_shrink() - evict clean pages beyond the cache limit
+ *
+ * Invalidates every page pointer the caller holds: call it only between
+ * operations.
+ */
+void __sis_mc_shrink(struct sis_core *c)
+{
+	struct sis_page *pg, *tmp;
+
+	list_for_each_entry_safe(pg, tmp, &c->mc_lru, list) {
+		if (c->mc_pages <= c->mc_limit)
+			break;
+		mc_free(c, pg);
+	}
+}
+
+/**
+ * __sis_mc_drop_clean() - evict every clean page
+ */
+void __sis_mc_drop_clean(struct sis_core *c)
+{
+	struct sis_page *pg, *tmp;
+
+	list_for_each_entry_safe(pg, tmp, &c->mc_lru, list)
+		mc_free(c, pg);
+}
+
+/**
+ * __sis_mc_drop_all() - forget every page, dirty and committed ones too
+ *
+ * Used when a transaction is aborted: the caller reloads the committed state
+ * from the disk afterwards.
+ */
+void __sis_mc_drop_all(struct sis_core *c)
+{
+	struct sis_page *pg, *tmp;
+
+	list_for_each_entry_safe(pg, tmp, &c->mc_dirty, list)
+		mc_free(c, pg);
+	list_for_each_entry_safe(pg, tmp, &c->mc_ckpt, list)
+		mc_free(c, pg);
+	__sis_mc_drop_clean(c);
+}

@@ -1,0 +1,681 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sis-core.c - the dedup engine's public entry points: open, format,
+ * recovery, the write/read/discard operations, modes and statistics.
+ *
+ * Every entry point takes c->lock, trims the metadata cache while it holds
+ * no page pointer (__sis_op_begin), does its work through the block map,
+ * space map and index, and finishes with __sis_op_end(), which is where an
+ * aborted transaction is rolled back: a metadata error anywhere sets
+ * needs_check on disk, drops the core to read-only mode, and at op end the
+ * cache is emptied and the last committed state reloaded from the
+ * superblock and journal.  Nothing half-done is ever committed, because
+ * commits only happen at op boundaries and only in write mode.
+ *
+ * Mode transitions: write -> read-only (metadata error, user request),
+ * read-only -> fail (the committed state itself cannot be read back).
+ * No transition goes back; reactivating the device after `sis check`
+ * (and repair) is the way out, as with dm-thin.
+ */
+#include <linux/kernel.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/crc32c.h>
+#include <linux/xxhash.h>
+#include "core-internal.h"
+
+__printf(3, 4) void sis_log(struct sis_core *c, int level, const char *fmt, ...)
+{
+	char msg[160];
+	va_list args;
+
+	if (!c->ops.log)
+		return;
+	va_start(args, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, args);
+	va_end(args);
+	c->ops.log(c->ops.ctx, level, msg);
+}
+
+u64 sis_fingerprint(const void *data)
+{
+	return xxh64(data, SIS_BLOCK_SIZE, 0);
+}
+
+bool sis_block_is_zero(const void *data)
+{
+	const u64 *w = data;
+	unsigned int i;
+
+	for (i = 0; i < SIS_BLOCK_SIZE / sizeof(*w); i++)
+		if (w[i])
+			return false;
+	return true;
+}
+
+/**
+ * __sis_metadata_error() - a metadata operation failed: abort to read-only
+ * @err:  the error, returned unchanged
+ * @what: what failed, for the log
+ *
+ * The rollback itself happens at the end of the current operation.
+ */
+int __sis_metadata_error(struct sis_core *c, int err, const char *what)
+{
+	if (err == -ENOMEM || err == -ENOSPC)
+		return err;
+	if (c->mode == SIS_MODE_WRITE || !c->abort_pending)
+		sis_log(c, 3, "metadata error %d (%s): aborting the transaction, switching to read-only; run sis check",
+			err, what);
+	if (c->mode == SIS_MODE_WRITE) {
+		c->mode = SIS_MODE_READ_ONLY;
+		c->abort_pending = true;
+	}
+	return err;
+}
+
+int __sis_check_writable(struct sis_core *c)
+{
+	return c->mode == SIS_MODE_WRITE ? 0 : -EROFS;
+}
+
+void __sis_layout_from_sb(struct sis_core *c)
+{
+	c->csum_seed = le32_to_cpu(c->sb.csum_seed);
+	c->journal_start = le64_to_cpu(c->sb.journal_start);
+	c->journal_blocks = le64_to_cpu(c->sb.journal_blocks);
+	c->index_start = le64_to_cpu(c->sb.index_start);
+	c->index_blocks = le64_to_cpu(c->sb.index_blocks);
+	c->data_start = le64_to_cpu(c->sb.data_start);
+	sis_journal_setup(c);
+}
+
+void __sis_derive_sizes(struct sis_core *c)
+{
+	u64 span = le64_to_cpu(c->root.physical_blocks) - c->data_start;
+
+	c->nr_groups = DIV_ROUND_UP_ULL(span, SIS_GROUP_BLOCKS);
+	c->data_blocks = span - c->nr_groups;
+}
+
+/* Roll back to the committed state after an abort. */
+static void __sis_reload(struct sis_core *c)
+{
+	c->abort_pending = false;
+	c->needs_check = true;
+	if (__sis_sb_write(c, le32_to_cpu(c->sb.flags) | SIS_SB_NEEDS_CHECK))
+		sis_log(c, 3, "could not record needs_check in the superblock");
+	__sis_mc_drop_all(c);
+	c->root = c->sb.root;
+	c->root_dirty = false;
+	c->nr_pending_free = 0;
+	__sis_derive_sizes(c);
+	if (__sis_journal_recover(c, false)) {
+		sis_log(c, 3, "committed metadata unreadable: failing all I/O");
+		c->mode = SIS_MODE_FAIL;
+		return;
+	}
+	__sis_derive_sizes(c);
+}
+
+void __sis_op_begin(struct sis_core *c)
+{
+	__sis_mc_shrink(c);
+}
+
+void __sis_op_end(struct sis_core *c)
+{
+	if (c->abort_pending)
+		__sis_reload(c);
+}
+
+/* ---- Format and open ---- */
+
+static int sb_read_valid(struct sis_core *c, u64 copy, struct sis_disk_superblock *sb,
+			 bool *zero, bool *ours)
+{
+	int r = c->ops.read(c->ops.ctx, copy, sb);
+
+	if (r)
+		return r;
+	*zero = sis_block_is_zero(sb);
+	*ours = le64_to_cpu(sb->magic) == SIS_MAGIC;
+	if (!*ours || sis_block_verify(c, sb, SIS_BT_SUPERBLOCK, copy))
+		return -EILSEQ;
+	return 0;
+}
+
+static int format(struct sis_core *c, const struct sis_core_config *cfg,
+		  const char **errmsg)
+{
+	struct sis_disk_superblock *sb = &c->sb;
+	u64 p = cfg->physical_blocks, j, idx, logical, i;
+	u32 depth = 1;
+	void *zero;
+	int r;
+
+	j = cfg->journal_blocks ? cfg->journal_blocks : clamp_t(u64, p / 256,
+		SIS_MIN_JOURNAL_BLOCKS, SIS_MAX_JOURNAL_BLOCKS);
+	if (j < SIS_MIN_JOURNAL_BLOCKS || j > SIS_MAX_JOURNAL_BLOCKS) {
+		*errmsg = "journal size out of range";
+		return -EINVAL;
+	}
+	idx = max_t(u64, 1, p / 200);
+	if (p < 2 + j + idx + 2 * SIS_GROUP_BLOCKS) {
+		*errmsg = "device too small";
+		return -ENOSPC;
+	}
+
+	memset(sb, 0, sizeof(*sb));
+	sb->magic = cpu_to_le64(SIS_MAGIC);
+	sb->version = cpu_to_le32(SIS_VERSION);
+	sb->block_size = cpu_to_le32(SIS_BLOCK_SIZE);
+	memcpy(sb->uuid, cfg->uuid, sizeof(sb->uuid));
+	sb->csum_seed = cpu_to_le32(crc32c(~0U, sb->uuid, sizeof(sb->uuid)));
+	sb->journal_start = cpu_to_le64(2);
+	sb->journal_blocks = cpu_to_le64(j);
+	sb->index_start = cpu_to_le64(2 + j);
+	sb->index_blocks = cpu_to_le64(idx);
+	sb->data_start = cpu_to_le64(2 + j + idx);
+	sb->tail_seq = cpu_to_le64(1);
+	sb->format_time = cpu_to_le64(cfg->now);
+	__sis_layout_from_sb(c);
+
+	sb->root.physical_blocks = cpu_to_le64(p);
+	c->root = sb->root;
+	__sis_derive_sizes(c);
+	logical = cfg->logical_blocks ? cfg->logical_blocks : c->data_blocks;
+	while (sis_map_capacity(depth) < logical)
+		if (++depth > SIS_MAP_MAX_DEPTH) {
+			*errmsg = "logical size too large";
+			return -EINVAL;
+		}
+	sb->root.logical_blocks = cpu_to_le64(logical);
+	sb->root.map_depth = cpu_to_le32(depth);
+	sb->root.alloc_cursor = cpu_to_le64(c->data_start + 1);
+	c->root = sb->root;
+	c->seq = 1;
+
+	/* Empty index buckets, then both superblock copies. */
+	zero = kzalloc(SIS_BLOCK_SIZE, GFP_KERNEL);
+	if (!zero)
+		return -ENOMEM;
+	for (i = 0, r = 0; i < idx && !r; i++)
+		r = c->ops.write(c->ops.ctx, c->index_start + i, zero);
+	if (!r)
+		r = c->ops.flush(c->ops.ctx);
+	kfree(zero);
+	if (!r)
+		r = __sis_sb_write(c, 0);
+	if (!r)
+		r = __sis_sb_write(c, 0);
+	if (r)
+		*errmsg = "I/O error while formatting";
+	else
+		sis_log(c, 6, "formatted: %llu data blocks, %llu logical blocks",
+			(unsigned long long)c->data_blocks,
+			(unsigned long long)logical);
+	return r;
+}
+
+/* Is the superblock's layout (and root) self-consistent? */
+static const char *sb_layout_error(struct sis_core *c)
+{
+	const struct sis_disk_superblock *sb = &c->sb;
+	u64 p = le64_to_cpu(c->root.physical_blocks);
+	u32 depth = le32_to_cpu(c->root.map_depth);
+
+	if (le32_to_cpu(sb->block_size) != SIS_BLOCK_SIZE)
+		return "block size mismatch: dm-sis metadata with a block size other than 4096";
+	if (c->journal_start != 2 || c->journal_blocks < SIS_MIN_JOURNAL_BLOCKS ||
+	    c->journal_blocks > SIS_MAX_JOURNAL_BLOCKS ||
+	    c->index_start != c->journal_start + c->journal_blocks ||
+	    !c->index_blocks || c->index_blocks > p ||
+	    c->data_start != c->index_start + c->index_blocks ||
+	    p < c->data_start + 2 * SIS_GROUP_BLOCKS ||
+	    le64_to_cpu(sb->tail_block) >= c->journal_blocks)
+		return "superblock layout is inconsistent";
+	if (!depth || depth > SIS_MAP_MAX_DEPTH ||
+	    sis_map_capacity(depth) < le64_to_cpu(c->root.logical_blocks) ||
+	    !le64_to_cpu(c->root.logical_blocks))
+		return "superblock map geometry is inconsistent";
+	return NULL;
+}
+
+static const char *root_error(struct sis_core *c)
+{
+	u64 groups_used = le64_to_cpu(c->root.groups_used);
+
+	__sis_derive_sizes(c);
+	if (groups_used > c->nr_groups ||
+	    le64_to_cpu(c->root.nr_data) + le64_to_cpu(c->root.nr_meta) > c->data_blocks ||
+	    le64_to_cpu(c->root.nr_mapped) > le64_to_cpu(c->root.logical_blocks) ||
+	    (c->root.map_root && !sis_is_data_block(c, le64_to_cpu(c->root.map_root))))
+		return "committed root is inconsistent";
+	return NULL;
+}
+
+static int open_existing(struct sis_core *c, const struct sis_core_config *cfg,
+			 const char **errmsg)
+{
+	struct sis_disk_superblock *sb1;
+	bool z0, z1, ours0, ours1;
+	int r0, r1, r;
+
+	sb1 = kmalloc(sizeof(*sb1), GFP_KERNEL);
+	if (!sb1)
+		return -ENOMEM;
+	r0 = sb_read_valid(c, 0, &c->sb, &z0, &ours0);
+	r1 = sb_read_valid(c, 1, sb1, &z1, &ours1);
+	if (r1 == 0 && (r0 || le64_to_cpu(sb1->sb_seq) > le64_to_cpu(c->sb.sb_seq)))
+		memcpy(&c->sb, sb1, sizeof(*sb1));
+	kfree(sb1);
+
+	if ((cfg->flags & SIS_OPEN_FORCE_FORMAT) ||
+	    (r0 == -EILSEQ && r1 == -EILSEQ && z0 && z1 &&
+	     (cfg->flags & SIS_OPEN_FORMAT)))
+		return format(c, cfg, errmsg);
+	if (r0 && r1) {
+		if (r0 != -EILSEQ || r1 != -EILSEQ) {
+			*errmsg = "I/O error reading the superblock";
+			return r0 != -EILSEQ ? r0 : r1;
+		}
+		if (z0 && z1) {
+			*errmsg = "device is not formatted for dm-sis";
+			return -EINVAL;
+		}
+		*errmsg = ours0 || ours1 ?
+			"dm-sis superblock checksum mismatch (both copies)" :
+			"device holds foreign data: no dm-sis superblock";
+		return ours0 || ours1 ? -EILSEQ : -EINVAL;
+	}
+	if (le32_to_cpu(c->sb.version) > SIS_VERSION) {
+		*errmsg = "newer dm-sis on-disk format version";
+		return -EOPNOTSUPP;
+	}
+	if (le64_to_cpu(c->sb.incompat_features) & ~SIS_FEATURE_INCOMPAT_SUPP) {
+		*errmsg = "dm-sis metadata uses unsupported incompatible features";
+		return -EOPNOTSUPP;
+	}
+	if (!(cfg->flags & SIS_OPEN_READ_ONLY) &&
+	    (le64_to_cpu(c->sb.ro_compat_features) & ~SIS_FEATURE_RO_COMPAT_SUPP)) {
+		*errmsg = "dm-sis metadata has features that allow read-only use only";
+		return -EOPNOTSUPP;
+	}
+	__sis_layout_from_sb(c);
+	c->root = c->sb.root;
+	*errmsg = sb_layout_error(c);
+	if (*errmsg)
+		return -EILSEQ;
+	*errmsg = root_error(c);
+	if (*errmsg)
+		return -EILSEQ;
+	if (cfg->physical_blocks < le64_to_cpu(c->root.physical_blocks)) {
+		*errmsg = "device is smaller than the dm-sis metadata says";
+		return -ENOSPC;
+	}
+
+	r = __sis_journal_recover(c, !(cfg->flags & SIS_OPEN_READ_ONLY));
+	if (r) {
+		*errmsg = r == -ENOMEM ? "out of memory" :
+			"error replaying the dm-sis metadata journal";
+		return r;
+	}
+	*errmsg = root_error(c);
+	if (*errmsg)
+		return -EILSEQ;
+	c->needs_check = le32_to_cpu(c->sb.flags) & SIS_SB_NEEDS_CHECK;
+	return 0;
+}
+
+int sis_core_open(const struct sis_io_ops *ops, const struct sis_core_config *cfg,
+		  struct sis_core **out, const char **errmsg)
+{
+	bool ro = cfg->flags & SIS_OPEN_READ_ONLY;
+	struct sis_core *c;
+	u64 logical;
+	int r;
+
+	sis_format_size_asserts();
+	*errmsg = NULL;
+	c = kvzalloc(sizeof(*c), GFP_KERNEL);
+	if (!c) {
+		*errmsg = "out of memory";
+		return -ENOMEM;
+	}
+	mutex_init(&c->lock);
+	c->ops = *ops;
+	c->discard_passdown = true;
+	sis_mc_init(c, cfg->cache_pages ? cfg->cache_pages : SIS_DEFAULT_CACHE_PAGES);
+	mutex_lock(&c->lock);
+
+	r = open_existing(c, cfg, errmsg);
+	if (r)
+		goto bad;
+	c->mode = ro || (c->needs_check && !(cfg->flags & SIS_OPEN_IGNORE_CHECK)) ?
+		SIS_MODE_READ_ONLY : SIS_MODE_WRITE;
+	if (c->needs_check)
+		sis_log(c, 4, "needs_check is set: %s", c->mode == SIS_MODE_WRITE ?
+			"opening for repair" : "opening read-only; run sis check");
+
+	logical = le64_to_cpu(c->root.logical_blocks);
+	if (cfg->logical_blocks && cfg->logical_blocks < logical) {
+		*errmsg = "logical size is smaller than the formatted one: shrinking is not supported";
+		r = -EINVAL;
+		goto bad;
+	}
+	if (c->mode == SIS_MODE_WRITE) {
+		r = __sis_sb_write(c, le32_to_cpu(c->sb.flags) & ~SIS_SB_CLEAN);
+		if (!r && (cfg->logical_blocks > logical ||
+			   cfg->physical_blocks > le64_to_cpu(c->root.physical_blocks))) {
+			mutex_unlock(&c->lock);
+			r = sis_core_resize(c, cfg->logical_blocks, cfg->physical_blocks);
+			mutex_lock(&c->lock);
+			if (!r)
+				r = __sis_journal_commit(c);
+		}
+		if (r) {
+			*errmsg = "error updating the dm-sis superblock";
+			goto bad;
+		}
+	} else if (cfg->logical_blocks > logical) {
+		*errmsg = "cannot grow a read-only device";
+		r = -EROFS;
+		goto bad;
+	}
+	mutex_unlock(&c->lock);
+	*out = c;
+	return 0;
+
+bad:
+	__sis_mc_drop_all(c);
+	mutex_unlock(&c->lock);
+	kvfree(c->jbuf);
+	kvfree(c);
+	return r;
+}
+
+void sis_core_close(struct sis_core *c)
+{
+	int r;
+
+	mutex_lock(&c->lock);
+	if (c->mode == SIS_MODE_WRITE) {
+		r = __sis_journal_commit(c);
+		if (!r)
+			r = __sis_journal_checkpoint(c);
+		if (!r)
+			r = __sis_sb_write(c, le32_to_cpu(c->sb.flags) | SIS_SB_CLEAN);
+		if (r)
+			sis_log(c, 3, "error %d on the final commit", r);
+	}
+	__sis_pins_free(c);
+	__sis_mc_drop_all(c);
+	mutex_unlock(&c->lock);
+	mutex_destroy(&c->lock);
+	kvfree(c->jbuf);
+	kvfree(c);
+}
+
+/* ---- Data path ---- */
+
+static int __lblock_ok(struct sis_core *c, u64 lblock, u64 count)
+{
+	u64 logical = le64_to_cpu(c->root.logical_blocks);
+
+	return lblock < logical && count <= logical - lblock ? 0 : -EINVAL;
+}
+
+int sis_core_lookup(struct sis_core *c, u64 lblock, u64 *pblock)
+{
+	int r;
+
+	mutex_lock(&c->lock);
+	__sis_op_begin(c);
+	r = c->mode == SIS_MODE_FAIL ? -EIO : __lblock_ok(c, lblock, 1);
+	if (!r)
+		r = __sis_map_lookup(c, lblock, pblock, NULL);
+	__sis_op_end(c);
+	mutex_unlock(&c->lock);
+	return r;
+}
+
+/* Is the index's candidate for @fp still a block holding that data? */
+static int __candidate_valid(struct sis_core *c, u64 fp, u64 pblock)
+{
+	struct sis_pin *pin = __sis_pin_find(c, pblock);
+	struct sis_disk_rc *rc;
+	struct sis_page *pg;
+	u32 count;
+	int r;
+
+	r = __sis_rc_get(c, pblock, &pg, &rc);
+	if (r == -EINVAL)
+		return -ESTALE;
+	if (r)
+		return r;
+	count = le32_to_cpu(rc->refcount);
+	if ((le32_to_cpu(rc->flags) & SIS_RC_META) || le64_to_cpu(rc->fp) != fp ||
+	    (!count && !(pin && pin->reserved)))
+		return -ESTALE;
+	return count == U32_MAX ? -ENOENT : 0;
+}
+
+int sis_core_find_dup(struct sis_core *c, u64 fp, u64 *pblock)
+{
+	int r;
+
+	mutex_lock(&c->lock);
+	__sis_op_begin(c);
+	c->index_lookups++;
+	r = c->mode == SIS_MODE_FAIL ? -EIO : __sis_index_find(c, fp, pblock);
+	if (!r)
+		r = __candidate_valid(c, fp, *pblock);
+	if (r == -ESTALE) {
+		c->index_stale++;
+		r = -ENOENT;
+		if (c->mode == SIS_MODE_WRITE)
+			r = __sis_index_remove(c, fp, *pblock) ? : -ENOENT;
+	}
+	if (!r)
+		r = __sis_pin(c, *pblock, false);
+	if (!r)
+		c->index_hits++;
+	__sis_op_end(c);
+	mutex_unlock(&c->lock);
+	return r;
+}
+
+int sis_core_alloc(struct sis_core *c, u64 fp, u64 *pblock)
+{
+	struct sis_disk_rc *rc;
+	struct sis_page *pg;
+	int r;
+
+	mutex_lock(&c->lock);
+	__sis_op_begin(c);
+	r = __sis_check_writable(c);
+	if (!r)
+		r = __sis_maybe_commit(c);
+	if (!r)
+		r = __sis_alloc_block(c, pblock);
+	if (r)
+		goto out;
+	r = __sis_rc_get(c, *pblock, &pg, &rc);
+	if (!r)
+		r = __sis_mc_dirty(c, pg);
+	if (!r) {
+		rc->fp = cpu_to_le64(fp);
+		r = __sis_index_insert(c, fp, *pblock);
+	}
+	if (r)
+		__sis_unpin(c, *pblock);
+out:
+	__sis_op_end(c);
+	mutex_unlock(&c->lock);
+	return r;
+}
+
+int sis_core_map(struct sis_core *c, u64 lblock, u64 pblock)
+{
+	u64 old;
+	int r;
+
+	mutex_lock(&c->lock);
+	__sis_op_begin(c);
+	r = __sis_check_writable(c);
+	if (!r)
+		r = __lblock_ok(c, lblock, 1);
+	if (!r && WARN_ON(!__sis_pin_find(c, pblock)))
+		r = -EINVAL;
+	if (!r)
+		r = __sis_maybe_commit(c);
+	if (!r)
+		r = __sis_map_prepare(c, lblock, &old);
+	if (r || old == pblock)
+		goto out;
+	r = __sis_ref_inc(c, pblock);
+	if (r)
+		goto out;
+	r = __sis_map_set(c, lblock, pblock, &old);
+	if (r) {
+		r = __sis_metadata_error(c, r, "map");
+		goto out;
+	}
+	if (old)
+		r = __sis_ref_dec(c, old);
+	else
+		le64_add_cpu(&c->root.nr_mapped, 1);
+out:
+	__sis_op_end(c);
+	mutex_unlock(&c->lock);
+	return r;
+}
+
+void sis_core_unpin(struct sis_core *c, u64 pblock)
+{
+	mutex_lock(&c->lock);
+	__sis_unpin(c, pblock);
+	__sis_op_end(c);
+	mutex_unlock(&c->lock);
+}
+
+int sis_core_unmap(struct sis_core *c, u64 lblock, u64 count)
+{
+	int r;
+
+	mutex_lock(&c->lock);
+	__sis_op_begin(c);
+	r = __sis_check_writable(c);
+	if (!r)
+		r = __lblock_ok(c, lblock, count);
+	if (!r)
+		r = __sis_map_unmap(c, lblock, count);
+	__sis_op_end(c);
+	mutex_unlock(&c->lock);
+	return r;
+}
+
+int sis_core_commit(struct sis_core *c)
+{
+	int r = 0;
+
+	mutex_lock(&c->lock);
+	if (c->mode == SIS_MODE_FAIL)
+		r = -EIO;
+	else if (c->mode == SIS_MODE_READ_ONLY)
+		r = c->ops.flush(c->ops.ctx);
+	else if (__sis_journal_commit(c))
+		r = __sis_metadata_error(c, -EIO, "commit");
+	__sis_op_end(c);
+	mutex_unlock(&c->lock);
+	return r;
+}
+
+void sis_core_set_discard_passdown(struct sis_core *c, bool on)
+{
+	mutex_lock(&c->lock);
+	c->discard_passdown = on;
+	mutex_unlock(&c->lock);
+}
+
+int sis_core_resize(struct sis_core *c, u64 logical_blocks, u64 physical_blocks)
+{
+	int r;
+
+	mutex_lock(&c->lock);
+	__sis_op_begin(c);
+	r = __sis_check_writable(c);
+	if (r)
+		goto out;
+	if ((logical_blocks && logical_blocks < le64_to_cpu(c->root.logical_blocks)) ||
+	    (physical_blocks && physical_blocks < le64_to_cpu(c->root.physical_blocks))) {
+		r = -EINVAL;
+		goto out;
+	}
+	if (physical_blocks > le64_to_cpu(c->root.physical_blocks)) {
+		c->root.physical_blocks = cpu_to_le64(physical_blocks);
+		__sis_derive_sizes(c);
+		c->root_dirty = true;
+	}
+	if (logical_blocks > le64_to_cpu(c->root.logical_blocks))
+		r = __sis_map_grow(c, logical_blocks);
+out:
+	__sis_op_end(c);
+	mutex_unlock(&c->lock);
+	return r;
+}
+
+void sis_core_set_read_only(struct sis_core *c)
+{
+	mutex_lock(&c->lock);
+	if (c->mode == SIS_MODE_WRITE) {
+		if (__sis_journal_commit(c))
+			__sis_metadata_error(c, -EIO, "commit");
+		else
+			c->mode = SIS_MODE_READ_ONLY;
+	}
+	__sis_op_end(c);
+	mutex_unlock(&c->lock);
+}
+
+bool sis_core_dirty(struct sis_core *c)
+{
+	bool dirty;
+
+	mutex_lock(&c->lock);
+	dirty = c->mode == SIS_MODE_WRITE && (c->mc_nr_dirty || c->root_dirty);
+	mutex_unlock(&c->lock);
+	return dirty;
+}
+
+void sis_core_get_stats(struct sis_core *c, struct sis_core_stats *st)
+{
+	mutex_lock(&c->lock);
+	memset(st, 0, sizeof(*st));
+	st->mode = c->mode;
+	st->needs_check = c->needs_check;
+	st->logical_blocks = le64_to_cpu(c->root.logical_blocks);
+	st->physical_blocks = le64_to_cpu(c->root.physical_blocks);
+	st->data_blocks = c->data_blocks;
+	st->nr_mapped = le64_to_cpu(c->root.nr_mapped);
+	st->nr_data = le64_to_cpu(c->root.nr_data);
+	st->nr_meta = le64_to_cpu(c->root.nr_meta);
+	st->nr_free = __sis_nr_free(c);
+	st->nr_pending_free = c->nr_pending_free;
+	st->metadata_blocks = c->data_start + c->nr_groups;
+	st->commits = c->commits;
+	st->index_lookups = c->index_lookups;
+	st->index_hits = c->index_hits;
+	st->index_stale = c->index_stale;
+	st->cache_pages = c->mc_pages;
+	st->transaction_seq = c->seq;
+	mutex_unlock(&c->lock);
+}
+
+void sis_core_drop_cache(struct sis_core *c)
+{
+	mutex_lock(&c->lock);
+	__sis_mc_drop_clean(c);
+	mutex_unlock(&c->lock);
+}
