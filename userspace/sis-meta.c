@@ -1,0 +1,1181 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sis format, check, repair, dump: the offline subcommands.
+ *
+ * Each one opens a block device or an image file through the file backend
+ * (userspace/backend/filedev.c) and the portable core (dm-sis/core), the
+ * very code the kernel target runs.  The hard part is not the walk (the
+ * core's sis_core_check() does it) but being honest about what happened:
+ *
+ *  - A usage error is found before the device is opened: nothing touched.
+ *  - check and dump open read-only (SIS_OPEN_READ_ONLY): the journal is
+ *    replayed in RAM, nothing is written, so checking a device never
+ *    changes it, even one whose metadata is damaged.
+ *  - Exit codes separate "the metadata is damaged" (4) from "the tool could
+ *    not look" (8: cannot open or read the device, or no dm-sis metadata
+ *    at all), so a script can tell a bad disk from a bad path.
+ *  - repair writes, and its exit code is the result of a fresh check after
+ *    the repair, not a claim: clean (0) or still damaged (4).
+ *
+ * What the tool reads by itself: the two superblock copies, to print their
+ * fields (dump), to tell a damaged dm-sis device from a foreign one, and to
+ * refuse formatting over one.  The checksum of a copy is verified with the
+ * core's own sis_block_csum(); nothing else of the format is decoded here.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include <linux/types.h>
+#include <asm/byteorder.h>
+#include "sis-core.h"
+#include "memdev.h"
+#include "sis.h"
+
+/*
+ * The one internal the tool uses: the checksum of a block, to say which
+ * superblock copy is valid.  Declared in dm-sis/core/core-internal.h; the
+ * public header has no superblock accessor yet.
+ */
+u32 sis_block_csum(u32 seed, const void *block);
+
+#define BS SIS_BLOCK_SIZE
+
+/* ---- Device handling ---- */
+
+struct dev {
+	const char *path;
+	struct filedev f;
+	struct sis_io_ops ops;
+	int excl_fd;		/* block devices opened for writing: O_EXCL claim */
+	bool is_blk;
+};
+
+static void core_log(void *ctx, int level, const char *msg)
+{
+	static int max = -1;
+
+	(void)ctx;
+	if (max < 0) {
+		const char *e = getenv("SIS_LOGLEVEL");
+
+		max = e ? atoi(e) : 4;
+	}
+	if (level <= max)
+		sis_err("core: %s", msg);
+}
+
+/*
+ * Open @path; for writing, a block device is also claimed with O_EXCL, which
+ * fails while it is mounted or used by device-mapper (e.g. an active sis).
+ */
+static int dev_open(struct dev *d, const char *path, bool write)
+{
+	struct stat st;
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	d->path = path;
+	d->excl_fd = -1;
+	if (stat(path, &st)) {
+		r = -errno;
+		sis_err("%s: %s", path, strerror(-r));
+		return r;
+	}
+	if (!S_ISBLK(st.st_mode) && !S_ISREG(st.st_mode)) {
+		sis_err("%s: not a block device or a regular file", path);
+		return -EINVAL;
+	}
+	d->is_blk = S_ISBLK(st.st_mode);
+	if (write && d->is_blk) {
+		d->excl_fd = open(path, O_RDONLY | O_EXCL);
+		if (d->excl_fd < 0) {
+			r = -errno;
+			sis_err("%s: %s%s", path, strerror(-r),
+				r == -EBUSY ? " (mounted or in use by device-mapper?)" : "");
+			return r;
+		}
+	}
+	r = filedev_open(&d->f, path, !write);
+	if (r) {
+		sis_err("%s: %s", path, strerror(-r));
+		if (d->excl_fd >= 0)
+			close(d->excl_fd);
+		return r;
+	}
+	filedev_ops(&d->f, &d->ops);
+	d->ops.log = core_log;
+	if (!write)
+		d->ops.discard = NULL;
+	return 0;
+}
+
+static void dev_close(struct dev *d)
+{
+	filedev_close(&d->f);
+	if (d->excl_fd >= 0)
+		close(d->excl_fd);
+	d->excl_fd = -1;
+}
+
+/* Read @n bytes from the start of the device; a short device reads zeros. */
+static int dev_read_head(struct dev *d, uint8_t *buf, size_t n)
+{
+	for (size_t b = 0; b * BS < n; b++) {
+		if (b >= d->f.nr_blocks) {
+			memset(buf + b * BS, 0, n - b * BS);
+			break;
+		}
+		int r = filedev_read(&d->f, b, buf + b * BS);
+
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* ---- Superblock copies ---- */
+
+enum sb_state { SB_ZERO, SB_FOREIGN, SB_BAD_CSUM, SB_BAD_LOCATION, SB_VALID };
+
+static const char *const sb_state_name[] = {
+	[SB_ZERO] = "all zeros",
+	[SB_FOREIGN] = "no dm-sis magic",
+	[SB_BAD_CSUM] = "dm-sis magic, bad checksum",
+	[SB_BAD_LOCATION] = "dm-sis magic, wrong location or type",
+	[SB_VALID] = "valid",
+};
+
+static enum sb_state sb_classify(const void *blk, u64 blocknr)
+{
+	const struct sis_disk_superblock *sb = blk;
+	const uint8_t *p = blk;
+	size_t i;
+
+	for (i = 0; i < BS && !p[i]; i++)
+		;
+	if (i == BS)
+		return SB_ZERO;
+	if (le64_to_cpu(sb->magic) != SIS_MAGIC)
+		return SB_FOREIGN;
+	if (le32_to_cpu(sb->hdr.csum) != sis_block_csum(SIS_BT_SUPERBLOCK, blk))
+		return SB_BAD_CSUM;
+	if (le32_to_cpu(sb->hdr.type) != SIS_BT_SUPERBLOCK ||
+	    le64_to_cpu(sb->hdr.blocknr) != blocknr)
+		return SB_BAD_LOCATION;
+	return SB_VALID;
+}
+
+struct sb_pair {
+	struct sis_disk_superblock copy[2];
+	enum sb_state state[2];
+	int current;		/* index of the valid copy with the higher seq, or -1 */
+};
+
+static int sb_read(struct dev *d, struct sb_pair *sp)
+{
+	int r;
+
+	sp->current = -1;
+	for (int i = 0; i < 2; i++) {
+		if ((u64)i >= d->f.nr_blocks) {
+			memset(&sp->copy[i], 0, BS);
+		} else {
+			r = filedev_read(&d->f, i, &sp->copy[i]);
+			if (r)
+				return r;
+		}
+		sp->state[i] = sb_classify(&sp->copy[i], i);
+		if (sp->state[i] != SB_VALID)
+			continue;
+		if (sp->current < 0 ||
+		    le64_to_cpu(sp->copy[i].sb_seq) >
+		    le64_to_cpu(sp->copy[sp->current].sb_seq))
+			sp->current = i;
+	}
+	return 0;
+}
+
+static bool sb_has_magic(const struct sb_pair *sp)
+{
+	return sp->state[0] >= SB_BAD_CSUM || sp->state[1] >= SB_BAD_CSUM;
+}
+
+/* ---- Signatures (format's refusal) ---- */
+
+static bool at(const uint8_t *h, size_t len, size_t off, const void *m, size_t n)
+{
+	return off + n <= len && !memcmp(h + off, m, n);
+}
+
+/*
+ * What the first 68 KiB of a device say it holds, or NULL for nothing
+ * recognised.  Covers what a user is likely to format over by mistake; it
+ * is not libblkid (no signatures at the end of the device, e.g. md 0.90).
+ */
+const char *sis_foreign_signature(const uint8_t *h, size_t len)
+{
+	static const uint8_t luks[] = { 'L', 'U', 'K', 'S', 0xba, 0xbe };
+	static const uint8_t ext_magic[] = { 0x53, 0xef };
+	uint8_t sis[8];
+	u64 m = SIS_MAGIC;
+
+	for (int i = 0; i < 8; i++)
+		sis[i] = (uint8_t)(m >> (8 * i));
+	if (at(h, len, 32, sis, 8) || at(h, len, BS + 32, sis, 8))
+		return "dm-sis metadata";
+	if (at(h, len, 1080, ext_magic, 2))
+		return "an ext2/ext3/ext4 filesystem";
+	if (at(h, len, 0, "XFSB", 4))
+		return "an XFS filesystem";
+	if (at(h, len, 65600, "_BHRfS_M", 8))
+		return "a btrfs filesystem";
+	if (at(h, len, 0, luks, sizeof(luks)))
+		return "a LUKS header";
+	if (at(h, len, 4086, "SWAPSPACE2", 10) || at(h, len, 4086, "SWAP-SPACE", 10))
+		return "a swap area";
+	if (at(h, len, 0, "dmvdo001", 8))
+		return "dm-vdo metadata";
+	if (at(h, len, 512, "LABELONE", 8) || at(h, len, 0, "LABELONE", 8))
+		return "an LVM2 physical volume";
+	if (at(h, len, 512, "EFI PART", 8))
+		return "a GPT partition table";
+	if (at(h, len, 4096, "\xfc\x4e\x2b\xa9", 4))	/* md 1.2: a92b4efc LE */
+		return "an md RAID member";
+	if (at(h, len, 3, "NTFS    ", 8))
+		return "an NTFS filesystem";
+	if (at(h, len, 82, "FAT32   ", 8) || at(h, len, 54, "FAT16   ", 8) ||
+	    at(h, len, 54, "FAT12   ", 8))
+		return "a FAT filesystem";
+	if (at(h, len, 32769, "CD001", 5))
+		return "an ISO 9660 filesystem";
+	if (at(h, len, 510, "\x55\xaa", 2)) {
+		/* An MBR: partition entries at 446, a non-zero type byte at +4. */
+		for (int i = 0; i < 4; i++)
+			if (h[446 + 16 * i + 4])
+				return "an MBR partition table";
+	}
+	return NULL;
+}
+
+/* ---- Helpers ---- */
+
+static const char *mode_name(enum sis_mode m)
+{
+	switch (m) {
+	case SIS_MODE_WRITE: return "write";
+	case SIS_MODE_READ_ONLY: return "read-only";
+	case SIS_MODE_FAIL: return "fail";
+	}
+	return "?";
+}
+
+static void fmt_uuid(const uint8_t *u, char *buf)
+{
+	sprintf(buf, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		"%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4], u[5],
+		u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+}
+
+static void fmt_time(u64 t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!gmtime_r(&tt, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, len, "%llu", (unsigned long long)t);
+}
+
+/* A --help in @argv (anywhere) prints @help to stdout. */
+static bool want_help(int argc, char **argv, const char *help)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(help, stdout);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Run getopt_long over @argv; returns the option, '?' on error (message
+ * already printed by us, not getopt), -1 at the end.
+ */
+static int next_opt(int argc, char **argv, const char *short_opts,
+		    const struct option *longs)
+{
+	int c;
+
+	opterr = 0;
+	c = getopt_long(argc, argv, short_opts, longs, NULL);
+	if (c == '?') {
+		if (optopt)
+			sis_usage_error("option '-%c' is unknown or needs a value", optopt);
+		else
+			sis_usage_error("unknown option or missing value: '%s'",
+					argv[optind - 1]);
+	} else if (c == ':') {
+		sis_usage_error("option '%s' needs a value", argv[optind - 1]);
+		c = '?';
+	}
+	return c;
+}
+
+/* Exactly one positional argument: the device. */
+static int one_device(int argc, char **argv, const char **dev)
+{
+	if (optind >= argc)
+		return sis_usage_error("missing DEV (a block device or an image file)");
+	if (optind + 1 < argc)
+		return sis_usage_error("unexpected argument '%s'", argv[optind + 1]);
+	*dev = argv[optind];
+	return 0;
+}
+
+/*
+ * Why sis_core_open() failed, as an exit code: damaged dm-sis metadata (4)
+ * or not something we can check (8).
+ */
+static int open_failure(struct dev *d, int r, const char *errmsg, bool check)
+{
+	struct sb_pair sp;
+
+	sis_err("%s: cannot open dm-sis metadata: %s (%s)", d->path,
+		errmsg ? errmsg : "error", strerror(-r));
+	if (r == -EIO || r == -ENOMEM || r == -EOPNOTSUPP)
+		return check ? SIS_CHECK_EXIT_OPER : SIS_EXIT_FAIL;
+	if (sb_read(d, &sp))
+		return check ? SIS_CHECK_EXIT_OPER : SIS_EXIT_FAIL;
+	for (int i = 0; i < 2; i++)
+		sis_err("superblock copy %c: %s", 'A' + i, sb_state_name[sp.state[i]]);
+	if (!sb_has_magic(&sp)) {
+		sis_err("%s: no dm-sis metadata found", d->path);
+		return check ? SIS_CHECK_EXIT_OPER : SIS_EXIT_FAIL;
+	}
+	return check ? SIS_CHECK_EXIT_ERRORS : SIS_EXIT_FAIL;
+}
+
+/* ---- format ---- */
+
+static const char format_help[] =
+"Usage: sis format DEV [--logical-size SIZE] [--journal-blocks N] [--force]\n"
+"\n"
+"Write fresh dm-sis metadata on DEV (a block device or an image file).\n"
+"Everything DEV held is lost.  Refuses a device that holds dm-sis metadata,\n"
+"a filesystem, a partition table or another volume signature unless --force.\n"
+"\n"
+"Options:\n"
+"  -l, --logical-size SIZE   exported size (default: the size of DEV); may be\n"
+"                            larger than DEV (thin); a multiple of 4 KiB\n"
+"  -j, --journal-blocks N    metadata journal size in 4 KiB blocks\n"
+"                            (default: chosen by the core)\n"
+"  -f, --force               format whatever DEV holds\n"
+"  -q, --quiet               print nothing on success\n"
+"  -h, --help                this text\n"
+"\n"
+"SIZE is a number of bytes with an optional unit: s (512-byte sectors),\n"
+"K, M, G, T, P, E (powers of 1024; KiB and KB are accepted too).\n"
+"Exit: 0 formatted, 1 failed or refused, 2 usage error.\n";
+
+static int parse_logical(const char *arg, u64 *blocks)
+{
+	const char *why;
+	uint64_t bytes;
+
+	if (sis_parse_size(arg, &bytes, &why))
+		return sis_usage_error("--logical-size '%s': %s", arg, why);
+	if (bytes == 0)
+		return sis_usage_error("--logical-size must not be zero");
+	if (bytes % BS)
+		return sis_usage_error("--logical-size '%s' (%llu bytes) is not a multiple of 4 KiB",
+				       arg, (unsigned long long)bytes);
+	*blocks = bytes / BS;
+	return 0;
+}
+
+int cmd_format(int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{ "logical-size", required_argument, NULL, 'l' },
+		{ "journal-blocks", required_argument, NULL, 'j' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sis_core_config cfg = { 0 };
+	uint8_t *head = NULL;
+	const char *path, *sig, *errmsg = NULL;
+	struct sis_core_stats st;
+	struct sis_core *c;
+	bool force = false, quiet = false;
+	uint64_t jb;
+	struct dev d;
+	int opt, r;
+	char ub[40], h1[16], h2[16];
+
+	if (want_help(argc, argv, format_help))
+		return SIS_EXIT_OK;
+	while ((opt = next_opt(argc, argv, ":l:j:fq", longs)) != -1) {
+		switch (opt) {
+		case 'l':
+			if (parse_logical(optarg, &cfg.logical_blocks))
+				return SIS_EXIT_USAGE;
+			break;
+		case 'j':
+			if (sis_parse_uint(optarg, UINT32_MAX, &jb) || jb == 0)
+				return sis_usage_error("--journal-blocks '%s': not a positive number",
+						       optarg);
+			cfg.journal_blocks = (unsigned int)jb;
+			break;
+		case 'f':
+			force = true;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		default:
+			return SIS_EXIT_USAGE;
+		}
+	}
+	if (one_device(argc, argv, &path))
+		return SIS_EXIT_USAGE;
+
+	if (dev_open(&d, path, true))
+		return SIS_EXIT_FAIL;
+	r = SIS_EXIT_FAIL;
+	if (d.f.nr_blocks < 3) {
+		sis_err("%s: too small (%llu bytes)", path,
+			(unsigned long long)d.f.nr_blocks * BS);
+		goto out;
+	}
+	head = calloc(17, BS);
+	if (!head) {
+		sis_err("out of memory");
+		goto out;
+	}
+	if (dev_read_head(&d, head, 17 * BS)) {
+		sis_err("%s: cannot read: %s", path, strerror(errno));
+		goto out;
+	}
+	sig = sis_foreign_signature(head, 17 * BS);
+	if (sig && !force) {
+		sis_err("%s holds %s; not formatting (use --force to overwrite it)",
+			path, sig);
+		goto out;
+	}
+	cfg.physical_blocks = d.f.nr_blocks;
+	if (!cfg.logical_blocks)
+		cfg.logical_blocks = d.f.nr_blocks;
+	cfg.flags = SIS_OPEN_FORCE_FORMAT;
+	cfg.now = (u64)time(NULL);
+	if (getrandom(cfg.uuid, sizeof(cfg.uuid), 0) != sizeof(cfg.uuid)) {
+		sis_err("getrandom: %s", strerror(errno));
+		goto out;
+	}
+	cfg.uuid[6] = (uint8_t)((cfg.uuid[6] & 0x0f) | 0x40);	/* version 4 */
+	cfg.uuid[8] = (uint8_t)((cfg.uuid[8] & 0x3f) | 0x80);	/* variant */
+
+	r = sis_core_open(&d.ops, &cfg, &c, &errmsg);
+	if (r) {
+		sis_err("%s: format failed: %s (%s)", path,
+			errmsg ? errmsg : "error", strerror(-r));
+		r = SIS_EXIT_FAIL;
+		goto out;
+	}
+	sis_core_get_stats(c, &st);
+	sis_core_close(c);
+	if (filedev_flush(&d.f)) {
+		sis_err("%s: flush failed: %s", path, strerror(errno));
+		r = SIS_EXIT_FAIL;
+		goto out;
+	}
+	if (!quiet) {
+		fmt_uuid(cfg.uuid, ub);
+		printf("%s: formatted dm-sis: logical %s (%llu blocks), physical %s "
+		       "(%llu blocks, %llu for data), uuid %s\n", path,
+		       sis_human(st.logical_blocks * BS, h1, sizeof(h1)),
+		       (unsigned long long)st.logical_blocks,
+		       sis_human(st.physical_blocks * BS, h2, sizeof(h2)),
+		       (unsigned long long)st.physical_blocks,
+		       (unsigned long long)st.data_blocks, ub);
+	}
+	r = SIS_EXIT_OK;
+out:
+	free(head);
+	dev_close(&d);
+	return r;
+}
+
+/* ---- check and repair ---- */
+
+struct reporter {
+	struct dev *d;
+	const char *prefix;	/* "" or "after repair: " */
+	unsigned long long printed, suppressed;
+	uint64_t max_lines;
+	bool quiet;
+};
+
+static const char *const sev_name[] = {
+	[SIS_CHECK_INFO] = "info",
+	[SIS_CHECK_LEAK] = "leak",
+	[SIS_CHECK_ERROR] = "error",
+};
+
+static void report_cb(void *ctx, enum sis_check_severity sev, const char *msg)
+{
+	struct reporter *rp = ctx;
+
+	if (rp->quiet || rp->printed >= rp->max_lines) {
+		rp->suppressed++;
+		return;
+	}
+	rp->printed++;
+	printf("%s%s: %s\n", rp->prefix,
+	       (unsigned int)sev <= SIS_CHECK_ERROR ? sev_name[sev] : "?", msg);
+}
+
+static int read_data_cb(void *ctx, u64 pblock, void *buf)
+{
+	struct reporter *rp = ctx;
+
+	return filedev_read(&rp->d->f, pblock, buf);
+}
+
+static void report_flush(struct reporter *rp)
+{
+	if (rp->suppressed)
+		printf("%s... %llu more problem lines not shown\n", rp->prefix,
+		       rp->suppressed);
+	rp->printed = rp->suppressed = 0;
+}
+
+/*
+ * Superblock copies as check sees them: a copy that is damaged while the
+ * other is valid is reported (the device still opens); it is a minor
+ * problem because the next checkpoint rewrites the copies in turn.
+ */
+static unsigned int check_sb_copies(struct dev *d, struct reporter *rp)
+{
+	struct sb_pair sp;
+	unsigned int bad = 0;
+
+	if (sb_read(d, &sp))
+		return 0;
+	for (int i = 0; i < 2; i++) {
+		if (sp.state[i] == SB_VALID)
+			continue;
+		bad++;
+		if (!rp->quiet)
+			printf("%sinfo: superblock copy %c (block %d): %s; copy %c is in use\n",
+			       rp->prefix, 'A' + i, i, sb_state_name[sp.state[i]],
+			       'B' - i);
+	}
+	return bad;
+}
+
+static void print_summary(const char *what, const struct sis_check_result *res,
+			  unsigned int sb_bad, bool needs_check)
+{
+	printf("%s: %llu mapped, %llu data blocks, %llu map pages, %llu index entries; "
+	       "%llu errors, %llu leaks, %llu info%s%s\n", what,
+	       (unsigned long long)res->mapped,
+	       (unsigned long long)res->data_blocks,
+	       (unsigned long long)res->meta_blocks,
+	       (unsigned long long)res->index_entries,
+	       (unsigned long long)res->errors,
+	       (unsigned long long)res->leaks,
+	       (unsigned long long)(res->info + sb_bad),
+	       sb_bad ? ", damaged superblock copy" : "",
+	       needs_check ? ", needs_check set" : "");
+}
+
+static int check_exit(const struct sis_check_result *res, unsigned int sb_bad,
+		      bool needs_check)
+{
+	if (res->errors)
+		return SIS_CHECK_EXIT_ERRORS;
+	if (res->leaks || sb_bad || needs_check)
+		return SIS_CHECK_EXIT_MINOR;
+	return SIS_CHECK_EXIT_CLEAN;
+}
+
+static const char check_help[] =
+"Usage: sis check DEV [--no-data] [--max-lines N] [--quiet]\n"
+"\n"
+"Check the dm-sis metadata on DEV offline, without writing anything: both\n"
+"superblock copies, the journal (replayed in memory), every block-map page,\n"
+"every mapping, every refcount against the references actually found, the\n"
+"counters, every fingerprint-index entry and, unless --no-data, the\n"
+"fingerprint of every data block against its contents.  DEV must not be\n"
+"active: the kernel may hold newer state than the disk.\n"
+"\n"
+"Prints one line per problem (\"error: ...\", \"leak: ...\", \"info: ...\"),\n"
+"at most N (default 100) and a count of the rest, then a summary line.\n"
+"\n"
+"Options:\n"
+"      --no-data       do not read data blocks (metadata only; faster)\n"
+"  -m, --max-lines N   print at most N problem lines (default 100)\n"
+"  -q, --quiet         print only the summary line\n"
+"  -h, --help          this text\n"
+"\n"
+"Exit status (like fsck):\n"
+"  0  clean (info lines such as stale index hints may still be printed)\n"
+"  1  minor: leaked blocks (space lost, no data at risk), a damaged\n"
+"     superblock copy while the other is valid, or needs_check set;\n"
+"     'sis repair' fixes these\n"
+"  2  usage error; nothing was read\n"
+"  4  errors: data at risk (under-counted or dangling mappings, bad\n"
+"     checksums, damaged map pages) or both superblock copies unusable\n"
+"  8  operational error: DEV cannot be opened or read, holds no dm-sis\n"
+"     metadata, or has a newer format\n";
+
+int cmd_check(int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{ "no-data", no_argument, NULL, 'n' },
+		{ "max-lines", required_argument, NULL, 'm' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sis_core_config cfg = { 0 };
+	struct sis_check_result res = { 0 };
+	struct reporter rp = { .prefix = "", .max_lines = 100 };
+	struct sis_check_ops cops;
+	struct sis_core_stats st;
+	const char *path, *errmsg = NULL;
+	struct sis_core *c;
+	bool no_data = false;
+	unsigned int sb_bad;
+	struct dev d;
+	int opt, r;
+
+	if (want_help(argc, argv, check_help))
+		return SIS_EXIT_OK;
+	while ((opt = next_opt(argc, argv, ":nm:q", longs)) != -1) {
+		switch (opt) {
+		case 'n':
+			no_data = true;
+			break;
+		case 'm':
+			if (sis_parse_uint(optarg, UINT64_MAX, &rp.max_lines))
+				return sis_usage_error("--max-lines '%s': not a number", optarg);
+			break;
+		case 'q':
+			rp.quiet = true;
+			break;
+		default:
+			return SIS_EXIT_USAGE;
+		}
+	}
+	if (one_device(argc, argv, &path))
+		return SIS_EXIT_USAGE;
+
+	if (dev_open(&d, path, false))
+		return SIS_CHECK_EXIT_OPER;
+	rp.d = &d;
+	cfg.flags = SIS_OPEN_READ_ONLY | SIS_OPEN_IGNORE_CHECK;
+	r = sis_core_open(&d.ops, &cfg, &c, &errmsg);
+	if (r) {
+		r = open_failure(&d, r, errmsg, true);
+		printf("summary: %s: metadata cannot be opened\n", path);
+		dev_close(&d);
+		return r;
+	}
+	sis_core_get_stats(c, &st);
+	sb_bad = check_sb_copies(&d, &rp);
+	if (st.physical_blocks > d.f.nr_blocks) {
+		printf("error: %s has %llu blocks but the metadata covers %llu "
+		       "(truncated image or wrong device?)\n", path,
+		       (unsigned long long)d.f.nr_blocks,
+		       (unsigned long long)st.physical_blocks);
+		res.errors++;
+	}
+	cops.read_data = no_data ? NULL : read_data_cb;
+	cops.report = report_cb;
+	cops.ctx = &rp;
+	{
+		struct sis_check_result walk = { 0 };
+
+		r = sis_core_check(c, &cops, &walk);
+		walk.errors += res.errors;
+		res = walk;
+	}
+	report_flush(&rp);
+	if (r) {
+		sis_err("%s: the check could not complete: %s", path, strerror(-r));
+		print_summary("summary (incomplete)", &res, sb_bad, st.needs_check);
+		sis_core_close(c);
+		dev_close(&d);
+		/* A walk stopped by a checksum failure found damage. */
+		return r == -EILSEQ ? SIS_CHECK_EXIT_ERRORS : SIS_CHECK_EXIT_OPER;
+	}
+	print_summary("summary", &res, sb_bad, st.needs_check);
+	if (st.needs_check && !res.errors && !res.leaks)
+		printf("note: needs_check is set; run 'sis repair %s' to clear it\n", path);
+	sis_core_close(c);
+	dev_close(&d);
+	return check_exit(&res, sb_bad, st.needs_check);
+}
+
+static const char repair_help[] =
+"Usage: sis repair DEV [--no-data] [--max-lines N] [--quiet]\n"
+"\n"
+"Repair the dm-sis metadata on DEV (which must not be active): replay the\n"
+"journal, then rebuild every refcount, the counters and the fingerprint\n"
+"index from the block map.  Every mapping that points at a data block in\n"
+"range is kept; mappings to blocks outside the data area or to refcount\n"
+"pages are dropped (they name no data).  Prints what it found and fixed,\n"
+"then checks the result again; needs_check is cleared only when that check\n"
+"is clean.  Take a copy of DEV first if its contents matter.\n"
+"\n"
+"Options:\n"
+"      --no-data       do not read data blocks to verify fingerprints\n"
+"  -m, --max-lines N   print at most N problem lines per pass (default 100)\n"
+"  -q, --quiet         print only the summary lines\n"
+"  -h, --help          this text\n"
+"\n"
+"Exit status: 0 clean after repair, 2 usage error (nothing touched),\n"
+"4 problems remain after repair (or the metadata cannot be opened at all),\n"
+"8 operational error (cannot open, read or write DEV; not dm-sis).\n";
+
+int cmd_repair(int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{ "no-data", no_argument, NULL, 'n' },
+		{ "max-lines", required_argument, NULL, 'm' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sis_core_config cfg = { 0 };
+	struct sis_check_result res = { 0 }, after = { 0 };
+	struct reporter rp = { .prefix = "", .max_lines = 100 };
+	struct sis_check_ops cops;
+	struct sis_core_stats st;
+	const char *path, *errmsg = NULL;
+	struct sis_core *c;
+	bool no_data = false;
+	unsigned int sb_bad;
+	struct dev d;
+	int opt, r, ret;
+
+	if (want_help(argc, argv, repair_help))
+		return SIS_EXIT_OK;
+	while ((opt = next_opt(argc, argv, ":nm:q", longs)) != -1) {
+		switch (opt) {
+		case 'n':
+			no_data = true;
+			break;
+		case 'm':
+			if (sis_parse_uint(optarg, UINT64_MAX, &rp.max_lines))
+				return sis_usage_error("--max-lines '%s': not a number", optarg);
+			break;
+		case 'q':
+			rp.quiet = true;
+			break;
+		default:
+			return SIS_EXIT_USAGE;
+		}
+	}
+	if (one_device(argc, argv, &path))
+		return SIS_EXIT_USAGE;
+
+	if (dev_open(&d, path, true))
+		return SIS_CHECK_EXIT_OPER;
+	rp.d = &d;
+	cfg.flags = SIS_OPEN_IGNORE_CHECK;
+	r = sis_core_open(&d.ops, &cfg, &c, &errmsg);
+	if (r) {
+		r = open_failure(&d, r, errmsg, true);
+		printf("summary: %s: metadata cannot be opened; nothing repaired\n", path);
+		dev_close(&d);
+		return r;
+	}
+	cops.read_data = no_data ? NULL : read_data_cb;
+	cops.report = report_cb;
+	cops.ctx = &rp;
+	r = sis_core_repair(c, &cops, &res);
+	report_flush(&rp);
+	if (r) {
+		sis_err("%s: repair failed: %s", path, strerror(-r));
+		sis_core_close(c);
+		dev_close(&d);
+		return r == -EIO || r == -ENOMEM ? SIS_CHECK_EXIT_OPER :
+			SIS_CHECK_EXIT_ERRORS;
+	}
+	printf("repair: found %llu errors, %llu leaks, %llu info; repaired %llu\n",
+	       (unsigned long long)res.errors, (unsigned long long)res.leaks,
+	       (unsigned long long)res.info, (unsigned long long)res.repaired);
+
+	/* The claim is checked, not trusted. */
+	rp.prefix = "after repair: ";
+	r = sis_core_check(c, &cops, &after);
+	report_flush(&rp);
+	sis_core_get_stats(c, &st);
+	sis_core_close(c);
+	if (r) {
+		sis_err("%s: the check after repair could not complete: %s", path,
+			strerror(-r));
+		dev_close(&d);
+		return SIS_CHECK_EXIT_ERRORS;
+	}
+	/*
+	 * Superblock copies after the close (its checkpoint rewrites them); the
+	 * flag is read from the stats taken before the close.
+	 */
+	rp.prefix = "after repair: ";
+	sb_bad = check_sb_copies(&d, &rp);
+	print_summary("after repair", &after, sb_bad, st.needs_check);
+	ret = check_exit(&after, sb_bad, st.needs_check);
+	dev_close(&d);
+	/* Leaks left after a repair are a failure of the repair too. */
+	return ret == SIS_CHECK_EXIT_CLEAN ? ret : SIS_CHECK_EXIT_ERRORS;
+}
+
+/* ---- dump ---- */
+
+static const char dump_help[] =
+"Usage: sis dump DEV [--json] [--blocks]\n"
+"\n"
+"Print what DEV's dm-sis metadata holds, without writing anything: both\n"
+"superblock copies, the layout, sizes and usage, and a summary of the block\n"
+"map (extents, shared blocks).  With --blocks, the full map follows, one\n"
+"extent per line:\n"
+"\n"
+"    LBLOCK PBLOCK COUNT\n"
+"\n"
+"meaning logical blocks LBLOCK..LBLOCK+COUNT-1 map to physical blocks\n"
+"PBLOCK..PBLOCK+COUNT-1 (4 KiB blocks, decimal).  Unmapped blocks (which\n"
+"read as zeros) are not listed.  The map section starts with the line\n"
+"\"# sis-map v1 logical_blocks=N\" and ends with \"# end mapped=M\".\n"
+"\n"
+"Options:\n"
+"  -j, --json     JSON instead of text (with --blocks: a \"map\" array of\n"
+"                 [lblock, pblock, count] triples)\n"
+"  -b, --blocks   include the full map\n"
+"  -h, --help     this text\n"
+"\n"
+"Exit: 0 printed, 1 the metadata cannot be opened or read, 2 usage error.\n";
+
+struct map_summary {
+	u64 mapped, extents, distinct, shared, max_refs;
+	u32 *refs;		/* references per physical block found */
+	u64 nr_refs;
+};
+
+struct extent {
+	u64 l, p, n;
+};
+
+static void emit_extent(const struct extent *e, bool json, struct sis_json *j,
+			bool *first)
+{
+	if (!e->n)
+		return;
+	if (json) {
+		fprintf(j->f, "%s\n    [%llu, %llu, %llu]", *first ? "" : ",",
+			(unsigned long long)e->l, (unsigned long long)e->p,
+			(unsigned long long)e->n);
+		*first = false;
+	} else {
+		printf("%llu %llu %llu\n", (unsigned long long)e->l,
+		       (unsigned long long)e->p, (unsigned long long)e->n);
+	}
+}
+
+/*
+ * Walk the map with sis_core_lookup(), the public API: one call per logical
+ * block.  Collects the summary and, when @print, prints extents.
+ */
+static int walk_map(struct sis_core *c, u64 logical, struct map_summary *ms,
+		    bool print, bool json, struct sis_json *j)
+{
+	struct extent e = { 0 };
+	bool first = true;
+
+	for (u64 l = 0; l < logical; l++) {
+		u64 p;
+		int r = sis_core_lookup(c, l, &p);
+
+		if (r == -ENODATA)
+			continue;
+		if (r)
+			return r;
+		ms->mapped++;
+		if (p < ms->nr_refs) {
+			if (ms->refs[p]++ == 0)
+				ms->distinct++;
+			else if (ms->refs[p] == 2)
+				ms->shared++;
+			if (ms->refs[p] > ms->max_refs)
+				ms->max_refs = ms->refs[p];
+		}
+		if (e.n && e.l + e.n == l && e.p + e.n == p) {
+			e.n++;
+			continue;
+		}
+		if (e.n)
+			ms->extents++;
+		if (print)
+			emit_extent(&e, json, j, &first);
+		e.l = l;
+		e.p = p;
+		e.n = 1;
+	}
+	if (e.n)
+		ms->extents++;
+	if (print)
+		emit_extent(&e, json, j, &first);
+	return 0;
+}
+
+static void flag_names(u32 flags, char *buf, size_t len)
+{
+	snprintf(buf, len, "0x%x%s%s", flags,
+		 flags & SIS_SB_CLEAN ? " clean" : " not-clean",
+		 flags & SIS_SB_NEEDS_CHECK ? " needs_check" : "");
+}
+
+int cmd_dump(int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "blocks", no_argument, NULL, 'b' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sis_core_config cfg = { 0 };
+	struct map_summary ms = { 0 };
+	struct sis_core_stats st;
+	const char *path, *errmsg = NULL;
+	const struct sis_disk_superblock *sb = NULL;
+	struct sis_core *c;
+	bool json = false, blocks = false;
+	struct sb_pair sp;
+	struct sis_json j;
+	struct dev d;
+	int opt, r;
+	char ub[40], tb[40], fb[64], h[16];
+	double ratio, saving;
+
+	if (want_help(argc, argv, dump_help))
+		return SIS_EXIT_OK;
+	while ((opt = next_opt(argc, argv, ":jb", longs)) != -1) {
+		switch (opt) {
+		case 'j':
+			json = true;
+			break;
+		case 'b':
+			blocks = true;
+			break;
+		default:
+			return SIS_EXIT_USAGE;
+		}
+	}
+	if (one_device(argc, argv, &path))
+		return SIS_EXIT_USAGE;
+
+	if (dev_open(&d, path, false))
+		return SIS_EXIT_FAIL;
+	cfg.flags = SIS_OPEN_READ_ONLY | SIS_OPEN_IGNORE_CHECK;
+	r = sis_core_open(&d.ops, &cfg, &c, &errmsg);
+	if (r) {
+		open_failure(&d, r, errmsg, false);
+		dev_close(&d);
+		return SIS_EXIT_FAIL;
+	}
+	sis_core_get_stats(c, &st);
+	if (sb_read(&d, &sp) == 0 && sp.current >= 0)
+		sb = &sp.copy[sp.current];
+
+	/* The summary walk comes first, so a failing walk prints nothing. */
+	ms.nr_refs = st.physical_blocks;
+	ms.refs = calloc(ms.nr_refs ? ms.nr_refs : 1, sizeof(u32));
+	if (!ms.refs) {
+		sis_err("out of memory (%llu blocks)", (unsigned long long)ms.nr_refs);
+		goto fail;
+	}
+	r = walk_map(c, st.logical_blocks, &ms, false, false, NULL);
+	if (r) {
+		sis_err("%s: reading the block map failed: %s", path, strerror(-r));
+		goto fail;
+	}
+	ratio = st.nr_data ? (double)st.nr_mapped / (double)st.nr_data : 1.0;
+	saving = st.nr_mapped ? 1.0 - (double)st.nr_data / (double)st.nr_mapped : 0.0;
+
+	if (json) {
+		sj_begin(&j, stdout);
+		sj_str(&j, "device", path);
+		if (sb) {
+			fmt_uuid(sb->uuid, ub);
+			fmt_time(le64_to_cpu(sb->format_time), tb, sizeof(tb));
+			sj_obj(&j, "superblock");
+			sj_str(&j, "copy", sp.current ? "B" : "A");
+			sj_u64(&j, "sb_seq", le64_to_cpu(sb->sb_seq));
+			sj_u64(&j, "version", le32_to_cpu(sb->version));
+			sj_u64(&j, "block_size", le32_to_cpu(sb->block_size));
+			sj_str(&j, "uuid", ub);
+			sj_u64(&j, "flags", le32_to_cpu(sb->flags));
+			sj_bool(&j, "clean", le32_to_cpu(sb->flags) & SIS_SB_CLEAN);
+			sj_bool(&j, "needs_check", le32_to_cpu(sb->flags) & SIS_SB_NEEDS_CHECK);
+			sj_u64(&j, "incompat_features", le64_to_cpu(sb->incompat_features));
+			sj_u64(&j, "ro_compat_features", le64_to_cpu(sb->ro_compat_features));
+			sj_u64(&j, "compat_features", le64_to_cpu(sb->compat_features));
+			sj_str(&j, "format_time", tb);
+			sj_u64(&j, "journal_start", le64_to_cpu(sb->journal_start));
+			sj_u64(&j, "journal_blocks", le64_to_cpu(sb->journal_blocks));
+			sj_u64(&j, "index_start", le64_to_cpu(sb->index_start));
+			sj_u64(&j, "index_blocks", le64_to_cpu(sb->index_blocks));
+			sj_u64(&j, "data_start", le64_to_cpu(sb->data_start));
+			sj_u64(&j, "tail_seq", le64_to_cpu(sb->tail_seq));
+			sj_u64(&j, "tail_block", le64_to_cpu(sb->tail_block));
+			sj_obj_end(&j);
+		}
+		sj_arr(&j, "superblock_copies");
+		for (int i = 0; i < 2; i++) {
+			sj_obj(&j, NULL);
+			sj_u64(&j, "block", (u64)i);
+			sj_str(&j, "state", sb_state_name[sp.state[i]]);
+			if (sp.state[i] == SB_VALID)
+				sj_u64(&j, "sb_seq", le64_to_cpu(sp.copy[i].sb_seq));
+			sj_obj_end(&j);
+		}
+		sj_arr_end(&j);
+		sj_obj(&j, "state");
+		sj_str(&j, "mode", mode_name(st.mode));
+		sj_bool(&j, "needs_check", st.needs_check);
+		sj_u64(&j, "transaction_seq", st.transaction_seq);
+		sj_u64(&j, "logical_blocks", st.logical_blocks);
+		sj_u64(&j, "physical_blocks", st.physical_blocks);
+		sj_u64(&j, "data_area_blocks", st.data_blocks);
+		sj_u64(&j, "metadata_blocks", st.metadata_blocks);
+		sj_u64(&j, "mapped_blocks", st.nr_mapped);
+		sj_u64(&j, "data_blocks_used", st.nr_data);
+		sj_u64(&j, "map_pages", st.nr_meta);
+		sj_u64(&j, "free_blocks", st.nr_free);
+		sj_dbl(&j, "dedup_ratio", ratio);
+		sj_dbl(&j, "space_saving", saving);
+		sj_obj_end(&j);
+		sj_obj(&j, "map_summary");
+		sj_u64(&j, "mapped", ms.mapped);
+		sj_u64(&j, "extents", ms.extents);
+		sj_u64(&j, "distinct_blocks", ms.distinct);
+		sj_u64(&j, "shared_blocks", ms.shared);
+		sj_u64(&j, "max_sharing", ms.max_refs);
+		sj_obj_end(&j);
+		if (blocks) {
+			fprintf(stdout, ",\n  \"map\": [");
+			memset(ms.refs, 0, ms.nr_refs * sizeof(u32));
+			ms = (struct map_summary){ .refs = ms.refs, .nr_refs = ms.nr_refs };
+			r = walk_map(c, st.logical_blocks, &ms, true, true, &j);
+			fprintf(stdout, "\n  ]");
+			if (r) {
+				sis_err("%s: reading the block map failed: %s", path,
+					strerror(-r));
+				sj_end(&j);
+				goto fail;
+			}
+		}
+		sj_end(&j);
+	} else {
+		printf("device                %s\n", path);
+		if (sb) {
+			fmt_uuid(sb->uuid, ub);
+			fmt_time(le64_to_cpu(sb->format_time), tb, sizeof(tb));
+			flag_names(le32_to_cpu(sb->flags), fb, sizeof(fb));
+			printf("superblock            copy %c (block %d), sb_seq %llu\n",
+			       'A' + sp.current, sp.current,
+			       (unsigned long long)le64_to_cpu(sb->sb_seq));
+			printf("version               %u\n", le32_to_cpu(sb->version));
+			printf("block size            %u\n", le32_to_cpu(sb->block_size));
+			printf("uuid                  %s\n", ub);
+			printf("flags                 %s\n", fb);
+			printf("features              incompat 0x%llx ro_compat 0x%llx compat 0x%llx\n",
+			       (unsigned long long)le64_to_cpu(sb->incompat_features),
+			       (unsigned long long)le64_to_cpu(sb->ro_compat_features),
+			       (unsigned long long)le64_to_cpu(sb->compat_features));
+			printf("formatted             %s\n", tb);
+			printf("journal               blocks %llu-%llu (%llu), tail seq %llu at %llu\n",
+			       (unsigned long long)le64_to_cpu(sb->journal_start),
+			       (unsigned long long)(le64_to_cpu(sb->journal_start) +
+						    le64_to_cpu(sb->journal_blocks) - 1),
+			       (unsigned long long)le64_to_cpu(sb->journal_blocks),
+			       (unsigned long long)le64_to_cpu(sb->tail_seq),
+			       (unsigned long long)le64_to_cpu(sb->tail_block));
+			printf("index                 blocks %llu-%llu (%llu buckets)\n",
+			       (unsigned long long)le64_to_cpu(sb->index_start),
+			       (unsigned long long)(le64_to_cpu(sb->index_start) +
+						    le64_to_cpu(sb->index_blocks) - 1),
+			       (unsigned long long)le64_to_cpu(sb->index_blocks));
+			printf("data area             from block %llu, groups of %u\n",
+			       (unsigned long long)le64_to_cpu(sb->data_start),
+			       SIS_GROUP_BLOCKS);
+		}
+		for (int i = 0; i < 2; i++) {
+			printf("superblock copy %c     %s", 'A' + i, sb_state_name[sp.state[i]]);
+			if (sp.state[i] == SB_VALID)
+				printf(", sb_seq %llu",
+				       (unsigned long long)le64_to_cpu(sp.copy[i].sb_seq));
+			putchar('\n');
+		}
+		printf("mode                  %s%s\n", mode_name(st.mode),
+		       st.needs_check ? " (needs_check)" : "");
+		printf("transaction           %llu\n", (unsigned long long)st.transaction_seq);
+		printf("logical size          %llu blocks (%s)\n",
+		       (unsigned long long)st.logical_blocks,
+		       sis_human(st.logical_blocks * BS, h, sizeof(h)));
+		printf("physical size         %llu blocks (%s)\n",
+		       (unsigned long long)st.physical_blocks,
+		       sis_human(st.physical_blocks * BS, h, sizeof(h)));
+		printf("data area             %llu blocks\n", (unsigned long long)st.data_blocks);
+		printf("metadata blocks       %llu (superblocks, journal, index, refcount pages)\n",
+		       (unsigned long long)st.metadata_blocks);
+		printf("mapped blocks         %llu (%s)\n", (unsigned long long)st.nr_mapped,
+		       sis_human(st.nr_mapped * BS, h, sizeof(h)));
+		printf("data blocks used      %llu (%s)\n", (unsigned long long)st.nr_data,
+		       sis_human(st.nr_data * BS, h, sizeof(h)));
+		printf("map pages             %llu\n", (unsigned long long)st.nr_meta);
+		printf("free blocks           %llu (%s)\n", (unsigned long long)st.nr_free,
+		       sis_human(st.nr_free * BS, h, sizeof(h)));
+		printf("dedup ratio           %.3f\n", ratio);
+		printf("space saving          %.1f%%\n", saving * 100.0);
+		printf("map extents           %llu\n", (unsigned long long)ms.extents);
+		printf("distinct data blocks  %llu\n", (unsigned long long)ms.distinct);
+		printf("shared data blocks    %llu (max %llu references)\n",
+		       (unsigned long long)ms.shared, (unsigned long long)ms.max_refs);
+		if (blocks) {
+			printf("# sis-map v1 logical_blocks=%llu\n",
+			       (unsigned long long)st.logical_blocks);
+			memset(ms.refs, 0, ms.nr_refs * sizeof(u32));
+			ms = (struct map_summary){ .refs = ms.refs, .nr_refs = ms.nr_refs };
+			r = walk_map(c, st.logical_blocks, &ms, true, false, NULL);
+			if (r) {
+				sis_err("%s: reading the block map failed: %s", path,
+					strerror(-r));
+				goto fail;
+			}
+			printf("# end mapped=%llu\n", (unsigned long long)ms.mapped);
+		}
+	}
+	free(ms.refs);
+	sis_core_close(c);
+	dev_close(&d);
+	return SIS_EXIT_OK;
+fail:
+	free(ms.refs);
+	sis_core_close(c);
+	dev_close(&d);
+	return SIS_EXIT_FAIL;
+}
