@@ -570,6 +570,7 @@ static int device_logical_blocks(const char *path, u64 *logical, u64 *physical,
 		return 0;
 	}
 	filedev_ops(&f, &ops);
+	cfg.physical_blocks = f.nr_blocks;
 	ops.discard = NULL;
 	ops.log = NULL;
 	r = sis_core_open(&ops, &cfg, &c, &errmsg);

@@ -688,6 +688,7 @@ int cmd_check(int argc, char **argv)
 		return SIS_CHECK_EXIT_OPER;
 	rp.d = &d;
 	cfg.flags = SIS_OPEN_READ_ONLY | SIS_OPEN_IGNORE_CHECK;
+	cfg.physical_blocks = d.f.nr_blocks;
 	r = sis_core_open(&d.ops, &cfg, &c, &errmsg);
 	if (r) {
 		r = open_failure(&d, r, errmsg, true);
@@ -797,6 +798,7 @@ int cmd_repair(int argc, char **argv)
 		return SIS_CHECK_EXIT_OPER;
 	rp.d = &d;
 	cfg.flags = SIS_OPEN_IGNORE_CHECK;
+	cfg.physical_blocks = d.f.nr_blocks;
 	r = sis_core_open(&d.ops, &cfg, &c, &errmsg);
 	if (r) {
 		r = open_failure(&d, r, errmsg, true);
@@ -990,6 +992,7 @@ int cmd_dump(int argc, char **argv)
 	if (dev_open(&d, path, false))
 		return SIS_EXIT_FAIL;
 	cfg.flags = SIS_OPEN_READ_ONLY | SIS_OPEN_IGNORE_CHECK;
+	cfg.physical_blocks = d.f.nr_blocks;
 	r = sis_core_open(&d.ops, &cfg, &c, &errmsg);
 	if (r) {
 		open_failure(&d, r, errmsg, false);

@@ -19,6 +19,15 @@ void sis_test_register(const char *name, void (*fn)(void))
 	nr_tests++;
 }
 
+static bool run_one(void (*fn)(void))
+{
+	if (setjmp(sis_test_jmp) == 0) {
+		fn();
+		return true;
+	}
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	const char *prog = basename(argv[0]);
@@ -26,7 +35,7 @@ int main(int argc, char **argv)
 
 	for (i = 0; i < nr_tests; i++) {
 		unsigned long warn = sis_compat_warnings;
-		volatile bool ok = true;
+		bool ok;
 
 		if (argc > 1 && !strstr(tests[i].name, argv[1]))
 			continue;
@@ -34,10 +43,7 @@ int main(int argc, char **argv)
 		sis_compat_fail_alloc_in = 0;
 		sis_compat_fail_alloc_every = 0;
 		sis_backend_mute = 0;
-		if (setjmp(sis_test_jmp) == 0)
-			tests[i].fn();
-		else
-			ok = false;
+		ok = run_one(tests[i].fn);
 		sis_compat_fail_alloc_in = 0;
 		sis_compat_fail_alloc_every = 0;
 		if (ok && sis_compat_warnings != warn) {
@@ -52,7 +58,7 @@ int main(int argc, char **argv)
 		else
 			failed++;
 	}
-	fprintf(stderr, "%s: %d passed, %d failed\n", prog, passed, failed);
+	fprintf(stderr, "  (%s: %d passed, %d failed)\n", prog, passed, failed);
 	return failed ? 1 : 0;
 }
 

@@ -1,0 +1,499 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sis-core.c through the public API: format, open, reopen, refusal of
+ * foreign, newer and damaged formats, read-only and needs_check modes,
+ * resize, the write path's refcount and copy-on-write semantics.
+ */
+#include "harness.h"
+#include "../../dm-sis/core/core-internal.h"
+
+#define PHYS	2048
+#define LOGICAL	4096
+
+static void stats(struct fx *f, struct sis_core_stats *st)
+{
+	sis_core_get_stats(f->c, st);
+}
+
+/* Rewrite superblock copy @copy after @edit changed it, with a valid csum. */
+static void sb_edit(struct fx *f, u64 copy, void (*edit)(struct sis_disk_superblock *))
+{
+	struct sis_disk_superblock sb;
+
+	memdev_read_durable(f->d, copy, &sb);
+	edit(&sb);
+	sis_block_seal(f->c, &sb, SIS_BT_SUPERBLOCK, copy, le64_to_cpu(sb.hdr.seq));
+	memdev_poke(f->d, copy, &sb);
+}
+
+TEST(format_write_reopen)
+{
+	struct sis_core_stats st;
+	struct fx f;
+	u64 l;
+
+	fx_format(&f, PHYS, LOGICAL);
+	stats(&f, &st);
+	ASSERT_EQ(st.mode, SIS_MODE_WRITE);
+	ASSERT_EQ(st.logical_blocks, LOGICAL);
+	ASSERT_EQ(st.physical_blocks, PHYS);
+	ASSERT_EQ(st.nr_mapped, 0);
+	ASSERT_TRUE(st.data_blocks > 0 && st.data_blocks < PHYS);
+	for (l = 0; l < 100; l++)
+		ASSERT_OK(fx_write(&f, l * 37 % LOGICAL, l + 1));
+	fx_reopen(&f);
+	for (l = 0; l < 100; l++)
+		fx_expect(&f, l * 37 % LOGICAL, l + 1);
+	fx_expect(&f, 1, 0);
+	stats(&f, &st);
+	ASSERT_EQ(st.nr_mapped, 100);
+	ASSERT_EQ(st.nr_data, 100);
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
+
+TEST(default_logical_size)
+{
+	struct sis_core_stats st;
+	struct fx f;
+
+	fx_format(&f, PHYS, 0);
+	stats(&f, &st);
+	ASSERT_EQ(st.logical_blocks, st.data_blocks);
+	fx_destroy(&f);
+}
+
+TEST(zero_device_needs_format_flag)
+{
+	struct fx f;
+
+	fx_format(&f, PHYS, LOGICAL);
+	sis_core_close(f.c);
+	f.c = NULL;
+	memdev_destroy(f.d);
+	f.d = memdev_create(PHYS, 1);
+	memdev_ops(f.d, &f.ops);
+	f.cfg.flags = 0;
+	ASSERT_ERR(fx_open(&f), -EINVAL);
+	ASSERT_TRUE(f.errmsg != NULL);
+	f.cfg.flags = SIS_OPEN_READ_ONLY;
+	ASSERT_ERR(fx_open(&f), -EINVAL);
+	fx_destroy(&f);
+}
+
+TEST(too_small_refused)
+{
+	struct fx f;
+
+	memset(&f, 0, sizeof(f));
+	f.d = memdev_create(300, 1);
+	memdev_ops(f.d, &f.ops);
+	f.cfg.physical_blocks = 300;
+	f.cfg.flags = SIS_OPEN_FORMAT;
+	ASSERT_ERR(fx_open(&f), -ENOSPC);
+	ASSERT_TRUE(f.errmsg != NULL);
+	fx_destroy(&f);
+}
+
+TEST(foreign_data_refused)
+{
+	u8 junk[SIS_BLOCK_SIZE];
+	struct fx f;
+
+	fx_format(&f, PHYS, LOGICAL);
+	sis_core_close(f.c);
+	f.c = NULL;
+	/* an ext4-like device: data in block 0 and 1, no dm-sis magic */
+	gen_block(7, junk);
+	memdev_poke(f.d, 0, junk);
+	memdev_poke(f.d, 1, junk);
+	ASSERT_ERR(fx_open(&f), -EINVAL);
+	ASSERT_TRUE(f.errmsg != NULL);
+	/* SIS_OPEN_FORMAT must not format over foreign data */
+	f.cfg.flags = SIS_OPEN_FORMAT;
+	ASSERT_ERR(fx_open(&f), -EINVAL);
+	/* ...but FORCE_FORMAT does */
+	f.cfg.flags = SIS_OPEN_FORCE_FORMAT;
+	ASSERT_OK(fx_open(&f));
+	fx_destroy(&f);
+}
+
+static void set_version(struct sis_disk_superblock *sb)
+{
+	sb->version = cpu_to_le32(SIS_VERSION + 1);
+}
+
+static void set_incompat(struct sis_disk_superblock *sb)
+{
+	sb->incompat_features = cpu_to_le64(1ULL << 40);
+}
+
+static void set_ro_compat(struct sis_disk_superblock *sb)
+{
+	sb->ro_compat_features = cpu_to_le64(1ULL << 3);
+}
+
+static void set_needs_check(struct sis_disk_superblock *sb)
+{
+	sb->flags = cpu_to_le32(le32_to_cpu(sb->flags) | SIS_SB_NEEDS_CHECK);
+}
+
+static void bad_layout(struct sis_disk_superblock *sb)
+{
+	sb->data_start = cpu_to_le64(le64_to_cpu(sb->data_start) + 1);
+}
+
+static void refused_after(void (*edit)(struct sis_disk_superblock *), int want,
+			  unsigned int flags)
+{
+	struct fx f;
+
+	fx_format(&f, PHYS, LOGICAL);
+	ASSERT_OK(fx_write(&f, 3, 3));
+	sis_core_close(f.c);
+	/* a read-only core never rewrites the superblock on close */
+	f.cfg.flags = SIS_OPEN_READ_ONLY;
+	ASSERT_OK(fx_open(&f));
+	sb_edit(&f, 0, edit);
+	sb_edit(&f, 1, edit);
+	sis_core_close(f.c);
+	f.cfg.flags = flags;
+	ASSERT_ERR(fx_open(&f), want);
+	ASSERT_TRUE(f.errmsg != NULL);
+	fx_destroy(&f);
+}
+
+TEST(newer_version_refused)
+{
+	refused_after(set_version, -EOPNOTSUPP, 0);
+}
+
+TEST(unknown_incompat_refused)
+{
+	refused_after(set_incompat, -EOPNOTSUPP, 0);
+	refused_after(set_incompat, -EOPNOTSUPP, SIS_OPEN_READ_ONLY);
+}
+
+TEST(unknown_ro_compat_refused_for_write)
+{
+	struct fx f;
+
+	refused_after(set_ro_compat, -EOPNOTSUPP, 0);
+	/* read-only is allowed */
+	fx_format(&f, PHYS, LOGICAL);
+	sis_core_close(f.c);
+	f.cfg.flags = SIS_OPEN_READ_ONLY;
+	ASSERT_OK(fx_open(&f));
+	sb_edit(&f, 0, set_ro_compat);
+	sb_edit(&f, 1, set_ro_compat);
+	sis_core_close(f.c);
+	ASSERT_OK(fx_open(&f));
+	fx_destroy(&f);
+}
+
+TEST(inconsistent_layout_refused)
+{
+	refused_after(bad_layout, -EILSEQ, 0);
+}
+
+TEST(one_superblock_copy_damaged)
+{
+	u8 junk[SIS_BLOCK_SIZE];
+	int copy;
+
+	for (copy = 0; copy < 2; copy++) {
+		struct fx f;
+
+		fx_format(&f, PHYS, LOGICAL);
+		ASSERT_OK(fx_write(&f, 5, 55));
+		sis_core_close(f.c);
+		f.c = NULL;
+		memdev_read_durable(f.d, copy, junk);
+		junk[100] ^= 1;
+		memdev_poke(f.d, copy, junk);
+		f.cfg.flags = 0;
+		ASSERT_OK(fx_open(&f));
+		fx_expect(&f, 5, 55);
+		fx_check_clean(&f);
+		fx_destroy(&f);
+	}
+}
+
+TEST(both_superblocks_damaged)
+{
+	u8 junk[SIS_BLOCK_SIZE];
+	struct fx f;
+	int copy;
+
+	fx_format(&f, PHYS, LOGICAL);
+	sis_core_close(f.c);
+	f.c = NULL;
+	for (copy = 0; copy < 2; copy++) {
+		memdev_read_durable(f.d, copy, junk);
+		junk[200] ^= 0x40;
+		memdev_poke(f.d, copy, junk);
+	}
+	f.cfg.flags = SIS_OPEN_FORMAT;	/* must not reformat a damaged device */
+	ASSERT_ERR(fx_open(&f), -EILSEQ);
+	fx_destroy(&f);
+}
+
+TEST(needs_check_opens_read_only)
+{
+	struct sis_core_stats st;
+	struct fx f;
+
+	fx_format(&f, PHYS, LOGICAL);
+	ASSERT_OK(fx_write(&f, 9, 99));
+	sis_core_close(f.c);
+	f.cfg.flags = 0;
+	ASSERT_OK(fx_open(&f));
+	sis_core_close(f.c);
+	/* set the flag with a core open read-only, so nothing rewrites it */
+	f.cfg.flags = SIS_OPEN_READ_ONLY;
+	ASSERT_OK(fx_open(&f));
+	sb_edit(&f, 0, set_needs_check);
+	sb_edit(&f, 1, set_needs_check);
+	sis_core_close(f.c);
+
+	f.cfg.flags = 0;
+	ASSERT_OK(fx_open(&f));
+	stats(&f, &st);
+	ASSERT_TRUE(st.needs_check);
+	ASSERT_EQ(st.mode, SIS_MODE_READ_ONLY);
+	fx_expect(&f, 9, 99);
+	ASSERT_ERR(fx_write(&f, 10, 100), -EROFS);
+	ASSERT_ERR(sis_core_unmap(f.c, 9, 1), -EROFS);
+	sis_core_close(f.c);
+
+	f.cfg.flags = SIS_OPEN_IGNORE_CHECK;
+	ASSERT_OK(fx_open(&f));
+	stats(&f, &st);
+	ASSERT_TRUE(st.needs_check);
+	ASSERT_EQ(st.mode, SIS_MODE_WRITE);
+	ASSERT_OK(fx_write(&f, 10, 100));
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
+
+TEST(read_only_open_never_writes)
+{
+	struct fx f;
+	u64 w;
+
+	fx_format(&f, PHYS, LOGICAL);
+	ASSERT_OK(fx_write(&f, 1, 11));
+	ASSERT_OK(sis_core_commit(f.c));
+	ASSERT_OK(fx_write(&f, 2, 22));
+	fx_crash(&f, 0, false);		/* leaves a journal to replay */
+	f.cfg.flags = SIS_OPEN_READ_ONLY;
+	w = f.d->writes;
+	ASSERT_OK(fx_open(&f));
+	fx_expect(&f, 1, 11);
+	fx_expect(&f, 2, 0);
+	ASSERT_ERR(fx_write(&f, 3, 33), -EROFS);
+	ASSERT_ERR(sis_core_resize(f.c, LOGICAL * 2, 0), -EROFS);
+	sis_core_close(f.c);
+	f.c = NULL;
+	ASSERT_EQ(f.d->writes, w);
+	fx_destroy(&f);
+}
+
+TEST(sharing_and_copy_on_write)
+{
+	struct sis_core_stats st;
+	u64 p0, p, l;
+	struct fx f;
+
+	fx_format(&f, PHYS, LOGICAL);
+	for (l = 0; l < 10; l++)
+		ASSERT_OK(fx_write(&f, l, 1234));
+	stats(&f, &st);
+	ASSERT_EQ(st.nr_mapped, 10);
+	ASSERT_EQ(st.nr_data, 1);
+	ASSERT_OK(sis_core_lookup(f.c, 0, &p0));
+	for (l = 1; l < 10; l++) {
+		ASSERT_OK(sis_core_lookup(f.c, l, &p));
+		ASSERT_EQ(p, p0);
+	}
+	/* overwrite one sharer: new block; the others keep the old one */
+	ASSERT_OK(fx_write(&f, 4, 999));
+	ASSERT_OK(sis_core_lookup(f.c, 4, &p));
+	ASSERT_NE(p, p0);
+	fx_expect(&f, 4, 999);
+	for (l = 0; l < 10; l++)
+		if (l != 4)
+			fx_expect(&f, l, 1234);
+	stats(&f, &st);
+	ASSERT_EQ(st.nr_data, 2);
+	/* rewrite the same data: no new block, no change */
+	ASSERT_OK(fx_write(&f, 4, 999));
+	ASSERT_OK(fx_write(&f, 4, 1234));
+	stats(&f, &st);
+	ASSERT_EQ(st.nr_data, 1);
+	fx_check_clean(&f);
+	fx_reopen(&f);
+	for (l = 0; l < 10; l++)
+		fx_expect(&f, l, 1234);
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
+
+TEST(zero_elimination)
+{
+	struct sis_core_stats st;
+	struct fx f;
+	u64 p;
+
+	fx_format(&f, PHYS, LOGICAL);
+	ASSERT_OK(fx_write(&f, 7, 0));
+	ASSERT_ERR(sis_core_lookup(f.c, 7, &p), -ENODATA);
+	ASSERT_OK(fx_write(&f, 7, 77));
+	ASSERT_OK(fx_write(&f, 7, 0));
+	ASSERT_ERR(sis_core_lookup(f.c, 7, &p), -ENODATA);
+	stats(&f, &st);
+	ASSERT_EQ(st.nr_mapped, 0);
+	ASSERT_EQ(st.nr_data, 0);
+	fx_expect(&f, 7, 0);
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
+
+TEST(bounds)
+{
+	struct fx f;
+	u64 p;
+
+	fx_format(&f, PHYS, LOGICAL);
+	ASSERT_ERR(sis_core_lookup(f.c, LOGICAL, &p), -EINVAL);
+	ASSERT_ERR(sis_core_lookup(f.c, U64_MAX, &p), -EINVAL);
+	ASSERT_ERR(fx_write(&f, LOGICAL, 5), -EINVAL);
+	ASSERT_ERR(sis_core_unmap(f.c, LOGICAL - 1, 2), -EINVAL);
+	ASSERT_ERR(sis_core_unmap(f.c, 1, U64_MAX), -EINVAL);
+	ASSERT_OK(sis_core_unmap(f.c, 0, LOGICAL));
+	ASSERT_OK(fx_write(&f, LOGICAL - 1, 5));
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
+
+TEST(resize_logical)
+{
+	struct sis_core_stats st;
+	struct fx f;
+
+	fx_format(&f, PHYS, 400);	/* one map leaf */
+	ASSERT_OK(fx_write(&f, 399, 1));
+	ASSERT_OK(fx_write(&f, 0, 2));
+	ASSERT_ERR(fx_write(&f, 400, 3), -EINVAL);
+	ASSERT_ERR(sis_core_resize(f.c, 100, 0), -EINVAL);
+	ASSERT_OK(sis_core_resize(f.c, 10000000, 0));	/* depth grows */
+	ASSERT_OK(fx_write(&f, 9999999, 3));
+	ASSERT_OK(fx_write(&f, 600, 4));
+	fx_expect(&f, 399, 1);
+	fx_expect(&f, 0, 2);
+	f.cfg.logical_blocks = 0;	/* keep the on-disk size */
+	fx_reopen(&f);
+	stats(&f, &st);
+	ASSERT_EQ(st.logical_blocks, 10000000);
+	fx_expect(&f, 399, 1);
+	fx_expect(&f, 0, 2);
+	fx_expect(&f, 9999999, 3);
+	fx_expect(&f, 600, 4);
+	fx_check_clean(&f);
+	/* growing through the open config */
+	sis_core_close(f.c);
+	f.cfg.logical_blocks = 20000000;
+	ASSERT_OK(fx_open(&f));
+	stats(&f, &st);
+	ASSERT_EQ(st.logical_blocks, 20000000);
+	fx_expect(&f, 9999999, 3);
+	sis_core_close(f.c);
+	f.cfg.logical_blocks = 1000;
+	ASSERT_ERR(fx_open(&f), -EINVAL);
+	fx_destroy(&f);
+}
+
+TEST(resize_physical)
+{
+	struct sis_core_stats a, b;
+	struct fx f;
+	u64 l;
+	int r = 0;
+
+	fx_format(&f, PHYS, 100000);
+	stats(&f, &a);
+	/* fill the device */
+	for (l = 0; l < 100000; l++) {
+		r = fx_write(&f, l, l + 1);
+		if (r)
+			break;
+	}
+	ASSERT_ERR(r, -ENOSPC);
+	ASSERT_OK(memdev_resize(f.d, PHYS * 2));
+	ASSERT_ERR(sis_core_resize(f.c, 0, PHYS - 1), -EINVAL);
+	ASSERT_OK(sis_core_resize(f.c, 0, PHYS * 2));
+	stats(&f, &b);
+	ASSERT_EQ(b.physical_blocks, PHYS * 2);
+	ASSERT_TRUE(b.data_blocks > a.data_blocks + PHYS / 2);
+	ASSERT_OK(fx_write(&f, l, l + 1));
+	ASSERT_OK(fx_write(&f, l + 1, l + 2));
+	f.cfg.physical_blocks = PHYS * 2;
+	fx_reopen(&f);
+	stats(&f, &b);
+	ASSERT_EQ(b.physical_blocks, PHYS * 2);
+	fx_expect(&f, l, l + 1);
+	fx_expect(&f, 0, 1);
+	fx_check_clean(&f);
+	/* grow again through the open config */
+	sis_core_close(f.c);
+	ASSERT_OK(memdev_resize(f.d, PHYS * 3));
+	f.cfg.physical_blocks = PHYS * 3;
+	ASSERT_OK(fx_open(&f));
+	stats(&f, &b);
+	ASSERT_EQ(b.physical_blocks, PHYS * 3);
+	fx_check_clean(&f);
+	/* a device smaller than the metadata says is refused */
+	sis_core_close(f.c);
+	f.cfg.physical_blocks = PHYS * 2;
+	ASSERT_ERR(fx_open(&f), -ENOSPC);
+	fx_destroy(&f);
+}
+
+TEST(commit_counts_and_dirty)
+{
+	struct sis_core_stats st;
+	struct fx f;
+
+	fx_format(&f, PHYS, LOGICAL);
+	ASSERT_OK(sis_core_commit(f.c));
+	ASSERT_TRUE(!sis_core_dirty(f.c));
+	ASSERT_OK(fx_write(&f, 1, 1));
+	ASSERT_TRUE(sis_core_dirty(f.c));
+	ASSERT_OK(sis_core_commit(f.c));
+	ASSERT_TRUE(!sis_core_dirty(f.c));
+	stats(&f, &st);
+	ASSERT_TRUE(st.commits >= 1);
+	/* an empty commit still flushes (REQ_PREFLUSH) */
+	st.commits = f.d->flushes;
+	ASSERT_OK(sis_core_commit(f.c));
+	ASSERT_TRUE(f.d->flushes > st.commits);
+	fx_destroy(&f);
+}
+
+TEST(set_read_only_commits)
+{
+	struct sis_core_stats st;
+	struct fx f;
+
+	fx_format(&f, PHYS, LOGICAL);
+	ASSERT_OK(fx_write(&f, 1, 1));
+	sis_core_set_read_only(f.c);
+	stats(&f, &st);
+	ASSERT_EQ(st.mode, SIS_MODE_READ_ONLY);
+	ASSERT_ERR(fx_write(&f, 2, 2), -EROFS);
+	fx_crash(&f, 0, false);
+	f.cfg.flags = 0;
+	ASSERT_OK(fx_open(&f));
+	fx_expect(&f, 1, 1);
+	fx_destroy(&f);
+}
