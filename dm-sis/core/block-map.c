@@ -244,7 +244,9 @@ int __sis_map_unmap(struct sis_core *c, u64 lblock, u64 count)
 			old = le64_to_cpu(mp->e[i]);
 			if (!old)
 				continue;
-			r = __sis_mc_dirty(c, leaf);
+			r = __sis_maybe_commit(c);
+			if (!r)
+				r = __sis_mc_dirty(c, leaf);
 			if (r)
 				return r;
 			mp->e[i] = 0;
@@ -302,16 +304,21 @@ static int __walk(struct sis_core *c, u64 blocknr, u32 level, u64 base,
 	u32 i;
 	int r;
 
-	if (!sis_is_data_block(c, blocknr))
-		return __sis_metadata_error(c, -EILSEQ, "map pointer out of range");
+	r = sis_is_data_block(c, blocknr) ? 0 : -EILSEQ;
+	if (!r)
+		r = __sis_mc_get(c, blocknr, level_type(level), &pg);
+	if (r && pfn)	/* the callback decides: skip the subtree, or stop */
+		return pfn(c, arg, blocknr, level | SIS_WALK_BAD);
+	if (r)
+		return __sis_metadata_error(c, r, "map walk");
 	if (pfn) {
 		r = pfn(c, arg, blocknr, level);
 		if (r)
 			return r;
+		r = __sis_mc_get(c, blocknr, level_type(level), &pg);
+		if (r)
+			return r;
 	}
-	r = __sis_mc_get(c, blocknr, level_type(level), &pg);
-	if (r)
-		return r;
 	mp = pg->data;
 	if (!level) {
 		for (i = 0; i < SIS_MAP_FANOUT; i++) {
@@ -343,8 +350,10 @@ static int __walk(struct sis_core *c, u64 blocknr, u32 level, u64 base,
 /**
  * __sis_map_walk() - call @fn for every mapping and @pfn for every map page
  *
- * Either callback may stop the walk by returning non-zero.  May evict clean
- * pages: callers hold no page pointers across it.
+ * Either callback may stop the walk by returning non-zero.  A map page that
+ * is out of range or fails verification is passed to @pfn with SIS_WALK_BAD
+ * or'ed into its level (0 skips the subtree); without @pfn it aborts the
+ * walk.  May evict clean pages: callers hold no page pointers across it.
  */
 int __sis_map_walk(struct sis_core *c, sis_map_walk_fn fn, sis_map_page_fn pfn,
 		   void *arg)

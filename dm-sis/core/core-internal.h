@@ -21,6 +21,7 @@
 #define SIS_MIN_JOURNAL_BLOCKS	64
 #define SIS_MAX_JOURNAL_BLOCKS	16384
 #define SIS_OP_MAX_DIRTY	32	/* pages one operation may dirty */
+#define SIS_META_RESERVE	64	/* free blocks kept for map pages */
 
 /**
  * struct sis_page - a metadata block held in RAM (mcache.c)
@@ -65,7 +66,7 @@ struct sis_core {
 	bool discard_passdown;
 
 	/* Layout and identity, from the superblock: immutable once open. */
-	struct sis_disk_superblock sb;	/* last written or read */
+	struct sis_disk_superblock sb __aligned(8);	/* last written or read */
 	u32 csum_seed;
 	u64 journal_start, journal_blocks;
 	u64 index_start, index_blocks;
@@ -167,6 +168,8 @@ int __sis_map_set(struct sis_core *c, u64 lblock, u64 pblock, u64 *old);
 int __sis_map_unmap(struct sis_core *c, u64 lblock, u64 count);
 int __sis_map_grow(struct sis_core *c, u64 logical_blocks);
 u64 sis_map_capacity(u32 depth);
+
+#define SIS_WALK_BAD		(1U << 31)	/* page unreadable or out of range */
 
 typedef int (*sis_map_walk_fn)(struct sis_core *c, void *arg, u64 lblock,
 			       u64 pblock);

@@ -154,8 +154,9 @@ static int journal_write_txn(struct sis_core *c, u64 *end)
 	int r;
 
 	if (ndirty + ndesc + 1 > c->journal_blocks - (c->head - c->tail)) {
-		sis_log(c, 3, "transaction of %llu pages does not fit the journal",
-			(unsigned long long)ndirty);
+		sis_log(c, 3, "transaction of %llu pages does not fit the journal (head %llu tail %llu)",
+			(unsigned long long)ndirty, (unsigned long long)c->head,
+			(unsigned long long)c->tail);
 		return -ENOSPC;
 	}
 	r = journal_ensure_buf(c, ndesc + 1);

@@ -16,6 +16,9 @@
  * The counters keep
  *	data_blocks = nr_data + nr_meta + nr_pending_free + nr_reserved + free
  * exactly, so the allocator knows without scanning when there is no space.
+ * The last SIS_META_RESERVE free blocks go only to map pages, so when data
+ * blocks run out, duplicate writes anywhere still find room for the map
+ * pages they need.
  *
  * Pins are in-RAM only: a pin keeps a block from being reallocated while a
  * writer compares against it or writes it.  A block allocated and pinned but
@@ -121,7 +124,7 @@ u64 __sis_nr_free(struct sis_core *c)
  * Find a free block at or after the cursor, wrapping once.  The counters
  * say one exists; a scan that finds none means they are wrong.
  */
-static int __alloc_scan(struct sis_core *c, u64 *pblock)
+static int __alloc_scan(struct sis_core *c, u64 *pblock, u64 reserve)
 {
 	u64 cursor = le64_to_cpu(c->root.alloc_cursor);
 	u64 end = le64_to_cpu(c->root.physical_blocks);
@@ -129,7 +132,7 @@ static int __alloc_scan(struct sis_core *c, u64 *pblock)
 	u32 idx;
 	int r;
 
-	if (!__sis_nr_free(c))
+	if (__sis_nr_free(c) <= reserve)
 		return -ENOSPC;
 	if (!sis_is_data_block(c, cursor))
 		cursor = c->data_start + 1;
@@ -164,10 +167,12 @@ static int __alloc_scan(struct sis_core *c, u64 *pblock)
 
 /**
  * __sis_alloc_block() - a free data block, pinned and reserved
+ *
+ * Return: 0, or -ENOSPC when only the map-page reserve is left.
  */
 int __sis_alloc_block(struct sis_core *c, u64 *pblock)
 {
-	int r = __alloc_scan(c, pblock);
+	int r = __alloc_scan(c, pblock, SIS_META_RESERVE);
 
 	if (!r)
 		r = __sis_pin(c, *pblock, true);
@@ -183,7 +188,7 @@ int __sis_alloc_meta(struct sis_core *c, u64 *pblock)
 	struct sis_page *pg;
 	int r;
 
-	r = __alloc_scan(c, pblock);
+	r = __alloc_scan(c, pblock, 0);
 	if (r)
 		return r;
 	r = __sis_rc_get(c, *pblock, &pg, &rc);

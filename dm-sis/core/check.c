@@ -1,0 +1,431 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * check.c - the offline consistency walk and repair (used by `sis check`,
+ * `sis repair` and the userspace tests; not built into the module).
+ *
+ * The check counts the references the block map really holds and compares
+ * every refcount with them, the way thin_check does:
+ *
+ *   refcount > references      a leak: space is lost, no data is at risk
+ *   refcount < references      an error: freeing one sharer would free data
+ *                              another still maps
+ *   mapping to a non-data,
+ *   map-page or free block     an error (dangling mapping)
+ *
+ * Map pages must be referenced exactly once and carry the META flag; the
+ * root's counters must equal what the walk found; every index entry must
+ * name a block in use whose refcount entry carries the same fingerprint
+ * (otherwise it is a stale hint: harmless, reported as info); with a data
+ * reader, every block in use must still hash to its fingerprint.
+ *
+ * Repair rebuilds everything derivable from the map: refcounts, flags,
+ * fingerprints, counters and the whole index.  It keeps every mapping that
+ * names an in-range data block, drops mappings that cannot be valid, and
+ * clears needs_check only when a check after it is clean.
+ *
+ * RAM: 4 bytes of reference count and 1 bit of map-page mark per block.
+ */
+#include <linux/kernel.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include <linux/string.h>
+#include "core-internal.h"
+
+#define SIS_CHECK_MAX_BAD_MAPPINGS	65536
+
+struct check_state {
+	const struct sis_check_ops *ops;
+	struct sis_check_result *res;
+	u32 *refs;		/* references found, per block */
+	u8 *meta;		/* map pages found, one bit per block */
+	u64 *bad;		/* mappings repair must drop */
+	u64 nr_bad;
+	bool repair;
+	void *buf;
+};
+
+__printf(3, 4) static void report(struct check_state *s, enum sis_check_severity sev,
+				  const char *fmt, ...)
+{
+	char msg[200];
+	va_list args;
+
+	if (sev == SIS_CHECK_INFO)
+		s->res->info++;
+	else if (sev == SIS_CHECK_LEAK)
+		s->res->leaks++;
+	else
+		s->res->errors++;
+	if (!s->ops || !s->ops->report)
+		return;
+	va_start(args, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, args);
+	va_end(args);
+	s->ops->report(s->ops->ctx, sev, msg);
+}
+
+static bool meta_test(struct check_state *s, u64 b)
+{
+	return s->meta[b >> 3] & (1U << (b & 7));
+}
+
+static int check_page(struct sis_core *c, void *arg, u64 blocknr, u32 level)
+{
+	struct check_state *s = arg;
+
+	if (level & SIS_WALK_BAD) {
+		report(s, SIS_CHECK_ERROR,
+		       "map page %llu (level %u) is out of range or fails verification; mappings under it are lost",
+		       (unsigned long long)blocknr, level & ~SIS_WALK_BAD);
+		return s->repair ? -EILSEQ : 0;
+	}
+	if (meta_test(s, blocknr)) {
+		report(s, SIS_CHECK_ERROR, "map page %llu is referenced twice",
+		       (unsigned long long)blocknr);
+		return -EILSEQ;	/* a loop: stop walking */
+	}
+	s->meta[blocknr >> 3] |= 1U << (blocknr & 7);
+	s->res->meta_blocks++;
+	return 0;
+}
+
+static int check_mapping(struct sis_core *c, void *arg, u64 lblock, u64 pblock)
+{
+	struct check_state *s = arg;
+
+	if (!sis_is_data_block(c, pblock)) {
+		report(s, SIS_CHECK_ERROR,
+		       "logical block %llu maps block %llu, which is not a data block",
+		       (unsigned long long)lblock, (unsigned long long)pblock);
+		if (s->nr_bad < SIS_CHECK_MAX_BAD_MAPPINGS)
+			s->bad[s->nr_bad++] = lblock;
+		return 0;
+	}
+	if (!s->refs[pblock]++)
+		s->res->data_blocks++;
+	s->res->mapped++;
+	return 0;
+}
+
+/* Compare one refcount page with the references found. */
+static void check_group(struct sis_core *c, struct check_state *s, u64 group)
+{
+	u64 base = sis_group_rc_block(c, group) + 1;
+	u64 end = le64_to_cpu(c->root.physical_blocks);
+	struct sis_disk_rc_page *p;
+	struct sis_page *pg;
+	u32 i;
+
+	if (group >= le64_to_cpu(c->root.groups_used)) {
+		for (i = 0; i < SIS_RC_PER_PAGE && base + i < end; i++)
+			if (s->refs[base + i] || meta_test(s, base + i))
+				report(s, SIS_CHECK_ERROR,
+				       "block %llu is in use but its group %llu was never allocated from",
+				       (unsigned long long)(base + i),
+				       (unsigned long long)group);
+		return;
+	}
+	if (__sis_mc_get(c, base - 1, SIS_BT_RC, &pg)) {
+		report(s, SIS_CHECK_ERROR,
+		       "refcount page %llu of group %llu fails verification",
+		       (unsigned long long)(base - 1), (unsigned long long)group);
+		return;
+	}
+	p = pg->data;
+	for (i = 0; i < SIS_RC_PER_PAGE; i++) {
+		u64 b = base + i;
+		u32 count = le32_to_cpu(p->e[i].refcount);
+		bool is_meta = le32_to_cpu(p->e[i].flags) & SIS_RC_META;
+
+		if (b >= end) {
+			if (count || is_meta)
+				report(s, SIS_CHECK_ERROR,
+				       "refcount entry beyond the device end (block %llu)",
+				       (unsigned long long)b);
+			continue;
+		}
+		if (meta_test(s, b)) {
+			if (!is_meta || count != 1)
+				report(s, SIS_CHECK_ERROR,
+				       "map page %llu has refcount %u flags %#x, expected 1 META",
+				       (unsigned long long)b, count,
+				       le32_to_cpu(p->e[i].flags));
+			continue;
+		}
+		if (is_meta) {
+			report(s, SIS_CHECK_LEAK, "block %llu is marked as a map page but no map references it",
+			       (unsigned long long)b);
+			continue;
+		}
+		if (count > s->refs[b])
+			report(s, SIS_CHECK_LEAK, "block %llu: refcount %u but %u references (leak)",
+			       (unsigned long long)b, count, s->refs[b]);
+		else if (count < s->refs[b])
+			report(s, SIS_CHECK_ERROR, "block %llu: refcount %u but %u references",
+			       (unsigned long long)b, count, s->refs[b]);
+		if (s->refs[b] && s->ops && s->ops->read_data) {
+			if (s->ops->read_data(s->ops->ctx, b, s->buf))
+				report(s, SIS_CHECK_ERROR, "data block %llu unreadable",
+				       (unsigned long long)b);
+			else if (sis_fingerprint(s->buf) != le64_to_cpu(p->e[i].fp))
+				report(s, SIS_CHECK_ERROR,
+				       "data block %llu does not match its fingerprint",
+				       (unsigned long long)b);
+		}
+	}
+}
+
+static void check_index(struct sis_core *c, struct check_state *s)
+{
+	u64 i, rem;
+	u32 j;
+
+	for (i = 0; i < c->index_blocks; i++) {
+		struct sis_disk_index_page *b;
+		struct sis_page *pg;
+		u32 nr;
+
+		__sis_mc_shrink(c);
+		if (__sis_mc_get(c, c->index_start + i, SIS_BT_INDEX, &pg)) {
+			report(s, SIS_CHECK_ERROR, "index bucket %llu fails verification",
+			       (unsigned long long)i);
+			continue;
+		}
+		b = pg->data;
+		nr = le32_to_cpu(b->nr);
+		if (nr > SIS_INDEX_PER_PAGE) {
+			report(s, SIS_CHECK_ERROR, "index bucket %llu holds %u entries",
+			       (unsigned long long)i, nr);
+			continue;
+		}
+		for (j = 0; j < nr; j++) {
+			u64 fp = le64_to_cpu(b->e[j].fp);
+			u64 pb = le64_to_cpu(b->e[j].pblock);
+			struct sis_disk_rc *rc;
+			struct sis_page *rpg;
+
+			div64_u64_rem(fp, c->index_blocks, &rem);
+			if (rem != i || !sis_is_data_block(c, pb) ||
+			    __sis_rc_get(c, pb, &rpg, &rc) || !rc->refcount ||
+			    (le32_to_cpu(rc->flags) & SIS_RC_META) ||
+			    le64_to_cpu(rc->fp) != fp) {
+				report(s, SIS_CHECK_INFO,
+				       "index entry %016llx -> %llu is stale",
+				       (unsigned long long)fp, (unsigned long long)pb);
+				continue;
+			}
+			s->res->index_entries++;
+		}
+	}
+}
+
+static void check_counters(struct sis_core *c, struct check_state *s)
+{
+	if (le64_to_cpu(c->root.nr_mapped) != s->res->mapped)
+		report(s, SIS_CHECK_ERROR, "root counts %llu mapped blocks, found %llu",
+		       le64_to_cpu(c->root.nr_mapped), s->res->mapped);
+	if (le64_to_cpu(c->root.nr_data) != s->res->data_blocks)
+		report(s, SIS_CHECK_ERROR, "root counts %llu data blocks, found %llu",
+		       le64_to_cpu(c->root.nr_data), s->res->data_blocks);
+	if (le64_to_cpu(c->root.nr_meta) != s->res->meta_blocks)
+		report(s, SIS_CHECK_ERROR, "root counts %llu map pages, found %llu",
+		       le64_to_cpu(c->root.nr_meta), s->res->meta_blocks);
+}
+
+static int state_init(struct sis_core *c, struct check_state *s,
+		      const struct sis_check_ops *ops, struct sis_check_result *res)
+{
+	u64 p = le64_to_cpu(c->root.physical_blocks);
+
+	memset(s, 0, sizeof(*s));
+	memset(res, 0, sizeof(*res));
+	s->ops = ops;
+	s->res = res;
+	s->refs = kvcalloc(p, sizeof(*s->refs), GFP_KERNEL);
+	s->meta = kvzalloc(DIV_ROUND_UP_ULL(p, 8), GFP_KERNEL);
+	s->bad = kvcalloc(SIS_CHECK_MAX_BAD_MAPPINGS, sizeof(*s->bad), GFP_KERNEL);
+	s->buf = kmalloc(SIS_BLOCK_SIZE, GFP_KERNEL);
+	return s->refs && s->meta && s->bad && s->buf ? 0 : -ENOMEM;
+}
+
+static void state_free(struct check_state *s)
+{
+	kvfree(s->refs);
+	kvfree(s->meta);
+	kvfree(s->bad);
+	kfree(s->buf);
+}
+
+static int __check(struct sis_core *c, struct check_state *s)
+{
+	u64 g;
+	int r;
+
+	r = __sis_map_walk(c, check_mapping, check_page, s);
+	if (r)
+		return r;
+	for (g = 0; g < c->nr_groups; g++) {
+		__sis_mc_shrink(c);
+		check_group(c, s, g);
+	}
+	check_index(c, s);
+	check_counters(c, s);
+	return 0;
+}
+
+int sis_core_check(struct sis_core *c, const struct sis_check_ops *ops,
+		   struct sis_check_result *res)
+{
+	struct check_state s;
+	int r;
+
+	mutex_lock(&c->lock);
+	__sis_op_begin(c);
+	r = state_init(c, &s, ops, res);
+	if (!r)
+		r = __check(c, &s);
+	if (r == -EILSEQ)	/* a map loop: reported, the walk stopped */
+		r = 0;
+	state_free(&s);
+	__sis_op_end(c);
+	mutex_unlock(&c->lock);
+	return r;
+}
+
+/* Rebuild refcount pages, counters and the index from the references found. */
+static int __rebuild(struct sis_core *c, struct check_state *s)
+{
+	u64 end = le64_to_cpu(c->root.physical_blocks), g, i, data = 0, meta = 0;
+	u64 used = 0;
+	int r;
+
+	for (g = 0; g < c->nr_groups; g++) {
+		u64 base = sis_group_rc_block(c, g) + 1;
+
+		for (i = 0; i < SIS_RC_PER_PAGE && base + i < end; i++)
+			if (s->refs[base + i] || meta_test(s, base + i))
+				used = g + 1;
+	}
+	used = max(used, le64_to_cpu(c->root.groups_used));
+
+	/* Every index bucket empty. */
+	for (i = 0; i < c->index_blocks; i++) {
+		struct sis_page *pg;
+
+		r = __sis_maybe_commit(c);
+		if (!r)
+			r = __sis_mc_new(c, c->index_start + i, SIS_BT_INDEX, &pg);
+		if (r)
+			return r;
+	}
+
+	for (g = 0; g < used; g++) {
+		u64 base = sis_group_rc_block(c, g) + 1;
+		struct sis_disk_rc_page *old = NULL, *p;
+		struct sis_page *pg;
+
+		__sis_mc_shrink(c);
+		r = __sis_maybe_commit(c);
+		if (r)
+			return r;
+		if (g < le64_to_cpu(c->root.groups_used) &&
+		    !__sis_mc_get(c, base - 1, SIS_BT_RC, &pg)) {
+			old = kmalloc(SIS_BLOCK_SIZE, GFP_KERNEL);
+			if (!old)
+				return -ENOMEM;
+			memcpy(old, pg->data, SIS_BLOCK_SIZE);
+		}
+		r = __sis_mc_new(c, base - 1, SIS_BT_RC, &pg);
+		if (r) {
+			kfree(old);
+			return r;
+		}
+		p = pg->data;
+		for (i = 0; !r && i < SIS_RC_PER_PAGE && base + i < end; i++) {
+			u64 b = base + i, fp = old ? le64_to_cpu(old->e[i].fp) : 0;
+
+			if (meta_test(s, b)) {
+				p->e[i].refcount = cpu_to_le32(1);
+				p->e[i].flags = cpu_to_le32(SIS_RC_META);
+				meta++;
+				continue;
+			}
+			if (!s->refs[b])
+				continue;
+			if (s->ops && s->ops->read_data &&
+			    !s->ops->read_data(s->ops->ctx, b, s->buf))
+				fp = sis_fingerprint(s->buf);
+			p->e[i].refcount = cpu_to_le32(s->refs[b]);
+			p->e[i].fp = cpu_to_le64(fp);
+			data++;
+			r = __sis_index_insert(c, fp, b);
+		}
+		kfree(old);
+		if (r)
+			return r;
+	}
+	c->root.groups_used = cpu_to_le64(used);
+	c->root.nr_data = cpu_to_le64(data);
+	c->root.nr_meta = cpu_to_le64(meta);
+	c->root.nr_mapped = cpu_to_le64(s->res->mapped);
+	c->root_dirty = true;
+	return __sis_journal_commit(c);
+}
+
+int sis_core_repair(struct sis_core *c, const struct sis_check_ops *ops,
+		    struct sis_check_result *res)
+{
+	struct sis_check_result after;
+	struct check_state s;
+	u64 i, old;
+	int r;
+
+	mutex_lock(&c->lock);
+	__sis_op_begin(c);
+	r = __sis_check_writable(c);
+	if (!r)
+		r = state_init(c, &s, NULL, res);
+	if (r)
+		goto out_unlock;
+	s.repair = true;
+	r = __sis_map_walk(c, check_mapping, check_page, &s);
+	if (r) {
+		sis_log(c, 3, "repair: the block map itself is damaged; mappings under a bad map page cannot be recovered");
+		goto out;
+	}
+	for (i = 0; i < s.nr_bad; i++) {
+		r = __sis_maybe_commit(c);
+		if (!r)
+			r = __sis_map_set(c, s.bad[i], 0, &old);
+		if (r)
+			goto out;
+		res->repaired++;
+	}
+	s.ops = ops;
+	r = __rebuild(c, &s);
+	if (r)
+		goto out;
+	res->repaired += res->errors + res->leaks;
+	state_free(&s);
+
+	r = state_init(c, &s, ops, &after);
+	if (!r)
+		r = __check(c, &s);
+	if (!r && !after.errors && !after.leaks) {
+		r = __sis_journal_checkpoint(c);
+		if (!r)
+			r = __sis_sb_write(c, le32_to_cpu(c->sb.flags) & ~SIS_SB_NEEDS_CHECK);
+		if (!r)
+			c->needs_check = false;
+	} else if (!r) {
+		r = -EUCLEAN;
+	}
+out:
+	state_free(&s);
+	if (r && r != -EUCLEAN)
+		r = __sis_metadata_error(c, r, "repair");
+out_unlock:
+	__sis_op_end(c);
+	mutex_unlock(&c->lock);
+	return r;
+}
