@@ -762,16 +762,18 @@ int cmd_repair(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sis_core_config cfg = { 0 };
-	struct sis_check_result res = { 0 }, after = { 0 };
+	struct sis_check_result res = { 0 }, before = { 0 }, after = { 0 };
 	struct reporter rp = { .prefix = "", .max_lines = 100 };
-	struct sis_check_ops cops;
+	struct reporter qrp = { .prefix = "", .quiet = true };
+	struct sis_check_ops cops, qops;
+	u64 found, left;
 	struct sis_core_stats st;
 	const char *path, *errmsg = NULL;
 	struct sis_core *c;
 	bool no_data = false;
 	unsigned int sb_bad;
 	struct dev d;
-	int opt, r, ret;
+	int opt, r, r2, ret;
 
 	if (want_help(argc, argv, repair_help))
 		return SIS_EXIT_OK;
@@ -797,6 +799,12 @@ int cmd_repair(int argc, char **argv)
 	if (dev_open(&d, path, true))
 		return SIS_CHECK_EXIT_OPER;
 	rp.d = &d;
+	/*
+	 * Superblock copies first: opening for writing rewrites one of them,
+	 * which would hide a damaged copy.
+	 */
+	rp.prefix = "found: ";
+	sb_bad = check_sb_copies(&d, &rp);
 	cfg.flags = SIS_OPEN_IGNORE_CHECK;
 	cfg.physical_blocks = d.f.nr_blocks;
 	r = sis_core_open(&d.ops, &cfg, &c, &errmsg);
@@ -809,40 +817,66 @@ int cmd_repair(int argc, char **argv)
 	cops.read_data = no_data ? NULL : read_data_cb;
 	cops.report = report_cb;
 	cops.ctx = &rp;
-	r = sis_core_repair(c, &cops, &res);
+
+	/* 1. What is wrong, printed before anything else is changed. */
+	sis_core_get_stats(c, &st);
+	r = sis_core_check(c, &cops, &before);
 	report_flush(&rp);
 	if (r) {
-		sis_err("%s: repair failed: %s", path, strerror(-r));
+		sis_err("%s: the check before repair could not complete: %s", path,
+			strerror(-r));
 		sis_core_close(c);
 		dev_close(&d);
 		return r == -EIO || r == -ENOMEM ? SIS_CHECK_EXIT_OPER :
 			SIS_CHECK_EXIT_ERRORS;
 	}
-	printf("repair: found %llu errors, %llu leaks, %llu info; repaired %llu\n",
-	       (unsigned long long)res.errors, (unsigned long long)res.leaks,
-	       (unsigned long long)res.info, (unsigned long long)res.repaired);
+	print_summary("found", &before, sb_bad, st.needs_check);
+	found = before.errors + before.leaks + before.info + sb_bad;
+	if (!found && !st.needs_check) {
+		printf("repair: nothing to repair\n");
+		sis_core_close(c);
+		dev_close(&d);
+		return SIS_CHECK_EXIT_CLEAN;
+	}
 
-	/* The claim is checked, not trusted. */
+	/* 2. The repair; its own final check is silent, ours follows. */
+	qrp.d = &d;
+	qops = cops;
+	qops.ctx = &qrp;
+	r = sis_core_repair(c, &qops, &res);
+	if (r && r != -EUCLEAN) {
+		sis_err("%s: repair failed: %s", path, strerror(-r));
+		/* What the failed repair left is what the check below shows. */
+	}
+
+	/* 3. The claim is checked, not trusted. */
 	rp.prefix = "after repair: ";
-	r = sis_core_check(c, &cops, &after);
+	r2 = sis_core_check(c, &cops, &after);
 	report_flush(&rp);
 	sis_core_get_stats(c, &st);
 	sis_core_close(c);
-	if (r) {
+	if (r2) {
 		sis_err("%s: the check after repair could not complete: %s", path,
-			strerror(-r));
+			strerror(-r2));
 		dev_close(&d);
 		return SIS_CHECK_EXIT_ERRORS;
 	}
 	/*
 	 * Superblock copies after the close (its checkpoint rewrites them); the
-	 * flag is read from the stats taken before the close.
+	 * needs_check flag is the one the core held before the close.
 	 */
-	rp.prefix = "after repair: ";
 	sb_bad = check_sb_copies(&d, &rp);
+	left = after.errors + after.leaks + after.info + sb_bad;
 	print_summary("after repair", &after, sb_bad, st.needs_check);
+	printf("repair: %s: %llu of %llu problems fixed, %llu left%s\n",
+	       r ? "FAILED" : "done",
+	       (unsigned long long)(found > left ? found - left : 0),
+	       (unsigned long long)found, (unsigned long long)left,
+	       st.needs_check ? "; needs_check still set" : "; needs_check clear");
 	ret = check_exit(&after, sb_bad, st.needs_check);
 	dev_close(&d);
+	if (r)
+		return SIS_CHECK_EXIT_ERRORS;
 	/* Leaks left after a repair are a failure of the repair too. */
 	return ret == SIS_CHECK_EXIT_CLEAN ? ret : SIS_CHECK_EXIT_ERRORS;
 }
