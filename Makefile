@@ -29,7 +29,7 @@ CHECKPATCH ?= $(firstword $(wildcard /usr/src/linux-source-6.12*/scripts/checkpa
 			  $(wildcard $(KDIR)/scripts/checkpatch.pl))
 SPARSE_FLAGS ?=
 
-KMOD_SRCS = $(wildcard dm-sis/*.c dm-sis/*.h dm-sis/core/*.c dm-sis/core/*.h include/*.h)
+KMOD_SRCS = $(filter-out %.mod.c,$(wildcard dm-sis/*.c dm-sis/*.h dm-sis/core/*.c dm-sis/core/*.h include/*.h))
 HAVE_USERSPACE = $(wildcard userspace/Makefile)
 
 .PHONY: all module userspace lint sparse checkpatch test demo bench bench-core \
@@ -98,11 +98,17 @@ demo:
 bench:
 	$(call delegate,scripts/bench)
 
+# The core's userspace benchmark and crash stress live in userspace/Makefile;
+# a scripts/bench-core or scripts/stress, when present, takes precedence.
 bench-core:
-	$(call delegate,scripts/bench-core)
+	@if [ -e scripts/bench-core ]; then exec bash scripts/bench-core; \
+	elif [ -n "$(HAVE_USERSPACE)" ]; then exec $(MAKE) -C userspace bench-core; \
+	else echo "error: no bench-core yet (scripts/bench-core or userspace/Makefile)" >&2; exit 1; fi
 
 stress:
-	$(call delegate,scripts/stress)
+	@if [ -e scripts/stress ]; then exec bash scripts/stress; \
+	elif [ -n "$(HAVE_USERSPACE)" ]; then exec $(MAKE) -C userspace stress; \
+	else echo "error: no stress yet (scripts/stress or userspace/Makefile)" >&2; exit 1; fi
 
 test-long:
 	@SIS_TEST_LONG=1 scripts/run-tests --long
