@@ -244,7 +244,7 @@ int __sis_map_unmap(struct sis_core *c, u64 lblock, u64 count)
 			old = le64_to_cpu(mp->e[i]);
 			if (!old)
 				continue;
-			r = __sis_maybe_commit(c);
+			r = __sis_commit_if_full(c);	/* evicts nothing */
 			if (!r)
 				r = __sis_mc_dirty(c, leaf);
 			if (r)

@@ -369,7 +369,8 @@ static int __rebuild(struct sis_core *c, struct check_state *s)
 	c->root.nr_meta = cpu_to_le64(meta);
 	c->root.nr_mapped = cpu_to_le64(s->res->mapped);
 	c->root_dirty = true;
-	return __sis_journal_commit(c);
+	r = __sis_index_flush(c);
+	return r ? r : __sis_journal_commit(c);
 }
 
 int sis_core_repair(struct sis_core *c, const struct sis_check_ops *ops,

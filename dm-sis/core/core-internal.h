@@ -17,6 +17,8 @@
 
 #define SIS_MC_HASH_BITS	12
 #define SIS_PIN_HASH_BITS	8
+#define SIS_IDX_HASH_BITS	14
+#define SIS_IDX_DELTA_MAX	65536	/* pending index changes */
 #define SIS_DEFAULT_CACHE_PAGES	4096
 #define SIS_MIN_JOURNAL_BLOCKS	64
 #define SIS_MAX_JOURNAL_BLOCKS	16384
@@ -99,6 +101,10 @@ struct sis_core {
 	u64 mc_nr_dirty;
 	u64 mc_limit;
 
+	/* Pending index changes (fp-index.c). */
+	struct hlist_head idx_hash[1 << SIS_IDX_HASH_BITS];
+	u64 idx_delta_nr;
+
 	/* Pins (space-map.c). */
 	struct hlist_head pins[1 << SIS_PIN_HASH_BITS];
 
@@ -138,6 +144,7 @@ int __sis_journal_checkpoint(struct sis_core *c);
 int __sis_journal_recover(struct sis_core *c, bool write);
 int __sis_sb_write(struct sis_core *c, u32 flags);
 int __sis_maybe_commit(struct sis_core *c);
+int __sis_commit_if_full(struct sis_core *c);
 void sis_journal_setup(struct sis_core *c);
 
 /* space-map.c */
@@ -160,6 +167,8 @@ u64 __sis_nr_free(struct sis_core *c);
 int __sis_index_find(struct sis_core *c, u64 fp, u64 *pblock);
 int __sis_index_insert(struct sis_core *c, u64 fp, u64 pblock);
 int __sis_index_remove(struct sis_core *c, u64 fp, u64 pblock);
+int __sis_index_flush(struct sis_core *c);
+void __sis_index_delta_free(struct sis_core *c);
 
 /* block-map.c */
 int __sis_map_lookup(struct sis_core *c, u64 lblock, u64 *pblock, u64 *skip);

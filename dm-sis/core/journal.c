@@ -252,12 +252,12 @@ int __sis_journal_commit(struct sis_core *c)
 }
 
 /**
- * __sis_maybe_commit() - commit if the open transaction is near its limit
+ * __sis_commit_if_full() - commit if the open transaction is near its limit
  *
  * Called at the start of every operation that dirties pages, so one more
  * operation (at most SIS_OP_MAX_DIRTY pages) always fits.
  */
-int __sis_maybe_commit(struct sis_core *c)
+int __sis_commit_if_full(struct sis_core *c)
 {
 	int r;
 
@@ -267,6 +267,21 @@ int __sis_maybe_commit(struct sis_core *c)
 	if (r)
 		return __sis_metadata_error(c, r, "commit");
 	return 0;
+}
+
+/**
+ * __sis_maybe_commit() - at an operation boundary: apply a full index
+ * delta, and commit if the open transaction is near its limit
+ */
+int __sis_maybe_commit(struct sis_core *c)
+{
+	int r = 0;
+
+	if (c->idx_delta_nr >= SIS_IDX_DELTA_MAX)
+		r = __sis_index_flush(c);
+	if (r == -ENOMEM)
+		r = 0;	/* the index is advice: carry on without it */
+	return r ? r : __sis_commit_if_full(c);
 }
 
 static bool journal_image_type_ok(u32 type)

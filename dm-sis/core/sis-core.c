@@ -106,6 +106,7 @@ static void __sis_reload(struct sis_core *c)
 	if (__sis_sb_write(c, le32_to_cpu(c->sb.flags) | SIS_SB_NEEDS_CHECK))
 		sis_log(c, 3, "could not record needs_check in the superblock");
 	__sis_mc_drop_all(c);
+	__sis_index_delta_free(c);
 	c->root = c->sb.root;
 	c->root_dirty = false;
 	c->nr_pending_free = 0;
@@ -333,6 +334,7 @@ int sis_core_open(const struct sis_io_ops *ops, const struct sis_core_config *cf
 {
 	bool ro = cfg->flags & SIS_OPEN_READ_ONLY;
 	struct sis_core *c;
+	unsigned int i;
 	u64 logical;
 	int r;
 
@@ -344,6 +346,8 @@ int sis_core_open(const struct sis_io_ops *ops, const struct sis_core_config *cf
 		return -ENOMEM;
 	}
 	mutex_init(&c->lock);
+	for (i = 0; i < ARRAY_SIZE(c->idx_hash); i++)
+		INIT_HLIST_HEAD(&c->idx_hash[i]);
 	c->ops = *ops;
 	c->discard_passdown = true;
 	sis_mc_init(c, cfg->cache_pages ? cfg->cache_pages : SIS_DEFAULT_CACHE_PAGES);
@@ -401,6 +405,9 @@ void sis_core_close(struct sis_core *c)
 
 	mutex_lock(&c->lock);
 	if (c->mode == SIS_MODE_WRITE) {
+		r = __sis_index_flush(c);
+		if (r)
+			sis_log(c, 4, "index changes not saved (%d): dedup hints lost", r);
 		r = __sis_journal_commit(c);
 		if (!r)
 			r = __sis_journal_checkpoint(c);
@@ -410,6 +417,7 @@ void sis_core_close(struct sis_core *c)
 			sis_log(c, 3, "error %d on the final commit", r);
 	}
 	__sis_pins_free(c);
+	__sis_index_delta_free(c);
 	__sis_mc_drop_all(c);
 	mutex_unlock(&c->lock);
 	mutex_destroy(&c->lock);
