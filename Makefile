@@ -115,7 +115,6 @@ test-long:
 
 install: module
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/dm-sis modules_install
-	-depmod -a $(notdir $(patsubst %/build,%,$(KDIR))) 2>/dev/null || depmod -a
 ifneq ($(HAVE_USERSPACE),)
 	$(MAKE) -C userspace install
 endif
