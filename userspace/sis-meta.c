@@ -270,16 +270,6 @@ const char *sis_foreign_signature(const uint8_t *h, size_t len)
 
 /* ---- Helpers ---- */
 
-static const char *mode_name(enum sis_mode m)
-{
-	switch (m) {
-	case SIS_MODE_WRITE: return "write";
-	case SIS_MODE_READ_ONLY: return "read-only";
-	case SIS_MODE_FAIL: return "fail";
-	}
-	return "?";
-}
-
 static void fmt_uuid(const uint8_t *u, char *buf)
 {
 	sprintf(buf, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
@@ -557,7 +547,7 @@ static int read_data_cb(void *ctx, u64 pblock, void *buf)
 
 static void report_flush(struct reporter *rp)
 {
-	if (rp->suppressed)
+	if (rp->suppressed && !rp->quiet)
 		printf("%s... %llu more problem lines not shown\n", rp->prefix,
 		       rp->suppressed);
 	rp->printed = rp->suppressed = 0;
@@ -884,7 +874,7 @@ int cmd_repair(int argc, char **argv)
 /* ---- dump ---- */
 
 static const char dump_help[] =
-"Usage: sis dump DEV [--json] [--blocks]\n"
+"Usage: sis dump DEV [--json] [--blocks] [--full]\n"
 "\n"
 "Print what DEV's dm-sis metadata holds, without writing anything: both\n"
 "superblock copies, the layout, sizes and usage, and a summary of the block\n"
@@ -902,6 +892,9 @@ static const char dump_help[] =
 "  -j, --json     JSON instead of text (with --blocks: a \"map\" array of\n"
 "                 [lblock, pblock, count] triples)\n"
 "  -b, --blocks   include the full map\n"
+"  -F, --full     walk every logical block; by default the walk stops after\n"
+"                 as many mappings as the root counts (sis check verifies\n"
+"                 that count), which is fast on large sparse devices\n"
 "  -h, --help     this text\n"
 "\n"
 "Exit: 0 printed, 1 the metadata cannot be opened or read, 2 usage error.\n";
@@ -934,15 +927,20 @@ static void emit_extent(const struct extent *e, bool json, struct sis_json *j,
 
 /*
  * Walk the map with sis_core_lookup(), the public API: one call per logical
- * block.  Collects the summary and, when @print, prints extents.
+ * block (the core has no public walk yet).  The walk ends early once it has
+ * seen @expect mappings (the root's counter) unless @expect is U64_MAX, so
+ * a large, sparsely used device costs what it maps up to its last
+ * mapping, not its logical size.  Collects the summary and, when @print,
+ * prints extents.
  */
-static int walk_map(struct sis_core *c, u64 logical, struct map_summary *ms,
-		    bool print, bool json, struct sis_json *j)
+static int walk_map(struct sis_core *c, u64 logical, u64 expect,
+		    struct map_summary *ms, bool print, bool json,
+		    struct sis_json *j)
 {
 	struct extent e = { 0 };
 	bool first = true;
 
-	for (u64 l = 0; l < logical; l++) {
+	for (u64 l = 0; l < logical && ms->mapped < expect; l++) {
 		u64 p;
 		int r = sis_core_lookup(c, l, &p);
 
@@ -990,10 +988,13 @@ int cmd_dump(int argc, char **argv)
 	static const struct option longs[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "blocks", no_argument, NULL, 'b' },
+		{ "full", no_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sis_core_config cfg = { 0 };
 	struct map_summary ms = { 0 };
+	bool full = false;
+	u64 expect;
 	struct sis_core_stats st;
 	const char *path, *errmsg = NULL;
 	const struct sis_disk_superblock *sb = NULL;
@@ -1008,10 +1009,13 @@ int cmd_dump(int argc, char **argv)
 
 	if (want_help(argc, argv, dump_help))
 		return SIS_EXIT_OK;
-	while ((opt = next_opt(argc, argv, ":jb", longs)) != -1) {
+	while ((opt = next_opt(argc, argv, ":jbF", longs)) != -1) {
 		switch (opt) {
 		case 'j':
 			json = true;
+			break;
+		case 'F':
+			full = true;
 			break;
 		case 'b':
 			blocks = true;
@@ -1038,13 +1042,14 @@ int cmd_dump(int argc, char **argv)
 		sb = &sp.copy[sp.current];
 
 	/* The summary walk comes first, so a failing walk prints nothing. */
+	expect = full ? ~0ULL : st.nr_mapped;
 	ms.nr_refs = st.physical_blocks;
 	ms.refs = calloc(ms.nr_refs ? ms.nr_refs : 1, sizeof(u32));
 	if (!ms.refs) {
 		sis_err("out of memory (%llu blocks)", (unsigned long long)ms.nr_refs);
 		goto fail;
 	}
-	r = walk_map(c, st.logical_blocks, &ms, false, false, NULL);
+	r = walk_map(c, st.logical_blocks, expect, &ms, false, false, NULL);
 	if (r) {
 		sis_err("%s: reading the block map failed: %s", path, strerror(-r));
 		goto fail;
@@ -1091,7 +1096,6 @@ int cmd_dump(int argc, char **argv)
 		}
 		sj_arr_end(&j);
 		sj_obj(&j, "state");
-		sj_str(&j, "mode", mode_name(st.mode));
 		sj_bool(&j, "needs_check", st.needs_check);
 		sj_u64(&j, "transaction_seq", st.transaction_seq);
 		sj_u64(&j, "logical_blocks", st.logical_blocks);
@@ -1116,7 +1120,7 @@ int cmd_dump(int argc, char **argv)
 			fprintf(stdout, ",\n  \"map\": [");
 			memset(ms.refs, 0, ms.nr_refs * sizeof(u32));
 			ms = (struct map_summary){ .refs = ms.refs, .nr_refs = ms.nr_refs };
-			r = walk_map(c, st.logical_blocks, &ms, true, true, &j);
+			r = walk_map(c, st.logical_blocks, expect, &ms, true, true, &j);
 			fprintf(stdout, "\n  ]");
 			if (r) {
 				sis_err("%s: reading the block map failed: %s", path,
@@ -1167,8 +1171,7 @@ int cmd_dump(int argc, char **argv)
 				       (unsigned long long)le64_to_cpu(sp.copy[i].sb_seq));
 			putchar('\n');
 		}
-		printf("mode                  %s%s\n", mode_name(st.mode),
-		       st.needs_check ? " (needs_check)" : "");
+		printf("needs_check           %s\n", st.needs_check ? "yes" : "no");
 		printf("transaction           %llu\n", (unsigned long long)st.transaction_seq);
 		printf("logical size          %llu blocks (%s)\n",
 		       (unsigned long long)st.logical_blocks,
@@ -1197,7 +1200,7 @@ int cmd_dump(int argc, char **argv)
 			       (unsigned long long)st.logical_blocks);
 			memset(ms.refs, 0, ms.nr_refs * sizeof(u32));
 			ms = (struct map_summary){ .refs = ms.refs, .nr_refs = ms.nr_refs };
-			r = walk_map(c, st.logical_blocks, &ms, true, false, NULL);
+			r = walk_map(c, st.logical_blocks, expect, &ms, true, false, NULL);
 			if (r) {
 				sis_err("%s: reading the block map failed: %s", path,
 					strerror(-r));

@@ -14,6 +14,7 @@
  * sb-a           flip a byte in superblock copy A              1 (opens from B)
  * sb-b           flip a byte in superblock copy B              1 (opens from A)
  * sb-both        flip a byte in both copies                    4 (refused)
+ * needs-check    set needs_check in both copies (resealed)     1
  * map-csum       flip a byte in the first block-map leaf       4
  * rc-csum        flip a byte in refcount page of group 0       4
  * index-csum     flip a byte in the first non-empty bucket     4
@@ -242,6 +243,20 @@ int main(int argc, char **argv)
 	}
 	if (!strncmp(kind, "sb-", 3))
 		return 0;
+	if (!strcmp(kind, "needs-check")) {
+		for (u64 b = 0; b < 2; b++) {
+			struct sis_disk_superblock s;
+
+			rd(b, &s);
+			if (!sb_valid(&s, b))
+				continue;
+			s.flags = cpu_to_le32(le32_to_cpu(s.flags) | SIS_SB_NEEDS_CHECK);
+			reseal(&s);
+			wr(b, &s);
+		}
+		printf("damage: %s: needs_check set in the superblock\n", kind);
+		return 0;
+	}
 
 	if (!strcmp(kind, "map-csum")) {
 		u64 base, leaf = first_leaf(&base);

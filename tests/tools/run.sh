@@ -1,0 +1,470 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# tests/tools/run.sh: host tests of the `sis` tool on image files.
+#
+#   tests/tools/run.sh [--only REGEX] [--keep]
+#
+# Builds the tool (make -C userspace) and two helpers linked with the same
+# libsis-core.a: populate.c (writes known dedup content through the core and
+# verifies it) and damage.c (targeted damage, resealed with the core's own
+# checksum).  Then: usage errors touch nothing; format refuses signatures;
+# check finds each kind of damage with the documented exit code; repair
+# fixes it, keeps every valid mapping (dump --blocks before and after) and
+# every block's data (populate verify); stats and create against a fake
+# dmsetup.  Prints "PASS: name" / "FAIL: name" per test and
+# "N passed, N failed" last; exits 1 on any failure.
+set -uo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+ONLY=
+KEEP=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--only) ONLY=$2; shift 2 ;;
+	--keep) KEEP=1; shift ;;
+	*) echo "usage: tests/tools/run.sh [--only REGEX] [--keep]" >&2; exit 2 ;;
+	esac
+done
+
+O=$REPO/build/userspace
+SIS=${SIS:-$O/sis}
+# Images live in RAM when /dev/shm exists: the tool fdatasyncs a lot.
+T=$(mktemp -d "$([ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo /tmp)/sis-tools-test.XXXXXX")
+[ -n "$KEEP" ] || trap 'rm -rf "$T"' EXIT
+FAKE=$REPO/tests/tools/fake-dmsetup
+
+PASSED=0
+FAILED=0
+
+# ---- build ----------------------------------------------------------------
+if ! make -s -C "$REPO/userspace" ../build/userspace/sis >"$T/build.log" 2>&1; then
+	cat "$T/build.log"
+	echo "FAIL: tools/build"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+CF=(-O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -std=gnu11 -fno-strict-aliasing -pthread
+    -I"$REPO/userspace/compat" -I"$REPO/include" -I"$REPO/dm-sis/core" -I"$REPO/userspace/backend")
+LIBS=("$O/normal/libsis-backend.a" "$O/normal/libsis-core.a" -pthread)
+if ! gcc "${CF[@]}" "$REPO/tests/tools/populate.c" "${LIBS[@]}" -o "$T/populate" >>"$T/build.log" 2>&1 ||
+   ! gcc "${CF[@]}" "$REPO/tests/tools/damage.c" "${LIBS[@]}" -o "$T/damage" >>"$T/build.log" 2>&1; then
+	cat "$T/build.log"
+	echo "FAIL: tools/build-helpers"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+POP=$T/populate
+DMG=$T/damage
+
+# ---- harness --------------------------------------------------------------
+# t NAME FUNC [ARGS...]: run one test function in a subshell; its output goes
+# to $T/NAME.log and is shown when it fails.
+t() {
+	local name=$1 logf
+	shift
+	[ -z "$ONLY" ] || [[ $name =~ $ONLY ]] || return 0
+	logf=$T/${name//\//_}.log
+	if ( set -e; "$@" ) >"$logf" 2>&1; then
+		PASSED=$((PASSED + 1))
+		echo "PASS: tools/$name"
+	else
+		FAILED=$((FAILED + 1))
+		echo "FAIL: tools/$name"
+		tail -n 30 "$logf" | sed 's/^/  | /'
+	fi
+}
+
+fail() { echo "FAILED: $*"; exit 1; }
+
+# expect_rc WANT CMD...: run CMD, fail unless it exits WANT.
+expect_rc() {
+	local want=$1 rc
+	shift
+	set +e
+	"$@"
+	rc=$?
+	set -e
+	echo "[exit $rc] $*"
+	[ "$rc" = "$want" ] || fail "expected exit $want, got $rc: $*"
+}
+
+sum() { sha256sum "$1" | cut -d' ' -f1; }
+
+# The populated image every damage test starts from: 128 MiB, a 1024-block
+# journal (see repair/default-journal for why not the default here), 3000
+# logical blocks written with zeros, shared and unique content.
+BASE=$T/base.img
+make_base() {
+	rm -f "$BASE"
+	truncate -s 128M "$BASE"
+	"$SIS" format -q --journal-blocks 1024 "$BASE"
+	"$POP" "$BASE" write
+	"$POP" "$BASE" verify
+	"$SIS" dump --blocks "$BASE" | sed -n '/^# sis-map/,$p' >"$T/base.map"
+}
+
+# ---- usage errors: exit 2, nothing touched ---------------------------------
+test_usage() {
+	local img=$T/u.img before
+	truncate -s 8M "$img"
+	"$SIS" format -q "$img"
+	before=$(sum "$img")
+	: >"$T/fake.log"
+	export SIS_DMSETUP=$FAKE FAKE_LOG=$T/fake.log
+	while IFS= read -r line; do
+		[ -n "$line" ] || continue
+		line=${line//IMG/$img}
+		eval "set -- $line"
+		set +e
+		"$SIS" "$@" >"$T/out" 2>"$T/err"
+		rc=$?
+		set -e
+		echo "[exit $rc] sis $line: $(head -n1 "$T/err")"
+		[ "$rc" = 2 ] || fail "sis $line: exit $rc, want 2"
+		[ -s "$T/err" ] || fail "sis $line: no message on stderr"
+		[ "$(sum "$img")" = "$before" ] || fail "sis $line changed the image"
+	done <<EOF
+
+bogus
+format
+format IMG extra
+format --logical-size 4097 IMG
+format --logical-size 1Q IMG
+format --logical-size 99999999999999999999 IMG
+format --logical-size 16E IMG
+format --logical-size -4096 IMG
+format --logical-size '' IMG
+format --logical-size 0 IMG
+format --journal-blocks 0 IMG
+format --journal-blocks 12x IMG
+format --bogus IMG
+format IMG --force --logical-size
+check
+check IMG IMG
+check --max-lines many IMG
+check --fix IMG
+repair
+repair IMG extra
+repair -x IMG
+dump
+dump --blocks
+dump IMG --xml
+stats
+stats a b
+stats --json
+stats ''
+create
+create name
+create name IMG extra
+create 'a/b' IMG
+create '' IMG
+create name IMG --commit-interval 0
+create name IMG --commit-interval 3601
+create name IMG --commit-interval -1
+create name IMG --logical-size 1000
+create name IMG --logical-size 5K
+create name IMG --read-only --read-only
+create name IMG --commit-interval 5 --commit-interval 6
+create name IMG --frobnicate
+EOF
+	[ ! -s "$T/fake.log" ] || fail "dmsetup was run: $(cat "$T/fake.log")"
+}
+
+test_help() {
+	for c in format check repair dump stats create; do
+		"$SIS" "$c" --help >"$T/h" || fail "sis $c --help failed"
+		grep -q "^Usage: sis $c" "$T/h" || fail "sis $c --help: no usage line"
+		"$SIS" help "$c" | grep -q "^Usage: sis $c" || fail "sis help $c"
+	done
+	"$SIS" --help | grep -q "check" || fail "sis --help"
+	"$SIS" --version | grep -q "^sis " || fail "sis --version"
+	expect_rc 2 "$SIS"
+}
+
+test_sizes() {
+	local img=$T/s.img
+	truncate -s 64M "$img"
+	"$SIS" format -q --logical-size 1G "$img"
+	"$SIS" dump "$img" | grep -q '^logical size  *262144 blocks' || fail "1G"
+	"$SIS" format -q --force --logical-size 2TiB "$img"
+	"$SIS" dump "$img" | grep -q '^logical size  *536870912 blocks' || fail "2TiB"
+	"$SIS" check -q "$img"
+	"$SIS" format -q --force --logical-size 65536s "$img"
+	"$SIS" dump "$img" | grep -q '^logical size  *8192 blocks' || fail "65536s"
+	"$SIS" format -q --force --logical-size 4096 "$img"
+	"$SIS" dump "$img" | grep -q '^logical size  *1 blocks' || fail "4096"
+	# A device smaller than its metadata's logical size is thin; the
+	# table line carries the logical size in sectors.
+	for s in "8G 16777216" "1T 2147483648" "12M 24576" "4KiB 8"; do
+		set -- $s
+		line=$("$SIS" create --dry-run --logical-size "$1" x "$img")
+		[ "$line" = "0 $2 sis $img" ] || fail "create --logical-size $1: '$line'"
+	done
+}
+
+test_format_refuses() {
+	local img=$T/f.img before sig
+	for sig in ext4 xfs btrfs luks swap sis mbr; do
+		rm -f "$img"
+		truncate -s 8M "$img"
+		case $sig in
+		ext4) printf '\x53\xef' | dd of="$img" bs=1 seek=1080 conv=notrunc status=none ;;
+		xfs) printf 'XFSB' | dd of="$img" conv=notrunc status=none ;;
+		btrfs) printf '_BHRfS_M' | dd of="$img" bs=1 seek=65600 conv=notrunc status=none ;;
+		luks) printf 'LUKS\xba\xbe' | dd of="$img" conv=notrunc status=none ;;
+		swap) printf 'SWAPSPACE2' | dd of="$img" bs=1 seek=4086 conv=notrunc status=none ;;
+		sis) "$SIS" format -q "$img" ;;
+		mbr) printf '\x83' | dd of="$img" bs=1 seek=450 conv=notrunc status=none
+		     printf '\x55\xaa' | dd of="$img" bs=1 seek=510 conv=notrunc status=none ;;
+		esac
+		before=$(sum "$img")
+		expect_rc 1 "$SIS" format "$img"
+		[ "$(sum "$img")" = "$before" ] || fail "$sig: refused format changed the image"
+		"$SIS" format -q --force "$img"
+		expect_rc 0 "$SIS" check -q "$img"
+	done
+	if command -v mkfs.ext4 >/dev/null; then
+		rm -f "$img"
+		truncate -s 64M "$img"
+		mkfs.ext4 -q -F "$img"
+		expect_rc 1 "$SIS" format "$img"
+	fi
+	# Not a file or block device; missing; too small.
+	expect_rc 1 "$SIS" format "$T"
+	expect_rc 1 "$SIS" format "$T/missing.img"
+	truncate -s 8K "$T/tiny.img"
+	expect_rc 1 "$SIS" format "$T/tiny.img"
+}
+
+test_format_check_clean() {
+	local img=$T/c.img
+	truncate -s 64M "$img"
+	"$SIS" format "$img" | grep -q 'formatted dm-sis' || fail "format message"
+	expect_rc 0 "$SIS" check "$img"
+	"$SIS" check "$img" | grep -q '^summary: 0 mapped' || fail "summary"
+	"$SIS" dump --json --blocks "$img" | python3 -m json.tool >/dev/null || fail "json"
+}
+
+test_populated_clean() {
+	expect_rc 0 "$SIS" check "$BASE"
+	expect_rc 0 "$SIS" check --no-data "$BASE"
+	"$SIS" check "$BASE" | grep -q '^summary: 2725 mapped, 1930 data blocks' ||
+		fail "unexpected summary: $("$SIS" check "$BASE")"
+	# The map printed twice is the same; JSON parses; extents add up.
+	"$SIS" dump --blocks "$BASE" | sed -n '/^# sis-map/,$p' | cmp - "$T/base.map"
+	"$SIS" dump --json --blocks "$BASE" >"$T/j"
+	python3 - "$T/j" "$T/base.map" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+txt = [tuple(map(int, l.split())) for l in open(sys.argv[2]) if not l.startswith('#')]
+assert [tuple(e) for e in j["map"]] == txt, "json map differs from text map"
+assert sum(e[2] for e in j["map"]) == j["state"]["mapped_blocks"] == 2725
+assert j["state"]["data_blocks_used"] == 1930
+PY
+	grep -q '^# end mapped=2725$' "$T/base.map" || fail "end line"
+}
+
+# Map lines of an image, without the header/trailer.
+map_of() { "$SIS" dump --blocks "$1" | sed -n '/^# sis-map/,$p' | grep -v '^#'; }
+
+# Expand "L P N" extents to "L P" lines.
+expand() { awk '{ for (i = 0; i < $3; i++) print $1 + i, $2 + i }'; }
+
+# damage_case KIND CHECK_EXIT REPAIR_EXIT MAP_RULE VERIFY_EXIT
+#   MAP_RULE: same   the map after repair equals the map before damage
+#             plus1  equals it plus the mapping damage made up
+#   VERIFY_EXIT: populate verify after repair (1: data damage repair
+#             cannot undo)
+damage_case() {
+	local kind=$1 want_check=$2 want_repair=$3 rule=$4 want_verify=$5
+	local img=$T/d-$kind.img before lb
+	cp "$BASE" "$img"
+	"$DMG" "$img" "$kind" | tee "$T/dmg.out"
+	before=$(sum "$img")
+	expect_rc "$want_check" "$SIS" check "$img"
+	[ "$(sum "$img")" = "$before" ] || fail "check wrote to the image"
+	expect_rc "$want_check" "$SIS" check -q "$img"
+	expect_rc "$want_repair" "$SIS" repair "$img"
+	[ "$want_repair" = 0 ] || return 0
+	expect_rc 0 "$SIS" check "$img"
+	map_of "$img" | expand >"$T/after.map"
+	grep -v '^#' "$T/base.map" | expand >"$T/before.map"
+	case $rule in
+	same) cmp "$T/before.map" "$T/after.map" || fail "repair changed the map" ;;
+	plus1)
+		lb=$(sed -n 's/.*lblock=\([0-9]*\).*/\1/p' "$T/dmg.out")
+		grep -v "^$lb " "$T/after.map" | cmp - "$T/before.map" ||
+			fail "repair changed mappings other than lblock $lb"
+		grep -q "^$lb " "$T/after.map" || fail "made-up mapping of $lb gone" ;;
+	esac
+	expect_rc "$want_verify" "$POP" "$img" verify
+	# A second repair finds nothing.
+	"$SIS" repair "$img" | grep -q 'nothing to repair' || fail "second repair did something"
+}
+
+test_not_sis() {
+	truncate -s 16M "$T/zero.img"
+	expect_rc 8 "$SIS" check "$T/zero.img"
+	head -c 1M /dev/urandom >"$T/rand.img"
+	expect_rc 8 "$SIS" check "$T/rand.img"
+	expect_rc 8 "$SIS" check "$T/missing.img"
+	expect_rc 8 "$SIS" check "$T"
+	expect_rc 8 "$SIS" repair "$T/zero.img"
+	expect_rc 1 "$SIS" dump "$T/zero.img"
+}
+
+test_truncated() {
+	local img=$T/tr.img
+	cp "$BASE" "$img"
+	truncate -s 100M "$img"
+	expect_rc 4 "$SIS" check "$img"
+}
+
+test_no_data() {
+	local img=$T/nd.img
+	for kind in fp-bad data-corrupt; do
+		cp "$BASE" "$img"
+		"$DMG" "$img" "$kind"
+		expect_rc 4 "$SIS" check "$img"
+		expect_rc 0 "$SIS" check --no-data "$img"
+	done
+}
+
+test_cap() {
+	local img=$T/cap.img n
+	cp "$BASE" "$img"
+	"$DMG" "$img" map-csum
+	"$SIS" check --max-lines 5 "$img" >"$T/out" || true
+	n=$(grep -cE '^(error|leak|info): ' "$T/out")
+	[ "$n" = 5 ] || fail "--max-lines 5 printed $n problem lines"
+	grep -q '^\.\.\. [0-9]* more problem lines not shown' "$T/out" || fail "no count of the rest"
+	"$SIS" check -q "$img" >"$T/out" || true
+	[ "$(wc -l <"$T/out")" = 1 ] || fail "--quiet printed more than the summary"
+}
+
+# The default journal of a 64 MiB device is the minimum (64 blocks); the
+# core must keep each transaction inside it, in writes and in repair.
+test_default_journal() {
+	local img=$T/dj.img
+	truncate -s 64M "$img"
+	"$SIS" format -q "$img"
+	"$POP" "$img" write
+	# The damage below needs a clean close (journal checkpointed).
+	"$SIS" dump "$img" | grep -q '^flags .* clean' ||
+		fail "populate's close did not checkpoint: the core could not fit its last transaction in the 64-block journal"
+	expect_rc 0 "$SIS" check "$img"
+	"$DMG" "$img" rc-high
+	expect_rc 1 "$SIS" check "$img"
+	expect_rc 0 "$SIS" repair "$img"
+	expect_rc 0 "$SIS" check "$img"
+}
+
+FAKE_OK="0 262144 sis write 2725 2100/32768 11161600 7905280 1.412 300 40 10 55 81 - 1930 795"
+
+test_stats() {
+	export SIS_DMSETUP=$FAKE FAKE_LOG=$T/fake.log FAKE_STATUS=$FAKE_OK
+	: >"$T/fake.log"
+	"$SIS" stats sis0 | tee "$T/s"
+	grep -q '^Device' "$T/s" || fail "no header"
+	grep -qE '^sis0 +128\.0M +8\.2M +119\.8M +6% +29% +1\.41x +300 +80\.0% write$' "$T/s" ||
+		fail "row: $(tail -n1 "$T/s")"
+	[ "$(cat "$T/fake.log")" = "status sis0" ] || fail "dmsetup args: $(cat "$T/fake.log")"
+	"$SIS" stats --json sis0 >"$T/j"
+	python3 - "$T/j" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+want = dict(device="sis0", mode="write", mapped_blocks=2725, used_blocks=2100,
+            total_blocks=32768, written_bytes=11161600, new_data_bytes=7905280,
+            dedup_ratio=1.412, zero_blocks=300, cache_hits=40, cache_misses=10,
+            cache_blocks=55, commits=81, needs_check=False, data_blocks=1930,
+            dedup_hits=795, logical_bytes=262144 * 512, size_bytes=32768 * 4096,
+            used_bytes=2100 * 4096, available_bytes=(32768 - 2100) * 4096,
+            cache_hit_percent=80.0)
+for k, v in want.items():
+    assert j[k] == v, (k, j[k], v)
+assert abs(j["saving_percent"] - 100 * (1 - 1930 / 2725)) < 0.01
+PY
+	"$SIS" stats --verbose sis0 | grep -q '^dedup hits  *795$' || fail "verbose"
+	"$SIS" stats --bytes sis0 | grep -q ' 134217728 ' || fail "--bytes"
+	# needs_check and other modes; appended fields are ignored.
+	FAKE_STATUS="${FAKE_OK/ - / needs_check }" "$SIS" stats sis0 | grep -q 'write,needs_check$' ||
+		fail "needs_check"
+	FAKE_STATUS="${FAKE_OK/write/out-of-space} 7 8" "$SIS" stats sis0 | grep -q 'out-of-space$' ||
+		fail "appended fields"
+	# Not sis, malformed, dmsetup failing: exit 1 with a message.
+	FAKE_STATUS="0 1000 linear 8:16 0" expect_rc 1 "$SIS" stats sis0
+	FAKE_STATUS="0 1000 sis write 1 2" expect_rc 1 "$SIS" stats sis0
+	FAKE_STATUS="${FAKE_OK/2100\/32768/2100-32768}" expect_rc 1 "$SIS" stats sis0
+	FAKE_STATUS="${FAKE_OK/1.412/x}" expect_rc 1 "$SIS" stats sis0
+	FAKE_STATUS="${FAKE_OK/write/sleeping}" expect_rc 1 "$SIS" stats sis0
+	FAKE_RC=1 expect_rc 1 "$SIS" stats sis0
+	SIS_DMSETUP=/nonexistent/dmsetup expect_rc 1 "$SIS" stats sis0
+	# A node that is not a dm device.
+	expect_rc 1 "$SIS" stats /dev/null
+}
+
+test_create() {
+	local img=$T/cr.img
+	export SIS_DMSETUP=$FAKE FAKE_LOG=$T/fake.log
+	truncate -s 64M "$img"
+	# Blank device: the table covers the whole device (the target formats it).
+	: >"$T/fake.log"
+	"$SIS" create v0 "$img"
+	grep -qx "create v0 --table 0 131072 sis $img" "$T/fake.log" || fail "blank: $(cat "$T/fake.log")"
+	# Formatted: the metadata's logical size; features in the shared spelling.
+	"$SIS" format -q --logical-size 1G "$img"
+	: >"$T/fake.log"
+	"$SIS" create v1 "$img" --no-discard-passdown --error-if-no-space --commit-interval 5 \
+		--skip-zero-detection --read-only
+	grep -qx "create v1 --table 0 2097152 sis $img 6 no_discard_passdown error_if_no_space skip_zero_detection read_only commit_interval 5" \
+		"$T/fake.log" || fail "features: $(cat "$T/fake.log")"
+	# Growing is allowed, shrinking refused before dmsetup runs.
+	: >"$T/fake.log"
+	"$SIS" create v2 "$img" --logical-size 2G
+	grep -q "^create v2 --table 0 4194304 sis " "$T/fake.log" || fail "grow"
+	: >"$T/fake.log"
+	expect_rc 1 "$SIS" create v3 "$img" --logical-size 512M
+	[ ! -s "$T/fake.log" ] || fail "dmsetup ran for a refused shrink"
+	# Foreign content refused; dmsetup failure reported.
+	printf 'XFSB' | dd of="$T/x.img" conv=notrunc status=none
+	truncate -s 64M "$T/x.img"
+	expect_rc 1 "$SIS" create v4 "$T/x.img"
+	FAKE_RC=1 expect_rc 1 "$SIS" create v5 "$img"
+	expect_rc 1 "$SIS" create v6 "$T/missing.img"
+}
+
+# ---- run ------------------------------------------------------------------
+make_base >"$T/base.log" 2>&1 || { cat "$T/base.log"; echo "FAIL: tools/populate-base"; echo "0 passed, 1 failed"; exit 1; }
+
+t usage test_usage
+t help test_help
+t sizes test_sizes
+t format/refuses-signatures test_format_refuses
+t format/check-clean test_format_check_clean
+t check/populated-clean test_populated_clean
+t check/not-dm-sis test_not_sis
+t check/truncated test_truncated
+t check/no-data test_no_data
+t check/max-lines test_cap
+#                               kind           check repair map   verify
+t damage/sb-a           damage_case sb-a           1     0      same  0
+t damage/sb-b           damage_case sb-b           1     0      same  0
+t damage/sb-both        damage_case sb-both        4     4      -     -
+t damage/needs-check    damage_case needs-check    1     0      same  0
+t damage/map-csum       damage_case map-csum       4     4      -     -
+t damage/rc-csum        damage_case rc-csum        4     0      same  0
+t damage/index-csum     damage_case index-csum     4     0      same  0
+t damage/rc-high        damage_case rc-high        1     0      same  0
+t damage/rc-low         damage_case rc-low         4     0      same  0
+t damage/leak           damage_case leak           1     0      same  0
+t damage/dangling       damage_case dangling       4     0      plus1 0
+t damage/dangling-range damage_case dangling-range 4     0      same  0
+t damage/fp-bad         damage_case fp-bad         4     0      same  0
+t damage/data-corrupt   damage_case data-corrupt   4     0      same  1
+t repair/default-journal test_default_journal
+t stats test_stats
+t create test_create
+
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ]
