@@ -76,8 +76,11 @@ static void core_log(void *ctx, int level, const char *msg)
 }
 
 /*
- * Open @path; for writing, a block device is also claimed with O_EXCL, which
- * fails while it is mounted or used by device-mapper (e.g. an active sis).
+ * Open @path.  A block device is also claimed with O_EXCL, which fails while
+ * it is mounted or used by device-mapper: an active sis target holds newer
+ * metadata in RAM than the disk shows, so even a read-only check or dump of
+ * it would report a state that never existed (thin_check refuses the same
+ * way).
  */
 static int dev_open(struct dev *d, const char *path, bool write)
 {
@@ -97,12 +100,13 @@ static int dev_open(struct dev *d, const char *path, bool write)
 		return -EINVAL;
 	}
 	d->is_blk = S_ISBLK(st.st_mode);
-	if (write && d->is_blk) {
+	if (d->is_blk) {
 		d->excl_fd = open(path, O_RDONLY | O_EXCL);
 		if (d->excl_fd < 0) {
 			r = -errno;
 			sis_err("%s: %s%s", path, strerror(-r),
-				r == -EBUSY ? " (mounted or in use by device-mapper?)" : "");
+				r == -EBUSY ? " (mounted, or an active device-mapper "
+				"target uses it: remove it first)" : "");
 			return r;
 		}
 	}
