@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pcache: the module-wide shared cache of 4 KiB data blocks (see pcache.h
+ * for the contracts and the locking rules).
+ *
+ * This file owns every struct pcache_entry and its page.  The index is
+ * sharded: the name (dev, pblock) hashes to one of PCACHE_SHARDS shards, each
+ * with its own spinlock, hash chains and LRU list of unreferenced entries,
+ * so readers of different blocks rarely meet on a lock.
+ *
+ * Invariants (under the shard lock):
+ *  - an entry is on its shard's LRU list iff it is hashed and unreferenced;
+ *  - an entry that is neither hashed nor referenced is freed at once;
+ *  - at most one hashed entry per name;
+ *  - pcache_nr counts every entry that exists (hashed or not).
+ *
+ * The hard part is the lifetime of a name across allocations: the core may
+ * free a block and hand it out again for other data.  The target installs
+ * the new data under the name before anyone can be told about the block
+ * (see the alloc barrier in dm-sis-target.c), and installing unhashes the
+ * stale entry, so the index never serves the previous contents of a block to
+ * a lookup made after the allocation.
+ *
+ * The size bound is read from the module parameter cache_mb at every
+ * insertion, so it may be changed at run time; the number of hash chains is
+ * fixed at load from the value then (longer chains, not errors, follow a
+ * large increase).
+ */
+#include "pcache.h"
+
+#include <linux/bio.h>
+#include <linux/blkdev.h>
+#include <linux/hash.h>
+#include <linux/log2.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/wait_bit.h>
+
+#include "../include/sis-format.h"
+
+#define PCACHE_SHARD_BITS	6
+#define PCACHE_SHARDS		(1U << PCACHE_SHARD_BITS)
+#define PCACHE_MIN_BUCKETS	64
+
+static unsigned int cache_mb = 256;
+module_param(cache_mb, uint, 0644);
+MODULE_PARM_DESC(cache_mb,
+		 "Size limit of the shared data-block cache of all sis devices, in MiB (default 256)");
+
+/**
+ * struct pcache_shard - one slice of the index
+ * @lock:    protects everything below and the entries' list links and refs
+ * @buckets: hash chains of hashed entries
+ * @lru:     hashed, unreferenced entries, most recently released first
+ */
+struct pcache_shard {
+	spinlock_t lock;
+	struct hlist_head *buckets;
+	struct list_head lru;
+} ____cacheline_aligned_in_smp;
+
+static struct pcache_shard pcache_shards[PCACHE_SHARDS];
+static unsigned int pcache_bucket_bits;	/* set once at init */
+static struct kmem_cache *pcache_entry_cache;
+static atomic_long_t pcache_nr = ATOMIC_LONG_INIT(0);
+static atomic_t pcache_evict_cursor = ATOMIC_INIT(0);
+
+static u64 pcache_hash(dev_t dev, u64 pblock)
+{
+	return hash_64(pblock ^ ((u64)dev << 40) ^ ((u64)dev >> 24), 64);
+}
+
+static struct pcache_shard *pcache_shard_of(u64 h)
+{
+	return &pcache_shards[h & (PCACHE_SHARDS - 1)];
+}
+
+static struct hlist_head *pcache_bucket_of(struct pcache_shard *s, u64 h)
+{
+	return &s->buckets[(h >> PCACHE_SHARD_BITS) &
+			   ((1UL << pcache_bucket_bits) - 1)];
+}
+
+static unsigned long pcache_limit(void)
+{
+	return (unsigned long)READ_ONCE(cache_mb) << (20 - SIS_BLOCK_SHIFT);
+}
+
+/* Caller holds s->lock. */
+static struct pcache_entry *__pcache_find(struct pcache_shard *s, u64 h,
+					  dev_t dev, u64 pblock)
+{
+	struct pcache_entry *e;
+
+	hlist_for_each_entry(e, pcache_bucket_of(s, h), node)
+		if (e->dev == dev && e->pblock == pblock)
+			return e;
+	return NULL;
+}
+
+/* Caller holds s->lock; takes a reference. */
+static void __pcache_hold(struct pcache_entry *e)
+{
+	if (!e->ref++ && e->hashed)
+		list_del_init(&e->lru);
+}
+
+/*
+ * Caller holds s->lock.  Removes @e from the index; returns true if the
+ * caller must free it (no holder left).
+ */
+static bool __pcache_unhash(struct pcache_entry *e)
+{
+	if (!e->hashed)
+		return false;
+	hlist_del_init(&e->node);
+	e->hashed = false;
+	if (e->ref)
+		return false;
+	list_del_init(&e->lru);
+	return true;
+}
+
+static void pcache_free(struct pcache_entry *e)
+{
+	__free_page(e->page);
+	kmem_cache_free(pcache_entry_cache, e);
+	atomic_long_dec(&pcache_nr);
+}
+
+static struct pcache_entry *pcache_alloc_entry(dev_t dev, u64 pblock,
+					       struct page *page, gfp_t gfp)
+{
+	struct pcache_entry *e;
+
+	e = kmem_cache_alloc(pcache_entry_cache, gfp);
+	if (!e)
+		return NULL;
+	INIT_HLIST_NODE(&e->node);
+	INIT_LIST_HEAD(&e->lru);
+	e->dev = dev;
+	e->pblock = pblock;
+	e->page = page;
+	e->ref = 1;
+	e->hashed = false;
+	e->state = PCACHE_LOADING;
+	atomic_long_inc(&pcache_nr);
+	return e;
+}
+
+/* Caller holds s->lock: publish a held entry. */
+static void __pcache_insert(struct pcache_shard *s, u64 h, struct pcache_entry *e)
+{
+	hlist_add_head(&e->node, pcache_bucket_of(s, h));
+	e->hashed = true;
+}
+
+/* Evict unreferenced entries, oldest first, until under the limit. */
+static void pcache_shrink(void)
+{
+	unsigned long limit = pcache_limit();
+	unsigned int idle = 0;
+
+	while (atomic_long_read(&pcache_nr) > limit && idle < PCACHE_SHARDS) {
+		unsigned int i = (unsigned int)atomic_inc_return(&pcache_evict_cursor);
+		struct pcache_shard *s = &pcache_shards[i & (PCACHE_SHARDS - 1)];
+		struct pcache_entry *e = NULL;
+		bool do_free = false;
+
+		spin_lock(&s->lock);
+		if (!list_empty(&s->lru)) {
+			e = list_last_entry(&s->lru, struct pcache_entry, lru);
+			do_free = __pcache_unhash(e);
+		}
+		spin_unlock(&s->lock);
+		if (do_free) {
+			pcache_free(e);
+			idle = 0;
+		} else {
+			idle++;
+		}
+	}
+}
+
+static void pcache_set_state(struct pcache_entry *e, int state)
+{
+	u64 h = pcache_hash(e->dev, e->pblock);
+	struct pcache_shard *s = pcache_shard_of(h);
+
+	spin_lock(&s->lock);
+	WRITE_ONCE(e->state, state);
+	if (state == PCACHE_ERROR)
+		__pcache_unhash(e);	/* held by the caller: never frees */
+	spin_unlock(&s->lock);
+	/* wake_up_var() needs a full barrier after the condition's store */
+	smp_mb();
+	wake_up_var(&e->state);
+}
+
+static bool pcache_settled(struct pcache_entry *e)
+{
+	int state = READ_ONCE(e->state);
+
+	return state == PCACHE_VALID || state == PCACHE_ERROR;
+}
+
+int pcache_wait(struct pcache_entry *e)
+{
+	wait_var_event(&e->state, pcache_settled(e));
+	/* pairs with the barrier in pcache_set_state(): the page is filled */
+	smp_rmb();
+	return READ_ONCE(e->state) == PCACHE_VALID ? 0 : -EIO;
+}
+
+static int pcache_read_block(struct block_device *bdev, u64 pblock,
+			     struct page *page)
+{
+	struct bio *bio;
+	int r;
+
+	bio = bio_alloc(bdev, 1, REQ_OP_READ, GFP_NOIO);
+	bio->bi_iter.bi_sector = pblock << (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
+	__bio_add_page(bio, page, SIS_BLOCK_SIZE, 0);
+	r = submit_bio_wait(bio);
+	bio_put(bio);
+	return r;
+}
+
+struct pcache_entry *pcache_lookup(dev_t dev, u64 pblock)
+{
+	u64 h = pcache_hash(dev, pblock);
+	struct pcache_shard *s = pcache_shard_of(h);
+	struct pcache_entry *e;
+
+	spin_lock(&s->lock);
+	e = __pcache_find(s, h, dev, pblock);
+	if (e)
+		__pcache_hold(e);
+	spin_unlock(&s->lock);
+	return e;
+}
+
+struct pcache_entry *pcache_get(struct block_device *bdev, u64 pblock, bool *hit)
+{
+	dev_t dev = bdev->bd_dev;
+	u64 h = pcache_hash(dev, pblock);
+	struct pcache_shard *s = pcache_shard_of(h);
+	struct pcache_entry *e, *found;
+	struct page *page;
+	int r;
+
+	e = pcache_lookup(dev, pblock);
+	if (e) {
+		*hit = true;
+		goto wait;
+	}
+
+	*hit = false;
+	page = alloc_page(GFP_NOIO);
+	if (!page)
+		return ERR_PTR(-ENOMEM);
+	e = pcache_alloc_entry(dev, pblock, page, GFP_NOIO);
+	if (!e) {
+		__free_page(page);
+		return ERR_PTR(-ENOMEM);
+	}
+
+	spin_lock(&s->lock);
+	found = __pcache_find(s, h, dev, pblock);
+	if (found) {
+		__pcache_hold(found);
+	} else {
+		__pcache_insert(s, h, e);
+	}
+	spin_unlock(&s->lock);
+
+	if (found) {
+		/* raced with another reader or an installer: use theirs */
+		pcache_free(e);
+		e = found;
+		*hit = true;
+		goto wait;
+	}
+
+	pcache_shrink();
+	r = pcache_read_block(bdev, pblock, e->page);
+	pcache_set_state(e, r ? PCACHE_ERROR : PCACHE_VALID);
+
+wait:
+	r = pcache_wait(e);
+	if (r) {
+		pcache_put(e);
+		return ERR_PTR(r);
+	}
+	return e;
+}
+
+struct pcache_entry *pcache_install(dev_t dev, u64 pblock, struct page *page)
+{
+	u64 h = pcache_hash(dev, pblock);
+	struct pcache_shard *s = pcache_shard_of(h);
+	struct pcache_entry *e, *old;
+	bool free_old = false;
+
+	e = pcache_alloc_entry(dev, pblock, page, GFP_NOIO | __GFP_NOFAIL);
+	e->state = PCACHE_WRITING;
+
+	spin_lock(&s->lock);
+	old = __pcache_find(s, h, dev, pblock);
+	if (old)
+		free_old = __pcache_unhash(old);
+	__pcache_insert(s, h, e);
+	spin_unlock(&s->lock);
+
+	if (free_old)
+		pcache_free(old);
+	pcache_shrink();
+	return e;
+}
+
+void pcache_write_done(struct pcache_entry *e, int err)
+{
+	pcache_set_state(e, err ? PCACHE_ERROR : PCACHE_VALID);
+}
+
+void pcache_put(struct pcache_entry *e)
+{
+	u64 h = pcache_hash(e->dev, e->pblock);
+	struct pcache_shard *s = pcache_shard_of(h);
+	bool do_free = false;
+
+	spin_lock(&s->lock);
+	if (!--e->ref) {
+		if (e->hashed)
+			list_add(&e->lru, &s->lru);
+		else
+			do_free = true;
+	}
+	spin_unlock(&s->lock);
+
+	if (do_free)
+		pcache_free(e);
+}
+
+void pcache_invalidate(dev_t dev, u64 pblock)
+{
+	u64 h = pcache_hash(dev, pblock);
+	struct pcache_shard *s = pcache_shard_of(h);
+	struct pcache_entry *e;
+	bool do_free = false;
+
+	spin_lock(&s->lock);
+	e = __pcache_find(s, h, dev, pblock);
+	if (e)
+		do_free = __pcache_unhash(e);
+	spin_unlock(&s->lock);
+
+	if (do_free)
+		pcache_free(e);
+}
+
+unsigned long pcache_drop(dev_t dev)
+{
+	unsigned long nr_buckets = 1UL << pcache_bucket_bits, dropped = 0, b;
+	unsigned int i;
+
+	for (i = 0; i < PCACHE_SHARDS; i++) {
+		struct pcache_shard *s = &pcache_shards[i];
+		struct pcache_entry *e;
+		struct hlist_node *tmp;
+		LIST_HEAD(victims);
+
+		spin_lock(&s->lock);
+		for (b = 0; b < nr_buckets; b++) {
+			hlist_for_each_entry_safe(e, tmp, &s->buckets[b], node) {
+				if (dev && e->dev != dev)
+					continue;
+				dropped++;
+				if (__pcache_unhash(e))
+					list_add(&e->lru, &victims);
+			}
+		}
+		spin_unlock(&s->lock);
+
+		while (!list_empty(&victims)) {
+			e = list_first_entry(&victims, struct pcache_entry, lru);
+			list_del(&e->lru);
+			pcache_free(e);
+		}
+		cond_resched();
+	}
+	return dropped;
+}
+
+unsigned long pcache_nr_blocks(void)
+{
+	return atomic_long_read(&pcache_nr);
+}
+
+int pcache_init(void)
+{
+	unsigned long per_shard = max(pcache_limit() / PCACHE_SHARDS,
+				      (unsigned long)PCACHE_MIN_BUCKETS);
+	unsigned long nr_buckets, b;
+	unsigned int i;
+
+	pcache_bucket_bits = min(ilog2(roundup_pow_of_two(per_shard)), 16);
+	nr_buckets = 1UL << pcache_bucket_bits;
+
+	pcache_entry_cache = KMEM_CACHE(pcache_entry, 0);
+	if (!pcache_entry_cache)
+		return -ENOMEM;
+
+	for (i = 0; i < PCACHE_SHARDS; i++) {
+		struct pcache_shard *s = &pcache_shards[i];
+
+		spin_lock_init(&s->lock);
+		INIT_LIST_HEAD(&s->lru);
+		s->buckets = kvmalloc_array(nr_buckets, sizeof(*s->buckets),
+					    GFP_KERNEL);
+		if (!s->buckets)
+			goto bad;
+		for (b = 0; b < nr_buckets; b++)
+			INIT_HLIST_HEAD(&s->buckets[b]);
+	}
+	return 0;
+
+bad:
+	while (i--)
+		kvfree(pcache_shards[i].buckets);
+	kmem_cache_destroy(pcache_entry_cache);
+	return -ENOMEM;
+}
+
+void pcache_exit(void)
+{
+	unsigned int i;
+
+	pcache_drop(0);
+	WARN_ON(atomic_long_read(&pcache_nr));
+	for (i = 0; i < PCACHE_SHARDS; i++)
+		kvfree(pcache_shards[i].buckets);
+	kmem_cache_destroy(pcache_entry_cache);
+}

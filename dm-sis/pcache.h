@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * pcache: the module-wide shared cache of 4 KiB data blocks.
+ *
+ * One cache serves every "sis" device.  An entry is named by (backing device,
+ * physical block) and holds one page of that block's data.  Since every
+ * logical block, on every device, that maps a physical block reads the same
+ * entry, reading N logical copies of a block costs one disk read.  The data
+ * compare that guards every dedup hit also reads the candidate through here.
+ *
+ * Contracts:
+ *  - The data of an entry never changes while the entry exists.  A write of
+ *    new data to a block the caller just allocated installs a new entry
+ *    (pcache_install()), which replaces any older entry of the same name in
+ *    the index; holders of the older entry keep reading their copy.
+ *  - States: PCACHE_LOADING (a disk read is filling the page),
+ *    PCACHE_WRITING (the page holds the data, its disk write is in flight),
+ *    PCACHE_VALID, PCACHE_ERROR (the read or write failed; the entry is
+ *    already out of the index, so the next lookup reads the disk again).
+ *    LOADING and WRITING only move to VALID or ERROR.
+ *  - pcache_get() returns an entry whose page may be read: VALID, or -EIO
+ *    for ERROR.  It waits for LOADING and WRITING to finish.
+ *  - The cache holds at most cache_mb MiB of unreferenced entries; entries
+ *    with holders are never evicted, so the bound may be exceeded briefly by
+ *    the entries in use.  Eviction takes the least recently released entry
+ *    of a shard, shards taken round-robin ("LRU-ish", like dm-bufio).
+ *  - The cache knows nothing of refcounts: the target must call
+ *    pcache_install() (or pcache_invalidate()) for a block it allocates
+ *    before the block's new data can be read, and pcache_drop() for a device
+ *    it stops using (offline tools may rewrite it).
+ *
+ * Locking: the index is split in PCACHE_SHARDS shards chosen by hashing the
+ * name; shard->lock (a spinlock, never held across I/O or allocation)
+ * protects the shard's hash chains, its LRU list, and entry->node, ->lru,
+ * ->hashed and ->ref of its entries.  entry->state is written under the
+ * shard lock and read locklessly (READ_ONCE) by waiters, who sleep in
+ * wait_var_event() on &entry->state.  entry->dev, ->pblock and ->page are set
+ * before the entry is published and never change.
+ *
+ * Every function may sleep unless stated otherwise; none may be called from
+ * atomic context.  There is no lock ordering to respect: the cache takes no
+ * lock of its callers and holds none of its own when it returns.
+ *
+ * Not done here: metadata blocks (the core has its own cache), write-back
+ * (writes are the caller's), and readahead.
+ */
+#ifndef DM_SIS_PCACHE_H
+#define DM_SIS_PCACHE_H
+
+#include <linux/types.h>
+#include <linux/blk_types.h>
+#include <linux/list.h>
+#include <linux/mm.h>
+
+enum pcache_state {
+	PCACHE_LOADING,
+	PCACHE_WRITING,
+	PCACHE_VALID,
+	PCACHE_ERROR,
+};
+
+/**
+ * struct pcache_entry - one cached 4 KiB data block
+ * @node:   hash chain link (shard lock)
+ * @lru:    on the shard's LRU list iff @hashed and @ref == 0 (shard lock)
+ * @dev:    backing device (immutable)
+ * @pblock: physical block on @dev (immutable)
+ * @page:   the data; readable in PCACHE_WRITING and PCACHE_VALID (immutable)
+ * @ref:    holders (shard lock)
+ * @hashed: in the index (shard lock)
+ * @state:  enum pcache_state (written under shard lock, read with READ_ONCE)
+ */
+struct pcache_entry {
+	struct hlist_node node;
+	struct list_head lru;
+	dev_t dev;
+	u64 pblock;
+	struct page *page;
+	unsigned int ref;
+	bool hashed;
+	int state;
+};
+
+/**
+ * pcache_init() - set up the cache; called once from module_init
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int pcache_init(void);
+
+/**
+ * pcache_exit() - free every entry; no entry may be held
+ */
+void pcache_exit(void);
+
+/**
+ * pcache_data() - the 4 KiB of data of a held entry
+ */
+static inline void *pcache_data(struct pcache_entry *e)
+{
+	return page_address(e->page);
+}
+
+/**
+ * pcache_get() - hold the entry of (@bdev, @pblock), reading it if absent
+ * @bdev:   backing device; block @pblock is read from it on a miss
+ * @pblock: physical block number (4 KiB units from the start of @bdev)
+ * @hit:    set to true if the entry was found in the index
+ *
+ * Waits for a read or write in flight on the entry to finish.
+ *
+ * Return: a held VALID entry (release with pcache_put()), ERR_PTR(-EIO) if
+ * the block could not be read or its write failed, ERR_PTR(-ENOMEM).
+ */
+struct pcache_entry *pcache_get(struct block_device *bdev, u64 pblock, bool *hit);
+
+/**
+ * pcache_lookup() - hold the entry of (@dev, @pblock) if it is in the index
+ *
+ * Does not wait and does not read: the entry may be in any state; pass it to
+ * pcache_wait() before reading its data.  Never sleeps.
+ *
+ * Return: a held entry, or NULL.
+ */
+struct pcache_entry *pcache_lookup(dev_t dev, u64 pblock);
+
+/**
+ * pcache_wait() - wait until a held entry is VALID or ERROR
+ *
+ * Return: 0 if VALID, -EIO if ERROR.
+ */
+int pcache_wait(struct pcache_entry *e);
+
+/**
+ * pcache_install() - enter new data for a block the caller just allocated
+ * @dev:    backing device
+ * @pblock: the new block
+ * @page:   its data; the cache takes over the caller's reference
+ *
+ * The entry starts in PCACHE_WRITING and replaces any entry of the same name
+ * in the index (whose holders keep it).  The caller writes @page to disk and
+ * then calls pcache_write_done().  Never fails (the entry is small and
+ * allocated with __GFP_NOFAIL: a failure here would leave a window in which
+ * a duplicate writer reads stale data from the disk).
+ *
+ * Return: the held entry.
+ */
+struct pcache_entry *pcache_install(dev_t dev, u64 pblock, struct page *page);
+
+/**
+ * pcache_write_done() - the disk write of an installed entry finished
+ * @e:   the entry from pcache_install(), still held
+ * @err: 0 or the write's -errno; on error the entry leaves the index
+ */
+void pcache_write_done(struct pcache_entry *e, int err);
+
+/**
+ * pcache_put() - release a held entry; never sleeps
+ */
+void pcache_put(struct pcache_entry *e);
+
+/**
+ * pcache_invalidate() - remove the entry of (@dev, @pblock) from the index
+ */
+void pcache_invalidate(dev_t dev, u64 pblock);
+
+/**
+ * pcache_drop() - remove every entry of @dev (0: of every device)
+ *
+ * Held entries leave the index and are freed at their last pcache_put().
+ *
+ * Return: entries removed.
+ */
+unsigned long pcache_drop(dev_t dev);
+
+/**
+ * pcache_nr_blocks() - entries that exist now, held or not
+ */
+unsigned long pcache_nr_blocks(void);
+
+#endif /* DM_SIS_PCACHE_H */

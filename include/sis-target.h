@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The grammar of the device-mapper target "sis": table line, status line and
+ * messages.  Shared by the kernel target (dm-sis/dm-sis-target.c) and the
+ * userspace tools that build tables and parse `dmsetup status`, so both
+ * sides spell every keyword the same way.  docs/target.md describes the same
+ * grammar in prose.
+ *
+ * Table line:
+ *
+ *   <start> <len> sis <backing dev> [<#feature args> <feature arg>...]
+ *
+ * <len> is a multiple of SIS_SECTORS_PER_BLOCK sectors.  Each feature is one
+ * argument, except SIS_FEAT_COMMIT_INTERVAL which takes a value and counts as
+ * two (as dm-thin counts its arguments).
+ *
+ * Status line (STATUSTYPE_INFO), fields separated by one space, in the order
+ * of enum sis_status_field:
+ *
+ *   <mode> <mapped> <used>/<total> <written_bytes> <new_bytes> <ratio>
+ *   <zero_blocks> <cache_hits> <cache_misses> <cache_blocks> <commits>
+ *   <needs_check> <data_blocks> <dedup_hits>
+ *
+ * <used>/<total> is one whitespace-separated field.  <ratio> is a fixed-point
+ * decimal with three digits after the point ("2.500").  New fields are only
+ * ever appended.
+ */
+#ifndef SIS_TARGET_H
+#define SIS_TARGET_H
+
+#define SIS_TARGET_NAME			"sis"
+
+/* Feature arguments. */
+#define SIS_FEAT_NO_DISCARD_PASSDOWN	"no_discard_passdown"
+#define SIS_FEAT_SKIP_ZERO_DETECTION	"skip_zero_detection"
+#define SIS_FEAT_ERROR_IF_NO_SPACE	"error_if_no_space"
+#define SIS_FEAT_READ_ONLY		"read_only"
+#define SIS_FEAT_COMMIT_INTERVAL	"commit_interval"	/* <seconds> */
+
+#define SIS_COMMIT_INTERVAL_DEFAULT	1	/* seconds */
+#define SIS_COMMIT_INTERVAL_MAX		3600	/* seconds */
+#define SIS_NO_SPACE_TIMEOUT		60	/* seconds a write waits for space */
+
+/* Messages: dmsetup message <dev> 0 <message>. */
+#define SIS_MSG_RESET_STATS		"reset_stats"
+#define SIS_MSG_DROP_CACHE		"drop_cache"
+#define SIS_MSG_COMMIT			"commit"
+#define SIS_MSG_READ_ONLY		"read_only"
+
+/* Values of the first status field. */
+#define SIS_STATUS_MODE_WRITE		"write"
+#define SIS_STATUS_MODE_READ_ONLY	"read-only"
+#define SIS_STATUS_MODE_OUT_OF_SPACE	"out-of-space"
+#define SIS_STATUS_MODE_FAIL		"fail"
+
+/* Values of the needs_check field. */
+#define SIS_STATUS_STR_NEEDS_CHECK	"needs_check"
+#define SIS_STATUS_STR_CLEAN		"-"
+
+/**
+ * enum sis_status_field - position of each field in the status line
+ * @SIS_STATUS_MODE:         SIS_STATUS_MODE_*
+ * @SIS_STATUS_MAPPED:       logical blocks that map a data block
+ * @SIS_STATUS_USED_TOTAL:   "<used>/<total>": physical 4 KiB blocks not free
+ *                           (data, block-map pages and fixed metadata) and
+ *                           the size of the backing device in blocks
+ * @SIS_STATUS_WRITTEN:      bytes written by users since load or reset_stats
+ * @SIS_STATUS_NEW_DATA:     of those, bytes that needed a new data block
+ * @SIS_STATUS_RATIO:        dedup ratio, mapped / data_blocks ("1.000" when
+ *                           nothing is mapped); savings = 1 - 1 / ratio
+ * @SIS_STATUS_ZERO_BLOCKS:  all-zero blocks written (unmapped, no data)
+ * @SIS_STATUS_CACHE_HITS:   shared-cache lookups of this device that hit
+ * @SIS_STATUS_CACHE_MISSES: lookups that read the disk
+ * @SIS_STATUS_CACHE_BLOCKS: 4 KiB blocks in the module-wide shared cache
+ * @SIS_STATUS_COMMITS:      metadata commits since load or reset_stats
+ * @SIS_STATUS_NEEDS_CHECK:  SIS_STATUS_STR_NEEDS_CHECK or SIS_STATUS_STR_CLEAN
+ * @SIS_STATUS_DATA_BLOCKS:  physical blocks holding user data (refcount > 0)
+ * @SIS_STATUS_DEDUP_HITS:   block writes that shared an existing block
+ * @SIS_STATUS_NR_FIELDS:    fields in a status line
+ */
+enum sis_status_field {
+	SIS_STATUS_MODE,
+	SIS_STATUS_MAPPED,
+	SIS_STATUS_USED_TOTAL,
+	SIS_STATUS_WRITTEN,
+	SIS_STATUS_NEW_DATA,
+	SIS_STATUS_RATIO,
+	SIS_STATUS_ZERO_BLOCKS,
+	SIS_STATUS_CACHE_HITS,
+	SIS_STATUS_CACHE_MISSES,
+	SIS_STATUS_CACHE_BLOCKS,
+	SIS_STATUS_COMMITS,
+	SIS_STATUS_NEEDS_CHECK,
+	SIS_STATUS_DATA_BLOCKS,
+	SIS_STATUS_DEDUP_HITS,
+	SIS_STATUS_NR_FIELDS,
+};
+
+#endif /* SIS_TARGET_H */
