@@ -30,10 +30,11 @@
 #define SIS_FORMAT_H
 
 #include <linux/types.h>
+#include <linux/bits.h>
 #include <linux/build_bug.h>
 
 #define SIS_BLOCK_SHIFT		12
-#define SIS_BLOCK_SIZE		(1U << SIS_BLOCK_SHIFT)
+#define SIS_BLOCK_SIZE		BIT(SIS_BLOCK_SHIFT)
 #define SIS_SECTORS_PER_BLOCK	(SIS_BLOCK_SIZE >> 9)
 
 #define SIS_MAGIC		0x5055444544534953ULL	/* "SISDEDUP" */
@@ -44,8 +45,8 @@
 #define SIS_FEATURE_RO_COMPAT_SUPP	0ULL
 
 /* Superblock flags. */
-#define SIS_SB_CLEAN		(1U << 0)	/* shut down cleanly */
-#define SIS_SB_NEEDS_CHECK	(1U << 1)	/* metadata error seen: run sis check */
+#define SIS_SB_CLEAN		BIT(0)	/* shut down cleanly */
+#define SIS_SB_NEEDS_CHECK	BIT(1)	/* metadata error seen: run sis check */
 
 /* Block types; the value is also the type's checksum salt. */
 enum sis_block_type {
@@ -136,7 +137,7 @@ struct sis_disk_superblock {
 #define SIS_RC_PER_PAGE		254
 #define SIS_GROUP_BLOCKS	(SIS_RC_PER_PAGE + 1)
 
-#define SIS_RC_META		(1U << 0)	/* block holds a block-map page */
+#define SIS_RC_META		BIT(0)	/* block holds a block-map page */
 
 /**
  * struct sis_disk_rc - what is known of one physical block

@@ -75,7 +75,7 @@ static int check_page(struct sis_core *c, void *arg, u64 blocknr, u32 level)
 
 	if (level & SIS_WALK_BAD) {
 		report(s, SIS_CHECK_ERROR,
-		       "map page %llu (level %u) is out of range or fails verification; mappings under it are lost",
+		       "map page %llu (level %u) is bad; mappings under it are lost",
 		       (unsigned long long)blocknr, level & ~SIS_WALK_BAD);
 		return s->repair ? -EILSEQ : 0;
 	}
@@ -153,12 +153,12 @@ static void check_group(struct sis_core *c, struct check_state *s, u64 group)
 			continue;
 		}
 		if (is_meta) {
-			report(s, SIS_CHECK_LEAK, "block %llu is marked as a map page but no map references it",
+			report(s, SIS_CHECK_LEAK, "block %llu: map page flag, unreferenced",
 			       (unsigned long long)b);
 			continue;
 		}
 		if (count > s->refs[b])
-			report(s, SIS_CHECK_LEAK, "block %llu: refcount %u but %u references (leak)",
+			report(s, SIS_CHECK_LEAK, "block %llu: refcount %u, %u references",
 			       (unsigned long long)b, count, s->refs[b]);
 		else if (count < s->refs[b])
 			report(s, SIS_CHECK_ERROR, "block %llu: refcount %u but %u references",
@@ -391,7 +391,7 @@ int sis_core_repair(struct sis_core *c, const struct sis_check_ops *ops,
 	s.repair = true;
 	r = __sis_map_walk(c, check_mapping, check_page, &s);
 	if (r) {
-		sis_log(c, 3, "repair: the block map itself is damaged; mappings under a bad map page cannot be recovered");
+		sis_log(c, 3, "repair: block map damaged; mappings under a bad map page are lost");
 		goto out;
 	}
 	for (i = 0; i < s.nr_bad; i++) {

@@ -61,7 +61,7 @@ struct sis_pin {
 };
 
 struct sis_core {
-	struct mutex lock;
+	struct mutex lock;		/* protects everything below */
 	struct sis_io_ops ops;		/* immutable */
 	enum sis_mode mode;
 	bool needs_check;
@@ -178,7 +178,7 @@ int __sis_map_unmap(struct sis_core *c, u64 lblock, u64 count);
 int __sis_map_grow(struct sis_core *c, u64 logical_blocks);
 u64 sis_map_capacity(u32 depth);
 
-#define SIS_WALK_BAD		(1U << 31)	/* page unreadable or out of range */
+#define SIS_WALK_BAD		0x80000000U	/* page unreadable or out of range */
 
 typedef int (*sis_map_walk_fn)(struct sis_core *c, void *arg, u64 lblock,
 			       u64 pblock);

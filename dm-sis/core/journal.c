@@ -154,7 +154,7 @@ static int journal_write_txn(struct sis_core *c, u64 *end)
 	int r;
 
 	if (ndirty + ndesc + 1 > c->journal_blocks - (c->head - c->tail)) {
-		sis_log(c, 3, "transaction of %llu pages does not fit the journal (head %llu tail %llu)",
+		sis_log(c, 3, "transaction of %llu pages does not fit the journal (%llu, %llu)",
 			(unsigned long long)ndirty, (unsigned long long)c->head,
 			(unsigned long long)c->tail);
 		return -ENOSPC;

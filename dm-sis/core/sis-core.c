@@ -65,7 +65,7 @@ int __sis_metadata_error(struct sis_core *c, int err, const char *what)
 	if (err == -ENOMEM || err == -ENOSPC)
 		return err;
 	if (c->mode == SIS_MODE_WRITE || !c->abort_pending)
-		sis_log(c, 3, "metadata error %d (%s): aborting the transaction, switching to read-only; run sis check",
+		sis_log(c, 3, "metadata error %d (%s): aborted, read-only; run sis check",
 			err, what);
 	if (c->mode == SIS_MODE_WRITE) {
 		c->mode = SIS_MODE_READ_ONLY;
@@ -364,7 +364,7 @@ int sis_core_open(const struct sis_io_ops *ops, const struct sis_core_config *cf
 
 	logical = le64_to_cpu(c->root.logical_blocks);
 	if (cfg->logical_blocks && cfg->logical_blocks < logical) {
-		*errmsg = "logical size is smaller than the formatted one: shrinking is not supported";
+		*errmsg = "logical size smaller than formatted: shrinking is not supported";
 		r = -EINVAL;
 		goto bad;
 	}

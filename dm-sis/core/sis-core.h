@@ -20,7 +20,7 @@
  *		    flight) completed successfully)
  *			r = sis_core_map(c, L, p);	// shared: no data write
  *		sis_core_unpin(c, p);
- *		...if r == 0, done; else fall through to a new block
+ *		...if r == 0, done; else go on with a new block
  *	}
  *	r = sis_core_alloc(c, fp, &p);			// fresh block, pinned
  *	write data to p and wait for completion;
@@ -61,6 +61,7 @@
 #define SIS_CORE_H
 
 #include <linux/types.h>
+#include <linux/bits.h>
 #include "../../include/sis-format.h"
 
 struct sis_core;
@@ -89,10 +90,10 @@ struct sis_io_ops {
 };
 
 /* sis_core_config.flags */
-#define SIS_OPEN_FORMAT		(1U << 0) /* format if both superblocks are zero */
-#define SIS_OPEN_FORCE_FORMAT	(1U << 1) /* format whatever the device holds */
-#define SIS_OPEN_READ_ONLY	(1U << 2) /* never write; replay the journal in RAM */
-#define SIS_OPEN_IGNORE_CHECK	(1U << 3) /* open for writing despite needs_check */
+#define SIS_OPEN_FORMAT		BIT(0) /* format if both superblocks are zero */
+#define SIS_OPEN_FORCE_FORMAT	BIT(1) /* format whatever the device holds */
+#define SIS_OPEN_READ_ONLY	BIT(2) /* never write; replay the journal in RAM */
+#define SIS_OPEN_IGNORE_CHECK	BIT(3) /* open for writing despite needs_check */
 
 /**
  * struct sis_core_config - what sis_core_open() is asked for
