@@ -157,7 +157,7 @@ int fx_write_fp(struct fx *f, u64 lblock, const void *data, u64 fp)
 			r = memcmp(buf, data, SIS_BLOCK_SIZE) ? -ENOENT :
 				sis_core_map(f->c, lblock, p);
 		sis_core_unpin(f->c, p);
-		if (r != -ENOENT && r != -EOVERFLOW)
+		if (r != -ENOENT && r != -EOVERFLOW && r != -ESTALE)
 			return r;
 	} else if (r != -ENOENT) {
 		return r;

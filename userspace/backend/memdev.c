@@ -196,7 +196,7 @@ int memdev_flush(void *ctx)
 	d->flushes++;
 	if (d->dead || d->fail_flush) {
 		r = -EIO;
-	} else {
+	} else if (!d->lie_flush) {
 		for (i = 0; i < d->log_len; i++)
 			land(d, d->log[i].blocknr, d->log[i].buf);
 		drop_log(d);

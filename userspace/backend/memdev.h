@@ -44,6 +44,7 @@ struct memdev {
 	bool dead;
 	u64 fail_read, fail_write;	/* block that fails, U64_MAX: none */
 	bool fail_flush;
+	bool lie_flush;			/* flush "succeeds" but lands nothing */
 
 	/* statistics */
 	u64 reads, writes, flushes, discards, discarded_blocks;
