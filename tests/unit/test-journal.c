@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * journal.c: commit, checkpoint and recovery, with power cuts at every write
+ * of a commit, torn and reordered writes, damaged journal blocks, journal
+ * wrap-around and a small journal holding a large transaction.
+ */
+#include "harness.h"
+#include "../../dm-sis/core/core-internal.h"
+
+#define PHYS	3000
+#define LOGICAL	600000
+
+static void expect_range(struct fx *f, u64 n, u32 base)
+{
+	u64 i;
+
+	for (i = 0; i < n; i++)
+		fx_expect(f, i * 509, base ? base + i : 0);
+}
+
+static void write_range(struct fx *f, u64 n, u32 base)
+{
+	u64 i;
+
+	for (i = 0; i < n; i++)
+		ASSERT_OK(fx_write(f, i * 509, base + i));
+}
+
+TEST(uncommitted_writes_are_lost_committed_kept)
+{
+	unsigned int pct;
+
+	for (pct = 0; pct <= 100; pct += 50) {
+		struct fx f;
+
+		fx_format(&f, PHYS, LOGICAL);
+		write_range(&f, 10, 100);
+		ASSERT_OK(sis_core_commit(f.c));
+		write_range(&f, 10, 200);
+		fx_crash(&f, pct, pct == 50);
+		fx_reopen(&f);
+		expect_range(&f, 10, 100);
+		fx_check_clean(&f);
+		fx_destroy(&f);
+	}
+}
+
+TEST(replay_without_checkpoint)
+{
+	struct fx f;
+	u32 i;
+
+	fx_format(&f, PHYS, LOGICAL);
+	for (i = 0; i < 5; i++) {
+		write_range(&f, 3, 100 * (i + 1));
+		ASSERT_OK(sis_core_commit(f.c));
+	}
+	fx_crash(&f, 0, false);
+	fx_reopen(&f);
+	expect_range(&f, 3, 500);
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
+
+/*
+ * Power cut after each possible number of writes during a commit (and the
+ * checkpoint it may trigger): the state is the old or the new one.
+ */
+TEST(power_cut_at_every_write_of_a_commit)
+{
+	struct fx base, f;
+	u64 k, writes, w0;
+	unsigned int old_seen = 0, new_seen = 0;
+
+	fx_format(&base, PHYS, LOGICAL);
+	write_range(&base, 20, 100);
+	ASSERT_OK(sis_core_commit(base.c));
+	sis_core_close(base.c);
+	base.c = NULL;
+
+	/* how many writes does the commit take? */
+	f = base;
+	f.d = memdev_clone(base.d);
+	memdev_ops(f.d, &f.ops);
+	f.cfg.flags = 0;
+	ASSERT_OK(fx_open(&f));
+	write_range(&f, 20, 300);
+	w0 = f.d->writes;
+	ASSERT_OK(sis_core_commit(f.c));
+	sis_core_close(f.c);
+	f.c = NULL;
+	writes = f.d->writes - w0;
+	memdev_destroy(f.d);
+	ASSERT_TRUE(writes > 2);
+
+	for (k = 0; k <= writes + 2; k++) {
+		u8 buf[SIS_BLOCK_SIZE], want_old[SIS_BLOCK_SIZE];
+		bool is_old;
+		int r;
+
+		f = base;
+		f.d = memdev_clone(base.d);
+		memdev_ops(f.d, &f.ops);
+		f.cfg.flags = 0;
+		ASSERT_OK(fx_open(&f));
+		write_range(&f, 20, 300);
+		memdev_die_after(f.d, k);
+		sis_backend_mute++;
+		r = sis_core_commit(f.c);
+		sis_backend_mute--;
+		fx_crash(&f, (k * 37) % 101, k & 1);
+		fx_reopen(&f);
+		/* all old or all new */
+		gen_block(100, want_old);
+		ASSERT_OK(fx_read(&f, 0, buf));
+		is_old = !memcmp(buf, want_old, sizeof(buf));
+		if (r == 0 && k >= writes)
+			ASSERT_TRUE(!is_old);
+		expect_range(&f, 20, is_old ? 100 : 300);
+		fx_check_clean(&f);
+		if (is_old)
+			old_seen++;
+		else
+			new_seen++;
+		fx_destroy(&f);
+	}
+	ASSERT_TRUE(old_seen > 0 && new_seen > 0);
+	memdev_destroy(base.d);
+}
+
+TEST(journal_wraps_many_times)
+{
+	struct fx f;
+	u32 i;
+
+	fx_format(&f, PHYS, LOGICAL);
+	for (i = 0; i < 400; i++) {
+		ASSERT_OK(fx_write(&f, (i % 50) * 509, i + 1));
+		ASSERT_OK(sis_core_commit(f.c));
+	}
+	fx_crash(&f, 50, true);
+	fx_reopen(&f);
+	for (i = 350; i < 400; i++)
+		fx_expect(&f, (i % 50) * 509, i + 1);
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
+
+/*
+ * A journal block of the last transaction is damaged after the fact: it is
+ * not replayed and the state is the previous commit's (whose freed blocks
+ * still hold their data, as nothing was allocated since).
+ */
+static void damage_last_txn(bool commit_block)
+{
+	u8 blk[SIS_BLOCK_SIZE];
+	u64 h0, h1, loc;
+	struct fx f;
+
+	fx_format(&f, PHYS, LOGICAL);
+	/* the blocks the second commit frees must keep their data */
+	sis_core_set_discard_passdown(f.c, false);
+	write_range(&f, 5, 100);
+	ASSERT_OK(sis_core_commit(f.c));
+	write_range(&f, 5, 200);
+	h0 = f.c->head;
+	ASSERT_OK(sis_core_commit(f.c));
+	h1 = f.c->head;
+	ASSERT_TRUE(h1 > h0 + 1);
+	loc = f.c->journal_start + ((commit_block ? h1 - 1 : h0) % f.c->journal_blocks);
+	fx_crash(&f, 0, false);
+	memdev_read_durable(f.d, loc, blk);
+	blk[SIS_BLOCK_SIZE - 7] ^= 0x20;
+	memdev_poke(f.d, loc, blk);
+	fx_reopen(&f);
+	expect_range(&f, 5, 100);
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
+
+TEST(damaged_commit_block_ends_the_journal)
+{
+	damage_last_txn(true);
+}
+
+TEST(damaged_descriptor_ends_the_journal)
+{
+	damage_last_txn(false);
+}
+
+/* Recovery reads a bounded number of blocks: about the journal size. */
+TEST(recovery_is_bounded)
+{
+	struct fx f;
+	u64 r0;
+	u32 i;
+
+	fx_format(&f, PHYS, LOGICAL);
+	for (i = 0; i < 30; i++) {
+		write_range(&f, 4, 100 * i + 1);
+		ASSERT_OK(sis_core_commit(f.c));
+	}
+	fx_crash(&f, 0, false);
+	r0 = f.d->reads;
+	fx_reopen(&f);
+	ASSERT_LE(f.d->reads - r0, 2 + f.c->journal_blocks + 64);
+	fx_destroy(&f);
+}
+
+/*
+ * A transaction that dirties more pages than a small journal's half must
+ * still commit (the core commits on its own before that).  The default
+ * journal of a device under ~68 MiB is 64 blocks.
+ */
+TEST(small_journal_large_transaction)
+{
+	struct sis_core_stats st;
+	struct fx f;
+
+	fx_format(&f, PHYS, LOGICAL);	/* default journal: 64 blocks */
+	ASSERT_EQ(f.c->journal_blocks, 64);
+	write_range(&f, 80, 1000);	/* 80 map leaves, dirty at once */
+	ASSERT_OK(sis_core_commit(f.c));
+	sis_core_get_stats(f.c, &st);
+	ASSERT_EQ(st.mode, SIS_MODE_WRITE);
+	fx_crash(&f, 0, false);
+	fx_reopen(&f);
+	expect_range(&f, 80, 1000);
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
+
+TEST(minimum_journal_survives_load)
+{
+	struct fx f;
+	u32 i;
+
+	memset(&f, 0, sizeof(f));
+	f.d = memdev_create(PHYS, 3);
+	memdev_ops(f.d, &f.ops);
+	f.cfg.physical_blocks = PHYS;
+	f.cfg.logical_blocks = LOGICAL;
+	f.cfg.journal_blocks = SIS_MIN_JOURNAL_BLOCKS;
+	f.cfg.flags = SIS_OPEN_FORMAT;
+	ASSERT_OK(fx_open(&f));
+	for (i = 0; i < 3000; i++)
+		ASSERT_OK(fx_write(&f, (i * 7919) % 20000, i % 1000 + 1));
+	ASSERT_OK(sis_core_commit(f.c));
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
