@@ -1,0 +1,24 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+# Writes the seed corpus of fuzz-open (see the input format in fuzz-open.c).
+import os, struct
+d = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+os.makedirs(d, exist_ok=True)
+def rec(sel, off, data, reseal=True):
+    return bytes([sel | (0x40 if reseal else 0)]) + struct.pack("<H", off) + bytes([len(data)]) + data
+seeds = {
+    "plain-rw": b"\x02",
+    "plain-ro": b"\x01",
+    "small-cache-rw": b"\x0a",
+    "sb0-newer-version": b"\x00" + rec(0, 40, struct.pack("<I", 2)) + rec(1, 40, struct.pack("<I", 2)),
+    "sb-both-bad-csum": b"\x00" + rec(0, 200, b"\x01", False) + rec(1, 200, b"\x01", False),
+    "sb-logical-huge": b"\x02" + rec(0, 32 + 136, struct.pack("<Q", 1 << 60)) + rec(1, 32 + 136, struct.pack("<Q", 1 << 60)),
+    "journal-byte": b"\x02" + rec(2, 100, b"\xff") + rec(3, 40, b"\x07\x00\x00\x00"),
+    "rc-page-counts": b"\x06" + rec(17, 32 + 8, b"\xff\xff\xff\xff"),
+    "map-root-pointer": b"\x02" + rec(19, 32, struct.pack("<Q", 5)),
+    "index-nr": b"\x02" + rec(14, 32, struct.pack("<I", 9999)),
+    "whole-block-zero": b"\x02" + bytes([19, 0, 0, 0]) + bytes(4096),
+}
+for name, data in seeds.items():
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
