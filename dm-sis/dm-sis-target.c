@@ -69,7 +69,6 @@
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 #include <linux/uuid.h>
-#include <linux/version.h>
 #include <linux/workqueue.h>
 
 #include "core/sis-core.h"
@@ -80,8 +79,8 @@
 #define DM_MSG_PREFIX "sis"
 
 #define SIS_LOCK_BITS		10
-#define SIS_NR_LOCKS		(1U << SIS_LOCK_BITS)
-#define SIS_MAX_DISCARD_SECTORS	(1U << 22)	/* 2 GiB per discard bio */
+#define SIS_NR_LOCKS		BIT(SIS_LOCK_BITS)
+#define SIS_MAX_DISCARD_SECTORS	BIT(22)	/* 2 GiB per discard bio */
 #define SIS_NO_SPACE_RETRY_MS	250
 
 /**
@@ -141,12 +140,12 @@ struct sis_pool {
 
 	atomic_t md_inflight;
 	wait_queue_head_t md_wait;
-	spinlock_t md_lock;
+	spinlock_t md_lock;		/* protects md_error */
 	int md_error;
 
 	struct workqueue_struct *wq;
 	struct delayed_work commit_work;
-	struct mutex commit_lock;
+	struct mutex commit_lock;	/* serialises commits */
 	u64 commit_started;
 	u64 commit_done;
 	int commit_err;
@@ -155,7 +154,7 @@ struct sis_pool {
 	bool timer_on;
 
 	struct rw_semaphore alloc_sem;
-	struct mutex block_locks[SIS_NR_LOCKS];
+	struct mutex block_locks[SIS_NR_LOCKS];	/* per logical block, hashed */
 
 	bool out_of_space;
 	atomic_t mode_reported;
@@ -312,6 +311,7 @@ static void sis_note_mode(struct sis_pool *pool, int r);
  */
 static int sis_commit(struct sis_pool *pool)
 {
+	/* pairs with the store below: a later commit saw our mappings */
 	u64 ticket = smp_load_acquire(&pool->commit_started);
 	u64 seq;
 	int r;
@@ -323,6 +323,7 @@ static int sis_commit(struct sis_pool *pool)
 		return r;
 	}
 	seq = pool->commit_started + 1;
+	/* pairs with the load above */
 	smp_store_release(&pool->commit_started, seq);
 	r = sis_core_commit(pool->core);
 	pool->commit_done = seq;
@@ -1057,6 +1058,7 @@ static void sis_status(struct dm_target *ti, status_type_t type,
 	struct sis_core_stats stats;
 	unsigned int sz = 0;
 	u64 ratio, used;
+	u32 frac;
 
 	switch (type) {
 	case STATUSTYPE_INFO:
@@ -1064,12 +1066,14 @@ static void sis_status(struct dm_target *ti, status_type_t type,
 		used = stats.physical_blocks - stats.nr_free;
 		ratio = stats.nr_data ?
 			div64_u64(stats.nr_mapped * 1000, stats.nr_data) : 1000;
-		DMEMIT("%s %llu %llu/%llu %llu %llu %llu.%03llu %llu %llu %llu %lu %llu %s %llu %llu",
+		ratio = div_u64_rem(ratio, 1000, &frac);
+		DMEMIT("%s %llu %llu/%llu %llu %llu %llu.%03u ",
 		       sis_mode_string(pool, &stats), stats.nr_mapped,
 		       used, stats.physical_blocks,
 		       (u64)atomic64_read(&pool->stat_written),
 		       (u64)atomic64_read(&pool->stat_new_data),
-		       div_u64(ratio, 1000), ratio % 1000,
+		       ratio, frac);
+		DMEMIT("%llu %llu %llu %lu %llu %s %llu %llu",
 		       (u64)atomic64_read(&pool->stat_zero),
 		       (u64)atomic64_read(&pool->stat_hits),
 		       (u64)atomic64_read(&pool->stat_misses),
@@ -1170,9 +1174,8 @@ static void sis_io_hints(struct dm_target *ti, struct queue_limits *limits)
 	limits->io_opt = SIS_BLOCK_SIZE;
 	limits->discard_granularity = SIS_BLOCK_SIZE;
 	limits->max_hw_discard_sectors = SIS_MAX_DISCARD_SECTORS;
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 9, 0)
+	/* 6.1 stacks this one; 6.9+ recomputes it from the hw limit */
 	limits->max_discard_sectors = SIS_MAX_DISCARD_SECTORS;
-#endif
 }
 
 static struct target_type sis_target = {

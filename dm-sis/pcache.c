@@ -40,7 +40,7 @@
 #include "../include/sis-format.h"
 
 #define PCACHE_SHARD_BITS	6
-#define PCACHE_SHARDS		(1U << PCACHE_SHARD_BITS)
+#define PCACHE_SHARDS		BIT(PCACHE_SHARD_BITS)
 #define PCACHE_MIN_BUCKETS	64
 
 static unsigned int cache_mb = 256;
@@ -55,7 +55,7 @@ MODULE_PARM_DESC(cache_mb,
  * @lru:     hashed, unreferenced entries, most recently released first
  */
 struct pcache_shard {
-	spinlock_t lock;
+	spinlock_t lock;	/* see the kernel-doc above */
 	struct hlist_head *buckets;
 	struct list_head lru;
 } ____cacheline_aligned_in_smp;
@@ -268,11 +268,10 @@ struct pcache_entry *pcache_get(struct block_device *bdev, u64 pblock, bool *hit
 
 	spin_lock(&s->lock);
 	found = __pcache_find(s, h, dev, pblock);
-	if (found) {
+	if (found)
 		__pcache_hold(found);
-	} else {
+	else
 		__pcache_insert(s, h, e);
-	}
 	spin_unlock(&s->lock);
 
 	if (found) {
