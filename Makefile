@@ -33,7 +33,7 @@ KMOD_SRCS = $(filter-out %.mod.c,$(wildcard dm-sis/*.c dm-sis/*.h dm-sis/core/*.
 HAVE_USERSPACE = $(wildcard userspace/Makefile)
 
 .PHONY: all module userspace lint sparse checkpatch test demo bench bench-core \
-	stress test-long install clean help check-kdir
+	stress test-long install clean distclean help check-kdir
 
 all: module userspace
 
@@ -92,7 +92,7 @@ endef
 
 demo:
 	@if [ -f tests/demo.sh ]; then \
-		exec scripts/vm-run $$(sed -n 's/^# *vm-run: *//p' tests/demo.sh | head -n1) tests/demo.sh; \
+		exec scripts/vm-run tests/demo.sh; \
 	else echo "error: tests/demo.sh does not exist yet (no demo to run)" >&2; exit 1; fi
 
 bench:
@@ -124,7 +124,11 @@ clean:
 	-@[ -z "$(HAVE_USERSPACE)" ] || $(MAKE) -C userspace clean
 	-@[ ! -d tests/vm/warn-module ] || [ -z "$(KDIR)" ] || [ ! -d "$(KDIR)" ] || \
 		$(MAKE) -C $(KDIR) M=$(CURDIR)/tests/vm/warn-module clean >/dev/null
-	rm -rf build/mod build/tmp
+	rm -rf build/mod build/lint build/test-logs
+
+# Also drops the cached guest image (rebuilt by the next vm-run).
+distclean: clean
+	rm -rf build
 
 help:
 	@sed -n '3,14p' Makefile
