@@ -90,6 +90,11 @@ int fx_open(struct fx *f)
 
 void fx_format(struct fx *f, u64 phys, u64 logical)
 {
+	fx_format_journal(f, phys, logical, 0);
+}
+
+void fx_format_journal(struct fx *f, u64 phys, u64 logical, unsigned int journal)
+{
 	int r;
 
 	memset(f, 0, sizeof(*f));
@@ -98,6 +103,7 @@ void fx_format(struct fx *f, u64 phys, u64 logical)
 	memdev_ops(f->d, &f->ops);
 	f->cfg.logical_blocks = logical;
 	f->cfg.physical_blocks = phys;
+	f->cfg.journal_blocks = journal;
 	f->cfg.flags = SIS_OPEN_FORMAT;
 	memcpy(f->cfg.uuid, "0123456789abcdef", 16);
 	f->cfg.now = 1700000000;

@@ -99,6 +99,8 @@ void gen_block(u32 s, void *buf);
 
 /* Create a device of @phys blocks and open it with SIS_OPEN_FORMAT. */
 void fx_format(struct fx *f, u64 phys, u64 logical);
+/* The same with a journal of @journal blocks. */
+void fx_format_journal(struct fx *f, u64 phys, u64 logical, unsigned int journal);
 /* Open (again) with the current cfg; returns the open's result. */
 int fx_open(struct fx *f);
 /* Close the core (if open) and open again; asserts success. */
