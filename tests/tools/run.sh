@@ -64,13 +64,13 @@ t() {
 	local name=$1 logf
 	shift
 	[ -z "$ONLY" ] || [[ $name =~ $ONLY ]] || return 0
-	logf=$T/${name//\//_}.log
+	logf=$T/$PFX-${name//\//_}.log
 	if ( set -e; "$@" ) >"$logf" 2>&1; then
 		PASSED=$((PASSED + 1))
-		echo "PASS: tools/$name"
+		echo "PASS: $PFX/$name"
 	else
 		FAILED=$((FAILED + 1))
-		echo "FAIL: tools/$name"
+		echo "FAIL: $PFX/$name"
 		tail -n 30 "$logf" | sed 's/^/  | /'
 	fi
 }
@@ -91,6 +91,9 @@ expect_rc() {
 
 sum() { sha256sum "$1" | cut -d' ' -f1; }
 
+# fresh SIZE FILE: a new all-zero image (images are reused across passes).
+fresh() { rm -f "$2"; truncate -s "$1" "$2"; }
+
 # The populated image every damage test starts from: 128 MiB, a 1024-block
 # journal (see repair/default-journal for why not the default here), 3000
 # logical blocks written with zeros, shared and unique content.
@@ -107,7 +110,7 @@ make_base() {
 # ---- usage errors: exit 2, nothing touched ---------------------------------
 test_usage() {
 	local img=$T/u.img before
-	truncate -s 8M "$img"
+	fresh 8M "$img"
 	"$SIS" format -q "$img"
 	before=$(sum "$img")
 	: >"$T/fake.log"
@@ -184,7 +187,7 @@ test_help() {
 
 test_sizes() {
 	local img=$T/s.img
-	truncate -s 64M "$img"
+	fresh 64M "$img"
 	"$SIS" format -q --logical-size 1G "$img"
 	"$SIS" dump "$img" | grep -q '^logical size  *262144 blocks' || fail "1G"
 	"$SIS" format -q --force --logical-size 2TiB "$img"
@@ -239,7 +242,7 @@ test_format_refuses() {
 
 test_format_check_clean() {
 	local img=$T/c.img
-	truncate -s 64M "$img"
+	fresh 64M "$img"
 	"$SIS" format "$img" | grep -q 'formatted dm-sis' || fail "format message"
 	expect_rc 0 "$SIS" check "$img"
 	"$SIS" check "$img" | grep -q '^summary: 0 mapped' || fail "summary"
@@ -304,7 +307,7 @@ damage_case() {
 }
 
 test_not_sis() {
-	truncate -s 16M "$T/zero.img"
+	fresh 16M "$T/zero.img"
 	expect_rc 8 "$SIS" check "$T/zero.img"
 	head -c 1M /dev/urandom >"$T/rand.img"
 	expect_rc 8 "$SIS" check "$T/rand.img"
@@ -347,7 +350,7 @@ test_cap() {
 # core must keep each transaction inside it, in writes and in repair.
 test_default_journal() {
 	local img=$T/dj.img
-	truncate -s 64M "$img"
+	fresh 64M "$img"
 	"$SIS" format -q "$img"
 	"$POP" "$img" write
 	# The damage below needs a clean close (journal checkpointed).
@@ -407,7 +410,7 @@ PY
 test_create() {
 	local img=$T/cr.img
 	export SIS_DMSETUP=$FAKE FAKE_LOG=$T/fake.log
-	truncate -s 64M "$img"
+	fresh 64M "$img"
 	# Blank device: the table covers the whole device (the target formats it).
 	: >"$T/fake.log"
 	"$SIS" create v0 "$img"
@@ -427,8 +430,8 @@ test_create() {
 	expect_rc 1 "$SIS" create v3 "$img" --logical-size 512M
 	[ ! -s "$T/fake.log" ] || fail "dmsetup ran for a refused shrink"
 	# Foreign content refused; dmsetup failure reported.
+	fresh 64M "$T/x.img"
 	printf 'XFSB' | dd of="$T/x.img" conv=notrunc status=none
-	truncate -s 64M "$T/x.img"
 	expect_rc 1 "$SIS" create v4 "$T/x.img"
 	FAKE_RC=1 expect_rc 1 "$SIS" create v5 "$img"
 	expect_rc 1 "$SIS" create v6 "$T/missing.img"
@@ -437,34 +440,53 @@ test_create() {
 # ---- run ------------------------------------------------------------------
 make_base >"$T/base.log" 2>&1 || { cat "$T/base.log"; echo "FAIL: tools/populate-base"; echo "0 passed, 1 failed"; exit 1; }
 
-t usage test_usage
-t help test_help
-t sizes test_sizes
-t format/refuses-signatures test_format_refuses
-t format/check-clean test_format_check_clean
-t check/populated-clean test_populated_clean
-t check/not-dm-sis test_not_sis
-t check/truncated test_truncated
-t check/no-data test_no_data
-t check/max-lines test_cap
-#                               kind           check repair map   verify
-t damage/sb-a           damage_case sb-a           1     0      same  0
-t damage/sb-b           damage_case sb-b           1     0      same  0
-t damage/sb-both        damage_case sb-both        4     4      -     -
-t damage/needs-check    damage_case needs-check    1     0      same  0
-t damage/map-csum       damage_case map-csum       4     4      -     -
-t damage/rc-csum        damage_case rc-csum        4     0      same  0
-t damage/index-csum     damage_case index-csum     4     0      same  0
-t damage/rc-high        damage_case rc-high        1     0      same  0
-t damage/rc-low         damage_case rc-low         4     0      same  0
-t damage/leak           damage_case leak           1     0      same  0
-t damage/dangling       damage_case dangling       4     0      plus1 0
-t damage/dangling-range damage_case dangling-range 4     0      same  0
-t damage/fp-bad         damage_case fp-bad         4     0      same  0
-t damage/data-corrupt   damage_case data-corrupt   4     0      same  1
-t repair/default-journal test_default_journal
-t stats test_stats
-t create test_create
+run_all() {
+	t usage test_usage
+	t help test_help
+	t sizes test_sizes
+	t format/refuses-signatures test_format_refuses
+	t format/check-clean test_format_check_clean
+	t check/populated-clean test_populated_clean
+	t check/not-dm-sis test_not_sis
+	t check/truncated test_truncated
+	t check/no-data test_no_data
+	t check/max-lines test_cap
+	#                               kind           check repair map   verify
+	t damage/sb-a           damage_case sb-a           1     0      same  0
+	t damage/sb-b           damage_case sb-b           1     0      same  0
+	t damage/sb-both        damage_case sb-both        4     4      -     -
+	t damage/needs-check    damage_case needs-check    1     0      same  0
+	t damage/map-csum       damage_case map-csum       4     4      -     -
+	t damage/rc-csum        damage_case rc-csum        4     0      same  0
+	t damage/index-csum     damage_case index-csum     4     0      same  0
+	t damage/rc-high        damage_case rc-high        1     0      same  0
+	t damage/rc-low         damage_case rc-low         4     0      same  0
+	t damage/leak           damage_case leak           1     0      same  0
+	t damage/dangling       damage_case dangling       4     0      plus1 0
+	t damage/dangling-range damage_case dangling-range 4     0      same  0
+	t damage/fp-bad         damage_case fp-bad         4     0      same  0
+	t damage/data-corrupt   damage_case data-corrupt   4     0      same  1
+	t repair/default-journal test_default_journal
+	t stats test_stats
+	t create test_create
+}
+
+PFX=tools
+run_all
+# Again with the tool built with ASan and UBSan (against the asan core), when
+# the userspace build made those libraries.
+if [ -f "$O/asan/libsis-core.a" ] && [ -z "${SIS_NO_ASAN:-}" ]; then
+	if gcc -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+		-fno-sanitize-recover=all "${CF[@]}" "$REPO"/userspace/sis*.c \
+		"$O/asan/libsis-backend.a" "$O/asan/libsis-core.a" -pthread \
+		-fsanitize=address,undefined -o "$T/sis-asan" >"$T/build-asan.log" 2>&1; then
+		SIS=$T/sis-asan PFX=tools-asan run_all
+	else
+		cat "$T/build-asan.log"
+		echo "FAIL: tools-asan/build"
+		FAILED=$((FAILED + 1))
+	fi
+fi
 
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ]
