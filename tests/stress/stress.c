@@ -618,6 +618,25 @@ static int one_op(struct snap *intended)
 	bool a_mapped;
 	int r = 0;
 
+	if (chance(1) && chance(500)) {		/* fill: unique writes until full */
+		t.op_name = "fill";
+		l = rnd_below(t.logical);
+		for (n = 0; n < t.logical; n++) {
+			l2 = (l + n) % t.logical;
+			seed = new_seed();
+			t.cur[l2] = seed;
+			snap_take(intended);
+			r = write_block(l2, seed);
+			if (r)
+				return r;
+			snap_free(intended);
+			hist_push();
+			t.writes++;
+		}
+		snap_take(intended);
+		return 0;
+	}
+
 	if (k < 300) {				/* unique or overwrite */
 		t.op_name = "write-unique";
 		l = rnd_lblock();
@@ -738,11 +757,12 @@ static int one_op(struct snap *intended)
 
 static void free_space(void)
 {
+	u64 l = rnd_below(t.logical / 2);
 	int r;
 
 	t.op_name = "enospc-discard";
-	r = sis_core_unmap(t.c, 0, t.logical);
-	memset(t.cur, 0, t.logical * sizeof(u32));
+	r = sis_core_unmap(t.c, l, t.logical - l);
+	memset(t.cur + l, 0, (t.logical - l) * sizeof(u32));
 	if (!r)
 		r = sis_core_commit(t.c);
 	if (r)
@@ -798,6 +818,7 @@ static void run(void)
 			       t.hist[t.nr_hist - 1].logical * sizeof(u32));
 			free_space();
 			snap_free(&intended);
+			verify_live();
 			continue;
 		}
 		if (r && !dead())
