@@ -217,9 +217,9 @@ TEST(small_journal_large_transaction)
 	struct sis_core_stats st;
 	struct fx f;
 
-	fx_format(&f, PHYS, LOGICAL);	/* default journal: 64 blocks */
-	ASSERT_EQ(f.c->journal_blocks, 64);
-	write_range(&f, 80, 1000);	/* 80 map leaves, dirty at once */
+	fx_format(&f, PHYS, LOGICAL);	/* default journal: the minimum */
+	ASSERT_EQ(f.c->journal_blocks, SIS_MIN_JOURNAL_BLOCKS);
+	write_range(&f, 300, 1000);	/* 300 map leaves: several transactions */
 	ASSERT_OK(sis_core_commit(f.c));
 	sis_core_get_stats(f.c, &st);
 	ASSERT_EQ(st.mode, SIS_MODE_WRITE);
