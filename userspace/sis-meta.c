@@ -690,25 +690,13 @@ int cmd_check(int argc, char **argv)
 		dev_close(&d);
 		return r;
 	}
+	/* (A device smaller than its metadata was refused by the open: 4.) */
 	sis_core_get_stats(c, &st);
 	sb_bad = check_sb_copies(&d, &rp);
-	if (st.physical_blocks > d.f.nr_blocks) {
-		printf("error: %s has %llu blocks but the metadata covers %llu "
-		       "(truncated image or wrong device?)\n", path,
-		       (unsigned long long)d.f.nr_blocks,
-		       (unsigned long long)st.physical_blocks);
-		res.errors++;
-	}
 	cops.read_data = no_data ? NULL : read_data_cb;
 	cops.report = report_cb;
 	cops.ctx = &rp;
-	{
-		struct sis_check_result walk = { 0 };
-
-		r = sis_core_check(c, &cops, &walk);
-		walk.errors += res.errors;
-		res = walk;
-	}
+	r = sis_core_check(c, &cops, &res);
 	report_flush(&rp);
 	if (r) {
 		sis_err("%s: the check could not complete: %s", path, strerror(-r));
