@@ -29,7 +29,7 @@
 #include "../../dm-sis/core/sis-core.h"
 #include "../../userspace/backend/memdev.h"
 
-#define PHYS		700
+#define PHYS		1200
 #define LOGICAL		3000
 #define MAX_SEL		64
 

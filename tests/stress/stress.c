@@ -783,14 +783,9 @@ static void run(void)
 	t.d->lie_flush = getenv("SIS_STRESS_LYING_DEVICE") != NULL;	/* self-test */
 	t.cfg.physical_blocks = opt.phys;
 	t.cfg.logical_blocks = opt.logical;
-	/*
-	 * The default journal of a small device is 64 blocks; until the core's
-	 * txn_limit underflow with 64-block journals is fixed (see
-	 * test-journal/small_journal_large_transaction), --journal 0 or 64
-	 * reproduces it; by default the test picks 128..511 blocks.
-	 */
+	/* half the runs use the default journal size, half a random one */
 	t.cfg.journal_blocks = opt.journal >= 0 ? (u64)opt.journal :
-		128 + rnd_below(min_t(u64, 384, opt.phys - 650));
+		chance(500) ? 0 : 256 + rnd_below(min_t(u64, 768, opt.phys - 900));
 	t.cfg.flags = SIS_OPEN_FORMAT;
 	get_random_bytes(t.cfg.uuid, sizeof(t.cfg.uuid));
 	{
@@ -919,7 +914,7 @@ int main(int argc, char **argv)
 	sis_compat_srandom(opt.seed);
 	/* vary the geometry by seed unless given */
 	if (!opt.phys)
-		opt.phys = 700 + rnd_below(2500);
+		opt.phys = 1000 + rnd_below(2500);
 	if (!opt.logical)
 		opt.logical = opt.phys / 2 + rnd_below(chance(300) ? 3 * opt.phys : opt.phys);
 	if (!opt.weak_fp && chance(250))

@@ -7,6 +7,7 @@
 #include <linux/log2.h>
 #include <linux/math64.h>
 #include <linux/mutex.h>
+#include <linux/sort.h>
 #include "harness.h"
 
 TEST(crc32c_vectors)
@@ -114,4 +115,25 @@ TEST(helpers)
 	lockdep_assert_held(&m);
 	mutex_unlock(&m);
 	mutex_destroy(&m);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+TEST(sort_matches_order)
+{
+	u64 v[1000];
+	unsigned int i, n;
+
+	for (n = 0; n <= 1000; n += n < 10 ? 1 : 97) {
+		for (i = 0; i < n; i++)
+			v[i] = get_random_u64() % 50;
+		sort(v, n, sizeof(v[0]), cmp_u64, NULL);
+		for (i = 1; i < n; i++)
+			ASSERT_LE(v[i - 1], v[i]);
+	}
 }

@@ -209,8 +209,8 @@ TEST(recovery_is_bounded)
 
 /*
  * A transaction that dirties more pages than a small journal's half must
- * still commit (the core commits on its own before that).  The default
- * journal of a device under ~68 MiB is 64 blocks.
+ * still commit (the core commits on its own before that).  Small devices
+ * get the minimum journal (64 blocks at first, where txn_limit underflowed).
  */
 TEST(small_journal_large_transaction)
 {

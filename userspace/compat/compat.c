@@ -11,6 +11,7 @@
 #include <linux/crc32c.h>
 #include <linux/xxhash.h>
 #include <linux/random.h>
+#include <linux/sort.h>
 
 unsigned long sis_compat_warnings;
 unsigned long sis_compat_fail_alloc_in;
@@ -269,5 +270,50 @@ void get_random_bytes(void *buf, size_t len)
 		memcpy(b, &r, n);
 		b += n;
 		len -= n;
+	}
+}
+
+/* ---- sort: heapsort, like lib/sort.c ---- */
+
+static void byte_swap(void *a, void *b, int size)
+{
+	u8 *x = a, *y = b, t;
+
+	while (size--) {
+		t = *x;
+		*x++ = *y;
+		*y++ = t;
+	}
+}
+
+void sort(void *base, size_t num, size_t size, cmp_func_t cmp_func,
+	  swap_func_t swap_func)
+{
+	u8 *b = base;
+	size_t i, n, c, r;
+
+	if (!swap_func)
+		swap_func = byte_swap;
+	if (num < 2)
+		return;
+	/* heapify, then pop the maximum to the end */
+	for (i = num / 2; i-- > 0;) {
+		for (r = i; (c = 2 * r + 1) < num; r = c) {
+			if (c + 1 < num && cmp_func(b + c * size, b + (c + 1) * size) < 0)
+				c++;
+			if (cmp_func(b + r * size, b + c * size) >= 0)
+				break;
+			swap_func(b + r * size, b + c * size, (int)size);
+		}
+	}
+	for (n = num - 1; n > 0; n--) {
+		swap_func(b, b + n * size, (int)size);
+		for (r = 0; (c = 2 * r + 1) < n; r = c) {
+			if (c + 1 < n && cmp_func(b + c * size, b + (c + 1) * size) < 0)
+				c++;
+			if (cmp_func(b + r * size, b + c * size) >= 0)
+				break;
+			swap_func(b + r * size, b + c * size, (int)size);
+		}
 	}
 }
