@@ -642,6 +642,28 @@ static int sis_discard_bio(struct sis_target *st, struct bio *bio)
 	return sis_core_unmap(st->pool->core, first, last - first);
 }
 
+/*
+ * A REQ_PREFLUSH: commit.  A device read-only by the table, by the message,
+ * or after a clean switch has nothing to make durable, so the flush succeeds;
+ * after a metadata error (needs_check) it fails: acknowledged writes may have
+ * been lost with the aborted transaction.
+ */
+static int sis_flush(struct sis_target *st)
+{
+	struct sis_core_stats stats;
+	int r;
+
+	if (st->f.read_only)
+		return 0;
+	r = sis_commit(st->pool);
+	if (r == -EROFS) {
+		sis_core_get_stats(st->pool->core, &stats);
+		if (!stats.needs_check && stats.mode == SIS_MODE_READ_ONLY)
+			r = 0;
+	}
+	return r;
+}
+
 static void sis_process_bio(struct work_struct *ws)
 {
 	struct sis_bio *sb = container_of(ws, struct sis_bio, work);
@@ -658,7 +680,7 @@ static void sis_process_bio(struct work_struct *ws)
 		break;
 	case REQ_OP_WRITE:
 		if (bio->bi_opf & REQ_PREFLUSH)
-			r = sis_commit(st->pool);
+			r = sis_flush(st);
 		if (!r && bio->bi_iter.bi_size) {
 			r = sis_write_bio(st, bio, lblock, offset);
 			if (!r && (bio->bi_opf & REQ_FUA))

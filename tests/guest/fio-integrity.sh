@@ -7,7 +7,9 @@
 #  1. verify=pattern with one fixed pattern: every block is the same, so the
 #     whole device must share one data block; verified after write and again
 #     after remove/create (--verify_only).
-#  2. verify=pattern with %o: every block unique; same checks.
+#  2. verify=pattern with %o and bs=4k: every block unique (fio repeats the
+#     offset of the I/O unit through the unit, so bs must be the block size;
+#     the block at offset 0 is all zeros); same checks.
 #  3. dedupe_percentage 50 and 90 with a fixed randseed, written to dm-sis and
 #     by the same job to a plain reference disk; compared byte for byte after
 #     remove/create; the savings in `dmsetup status` match fio-dedupe's figure
@@ -56,14 +58,14 @@ log "fixed pattern: ok"
 
 # ---- 2. %o: every block unique ----------------------------------------
 for rw in write randwrite; do
-	fio_run --name=offs-$rw --filename=$S --rw=$rw --bs=32k \
+	fio_run --name=offs-$rw --filename=$S --rw=$rw --bs=4k \
 		--verify=pattern --verify_pattern=%o --do_verify=1 --randseed=8
 	sis_status fi
 	d=$(sis_field fi data_blocks)
 	[ "$d" -ge $((SECT / 8 - 16)) ] || die "%o pattern ($rw): only $d data blocks"
 done
 recreate
-fio_run --name=offs-reread --filename=$S --rw=read --bs=32k \
+fio_run --name=offs-reread --filename=$S --rw=read --bs=4k \
 	--verify=pattern --verify_pattern=%o --verify_only=1
 log "offset pattern: ok"
 

@@ -60,7 +60,7 @@ dd if=/dev/zero of="$D" bs=1M count=8 oflag=direct status=none
 
 # a good device; features round-trip through dmsetup table
 L=$((1024 * 2048)) # 1 GiB logical on a 256 MiB disk
-sis_create t "$D" $L 4 no_discard_passdown commit_interval 5 error_if_no_space
+sis_create t "$D" $L no_discard_passdown commit_interval 5 error_if_no_space
 tbl=$(dmsetup table t)
 log "table: $tbl"
 echo "$tbl" | grep -q "sis [0-9]*:[0-9]* 4 no_discard_passdown error_if_no_space commit_interval 5$" ||
@@ -106,7 +106,7 @@ dmsetup clear t || true
 sis_remove t
 
 # persistence of the grown size and read_only
-sis_create t "$D" $((2 * L)) 1 read_only
+sis_create t "$D" $((2 * L)) read_only
 assert_eq "$(sis_field t mode)" read-only "mode with read_only"
 cmp <(head -c $((4 << 20)) /tmp/r) <(dd if=/dev/mapper/t bs=1M count=4 iflag=direct status=none) ||
 	die "data after read-only reopen"
