@@ -24,7 +24,7 @@ set -euo pipefail
 REL=${SIS_TESTS:-$(dirname "$0")/..}/reliability
 D1=$(disk 1) D2=$(disk 2)
 SEED=${1:-$(( $(date +%s) % 100000 ))}
-COUNT=${COUNT:-$([ -n "${SIS_TEST_LONG:-}" ] && echo 2000 || echo 400)}
+COUNT=${COUNT:-$([ -n "${SIS_TEST_LONG:-}" ] && echo 2000 || echo 300)}
 log "seed $SEED, $COUNT tables (reproduce: rel-hostile.sh $SEED)"
 sis_load
 
@@ -54,15 +54,16 @@ check_dmesg
 L=$((1 << 20))
 dmsetup create mm --table "0 $L sis $D2 2 commit_interval 2"
 dmsetup mknodes mm
-( while :; do dd if=/dev/urandom of=/dev/mapper/mm bs=64k count=16 seek=$((RANDOM % 512)) \
-	oflag=direct status=none 2>/dev/null || true; done ) &
+( while :; do dd if=/dev/urandom of=/dev/mapper/mm bs=64k count=4 seek=$((RANDOM % 512)) \
+	oflag=direct status=none 2>/dev/null || true; sleep 0.2; done ) &
 IOPID=$!
 good=(reset_stats drop_cache commit RESET_STATS Commit Drop_Cache)
 badm=(foo "commit now" "reset_stats 1" 1 -1 "" "read_only x" "$(head -c 3000 /dev/zero | tr '\0' x)"
 	$'commit\x01' "commit;" "drop cache" "%s%s%n")
 RANDOM=$SEED
 nm=0
-for i in $(seq 1 150); do
+NMSG=${NMSG:-$([ -n "${SIS_TEST_LONG:-}" ] && echo 600 || echo 80)}
+for i in $(seq 1 "$NMSG"); do
 	if [ $((RANDOM % 2)) = 0 ]; then
 		m=${good[$((RANDOM % ${#good[@]}))]}
 		# shellcheck disable=SC2086
@@ -80,9 +81,13 @@ for i in $(seq 1 150); do
 	[ "$nf" = 17 ] || die "status has $nf words: $st"
 	case $(echo "$st" | awk '{print $4}') in write | read-only | out-of-space | fail) ;;
 	*) die "bad mode in status: $st" ;; esac
-	dmsetup table mm >/dev/null
-	dmsetup info mm >/dev/null
-	[ $((i % 10)) = 0 ] && { dmsetup status --target sis >/dev/null; dmsetup ls --tree >/dev/null; dmsetup measure mm >/dev/null 2>&1 || true; }
+	if [ $((i % 5)) = 0 ]; then
+		dmsetup table mm >/dev/null
+		dmsetup info mm >/dev/null
+		dmsetup status --target sis >/dev/null
+		dmsetup ls --tree >/dev/null
+		dmsetup measure mm >/dev/null 2>&1 || true
+	fi
 done
 # messages to sectors outside the device must be refused by dm itself
 dmsetup message mm $((L + 8)) commit 2>/dev/null && die "message beyond the device accepted"

@@ -18,7 +18,7 @@
 # dm-sis torn down (their final writes are lost too), the disks restored.
 # Then: `sis check` of the crashed state, activation (recovery; time
 # printed), clean removal, `sis check`, ext4 journal recovery, e2fsck -fn,
-# and every acknowledged file verified.  $CYCLES cuts per run (3; 10 with
+# and every acknowledged file verified.  $CYCLES cuts per run (2; 10 with
 # SIS_TEST_LONG=1).
 #
 # What it catches: acknowledged fsyncs whose data or mapping was not durable
@@ -34,7 +34,7 @@ REL=${SIS_TESTS:-$(dirname "$0")/..}/reliability
 . "$REL/powercut-lib.sh"
 D1=$(disk 1) D2=$(disk 2)
 PC_SEED=${1:-$(( $(date +%s) % 100000 ))}
-CYCLES=${CYCLES:-$([ -n "${SIS_TEST_LONG:-}" ] && echo 10 || echo 3)}
+CYCLES=${CYCLES:-$([ -n "${SIS_TEST_LONG:-}" ] && echo 10 || echo 2)}
 log "seed $PC_SEED, $CYCLES power cuts (reproduce: rel-powercut.sh $PC_SEED)"
 sis_load
 modprobe dm-flakey

@@ -39,7 +39,7 @@ SRC=$(disk 1) LOG=$(disk 2) REP=$(disk 3) COW=$(disk 4)
 SEED=${2:-$(( $(date +%s) % 100000 ))}
 MODE=${1:-${SIS_TEST_LONG:+all}}
 MODE=${MODE:-bounded}
-MAXPTS=${MAXPTS:-30}
+MAXPTS=${MAXPTS:-24}
 ROUNDS=${ROUNDS:-8}
 [ "$MODE" = all ] && ROUNDS=${ROUNDS_LONG:-16}
 L=$((1 << 21)) # 1 GiB logical on 512 MiB physical

@@ -5,6 +5,7 @@ with O_DIRECT (dm-sis reliability tests).
 
   blkpat.py write  DEV START COUNT SEED [--dup] [--chunk N] [--until-error]
   blkpat.py verify DEV START COUNT SEED [--dup] [--zero] [--quiet] [--errors-ok]
+  blkpat.py churn  DEV START COUNT SEED --seconds N [--pattern HEX]
 
 Block B of a pattern is 4 KiB derived from (SEED, B); with --dup every block
 is the same (SEED, 0) block, so the data dedupes.  write writes CHUNK blocks
@@ -14,10 +15,18 @@ without it a failing request exits 1 with the errno.  verify exits 1 and
 lists the first mismatching blocks (with --zero the blocks must be zeros);
 with --errors-ok a read error is counted ("errors N") and the next block is
 read (one block per request then): only wrong data fails.
+churn runs random operations on blocks START..START+COUNT-1 for N seconds,
+keeping a model of every block: discard a range (then zeros), write a range
+of the shared pattern block (HEX repeated; dedupes with whatever else
+writes it), write a range of seeded unique blocks, read a range and compare
+with the model; at the end every block is compared.  Exit 1 on a mismatch.
 """
 import argparse
 import errno
+import fcntl
 import mmap
+import struct
+import time
 import os
 import random
 import sys
@@ -30,9 +39,61 @@ def block(seed, b, dup):
     return r.randbytes(BS)
 
 
+def churn(a):
+    fd = os.open(a.dev, os.O_RDWR | os.O_DIRECT)
+    r = random.Random(a.seed)
+    pat = bytes.fromhex(a.pattern)
+    pat = (pat * (BS // len(pat) + 1))[:BS]
+    zero = bytes(BS)
+    model = {}          # block -> bytes (absent: zeros / never written)
+    buf = mmap.mmap(-1, 64 * BS)
+    end = time.time() + a.seconds
+    ops = {"discard": 0, "pattern": 0, "unique": 0, "read": 0}
+    gen = 0
+    bad = 0
+
+    def want(b):
+        return model.get(b, zero)
+
+    while time.time() < end:
+        n = r.randrange(1, 33)
+        b0 = a.start + r.randrange(0, a.count - n)
+        op = r.choice(["discard", "pattern", "pattern", "unique", "read", "read"])
+        ops[op] += 1
+        if op == "discard":
+            fcntl.ioctl(fd, 0x1277, struct.pack("QQ", b0 * BS, n * BS))
+            for b in range(b0, b0 + n):
+                model.pop(b, None)
+        elif op in ("pattern", "unique"):
+            gen += 1
+            buf.seek(0)
+            for b in range(b0, b0 + n):
+                d = pat if op == "pattern" else block(a.seed + gen, b, False)
+                buf.write(d)
+                model[b] = d
+            os.pwritev(fd, [memoryview(buf)[:n * BS]], b0 * BS)
+        else:
+            os.preadv(fd, [memoryview(buf)[:n * BS]], b0 * BS)
+            for i in range(n):
+                if buf[i * BS:(i + 1) * BS] != want(b0 + i):
+                    bad += 1
+                    if bad <= 5:
+                        print("churn: block %d differs from the model (online read)" % (b0 + i))
+    for b0 in range(a.start, a.start + a.count, 64):
+        n = min(64, a.start + a.count - b0)
+        os.preadv(fd, [memoryview(buf)[:n * BS]], b0 * BS)
+        for i in range(n):
+            if buf[i * BS:(i + 1) * BS] != want(b0 + i):
+                bad += 1
+                if bad <= 10:
+                    print("churn: block %d differs from the model (final read)" % (b0 + i))
+    print("churn: %s, %d bad" % (", ".join("%d %s" % (v, k) for k, v in ops.items()), bad))
+    return 1 if bad else 0
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["write", "verify"])
+    ap.add_argument("cmd", choices=["write", "verify", "churn"])
     ap.add_argument("dev")
     ap.add_argument("start", type=int)
     ap.add_argument("count", type=int)
@@ -43,7 +104,11 @@ def main():
     ap.add_argument("--until-error", action="store_true")
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--errors-ok", action="store_true")
+    ap.add_argument("--seconds", type=float, default=30)
+    ap.add_argument("--pattern", default="5a17c3e1")
     a = ap.parse_args()
+    if a.cmd == "churn":
+        return churn(a)
     fd = os.open(a.dev, (os.O_RDWR if a.cmd == "write" else os.O_RDONLY) | os.O_DIRECT)
     buf = mmap.mmap(-1, a.chunk * BS)
     if a.cmd == "write":

@@ -37,7 +37,12 @@ cat >"$W/shim/truncate" <<SHIM
 #!/bin/bash
 if [ "\$1" = -s ] && [ \$# = 3 ] && [[ \$3 =~ /vm-run\.[^/]+/disk([0-9]+)\.img\$ ]]; then
 	v=SIS_PERSIST_DISK\${BASH_REMATCH[1]}
-	if [ -n "\${!v:-}" ]; then ln -sf "\${!v}" "\$3"; exit 0; fi
+	if [ -n "\${!v:-}" ]; then
+		ln -sf "\${!v}" "\$3"
+		# tell the driver where vm-run's console log is (unbuffered)
+		[ -z "\${SIS_PERSIST_WORKFILE:-}" ] || dirname "\$3" >"\$SIS_PERSIST_WORKFILE"
+		exit 0
+	fi
 fi
 exec $REAL_TRUNCATE "\$@"
 SHIM
@@ -48,10 +53,18 @@ export SIS_PERSIST_DISK1=$W/data.img SIS_PERSIST_DISK2=$W/events.img
 GUEST=$REPO/tests/reliability/powercut-guest.sh
 echo "powercut-host: seed $SEED, $CYCLES kills, images in $W"
 
-boot() { # mode log: run vm-run in the background, pid in VPID
-	PATH=$W/shim:$PATH "$REPO/scripts/vm-run" --disk 512M --disk 64M --timeout 900 \
+boot() { # mode log: run vm-run in the background, pid in VPID, console in CONS
+	rm -f "$W/workdir"
+	SIS_PERSIST_WORKFILE=$W/workdir PATH=$W/shim:$PATH "$REPO/scripts/vm-run" --disk 512M --disk 64M --timeout 900 \
 		"$GUEST" "$1" "$SEED" >"$2" 2>&1 &
 	VPID=$!
+	CONS=
+	local i
+	for i in $(seq 1 600); do
+		[ -s "$W/workdir" ] && { CONS=$(cat "$W/workdir")/console.log; return 0; }
+		kill -0 "$VPID" 2>/dev/null || return 0
+		sleep 1
+	done
 }
 qemu_of() { # vm-run pid -> qemu pid
 	local t
@@ -63,17 +76,17 @@ fail=0
 for c in $(seq 1 "$CYCLES"); do
 	logf=$W/boot$c.log
 	boot "$([ "$c" = 1 ] && echo first || echo next)" "$logf"
-	while ! grep -q POWERCUT-WORKLOAD-RUNNING "$logf"; do
+	while ! grep -q POWERCUT-WORKLOAD-RUNNING "$CONS" 2>/dev/null; do
 		if ! kill -0 "$VPID" 2>/dev/null; then
 			wait "$VPID" || true
-			grep -E '^\[|RECOVERY|POWERCUT|FAIL' "$logf" | tr -d '\r'
+			grep -E '^\[|RECOVERY|POWERCUT|FAIL' "$logf" | tr -d '\r' || true
 			echo "powercut-host: FAIL: boot $c ended before the workload started"
 			cp "$logf" "${TMPDIR:-/tmp}/powercut-fail-$SEED-$c.log"
 			exit 1
 		fi
 		sleep 1
 	done
-	grep -E 'RECOVERY-TIME|POWERCUT-VERIFIED' "$logf" | tr -d '\r' | sed "s/^/boot $c: /"
+	grep -E 'RECOVERY-TIME|POWERCUT-VERIFIED|events durable' "$CONS" | tr -d '\r' | sed "s/^/boot $c: /" || true
 	w=$((3 + RANDOM % 18))
 	sleep "$w"
 	q=$(qemu_of "$VPID") || { echo "powercut-host: no QEMU under vm-run $VPID"; exit 1; }
@@ -85,7 +98,7 @@ logf=$W/final.log
 boot final "$logf"
 rc=0
 wait "$VPID" || rc=$?
-grep -E 'RECOVERY-TIME|POWERCUT-VERIFIED|PASS|FAIL' "$logf" | tr -d '\r' | sed 's/^/final: /'
+grep -E 'RECOVERY-TIME|POWERCUT-VERIFIED|PASS|FAIL' "$logf" | tr -d '\r' | sed 's/^/final: /' || true
 if [ "$rc" != 0 ]; then
 	cp "$logf" "${TMPDIR:-/tmp}/powercut-fail-$SEED-final.log"
 	echo "powercut-host: FAIL (log: ${TMPDIR:-/tmp}/powercut-fail-$SEED-final.log)"

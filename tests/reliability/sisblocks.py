@@ -12,22 +12,30 @@ and damage one (dm-sis reliability tests, item 4 of issue 7).
   sisblocks.py smash DEV BLOCK [OFFSET]   flip the bits of 8 bytes at OFFSET
                                    (default 1000) of BLOCK (checksum breaks)
 """
+import mmap
 import os
 import struct
 import sys
 
 BS = 4096
+def pread(fd, n, off):
+    """O_DIRECT read (the page cache of a disk written by dm may be stale)."""
+    buf = mmap.mmap(-1, n)
+    got = os.preadv(fd, [buf], off)
+    return bytes(buf[:got])
+
+
 TYPES = {0x53425349: "sb", 0x4a445349: "jdesc", 0x4a435349: "jcommit",
          0x58495349: "index", 0x43525349: "rc", 0x4e4d5349: "map_node",
          0x4c4d5349: "map_leaf"}
 
 
 def scan(dev):
-    fd = os.open(dev, os.O_RDONLY)
+    fd = os.open(dev, os.O_RDONLY | os.O_DIRECT)
     size = os.lseek(fd, 0, os.SEEK_END)
     sbs = []
     for b in (0, 1):
-        blk = os.pread(fd, BS, b * BS)
+        blk = pread(fd, BS, b * BS)
         csum, typ, bnr, seq = struct.unpack_from("<IIQQ", blk, 0)
         if TYPES.get(typ) == "sb":
             f = struct.unpack_from("<QIIQQQ16sIIQQQQQQQQ", blk, 32)
@@ -40,7 +48,7 @@ def scan(dev):
     out = []
     off = 0
     while off < size:
-        chunk = os.pread(fd, 1 << 20, off)
+        chunk = pread(fd, 1 << 20, off)
         if not chunk:
             break
         for i in range(0, len(chunk) - BS + 1, BS):
@@ -72,11 +80,12 @@ def main():
     if cmd == "smash":
         b = int(sys.argv[3])
         o = int(sys.argv[4]) if len(sys.argv) > 4 else 1000
-        fd = os.open(dev, os.O_RDWR)
-        data = bytearray(os.pread(fd, BS, b * BS))
+        fd = os.open(dev, os.O_RDWR | os.O_DIRECT)
+        buf = mmap.mmap(-1, BS)
+        os.preadv(fd, [buf], b * BS)
         for i in range(o, o + 8):
-            data[i] ^= 0xff
-        os.pwrite(fd, bytes(data), b * BS)
+            buf[i] ^= 0xff
+        os.pwritev(fd, [buf], b * BS)
         os.fsync(fd)
         os.close(fd)
         return 0
