@@ -148,6 +148,20 @@ static int dev_read_head(struct dev *d, uint8_t *buf, size_t n)
 	return 0;
 }
 
+/* strerror() for the core's errno codes, in the core's own meanings. */
+static const char *core_strerror(int r)
+{
+	switch (r) {
+	case -EILSEQ: return "metadata block failed its checksum or location check";
+	case -EUCLEAN: return "problems remain";
+	case -EROFS: return "metadata is read-only";
+	case -ENOSPC: return "no space (device or journal too small)";
+	case -EOPNOTSUPP: return "unsupported format version or feature";
+	case -EINVAL: return "invalid or foreign metadata";
+	default: return strerror(-r);
+	}
+}
+
 /* ---- Superblock copies ---- */
 
 enum sb_state { SB_ZERO, SB_FOREIGN, SB_BAD_CSUM, SB_BAD_LOCATION, SB_VALID };
@@ -348,7 +362,7 @@ static int open_failure(struct dev *d, int r, const char *errmsg, bool check)
 	struct sb_pair sp;
 
 	sis_err("%s: cannot open dm-sis metadata: %s (%s)", d->path,
-		errmsg ? errmsg : "error", strerror(-r));
+		errmsg ? errmsg : "error", core_strerror(r));
 	if (r == -EIO || r == -ENOMEM || r == -EOPNOTSUPP)
 		return check ? SIS_CHECK_EXIT_OPER : SIS_EXIT_FAIL;
 	if (sb_read(d, &sp))
@@ -485,7 +499,7 @@ int cmd_format(int argc, char **argv)
 	r = sis_core_open(&d.ops, &cfg, &c, &errmsg);
 	if (r) {
 		sis_err("%s: format failed: %s (%s)", path,
-			errmsg ? errmsg : "error", strerror(-r));
+			errmsg ? errmsg : "error", core_strerror(r));
 		r = SIS_EXIT_FAIL;
 		goto out;
 	}
@@ -699,7 +713,7 @@ int cmd_check(int argc, char **argv)
 	r = sis_core_check(c, &cops, &res);
 	report_flush(&rp);
 	if (r) {
-		sis_err("%s: the check could not complete: %s", path, strerror(-r));
+		sis_err("%s: the check could not complete: %s", path, core_strerror(r));
 		print_summary("summary (incomplete)", &res, sb_bad, st.needs_check);
 		sis_core_close(c);
 		dev_close(&d);
@@ -806,7 +820,7 @@ int cmd_repair(int argc, char **argv)
 	report_flush(&rp);
 	if (r) {
 		sis_err("%s: the check before repair could not complete: %s", path,
-			strerror(-r));
+			core_strerror(r));
 		sis_core_close(c);
 		dev_close(&d);
 		return r == -EIO || r == -ENOMEM ? SIS_CHECK_EXIT_OPER :
@@ -827,7 +841,7 @@ int cmd_repair(int argc, char **argv)
 	qops.ctx = &qrp;
 	r = sis_core_repair(c, &qops, &res);
 	if (r && r != -EUCLEAN) {
-		sis_err("%s: repair failed: %s", path, strerror(-r));
+		sis_err("%s: repair failed: %s", path, core_strerror(r));
 		/* What the failed repair left is what the check below shows. */
 	}
 
@@ -839,7 +853,7 @@ int cmd_repair(int argc, char **argv)
 	sis_core_close(c);
 	if (r2) {
 		sis_err("%s: the check after repair could not complete: %s", path,
-			strerror(-r2));
+			core_strerror(r2));
 		dev_close(&d);
 		return SIS_CHECK_EXIT_ERRORS;
 	}
@@ -1043,7 +1057,7 @@ int cmd_dump(int argc, char **argv)
 	}
 	r = walk_map(c, st.logical_blocks, expect, &ms, false, false, NULL);
 	if (r) {
-		sis_err("%s: reading the block map failed: %s", path, strerror(-r));
+		sis_err("%s: reading the block map failed: %s", path, core_strerror(r));
 		goto fail;
 	}
 	ratio = st.nr_data ? (double)st.nr_mapped / (double)st.nr_data : 1.0;
@@ -1116,7 +1130,7 @@ int cmd_dump(int argc, char **argv)
 			fprintf(stdout, "\n  ]");
 			if (r) {
 				sis_err("%s: reading the block map failed: %s", path,
-					strerror(-r));
+					core_strerror(r));
 				sj_end(&j);
 				goto fail;
 			}
@@ -1195,7 +1209,7 @@ int cmd_dump(int argc, char **argv)
 			r = walk_map(c, st.logical_blocks, expect, &ms, true, false, NULL);
 			if (r) {
 				sis_err("%s: reading the block map failed: %s", path,
-					strerror(-r));
+					core_strerror(r));
 				goto fail;
 			}
 			printf("# end mapped=%llu\n", (unsigned long long)ms.mapped);
