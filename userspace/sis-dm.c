@@ -715,8 +715,12 @@ int cmd_create(int argc, char **argv)
 		r = run(av, NULL, 0);
 	}
 	if (r) {
+		struct stat st;
+
 		sis_err("'%s create %s --table \"%s\"' failed%s", dmsetup_bin(), name,
 			table, r < 0 ? " (cannot run dmsetup)" : "");
+		if (!stat(dev, &st) && S_ISREG(st.st_mode))
+			sis_err("%s is a regular file: attach it with losetup(8) first", dev);
 		return SIS_EXIT_FAIL;
 	}
 	/* Without udev no /dev/mapper node appears: make it. */
