@@ -1,0 +1,677 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+#
+# tests/bench/bench-guest.py: the guest side of scripts/bench (run by vm-run,
+# not a test).  Sets up each target over its own disk (the Nth target on the
+# Nth disk of $SIS_DISKS), runs the workloads and prints one line per figure
+# set on the console:
+#
+#   SISBENCH {"type": "job", ...}
+#
+# scripts/bench parses those lines (tests/bench/report.py).  Kernel messages
+# are kept off the console (dmesg -n 1) so they cannot split a line; vm-run
+# still checks the full kernel log at the end.
+#
+# usage: bench-guest.py [--size MiB] [--targets linear,thin,vdo,sis] [--runs N]
+#                       [--copies K] [--containers K] [--rand-runtime S]
+#                       [--seq-cap S] [--containers-budget S] [--logical MiB] [--cmd-timeout S]
+import argparse
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import time
+
+HZ = os.sysconf("SC_CLK_TCK")
+MiB = 1 << 20
+PREFIX = "bench"
+MNT = "/mnt/bench"
+TREE_TAR = "/tmp/bench-tree.tar"
+COPY_SRC = "/tmp/bench-copy.bin"
+
+
+class CmdFailed(Exception):
+    pass
+
+
+class Stuck(Exception):
+    """A command ran past its timeout: the target may be wedged."""
+
+
+def emit(rec):
+    sys.stdout.write("SISBENCH " + json.dumps(rec, sort_keys=True) + "\n")
+    sys.stdout.flush()
+
+
+def note(msg):
+    sys.stdout.write("[bench] %s\n" % msg)
+    sys.stdout.flush()
+
+
+CMD_TIMEOUT = 600
+
+
+def sh(cmd, timeout=None, check=True, input=None):
+    """Run a shell command; return stdout.  Timeout -> Stuck."""
+    try:
+        p = subprocess.run(cmd, shell=True, capture_output=True, text=True,
+                           timeout=timeout or CMD_TIMEOUT, input=input)
+    except subprocess.TimeoutExpired:
+        raise Stuck("timeout after %ss: %s" % (timeout or CMD_TIMEOUT, cmd))
+    if check and p.returncode != 0:
+        raise CmdFailed("exit %d: %s: %s" % (p.returncode, cmd,
+                                             (p.stderr or p.stdout).strip()[-600:]))
+    return p.stdout
+
+
+# ---- the guest clock -----------------------------------------------------
+# Under TCG on a loaded host the kernel's PIT calibration of the TSC can be
+# wildly off (seen here: "tsc: Detected 73.205 MHz" for a 2596 MHz TSC, so the
+# guest clock ran 35x fast).  Every duration below comes from the guest clock,
+# so check it against the RTC (which QEMU keeps on host time) and fall back to
+# the HPET clocksource when it is off.
+
+RTC = "/sys/class/rtc/rtc0/since_epoch"
+CS = "/sys/devices/system/clocksource/clocksource0/"
+
+
+def rtc_edge():
+    s0 = int(open(RTC).read())
+    while True:
+        s = int(open(RTC).read())
+        if s != s0:
+            return s, time.monotonic()
+        time.sleep(0.002)
+
+
+def clock_rate(seconds=2):
+    """Guest monotonic seconds per RTC second (1.0 when the clock is right)."""
+    if not os.path.exists(RTC):
+        return None
+    s0, m0 = rtc_edge()
+    while True:
+        s1, m1 = rtc_edge()
+        if s1 - s0 >= seconds:
+            return (m1 - m0) / (s1 - s0)
+
+
+def fix_clock():
+    info = {"clocksource": open(CS + "current_clocksource").read().strip(),
+            "available": open(CS + "available_clocksource").read().split()}
+    info["rate_before"] = r = clock_rate()
+    if r is not None and abs(r - 1) > 0.03 and "hpet" in info["available"]:
+        with open(CS + "current_clocksource", "w") as f:
+            f.write("hpet\n")
+        time.sleep(0.1)
+        info["clocksource"] = open(CS + "current_clocksource").read().strip()
+        info["rate_after"] = clock_rate()
+    return info
+
+
+# ---- counters -----------------------------------------------------------
+
+def cpu_ticks():
+    v = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    v += [0] * (8 - len(v))
+    return {"user": v[0] + v[1], "system": v[2] + v[5] + v[6],
+            "iowait": v[4], "busy": v[0] + v[1] + v[2] + v[5] + v[6] + v[7]}
+
+
+def disk_stat(dev):
+    f = [int(x) for x in open("/sys/block/%s/stat" % os.path.basename(dev)).read().split()]
+    f += [0] * (17 - len(f))
+    return {"read_ios": f[0], "read_bytes": f[2] * 512, "write_ios": f[4],
+            "write_bytes": f[6] * 512, "discard_bytes": f[13] * 512, "flushes": f[15]}
+
+
+def meminfo():
+    m = {}
+    for line in open("/proc/meminfo"):
+        k, v = line.split(":", 1)
+        m[k] = int(v.split()[0]) * 1024
+    return m
+
+
+def mem_snapshot():
+    m = meminfo()
+    return {"free": m["MemFree"], "slab": m["Slab"], "sunreclaim": m["SUnreclaim"],
+            "vmalloc": m["VmallocUsed"], "percpu": m.get("Percpu", 0),
+            "cached": m["Cached"], "buffers": m["Buffers"]}
+
+
+_RBUF = bytearray(1 << 20)
+
+
+def read_files(paths):
+    """Read regular files whole; return the bytes read."""
+    n = 0
+    mv = memoryview(_RBUF)
+    for p in paths:
+        try:
+            fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue  # symlinks and specials
+        try:
+            while True:
+                r = os.readv(fd, [mv])
+                if r <= 0:
+                    break
+                n += r
+        finally:
+            os.close(fd)
+    return n
+
+
+def drop_caches():
+    os.sync()
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("3\n")
+
+
+def fsync_path(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# ---- targets ------------------------------------------------------------
+
+class Target:
+    kind = "?"
+
+    def __init__(self, disk, logical_bytes):
+        self.disk = disk
+        self.logical = logical_bytes
+        self.name = "%s-%s" % (PREFIX, self.kind)
+        self.dev = "/dev/mapper/" + self.name
+
+    def mknode(self):
+        sh("dmsetup mknodes", check=False)
+        if not os.path.exists(self.dev):
+            raise CmdFailed("%s missing after dmsetup create" % self.dev)
+
+    def setup(self):
+        raise NotImplementedError
+
+    def space(self):
+        """Target's own accounting: {"used": bytes (data + metadata), "data": bytes, ...}."""
+        return {}
+
+    def module_mem(self):
+        return None
+
+    def drop_target_cache(self):
+        pass
+
+    def teardown(self):
+        for n in self.dm_names():
+            for _ in range(5):
+                if sh("dmsetup remove %s" % n, check=False, timeout=120) is not None and \
+                        not os.path.exists("/dev/mapper/" + n):
+                    break
+                time.sleep(1)
+
+    def dm_names(self):
+        return [self.name]
+
+    def describe(self):
+        return ""
+
+
+class Linear(Target):
+    kind = "linear"
+
+    def setup(self):
+        sh("dmsetup create %s --table '0 %d linear %s 0'" % (self.name, self.logical // 512, self.disk))
+        self.mknode()
+
+    def describe(self):
+        return "dm-linear over the whole logical size (the physical reference)"
+
+
+class Thin(Target):
+    kind = "thin"
+    META = 64 * MiB
+    BLOCK_SECTORS = 128  # 64 KiB, LVM's default chunk size
+
+    def setup(self):
+        disk_bytes = int(sh("blockdev --getsize64 %s" % self.disk))
+        data = (disk_bytes - self.META) // 512
+        data -= data % self.BLOCK_SECTORS
+        meta, dat, pool = self.name + "-meta", self.name + "-data", self.name + "-pool"
+        sh("dmsetup create %s --table '0 %d linear %s 0'" % (meta, self.META // 512, self.disk))
+        sh("dmsetup create %s --table '0 %d linear %s %d'" % (dat, data, self.disk, self.META // 512))
+        sh("dmsetup mknodes", check=False)
+        sh("dd if=/dev/zero of=/dev/mapper/%s bs=4096 count=1 oflag=direct status=none" % meta)
+        sh("dmsetup create %s --table '0 %d thin-pool /dev/mapper/%s /dev/mapper/%s %d 0'"
+           % (pool, data, meta, dat, self.BLOCK_SECTORS))
+        sh("dmsetup message %s 0 'create_thin 0'" % pool)
+        sh("dmsetup create %s --table '0 %d thin /dev/mapper/%s 0'" % (self.name, self.logical // 512, pool))
+        self.mknode()
+
+    def dm_names(self):
+        return [self.name, self.name + "-pool", self.name + "-data", self.name + "-meta"]
+
+    def space(self):
+        st = sh("dmsetup status %s-pool" % self.name).split()
+        # 0 <len> thin-pool <trans> <meta used>/<total> <data used>/<total> ...
+        mu, mt = (int(x) for x in st[4].split("/"))
+        du, dt = (int(x) for x in st[5].split("/"))
+        bs = self.BLOCK_SECTORS * 512
+        return {"used": du * bs + mu * 4096, "data": du * bs, "meta": mu * 4096,
+                "total": dt * bs + mt * 4096, "raw": " ".join(st[3:])}
+
+    def describe(self):
+        return ("dm-thin: pool (64 MiB metadata + rest of the disk as data, 64 KiB blocks, "
+                "block zeroing and discard passdown on: dm-thin defaults) + one thin volume")
+
+
+class Vdo(Target):
+    kind = "vdo"
+
+    def setup(self):
+        disk_bytes = int(sh("blockdev --getsize64 %s" % self.disk))
+        self.format_out = sh("vdoformat --force --logical-size=%dM --slab-bits=15 %s 2>&1"
+                             % (self.logical // MiB, self.disk), timeout=300).strip()
+        sh("dmsetup create %s --table '0 %d vdo V4 %s %d 4096 32768 16380'"
+           % (self.name, self.logical // 512, self.disk, disk_bytes // 4096), timeout=300)
+        self.mknode()
+
+    def stats(self):
+        out = sh("dmsetup message %s 0 stats" % self.name)
+        s = {}
+        for k in ("dataBlocksUsed", "overheadBlocksUsed", "logicalBlocksUsed", "physicalBlocks"):
+            m = re.search(r"\b%s : (\d+)" % k, out)
+            s[k] = int(m.group(1)) if m else None
+        m = re.search(r"memoryUsage : \{ bytesUsed : (\d+), peakBytesUsed : (\d+)", out)
+        s["bytesUsed"], s["peakBytesUsed"] = (int(m.group(1)), int(m.group(2))) if m else (None, None)
+        return s
+
+    def space(self):
+        s = self.stats()
+        return {"used": (s["dataBlocksUsed"] + s["overheadBlocksUsed"]) * 4096,
+                "data": s["dataBlocksUsed"] * 4096, "meta": s["overheadBlocksUsed"] * 4096,
+                "total": s["physicalBlocks"] * 4096, "logical_used": s["logicalBlocksUsed"] * 4096}
+
+    def module_mem(self):
+        s = self.stats()
+        return {"bytes": s["bytesUsed"], "peak_bytes": s["peakBytesUsed"],
+                "what": "vdo stats memoryUsage"}
+
+    def describe(self):
+        return ("dm-vdo (kernel 6.12): vdoformat --slab-bits=15 (128 MiB slabs), default "
+                "dense index (0.25 GB), compression off (dm-vdo default), block map cache 128 MiB")
+
+
+SIS_FIELDS = ["mode", "mapped", "used_total", "written", "new_data", "ratio", "zero_blocks",
+              "cache_hits", "cache_misses", "cache_blocks", "commits", "needs_check",
+              "data_blocks", "dedup_hits"]
+
+
+class Sis(Target):
+    kind = "sis"
+
+    def setup(self):
+        sh("modprobe dm-sis")
+        sh("dmsetup create %s --table '0 %d sis %s'" % (self.name, self.logical // 512, self.disk),
+           timeout=300)
+        self.mknode()
+
+    def status(self):
+        st = sh("dmsetup status %s" % self.name).split()[3:]
+        d = dict(zip(SIS_FIELDS, st))
+        return d
+
+    def space(self):
+        d = self.status()
+        used, total = (int(x) for x in d["used_total"].split("/"))
+        data = int(d["data_blocks"])
+        return {"used": used * 4096, "data": data * 4096, "meta": (used - data) * 4096,
+                "total": total * 4096, "mapped": int(d["mapped"]) * 4096,
+                "ratio": float(d["ratio"]), "mode": d["mode"], "dedup_hits": int(d["dedup_hits"]),
+                "cache_hits": int(d["cache_hits"]), "cache_misses": int(d["cache_misses"])}
+
+    def module_mem(self):
+        d = self.status()
+        return {"bytes": int(d["cache_blocks"]) * 4096, "what": "sis status cache_blocks x 4 KiB"}
+
+    def drop_target_cache(self):
+        sh("dmsetup message %s 0 drop_cache" % self.name, check=False)
+
+    def describe(self):
+        return "dm-sis with default features (zero detection on, commit interval 1 s)"
+
+
+KINDS = {"linear": Linear, "thin": Thin, "vdo": Vdo, "sis": Sis}
+
+
+# ---- measurement --------------------------------------------------------
+
+class Bench:
+    def __init__(self, args):
+        self.a = args
+        self.S = args.size * MiB
+
+    def snap(self, t):
+        s = {"t": time.monotonic(), "cpu": cpu_ticks(), "disk": disk_stat(t.disk)}
+        try:
+            s["space"] = t.space()
+        except Exception as e:  # noqa: BLE001 (a broken status must not stop the run)
+            s["space"] = {"error": str(e)}
+        return s
+
+    def record(self, t, run, layer, job, before, after, extra=None):
+        d0, d1 = before["disk"], after["disk"]
+        c0, c1 = before["cpu"], after["cpu"]
+        rec = {"type": "job", "run": run, "target": t.kind, "layer": layer, "job": job,
+               "elapsed_s": round(after["t"] - before["t"], 3),
+               "backing": {k: d1[k] - d0[k] for k in d0},
+               "cpu_s": {k: round((c1[k] - c0[k]) / HZ, 2) for k in c0},
+               "space_after": after["space"]}
+        s0, s1 = before["space"], after["space"]
+        if "used" in s0 and "used" in s1:
+            rec["space_delta"] = {k: s1[k] - s0[k] for k in ("used", "data") if k in s0}
+        if extra:
+            rec.update(extra)
+        emit(rec)
+        return rec
+
+    def measured(self, t, run, layer, job, fn, flush=None):
+        """Run fn() between two snapshots; fn returns a dict of extra figures."""
+        if "read" in job:
+            drop_caches()
+            t.drop_target_cache()
+        before = self.snap(t)
+        extra = fn() or {}
+        if flush:
+            f0 = time.monotonic()
+            flush()
+            extra["flush_s"] = round(time.monotonic() - f0, 3)
+        after = self.snap(t)
+        return self.record(t, run, layer, job, before, after, extra)
+
+    # fio ----------------------------------------------------------------
+    def fio(self, name, sections, common):
+        """Run fio on a job file: one section per (filename, offset, size, runtime),
+        one after another (stonewall).  Figures are summed over the sections:
+        bytes and runtimes add up, so MiB/s = all bytes / all time."""
+        jf = "/tmp/bench-%s.fio" % name
+        with open(jf, "w") as f:
+            f.write("[global]\nioengine=libaio\ndirect=1\nrefill_buffers=1\nfallocate=none\n")
+            for k, v in common.items():
+                f.write("%s=%s\n" % (k, v))
+            for i, (fn, off, size, runtime) in enumerate(sections):
+                f.write("[%s.%d]\nstonewall\nfilename=%s\noffset=%d\nsize=%d\n" % (name, i, fn, off, size))
+                if runtime:
+                    f.write("runtime=%d\n" % runtime)
+        out = sh("fio --output-format=json %s" % jf, timeout=self.a.cmd_timeout)
+        j = json.loads(out[out.index("{"):])
+        bs = int(common["bs"].rstrip("k")) * 1024
+        res = {"bs": bs, "sections": len(sections), "io_bytes": 0, "fio_runtime_ms": 0,
+               "section_bytes": []}
+        lat_w = lat_n = cpu_usr = cpu_sys = 0.0
+        p99 = 0.0
+        for job in j["jobs"]:
+            d = "read" if job["read"]["io_bytes"] else "write"
+            x = job[d]
+            res["dir"] = d
+            res["io_bytes"] += x["io_bytes"]
+            res["section_bytes"].append(x["io_bytes"])
+            res["fio_runtime_ms"] += x["runtime"]
+            ios = x["total_ios"] or 0
+            lat_w += x["lat_ns"]["mean"] * ios
+            lat_n += ios
+            cpu_usr += job["usr_cpu"] * x["runtime"]
+            cpu_sys += job["sys_cpu"] * x["runtime"]
+            p99 = max(p99, x["clat_ns"].get("percentile", {}).get("99.000000", 0))
+        rt = res["fio_runtime_ms"] or 1
+        res.update({"fio_bw_mibs": round(res["io_bytes"] / MiB / (rt / 1000.0), 2),
+                    "fio_iops": round(res["io_bytes"] / bs / (rt / 1000.0), 1),
+                    "lat_mean_us": round(lat_w / lat_n / 1000, 1) if lat_n else None,
+                    "lat_p99_us": round(p99 / 1000, 1),
+                    "fio_usr_cpu_pct": round(cpu_usr / rt, 2), "fio_sys_cpu_pct": round(cpu_sys / rt, 2),
+                    "capped": res["io_bytes"] < sum(sz for _, _, sz, _ in sections)})
+        return res
+
+    def fio_jobs(self, t, run, layer, where):
+        """where(i) -> (filename, offset) of region i (S bytes).  Regions 0-2:
+        sequential writes with dedupe 0/50/90 %; region 3: random writes."""
+        S, a = self.S, self.a
+        # the same data on every target; new data in every layer and run
+        seed = 100000 * run + (1000 if layer == "ext4" else 0)
+        ws = {"dedupe_mode": "working_set", "dedupe_working_set_percentage": 5}
+        written = []
+        for i, dd in enumerate((0, 50, 90)):
+            fn, off = where(i)
+            common = {"rw": "write", "bs": "128k", "iodepth": 16, "dedupe_percentage": dd,
+                      "randseed": seed + i}
+            if dd:
+                common.update(ws)
+            r = self.measured(t, run, layer, "seqwrite_dedupe%d" % dd,
+                              lambda: self.fio("w%d" % i, [(fn, off, S, a.seq_cap)], common),
+                              flush=lambda: fsync_path(fn))
+            n = r.get("io_bytes") or 0
+            n -= n % (128 << 10)
+            if layer == "ext4" and n < S:
+                os.truncate(fn, n)  # fio sized the file: no holes to read back
+            written.append((fn, off, n))
+        fn, off = where(3)
+        common = {"rw": "randwrite", "bs": "4k", "iodepth": 32, "dedupe_percentage": 50,
+                  "randseed": seed + 3}
+        common.update(ws)
+        self.measured(t, run, layer, "randwrite4k_qd32_dedupe50",
+                      lambda: self.fio("rw", [(fn, off, S, a.rand_runtime)], common),
+                      flush=lambda: fsync_path(fn))
+        # read back exactly what the three sequential jobs wrote
+        secs = [(fn, off, n, a.seq_cap) for fn, off, n in written if n]
+        self.measured(t, run, layer, "seqread",
+                      lambda: self.fio("r", secs, {"rw": "read", "bs": "128k", "iodepth": 16}))
+        secs = [(fn, off, n, max(1, a.rand_runtime // len(written))) for fn, off, n in written if n]
+        self.measured(t, run, layer, "randread4k_qd32",
+                      lambda: self.fio("rr", secs, {"rw": "randread", "bs": "4k", "iodepth": 32,
+                                                    "randseed": seed + 7}))
+
+    # one target, one run ------------------------------------------------
+    def run_target(self, t, run):
+        a, S = self.a, self.S
+        drop_caches()
+        mem0 = mem_snapshot()
+        t0 = time.monotonic()
+        sh("blkdiscard %s" % t.disk, check=False)
+        before = self.snap_disk_only(t)
+        t.setup()
+        after = self.snap(t)
+        mem1 = mem_snapshot()
+        self.record(t, run, "setup", "create", before, after,
+                    {"describe": t.describe(), "table": sh("dmsetup table %s" % t.name).strip()})
+
+        # raw device: regions of S bytes, one per write job
+        self.fio_jobs(t, run, "raw", lambda i: (t.dev, i * S))
+
+        # a fresh filesystem over the whole device
+        # discard what the raw jobs wrote (all of the device is slow on dm-vdo)
+        self.measured(t, run, "raw", "discard_regions",
+                      lambda: sh("blkdiscard -o 0 -l %d %s" % (4 * S, t.dev)) and None)
+        self.measured(t, run, "ext4", "mkfs",
+                      lambda: sh("mkfs.ext4 -F -q -E lazy_itable_init=0,lazy_journal_init=0,nodiscard %s"
+                                 % t.dev, timeout=a.cmd_timeout, input="") and None,
+                      flush=lambda: fsync_path(t.dev))
+        os.makedirs(MNT, exist_ok=True)
+        sh("mount -t ext4 %s %s" % (t.dev, MNT))
+        try:
+            self.fio_jobs(t, run, "ext4", lambda i: ("%s/fio.%d" % (MNT, i), 0))
+            self.copies(t, run)
+            self.containers(t, run)
+            drop_caches()
+            t.drop_target_cache()
+            mem2 = mem_snapshot()
+            df = os.statvfs(MNT)
+            fs_used = (df.f_blocks - df.f_bfree) * df.f_frsize
+            sp = t.space() if t.kind != "linear" else {}
+        finally:
+            sh("umount %s" % MNT, check=False, timeout=300)
+
+        mm = None
+        try:
+            mm = t.module_mem()
+        except Exception as e:  # noqa: BLE001
+            mm = {"error": str(e)}
+        emit({"type": "target", "run": run, "target": t.kind, "disk": t.disk,
+              "logical_bytes": t.logical, "describe": t.describe(),
+              "ext4_used_bytes": fs_used, "space_end": sp,
+              "mem_base": mem0, "mem_created": mem1, "mem_end": mem2,
+              "mem_module": mm, "wall_s": round(time.monotonic() - t0, 1),
+              "format_out": getattr(t, "format_out", None)})
+        t.teardown()
+
+    def snap_disk_only(self, t):
+        return {"t": time.monotonic(), "cpu": cpu_ticks(), "disk": disk_stat(t.disk), "space": {}}
+
+    def copies(self, t, run):
+        """K identical files on ext4; read back cold."""
+        K = self.a.copies
+        d = MNT + "/copies"
+        os.makedirs(d, exist_ok=True)
+
+        def write():
+            for i in range(K):
+                shutil.copyfile(COPY_SRC, "%s/copy.%d" % (d, i))
+            return {"io_bytes": K * os.path.getsize(COPY_SRC), "copies": K,
+                    "file_bytes": os.path.getsize(COPY_SRC)}
+        self.measured(t, run, "ext4", "copies_write", write, flush=os.sync)
+
+        def read():
+            return {"io_bytes": read_files(["%s/copy.%d" % (d, i) for i in range(K)]), "copies": K}
+        self.measured(t, run, "ext4", "copies_read_cold", read)
+
+    def containers(self, t, run):
+        """K copies of a real tree (the guest's /usr, without kernel modules)."""
+        K = self.a.containers
+        d = MNT + "/containers"
+        os.makedirs(d, exist_ok=True)
+        tree_bytes = self.tree_bytes
+
+        def write():
+            t0 = time.monotonic()
+            done = 0
+            for i in range(K):
+                if i >= 2 and time.monotonic() - t0 > self.a.containers_budget:
+                    break  # a slow target: fewer copies (recorded), not a blown budget
+                os.makedirs("%s/c%d" % (d, i))
+                sh("tar -C %s/c%d -xf %s" % (d, i, TREE_TAR), timeout=self.a.cmd_timeout)
+                done += 1
+            return {"io_bytes": done * tree_bytes, "copies": done, "copies_wanted": K,
+                    "tree_bytes": tree_bytes, "tree_files": self.tree_files}
+        self.measured(t, run, "ext4", "containers_write", write, flush=os.sync)
+
+        def read():
+            # every file in directory order, as tar would (GNU tar skips file
+            # contents when its archive is /dev/null, and a pipe costs CPU in TCG)
+            files = []
+            for root, dirs, names in os.walk(d):
+                dirs.sort()
+                files += [os.path.join(root, n) for n in sorted(names)
+                          if stat.S_ISREG(os.lstat(os.path.join(root, n)).st_mode)]
+            n = read_files(files)
+            return {"io_bytes": n, "copies": round(n / tree_bytes, 2), "files": len(files)}
+        self.measured(t, run, "ext4", "containers_read_cold", read)
+
+    # --------------------------------------------------------------------
+    def prepare(self):
+        a = self.a
+        # source data in tmpfs so the writers do not depend on the root disk
+        sh("head -c %d /dev/urandom > %s" % (a.copy_mib * MiB, COPY_SRC))
+        sh("tar -C / --exclude=usr/lib/modules -cf %s usr" % TREE_TAR, timeout=600)
+        out = sh("tar -tvf %s" % TREE_TAR)
+        self.tree_bytes = sum(int(line.split()[2]) for line in out.splitlines()
+                              if line.startswith("-"))
+        self.tree_files = sum(1 for line in out.splitlines() if line.startswith("-"))
+
+    def main(self):
+        a = self.a
+        disks = os.environ.get("SIS_DISKS", "").split()
+        targets = a.targets.split(",")
+        if len(disks) < len(targets):
+            note("need one disk per target: %d targets, disks '%s'" % (len(targets), disks))
+            return 2
+        sh("dmesg -n 1", check=False)
+        clock = fix_clock()
+        note("guest clock: %s" % clock)
+        rtc0 = int(open(RTC).read()) if os.path.exists(RTC) else None
+        mono0 = time.monotonic()
+        for m in ("dm-thin-pool", "dm-vdo", "dm-sis"):
+            sh("modprobe %s" % m, check=False)
+        self.prepare()
+        cpu = [l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")]
+        emit({"type": "env", "kernel": os.uname().release, "nproc": os.cpu_count(),
+              "cpu_model": cpu[0] if cpu else "?", "mem_total": meminfo()["MemTotal"],
+              "fio": sh("fio --version").strip(), "targets_available": sh("dmsetup targets"),
+              "size_mib": a.size, "runs": a.runs, "copies": a.copies, "copy_mib": a.copy_mib,
+              "containers": a.containers, "tree_bytes": self.tree_bytes,
+              "tree_files": self.tree_files, "tree": "/usr without /usr/lib/modules",
+              "rand_runtime_s": a.rand_runtime, "seq_cap_s": a.seq_cap,
+              "containers_budget_s": a.containers_budget, "logical_mib": a.logical,
+              "disks": dict(zip(targets, disks)), "clock": clock,
+              "tsc_dmesg": sh("dmesg | grep -E 'tsc: (Detected|Using|PIT)' || true", check=False).strip()})
+        wedged = set()
+        for run in range(1, a.runs + 1):
+            for kind, disk in zip(targets, disks):
+                if kind in wedged:
+                    emit({"type": "error", "run": run, "target": kind,
+                          "error": "skipped: stuck in an earlier run"})
+                    continue
+                t = KINDS[kind](disk, a.logical * MiB)
+                note("run %d: %s on %s" % (run, kind, disk))
+                t_start = time.monotonic()
+                try:
+                    self.run_target(t, run)
+                except Stuck as e:
+                    wedged.add(kind)
+                    emit({"type": "error", "run": run, "target": kind, "error": str(e),
+                          "dmesg": sh("dmesg | tail -n 40", check=False)})
+                    continue
+                except Exception as e:  # noqa: BLE001 (record and go on)
+                    emit({"type": "error", "run": run, "target": kind,
+                          "error": "%s: %s" % (type(e).__name__, e),
+                          "dmesg": sh("dmesg | tail -n 20", check=False)})
+                    sh("umount %s" % MNT, check=False, timeout=120)
+                    try:
+                        t.teardown()
+                    except Exception:  # noqa: BLE001
+                        pass
+                note("run %d: %s done in %.0f s" % (run, kind, time.monotonic() - t_start))
+        end = {"type": "end", "mono_s": round(time.monotonic() - mono0, 1)}
+        if rtc0 is not None:
+            end["rtc_s"] = int(open(RTC).read()) - rtc0
+            end["clock_rate_end"] = clock_rate()
+        emit(end)
+        return 0
+
+
+def main():
+    global CMD_TIMEOUT
+    p = argparse.ArgumentParser()
+    p.add_argument("--size", type=int, default=256, help="MiB per fio job / region")
+    p.add_argument("--targets", default="linear,thin,vdo,sis")
+    p.add_argument("--runs", type=int, default=1)
+    p.add_argument("--copies", type=int, default=8, help="identical files for the cold-read case")
+    p.add_argument("--copy-mib", type=int, default=32, help="size of each identical file")
+    p.add_argument("--containers", type=int, default=4, help="copies of the tree")
+    p.add_argument("--rand-runtime", type=int, default=20, help="cap of each random job, s")
+    p.add_argument("--seq-cap", type=int, default=60, help="cap of each sequential job, s")
+    p.add_argument("--containers-budget", type=int, default=150,
+                   help="no new container copy starts after this many seconds")
+    p.add_argument("--logical", type=int, default=4096, help="logical size of each target, MiB")
+    p.add_argument("--cmd-timeout", type=int, default=600)
+    a = p.parse_args()
+    CMD_TIMEOUT = a.cmd_timeout
+    return Bench(a).main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

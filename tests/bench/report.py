@@ -1,0 +1,576 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+#
+# tests/bench/report.py: turn the console log of a scripts/bench guest run
+# (lines "SISBENCH {json}") into docs/benchmarks.md, docs/benchmarks.json and
+# docs/benchmarks.png.  Every figure in the outputs comes from the log; nothing
+# is hard-coded.  Run by scripts/bench; usable alone on a saved log:
+#
+#   tests/bench/report.py --log build/bench/console.log --docs docs
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+MiB = 1 << 20
+GiB = 1 << 30
+ORDER = ["linear", "thin", "vdo", "sis"]
+FIO_JOBS = ["seqwrite_dedupe0", "seqwrite_dedupe50", "seqwrite_dedupe90",
+            "randwrite4k_qd32_dedupe50", "seqread", "randread4k_qd32"]
+FS_JOBS = ["copies_write", "copies_read_cold", "containers_write", "containers_read_cold"]
+JOB_LABEL = {
+    "seqwrite_dedupe0": "seq write 128k, dedupe 0%",
+    "seqwrite_dedupe50": "seq write 128k, dedupe 50%",
+    "seqwrite_dedupe90": "seq write 128k, dedupe 90%",
+    "randwrite4k_qd32_dedupe50": "rand write 4k qd32, dedupe 50%",
+    "seqread": "seq read 128k (read back)",
+    "randread4k_qd32": "rand read 4k qd32",
+    "copies_write": "K identical files: write",
+    "copies_read_cold": "K identical files: cold read",
+    "containers_write": "K container trees: write",
+    "containers_read_cold": "K container trees: cold read",
+    "mkfs": "mkfs.ext4",
+    "create": "target create",
+    "discard_regions": "discard raw regions",
+}
+
+
+def parse_log(path):
+    recs, bad, splats, infail = [], 0, [], False
+    with open(path, errors="replace") as f:
+        for line in f:
+            # vm-run's verdict on the guest kernel log
+            if "vm-run: FAIL:" in line:
+                splats.append(line.strip())
+                infail = "kernel log reports problems" in line
+                continue
+            if infail and line.startswith("    "):
+                splats.append(line.strip())
+                continue
+            infail = False
+            i = line.find("SISBENCH {")
+            if i < 0:
+                continue
+            try:
+                recs.append(json.loads(line[i + len("SISBENCH "):].strip()))
+            except ValueError:
+                bad += 1
+    return recs, bad, splats
+
+
+def parse_kv(path):
+    d = {}
+    if path and os.path.exists(path):
+        for line in open(path):
+            if "=" in line:
+                k, v = line.rstrip("\n").split("=", 1)
+                d[k] = v
+    return d
+
+
+def throughput(r):
+    """MiB/s and IOPS of one job record; the flush after a write counts."""
+    nbytes = r.get("io_bytes")
+    if not nbytes:
+        return None, None
+    if r.get("fio_runtime_ms") is not None:
+        secs = r["fio_runtime_ms"] / 1000.0 + r.get("flush_s", 0)
+    else:
+        secs = r["elapsed_s"]
+    if secs <= 0:
+        return None, None
+    mibs = nbytes / MiB / secs
+    iops = nbytes / r["bs"] / secs if r.get("bs") else None
+    return mibs, iops
+
+
+def figures(r):
+    """The per-job figures that are aggregated over runs."""
+    mibs, iops = throughput(r)
+    f = {"mib_s": mibs, "iops": iops,
+         "backing_read_mib": r["backing"]["read_bytes"] / MiB,
+         "backing_write_mib": r["backing"]["write_bytes"] / MiB,
+         "cpu_busy_s": r["cpu_s"]["busy"], "elapsed_s": r["elapsed_s"],
+         "io_mib": (r.get("io_bytes") or 0) / MiB}
+    if r.get("lat_mean_us") is not None:
+        f["lat_mean_us"] = r["lat_mean_us"]
+        f["lat_p99_us"] = r["lat_p99_us"]
+    sd = r.get("space_delta")
+    is_write = "write" in r["job"]
+    if sd:
+        f["space_delta_mib"] = sd["used"] / MiB
+        f["data_delta_mib"] = sd.get("data", sd["used"]) / MiB
+    elif r["target"] == "linear" and is_write and r.get("io_bytes"):
+        # dm-linear maps 1:1: the space taken is what was written
+        f["space_delta_mib"] = f["data_delta_mib"] = r["io_bytes"] / MiB
+    if r.get("io_bytes") and f["cpu_busy_s"] is not None:
+        f["cpu_s_per_gib"] = f["cpu_busy_s"] / (r["io_bytes"] / GiB)
+    return f
+
+
+def agg(values):
+    v = [x for x in values if x is not None]
+    if not v:
+        return None
+    med = statistics.median(v)
+    return {"median": med, "min": min(v), "max": max(v), "n": len(v),
+            "spread_pct": (100.0 * (max(v) - min(v)) / med) if med else 0.0}
+
+
+def build(recs, host, core_text, bad_lines, splats):
+    env = next((r for r in recs if r["type"] == "env"), {})
+    jobs = [r for r in recs if r["type"] == "job"]
+    tgts = [r for r in recs if r["type"] == "target"]
+    errors = [r for r in recs if r["type"] == "error"]
+    ends = [r for r in recs if r["type"] == "end"]
+    ended = bool(ends)
+    order = [t for t in ORDER if t in (env.get("disks") or {})] or \
+        sorted({r["target"] for r in jobs}, key=lambda t: ORDER.index(t) if t in ORDER else 9)
+
+    summary = {}
+    for r in jobs:
+        key = "%s/%s" % (r["layer"], r["job"])
+        summary.setdefault(key, {}).setdefault(r["target"], []).append(figures(r))
+    for key, per in summary.items():
+        for t, lst in per.items():
+            names = sorted({k for f in lst for k in f})
+            per[t] = {k: agg([f.get(k) for f in lst]) for k in names}
+        lin = per.get("linear", {}).get("mib_s")
+        for t, d in per.items():
+            if lin and d.get("mib_s") and lin["median"]:
+                d["ratio_to_linear"] = d["mib_s"]["median"] / lin["median"]
+
+    target_summary = {}
+    for t in order:
+        rows = [r for r in tgts if r["target"] == t]
+        if not rows:
+            continue
+        ts = {"runs": len(rows), "describe": rows[0]["describe"],
+              "wall_s": agg([r["wall_s"] for r in rows])}
+
+        def memd(a, b, k):
+            return [(r[b][k] - r[a][k]) / MiB for r in rows]
+        ts["mem_after_create_mib"] = agg([-x for x in memd("mem_base", "mem_created", "free")])
+        ts["mem_end_mib"] = agg([-x for x in memd("mem_base", "mem_end", "free")])
+        ts["slab_end_mib"] = agg(memd("mem_base", "mem_end", "slab"))
+        ts["vmalloc_end_mib"] = agg(memd("mem_base", "mem_end", "vmalloc"))
+        mm = [r["mem_module"] for r in rows if r.get("mem_module") and r["mem_module"].get("bytes") is not None]
+        if mm:
+            ts["module_mem_mib"] = agg([m["bytes"] / MiB for m in mm])
+            ts["module_mem_what"] = mm[0]["what"]
+        ts["ext4_used_mib"] = agg([r["ext4_used_bytes"] / MiB for r in rows])
+        se = [r["space_end"] for r in rows if r.get("space_end") and "used" in r["space_end"]]
+        if se:
+            ts["phys_used_end_mib"] = agg([s["used"] / MiB for s in se])
+            ts["phys_data_end_mib"] = agg([s["data"] / MiB for s in se])
+        target_summary[t] = ts
+
+    return {"generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "env": env, "host": host, "targets": order, "complete": ended,
+            "unparsed_lines": bad_lines, "vm_run_problems": splats, "summary": summary, "target_summary": target_summary,
+            "errors": errors, "end": ends, "jobs": jobs, "target_runs": tgts, "bench_core": core_text}
+
+
+# ---- markdown -------------------------------------------------------------
+
+def fmt(x, nd=1):
+    if x is None:
+        return "-"
+    if abs(x) >= 100:
+        return "%.0f" % x
+    return ("%." + str(nd) + "f") % x
+
+
+def cell(a, unit="", nd=1, spread=True):
+    if not a:
+        return "-"
+    s = fmt(a["median"], nd) + unit
+    if spread and a["n"] > 1:
+        s += " ±%.0f%%" % (a["spread_pct"] / 2)
+    return s
+
+
+def failed_note(res, t):
+    errs = [e for e in res["errors"] if e["target"] == t]
+    return errs
+
+
+def markdown(res):
+    env, host, order, S = res["env"], res["host"], res["targets"], res["summary"]
+    runs = env.get("runs", 1)
+    L = []
+    w = L.append
+    w("# dm-sis benchmarks")
+    w("")
+    w("Generated by `make bench` (`scripts/bench`; guest side `tests/bench/bench-guest.py`, "
+      "report `tests/bench/report.py`). **Every figure below comes from the run described here**; "
+      "rerun `make bench` to regenerate this page, `docs/benchmarks.json` (every figure of every "
+      "job and run) and `docs/benchmarks.png`.")
+    w("")
+    w("## Run")
+    w("")
+    w("| | |")
+    w("|---|---|")
+    w("| date (UTC) | %s |" % host.get("date", "?"))
+    w("| guest kernel | %s |" % env.get("kernel", "?"))
+    w("| guest | QEMU %s, %s vCPUs (`-cpu qemu64,-cx16`), %s MiB RAM, CPU model \"%s\" |"
+      % ("TCG (no KVM)" if host.get("accel", "tcg") == "tcg" else host.get("accel"),
+         env.get("nproc", "?"), (env.get("mem_total") or 0) // MiB, env.get("cpu_model", "?")))
+    w("| host | %s vCPUs, %s, %s MiB RAM, kernel %s; %s |"
+      % (host.get("host_nproc", "?"), host.get("host_cpu", "?"), host.get("host_mem_mib", "?"),
+         host.get("host_kernel", "?"), host.get("qemu", "?")))
+    w("| host load (1/5/15 min) | before %s, after %s; sampled during the run: %s |"
+      % (host.get("load_before", "?"), host.get("load_after", "?"), host.get("load_samples", "?")))
+    clk = env.get("clock") or {}
+    if clk:
+        endr = next((r for r in reversed(res.get("end", [])) if r), {})
+        txt = "clocksource %s; guest clock rate vs the RTC (host time) at start %s" % (
+            clk.get("clocksource"), fmt(clk.get("rate_before"), 3))
+        if clk.get("rate_after") is not None:
+            txt += " (**TSC miscalibrated at boot**: switched to hpet, rate now %s)" % fmt(clk["rate_after"], 3)
+        if endr.get("rtc_s"):
+            txt += "; over the run: %s s guest clock for %s s RTC" % (endr.get("mono_s"), endr.get("rtc_s"))
+        w("| guest clock | %s |" % txt)
+    w("| tree | git %s |" % host.get("git", "?"))
+    w("| disks | one sparse virtio disk per target (%s), `cache=unsafe`, identical size; "
+      "every target has a logical size of %s MiB |"
+      % (", ".join("%s %s" % (t, d) for t, d in (env.get("disks") or {}).items()), env.get("logical_mib", "?")))
+    if runs > 1:
+        w("| runs | **%d runs** of every target in one boot, interleaved (run 1: all targets, then run 2 ...); "
+          "cells give the **median ±half the range** (min to max) as a %% of the median |" % runs)
+    else:
+        w("| runs | **single run** (one measurement per figure, no spread: read small differences as noise) |")
+    w("| sizes | fio %s MiB per job (seq read-back: 3x), random jobs capped at %s s; %s identical files of %s MiB; "
+      "%s copies of a %s-file, %.0f MiB tree (%s) |"
+      % (env.get("size_mib"), env.get("rand_runtime_s"), env.get("copies"), env.get("copy_mib"),
+         env.get("containers"), env.get("tree_files"), (env.get("tree_bytes") or 0) / MiB, env.get("tree")))
+    w("| fio | %s, libaio, direct=1, refill_buffers; dedupe via `dedupe_percentage` with "
+      "`dedupe_mode=working_set` (working set 5%% of the job size, so duplicates hit the index, "
+      "not only in-flight data), a distinct `randseed` per job (no accidental cross-job duplicates) |"
+      % env.get("fio", "?"))
+    w("| wall time | guest run %s s; whole `scripts/bench` %s s (incl. bench-core and this report) |"
+      % (host.get("guest_wall_s", "?"), host.get("total_wall_s", "?")))
+    st = "complete" if res["complete"] else "**incomplete: the guest did not reach the end (see Failures)**"
+    w("| status | %s; vm-run exit %s |" % (st, host.get("vm_run_rc", "?")))
+    w("")
+    w("Targets:")
+    w("")
+    for t in order:
+        ts = res["target_summary"].get(t)
+        desc = ts["describe"] if ts else next((r.get("describe") for r in res["jobs"]
+                                               if r["target"] == t and r.get("describe")), "")
+        w("- **%s**: %s" % (t, desc or "(no result)"))
+    w("")
+
+    errs = res["errors"]
+    if errs or not res["complete"] or res["unparsed_lines"] or res["vm_run_problems"]:
+        w("## Failures")
+        w("")
+        for e in errs:
+            w("- run %s, **%s**: %s" % (e.get("run"), e["target"], e["error"].replace("\n", " ")[:600]))
+        for t in order:
+            if t not in {r["target"] for r in res["jobs"]}:
+                w("- **%s**: no job completed in any run" % t)
+        if not res["complete"]:
+            w("- the guest run ended before the last target finished (vm-run exit %s); "
+              "rows missing below were not measured" % host.get("vm_run_rc", "?"))
+        if res["vm_run_problems"]:
+            w("- vm-run's check of the guest kernel log:")
+            w("")
+            w("  ```")
+            for l in res["vm_run_problems"][:20]:
+                w("  " + l)
+            w("  ```")
+        if res["unparsed_lines"]:
+            w("- %d result line(s) on the console could not be parsed and were dropped" % res["unparsed_lines"])
+        w("")
+
+    def tcell(key, t, metric="mib_s", ratio=True, unit=""):
+        d = S.get(key, {}).get(t)
+        if not d or not d.get(metric):
+            return "FAILED" if any(e["target"] == t for e in errs) else "-"
+        s = cell(d[metric], unit)
+        if ratio and t != "linear" and d.get("ratio_to_linear") is not None:
+            s += " (%.2fx)" % d["ratio_to_linear"]
+        return s
+
+    w("## Throughput")
+    w("")
+    w("MiB/s (IOPS for the 4 KiB jobs), and in brackets the ratio to dm-linear on the same job. "
+      "Writes include the flush (fsync) that ends them. Reads are cold: page cache dropped and, for "
+      "dm-sis, its shared block cache dropped (`drop_cache` message) before each read job.")
+    w("")
+    for layer, title in (("raw", "raw device"), ("ext4", "ext4 on the device")):
+        w("### %s" % title)
+        w("")
+        w("| job | " + " | ".join(order) + " |")
+        w("|---" * (len(order) + 1) + "|")
+        for j in FIO_JOBS + (FS_JOBS if layer == "ext4" else []):
+            key = "%s/%s" % (layer, j)
+            if key not in S:
+                continue
+            if "4k" in j:
+                row = [tcell(key, t, "iops", unit=" IOPS") for t in order]
+            else:
+                row = [tcell(key, t) for t in order]
+            w("| %s | %s |" % (JOB_LABEL.get(j, j), " | ".join(row)))
+        w("")
+
+    w("## Space")
+    w("")
+    w("Physical space taken by each write job, in MiB, from each target's own accounting "
+      "(dm-thin: pool data + metadata blocks; dm-vdo: `dataBlocksUsed` + `overheadBlocksUsed` from "
+      "`dmsetup message ... stats`; dm-sis: `<used>` of the status line, data + metadata). "
+      "dm-linear maps 1:1, so its figure is the bytes written. In brackets: space / logical bytes written.")
+    w("")
+    w("| layer | job | logical MiB | " + " | ".join(order) + " |")
+    w("|---|---|---" + "|---" * len(order) + "|")
+    for layer in ("raw", "ext4"):
+        for j in FIO_JOBS + FS_JOBS:
+            key = "%s/%s" % (layer, j)
+            if key not in S or "write" not in j:
+                continue
+            lin = S[key].get("linear") or next(iter(S[key].values()))
+            io = lin.get("io_mib")
+            row = []
+            for t in order:
+                d = S[key].get(t)
+                if not d or not d.get("space_delta_mib"):
+                    row.append("FAILED" if d is None and any(e["target"] == t for e in errs) else "-")
+                    continue
+                s = cell(d["space_delta_mib"])
+                if d.get("io_mib") and d["io_mib"]["median"]:
+                    s += " (%.2f)" % (d["space_delta_mib"]["median"] / d["io_mib"]["median"])
+                row.append(s)
+            w("| %s | %s | %s | %s |" % (layer, JOB_LABEL.get(j, j), cell(io, spread=False), " | ".join(row)))
+    w("")
+    w("At the end of each target's run (ext4 holding the fio files, the K identical files and the K trees):")
+    w("")
+    w("| | " + " | ".join(order) + " |")
+    w("|---" * (len(order) + 1) + "|")
+    TS = res["target_summary"]
+    w("| ext4 used (df), MiB | " + " | ".join(cell(TS.get(t, {}).get("ext4_used_mib")) for t in order) + " |")
+    w("| target: data blocks, MiB | " + " | ".join(
+        cell(TS.get(t, {}).get("phys_data_end_mib")) if t != "linear" else "= logical" for t in order) + " |")
+    w("| target: all used incl. metadata/index, MiB | " + " | ".join(
+        cell(TS.get(t, {}).get("phys_used_end_mib")) if t != "linear" else "= logical" for t in order) + " |")
+    w("")
+    w("dm-vdo's figure includes its on-disk deduplication index and slab metadata, allocated at format "
+      "time (see the `create` row of the backing-I/O table); dm-sis's includes its fixed metadata "
+      "(superblocks, journal, refcount and index pages).")
+    w("")
+
+    w("## Backing-device I/O")
+    w("")
+    w("Bytes read / written on the target's own virtio disk (`/sys/block/vdX/stat`) during each job, MiB. "
+      "The cold-read rows show what a shared cache saves: K identical files or trees read back "
+      "cold need their bytes once if the target serves duplicates from one cached block.")
+    w("")
+    w("| layer | job | logical MiB | " + " | ".join(order) + " |")
+    w("|---|---|---" + "|---" * len(order) + "|")
+    for layer in ("setup", "raw", "ext4"):
+        for j in ["create", "discard_regions", "mkfs"] + FIO_JOBS + FS_JOBS:
+            key = "%s/%s" % (layer, j)
+            if key not in S:
+                continue
+            lin = S[key].get("linear") or next(iter(S[key].values()))
+            row = []
+            for t in order:
+                d = S[key].get(t)
+                if not d:
+                    row.append("-")
+                    continue
+                row.append("r %s / w %s" % (cell(d["backing_read_mib"], spread=False),
+                                             cell(d["backing_write_mib"], spread=False)))
+            w("| %s | %s | %s | %s |" % (layer, JOB_LABEL.get(j, j),
+                                         cell(lin.get("io_mib"), spread=False) if lin.get("io_mib") else "-",
+                                         " | ".join(row)))
+    w("")
+
+    w("## CPU")
+    w("")
+    w("Guest CPU time (all CPUs, user + system + irq, from `/proc/stat`) per GiB moved by the job, "
+      "in seconds. It includes fio or the copying process and every kernel thread of the target "
+      "(dm-vdo's and dm-sis's workers do not show in fio's own usr/sys figures, which are in the JSON).")
+    w("")
+    w("| layer | job | " + " | ".join(order) + " |")
+    w("|---|---" + "|---" * len(order) + "|")
+    for layer in ("raw", "ext4"):
+        for j in FIO_JOBS + FS_JOBS:
+            key = "%s/%s" % (layer, j)
+            if key not in S:
+                continue
+            w("| %s | %s | %s |" % (layer, JOB_LABEL.get(j, j), " | ".join(
+                cell((S[key].get(t) or {}).get("cpu_s_per_gib")) for t in order)))
+    w("")
+
+    w("## Memory")
+    w("")
+    w("Guest memory taken by the target: drop in `MemFree` (page cache dropped both times) from "
+      "before the target was created to just after creation, and to the end of its run (ext4 still "
+      "mounted); slab and vmalloc growth over the run; and the target's own report where it has one.")
+    w("")
+    w("| | " + " | ".join(order) + " |")
+    w("|---" * (len(order) + 1) + "|")
+    for k, lab in (("mem_after_create_mib", "after create, MiB"), ("mem_end_mib", "at end of run, MiB"),
+                   ("slab_end_mib", "slab growth, MiB"), ("vmalloc_end_mib", "vmalloc growth, MiB"),
+                   ("module_mem_mib", "target's own figure, MiB")):
+        w("| %s | %s |" % (lab, " | ".join(cell(TS.get(t, {}).get(k)) for t in order)))
+    whats = ["%s: %s" % (t, TS[t]["module_mem_what"]) for t in order if TS.get(t, {}).get("module_mem_what")]
+    if whats:
+        w("")
+        w("Target's own figure: " + "; ".join(whats) + ".")
+    w("")
+
+    w("## Core instruction counts (`make -C userspace bench-core`)")
+    w("")
+    core = (res.get("bench_core") or "").rstrip()
+    lines = core.splitlines()
+    if len(lines) > 80:
+        lines = lines[:40] + ["... (%d lines cut; full output in build/bench/bench-core.txt)" % (len(lines) - 60)] + lines[-20:]
+    w("```")
+    w("\n".join(lines) if lines else "(no output)")
+    w("```")
+    w("")
+    w("## Plot")
+    w("")
+    w("![throughput and space per target](benchmarks.png)")
+    w("")
+    w("## Method and caveats")
+    w("")
+    w("- One guest boot; each target on its own identical disk; targets run one after another in the "
+      "order above, each run recreating every target from a blank (discarded) disk.")
+    w("- Raw device: four regions of the fio size: the three sequential write jobs (dedupe 0/50/90%) write "
+      "regions 0-2, the random write job region 3; the read-back reads regions 0-2 sequentially, the "
+      "random read job reads 4 KiB blocks at random over them. Then regions 0-3 are discarded, "
+      "ext4 is made (`mkfs.ext4 -E lazy_itable_init=0,lazy_journal_init=0,nodiscard`: no background "
+      "init during the jobs) and the same jobs run on four files.")
+    w("- K identical files: one random file (tmpfs) copied K times onto ext4, flushed, read back cold. "
+      "Container trees: a tar of the guest's own `/usr` (without kernel modules) extracted K times "
+      "into separate directories, flushed, then every file read back cold in tar order.")
+    w("- The host is shared (other QEMU guests and builds run on its 2 vCPUs, see host load above): "
+      "absolute MiB/s under TCG are low and noisy; ratios within this run are what to read, "
+      "backing-I/O bytes and space figures do not depend on the noise.")
+    w("")
+    return "\n".join(L) + "\n"
+
+
+# ---- plot ------------------------------------------------------------------
+
+def plot(res, outdir, png):
+    order, S = res["targets"], res["summary"]
+    jobs = [("raw", j) for j in FIO_JOBS] + [("ext4", j) for j in FIO_JOBS + FS_JOBS]
+    short = {"seqwrite_dedupe0": "seqW d0", "seqwrite_dedupe50": "seqW d50", "seqwrite_dedupe90": "seqW d90",
+             "randwrite4k_qd32_dedupe50": "randW4k d50", "seqread": "seqR", "randread4k_qd32": "randR4k",
+             "copies_write": "Kfiles W", "copies_read_cold": "Kfiles R", "containers_write": "trees W",
+             "containers_read_cold": "trees R"}
+    tp = os.path.join(outdir, "plot-throughput.dat")
+    with open(tp, "w") as f:
+        f.write("job " + " ".join(order) + "\n")
+        for layer, j in jobs:
+            key = "%s/%s" % (layer, j)
+            if key not in S:
+                continue
+            vals = []
+            for t in order:
+                d = S[key].get(t)
+                vals.append("%.3f" % d["mib_s"]["median"] if d and d.get("mib_s") else "0")
+            f.write('"%s %s" %s\n' % (layer, short[j], " ".join(vals)))
+    sp = os.path.join(outdir, "plot-space.dat")
+    with open(sp, "w") as f:
+        f.write("job " + " ".join(order) + "\n")
+        for layer, j in jobs:
+            key = "%s/%s" % (layer, j)
+            if key not in S or "write" not in j:
+                continue
+            vals = []
+            for t in order:
+                d = S[key].get(t)
+                ok = d and d.get("space_delta_mib") and d.get("io_mib") and d["io_mib"]["median"]
+                vals.append("%.1f" % (100.0 * d["space_delta_mib"]["median"] / d["io_mib"]["median"])
+                            if ok else "0")
+            f.write('"%s %s" %s\n' % (layer, short[j], " ".join(vals)))
+    n = len(order)
+    if not n or os.path.getsize(tp) <= len("job ") + 40:
+        return "no job figures to plot"
+    cols = " ".join("'%s' using %d:xtic(1) title columnheader(%d)%s" %
+                    ("DAT", i + 2, i + 2, "" if i == 0 else "") for i in range(n))
+    plots_tp = ", ".join("'%s' using %d:xtic(1) title columnheader(%d)" % (tp, i + 2, i + 2) for i in range(n))
+    plots_sp = ", ".join("'%s' using %d:xtic(1) title columnheader(%d)" % (sp, i + 2, i + 2) for i in range(n))
+    del cols
+    runs = res["env"].get("runs", 1)
+    what = "median of %d runs" % runs if runs > 1 else "single run"
+    gp = """
+set terminal pngcairo size 1400,1000 font ',10'
+set output '%s'
+set multiplot layout 2,1 title 'dm-sis vs dm-linear / dm-thin / dm-vdo, %s, %s (%s)'
+set style data histogram
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set grid ytics
+set key top right
+set xtics rotate by -30 scale 0
+set logscale y
+set ylabel 'MiB/s (log scale)'
+set title 'Throughput per job'
+plot %s
+unset logscale y
+set ylabel '% of the bytes written'
+set yrange [0:*]
+set title 'Physical space taken by each write job, % of the logical bytes written (target accounting; dm-linear = 100)'
+plot %s
+unset multiplot
+""" % (png, res["env"].get("kernel", "?"), res["host"].get("date", "?"), what, plots_tp, plots_sp)
+    gpf = os.path.join(outdir, "plot.gp")
+    with open(gpf, "w") as f:
+        f.write(gp)
+    try:
+        subprocess.run(["gnuplot", gpf], check=True, capture_output=True, text=True)
+        return None
+    except FileNotFoundError:
+        return "gnuplot not installed (gnuplot-nox): no plot"
+    except subprocess.CalledProcessError as e:
+        return "gnuplot failed: %s" % e.stderr.strip()[-400:]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--log", required=True)
+    p.add_argument("--host")
+    p.add_argument("--core")
+    p.add_argument("--json", default="build/bench/results.json")
+    p.add_argument("--docs", default="docs")
+    p.add_argument("--plot-dir", default="build/bench")
+    a = p.parse_args()
+    recs, bad, splats = parse_log(a.log)
+    host = parse_kv(a.host)
+    core = open(a.core).read() if a.core and os.path.exists(a.core) else ""
+    if not recs:
+        print("report: no SISBENCH lines in %s" % a.log, file=sys.stderr)
+    res = build(recs, host, core, bad, splats)
+    os.makedirs(a.docs, exist_ok=True)
+    os.makedirs(a.plot_dir, exist_ok=True)
+    png = os.path.join(a.docs, "benchmarks.png")
+    err = plot(res, a.plot_dir, png)
+    if err:
+        res["plot_error"] = err
+        print("report: " + err, file=sys.stderr)
+    md = markdown(res)
+    if err:
+        md += "\n**Plot missing:** %s\n" % err
+    with open(os.path.join(a.docs, "benchmarks.md"), "w") as f:
+        f.write(md)
+    for path in (a.json, os.path.join(a.docs, "benchmarks.json")):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w") as f:
+            json.dump(res, f, indent=1, sort_keys=True)
+            f.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
