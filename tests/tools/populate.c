@@ -7,6 +7,9 @@
  *   populate IMG write  [--blocks N] [--seed S]   write, commit, close
  *   populate IMG verify [--blocks N] [--seed S]   read every logical block
  *                                                 back: exit 0 if all match
+ *   populate IMG write --crash-after K            stop dead (_exit, no close,
+ *                                                 no checkpoint) after the
+ *                                                 K-th commit: a crash image
  *
  * The content of logical block L is a pure function of (L, S), so verify
  * knows what every block must read, after a repair too:
@@ -22,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <linux/types.h>
 #include "sis-core.h"
 #include "memdev.h"
@@ -101,7 +105,7 @@ int main(int argc, char **argv)
 	struct sis_core *c;
 	struct filedev f;
 	const char *errmsg = NULL;
-	u64 n = 3000, ops_done = 0, bad = 0;
+	u64 n = 3000, ops_done = 0, bad = 0, crash_after = 0, commits = 0;
 	bool verify;
 	int r, i;
 
@@ -115,6 +119,8 @@ int main(int argc, char **argv)
 			n = strtoull(argv[i + 1], NULL, 0);
 		else if (!strcmp(argv[i], "--seed"))
 			seed = strtoull(argv[i + 1], NULL, 0);
+		else if (!strcmp(argv[i], "--crash-after"))
+			crash_after = strtoull(argv[i + 1], NULL, 0);
 		else
 			return 2;
 	}
@@ -176,6 +182,9 @@ int main(int argc, char **argv)
 				fprintf(stderr, "populate: commit: %d\n", r);
 				return 1;
 			}
+			if (ops_done % COMMIT_EVERY == 0 && crash_after &&
+			    ++commits == crash_after)
+				_exit(0);	/* a crash: no close, no checkpoint */
 		}
 	}
 	r = sis_core_commit(c);
