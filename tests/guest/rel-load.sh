@@ -44,7 +44,7 @@ fio_b() { # filename
 		--numjobs=4 --iodepth=32 --ioengine=libaio --direct=1 --size=$BJOB \
 		--offset=$BOFF --offset_increment=$BJOB --dedupe_percentage=60 \
 		--dedupe_mode=working_set --dedupe_working_set_percentage=30 \
-		--randseed="$SEED" --group_reporting --output=/tmp/fio-b.out
+		--randseed="$SEED" --group_reporting --eta=never --output=/tmp/fio-b.out
 }
 fio_b "$REF" || die "fio B on the reference disk"
 
@@ -53,7 +53,7 @@ S=/dev/mapper/s
 fio --name=a --filename=$S --rw=randrw --rwmixread=40 --bs=4k --numjobs=4 --iodepth=32 \
 	--ioengine=libaio --direct=1 --size=48M --offset_increment=64M --time_based \
 	--runtime="$RUNTIME" --verify=pattern --verify_pattern=0x5a17c3e1 --verify_backlog=256 \
-	--verify_fatal=1 --group_reporting --output=/tmp/fio-a.out &
+	--verify_fatal=1 --group_reporting --eta=never --output=/tmp/fio-a.out &
 APID=$!
 ( sleep 5; fio_b $S ) &
 BPID=$!
@@ -85,7 +85,7 @@ while kill -0 $APID 2>/dev/null; do
 		;;
 	esac
 	[ "$(sis_field s mode)" = write ] || die "mode $(sis_status s)"
-	sleep 2
+	sleep 0.5
 done
 rc=0
 wait $APID || rc=$?
