@@ -9,6 +9,11 @@
 
 #define PHYS	3000
 #define LOGICAL	600000
+/*
+ * Large enough that these tests' transactions never make the core commit on
+ * its own (which it may: then a later state than the last commit survives).
+ */
+#define JOURNAL	1024
 
 static void expect_range(struct fx *f, u64 n, u32 base)
 {
@@ -33,7 +38,7 @@ TEST(uncommitted_writes_are_lost_committed_kept)
 	for (pct = 0; pct <= 100; pct += 50) {
 		struct fx f;
 
-		fx_format(&f, PHYS, LOGICAL);
+		fx_format_journal(&f, PHYS, LOGICAL, JOURNAL);
 		write_range(&f, 10, 100);
 		ASSERT_OK(sis_core_commit(f.c));
 		write_range(&f, 10, 200);
@@ -50,7 +55,7 @@ TEST(replay_without_checkpoint)
 	struct fx f;
 	u32 i;
 
-	fx_format(&f, PHYS, LOGICAL);
+	fx_format_journal(&f, PHYS, LOGICAL, JOURNAL);
 	for (i = 0; i < 5; i++) {
 		write_range(&f, 3, 100 * (i + 1));
 		ASSERT_OK(sis_core_commit(f.c));
@@ -72,7 +77,7 @@ TEST(power_cut_at_every_write_of_a_commit)
 	u64 k, writes, w0;
 	unsigned int old_seen = 0, new_seen = 0;
 
-	fx_format(&base, PHYS, LOGICAL);
+	fx_format_journal(&base, PHYS, LOGICAL, JOURNAL);
 	write_range(&base, 20, 100);
 	ASSERT_OK(sis_core_commit(base.c));
 	sis_core_close(base.c);
@@ -133,7 +138,7 @@ TEST(journal_wraps_many_times)
 	struct fx f;
 	u32 i;
 
-	fx_format(&f, PHYS, LOGICAL);
+	fx_format_journal(&f, PHYS, LOGICAL, JOURNAL);
 	for (i = 0; i < 400; i++) {
 		ASSERT_OK(fx_write(&f, (i % 50) * 509, i + 1));
 		ASSERT_OK(sis_core_commit(f.c));
@@ -157,7 +162,7 @@ static void damage_last_txn(bool commit_block)
 	u64 h0, h1, loc;
 	struct fx f;
 
-	fx_format(&f, PHYS, LOGICAL);
+	fx_format_journal(&f, PHYS, LOGICAL, JOURNAL);
 	/* the blocks the second commit frees must keep their data */
 	sis_core_set_discard_passdown(f.c, false);
 	write_range(&f, 5, 100);
@@ -195,7 +200,7 @@ TEST(recovery_is_bounded)
 	u64 r0;
 	u32 i;
 
-	fx_format(&f, PHYS, LOGICAL);
+	fx_format_journal(&f, PHYS, LOGICAL, JOURNAL);
 	for (i = 0; i < 30; i++) {
 		write_range(&f, 4, 100 * i + 1);
 		ASSERT_OK(sis_core_commit(f.c));

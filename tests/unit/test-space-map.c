@@ -12,7 +12,7 @@
 TEST(freed_blocks_not_reused_before_commit)
 {
 	struct sis_core_stats st;
-	u64 p_old, p, i;
+	u64 p_old, p, i, commits;
 	struct fx f;
 
 	fx_format(&f, PHYS, LOGICAL);
@@ -22,25 +22,32 @@ TEST(freed_blocks_not_reused_before_commit)
 	ASSERT_OK(fx_write(&f, 0, 2));	/* frees p_old */
 	sis_core_get_stats(f.c, &st);
 	ASSERT_EQ(st.nr_pending_free, 1);
-	/* allocate everything there is: p_old must not come back */
+	commits = st.commits;
+	/*
+	 * Allocate everything there is: p_old must not come back before a
+	 * commit (the core may commit on its own when the transaction grows).
+	 */
 	for (i = 0; ; i++) {
 		int r = sis_core_alloc(f.c, 1000 + i, &p);
 
 		if (r == -ENOSPC)
 			break;
 		ASSERT_OK(r);
-		ASSERT_NE(p, p_old);
+		if (p == p_old) {
+			sis_core_get_stats(f.c, &st);
+			ASSERT_TRUE(st.commits > commits);
+		}
 		sis_core_unpin(f.c, p);
 		/* unpinned unmapped blocks go back: map a few to use space */
 		ASSERT_OK(fx_write(&f, 1 + i, 10 + i));
 	}
-	/* after the commit, the freed block is usable again */
+	/* after the commit, the freed blocks count as free again */
+	sis_core_get_stats(f.c, &st);
+	i = st.nr_free + st.nr_pending_free;
 	ASSERT_OK(sis_core_commit(f.c));
 	sis_core_get_stats(f.c, &st);
 	ASSERT_EQ(st.nr_pending_free, 0);
-	ASSERT_TRUE(st.nr_free >= 1);
-	ASSERT_OK(sis_core_alloc(f.c, 5, &p));
-	sis_core_unpin(f.c, p);
+	ASSERT_EQ(st.nr_free, i);
 	fx_check_clean(&f);
 	fx_destroy(&f);
 }
@@ -68,7 +75,7 @@ TEST(enospc_then_discard_then_success)
 {
 	struct sis_core_stats st;
 	struct fx f;
-	u64 l;
+	u64 l, commits;
 	int r = 0;
 
 	fx_format(&f, PHYS, LOGICAL);
@@ -85,9 +92,14 @@ TEST(enospc_then_discard_then_success)
 	/* duplicates and zeros still work when full */
 	ASSERT_OK(fx_write(&f, l + 1, 1));
 	ASSERT_OK(fx_write(&f, l + 2, 0));
-	/* freeing takes effect at commit */
+	/* freeing takes effect at commit (the core may commit on its own) */
+	sis_core_get_stats(f.c, &st);
+	commits = st.commits;
 	ASSERT_OK(sis_core_unmap(f.c, 0, l / 2));
-	ASSERT_ERR(fx_write(&f, l, l + 1), -ENOSPC);
+	r = fx_write(&f, l, l + 1);
+	sis_core_get_stats(f.c, &st);
+	if (st.commits == commits)
+		ASSERT_ERR(r, -ENOSPC);
 	ASSERT_OK(sis_core_commit(f.c));
 	ASSERT_OK(fx_write(&f, l, l + 1));
 	fx_expect(&f, l, l + 1);
