@@ -38,6 +38,10 @@
  *    sis_core_alloc() + pcache_install(); a writer whose candidate is not in
  *    pcache takes alloc_sem for write once (a barrier) before reading the
  *    disk, so it waits for any install still to come.
+ *  - Writers of the same new data at once would each miss in the index and
+ *    store a copy.  A hashed per-fingerprint lock, held from find_dup to
+ *    the pcache install of a new block (not across the data write), makes
+ *    the second writer find the first one's block and wait for its write.
  *  - Read-modify-write and every access to one logical block hold that
  *    block's lock (a hashed array of mutexes, one held at a time per worker,
  *    so no lock order), which orders concurrent writes to the same block and
@@ -51,7 +55,7 @@
  * write commits after its mapping.  A timer commits every commit_interval
  * seconds; postsuspend commits.
  *
- * Locking order: block lock -> alloc_sem -> (core mutex, pcache shard locks:
+ * Locking order: block lock -> fp lock -> alloc_sem -> (core mutex, pcache shard locks:
  * leaf locks inside their modules).  commit_lock -> core mutex.  pools_lock
  * is taken only in ctr/dtr.
  */
@@ -124,6 +128,10 @@ struct sis_features {
  *               resume, cleared in postsuspend, both serialised by dm)
  * @alloc_sem:   read: alloc + pcache install; write: a barrier (see top)
  * @block_locks: per-logical-block locks, hashed
+ * @fp_locks:    per-fingerprint locks, hashed: writers of the same new data
+ *               take turns from find_dup to the install of a new block, so
+ *               the second finds the first one's block instead of racing it
+ *               to a second copy
  * @out_of_space: the last allocation found no space
  * @mode_reported: a read-only or fail mode was logged
  * @stat_*:      counters for status, reset by the reset_stats message
@@ -155,6 +163,7 @@ struct sis_pool {
 
 	struct rw_semaphore alloc_sem;
 	struct mutex block_locks[SIS_NR_LOCKS];	/* per logical block, hashed */
+	struct mutex fp_locks[SIS_NR_LOCKS];	/* per fingerprint, hashed */
 
 	bool out_of_space;
 	atomic_t mode_reported;
@@ -498,6 +507,7 @@ static int sis_store_block(struct sis_target *st, u64 lblock, struct page *page)
 {
 	struct sis_pool *pool = st->pool;
 	void *data = page_address(page);
+	struct mutex *fp_lock;		/* writers of this fingerprint */
 	struct pcache_entry *e;
 	u64 fp, pblock;
 	int r;
@@ -511,6 +521,8 @@ static int sis_store_block(struct sis_target *st, u64 lblock, struct page *page)
 	}
 
 	fp = sis_fingerprint(data);
+	fp_lock = &pool->fp_locks[hash_64(fp, SIS_LOCK_BITS)];
+	mutex_lock(fp_lock);
 	r = sis_core_find_dup(pool->core, fp, &pblock);
 	if (!r) {
 		if (sis_candidate_matches(pool, pblock, data))
@@ -519,17 +531,19 @@ static int sis_store_block(struct sis_target *st, u64 lblock, struct page *page)
 			r = -ENOENT;
 		sis_core_unpin(pool->core, pblock);
 		if (!r) {
+			mutex_unlock(fp_lock);
 			atomic64_inc(&pool->stat_dedup);
 			__free_page(page);
 			return 0;
 		}
 		if (r != -ENOENT && r != -EOVERFLOW)
-			goto out_free;
+			goto out_unlock;
 	} else if (r != -ENOENT) {
-		goto out_free;
+		goto out_unlock;
 	}
 
 	r = sis_alloc_install(st, fp, page, &pblock, &e);
+	mutex_unlock(fp_lock);
 	if (r)
 		goto out_free;
 	/* pcache owns the page now */
@@ -543,6 +557,8 @@ static int sis_store_block(struct sis_target *st, u64 lblock, struct page *page)
 	sis_core_unpin(pool->core, pblock);
 	return r;
 
+out_unlock:
+	mutex_unlock(fp_lock);
 out_free:
 	__free_page(page);
 	return r;
@@ -748,8 +764,10 @@ static struct sis_pool *__pool_create(struct dm_target *ti, struct dm_dev *dm_de
 	spin_lock_init(&pool->md_lock);
 	mutex_init(&pool->commit_lock);
 	init_rwsem(&pool->alloc_sem);
-	for (i = 0; i < SIS_NR_LOCKS; i++)
+	for (i = 0; i < SIS_NR_LOCKS; i++) {
 		mutex_init(&pool->block_locks[i]);
+		mutex_init(&pool->fp_locks[i]);
+	}
 	INIT_DELAYED_WORK(&pool->commit_work, sis_commit_worker);
 	pool->f = *f;
 
