@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# vm-run: --disk 64M --mem 2048 --timeout 1200
+# vm-run: --disk 64M --mem 2048 --timeout 1500
 #
 # Corrupted metadata (item 4 of issue 7).  For each metadata block type the
 # device is formatted, filled (unique data in two far-apart logical regions
@@ -49,7 +49,9 @@ FAILS=()
 SUMMARY=()
 CRASH=0
 
-fill() { # crash(0/1)
+# make_base crash(0/1) IMG: format, fill, deactivate (cleanly, or after a
+# crash), save the disk to IMG (tmpfs) so every case starts from a copy.
+make_base() {
 	blkdiscard -z "$D" 2>/dev/null || dd if=/dev/zero of="$D" bs=1M status=none oflag=direct || true
 	dmsetup create lin --table "0 $SZ linear $D 0"
 	dmsetup mknodes lin
@@ -77,6 +79,9 @@ fill() { # crash(0/1)
 	fi
 	sis_remove s
 	sis_remove lin
+	dd if="$D" of="$2" bs=1M iflag=direct status=none
+	$B list "$2" >"$2.list"
+	log "base $2: $(head -n 1 "$2.list"); $(awk 'NR > 1 {print $2 "/" $4}' "$2.list" | sort | uniq -c | tr -s ' \n' ' ')"
 }
 
 # verify_all TAG: rc 0 = all right, 1 = errors/wrong data (details in $VOUT)
@@ -98,12 +103,14 @@ onecase() { # name crash(0/1) kinds...
 	local name=$1 crash=$2 rc act mode nc vr wr msg k blk
 	shift 2
 	CRASH=$crash
-	fill "$crash"
+	base=/tmp/base$crash.img
+	dd if=$base of="$D" bs=1M oflag=direct status=none
 	for k in "$@"; do
-		blk=$($B pick "$D" "$k") || { FAILS+=("$name: no $k block found"); $B list "$D" | head -n 20; return; }
+		blk=$($B pick $base "$k") || { FAILS+=("$name: no $k block found"); return; }
 		$B smash "$D" "$blk"
 		name+=" @$blk"
 	done
+	log "case $name"
 	rc=0
 	sis check -q "$D" >/tmp/check.out 2>&1 || rc=$?
 	dmesg -C
@@ -146,6 +153,8 @@ onecase() { # name crash(0/1) kinds...
 	check_dmesg
 }
 
+make_base 0 /tmp/base0.img
+make_base 1 /tmp/base1.img
 onecase clean 0
 onecase sb0 0 sb0
 onecase sb1 0 sb1

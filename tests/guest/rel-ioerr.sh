@@ -61,6 +61,8 @@ dmsetup create fl --table "$HEALTHY"
 dmsetup mknodes fl
 
 seed=10
+FAILS=()
+bad() { log "FAILED: $*"; FAILS+=("$*"); }
 phase() { # name table-when-faulty
 	local name=$1 faulty=$2 werr=0 rerr=0 cerr=0 mode mode2 rc out e
 	seed=$((seed + 1))
@@ -85,37 +87,37 @@ phase() { # name table-when-faulty
 	mode2=$(sis_field s mode)
 	case $name in
 	meta-write | all)
-		[ "$cerr" = 1 ] || die "$name: commit succeeded although journal writes fail"
-		[ "$mode" = read-only ] || [ "$mode" = fail ] || die "$name: mode '$mode' after a metadata write error"
-		dmesg | grep -q 'sis.*metadata error' || die "$name: no 'metadata error' kernel message"
+		[ "$cerr" = 1 ] || bad "$name: commit succeeded although journal writes fail"
+		[ "$mode" = read-only ] || [ "$mode" = fail ] || bad "$name: mode '$mode' after a metadata write error"
+		dmesg | grep -q 'sis.*metadata error' || bad "$name: no 'metadata error' kernel message"
 		;;
 	data-write)
-		[ "$werr" = 1 ] || [ "$cerr" = 1 ] || die "$name: writes of new data succeeded although data writes fail"
+		[ "$werr" = 1 ] || [ "$cerr" = 1 ] || bad "$name: writes of new data succeeded although data writes fail"
 		;;
 	data-read)
-		[ "$rerr" = 1 ] || die "$name: reads succeeded although data reads fail"
+		[ "$rerr" = 1 ] || bad "$name: reads succeeded although data reads fail"
 		;;
 	meta-read)
 		# docs/design.md: any metadata I/O error -> read-only (the region
 		# holds only superblocks, journal and index buckets)
 		if [ "$werr" = 1 ] || [ "$cerr" = 1 ] || [ "$rerr" = 1 ]; then
-			[ "$mode" != write ] || die "$name: a metadata read error failed user I/O but the device stays in write mode ($(sis_status s))"
+			[ "$mode" != write ] || bad "$name: a metadata read error failed user I/O but the device stays in write mode ($(sis_status s))"
 		else
 			log "$name: no error visible (all needed metadata cached?)"
 		fi
 		;;
 	corrupt)
-		[ "$rerr" = 1 ] || die "negative control: reads through corrupt_bio_byte verified clean (verification blind?)"
+		[ "$rerr" = 1 ] || bad "negative control: reads through corrupt_bio_byte verified clean (verification blind?)"
 		log "negative control: corruption detected: $(echo "$out" | head -n 1)"
 		# docs/format.md: a checksum mismatch (-EILSEQ) sets needs_check and
 		# puts the device in read-only mode
 		if [ "$e" = EILSEQ ] || [ "$e2" = EILSEQ ] || echo "$out" | grep -q 'Errno 84'; then
-			[ "$mode" != write ] || die "$name: metadata checksum errors (EILSEQ) but the device stays in write mode ($(sis_status s))"
+			[ "$mode" != write ] || bad "$name: metadata checksum errors (EILSEQ) but the device stays in write mode ($(sis_status s))"
 		fi
 		;;
 	esac
 	[ "$mode2" = "$mode" ] || [ "$mode2" = fail ] || [ "$mode" = write ] ||
-		die "$name: mode went from $mode back to $mode2 while the fault persists"
+		bad "$name: mode went from $mode back to $mode2 while the fault persists"
 	dmesg | grep -E 'sis' | tail -n 3 | sed "s/^/[$name dmesg] /" || true
 	fl_table "$HEALTHY"
 	sis_remove s
@@ -130,9 +132,9 @@ phase() { # name table-when-faulty
 	[ "$rc" = 0 ] || { cat /tmp/check.out; die "$name: sis check exit $rc after the fault"; }
 	sis_create s /dev/mapper/fl $L
 	mode=$(sis_field s mode)
-	[ "$mode" = write ] || die "$name: reactivated in mode $mode"
-	$P verify $S 0 256 $seed --quiet || die "$name: data acknowledged before the fault lost"
-	$P verify $S 256 256 $seed --dup --quiet || die "$name: duplicates acknowledged before the fault lost"
+	[ "$mode" = write ] || bad "$name: reactivated in mode $mode"
+	$P verify $S 0 256 $seed --quiet || bad "$name: data acknowledged before the fault lost"
+	$P verify $S 256 256 $seed --dup --quiet || bad "$name: duplicates acknowledged before the fault lost"
 	$P write $S 6000 16 $((seed + 200)) >/dev/null || die "$name: cannot write after recovery"
 	sis_remove s
 	check_dmesg
@@ -151,4 +153,8 @@ phase corrupt "$(lin 0 $MS)
 $(flk $MS $((SZ - MS)) "5 corrupt_bio_byte 100 r 255 0")"
 sis_remove fl
 check_dmesg
+if [ "${#FAILS[@]}" -gt 0 ]; then
+	printf '[%s] FAIL: %s\n' "$SIS_TEST" "${FAILS[@]}"
+	die "${#FAILS[@]} rule(s) broken"
+fi
 sis_pass "6 fault phases"

@@ -31,7 +31,10 @@ TYPES = {0x53425349: "sb", 0x4a445349: "jdesc", 0x4a435349: "jcommit",
 
 
 def scan(dev):
-    fd = os.open(dev, os.O_RDONLY | os.O_DIRECT)
+    try:
+        fd = os.open(dev, os.O_RDONLY | os.O_DIRECT)
+    except OSError:     # a file on tmpfs: no O_DIRECT, no stale cache either
+        fd = os.open(dev, os.O_RDONLY)
     size = os.lseek(fd, 0, os.SEEK_END)
     sbs = []
     for b in (0, 1):
