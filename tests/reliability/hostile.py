@@ -212,6 +212,9 @@ def main():
     for i in range(a.count):
         length = rand_num(r)
         dev = r.choice(devs)
+        if m.formatted.get(dev) and r.random() < 0.35:
+            # the formatted size itself (or a little more): mostly accepted
+            length = str((m.formatted[dev] + r.choice([0, 0, 0, 1, 1000])) * 8)
         feats = rand_feats(r)
         table = " ".join(x for x in ["0", length, "sis", dev] + feats)
         exp = m.expect(length, dev, feats)
