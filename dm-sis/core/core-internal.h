@@ -22,7 +22,13 @@
 #define SIS_DEFAULT_CACHE_PAGES	4096
 #define SIS_MIN_JOURNAL_BLOCKS	64
 #define SIS_MAX_JOURNAL_BLOCKS	16384
-#define SIS_OP_MAX_DIRTY	32	/* pages one operation may dirty */
+/*
+ * Pages one operation may dirty: a map with new pages at every level (two
+ * pages each: the page and its refcount page, plus the parent), the
+ * refcount pages of the new and the old block.  Index changes go to the
+ * delta; unmap and repair commit between entries.
+ */
+#define SIS_OP_MAX_DIRTY	24
 #define SIS_META_RESERVE	64	/* free blocks kept for map pages */
 
 /**

@@ -57,6 +57,7 @@ void sis_journal_setup(struct sis_core *c)
 {
 	u64 half = c->journal_blocks / 2;
 
+	BUILD_BUG_ON(SIS_MIN_JOURNAL_BLOCKS / 2 < SIS_OP_MAX_DIRTY + 4);
 	c->txn_limit = half - half / SIS_JOURNAL_DESC_MAX - 2 - SIS_OP_MAX_DIRTY;
 }
 
