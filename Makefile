@@ -90,7 +90,9 @@ define delegate
 	else echo "error: $(1) does not exist yet" >&2; exit 1; fi
 endef
 
-demo:
+# vm-run builds dm-sis.ko for the guest kernel itself; the guest gets the
+# userspace tools from the userspace build.
+demo: userspace
 	@if [ -f tests/demo.sh ]; then \
 		exec scripts/vm-run tests/demo.sh; \
 	else echo "error: tests/demo.sh does not exist yet (no demo to run)" >&2; exit 1; fi
