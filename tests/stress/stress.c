@@ -51,15 +51,20 @@
 #define BS		SIS_BLOCK_SIZE
 #define MAX_HISTORY	256	/* op boundaries kept before a forced commit */
 
+/*
+ * A model state.  Blocks in [wild_lo, wild_hi) may also read as zeros: a
+ * large discard commits between entries, so a crash may find it partly done.
+ */
 struct snap {
 	u64 logical;
 	u32 *seeds;
+	u64 wild_lo, wild_hi;
 };
 
 static struct {
 	u64 seed, iter, phys, logical;
 	long long journal;
-	bool weak_fp, quiet, verbose;
+	bool weak_fp, quiet, verbose, paranoid;
 } opt = { .iter = 20000, .journal = -1 };
 
 static struct {
@@ -179,6 +184,7 @@ static void snap_free(struct snap *s)
 
 static void snap_take(struct snap *s)
 {
+	s->wild_lo = s->wild_hi = 0;
 	s->logical = t.logical;
 	s->seeds = malloc(t.logical * sizeof(u32));
 	if (!s->seeds)
@@ -225,6 +231,14 @@ static void hist_push(void)
 			die("out of memory");
 	}
 	snap_take(&t.hist[t.nr_hist++]);
+}
+
+/* The current state, with [lo, hi) possibly zeroed (a discard under way). */
+static void hist_push_wild(u64 lo, u64 hi)
+{
+	hist_push();
+	t.hist[t.nr_hist - 1].wild_lo = lo;
+	t.hist[t.nr_hist - 1].wild_hi = hi;
 }
 
 /*
@@ -514,13 +528,58 @@ static bool snap_matches(const struct snap *s, u64 logical, const u64 *h,
 	}
 	for (l = 0; l < logical; l++) {
 		if (h[l] != t.hash_of[s->seeds[l]]) {
+			if (l >= s->wild_lo && l < s->wild_hi && h[l] == t.hash_of[0])
+				continue;	/* discarded already */
 			*first_bad = l;
 			return false;
 		}
 		mapped += s->seeds[l] != 0;
 	}
 	*first_bad = U64_MAX - 1;
-	return mapped == nr_mapped;
+	return s->wild_hi > s->wild_lo || mapped == nr_mapped;
+}
+
+static long long seed_of_hash(u64 h)
+{
+	u32 s;
+
+	for (s = 0; s < t.nr_seeds; s++)
+		if (t.hash_of[s] == h)
+			return s;
+	return -1;
+}
+
+/* On a mismatch: the closest model state and how it differs. */
+static void diagnose(u64 logical, const u64 *h, u64 nr_mapped, struct snap *extra)
+{
+	u64 best_diff = U64_MAX, l, diff;
+	int i, best = -1, shown = 0;
+	struct snap *s;
+
+	for (i = 0; i <= t.nr_hist; i++) {
+		s = i < t.nr_hist ? &t.hist[i] : extra;
+		if (!s || !s->seeds)
+			continue;
+		for (l = 0, diff = 0; l < min_t(u64, logical, s->logical); l++)
+			diff += h[l] != t.hash_of[s->seeds[l]];
+		if (diff < best_diff) {
+			best_diff = diff;
+			best = i;
+		}
+	}
+	if (best < 0)
+		return;
+	s = best < t.nr_hist ? &t.hist[best] : extra;
+	fprintf(stderr, "closest model state: #%d of %d (0 = last commit%s), %llu blocks differ, logical %llu vs %llu, mapped %llu:\n",
+		best, t.nr_hist, extra && extra->seeds ? ", last = the op's intended result" : "",
+		best_diff, logical, s->logical, nr_mapped);
+	for (l = 0; l < min_t(u64, logical, s->logical) && shown < 12; l++) {
+		if (h[l] == t.hash_of[s->seeds[l]])
+			continue;
+		fprintf(stderr, "  lblock %llu: recovered seed %lld, model seed %u\n",
+			l, seed_of_hash(h[l]), s->seeds[l]);
+		shown++;
+	}
 }
 
 /* After a recovery: the state must be one of the history's (or @extra). */
@@ -543,6 +602,7 @@ static void verify_recovered(struct snap *extra)
 		t.logical = t.hist[0].logical;
 	}
 	if (found < 0) {
+		diagnose(logical, h, nr_mapped, extra);
 		snap_matches(&t.hist[0], logical, h, nr_mapped, &bad0);
 		if (bad0 < logical)
 			die("recovered state matches none of %d model states; vs the last commit: lblock %llu holds hash %llx, model seed %u (hash %llx); logical %llu, mapped %llu",
@@ -559,6 +619,10 @@ static void verify_recovered(struct snap *extra)
 			model_grow(t.hist[found].logical);
 		t.logical = t.hist[found].logical;
 		memcpy(t.cur, t.hist[found].seeds, t.logical * sizeof(u32));
+		for (i = 0; (u64)i < t.logical; i++)	/* a partial discard */
+			if ((u64)i >= t.hist[found].wild_lo && (u64)i < t.hist[found].wild_hi &&
+			    h[i] == t.hash_of[0])
+				t.cur[i] = 0;
 	}
 	free(h);
 	hist_reset();
@@ -581,6 +645,48 @@ static void verify_live(void)
 	}
 	free(h);
 	run_check("live");
+}
+
+/*
+ * --paranoid: after every operation, open a copy of the durable state (a
+ * power cut that loses every pending write) read-only and match it against
+ * the history, to find the first operation whose durable state is wrong.
+ */
+static void paranoid_check(void)
+{
+	struct sis_core_config cfg = { .flags = SIS_OPEN_READ_ONLY };
+	struct sis_core *save_c = t.c;
+	struct memdev *save_d = t.d;
+	struct sis_io_ops ops;
+	const char *errmsg = NULL;
+	u64 logical, *h, nr_mapped, bad;
+	int i, r;
+
+	t.d = memdev_clone(save_d);
+	memdev_ops(t.d, &ops);
+	cfg.physical_blocks = t.d->nr_blocks;
+	sis_backend_mute++;
+	r = sis_core_open(&ops, &cfg, &t.c, &errmsg);
+	sis_backend_mute--;
+	if (r)
+		die("paranoid open: %d (%s)", r, errmsg ? errmsg : "?");
+	read_state(&logical, &h, &nr_mapped);
+	for (i = t.nr_hist - 1; i >= 0; i--)
+		if (snap_matches(&t.hist[i], logical, h, nr_mapped, &bad))
+			break;
+	if (i < 0) {
+		struct snap s = { .logical = t.logical, .seeds = t.cur };
+
+		if (!snap_matches(&s, logical, h, nr_mapped, &bad)) {
+			diagnose(logical, h, nr_mapped, &s);
+			die("paranoid: the durable state after this op matches no model state");
+		}
+	}
+	free(h);
+	sis_core_close(t.c);
+	memdev_destroy(t.d);
+	t.c = save_c;
+	t.d = save_d;
 }
 
 static void power_cut(void)
@@ -703,6 +809,7 @@ static int one_op(struct snap *intended)
 		t.op_name = "discard";
 		l = rnd_below(t.logical);
 		n = chance(50) ? t.logical - l : 1 + rnd_below(min_t(u64, 64, t.logical - l));
+		hist_push_wild(l, l + n);
 		memset(t.cur + l, 0, n * sizeof(u32));
 		snap_take(intended);
 		r = sis_core_unmap(t.c, l, n);
@@ -755,19 +862,33 @@ static int one_op(struct snap *intended)
 	return r;
 }
 
-static void free_space(void)
+/* Returns true when the device died under it (a power cut was handled). */
+static bool free_space(void)
 {
 	u64 l = rnd_below(t.logical / 2);
 	int r;
 
 	t.op_name = "enospc-discard";
+	hist_push_wild(l, t.logical);
 	r = sis_core_unmap(t.c, l, t.logical - l);
 	memset(t.cur + l, 0, (t.logical - l) * sizeof(u32));
 	if (!r)
 		r = sis_core_commit(t.c);
-	if (r)
+	if (r && !dead())
 		die("discard after ENOSPC: %d", r);
+	if (r) {
+		struct snap done;
+
+		snap_take(&done);
+		t.mid_op_crashes++;
+		power_cut();
+		core_open();
+		verify_recovered(&done);
+		snap_free(&done);
+		return true;
+	}
 	hist_reset();
+	return false;
 }
 
 static void run(void)
@@ -811,9 +932,11 @@ static void run(void)
 			/* the op did nothing: the model goes back */
 			memcpy(t.cur, t.hist[t.nr_hist - 1].seeds,
 			       t.hist[t.nr_hist - 1].logical * sizeof(u32));
-			free_space();
 			snap_free(&intended);
-			verify_live();
+			if (free_space())
+				die_at = 0;
+			else
+				verify_live();
 			continue;
 		}
 		if (r && !dead())
@@ -829,6 +952,8 @@ static void run(void)
 			continue;
 		}
 		snap_free(&intended);
+		if (opt.paranoid && !die_at)
+			paranoid_check();
 		if (t.op_name && strcmp(t.op_name, "commit") &&
 		    strcmp(t.op_name, "verify-live") && strcmp(t.op_name, "drop-cache"))
 			hist_push();
@@ -883,6 +1008,7 @@ int main(int argc, char **argv)
 		{ "logical", required_argument, NULL, 'l' },
 		{ "journal", required_argument, NULL, 'j' },
 		{ "weak-fp", no_argument, NULL, 'w' },
+		{ "paranoid", no_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
@@ -892,7 +1018,7 @@ int main(int argc, char **argv)
 	int ch;
 
 	opt.seed = (u64)time(NULL);
-	while ((ch = getopt_long(argc, argv, "s:n:p:l:j:wqv", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "s:n:p:l:j:wqvP", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's': opt.seed = strtoull(optarg, NULL, 0); break;
 		case 'n': opt.iter = strtoull(optarg, NULL, 0); break;
@@ -900,6 +1026,7 @@ int main(int argc, char **argv)
 		case 'l': opt.logical = strtoull(optarg, NULL, 0); break;
 		case 'j': opt.journal = strtoll(optarg, NULL, 0); break;
 		case 'w': opt.weak_fp = true; break;
+		case 'P': opt.paranoid = true; break;
 		case 'q': opt.quiet = true; break;
 		case 'v': opt.verbose = true; break;
 		default:

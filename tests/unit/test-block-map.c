@@ -132,3 +132,32 @@ TEST(map_pages_counted_as_metadata)
 	fx_check_clean(&f);
 	fx_destroy(&f);
 }
+
+/*
+ * A large unmap commits between entries when the journal is small; every
+ * unmapped block must stay unmapped after a crash once the unmap returned
+ * and a commit followed.
+ */
+TEST(large_unmap_small_journal_survives_crash)
+{
+	struct sis_core_stats st;
+	struct fx f;
+	u64 l, p;
+
+	fx_format(&f, PHYS, 60000);	/* default (small) journal */
+	for (l = 0; l < 1500; l++)
+		ASSERT_OK(fx_write(&f, l * 37, l % 300 + 1));
+	ASSERT_OK(sis_core_commit(f.c));
+	ASSERT_OK(sis_core_unmap(f.c, 0, 60000));
+	ASSERT_OK(sis_core_commit(f.c));
+	sis_core_get_stats(f.c, &st);
+	ASSERT_EQ(st.nr_mapped, 0);
+	fx_crash(&f, 0, false);
+	fx_reopen(&f);
+	for (l = 0; l < 1500; l++)
+		ASSERT_ERR(sis_core_lookup(f.c, l * 37, &p), -ENODATA);
+	sis_core_get_stats(f.c, &st);
+	ASSERT_EQ(st.nr_mapped, 0);
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
