@@ -198,6 +198,73 @@ def failed_note(res, t):
     return errs
 
 
+def geomean(xs):
+    xs = [x for x in xs if x and x > 0]
+    if not xs:
+        return None
+    p = 1.0
+    for x in xs:
+        p *= x
+    return p ** (1.0 / len(xs))
+
+
+def headline(res):
+    """Per target: the few figures a user picks a target by (also in the JSON)."""
+    S, TS, out = res["summary"], res["target_summary"], {}
+    for t in res["targets"]:
+        h = {}
+        for kind, pred in (("write", lambda j: "write" in j), ("read", lambda j: "read" in j)):
+            rs = [S[k][t].get("ratio_to_linear") for k in S
+                  if t in S[k] and k.split("/")[0] in ("raw", "ext4") and pred(k.split("/")[1])]
+            h["geomean_%s_ratio" % kind] = geomean(rs)
+        for key, name in (("raw/seqwrite_dedupe90", "space_pct_dedupe90"),
+                          ("ext4/containers_write", "space_pct_containers"),
+                          ("ext4/copies_write", "space_pct_copies")):
+            d = S.get(key, {}).get(t)
+            if d and d.get("space_delta_mib") and d.get("io_mib") and d["io_mib"]["median"]:
+                h[name] = 100.0 * d["space_delta_mib"]["median"] / d["io_mib"]["median"]
+        for key, name in (("ext4/copies_read_cold", "backing_read_pct_copies"),
+                          ("ext4/containers_read_cold", "backing_read_pct_containers")):
+            d = S.get(key, {}).get(t)
+            if d and d.get("io_mib") and d["io_mib"]["median"]:
+                h[name] = 100.0 * d["backing_read_mib"]["median"] / d["io_mib"]["median"]
+        d = S.get("ext4/seqwrite_dedupe0", {}).get(t)
+        if d and d.get("cpu_s_per_gib"):
+            h["cpu_s_per_gib_seqwrite"] = d["cpu_s_per_gib"]["median"]
+        m = TS.get(t, {}).get("mem_end_mib")
+        h["mem_end_mib"] = m["median"] if m else None
+        out[t] = h
+    return out
+
+
+def summary_table(res, w):
+    order, H = res["targets"], res["headline"]
+    w("## Summary")
+    w("")
+    w("Medians of this run; details below. Ratios are to dm-linear on the same job (1.00 = as fast); "
+      "space and backing reads are percentages of the logical bytes written or read.")
+    w("")
+    w("| | " + " | ".join(order) + " |")
+    w("|---" * (len(order) + 1) + "|")
+    rows = (("geomean_write_ratio", "throughput vs linear, writes (geometric mean of the write jobs)", "%.2fx"),
+            ("geomean_read_ratio", "throughput vs linear, reads (geometric mean of the read jobs)", "%.2fx"),
+            ("space_pct_dedupe90", "space for a 90%-dedupable write (raw), % of written", "%.0f%%"),
+            ("space_pct_copies", "space for K identical files, % of written", "%.0f%%"),
+            ("space_pct_containers", "space for K copies of /usr, % of written", "%.0f%%"),
+            ("backing_read_pct_copies", "disk reads to read K identical files cold, % of read", "%.0f%%"),
+            ("backing_read_pct_containers", "disk reads to read K copies of /usr cold, % of read", "%.0f%%"),
+            ("cpu_s_per_gib_seqwrite", "guest CPU s per GiB, ext4 seq write (dedupe 0)", "%.1f"),
+            ("mem_end_mib", "guest memory taken at end of run, MiB", "%.0f"))
+    for k, label, f in rows:
+        cells = []
+        for t in order:
+            v = H.get(t, {}).get(k)
+            cells.append(f % v if v is not None else ("FAILED" if any(e["target"] == t for e in res["errors"])
+                                                      and not H.get(t, {}).get("geomean_write_ratio") else "-"))
+        w("| %s | %s |" % (label, " | ".join(cells)))
+    w("")
+
+
 def markdown(res):
     env, host, order, S = res["env"], res["host"], res["targets"], res["summary"]
     runs = env.get("runs", 1)
@@ -266,6 +333,7 @@ def markdown(res):
     w("")
 
     errs = res["errors"]
+    summary_table(res, w)
     if errs or not res["complete"] or res["unparsed_lines"] or res["vm_run_problems"]:
         w("## Failures")
         w("")
@@ -519,9 +587,9 @@ set ylabel 'MiB/s (log scale)'
 set title 'Throughput per job'
 plot %s
 unset logscale y
-set ylabel '% of the bytes written'
+set ylabel '%% of the bytes written'
 set yrange [0:*]
-set title 'Physical space taken by each write job, % of the logical bytes written (target accounting; dm-linear = 100)'
+set title 'Physical space taken by each write job, %% of the logical bytes written (target accounting; dm-linear = 100)'
 plot %s
 unset multiplot
 """ % (png, res["env"].get("kernel", "?"), res["host"].get("date", "?"), what, plots_tp, plots_sp)
@@ -552,6 +620,7 @@ def main():
     if not recs:
         print("report: no SISBENCH lines in %s" % a.log, file=sys.stderr)
     res = build(recs, host, core, bad, splats)
+    res["headline"] = headline(res)
     os.makedirs(a.docs, exist_ok=True)
     os.makedirs(a.plot_dir, exist_ok=True)
     png = os.path.join(a.docs, "benchmarks.png")
