@@ -113,6 +113,7 @@ onecase() { # name crash(0/1) kinds...
 	log "case $name"
 	rc=0
 	sis check -q "$D" >/tmp/check.out 2>&1 || rc=$?
+	[ "$rc" = 0 ] || log "$name: sis check exit $rc: $(grep -v '^summary' /tmp/check.out | head -n 3 | tr '\n' ' ')$(grep '^summary' /tmp/check.out)"
 	dmesg -C
 	if ! dmsetup create s --table "0 $L sis $D" 2>/tmp/create.err; then
 		msg=$(dmesg | grep -i 'sis\|device-mapper: table' | tail -n 1)
@@ -166,10 +167,10 @@ onecase map_leaf 0 map_leaf
 onecase jdesc 1 jdesc
 onecase jimage 1 jimage
 onecase jcommit 1 jcommit
-printf '[%s] %s\n' "$SIS_TEST" "${SUMMARY[@]}"
+for x in "${SUMMARY[@]}"; do log "$x"; done
 check_dmesg
 if [ "${#FAILS[@]}" -gt 0 ]; then
-	printf '[%s] FAIL: %s\n' "$SIS_TEST" "${FAILS[@]}"
+	for x in "${FAILS[@]}"; do log "FAIL: $x"; done
 	die "${#FAILS[@]} case(s) failed"
 fi
 sis_pass "${#SUMMARY[@]} cases"

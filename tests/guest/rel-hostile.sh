@@ -115,9 +115,12 @@ $L $L sis $D2" 2>/tmp/err3; then
 	head -c 4096 /dev/urandom >/tmp/b2
 	dd if="$blk" of=/dev/mapper/dup bs=4096 seek=0 oflag=direct status=none
 	dd if=/tmp/b2 of=/dev/mapper/dup bs=512 seek=$L oflag=direct status=none
-	cmp <(dd if=/dev/mapper/dup bs=4096 count=1 iflag=direct status=none) "$blk" ||
-		die "two targets of one table on one backing device alias each other: writing sector $L changed sector 0 (silent wrong data)"
-	log "two targets of one table on one backing device: accepted, not aliased"
+	if cmp -s <(dd if=/dev/mapper/dup bs=4096 count=1 iflag=direct status=none) "$blk"; then
+		log "two targets of one table on one backing device: accepted, not aliased"
+	else
+		ALIAS="two targets of one table on one backing device alias each other: writing sector $L changed sector 0 (silent wrong data)"
+		log "FAIL: $ALIAS"
+	fi
 	sis_remove dup
 else
 	log "two targets of one table on one backing device: refused ($(tail -n1 /tmp/err3))"
@@ -125,8 +128,9 @@ fi
 
 # the checker checks: a line known to be bad must be rejected by the kernel
 dmsetup create bad --table "0 12 sis $D2" 2>/dev/null && die "12-sector table accepted"
-sis_remove small3 2>/dev/null || true
+dmsetup remove small3 2>/dev/null || true
 for d in tiny1 tiny2 small4 foreign; do sis_remove $d; done
 losetup -d "$BIG"
 check_dmesg
+[ -z "${ALIAS:-}" ] || die "$ALIAS"
 sis_pass "$(tail -n 1 /tmp/hostile.out); $nm messages"
