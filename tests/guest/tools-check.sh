@@ -78,7 +78,7 @@ dd if=/dev/urandom of=/mnt/t/rnd bs=1M count=32 status=none
 sync
 rm -rf /mnt/t/copy2
 fstrim /mnt/t || true
-(cd /mnt/t && find copy1 -type f | head -n 500 | xargs md5sum) >/tmp/files.md5
+(cd /mnt/t && find copy1 -type f | sort | awk "NR <= 500" | xargs -d "\n" md5sum) >/tmp/files.md5
 umount /mnt/t
 sis_remove t0
 check_clean "$D" "after ext4 workload"
