@@ -75,7 +75,7 @@ checkpatch:
 	@if [ -z "$(CHECKPATCH)" ]; then echo "checkpatch.pl not found: run 'sudo scripts/setup'" >&2; exit 1; fi
 	@if [ -z "$(KMOD_SRCS)" ]; then echo "checkpatch: no kernel sources yet"; exit 0; fi
 	@set -o pipefail; out=$$(perl $(CHECKPATCH) --strict --no-tree --no-summary --terse \
-		--show-types --ignore SPDX_LICENSE_TAG,FILE_PATH_CHANGES -f $(KMOD_SRCS) 2>&1); rc=$$?; \
+		--show-types -f $(KMOD_SRCS) 2>&1); rc=$$?; \
 	if [ -n "$$out" ]; then echo "$$out"; echo "checkpatch: problems found" >&2; exit 1; fi; \
 	if [ $$rc -ne 0 ]; then echo "checkpatch: failed ($$rc)" >&2; exit 1; fi; \
 	echo "checkpatch: clean ($(words $(KMOD_SRCS)) files)"
