@@ -14,13 +14,9 @@
 # completed fsync verified (tests/reliability/powercut-lib.sh), then the
 # workload again and the next kill; a final boot only recovers and verifies.
 #
-# Disk persistence: vm-run always makes fresh disks in its private work
-# directory (truncate -s SIZE $WORK/diskN.img).  Until vm-run has an option
-# to attach an existing image (asked for: `--disk-file PATH`), this script
-# puts a `truncate` wrapper first in vm-run's PATH that, for vm-run's diskN.img
-# only, makes a symlink to this run's persistent image instead (QEMU follows
-# it; vm-run's cleanup removes only the link).  Everything else about the
-# guest is vm-run's own.
+# Disk persistence: vm-run --disk-file (existing raw images, kept).  The
+# console is watched in vm-run's own work directory (its tee'd console.log is
+# unbuffered), found under a private TMPDIR.
 #
 # What it catches: the same as rel-powercut.sh, with a real crash: in-flight
 # bios, the guest's page cache and dm-sis's RAM state all vanish at once.
@@ -31,45 +27,30 @@ CYCLES=${1:-5}
 SEED=${2:-$(( $(date +%s) % 100000 ))}
 W=$(mktemp -d "${TMPDIR:-/tmp}/powercut.XXXXXX")
 trap 'rm -rf "$W"' EXIT
-mkdir -p "$W/shim"
-REAL_TRUNCATE=$(command -v truncate)
-cat >"$W/shim/truncate" <<SHIM
-#!/bin/bash
-if [ "\$1" = -s ] && [ \$# = 3 ] && [[ \$3 =~ /vm-run\.[^/]+/disk([0-9]+)\.img\$ ]]; then
-	v=SIS_PERSIST_DISK\${BASH_REMATCH[1]}
-	if [ -n "\${!v:-}" ]; then
-		ln -sf "\${!v}" "\$3"
-		# tell the driver where vm-run's console log is (unbuffered)
-		[ -z "\${SIS_PERSIST_WORKFILE:-}" ] || dirname "\$3" >"\$SIS_PERSIST_WORKFILE"
-		exit 0
-	fi
-fi
-exec $REAL_TRUNCATE "\$@"
-SHIM
-chmod +x "$W/shim/truncate"
-$REAL_TRUNCATE -s 512M "$W/data.img"
-$REAL_TRUNCATE -s 64M "$W/events.img"
-export SIS_PERSIST_DISK1=$W/data.img SIS_PERSIST_DISK2=$W/events.img
+truncate -s 512M "$W/data.img"
+truncate -s 64M "$W/events.img"
 GUEST=$REPO/tests/reliability/powercut-guest.sh
 echo "powercut-host: seed $SEED, $CYCLES kills, images in $W"
 
 boot() { # mode log: run vm-run in the background, pid in VPID, console in CONS
-	rm -f "$W/workdir"
-	SIS_PERSIST_WORKFILE=$W/workdir PATH=$W/shim:$PATH "$REPO/scripts/vm-run" --disk 512M --disk 64M --timeout 900 \
-		"$GUEST" "$1" "$SEED" >"$2" 2>&1 &
+	rm -rf "$W/tmp" && mkdir -p "$W/tmp"
+	TMPDIR=$W/tmp "$REPO/scripts/vm-run" --disk-file "$W/data.img" --disk-file "$W/events.img" \
+		--timeout 900 "$GUEST" "$1" "$SEED" >"$2" 2>&1 &
 	VPID=$!
 	CONS=
-	local i
+	local i d
 	for i in $(seq 1 600); do
-		[ -s "$W/workdir" ] && { CONS=$(cat "$W/workdir")/console.log; return 0; }
+		for d in "$W"/tmp/vm-run.*; do
+			[ -d "$d" ] && { CONS=$d/console.log; return 0; }
+		done
 		kill -0 "$VPID" 2>/dev/null || return 0
 		sleep 1
 	done
 }
-qemu_of() { # vm-run pid -> qemu pid
-	local t
-	for t in $(pgrep -P "$1" -x timeout); do pgrep -P "$t" -f qemu-system && return 0; done
-	return 1
+qemu_of() { # vm-run pid -> pid of the QEMU process below it (any depth)
+	local q
+	q=$(pstree -p "$1" | grep -o 'qemu-system-x86([0-9]*)' | head -n 1 | sed 's/.*(\([0-9]*\))/\1/')
+	[ -n "$q" ] && echo "$q"
 }
 RANDOM=$SEED
 fail=0
