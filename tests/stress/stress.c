@@ -44,7 +44,6 @@
 #include <time.h>
 #include <linux/kernel.h>
 #include <linux/xxhash.h>
-#include <linux/random.h>
 #include "../../dm-sis/core/sis-core.h"
 #include "../../userspace/backend/memdev.h"
 
@@ -908,7 +907,8 @@ static void run(void)
 	t.cfg.journal_blocks = opt.journal >= 0 ? (u64)opt.journal :
 		chance(500) ? 0 : 256 + rnd_below(min_t(u64, 768, opt.phys - 900));
 	t.cfg.flags = SIS_OPEN_FORMAT;
-	get_random_bytes(t.cfg.uuid, sizeof(t.cfg.uuid));
+	for (r = 0; r < 16; r++)
+		t.cfg.uuid[r] = (u8)rnd();
 	{
 		const char *errmsg = NULL;
 
@@ -1038,7 +1038,6 @@ int main(int argc, char **argv)
 	t.rng = opt.seed * 0x2545f4914f6cdd1dULL + 7;
 	if (opt.quiet)
 		sis_backend_mute = 1;	/* the core's messages about injected faults */
-	sis_compat_srandom(opt.seed);
 	/* vary the geometry by seed unless given */
 	if (!opt.phys)
 		opt.phys = 1000 + rnd_below(2500);

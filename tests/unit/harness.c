@@ -39,7 +39,6 @@ int main(int argc, char **argv)
 
 		if (argc > 1 && !strstr(tests[i].name, argv[1]))
 			continue;
-		sis_compat_srandom(i + 1);
 		sis_compat_fail_alloc_in = 0;
 		sis_compat_fail_alloc_every = 0;
 		sis_backend_mute = 0;

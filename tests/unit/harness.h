@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <linux/kernel.h>
-#include <linux/random.h>
 #include <linux/errno.h>
 #include <linux/slab.h>
 #include "../../dm-sis/core/sis-core.h"

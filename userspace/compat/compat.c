@@ -10,7 +10,6 @@
 #include <linux/slab.h>
 #include <linux/crc32c.h>
 #include <linux/xxhash.h>
-#include <linux/random.h>
 #include <linux/sort.h>
 
 unsigned long sis_compat_warnings;
@@ -233,44 +232,6 @@ uint64_t xxh64(const void *input, size_t len, uint64_t seed)
 	h *= P64_3;
 	h ^= h >> 32;
 	return h;
-}
-
-/* ---- PRNG: splitmix64, seeded, thread-safe enough for tests ---- */
-
-static u64 prng_state = 0x5155444544534953ULL;
-
-void sis_compat_srandom(u64 seed)
-{
-	prng_state = seed;
-}
-
-u64 get_random_u64(void)
-{
-	u64 z = __atomic_add_fetch(&prng_state, 0x9e3779b97f4a7c15ULL,
-				   __ATOMIC_RELAXED);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-u32 get_random_u32(void)
-{
-	return (u32)get_random_u64();
-}
-
-void get_random_bytes(void *buf, size_t len)
-{
-	u8 *b = buf;
-
-	while (len) {
-		u64 r = get_random_u64();
-		size_t n = min_t(size_t, len, 8);
-
-		memcpy(b, &r, n);
-		b += n;
-		len -= n;
-	}
 }
 
 /* ---- sort: heapsort, like lib/sort.c ---- */

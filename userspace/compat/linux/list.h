@@ -64,12 +64,6 @@ static inline void list_del_init(struct list_head *e)
 	INIT_LIST_HEAD(e);
 }
 
-static inline void list_move(struct list_head *e, struct list_head *head)
-{
-	__list_del_entry(e);
-	list_add(e, head);
-}
-
 static inline void list_move_tail(struct list_head *e, struct list_head *head)
 {
 	__list_del_entry(e);
@@ -81,37 +75,9 @@ static inline int list_empty(const struct list_head *head)
 	return READ_ONCE(head->next) == head;
 }
 
-static inline int list_is_singular(const struct list_head *head)
-{
-	return !list_empty(head) && head->next == head->prev;
-}
 
-static inline void __list_splice(const struct list_head *list,
-				 struct list_head *prev, struct list_head *next)
-{
-	struct list_head *first = list->next, *last = list->prev;
 
-	first->prev = prev;
-	prev->next = first;
-	last->next = next;
-	next->prev = last;
-}
 
-static inline void list_splice_init(struct list_head *list, struct list_head *head)
-{
-	if (!list_empty(list)) {
-		__list_splice(list, head, head->next);
-		INIT_LIST_HEAD(list);
-	}
-}
-
-static inline void list_splice_tail_init(struct list_head *list, struct list_head *head)
-{
-	if (!list_empty(list)) {
-		__list_splice(list, head->prev, head);
-		INIT_LIST_HEAD(list);
-	}
-}
 
 #define list_entry(ptr, type, member)	container_of(ptr, type, member)
 #define list_first_entry(ptr, type, member) list_entry((ptr)->next, type, member)
@@ -120,22 +86,12 @@ static inline void list_splice_tail_init(struct list_head *list, struct list_hea
 	(list_empty(ptr) ? NULL : list_first_entry(ptr, type, member))
 #define list_next_entry(pos, member) \
 	list_entry((pos)->member.next, __typeof__(*(pos)), member)
-#define list_prev_entry(pos, member) \
-	list_entry((pos)->member.prev, __typeof__(*(pos)), member)
 #define list_entry_is_head(pos, head, member)	(&(pos)->member == (head))
 
-#define list_for_each(pos, head) \
-	for (pos = (head)->next; pos != (head); pos = pos->next)
-#define list_for_each_safe(pos, n, head) \
-	for (pos = (head)->next, n = pos->next; pos != (head); pos = n, n = pos->next)
 #define list_for_each_entry(pos, head, member)				\
 	for (pos = list_first_entry(head, __typeof__(*pos), member);	\
 	     !list_entry_is_head(pos, head, member);			\
 	     pos = list_next_entry(pos, member))
-#define list_for_each_entry_reverse(pos, head, member)			\
-	for (pos = list_last_entry(head, __typeof__(*pos), member);	\
-	     !list_entry_is_head(pos, head, member);			\
-	     pos = list_prev_entry(pos, member))
 #define list_for_each_entry_safe(pos, n, head, member)			\
 	for (pos = list_first_entry(head, __typeof__(*pos), member),	\
 	     n = list_next_entry(pos, member);				\

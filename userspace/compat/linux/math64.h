@@ -27,16 +27,4 @@ static inline u64 div64_u64_rem(u64 dividend, u64 divisor, u64 *remainder)
 	return dividend / divisor;
 }
 
-static inline s64 div_s64(s64 dividend, s32 divisor)
-{
-	return dividend / divisor;
-}
-
-#define do_div(n, base) ({					\
-	u32 __base = (base);					\
-	u32 __rem = (u32)((u64)(n) % __base);			\
-	(n) = (u64)(n) / __base;				\
-	__rem;							\
-})
-
 #endif /* _COMPAT_LINUX_MATH64_H */
