@@ -102,8 +102,10 @@ static void build_base(void)
 	sis_backend_mute = 1;
 	base = memdev_create(PHYS, 1);
 	memdev_ops(base, &ops);
-	if (sis_core_open(&ops, &cfg, &c, &err))
+	if (sis_core_open(&ops, &cfg, &c, &err)) {
+		fprintf(stderr, "fuzz-open: cannot format the base image: %s\n", err);
 		abort();
+	}
 	for (i = 0; i < 120; i++)
 		if (write_block(c, base, (i * 131) % LOGICAL, 1 + i % 40))
 			abort();
