@@ -100,7 +100,12 @@ class Model:
             return "reject"
         ro = False
         if feats:
-            n = self.parse_uint(feats[0], 0, 6)
+            # dm's argument-group count is read with sscanf("%u"), which
+            # wraps on overflow (4294967296 reads as 0): model that
+            n = None
+            if feats[0].isdigit() and feats[0].isascii():
+                n = int(feats[0]) % (1 << 32)
+                n = n if n <= 6 else None
             if n is None or n > len(feats) - 1:
                 return "reject"
             rest = feats[1:]

@@ -7,7 +7,7 @@
 # Boots a guest (scripts/vm-run) that formats dm-sis + ext4 on a persistent
 # data disk and runs the verified, dedup-heavy workload of
 # tests/reliability/fsload.py (plus an unverified fio dedupe load), then
-# kills QEMU with SIGKILL at a random moment (3-20 s after the workload
+# kills QEMU with SIGKILL at a random moment (8-25 s after the workload
 # started), boots again on the same disk images: `sis check` of the crashed
 # state, activation (recovery; the time is printed), clean removal, `sis
 # check`, ext4 journal recovery, e2fsck -fn, every file acknowledged by a
@@ -68,7 +68,7 @@ for c in $(seq 1 "$CYCLES"); do
 		sleep 1
 	done
 	grep -E 'RECOVERY-TIME|POWERCUT-VERIFIED|events durable' "$CONS" | tr -d '\r' | sed "s/^/boot $c: /" || true
-	w=$((3 + RANDOM % 18))
+	w=$((8 + RANDOM % 18))
 	sleep "$w"
 	q=$(qemu_of "$VPID") || { echo "powercut-host: no QEMU under vm-run $VPID"; exit 1; }
 	kill -9 "$q"
