@@ -50,6 +50,24 @@ python3 "$REL/hostile.py" --seed "$SEED" --count "$COUNT" --dev "$D1" \
 tail -n 1 /tmp/hostile.out
 check_dmesg
 
+# ---- read_only on a blank device must not write (dm-thin does not format a
+# read-only pool) ---------------------------------------------------------------
+dmsetup create roblank --table "0 131072 linear $D2 0"
+dmsetup mknodes roblank
+if dmsetup create ro --table "0 131072 sis /dev/mapper/roblank 1 read_only" 2>/dev/null; then
+	sis_remove ro
+	if cmp -s <(dd if=/dev/mapper/roblank bs=4096 count=2 iflag=direct status=none) <(head -c 8192 /dev/zero); then
+		log "read_only table on a blank device: accepted, nothing written"
+	else
+		ROFMT="a read_only table on a blank device was accepted and formatted it (wrote superblocks)"
+		log "FAIL: $ROFMT"
+	fi
+else
+	log "read_only table on a blank device: refused"
+fi
+dd if=/dev/zero of=/dev/mapper/roblank bs=1M count=1 oflag=direct status=none
+sis_remove roblank
+
 # ---- messages and status under I/O ----------------------------------------
 L=$((1 << 20))
 dmsetup create mm --table "0 $L sis $D2 2 commit_interval 2"
@@ -132,5 +150,5 @@ dmsetup remove small3 2>/dev/null || true
 for d in tiny1 tiny2 small4 foreign; do sis_remove $d; done
 losetup -d "$BIG"
 check_dmesg
-[ -z "${ALIAS:-}" ] || die "$ALIAS"
+[ -z "${ALIAS:-}${ROFMT:-}" ] || die "${ALIAS:-} ${ROFMT:-}"
 sis_pass "$(tail -n 1 /tmp/hostile.out); $nm messages"
