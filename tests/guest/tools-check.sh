@@ -44,13 +44,13 @@ sis check "$D" 2>/dev/null && die "sis check of an active device accepted"
 sis format --force "$D" 2>/dev/null && die "sis format of an active device accepted"
 
 # ---- fio: dedupe, overwrites, discards ----
-fio --name=seq --filename=/dev/mapper/t0 --rw=write --bs=128k --size=192M \
+fio --name=seq --filename=/dev/mapper/t0 --rw=write --bs=128k --size=128M \
 	--dedupe_percentage=60 --randseed=11 --direct=1 --ioengine=libaio \
 	--iodepth=16 --output=/dev/null
 fio --name=rnd --filename=/dev/mapper/t0 --rw=randwrite --bs=4k --size=64M \
 	--offset=32M --dedupe_percentage=50 --dedupe_mode=working_set \
 	--randseed=12 --direct=1 --ioengine=libaio --iodepth=32 --output=/dev/null
-blkdiscard -o $((160 << 20)) -l $((16 << 20)) /dev/mapper/t0
+blkdiscard -o $((112 << 20)) -l $((16 << 20)) /dev/mapper/t0
 dd if=/dev/zero of=/dev/mapper/t0 bs=1M seek=100 count=4 oflag=direct status=none
 sync
 dmsetup message t0 0 commit
@@ -73,7 +73,7 @@ head -c $((64 << 20)) /dev/mapper/t0 | md5sum | cmp -s - /tmp/head.md5 || die "d
 mkfs.ext4 -q -F -E nodiscard /dev/mapper/t0 </dev/null
 mkdir -p /mnt/t
 mount /dev/mapper/t0 /mnt/t
-for i in 1 2 3; do cp -a /usr/lib/x86_64-linux-gnu "/mnt/t/copy$i" 2>/dev/null || cp -a /usr/bin "/mnt/t/copy$i"; done
+for i in 1 2 3; do cp -a /usr/bin "/mnt/t/copy$i"; done
 dd if=/dev/urandom of=/mnt/t/rnd bs=1M count=32 status=none
 sync
 rm -rf /mnt/t/copy2
