@@ -124,6 +124,7 @@ int main(int argc, char **argv)
 	u64 n = 1000000, i, p, x = 88172645463325252ULL;
 	double t0, t_unique, t_dup, t_lookup;
 	long rss0, rss1;
+	u64 dev0;
 	u8 data[BS];
 	bool all;
 	int ch, r;
@@ -153,6 +154,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	rss0 = rss_kib();
+	dev0 = memdev_bytes(d);
 
 	/* unique: lblocks 0..n-1 */
 	if (!strcmp(mode, "unique"))
@@ -216,11 +218,11 @@ int main(int argc, char **argv)
 	printf("  dedup: %llu mapped, %llu data blocks, %llu map pages, %llu index hits of %llu lookups, %llu commits\n",
 	       st.nr_mapped, st.nr_data, st.nr_meta, st.index_hits,
 	       st.index_lookups, st.commits);
-	printf("  RAM: core metadata cache %llu pages (%.1f MiB); process RSS growth %.1f MiB minus RAM-device storage %.1f MiB = %.1f MiB, per million mapped blocks: %.1f MiB\n",
+	printf("  RAM: core metadata cache %llu pages (%.1f MiB); process RSS growth %.1f MiB minus RAM-device growth %.1f MiB = %.1f MiB, per million mapped blocks: %.1f MiB\n",
 	       st.cache_pages, st.cache_pages * 4096.0 / (1 << 20),
-	       (rss1 - rss0) / 1024.0, memdev_bytes(d) / 1048576.0,
-	       ((rss1 - rss0) * 1024.0 - memdev_bytes(d)) / 1048576.0,
-	       ((rss1 - rss0) * 1024.0 - memdev_bytes(d)) / 1048576.0 / (2.0 * n / 1e6));
+	       (rss1 - rss0) / 1024.0, (memdev_bytes(d) - dev0) / 1048576.0,
+	       ((rss1 - rss0) * 1024.0 - (memdev_bytes(d) - dev0)) / 1048576.0,
+	       ((rss1 - rss0) * 1024.0 - (memdev_bytes(d) - dev0)) / 1048576.0 / (2.0 * n / 1e6));
 	sis_core_close(c);
 	memdev_destroy(d);
 	return 0;
