@@ -60,14 +60,14 @@ pc_format
 NEG=""
 for c in $(seq 1 "$CYCLES"); do
 	pc_workload
+	# the cut falls 6-16 s after the workload has recorded its first events
+	pc_wait_events 3
 	w=$((6 + RANDOM % 11))
 	sleep "$w"
 	pc_cut ev "$S2" "$D2"
 	pc_cut pc "$S1" "$D1"
 	pc_kill
-	n=$(python3 -c "
-import sys; sys.path.insert(0, '$REL'); import fsload
-print(len(fsload.EventLog(None, '$PC_EV').read()))")
+	n=$(pc_events)
 	umount /mnt/pc || umount -l /mnt/pc
 	sis_remove pcs
 	pc_restore ev "$S2" "$D2"

@@ -32,5 +32,6 @@ if [ "$MODE" = final ]; then
 	sis_pass "recovered and verified"
 fi
 pc_workload
+pc_wait_events 3
 echo "POWERCUT-WORKLOAD-RUNNING"
 sleep 100000

@@ -70,3 +70,19 @@ pc_kill() {
 	for p in $PC_PIDS; do kill -9 -- "-$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 }
+
+# pc_events: event records on $PC_EV so far.
+pc_events() {
+	python3 -c "import sys; sys.path.insert(0, '$REL'); import fsload
+print(len(fsload.EventLog(None, '$PC_EV').read()))"
+}
+
+# pc_wait_events N: wait (at most 90 s) until the workload has added N records.
+pc_wait_events() {
+	local n0 i
+	n0=$(pc_events)
+	for i in $(seq 1 45); do
+		[ "$(pc_events)" -ge $((n0 + $1)) ] && return 0
+		sleep 2
+	done
+}
