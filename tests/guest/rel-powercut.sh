@@ -74,6 +74,10 @@ for c in $(seq 1 "$CYCLES"); do
 	pc_restore pc "$S1" "$D1"
 	echo 3 >/proc/sys/vm/drop_caches
 	log "cut $c after ${w}s: $n events durable"
+	if grep -q Traceback /tmp/pc-load.out; then
+		tail -n 5 /tmp/pc-load.out
+		die "the workload failed before the cut"
+	fi
 	pc_recover
 	if [ "$c" = 1 ]; then
 		if python3 "$REL/fsload.py" verify --root /mnt/pc --events-dev "$PC_EV" --seed "$PC_SEED" \
