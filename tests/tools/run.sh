@@ -38,7 +38,10 @@ PASSED=0
 FAILED=0
 
 # ---- build ----------------------------------------------------------------
-if ! make -s -C "$REPO/userspace" ../build/userspace/sis >"$T/build.log" 2>&1; then
+# The asan core too (fresh: a stale one would test old core code).
+ASAN_LIBS=()
+[ -n "${SIS_NO_ASAN:-}" ] || ASAN_LIBS=(../build/userspace/asan/libsis-core.a ../build/userspace/asan/libsis-backend.a)
+if ! make -s -C "$REPO/userspace" ../build/userspace/sis "${ASAN_LIBS[@]}" >"$T/build.log" 2>&1; then
 	cat "$T/build.log"
 	echo "FAIL: tools/build"
 	echo "0 passed, 1 failed"
