@@ -403,14 +403,53 @@ static void copy_from_bio(u8 *dst, struct bio *bio)
 	}
 }
 
-static struct pcache_entry *sis_cache_get(struct sis_pool *pool, u64 pblock)
+static struct pcache_entry *sis_cache_get_nr(struct sis_pool *pool, u64 pblock,
+					     unsigned int nr)
 {
 	struct pcache_entry *e;
 	bool hit;
 
-	e = pcache_get(pool->bdev, pblock, &hit);
+	e = pcache_get_run(pool->bdev, pblock, nr, &hit);
 	atomic64_inc(hit ? &pool->stat_hits : &pool->stat_misses);
 	return e;
+}
+
+static struct pcache_entry *sis_cache_get(struct sis_pool *pool, u64 pblock)
+{
+	return sis_cache_get_nr(pool, pblock, 1);
+}
+
+/*
+ * A read of @lblock -> @pblock: on a cache miss, read ahead the following
+ * logical blocks that map the following physical blocks (data written
+ * sequentially is usually allocated sequentially), so that the 4 KiB bios
+ * dm splits a large read into share one disk read.  The look-ups take no
+ * block lock: an entry read ahead for a block remapped meanwhile only holds
+ * what the disk holds, and a new owner of the block installs its data over
+ * it (pcache.h).
+ */
+static struct pcache_entry *sis_cache_get_run(struct sis_target *st, u64 lblock,
+					      u64 pblock)
+{
+	struct sis_pool *pool = st->pool;
+	u64 end = st->ti->len >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
+	struct pcache_entry *e;
+	unsigned int nr;
+	u64 p;
+
+	e = pcache_lookup(pool->dev, pblock);
+	if (e) {
+		atomic64_inc(&pool->stat_hits);
+		if (pcache_wait(e)) {
+			pcache_put(e);
+			return ERR_PTR(-EIO);
+		}
+		return e;
+	}
+	for (nr = 1; nr < PCACHE_MAX_RUN && lblock + nr < end; nr++)
+		if (sis_core_lookup(pool->core, lblock + nr, &p) || p != pblock + nr)
+			break;
+	return sis_cache_get_nr(pool, pblock, nr);
 }
 
 static int sis_write_data(struct sis_pool *pool, u64 pblock, struct page *page)
@@ -583,7 +622,7 @@ static int sis_read_bio(struct sis_target *st, struct bio *bio, u64 lblock,
 		}
 		return r;
 	}
-	e = sis_cache_get(pool, pblock);
+	e = sis_cache_get_run(st, lblock, pblock);
 	mutex_unlock(lock);
 	if (IS_ERR(e))
 		return PTR_ERR(e);

@@ -213,15 +213,18 @@ int pcache_wait(struct pcache_entry *e)
 	return READ_ONCE(e->state) == PCACHE_VALID ? 0 : -EIO;
 }
 
-static int pcache_read_block(struct block_device *bdev, u64 pblock,
-			     struct page *page)
+/* Read the pages of @es[0..nr) (blocks @pblock..) with one bio. */
+static int pcache_read_run(struct block_device *bdev, u64 pblock,
+			   struct pcache_entry **es, unsigned int nr)
 {
 	struct bio *bio;
+	unsigned int i;
 	int r;
 
-	bio = bio_alloc(bdev, 1, REQ_OP_READ, GFP_NOIO);
+	bio = bio_alloc(bdev, nr, REQ_OP_READ, GFP_NOIO);
 	bio->bi_iter.bi_sector = pblock << (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
-	__bio_add_page(bio, page, SIS_BLOCK_SIZE, 0);
+	for (i = 0; i < nr; i++)
+		__bio_add_page(bio, es[i]->page, SIS_BLOCK_SIZE, 0);
 	r = submit_bio_wait(bio);
 	bio_put(bio);
 	return r;
@@ -241,29 +244,31 @@ struct pcache_entry *pcache_lookup(dev_t dev, u64 pblock)
 	return e;
 }
 
-struct pcache_entry *pcache_get(struct block_device *bdev, u64 pblock, bool *hit)
+/*
+ * Hold the entry of (@dev, @pblock), creating a LOADING one if absent.
+ * Return: the held entry, true in *@fresh if the caller must load it, or
+ * NULL (-ENOMEM).
+ */
+static struct pcache_entry *pcache_get_or_create(dev_t dev, u64 pblock,
+						 bool *fresh)
 {
-	dev_t dev = bdev->bd_dev;
 	u64 h = pcache_hash(dev, pblock);
 	struct pcache_shard *s = pcache_shard_of(h);
 	struct pcache_entry *e, *found;
 	struct page *page;
-	int r;
 
+	*fresh = false;
 	e = pcache_lookup(dev, pblock);
-	if (e) {
-		*hit = true;
-		goto wait;
-	}
+	if (e)
+		return e;
 
-	*hit = false;
 	page = alloc_page(GFP_NOIO);
 	if (!page)
-		return ERR_PTR(-ENOMEM);
+		return NULL;
 	e = pcache_alloc_entry(dev, pblock, page, GFP_NOIO);
 	if (!e) {
 		__free_page(page);
-		return ERR_PTR(-ENOMEM);
+		return NULL;
 	}
 
 	spin_lock(&s->lock);
@@ -277,22 +282,58 @@ struct pcache_entry *pcache_get(struct block_device *bdev, u64 pblock, bool *hit
 	if (found) {
 		/* raced with another reader or an installer: use theirs */
 		pcache_free(e);
-		e = found;
-		*hit = true;
-		goto wait;
+		return found;
 	}
+	*fresh = true;
+	return e;
+}
 
+struct pcache_entry *pcache_get_run(struct block_device *bdev, u64 pblock,
+				    unsigned int nr, bool *hit)
+{
+	struct pcache_entry *es[PCACHE_MAX_RUN];
+	bool fresh[PCACHE_MAX_RUN];
+	unsigned int i, j, k;
+	int r;
+
+	nr = clamp(nr, 1U, (unsigned int)PCACHE_MAX_RUN);
+	for (i = 0; i < nr; i++) {
+		es[i] = pcache_get_or_create(bdev->bd_dev, pblock + i, &fresh[i]);
+		if (!es[i])
+			break;
+	}
+	if (!i)
+		return ERR_PTR(-ENOMEM);
+	nr = i;
+	*hit = !fresh[0];
 	pcache_shrink();
-	r = pcache_read_block(bdev, pblock, e->page);
-	pcache_set_state(e, r ? PCACHE_ERROR : PCACHE_VALID);
 
-wait:
-	r = pcache_wait(e);
+	/* one bio per run of blocks nobody else is loading or holds */
+	for (i = 0; i < nr; i = j) {
+		for (j = i; j < nr && fresh[j]; j++)
+			;
+		if (j == i) {
+			j++;
+			continue;
+		}
+		r = pcache_read_run(bdev, pblock + i, es + i, j - i);
+		for (k = i; k < j; k++)
+			pcache_set_state(es[k], r ? PCACHE_ERROR : PCACHE_VALID);
+	}
+	for (i = 1; i < nr; i++)
+		pcache_put(es[i]);
+
+	r = pcache_wait(es[0]);
 	if (r) {
-		pcache_put(e);
+		pcache_put(es[0]);
 		return ERR_PTR(r);
 	}
-	return e;
+	return es[0];
+}
+
+struct pcache_entry *pcache_get(struct block_device *bdev, u64 pblock, bool *hit)
+{
+	return pcache_get_run(bdev, pblock, 1, hit);
 }
 
 struct pcache_entry *pcache_install(dev_t dev, u64 pblock, struct page *page)

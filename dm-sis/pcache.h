@@ -114,6 +114,27 @@ static inline void *pcache_data(struct pcache_entry *e)
  */
 struct pcache_entry *pcache_get(struct block_device *bdev, u64 pblock, bool *hit);
 
+#define PCACHE_MAX_RUN	32	/* blocks pcache_get_run() reads at once */
+
+/**
+ * pcache_get_run() - pcache_get() of @pblock, reading ahead up to @nr blocks
+ * @bdev:   backing device
+ * @pblock: the block wanted
+ * @nr:     blocks @pblock.. to enter in the cache (1..PCACHE_MAX_RUN); the
+ *          caller knows they hold live data (e.g. the next logical blocks
+ *          map them)
+ * @hit:    set to true if @pblock was found in the index
+ *
+ * Absent blocks of the run are entered as LOADING and each run of them is
+ * read with one bio, so readers of the following blocks wait for one large
+ * read instead of issuing many small ones.  Only @pblock's entry is held on
+ * return.
+ *
+ * Return: as pcache_get().
+ */
+struct pcache_entry *pcache_get_run(struct block_device *bdev, u64 pblock,
+				    unsigned int nr, bool *hit);
+
 /**
  * pcache_lookup() - hold the entry of (@dev, @pblock) if it is in the index
  *

@@ -48,7 +48,8 @@ log "raw: $K copies of 16 MiB read cold: $((r1 - r0)) sectors ($mib MiB) from th
 log "raw: cache hits $(sis_field sc cache_hits) misses $(sis_field sc cache_misses)"
 [ $((r1 - r0)) -ge $((16 * 2048)) ] || die "read less than one copy: cache not dropped?"
 [ $((r1 - r0)) -le $((20 * 2048)) ] || die "read $mib MiB for $K copies of 16 MiB"
-assert_eq "$(sis_field sc cache_misses)" 4096 "cache misses"
+m=$(sis_field sc cache_misses)
+[ "$m" -ge 1 ] && [ "$m" -le 4096 ] || die "$m cache misses (read-ahead runs) for 4096 blocks"
 
 # ---- 2. files on ext4 ------------------------------------------------------
 sis_remove sc
