@@ -33,7 +33,7 @@ fio_bw() { # rw pct file -> KiB/s
 }
 
 run_on() { # dev pct -> "wbw rbw"
-	mkfs.ext4 -q -F -E nodiscard "$1" </dev/null
+	mkfs.ext4 -q -F -E nodiscard,lazy_itable_init=0,lazy_journal_init=0 "$1" </dev/null
 	mount "$1" $M
 	local w r
 	w=$(fio_bw write "$2" $M/data)
@@ -56,7 +56,7 @@ for pct in 0 50 90; do
 	log "dedupe_percentage=$pct: dm-sis"
 	dd if=/dev/zero of="$D" bs=1M count=8 oflag=direct status=none
 	sis_create demo "$D" $SECT
-	mkfs.ext4 -q -F -E nodiscard /dev/mapper/demo </dev/null
+	mkfs.ext4 -q -F -E nodiscard,lazy_itable_init=0,lazy_journal_init=0 /dev/mapper/demo </dev/null
 	mount /dev/mapper/demo $M
 	dmsetup message demo 0 reset_stats
 	sw=$(fio_bw write $pct $M/data)
