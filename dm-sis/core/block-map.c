@@ -306,7 +306,7 @@ static int __walk(struct sis_core *c, u64 blocknr, u32 level, u64 base,
 
 	r = sis_is_data_block(c, blocknr) ? 0 : -EILSEQ;
 	if (!r)
-		r = __sis_mc_get(c, blocknr, level_type(level), &pg);
+		r = __sis_mc_read(c, blocknr, level_type(level), &pg);
 	if (r && pfn)	/* the callback decides: skip the subtree, or stop */
 		return pfn(c, arg, blocknr, level | SIS_WALK_BAD);
 	if (r)
@@ -315,7 +315,7 @@ static int __walk(struct sis_core *c, u64 blocknr, u32 level, u64 base,
 		r = pfn(c, arg, blocknr, level);
 		if (r)
 			return r;
-		r = __sis_mc_get(c, blocknr, level_type(level), &pg);
+		r = __sis_mc_read(c, blocknr, level_type(level), &pg);
 		if (r)
 			return r;
 	}

@@ -98,7 +98,7 @@ static int check_mapping(struct sis_core *c, void *arg, u64 lblock, u64 pblock)
 		       "logical block %llu maps block %llu, which is not a data block",
 		       (unsigned long long)lblock, (unsigned long long)pblock);
 		if (s->nr_bad < SIS_CHECK_MAX_BAD_MAPPINGS)
-			s->bad[s->nr_bad++] = lblock;
+			s->bad[s->nr_bad++] = lblock;	/* counted as an error */
 		return 0;
 	}
 	if (!s->refs[pblock]++)
@@ -125,7 +125,7 @@ static void check_group(struct sis_core *c, struct check_state *s, u64 group)
 				       (unsigned long long)group);
 		return;
 	}
-	if (__sis_mc_get(c, base - 1, SIS_BT_RC, &pg)) {
+	if (__sis_mc_read(c, base - 1, SIS_BT_RC, &pg)) {
 		report(s, SIS_CHECK_ERROR,
 		       "refcount page %llu of group %llu fails verification",
 		       (unsigned long long)(base - 1), (unsigned long long)group);
@@ -175,6 +175,23 @@ static void check_group(struct sis_core *c, struct check_state *s, u64 group)
 	}
 }
 
+/* The refcount entry of @pb, read without treating damage as fatal. */
+static struct sis_disk_rc *check_rc(struct sis_core *c, u64 pb)
+{
+	struct sis_disk_rc_page *p;
+	struct sis_page *pg;
+	u64 group, rem;
+
+	if (!sis_is_data_block(c, pb))
+		return NULL;
+	group = div64_u64_rem(pb - c->data_start, SIS_GROUP_BLOCKS, &rem);
+	if (group >= le64_to_cpu(c->root.groups_used) ||
+	    __sis_mc_read(c, sis_group_rc_block(c, group), SIS_BT_RC, &pg))
+		return NULL;
+	p = pg->data;
+	return &p->e[rem - 1];
+}
+
 static void check_index(struct sis_core *c, struct check_state *s)
 {
 	u64 i, rem;
@@ -186,7 +203,7 @@ static void check_index(struct sis_core *c, struct check_state *s)
 		u32 nr;
 
 		__sis_mc_shrink(c);
-		if (__sis_mc_get(c, c->index_start + i, SIS_BT_INDEX, &pg)) {
+		if (__sis_mc_read(c, c->index_start + i, SIS_BT_INDEX, &pg)) {
 			report(s, SIS_CHECK_ERROR, "index bucket %llu fails verification",
 			       (unsigned long long)i);
 			continue;
@@ -201,12 +218,10 @@ static void check_index(struct sis_core *c, struct check_state *s)
 		for (j = 0; j < nr; j++) {
 			u64 fp = le64_to_cpu(b->e[j].fp);
 			u64 pb = le64_to_cpu(b->e[j].pblock);
-			struct sis_disk_rc *rc;
-			struct sis_page *rpg;
+			struct sis_disk_rc *rc = check_rc(c, pb);
 
 			div64_u64_rem(fp, c->index_blocks, &rem);
-			if (rem != i || !sis_is_data_block(c, pb) ||
-			    __sis_rc_get(c, pb, &rpg, &rc) || !rc->refcount ||
+			if (rem != i || !rc || !rc->refcount ||
 			    (le32_to_cpu(rc->flags) & SIS_RC_META) ||
 			    le64_to_cpu(rc->fp) != fp) {
 				report(s, SIS_CHECK_INFO,
@@ -329,7 +344,7 @@ static int __rebuild(struct sis_core *c, struct check_state *s)
 		if (r)
 			return r;
 		if (g < le64_to_cpu(c->root.groups_used) &&
-		    !__sis_mc_get(c, base - 1, SIS_BT_RC, &pg)) {
+		    !__sis_mc_read(c, base - 1, SIS_BT_RC, &pg)) {
 			old = kmalloc(SIS_BLOCK_SIZE, GFP_KERNEL);
 			if (!old)
 				return -ENOMEM;
@@ -394,19 +409,24 @@ int sis_core_repair(struct sis_core *c, const struct sis_check_ops *ops,
 		sis_log(c, 3, "repair: block map damaged; mappings under a bad map page are lost");
 		goto out;
 	}
+	/* Count what is wrong, then rebuild it all. */
+	for (i = 0; i < c->nr_groups; i++) {
+		__sis_mc_shrink(c);
+		check_group(c, &s, i);
+	}
+	check_counters(c, &s);
 	for (i = 0; i < s.nr_bad; i++) {
 		r = __sis_maybe_commit(c);
 		if (!r)
 			r = __sis_map_set(c, s.bad[i], 0, &old);
 		if (r)
 			goto out;
-		res->repaired++;
 	}
 	s.ops = ops;
 	r = __rebuild(c, &s);
 	if (r)
 		goto out;
-	res->repaired += res->errors + res->leaks;
+	res->repaired = res->errors + res->leaks;
 	state_free(&s);
 
 	r = state_init(c, &s, ops, &after);

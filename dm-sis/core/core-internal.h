@@ -136,6 +136,7 @@ u32 sis_type_seed(struct sis_core *c, u32 type);
 void sis_block_seal(struct sis_core *c, void *block, u32 type, u64 blocknr, u64 seq);
 int sis_block_verify(struct sis_core *c, const void *block, u32 type, u64 blocknr);
 void sis_mc_init(struct sis_core *c, u64 limit);
+int __sis_mc_read(struct sis_core *c, u64 blocknr, u32 type, struct sis_page **out);
 int __sis_mc_get(struct sis_core *c, u64 blocknr, u32 type, struct sis_page **out);
 int __sis_mc_new(struct sis_core *c, u64 blocknr, u32 type, struct sis_page **out);
 int __sis_mc_dirty(struct sis_core *c, struct sis_page *pg);

@@ -134,13 +134,16 @@ static struct sis_page *__mc_alloc(struct sis_core *c, u64 blocknr, u32 type)
 }
 
 /**
- * __sis_mc_get() - the verified page of metadata block @blocknr
+ * __sis_mc_read() - the verified page of metadata block @blocknr
  * @type: the type the caller expects there
+ *
+ * For the checker, which reports damage instead of failing on it; every
+ * other caller uses __sis_mc_get().
  *
  * Return: 0, -EILSEQ (checksum, type or location mismatch), -EIO, -ENOMEM.
  */
-int __sis_mc_get(struct sis_core *c, u64 blocknr, u32 type,
-		 struct sis_page **out)
+int __sis_mc_read(struct sis_core *c, u64 blocknr, u32 type,
+		  struct sis_page **out)
 {
 	struct sis_page *pg = __mc_find(c, blocknr);
 	int r;
@@ -168,6 +171,25 @@ int __sis_mc_get(struct sis_core *c, u64 blocknr, u32 type,
 	}
 	*out = pg;
 	return 0;
+}
+
+/**
+ * __sis_mc_get() - __sis_mc_read(), with failures treated as metadata errors
+ *
+ * A read or verification failure aborts the transaction and leaves write
+ * mode (see __sis_metadata_error()).
+ */
+int __sis_mc_get(struct sis_core *c, u64 blocknr, u32 type,
+		 struct sis_page **out)
+{
+	int r = __sis_mc_read(c, blocknr, type, out);
+
+	if (!r || r == -ENOMEM)
+		return r;
+	sis_log(c, 3, "metadata block %llu (type %08x): %s",
+		(unsigned long long)blocknr, type,
+		r == -EILSEQ ? "checksum, type or location mismatch" : "read error");
+	return __sis_metadata_error(c, r, "metadata read");
 }
 
 /**

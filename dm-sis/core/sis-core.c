@@ -64,7 +64,7 @@ int __sis_metadata_error(struct sis_core *c, int err, const char *what)
 {
 	if (err == -ENOMEM || err == -ENOSPC)
 		return err;
-	if (c->mode == SIS_MODE_WRITE || !c->abort_pending)
+	if (c->mode == SIS_MODE_WRITE)
 		sis_log(c, 3, "metadata error %d (%s): aborted, read-only; run sis check",
 			err, what);
 	if (c->mode == SIS_MODE_WRITE) {

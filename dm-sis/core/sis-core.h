@@ -51,7 +51,8 @@
  * lock, so many writers proceed at once.
  *
  * Errors are negative errno: -ENODATA unmapped, -ENOENT no candidate,
- * -ENOSPC no free block, -EROFS read-only or failed mode, -EILSEQ a metadata
+ * -ENOSPC no free block, -ESTALE a candidate freed under its pin, -EROFS
+ * read-only or failed mode, -EILSEQ a metadata
  * block failed its checksum or location check, -EIO metadata I/O error,
  * -EINVAL bad argument, -EOVERFLOW refcount saturated, -ENOMEM.
  * A metadata error aborts the open transaction, sets needs_check on disk
@@ -101,8 +102,10 @@ struct sis_io_ops {
  *                   than on disk grows the map; smaller is refused
  * @physical_blocks: size of the device in blocks; larger than on disk grows
  *                   the data area; smaller is refused
- * @cache_pages:     metadata cache bound in pages (0: default 4096); dirty
- *                   pages of the open transaction may exceed it briefly
+ * @cache_pages:     metadata cache bound in pages (0: default 4096) for clean
+ *                   pages; pages of the open transaction and committed pages
+ *                   awaiting the checkpoint (at most half the journal) are
+ *                   held in addition
  * @journal_blocks:  journal size when formatting (0: default)
  * @flags:           SIS_OPEN_*
  * @uuid:            UUID written when formatting
@@ -214,8 +217,10 @@ int sis_core_alloc(struct sis_core *c, u64 fp, u64 *pblock);
  * written.  Takes one reference on @pblock and drops the reference of the
  * previous mapping, freeing that block if it was the last.
  *
- * Return: 0, -EOVERFLOW if @pblock is saturated (use a new block instead),
- * -EINVAL, -EROFS, -ENOSPC (no room for a map page), or a metadata error.
+ * Return: 0, -EOVERFLOW if @pblock is saturated, -ESTALE if @pblock (a
+ * candidate from find_dup) lost its last mapping and was freed while pinned
+ * (in both cases: write the data to a new block instead), -EINVAL, -EROFS,
+ * -ENOSPC (no room for a map page), or a metadata error.
  */
 int sis_core_map(struct sis_core *c, u64 lblock, u64 pblock);
 
@@ -228,6 +233,10 @@ void sis_core_unpin(struct sis_core *c, u64 pblock);
  * sis_core_unmap() - unmap @count logical blocks from @lblock (discard, or a
  * write of zeros); drops one reference per mapped block.  Empty map subtrees
  * are skipped, so large ranges cost what they map, not what they span.
+ *
+ * A range too large for one transaction is committed in pieces, so after a
+ * crash a discard may be found partly done (each block either still mapped
+ * or unmapped), as block-device semantics allow for an unflushed discard.
  *
  * Return: 0, -EINVAL (beyond the logical size), -EROFS, or a metadata error.
  */
