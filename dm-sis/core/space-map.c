@@ -134,7 +134,11 @@ static int __alloc_scan(struct sis_core *c, u64 *pblock, u64 reserve)
 
 	if (__sis_nr_free(c) <= reserve)
 		return -ENOSPC;
-	if (!sis_is_data_block(c, cursor))
+	if (cursor < c->data_start || cursor >= end)
+		cursor = c->data_start + 1;
+	else if (!sis_is_data_block(c, cursor))
+		cursor++;		/* a refcount page: its group's first block */
+	if (cursor >= end)
 		cursor = c->data_start + 1;
 	block_group(c, cursor, &group, &idx);
 
