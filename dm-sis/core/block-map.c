@@ -339,10 +339,22 @@ static int __walk(struct sis_core *c, u64 blocknr, u32 level, u64 base,
 		return -ENOMEM;
 	for (i = 0; i < SIS_MAP_FANOUT; i++)
 		e[i] = le64_to_cpu(mp->e[i]);
-	for (i = 0, r = 0; i < SIS_MAP_FANOUT && !r; i++)
-		if (e[i])
-			r = __walk(c, e[i], level - 1,
-				   base + i * sis_map_capacity(level), fn, pfn, arg);
+	for (i = 0, r = 0; i < SIS_MAP_FANOUT && !r; i++) {
+		if (!e[i])
+			continue;
+		r = __walk(c, e[i], level - 1,
+			   base + i * sis_map_capacity(level), fn, pfn, arg);
+		if (r != SIS_WALK_CUT)
+			continue;
+		/* Repair: unlink the bad child from this (verified) page. */
+		r = __sis_mc_read(c, blocknr, level_type(level), &pg);
+		if (!r)
+			r = __sis_mc_dirty(c, pg);
+		if (!r) {
+			mp = pg->data;
+			mp->e[i] = 0;
+		}
+	}
 	kfree(e);
 	return r;
 }
@@ -352,15 +364,22 @@ static int __walk(struct sis_core *c, u64 blocknr, u32 level, u64 base,
  *
  * Either callback may stop the walk by returning non-zero.  A map page that
  * is out of range or fails verification is passed to @pfn with SIS_WALK_BAD
- * or'ed into its level (0 skips the subtree); without @pfn it aborts the
- * walk.  May evict clean pages: callers hold no page pointers across it.
+ * or'ed into its level; @pfn returns 0 to skip the subtree or SIS_WALK_CUT
+ * to unlink it from its parent (repair); without @pfn it aborts the walk.  May evict clean pages: callers hold no page pointers across it.
  */
 int __sis_map_walk(struct sis_core *c, sis_map_walk_fn fn, sis_map_page_fn pfn,
 		   void *arg)
 {
 	u64 root = le64_to_cpu(c->root.map_root);
+	int r;
 
 	if (!root)
 		return 0;
-	return __walk(c, root, le32_to_cpu(c->root.map_depth) - 1, 0, fn, pfn, arg);
+	r = __walk(c, root, le32_to_cpu(c->root.map_depth) - 1, 0, fn, pfn, arg);
+	if (r == SIS_WALK_CUT) {
+		c->root.map_root = 0;
+		c->root_dirty = true;
+		r = 0;
+	}
+	return r;
 }

@@ -20,7 +20,9 @@
  *
  * Repair rebuilds everything derivable from the map: refcounts, flags,
  * fingerprints, counters and the whole index.  It keeps every mapping that
- * names an in-range data block, drops mappings that cannot be valid, and
+ * names an in-range data block, drops mappings that cannot be valid, unlinks
+ * map pages that fail verification (the mappings under them cannot be read
+ * by anyone: they read as zeros afterwards, and each is reported), and
  * clears needs_check only when a check after it is clean.
  *
  * RAM: 4 bytes of reference count and 1 bit of map-page mark per block.
@@ -77,12 +79,12 @@ static int check_page(struct sis_core *c, void *arg, u64 blocknr, u32 level)
 		report(s, SIS_CHECK_ERROR,
 		       "map page %llu (level %u) is bad; mappings under it are lost",
 		       (unsigned long long)blocknr, level & ~SIS_WALK_BAD);
-		return s->repair ? -EILSEQ : 0;
+		return s->repair ? SIS_WALK_CUT : 0;
 	}
 	if (meta_test(s, blocknr)) {
 		report(s, SIS_CHECK_ERROR, "map page %llu is referenced twice",
 		       (unsigned long long)blocknr);
-		return -EILSEQ;	/* a loop: stop walking */
+		return s->repair ? SIS_WALK_CUT : -EILSEQ; /* a loop: stop */
 	}
 	s->meta[blocknr >> 3] |= 1U << (blocknr & 7);
 	s->res->meta_blocks++;
@@ -405,10 +407,8 @@ int sis_core_repair(struct sis_core *c, const struct sis_check_ops *ops,
 		goto out_unlock;
 	s.repair = true;
 	r = __sis_map_walk(c, check_mapping, check_page, &s);
-	if (r) {
-		sis_log(c, 3, "repair: block map damaged; mappings under a bad map page are lost");
+	if (r)
 		goto out;
-	}
 	/* Count what is wrong, then rebuild it all. */
 	for (i = 0; i < c->nr_groups; i++) {
 		__sis_mc_shrink(c);

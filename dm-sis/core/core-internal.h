@@ -186,6 +186,7 @@ int __sis_map_grow(struct sis_core *c, u64 logical_blocks);
 u64 sis_map_capacity(u32 depth);
 
 #define SIS_WALK_BAD		0x80000000U	/* page unreadable or out of range */
+#define SIS_WALK_CUT		1		/* pfn: unlink the bad subtree */
 
 typedef int (*sis_map_walk_fn)(struct sis_core *c, void *arg, u64 lblock,
 			       u64 pblock);
