@@ -238,6 +238,10 @@ static void check_index(struct sis_core *c, struct check_state *s)
 
 static void check_counters(struct sis_core *c, struct check_state *s)
 {
+	if (c->journal_damaged)
+		report(s, SIS_CHECK_ERROR,
+		       "metadata journal damaged: transactions after %llu were not replayed",
+		       (unsigned long long)c->seq);
 	if (le64_to_cpu(c->root.nr_mapped) != s->res->mapped)
 		report(s, SIS_CHECK_ERROR, "root counts %llu mapped blocks, found %llu",
 		       le64_to_cpu(c->root.nr_mapped), s->res->mapped);
@@ -427,6 +431,7 @@ int sis_core_repair(struct sis_core *c, const struct sis_check_ops *ops,
 	if (r)
 		goto out;
 	res->repaired = res->errors + res->leaks;
+	c->journal_damaged = false;	/* the state before the damage is kept */
 	state_free(&s);
 
 	r = state_init(c, &s, ops, &after);

@@ -115,6 +115,7 @@ struct sis_core {
 	struct hlist_head pins[1 << SIS_PIN_HASH_BITS];
 
 	bool abort_pending;		/* reload committed state at op end */
+	bool journal_damaged;		/* recovery found damage (see journal.c) */
 
 	/* Statistics. */
 	u64 commits;
@@ -148,7 +149,7 @@ void __sis_mc_drop_clean(struct sis_core *c);
 /* journal.c */
 int __sis_journal_commit(struct sis_core *c);
 int __sis_journal_checkpoint(struct sis_core *c);
-int __sis_journal_recover(struct sis_core *c, bool write);
+int __sis_journal_recover(struct sis_core *c, bool write, bool tolerate_damage);
 int __sis_sb_write(struct sis_core *c, u32 flags);
 int __sis_maybe_commit(struct sis_core *c);
 int __sis_commit_if_full(struct sis_core *c);

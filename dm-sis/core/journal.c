@@ -6,13 +6,13 @@
  * fixed home locations and are changed in place, so a transaction must never
  * reach a home location before it is durable in the journal:
  *
- *  commit:     flush (data that completed before its mappings were made is
- *              now durable); write a descriptor naming every dirty page, the
- *              page images, and a commit block carrying the new root and a
- *              checksum over the checksums of every block of the
- *              transaction; flush.  The transaction is durable now.  Blocks
- *              freed by it become allocatable (and are discarded first if
- *              passdown is on).
+ *  commit:     write a descriptor naming every dirty page and the page
+ *              images; flush (this also makes durable the data that
+ *              completed before its mappings were made); write the commit
+ *              block carrying the new root and a checksum over the checksums
+ *              of every block of the transaction; flush.  The transaction is
+ *              durable now.  Blocks freed by it become allocatable (and are
+ *              discarded first if passdown is on).
  *  checkpoint: when the journal is more than half full after a commit, write
  *              every committed page home, flush, then write the other
  *              superblock copy with the new journal tail and root, flush.
@@ -21,9 +21,19 @@
  *              tail in sequence order; a transaction counts only if every
  *              block verifies (type, location, sequence, checksum) and its
  *              commit block's aggregate checksum matches.  The first
- *              transaction that fails ends the journal.  Recovery reads at
- *              most journal_blocks blocks, so its time is bounded by the
- *              journal size (8 MiB by default: well under a second).
+ *              transaction that fails ends the journal.  Recovery then reads
+ *              the whole journal once more, so its time is bounded by twice
+ *              the journal size (at most 64 MiB each way).
+ *
+ * Torn end or damage?  The commit block is written only after the body is
+ * durable, so a crash can leave a transaction without a valid commit block,
+ * never a valid commit block over an incomplete body.  When recovery stops
+ * at transaction N, a valid commit block of N, or any valid descriptor or
+ * commit block of a later transaction, means committed metadata was damaged
+ * (not torn): the device is refused, or opened read-only with needs_check
+ * when the caller asked to see damaged metadata (check, repair).  Damage to
+ * the commit block of the very last transaction alone looks like a torn
+ * end and cannot be told from one.
  *
  * A torn or reordered write anywhere in a transaction makes recovery stop
  * before it: the state is that of the previous commit.  A torn superblock
@@ -192,6 +202,10 @@ static int journal_write_txn(struct sis_core *c, u64 *end)
 		used++;
 	}
 
+	/* The body (and the data its mappings name) durable before the seal. */
+	r = c->ops.flush(c->ops.ctx);
+	if (r)
+		return r;
 	cb = (void *)((u8 *)c->jbuf + (size_t)used * SIS_BLOCK_SIZE);
 	memset(cb, 0, SIS_BLOCK_SIZE);
 	cb->nr_blocks = cpu_to_le32(pos - start);
@@ -216,12 +230,9 @@ int __sis_journal_commit(struct sis_core *c)
 	u64 end;
 	int r;
 
-	/* Data that completed before its mappings were made becomes durable. */
-	r = c->ops.flush(c->ops.ctx);
-	if (r)
-		return r;
+	/* Nothing to write: still a flush (it is what REQ_PREFLUSH becomes). */
 	if (!c->mc_nr_dirty && !c->root_dirty)
-		return 0;
+		return c->ops.flush(c->ops.ctx);
 
 	r = journal_write_txn(c, &end);
 	if (r)
@@ -368,14 +379,43 @@ static int journal_read_txn(struct sis_core *c, u64 *pos,
 	return 0;
 }
 
+/*
+ * Recovery stopped at transaction c->seq: is anything committed beyond it?
+ * Returns the highest sequence number found in a valid descriptor or commit
+ * block of c->seq or later (a commit) / later (a descriptor), or 0 if none.
+ */
+static u64 journal_damage_scan(struct sis_core *c, void *buf)
+{
+	const struct sis_disk_header *h = buf;
+	u64 pos, seq, loc, found = 0;
+
+	for (pos = 0; pos < c->journal_blocks; pos++) {
+		loc = c->journal_start + pos;
+		if (c->ops.read(c->ops.ctx, loc, buf))
+			continue;
+		seq = le64_to_cpu(h->seq);
+		if (seq < c->seq)
+			continue;
+		if ((seq > c->seq &&
+		     !sis_block_verify(c, buf, SIS_BT_JOURNAL_DESC, loc)) ||
+		    !sis_block_verify(c, buf, SIS_BT_JOURNAL_COMMIT, loc))
+			found = max(found, seq);
+	}
+	return found;
+}
+
 /**
  * __sis_journal_recover() - replay committed transactions after the tail
  * @write: checkpoint the result (write mode); otherwise keep it in RAM
+ * @tolerate_damage: on damage (see above) keep the state before the damaged
+ *                   transaction and set needs_check, instead of failing
  *
  * Expects c->sb, the layout and c->root (from the superblock) to be loaded.
+ * Return: 0, -EILSEQ (damaged journal), -EIO, -ENOMEM.
  */
-int __sis_journal_recover(struct sis_core *c, bool write)
+int __sis_journal_recover(struct sis_core *c, bool write, bool tolerate_damage)
 {
+	u64 damaged = 0;
 	void *buf, *img;
 	u64 replayed = 0;
 	int r;
@@ -396,10 +436,27 @@ int __sis_journal_recover(struct sis_core *c, bool write)
 		c->seq++;
 		replayed++;
 	}
+	if (r > 0) {
+		r = 0;
+		damaged = journal_damage_scan(c, buf);
+	}
 	kfree(buf);
 	kfree(img);
 	if (r < 0)
 		return r;
+	if (damaged) {
+		sis_log(c, 3, "metadata journal damaged: transaction %llu does not verify but later ones exist (up to %llu); committed changes after it are lost",
+			(unsigned long long)c->seq, (unsigned long long)damaged);
+		c->journal_damaged = true;
+		c->needs_check = true;
+		if (!tolerate_damage)
+			return -EILSEQ;
+		/* New transactions must outrank every block left behind. */
+		c->seq = damaged + 1;
+		c->sb.flags |= cpu_to_le32(SIS_SB_NEEDS_CHECK);
+		if (write)
+			return __sis_journal_checkpoint(c);
+	}
 	if (replayed)
 		sis_log(c, 6, "recovered %llu journal transactions",
 			(unsigned long long)replayed);

@@ -111,7 +111,7 @@ static void __sis_reload(struct sis_core *c)
 	c->root_dirty = false;
 	c->nr_pending_free = 0;
 	__sis_derive_sizes(c);
-	if (__sis_journal_recover(c, false)) {
+	if (__sis_journal_recover(c, false, false)) {
 		sis_log(c, 3, "committed metadata unreadable: failing all I/O");
 		c->mode = SIS_MODE_FAIL;
 		return;
@@ -316,16 +316,18 @@ static int open_existing(struct sis_core *c, const struct sis_core_config *cfg,
 		return -ENOSPC;
 	}
 
-	r = __sis_journal_recover(c, !(cfg->flags & SIS_OPEN_READ_ONLY));
+	r = __sis_journal_recover(c, !(cfg->flags & SIS_OPEN_READ_ONLY),
+				  cfg->flags & SIS_OPEN_IGNORE_CHECK);
 	if (r) {
-		*errmsg = r == -ENOMEM ? "out of memory" :
+		*errmsg = r == -ENOMEM ? "out of memory" : r == -EILSEQ ?
+			"dm-sis metadata journal is damaged: run sis check" :
 			"error replaying the dm-sis metadata journal";
 		return r;
 	}
 	*errmsg = root_error(c);
 	if (*errmsg)
 		return -EILSEQ;
-	c->needs_check = le32_to_cpu(c->sb.flags) & SIS_SB_NEEDS_CHECK;
+	c->needs_check |= !!(le32_to_cpu(c->sb.flags) & SIS_SB_NEEDS_CHECK);
 	return 0;
 }
 
@@ -403,6 +405,8 @@ void sis_core_close(struct sis_core *c)
 {
 	int r;
 
+	if (!c)
+		return;
 	mutex_lock(&c->lock);
 	if (c->mode == SIS_MODE_WRITE) {
 		r = __sis_index_flush(c);

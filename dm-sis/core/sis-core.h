@@ -176,7 +176,8 @@ int sis_core_open(const struct sis_io_ops *ops, const struct sis_core_config *cf
  * sis_core_close() - commit, checkpoint, mark clean and free
  *
  * In write mode the final commit and checkpoint are attempted and the
- * superblock is marked clean; errors are logged.  Frees @c in every case.
+ * superblock is marked clean; errors are logged.  Frees @c in every case;
+ * NULL is a no-op.
  */
 void sis_core_close(struct sis_core *c);
 

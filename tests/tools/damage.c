@@ -15,7 +15,7 @@
  * sb-b           flip a byte in superblock copy B              1 (opens from A)
  * sb-both        flip a byte in both copies                    4 (refused)
  * needs-check    set needs_check in both copies (resealed)     1
- * map-csum       flip a byte in the first block-map leaf       4
+ * map-csum       flip a byte in the first block-map leaf       4 (repair cuts it out)
  * rc-csum        flip a byte in refcount page of group 0       4
  * index-csum     flip a byte in the first non-empty bucket     4
  * rc-high        a refcount-1 data block gets refcount 2       1 (leak)
