@@ -107,6 +107,7 @@ struct sis_features {
  * struct sis_pool - one open backing device, shared by its tables
  * @list:        on sis_pools (pools_lock)
  * @ref:         tables naming this pool (pools_lock)
+ * @targets:     the sis_targets holding @ref (pools_lock)
  * @bdev:        the backing device; kept open by each table's dm_dev
  * @dev:         its dev_t, the pool's and pcache's key
  * @name:        "major:minor" for messages
@@ -140,6 +141,7 @@ struct sis_features {
 struct sis_pool {
 	struct list_head list;
 	unsigned int ref;
+	struct list_head targets;
 	struct block_device *bdev;
 	dev_t dev;
 	char name[16];
@@ -183,12 +185,14 @@ struct sis_pool {
  * @dev:  the backing device as opened by this table
  * @pool: the shared pool
  * @f:    this table's features
+ * @pool_list: on pool->targets (pools_lock)
  */
 struct sis_target {
 	struct dm_target *ti;
 	struct dm_dev *dev;
 	struct sis_pool *pool;
 	struct sis_features f;
+	struct list_head pool_list;
 };
 
 /* Per-bio data: each bio is its own work item. */
@@ -794,6 +798,7 @@ static struct sis_pool *__pool_create(struct dm_target *ti, struct dm_dev *dm_de
 		return ERR_PTR(-ENOMEM);
 	}
 	pool->ref = 1;
+	INIT_LIST_HEAD(&pool->targets);
 	pool->bdev = bdev;
 	pool->dev = bdev->bd_dev;
 	snprintf(pool->name, sizeof(pool->name), "%u:%u",
@@ -979,8 +984,17 @@ static int sis_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	mutex_lock(&pools_lock);
 	pool = __pool_find(st->dev->bdev->bd_dev);
 	if (pool) {
+		struct sis_target *other;
+
 		sis_core_get_stats(pool->core, &stats);
-		if (ti->len >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT) < stats.logical_blocks) {
+		r = 0;
+		list_for_each_entry(other, &pool->targets, pool_list)
+			if (other->ti->table == ti->table)
+				r = -EBUSY;
+		if (r) {
+			/* Two targets of one table would alias each other. */
+			ti->error = "Backing device already used by this table";
+		} else if (ti->len >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT) < stats.logical_blocks) {
 			ti->error = "Cannot shrink the logical size";
 			r = -EINVAL;
 		} else if (pool->f.read_only && !st->f.read_only) {
@@ -993,6 +1007,8 @@ static int sis_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		pool = __pool_create(ti, st->dev, &st->f);
 		r = IS_ERR(pool) ? PTR_ERR(pool) : 0;
 	}
+	if (!r)
+		list_add(&st->pool_list, &pool->targets);
 	mutex_unlock(&pools_lock);
 	if (r)
 		goto bad_put;
@@ -1013,6 +1029,7 @@ static int sis_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 
 bad_pool:
 	mutex_lock(&pools_lock);
+	list_del(&st->pool_list);
 	__pool_put(pool);
 	mutex_unlock(&pools_lock);
 bad_put:
@@ -1027,6 +1044,7 @@ static void sis_dtr(struct dm_target *ti)
 	struct sis_target *st = ti->private;
 
 	mutex_lock(&pools_lock);
+	list_del(&st->pool_list);
 	__pool_put(st->pool);
 	mutex_unlock(&pools_lock);
 	dm_put_device(ti, st->dev);

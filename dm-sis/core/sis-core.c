@@ -274,8 +274,13 @@ static int open_existing(struct sis_core *c, const struct sis_core_config *cfg,
 
 	if ((cfg->flags & SIS_OPEN_FORCE_FORMAT) ||
 	    (r0 == -EILSEQ && r1 == -EILSEQ && z0 && z1 &&
-	     (cfg->flags & SIS_OPEN_FORMAT)))
+	     (cfg->flags & SIS_OPEN_FORMAT))) {
+		if (cfg->flags & SIS_OPEN_READ_ONLY) {
+			*errmsg = "device is not formatted for dm-sis (read-only: not formatting)";
+			return -EINVAL;
+		}
 		return format(c, cfg, errmsg);
+	}
 	if (r0 && r1) {
 		if (r0 != -EILSEQ || r1 != -EILSEQ) {
 			*errmsg = "I/O error reading the superblock";

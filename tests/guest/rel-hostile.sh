@@ -24,7 +24,7 @@ set -euo pipefail
 REL=${SIS_TESTS:-$(dirname "$0")/..}/reliability
 D1=$(disk 1) D2=$(disk 2)
 SEED=${1:-$(( $(date +%s) % 100000 ))}
-COUNT=${COUNT:-$([ -n "${SIS_TEST_LONG:-}" ] && echo 2000 || echo 250)}
+COUNT=${COUNT:-$([ -n "${SIS_TEST_LONG:-}" ] && echo 2000 || echo 120)}
 log "seed $SEED, $COUNT tables (reproduce: rel-hostile.sh $SEED)"
 sis_load
 
@@ -81,7 +81,7 @@ badm=(foo "commit now" "reset_stats 1" 1 -1 "" "read_only x" "$(head -c 3000 /de
 	$'commit\x01' "commit;" "drop cache" "%s%s%n")
 RANDOM=$SEED
 nm=0
-NMSG=${NMSG:-$([ -n "${SIS_TEST_LONG:-}" ] && echo 600 || echo 40)}
+NMSG=${NMSG:-$([ -n "${SIS_TEST_LONG:-}" ] && echo 600 || echo 30)}
 for i in $(seq 1 "$NMSG"); do
 	if [ $((RANDOM % 2)) = 0 ]; then
 		m=${good[$((RANDOM % ${#good[@]}))]}

@@ -32,7 +32,7 @@
 set -euo pipefail
 . "${SIS_TESTS:-$(dirname "$0")/..}/guest/lib.sh"
 D=$(disk 1) REF=$(disk 2)
-RUNTIME=${RUNTIME:-$([ -n "${SIS_TEST_LONG:-}" ] && echo 600 || echo 75)}
+RUNTIME=${RUNTIME:-$([ -n "${SIS_TEST_LONG:-}" ] && echo 600 || echo 45)}
 SEED=${1:-$(( $(date +%s) % 100000 ))}
 L=$((4096 * 1024)) # 2 GiB
 BOFF=$((512 << 20)) BJOB=$((24 << 20))

@@ -34,7 +34,7 @@ REL=${SIS_TESTS:-$(dirname "$0")/..}/reliability
 . "$REL/powercut-lib.sh"
 D1=$(disk 1) D2=$(disk 2)
 PC_SEED=${1:-$(( $(date +%s) % 100000 ))}
-CYCLES=${CYCLES:-$([ -n "${SIS_TEST_LONG:-}" ] && echo 10 || echo 2)}
+CYCLES=${CYCLES:-$([ -n "${SIS_TEST_LONG:-}" ] && echo 10 || echo 1)}
 log "seed $PC_SEED, $CYCLES power cuts (reproduce: rel-powercut.sh $PC_SEED)"
 sis_load
 modprobe dm-flakey

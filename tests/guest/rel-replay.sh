@@ -39,8 +39,8 @@ SRC=$(disk 1) LOG=$(disk 2) REP=$(disk 3) COW=$(disk 4)
 SEED=${2:-$(( $(date +%s) % 100000 ))}
 MODE=${1:-${SIS_TEST_LONG:+all}}
 MODE=${MODE:-bounded}
-MAXPTS=${MAXPTS:-24}
-ROUNDS=${ROUNDS:-8}
+MAXPTS=${MAXPTS:-10}
+ROUNDS=${ROUNDS:-4}
 [ "$MODE" = all ] && ROUNDS=${ROUNDS_LONG:-16}
 L=$((1 << 21)) # 1 GiB logical on 512 MiB physical
 log "seed $SEED mode $MODE rounds $ROUNDS (reproduce: rel-replay.sh $MODE $SEED)"

@@ -36,6 +36,15 @@ expect_bad "0 8192 sis $D 2 commit_interval abc" "Invalid commit_interval"
 expect_bad "0 8192 sis $D 2 commit_interval 0" "Invalid commit_interval"
 expect_bad "0 8192 sis $D 1 read_only extra" "Too many arguments"
 
+# read_only never formats: the blank disk stays blank
+dd if=/dev/zero of="$D" bs=1M count=1 oflag=direct status=none
+expect_bad "0 8192 sis $D 1 read_only" "device is not formatted for dm-sis (read-only"
+[ -z "$(head -c 8192 "$D" | tr -d '\0')" ] || die "read_only table wrote to a blank disk"
+
+# one backing device twice in one table would alias the two halves
+expect_bad "0 8192 sis $D
+8192 8192 sis $D" "Backing device already used by this table"
+
 # a device too small for the layout
 dmsetup create tiny --table "0 64 linear $D 0"
 dmsetup mknodes tiny
