@@ -365,7 +365,8 @@ static int __walk(struct sis_core *c, u64 blocknr, u32 level, u64 base,
  * Either callback may stop the walk by returning non-zero.  A map page that
  * is out of range or fails verification is passed to @pfn with SIS_WALK_BAD
  * or'ed into its level; @pfn returns 0 to skip the subtree or SIS_WALK_CUT
- * to unlink it from its parent (repair); without @pfn it aborts the walk.  May evict clean pages: callers hold no page pointers across it.
+ * to unlink it from its parent (repair); without @pfn it aborts the walk.
+ * May evict clean pages: callers hold no page pointers across it.
  */
 int __sis_map_walk(struct sis_core *c, sis_map_walk_fn fn, sis_map_page_fn pfn,
 		   void *arg)

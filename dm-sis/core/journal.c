@@ -445,7 +445,7 @@ int __sis_journal_recover(struct sis_core *c, bool write, bool tolerate_damage)
 	if (r < 0)
 		return r;
 	if (damaged) {
-		sis_log(c, 3, "metadata journal damaged: transaction %llu does not verify but later ones exist (up to %llu); committed changes after it are lost",
+		sis_log(c, 3, "journal damaged: transaction %llu bad, later ones up to %llu exist",
 			(unsigned long long)c->seq, (unsigned long long)damaged);
 		c->journal_damaged = true;
 		c->needs_check = true;
