@@ -106,6 +106,10 @@ def figures(r):
     elif r["target"] == "linear" and is_write and r.get("io_bytes"):
         # dm-linear maps 1:1: the space taken is what was written
         f["space_delta_mib"] = f["data_delta_mib"] = r["io_bytes"] / MiB
+    # a sequential fio job cut by its time cap (random jobs are time-based by design)
+    f["capped"] = bool(r.get("capped")) and "rand" not in r["job"]
+    if r.get("copies") is not None:
+        f["copies"] = r["copies"]
     if r.get("io_bytes") and f["cpu_busy_s"] is not None:
         f["cpu_s_per_gib"] = f["cpu_busy_s"] / (r["io_bytes"] / GiB)
     return f
@@ -136,8 +140,13 @@ def build(recs, host, core_text, bad_lines, splats):
         summary.setdefault(key, {}).setdefault(r["target"], []).append(figures(r))
     for key, per in summary.items():
         for t, lst in per.items():
-            names = sorted({k for f in lst for k in f})
-            per[t] = {k: agg([f.get(k) for f in lst]) for k in names}
+            names = sorted({k for f in lst for k in f if k not in ("capped", "copies")})
+            d = {k: agg([f.get(k) for f in lst]) for k in names}
+            d["capped_runs"] = sum(1 for f in lst if f.get("capped"))
+            cp = [f["copies"] for f in lst if f.get("copies") is not None]
+            if cp:
+                d["copies"] = cp
+            per[t] = d
         lin = per.get("linear", {}).get("mib_s")
         for t, d in per.items():
             if lin and d.get("mib_s") and lin["median"]:
@@ -363,6 +372,12 @@ def markdown(res):
         s = cell(d[metric], unit)
         if ratio and t != "linear" and d.get("ratio_to_linear") is not None:
             s += " (%.2fx)" % d["ratio_to_linear"]
+        if d.get("capped_runs"):
+            s += " ⁽ᶜ⁾"
+        if d.get("copies") and key.endswith(("containers_write", "containers_read_cold")):
+            want = res["env"].get("containers")
+            if want and min(d["copies"]) < want:
+                s += " [%s of %s copies]" % ("/".join(str(c) for c in d["copies"]), want)
         return s
 
     w("## Throughput")
@@ -386,6 +401,11 @@ def markdown(res):
                 row = [tcell(key, t) for t in order]
             w("| %s | %s |" % (JOB_LABEL.get(j, j), " | ".join(row)))
         w("")
+    w("⁽ᶜ⁾: the job hit its time cap (%s s for a sequential job) before writing or reading its full size: "
+      "the target was slow; the figure is over what it did in that time (see the JSON for bytes). "
+      "[n of K copies]: the container case starts no new copy after %s s (at least 2 copies)."
+      % (env.get("seq_cap_s", "?"), env.get("containers_budget_s", "?")))
+    w("")
 
     w("## Space")
     w("")
