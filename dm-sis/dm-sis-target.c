@@ -565,6 +565,8 @@ static int sis_store_block(struct sis_target *st, u64 lblock, struct page *page)
 
 	fp = sis_fingerprint(data);
 	fp_lock = &pool->fp_locks[hash_64(fp, SIS_LOCK_BITS)];
+again:
+	data = page_address(page);
 	mutex_lock(fp_lock);
 	r = sis_core_find_dup(pool->core, fp, &pblock);
 	if (!r) {
@@ -579,7 +581,8 @@ static int sis_store_block(struct sis_target *st, u64 lblock, struct page *page)
 			__free_page(page);
 			return 0;
 		}
-		if (r != -ENOENT && r != -EOVERFLOW)
+		/* no longer a candidate: saturated, or freed since find_dup */
+		if (r != -ENOENT && r != -EOVERFLOW && r != -ESTALE)
 			goto out_unlock;
 	} else if (r != -ENOENT) {
 		goto out_unlock;
@@ -596,8 +599,22 @@ static int sis_store_block(struct sis_target *st, u64 lblock, struct page *page)
 		r = sis_core_map(pool->core, lblock, pblock);
 	if (!r)
 		atomic64_add(SIS_BLOCK_SIZE, &pool->stat_new_data);
+	if (r == -ESTALE) {
+		/*
+		 * A concurrent writer of the same data shared the new block
+		 * and its last mapping went away before ours was made: the
+		 * block is freed, so store the data again.
+		 */
+		page = alloc_page(GFP_NOIO);
+		if (page)
+			copy_page(page_address(page), pcache_data(e));
+		else
+			r = -ENOMEM;
+	}
 	pcache_put(e);
 	sis_core_unpin(pool->core, pblock);
+	if (r == -ESTALE)
+		goto again;
 	return r;
 
 out_unlock:
@@ -753,8 +770,14 @@ static void sis_process_bio(struct work_struct *ws)
 		r = -EOPNOTSUPP;
 		break;
 	}
-	if (r)
+	if (r) {
 		sis_note_mode(st->pool, r);
+		if (r != -EROFS && r != -ENOSPC)
+			DMERR_LIMIT("%s: %s of block %llu failed: %d",
+				    st->pool->name,
+				    op_is_write(bio_op(bio)) ? "write" : "read",
+				    lblock, r);
+	}
 	bio->bi_status = errno_to_blk_status(r);
 	bio_endio(bio);
 }

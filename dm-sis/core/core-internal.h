@@ -162,6 +162,8 @@ bool sis_is_data_block(struct sis_core *c, u64 pblock);
 u64 sis_group_rc_block(struct sis_core *c, u64 group);
 int __sis_alloc_block(struct sis_core *c, u64 *pblock);
 int __sis_alloc_meta(struct sis_core *c, u64 *pblock);
+int __sis_rc_shareable(struct sis_core *c, u64 pblock, struct sis_page **pg,
+		       struct sis_disk_rc **rc);
 int __sis_ref_inc(struct sis_core *c, u64 pblock);
 int __sis_ref_dec(struct sis_core *c, u64 pblock);
 struct sis_pin *__sis_pin_find(struct sis_core *c, u64 pblock);

@@ -460,22 +460,14 @@ int sis_core_lookup(struct sis_core *c, u64 lblock, u64 *pblock)
 /* Is the index's candidate for @fp still a block holding that data? */
 static int __candidate_valid(struct sis_core *c, u64 fp, u64 pblock)
 {
-	struct sis_pin *pin = __sis_pin_find(c, pblock);
 	struct sis_disk_rc *rc;
 	struct sis_page *pg;
-	u32 count;
 	int r;
 
-	r = __sis_rc_get(c, pblock, &pg, &rc);
-	if (r == -EINVAL)
+	r = __sis_rc_shareable(c, pblock, &pg, &rc);
+	if (r == -EINVAL || (!r && le64_to_cpu(rc->fp) != fp))
 		return -ESTALE;
-	if (r)
-		return r;
-	count = le32_to_cpu(rc->refcount);
-	if ((le32_to_cpu(rc->flags) & SIS_RC_META) || le64_to_cpu(rc->fp) != fp ||
-	    (!count && !(pin && pin->reserved)))
-		return -ESTALE;
-	return count == U32_MAX ? -ENOENT : 0;
+	return r == -EOVERFLOW ? -ENOENT : r;
 }
 
 int sis_core_find_dup(struct sis_core *c, u64 fp, u64 *pblock)

@@ -218,9 +218,10 @@ int sis_core_alloc(struct sis_core *c, u64 fp, u64 *pblock);
  * written.  Takes one reference on @pblock and drops the reference of the
  * previous mapping, freeing that block if it was the last.
  *
- * Return: 0, -EOVERFLOW if @pblock is saturated, -ESTALE if @pblock (a
- * candidate from find_dup) lost its last mapping and was freed while pinned
- * (in both cases: write the data to a new block instead), -EINVAL, -EROFS,
+ * Return: 0, -EOVERFLOW if @pblock is saturated, -ESTALE if @pblock lost
+ * its last mapping and was freed while pinned: a candidate from find_dup, or
+ * a block from alloc that a concurrent writer of the same data shared and
+ * then dropped (in all these cases: store the data again), -EINVAL, -EROFS,
  * -ENOSPC (no room for a map page), or a metadata error.
  */
 int sis_core_map(struct sis_core *c, u64 lblock, u64 pblock);

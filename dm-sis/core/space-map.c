@@ -208,34 +208,62 @@ int __sis_alloc_meta(struct sis_core *c, u64 *pblock)
 }
 
 /**
- * __sis_ref_inc() - one more logical block maps @pblock
+ * __sis_rc_shareable() - may one more logical block map @pblock?
+ * @c:      the core (c->lock held)
+ * @pblock: a data block the caller holds a pin on
+ * @pg:     out: the refcount page of @pblock
+ * @rc:     out: the refcount entry of @pblock
  *
- * Return: 0, -EOVERFLOW (saturated), -ESTALE (the block was freed under the
- * caller's pin and is not its reservation), -EINVAL, or a metadata error.
+ * The one check behind both sharing an index candidate and taking a
+ * reference: the block is a data block (not metadata), its count is not
+ * saturated, and it is mapped, or free but the caller's own reservation.
+ *
+ * Return: 0, -EOVERFLOW (saturated), -ESTALE (freed under the caller's pin
+ * and not its reservation), -EINVAL (not a data block), or a metadata error.
  */
-int __sis_ref_inc(struct sis_core *c, u64 pblock)
+int __sis_rc_shareable(struct sis_core *c, u64 pblock, struct sis_page **pg,
+		       struct sis_disk_rc **rc)
 {
 	struct sis_pin *pin = __sis_pin_find(c, pblock);
-	struct sis_disk_rc *rc;
-	struct sis_page *pg;
 	u32 count;
 	int r;
 
-	r = __sis_rc_get(c, pblock, &pg, &rc);
+	r = __sis_rc_get(c, pblock, pg, rc);
 	if (r)
 		return r;
-	count = le32_to_cpu(rc->refcount);
-	if (le32_to_cpu(rc->flags) & SIS_RC_META)
+	count = le32_to_cpu((*rc)->refcount);
+	if (le32_to_cpu((*rc)->flags) & SIS_RC_META)
 		return -EINVAL;
 	if (count == U32_MAX)
 		return -EOVERFLOW;
 	if (!count && !(pin && pin->reserved))
 		return -ESTALE;
+	return 0;
+}
+
+/**
+ * __sis_ref_inc() - one more logical block maps @pblock
+ *
+ * Return: as __sis_rc_shareable(), which it checks first.
+ */
+int __sis_ref_inc(struct sis_core *c, u64 pblock)
+{
+	struct sis_pin *pin;
+	struct sis_disk_rc *rc;
+	struct sis_page *pg;
+	u32 count;
+	int r;
+
+	r = __sis_rc_shareable(c, pblock, &pg, &rc);
+	if (r)
+		return r;
+	count = le32_to_cpu(rc->refcount);
 	r = __sis_mc_dirty(c, pg);
 	if (r)
 		return r;
 	rc->refcount = cpu_to_le32(count + 1);
 	if (!count) {
+		pin = __sis_pin_find(c, pblock);
 		pin->reserved = false;
 		c->nr_reserved--;
 		le64_add_cpu(&c->root.nr_data, 1);

@@ -155,6 +155,7 @@ int fx_write_fp(struct fx *f, u64 lblock, const void *data, u64 fp)
 		return sis_core_unmap(f->c, lblock, 1);
 	if (!fp)
 		fp = sis_fingerprint(data);
+again:
 	r = sis_core_find_dup(f->c, fp, &p);
 	if (!r) {
 		r = memdev_read(f->d, p, buf);
@@ -174,6 +175,8 @@ int fx_write_fp(struct fx *f, u64 lblock, const void *data, u64 fp)
 	if (!r)
 		r = sis_core_map(f->c, lblock, p);
 	sis_core_unpin(f->c, p);
+	if (r == -ESTALE)	/* shared by another writer, then freed */
+		goto again;
 	return r;
 }
 
