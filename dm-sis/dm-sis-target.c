@@ -14,12 +14,15 @@
  * one is still live) shares one open core instead of opening the metadata
  * twice.  A struct sis_target is one table's view: its feature arguments.
  *
- * The data path.  dm core splits every bio at 4 KiB boundaries (max_io_len
- * is one block), so each read or write bio touches exactly one logical block,
- * whole or in part.  map() never sleeps: it queues the bio as its own work
- * item on the pool's unbound workqueue, so many bios are processed at once
- * by as many kworkers; the core's mutex serialises only the short metadata
- * operations between them.
+ * The data path.  dm core splits bios at 128 KiB boundaries (max_io_len is
+ * SIS_MAX_IO_BLOCKS blocks).  map() never sleeps: it queues the bio as its
+ * own work item on the pool's unbound workqueue, so many bios are processed
+ * at once by as many kworkers; the core's mutex serialises only the short
+ * metadata operations between them.  A read looks its blocks up at once,
+ * pinned, and is cut into runs (sis_read()): unmapped runs are zeros,
+ * unique blocks contiguous on disk are remapped to the disk as one bio,
+ * shared blocks are served from pcache.  A write is cut into one piece per
+ * block, each hashed, deduped or stored by its own worker (sis_write()).
  *
  * The hard part: sharing without ever merging different data, and breaking
  * sharing without disturbing the other sharers.
@@ -42,11 +45,13 @@
  *    store a copy.  A hashed per-fingerprint lock, held from find_dup to
  *    the pcache install of a new block (not across the data write), makes
  *    the second writer find the first one's block and wait for its write.
- *  - Read-modify-write and every access to one logical block hold that
+ *  - Read-modify-write and every write of one logical block hold that
  *    block's lock (a hashed array of mutexes, one held at a time per worker,
- *    so no lock order), which orders concurrent writes to the same block and
- *    keeps a reader's lookup and its pcache reference atomic with respect to
- *    a remap of the block.
+ *    so no lock order), which orders concurrent writes to the same block.
+ *    Readers take no block lock: the pins of sis_core_lookup_range() keep
+ *    every block they read from being reallocated (or discarded) until the
+ *    read is done, so a read racing a write returns the old or the new data,
+ *    never a third block's.
  *
  * Durability.  A data write completes before the mapping naming it is made;
  * the core's commit flushes the disk first, then writes its journal.  A
@@ -66,6 +71,7 @@
 #include <linux/hash.h>
 #include <linux/jiffies.h>
 #include <linux/kdev_t.h>
+#include <linux/mempool.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/random.h>
@@ -82,6 +88,8 @@
 
 #define DM_MSG_PREFIX "sis"
 
+#define SIS_MAX_IO_BLOCKS	32	/* dm splits bios at 128 KiB boundaries */
+#define SIS_IO_POOL_MIN		64
 #define SIS_LOCK_BITS		10
 #define SIS_NR_LOCKS		BIT(SIS_LOCK_BITS)
 #define SIS_MAX_DISCARD_SECTORS	BIT(22)	/* 2 GiB per discard bio */
@@ -118,6 +126,7 @@ struct sis_features {
  * @md_error:    first metadata write error since the last flush (md_lock)
  * @md_lock:     protects @md_error
  * @wq:          the unbound workqueue processing bios and the commit timer
+ * @bs:          splits of multi-block bios into pieces
  * @commit_work: periodic commit
  * @commit_lock: serialises commits; protects @commit_done, @commit_err and
  *               writes of @commit_started
@@ -154,6 +163,7 @@ struct sis_pool {
 	int md_error;
 
 	struct workqueue_struct *wq;
+	struct bio_set bs;
 	struct delayed_work commit_work;
 	struct mutex commit_lock;	/* serialises commits */
 	u64 commit_started;
@@ -200,6 +210,28 @@ struct sis_bio {
 	struct work_struct work;
 	struct sis_target *st;
 };
+
+/**
+ * struct sis_io - a piece of a bio handled on its own (from sis_io_pool)
+ * @work:     processes a write piece, or finishes a remapped read
+ * @st:       the target
+ * @bio:      the piece: a split of the dm bio (chained to it) or the dm bio
+ * @end_io:   the piece's own completion while a remapped read hooks it
+ * @private:  and its bi_private
+ * @nr:       blocks in @pblocks
+ * @pblocks:  the blocks a remapped read pinned (sis_core_lookup_range())
+ */
+struct sis_io {
+	struct work_struct work;
+	struct sis_target *st;
+	struct bio *bio;
+	bio_end_io_t *end_io;
+	void *private;
+	unsigned int nr;
+	u64 pblocks[SIS_MAX_IO_BLOCKS];
+};
+
+static mempool_t *sis_io_pool;
 
 static LIST_HEAD(sis_pools);
 static DEFINE_MUTEX(pools_lock);
@@ -385,17 +417,22 @@ static struct mutex *sis_block_lock(struct sis_pool *pool, u64 lblock)
 	return &pool->block_locks[hash_64(lblock, SIS_LOCK_BITS)];
 }
 
-static void copy_to_bio(struct bio *bio, const u8 *src)
+/* Copy @len bytes from @src into @bio at @iter, advancing @iter. */
+static void copy_to_bio(struct bio *bio, struct bvec_iter *iter, const u8 *src,
+			unsigned int len)
 {
-	struct bvec_iter iter;
-	struct bio_vec bv;
+	while (len) {
+		struct bio_vec bv = bio_iter_iovec(bio, *iter);
 
-	bio_for_each_segment(bv, bio, iter) {
+		bv.bv_len = min(bv.bv_len, len);
 		memcpy_to_bvec(&bv, src);
+		bio_advance_iter_single(bio, iter, bv.bv_len);
 		src += bv.bv_len;
+		len -= bv.bv_len;
 	}
 }
 
+/* Copy the whole of @bio to @dst. */
 static void copy_from_bio(u8 *dst, struct bio *bio)
 {
 	struct bvec_iter iter;
@@ -426,8 +463,8 @@ static struct pcache_entry *sis_cache_get(struct sis_pool *pool, u64 pblock)
 /*
  * A read of @lblock -> @pblock: on a cache miss, read ahead the following
  * logical blocks that map the following physical blocks (data written
- * sequentially is usually allocated sequentially), so that the 4 KiB bios
- * dm splits a large read into share one disk read.  The look-ups take no
+ * sequentially is usually allocated sequentially), so that a sequential
+ * read of shared data costs one disk read per run.  The look-ups take no
  * block lock: an entry read ahead for a block remapped meanwhile only holds
  * what the disk holds, and a new owner of the block installs its data over
  * it (pcache.h).
@@ -624,32 +661,170 @@ out_free:
 	return r;
 }
 
-static int sis_read_bio(struct sis_target *st, struct bio *bio, u64 lblock,
-			unsigned int offset)
+/* Complete @bio (a dm bio or a piece of one) with @r, logging errors. */
+static void sis_bio_end(struct sis_target *st, struct bio *bio, u64 lblock,
+			int r)
 {
-	struct sis_pool *pool = st->pool;
-	struct mutex *lock = sis_block_lock(pool, lblock);
+	if (r) {
+		sis_note_mode(st->pool, r);
+		if (r != -EROFS && r != -ENOSPC)
+			DMERR_LIMIT("%s: %s of block %llu failed: %d",
+				    st->pool->name,
+				    op_is_write(bio_op(bio)) ? "write" : "read",
+				    lblock, r);
+		bio->bi_status = errno_to_blk_status(r);
+	}
+	bio_endio(bio);
+}
+
+/* How a read serves a block (see sis_read()). */
+enum sis_read_kind {
+	SIS_READ_ZERO,		/* unmapped: zeros, no I/O */
+	SIS_READ_DIRECT,	/* one logical block maps it: remap to the disk */
+	SIS_READ_CACHED,	/* shared: through pcache, one copy for all */
+};
+
+static enum sis_read_kind sis_read_kind(const u64 *pblocks, const u32 *refs,
+					unsigned int i)
+{
+	if (!pblocks[i])
+		return SIS_READ_ZERO;
+	return refs[i] == 1 ? SIS_READ_DIRECT : SIS_READ_CACHED;
+}
+
+static void sis_remap_done(struct work_struct *ws)
+{
+	struct sis_io *io = container_of(ws, struct sis_io, work);
+	struct bio *bio = io->bio;
+
+	sis_core_unpin_range(io->st->pool->core, io->pblocks, io->nr);
+	if (bio->bi_status)
+		DMERR_LIMIT("%s: read of block %llu failed: %d",
+			    io->st->pool->name, io->pblocks[0],
+			    blk_status_to_errno(bio->bi_status));
+	mempool_free(io, sis_io_pool);
+	bio_endio(bio);
+}
+
+/* The disk finished a remapped read: unpin (which may sleep) in a worker. */
+static void sis_remap_endio(struct bio *bio)
+{
+	struct sis_io *io = bio->bi_private;
+
+	bio->bi_end_io = io->end_io;
+	bio->bi_private = io->private;
+	INIT_WORK(&io->work, sis_remap_done);
+	queue_work(io->st->pool->wq, &io->work);
+}
+
+/*
+ * Send @piece, which reads the physically contiguous pinned blocks
+ * @pblocks[0..nr) from byte @skip of the first, to the disk; the pins go
+ * when it completes.
+ */
+static void sis_read_direct(struct sis_target *st, struct bio *piece,
+			    const u64 *pblocks, unsigned int nr,
+			    unsigned int skip)
+{
+	struct sis_io *io = mempool_alloc(sis_io_pool, GFP_NOIO);
+
+	io->st = st;
+	io->bio = piece;
+	io->end_io = piece->bi_end_io;
+	io->private = piece->bi_private;
+	io->nr = nr;
+	memcpy(io->pblocks, pblocks, nr * sizeof(*pblocks));
+	piece->bi_end_io = sis_remap_endio;
+	piece->bi_private = io;
+	bio_set_dev(piece, st->pool->bdev);
+	piece->bi_iter.bi_sector = block_to_sector(pblocks[0]) +
+				   (skip >> SECTOR_SHIFT);
+	submit_bio_noacct(piece);
+}
+
+/* Serve @piece from pcache: pinned shared blocks @pblocks[0..nr). */
+static void sis_read_cached(struct sis_target *st, struct bio *piece,
+			    u64 lblock, const u64 *pblocks, unsigned int nr,
+			    unsigned int skip)
+{
+	struct bvec_iter iter = piece->bi_iter;
 	struct pcache_entry *e;
-	u64 pblock;
+	unsigned int i, len;
+	int r = 0;
+
+	for (i = 0; i < nr && iter.bi_size; i++) {
+		e = sis_cache_get_run(st, lblock + i, pblocks[i]);
+		if (IS_ERR(e)) {
+			r = PTR_ERR(e);
+			break;
+		}
+		len = min(iter.bi_size, SIS_BLOCK_SIZE - skip);
+		copy_to_bio(piece, &iter, (u8 *)pcache_data(e) + skip, len);
+		pcache_put(e);
+		skip = 0;
+	}
+	sis_core_unpin_range(st->pool->core, pblocks, nr);
+	sis_bio_end(st, piece, lblock + i, r);
+}
+
+/*
+ * A read of up to SIS_MAX_IO_BLOCKS blocks.  One look-up pins every mapped
+ * block (so none is reallocated under the read, whatever writes do
+ * meanwhile); then the bio is cut into runs of one kind, each a piece
+ * chained to it: unmapped runs complete with zeros and no I/O; runs of
+ * unique blocks that are contiguous on disk are remapped as one bio (no copy
+ * and no cache space for data only one logical block reads); shared blocks
+ * are read through pcache, where one copy serves every sharer on every
+ * device.
+ */
+static void sis_read(struct sis_target *st, struct bio *bio)
+{
+	sector_t off = dm_target_offset(st->ti, bio->bi_iter.bi_sector);
+	unsigned int skip = (off & (SIS_SECTORS_PER_BLOCK - 1)) << SECTOR_SHIFT;
+	unsigned int nr = DIV_ROUND_UP(skip + bio->bi_iter.bi_size, SIS_BLOCK_SIZE);
+	u64 lblock = off >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
+	u64 pblocks[SIS_MAX_IO_BLOCKS];
+	u32 refs[SIS_MAX_IO_BLOCKS];
+	enum sis_read_kind kind;
+	unsigned int i, j;
+	struct bio *piece;
 	int r;
 
-	mutex_lock(lock);
-	r = sis_core_lookup(pool->core, lblock, &pblock);
-	if (r) {
-		mutex_unlock(lock);
-		if (r == -ENODATA) {
-			zero_fill_bio(bio);
-			return 0;
-		}
-		return r;
+	if (WARN_ON_ONCE(nr > SIS_MAX_IO_BLOCKS)) {
+		sis_bio_end(st, bio, lblock, -EIO);
+		return;
 	}
-	e = sis_cache_get_run(st, lblock, pblock);
-	mutex_unlock(lock);
-	if (IS_ERR(e))
-		return PTR_ERR(e);
-	copy_to_bio(bio, (u8 *)pcache_data(e) + offset);
-	pcache_put(e);
-	return 0;
+	r = sis_core_lookup_range(st->pool->core, lblock, nr, pblocks, refs);
+	if (r) {
+		sis_bio_end(st, bio, lblock, r);
+		return;
+	}
+	for (i = 0; i < nr; i = j, skip = 0) {
+		kind = sis_read_kind(pblocks, refs, i);
+		for (j = i + 1; j < nr && sis_read_kind(pblocks, refs, j) == kind &&
+		     (kind != SIS_READ_DIRECT || pblocks[j] == pblocks[j - 1] + 1);
+		     j++)
+			;
+		piece = bio;
+		if (j < nr) {
+			piece = bio_split(bio, ((j - i) * SIS_BLOCK_SIZE - skip) >>
+					  SECTOR_SHIFT, GFP_NOIO, &st->pool->bs);
+			bio_chain(piece, bio);
+		}
+		switch (kind) {
+		case SIS_READ_ZERO:
+			zero_fill_bio(piece);
+			bio_endio(piece);
+			break;
+		case SIS_READ_DIRECT:
+			sis_read_direct(st, piece, pblocks + i, j - i, skip);
+			break;
+		case SIS_READ_CACHED:
+			sis_read_cached(st, piece, lblock + i, pblocks + i,
+					j - i, skip);
+			break;
+		}
+	}
 }
 
 static int sis_write_bio(struct sis_target *st, struct bio *bio, u64 lblock,
@@ -740,29 +915,78 @@ static int sis_flush(struct sis_target *st)
 	return r;
 }
 
+/* Write one block's piece @bio, then commit if it is FUA, and complete it. */
+static void sis_write_piece(struct sis_target *st, struct bio *bio)
+{
+	sector_t off = dm_target_offset(st->ti, bio->bi_iter.bi_sector);
+	u64 lblock = off >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
+	unsigned int offset = (off & (SIS_SECTORS_PER_BLOCK - 1)) << SECTOR_SHIFT;
+	int r;
+
+	r = sis_write_bio(st, bio, lblock, offset);
+	if (!r && (bio->bi_opf & REQ_FUA))
+		r = sis_commit(st->pool);
+	sis_bio_end(st, bio, lblock, r);
+}
+
+static void sis_write_piece_work(struct work_struct *ws)
+{
+	struct sis_io *io = container_of(ws, struct sis_io, work);
+	struct sis_target *st = io->st;
+	struct bio *bio = io->bio;
+
+	mempool_free(io, sis_io_pool);
+	sis_write_piece(st, bio);
+}
+
+/*
+ * A write of up to SIS_MAX_IO_BLOCKS blocks: each block is hashed, deduped
+ * or stored on its own, so the blocks but the last become pieces chained to
+ * the bio and processed by other workers in parallel.
+ */
+static void sis_write(struct sis_target *st, struct bio *bio)
+{
+	sector_t off = dm_target_offset(st->ti, bio->bi_iter.bi_sector);
+	unsigned int skip = (off & (SIS_SECTORS_PER_BLOCK - 1)) << SECTOR_SHIFT;
+	struct sis_io *io;
+	struct bio *piece;
+
+	while (skip + bio->bi_iter.bi_size > SIS_BLOCK_SIZE) {
+		piece = bio_split(bio, (SIS_BLOCK_SIZE - skip) >> SECTOR_SHIFT,
+				  GFP_NOIO, &st->pool->bs);
+		bio_chain(piece, bio);
+		io = mempool_alloc(sis_io_pool, GFP_NOIO);
+		io->st = st;
+		io->bio = piece;
+		INIT_WORK(&io->work, sis_write_piece_work);
+		queue_work(st->pool->wq, &io->work);
+		skip = 0;
+	}
+	sis_write_piece(st, bio);
+}
+
 static void sis_process_bio(struct work_struct *ws)
 {
 	struct sis_bio *sb = container_of(ws, struct sis_bio, work);
 	struct sis_target *st = sb->st;
 	struct bio *bio = dm_bio_from_per_bio_data(sb, sizeof(*sb));
-	sector_t off = dm_target_offset(st->ti, bio->bi_iter.bi_sector);
-	u64 lblock = off >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
-	unsigned int offset = (off & (SIS_SECTORS_PER_BLOCK - 1)) << SECTOR_SHIFT;
-	int r = 0;
+	u64 lblock = dm_target_offset(st->ti, bio->bi_iter.bi_sector) >>
+		     (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
+	int r;
 
 	switch (bio_op(bio)) {
 	case REQ_OP_READ:
-		r = sis_read_bio(st, bio, lblock, offset);
-		break;
+		sis_read(st, bio);
+		return;
 	case REQ_OP_WRITE:
-		if (bio->bi_opf & REQ_PREFLUSH)
+		if (bio->bi_opf & REQ_PREFLUSH) {
 			r = sis_flush(st);
-		if (!r && bio->bi_iter.bi_size) {
-			r = sis_write_bio(st, bio, lblock, offset);
-			if (!r && (bio->bi_opf & REQ_FUA))
-				r = sis_commit(st->pool);
+			if (r || !bio->bi_iter.bi_size)
+				break;
+			bio->bi_opf &= ~REQ_PREFLUSH;
 		}
-		break;
+		sis_write(st, bio);
+		return;
 	case REQ_OP_DISCARD:
 		r = sis_discard_bio(st, bio);
 		break;
@@ -770,16 +994,7 @@ static void sis_process_bio(struct work_struct *ws)
 		r = -EOPNOTSUPP;
 		break;
 	}
-	if (r) {
-		sis_note_mode(st->pool, r);
-		if (r != -EROFS && r != -ENOSPC)
-			DMERR_LIMIT("%s: %s of block %llu failed: %d",
-				    st->pool->name,
-				    op_is_write(bio_op(bio)) ? "write" : "read",
-				    lblock, r);
-	}
-	bio->bi_status = errno_to_blk_status(r);
-	bio_endio(bio);
+	sis_bio_end(st, bio, lblock, r);
 }
 
 /* ---------------------------------------------------------------- */
@@ -801,6 +1016,7 @@ static void pool_free(struct sis_pool *pool)
 {
 	if (pool->wq)
 		destroy_workqueue(pool->wq);
+	bioset_exit(&pool->bs);
 	kvfree(pool);
 }
 
@@ -843,6 +1059,11 @@ static struct sis_pool *__pool_create(struct dm_target *ti, struct dm_dev *dm_de
 	if (!pool->wq) {
 		ti->error = "Cannot allocate workqueue";
 		r = -ENOMEM;
+		goto bad;
+	}
+	r = bioset_init(&pool->bs, BIO_POOL_SIZE, 0, 0);
+	if (r) {
+		ti->error = "Cannot allocate bio set";
 		goto bad;
 	}
 
@@ -1037,7 +1258,7 @@ static int sis_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad_put;
 	st->pool = pool;
 
-	r = dm_set_target_max_io_len(ti, SIS_SECTORS_PER_BLOCK);
+	r = dm_set_target_max_io_len(ti, SIS_MAX_IO_BLOCKS * SIS_SECTORS_PER_BLOCK);
 	if (r) {
 		ti->error = "Cannot set max_io_len";
 		goto bad_pool;
@@ -1318,14 +1539,24 @@ static int __init dm_sis_init(void)
 {
 	int r;
 
+	sis_io_pool = mempool_create_kmalloc_pool(SIS_IO_POOL_MIN,
+						  sizeof(struct sis_io));
+	if (!sis_io_pool)
+		return -ENOMEM;
 	r = pcache_init();
 	if (r)
-		return r;
+		goto bad_pool;
 	r = dm_register_target(&sis_target);
 	if (r) {
 		DMERR("register failed %d", r);
-		pcache_exit();
+		goto bad_cache;
 	}
+	return 0;
+
+bad_cache:
+	pcache_exit();
+bad_pool:
+	mempool_destroy(sis_io_pool);
 	return r;
 }
 
@@ -1333,6 +1564,7 @@ static void __exit dm_sis_exit(void)
 {
 	dm_unregister_target(&sis_target);
 	pcache_exit();
+	mempool_destroy(sis_io_pool);
 }
 
 module_init(dm_sis_init);

@@ -457,6 +457,57 @@ int sis_core_lookup(struct sis_core *c, u64 lblock, u64 *pblock)
 	return r;
 }
 
+int sis_core_lookup_range(struct sis_core *c, u64 lblock, unsigned int nr,
+			  u64 *pblocks, u32 *refs)
+{
+	struct sis_disk_rc *rc;
+	struct sis_page *pg;
+	unsigned int i;
+	int r;
+
+	mutex_lock(&c->lock);
+	__sis_op_begin(c);
+	r = c->mode == SIS_MODE_FAIL ? -EIO : __lblock_ok(c, lblock, nr);
+	for (i = 0; !r && i < nr; i++) {
+		pblocks[i] = 0;
+		refs[i] = 0;
+		r = __sis_map_lookup(c, lblock + i, &pblocks[i], NULL);
+		if (r == -ENODATA) {
+			pblocks[i] = 0;
+			r = 0;
+			continue;
+		}
+		if (!r)
+			r = __sis_rc_get(c, pblocks[i], &pg, &rc);
+		if (!r) {
+			refs[i] = le32_to_cpu(rc->refcount);
+			r = __sis_pin(c, pblocks[i], false);
+		}
+		if (r)
+			pblocks[i] = 0;		/* not pinned */
+	}
+	if (r)
+		while (i--)
+			if (pblocks[i])
+				__sis_unpin(c, pblocks[i]);
+	__sis_op_end(c);
+	mutex_unlock(&c->lock);
+	return r;
+}
+
+void sis_core_unpin_range(struct sis_core *c, const u64 *pblocks,
+			  unsigned int nr)
+{
+	unsigned int i;
+
+	mutex_lock(&c->lock);
+	for (i = 0; i < nr; i++)
+		if (pblocks[i])
+			__sis_unpin(c, pblocks[i]);
+	__sis_op_end(c);
+	mutex_unlock(&c->lock);
+}
+
 /* Is the index's candidate for @fp still a block holding that data? */
 static int __candidate_valid(struct sis_core *c, u64 fp, u64 pblock)
 {

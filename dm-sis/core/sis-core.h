@@ -190,6 +190,36 @@ void sis_core_close(struct sis_core *c);
 int sis_core_lookup(struct sis_core *c, u64 lblock, u64 *pblock);
 
 /**
+ * sis_core_lookup_range() - map @nr logical blocks from @lblock, pinned
+ * @c:       the core
+ * @lblock:  the first logical block
+ * @nr:      how many
+ * @pblocks: out: the physical block of each, 0 if unmapped (reads as zeros)
+ * @refs:    out: the reference count of each mapped block when looked up
+ *           (1: only this logical block maps it; more: shared)
+ *
+ * Every mapped block returned is pinned, so it is not reallocated (nor
+ * discarded by passdown) while the caller reads it, even if its logical
+ * blocks are remapped meanwhile; the caller must call
+ * sis_core_unpin_range() with the same array when the reads are done.
+ * On error nothing stays pinned.
+ *
+ * Return: 0, -EINVAL beyond the logical size, -EIO in fail mode, -ENOMEM, or
+ * a metadata error.
+ */
+int sis_core_lookup_range(struct sis_core *c, u64 lblock, unsigned int nr,
+			  u64 *pblocks, u32 *refs);
+
+/**
+ * sis_core_unpin_range() - drop the pins of sis_core_lookup_range()
+ * @c:       the core
+ * @pblocks: the blocks it returned (zeros are skipped)
+ * @nr:      how many
+ */
+void sis_core_unpin_range(struct sis_core *c, const u64 *pblocks,
+			  unsigned int nr);
+
+/**
  * sis_core_find_dup() - find a block that may already hold data with @fp
  *
  * On success *@pblock is pinned: it is neither freed for reuse nor moved

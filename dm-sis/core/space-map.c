@@ -305,7 +305,8 @@ int __sis_ref_dec(struct sis_core *c, u64 pblock)
 
 /**
  * __sis_release_freed() - a commit made @pg durable: pass its freed blocks
- * down as discards (coalesced runs) when passdown is on
+ * down as discards (coalesced runs) when passdown is on, except blocks still
+ * pinned (a reader of sis_core_lookup_range() may be reading them)
  */
 int __sis_release_freed(struct sis_core *c, struct sis_page *pg)
 {
@@ -317,9 +318,11 @@ int __sis_release_freed(struct sis_core *c, struct sis_page *pg)
 	if (!c->discard_passdown || !c->ops.discard)
 		return 0;
 	for (i = 0; i <= SIS_RC_PER_PAGE; i++) {
+		/* a pinned block may still be being read: not discarded */
 		bool freed = i < SIS_RC_PER_PAGE && s->e[i].refcount &&
 			     !p->e[i].refcount &&
-			     base + i < le64_to_cpu(c->root.physical_blocks);
+			     base + i < le64_to_cpu(c->root.physical_blocks) &&
+			     !__sis_pin_find(c, base + i);
 
 		if (freed && !run)
 			start = base + i;

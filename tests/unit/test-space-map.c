@@ -192,3 +192,59 @@ TEST(allocation_failures_never_corrupt)
 		fx_destroy(&f);
 	}
 }
+
+/*
+ * sis_core_lookup_range(): unmapped blocks come back as 0, mapped ones with
+ * their reference count, pinned: a block freed under the pin is neither
+ * reused nor discarded until the pin goes, then it is free as usual.
+ */
+TEST(lookup_range_pins_against_reuse_and_discard)
+{
+	struct sis_core_stats st;
+	u64 pb[4], p, i, d0;
+	u32 refs[4];
+	struct fx f;
+	int r;
+
+	fx_format(&f, PHYS, LOGICAL);
+	ASSERT_OK(fx_write(&f, 10, 5));
+	ASSERT_OK(fx_write(&f, 11, 6));
+	ASSERT_OK(fx_write(&f, 13, 6));		/* shares 11's block */
+	ASSERT_OK(sis_core_commit(f.c));
+	ASSERT_OK(sis_core_lookup_range(f.c, 10, 4, pb, refs));
+	ASSERT_TRUE(pb[0] && pb[1] && pb[3]);
+	ASSERT_EQ(pb[2], 0);
+	ASSERT_EQ(pb[1], pb[3]);
+	ASSERT_EQ(refs[0], 1);
+	ASSERT_EQ(refs[1], 2);
+	ASSERT_EQ(refs[2], 0);
+	ASSERT_EQ(sis_core_lookup_range(f.c, LOGICAL - 2, 4, pb + 0, refs),
+		  -EINVAL);
+
+	/* free 10's block under the pin, commit: not discarded, not reused */
+	d0 = f.d->discarded_blocks;
+	ASSERT_OK(sis_core_unmap(f.c, 10, 1));
+	ASSERT_OK(sis_core_commit(f.c));
+	ASSERT_EQ(f.d->discarded_blocks, d0);
+	for (i = 0; ; i++) {
+		r = fx_write(&f, 100 + i, 7000 + i);
+		if (r == -ENOSPC)
+			break;
+		ASSERT_OK(r);
+		ASSERT_OK(sis_core_lookup(f.c, 100 + i, &p));
+		ASSERT_TRUE(p != pb[0]);
+	}
+	ASSERT_OK(sis_core_commit(f.c));
+	sis_core_get_stats(f.c, &st);
+	ASSERT_TRUE(st.nr_free <= 64);		/* only the map-page reserve */
+	sis_core_unpin_range(f.c, pb, 4);
+	/* unpinned: the freed block can be handed out again */
+	ASSERT_OK(sis_core_unmap(f.c, 100, 1));
+	ASSERT_OK(sis_core_commit(f.c));
+	sis_core_get_stats(f.c, &st);
+	ASSERT_TRUE(st.nr_free > 0);
+	ASSERT_OK(sis_core_alloc(f.c, 9999, &p));
+	sis_core_unpin(f.c, p);
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
