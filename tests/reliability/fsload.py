@@ -8,6 +8,7 @@ durability bookkeeping, and its verifier (dm-sis reliability tests).
                 [--fio-mb N] [--forever]
   fsload.py verify --root DIR --events FILE [--happened FILE] [--events-dev DEV]
                    [--pretend-acked]
+  fsload.py damage --root DIR --events FILE [--events-dev DEV]
 
 Every operation is bracketed by two events: an *intent* recorded before the
 operation starts and an *ack* recorded after its fsync (file and directory)
@@ -31,6 +32,10 @@ in-place block overwrite -> each touched 4 KiB block old or new, the others
 old.  Any other content is lost or corrupt data: exit 1 with one line per
 bad file.  --pretend-acked treats pending intents as acked (a negative
 control: it must fail when the replay point is before the ack).
+
+damage (a negative control for the verifier and the tests built on it):
+flip one byte of one acknowledged, non-empty file that exists, fsync it,
+print its path; a following verify must then exit 1.
 """
 import argparse
 import hashlib
@@ -354,9 +359,30 @@ def verify(a):
     return 1 if bad else 0
 
 
+def damage(a):
+    acked = {}
+    for ev in EventLog(a.events, a.events_dev).read():
+        if ev["t"] == "ack" and not ev.get("gone"):
+            acked[ev["p"]] = ev
+        else:
+            acked.pop(ev["p"], None)
+    for p in sorted(acked):
+        f = os.path.join(a.root, p)
+        if os.path.isfile(f) and os.path.getsize(f) > 0:
+            fd = os.open(f, os.O_RDWR)
+            b = os.pread(fd, 1, 0)
+            os.pwrite(fd, bytes([b[0] ^ 0xff]), 0)
+            os.fsync(fd)
+            os.close(fd)
+            print("damaged %s (first byte flipped)" % p)
+            return 0
+    print("damage: no acknowledged non-empty file to damage")
+    return 1
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["run", "verify"])
+    ap.add_argument("cmd", choices=["run", "verify", "damage"])
     ap.add_argument("--root", required=True)
     ap.add_argument("--events")
     ap.add_argument("--events-dev")
@@ -374,6 +400,8 @@ def main():
     if a.cmd == "run":
         Workload(a).run()
         return 0
+    if a.cmd == "damage":
+        return damage(a)
     return verify(a)
 
 

@@ -5,7 +5,8 @@
 #   powercut-guest.sh next SEED    recover + check + verify, then the workload
 #   powercut-guest.sh final SEED   recover + check + verify, exit 0
 # Disks: /dev/vdb data (dm-sis + ext4), /dev/vdc event records; both are
-# image files that persist across boots.
+# image files that persist across boots.  PC_NEGATIVE=corrupt (vm-run --env):
+# the negative control of tests/reliability/powercut-lib.sh pc_recover.
 set -euo pipefail
 . "${SIS_TESTS:-$(dirname "$0")/..}/guest/lib.sh"
 REL=${SIS_TESTS:-$(dirname "$0")/..}/reliability
@@ -21,6 +22,7 @@ next | final)
 import sys; sys.path.insert(0, '$REL'); import fsload
 print(len(fsload.EventLog(None, '$PC_EV').read()))")"
 	pc_recover
+	check_dmesg
 	echo "POWERCUT-RECOVERED"
 	;;
 *) die "mode $MODE" ;;
@@ -31,7 +33,12 @@ if [ "$MODE" = final ]; then
 	check_dmesg
 	sis_pass "recovered and verified"
 fi
+n0=$(pc_events)
 pc_workload
 pc_wait_events 3
+if grep -q Traceback /tmp/pc-load.out || [ "$(pc_events)" -le "$n0" ]; then
+	tail -n 5 /tmp/pc-load.out
+	die "the workload records no events (it failed or is stuck)"
+fi
 echo "POWERCUT-WORKLOAD-RUNNING"
 sleep 100000

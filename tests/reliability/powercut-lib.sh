@@ -14,6 +14,8 @@ REL=${REL:-${SIS_TESTS:-$(dirname "$0")/..}/reliability}
 # (journal recovery, timed), clean removal, sis check, activation, ext4
 # journal recovery (mount/umount), e2fsck -fn, mount, verify every
 # acknowledged file.  Leaves the file system mounted on /mnt/pc.
+# Negative control: PC_NEGATIVE=corrupt (vm-run --env) flips one byte of one
+# acknowledged file just before the verification, which must then fail.
 pc_recover() {
 	local rc t0 t1 out
 	rc=0
@@ -38,6 +40,10 @@ pc_recover() {
 	e2fsck -fn /dev/mapper/pcs >/tmp/pc-fsck 2>&1 || rc=$?
 	[ "$rc" = 0 ] || { tail -n 20 /tmp/pc-fsck; die "e2fsck after the power cut: exit $rc"; }
 	mount /dev/mapper/pcs /mnt/pc
+	if [ "${PC_NEGATIVE:-}" = corrupt ]; then
+		echo "POWERCUT-NEGATIVE-CONTROL: $(python3 "$REL/fsload.py" damage --root /mnt/pc \
+			--events-dev "$PC_EV")"
+	fi
 	out=$(python3 "$REL/fsload.py" verify --root /mnt/pc --events-dev "$PC_EV" --seed "$PC_SEED") ||
 		{ echo "$out"; die "acknowledged data lost or corrupt after the power cut"; }
 	echo "POWERCUT-VERIFIED: $out"
