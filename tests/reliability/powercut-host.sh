@@ -118,7 +118,7 @@ for c in $(seq 1 "$CYCLES"); do
 		if ! kill -0 "$VPID" 2>/dev/null; then
 			wait "$VPID" || true
 			VPID=
-			tr -d '\r' <"$logf" | grep -E 'RECOVERY|POWERCUT|FAIL|BAD' | sed "s/^/boot $c: /" || true
+			tr -d '\r' <"$logf" | grep -E 'RECOVERY|POWERCUT|FAIL|BAD|events durable' | sed "s/^/boot $c: /" || true
 			fail "boot $c ended before the workload started" "$logf"
 		fi
 		sleep 1
