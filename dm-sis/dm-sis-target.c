@@ -18,11 +18,19 @@
  * SIS_MAX_IO_BLOCKS blocks).  map() never sleeps: it queues the bio as its
  * own work item on the pool's unbound workqueue, so many bios are processed
  * at once by as many kworkers; the core's mutex serialises only the short
- * metadata operations between them.  A read looks its blocks up at once,
- * pinned, and is cut into runs (sis_read()): unmapped runs are zeros,
- * unique blocks contiguous on disk are remapped to the disk as one bio,
- * shared blocks are served from pcache.  A write is cut into one piece per
- * block, each hashed, deduped or stored by its own worker (sis_write()).
+ * metadata operations between them.
+ *  - A read looks its blocks up at once, pinned, and is cut into runs
+ *    (sis_read()): unmapped runs are zeros, unique blocks contiguous on disk
+ *    are remapped to the disk as one bio, shared blocks are served from
+ *    pcache.  Readers take no lock: the pins of sis_core_lookup_range()
+ *    keep every block they read from being reallocated (or discarded)
+ *    until the read is done, so a read racing a write returns the old or
+ *    the new data, never a third block's.
+ *  - A write is one batch (sis_write()): gather one page per block (partial
+ *    blocks merged with the old data), decide every block (zero, duplicate
+ *    or new), write all new blocks with one bio per run contiguous on disk,
+ *    then map them all.  A writer holds its logical range (struct
+ *    sis_range), which orders writes and discards of the same blocks.
  *
  * The hard part: sharing without ever merging different data, and breaking
  * sharing without disturbing the other sharers.
@@ -35,34 +43,27 @@
  *    compared byte for byte before sis_core_map().  The core indexes a block
  *    as soon as it is allocated, so the candidate may be a block whose data
  *    write is still in flight: its pcache entry is then in the WRITING
- *    state, the comparing writer waits for it, and a failed write counts as
- *    a mismatch.  To make sure such an entry exists before anyone can find
- *    the block, the allocating writer holds alloc_sem for read across
- *    sis_core_alloc() + pcache_install(); a writer whose candidate is not in
- *    pcache takes alloc_sem for write once (a barrier) before reading the
- *    disk, so it waits for any install still to come.
- *  - Writers of the same new data at once would each miss in the index and
- *    store a copy.  A hashed per-fingerprint lock, held from find_dup to
- *    the pcache install of a new block (not across the data write), makes
- *    the second writer find the first one's block and wait for its write.
- *  - Read-modify-write and every write of one logical block hold that
- *    block's lock (a hashed array of mutexes, one held at a time per worker,
- *    so no lock order), which orders concurrent writes to the same block.
- *    Readers take no block lock: the pins of sis_core_lookup_range() keep
- *    every block they read from being reallocated (or discarded) until the
- *    read is done, so a read racing a write returns the old or the new data,
- *    never a third block's.
+ *    state, its page already holds the data, so the writer compares at once
+ *    and waits for the write only before mapping (a failed write sends the
+ *    block back to be decided again).
+ *  - The decisions of all writers, find_dup to the pcache install of a new
+ *    block, are serialised by store_lock (the hashing before and the data
+ *    writes after are not).  So a block is always in pcache before another
+ *    writer can find it; writers of the same new data at once find each
+ *    other's block instead of storing two copies; and a batch's new blocks
+ *    are allocated in a row, contiguous on disk as far as free space
+ *    allows, so a later sequential read of them is one disk read.
  *
  * Durability.  A data write completes before the mapping naming it is made;
  * the core's commit flushes the disk first, then writes its journal.  A
  * REQ_PREFLUSH completes after a commit that started after it arrived;
  * concurrent flushes share one commit (commit_started/commit_done).  A FUA
- * write commits after its mapping.  A timer commits every commit_interval
+ * write commits after its mappings.  A timer commits every commit_interval
  * seconds; postsuspend commits.
  *
- * Locking order: block lock -> fp lock -> alloc_sem -> (core mutex, pcache shard locks:
- * leaf locks inside their modules).  commit_lock -> core mutex.  pools_lock
- * is taken only in ctr/dtr.
+ * Locking order: logical range -> store_lock -> commit_lock -> core mutex
+ * (pcache shard locks and range_lock are leaves).  pools_lock is taken only
+ * in ctr/dtr.
  */
 #include <linux/bio.h>
 #include <linux/blkdev.h>
@@ -90,8 +91,6 @@
 
 #define SIS_MAX_IO_BLOCKS	32	/* dm splits bios at 128 KiB boundaries */
 #define SIS_IO_POOL_MIN		64
-#define SIS_LOCK_BITS		10
-#define SIS_NR_LOCKS		BIT(SIS_LOCK_BITS)
 #define SIS_MAX_DISCARD_SECTORS	BIT(22)	/* 2 GiB per discard bio */
 #define SIS_NO_SPACE_RETRY_MS	250
 
@@ -136,12 +135,11 @@ struct sis_features {
  * @f:           features of the active table (set at resume)
  * @timer_on:    commit timer armed (pools_lock is not needed: set in
  *               resume, cleared in postsuspend, both serialised by dm)
- * @alloc_sem:   read: alloc + pcache install; write: a barrier (see top)
- * @block_locks: per-logical-block locks, hashed
- * @fp_locks:    per-fingerprint locks, hashed: writers of the same new data
- *               take turns from find_dup to the install of a new block, so
- *               the second finds the first one's block instead of racing it
- *               to a second copy
+ * @store_lock:  serialises the store decisions of writers, find_dup to
+ *               pcache install (see top)
+ * @range_lock:  protects @ranges
+ * @ranges:      logical ranges held by writers and discards (struct sis_range)
+ * @range_wait:  woken when a range is released
  * @out_of_space: the last allocation found no space
  * @mode_reported: a read-only or fail mode was logged
  * @stat_*:      counters for status, reset by the reset_stats message
@@ -173,9 +171,10 @@ struct sis_pool {
 	struct sis_features f;
 	bool timer_on;
 
-	struct rw_semaphore alloc_sem;
-	struct mutex block_locks[SIS_NR_LOCKS];	/* per logical block, hashed */
-	struct mutex fp_locks[SIS_NR_LOCKS];	/* per fingerprint, hashed */
+	struct mutex store_lock;	/* store decisions, see top */
+	spinlock_t range_lock;		/* protects ranges */
+	struct list_head ranges;
+	wait_queue_head_t range_wait;
 
 	bool out_of_space;
 	atomic_t mode_reported;
@@ -212,8 +211,8 @@ struct sis_bio {
 };
 
 /**
- * struct sis_io - a piece of a bio handled on its own (from sis_io_pool)
- * @work:     processes a write piece, or finishes a remapped read
+ * struct sis_io - a remapped read piece of a bio (from sis_io_pool)
+ * @work:     finishes a remapped read
  * @st:       the target
  * @bio:      the piece: a split of the dm bio (chained to it) or the dm bio
  * @end_io:   the piece's own completion while a remapped read hooks it
@@ -232,6 +231,16 @@ struct sis_io {
 };
 
 static mempool_t *sis_io_pool;
+
+/**
+ * struct sis_range - logical blocks [@start, @end) held by one writer
+ * @list:  on pool->ranges (pool->range_lock)
+ */
+struct sis_range {
+	struct list_head list;
+	u64 start;
+	u64 end;
+};
 
 static LIST_HEAD(sis_pools);
 static DEFINE_MUTEX(pools_lock);
@@ -412,11 +421,6 @@ static void sis_note_mode(struct sis_pool *pool, int r)
 /* Data path helpers                                                */
 /* ---------------------------------------------------------------- */
 
-static struct mutex *sis_block_lock(struct sis_pool *pool, u64 lblock)
-{
-	return &pool->block_locks[hash_64(lblock, SIS_LOCK_BITS)];
-}
-
 /* Copy @len bytes from @src into @bio at @iter, advancing @iter. */
 static void copy_to_bio(struct bio *bio, struct bvec_iter *iter, const u8 *src,
 			unsigned int len)
@@ -432,15 +436,18 @@ static void copy_to_bio(struct bio *bio, struct bvec_iter *iter, const u8 *src,
 	}
 }
 
-/* Copy the whole of @bio to @dst. */
-static void copy_from_bio(u8 *dst, struct bio *bio)
+/* Copy @len bytes of @bio at @iter to @dst, advancing @iter. */
+static void copy_from_bio(u8 *dst, struct bio *bio, struct bvec_iter *iter,
+			  unsigned int len)
 {
-	struct bvec_iter iter;
-	struct bio_vec bv;
+	while (len) {
+		struct bio_vec bv = bio_iter_iovec(bio, *iter);
 
-	bio_for_each_segment(bv, bio, iter) {
+		bv.bv_len = min(bv.bv_len, len);
 		memcpy_from_bvec(dst, &bv);
+		bio_advance_iter_single(bio, iter, bv.bv_len);
 		dst += bv.bv_len;
+		len -= bv.bv_len;
 	}
 }
 
@@ -491,174 +498,6 @@ static struct pcache_entry *sis_cache_get_run(struct sis_target *st, u64 lblock,
 		if (sis_core_lookup(pool->core, lblock + nr, &p) || p != pblock + nr)
 			break;
 	return sis_cache_get_nr(pool, pblock, nr);
-}
-
-static int sis_write_data(struct sis_pool *pool, u64 pblock, struct page *page)
-{
-	struct bio *bio;
-	int r;
-
-	bio = bio_alloc(pool->bdev, 1, REQ_OP_WRITE, GFP_NOIO);
-	bio->bi_iter.bi_sector = block_to_sector(pblock);
-	__bio_add_page(bio, page, SIS_BLOCK_SIZE, 0);
-	r = submit_bio_wait(bio);
-	bio_put(bio);
-	return r;
-}
-
-/*
- * Is the data of candidate @pblock equal to @data?  Reads the candidate
- * through pcache; an entry still being written is waited for, and a failed
- * write or read is a mismatch.
- */
-static bool sis_candidate_matches(struct sis_pool *pool, u64 pblock,
-				  const void *data)
-{
-	struct pcache_entry *e;
-	bool same;
-
-	e = pcache_lookup(pool->dev, pblock);
-	if (e) {
-		atomic64_inc(&pool->stat_hits);
-		if (pcache_wait(e)) {
-			pcache_put(e);
-			return false;
-		}
-	} else {
-		/* wait for an allocator that may not have installed yet */
-		down_write(&pool->alloc_sem);
-		up_write(&pool->alloc_sem);
-		e = sis_cache_get(pool, pblock);
-		if (IS_ERR(e))
-			return false;
-	}
-	same = !memcmp(pcache_data(e), data, SIS_BLOCK_SIZE);
-	pcache_put(e);
-	return same;
-}
-
-/*
- * Allocate a block for new data and install the data in pcache under it.
- * Without error_if_no_space a full device is retried for up to
- * SIS_NO_SPACE_TIMEOUT seconds (commits may free blocks, discards too).
- */
-static int sis_alloc_install(struct sis_target *st, u64 fp, struct page *page,
-			     u64 *pblock, struct pcache_entry **entry)
-{
-	struct sis_pool *pool = st->pool;
-	unsigned long deadline = jiffies + SIS_NO_SPACE_TIMEOUT * HZ;
-	struct sis_core_stats stats;
-	int r;
-
-	for (;;) {
-		down_read(&pool->alloc_sem);
-		r = sis_core_alloc(pool->core, fp, pblock);
-		if (!r)
-			*entry = pcache_install(pool->dev, *pblock, page);
-		up_read(&pool->alloc_sem);
-		if (r != -ENOSPC) {
-			if (!r)
-				WRITE_ONCE(pool->out_of_space, false);
-			return r;
-		}
-
-		sis_core_get_stats(pool->core, &stats);
-		if (stats.nr_pending_free) {
-			r = sis_commit(pool);
-			if (r)
-				return r;
-			continue;
-		}
-		if (!READ_ONCE(pool->out_of_space)) {
-			WRITE_ONCE(pool->out_of_space, true);
-			DMWARN_LIMIT("%s: out of data space", pool->name);
-		}
-		if (st->f.error_if_no_space || time_after(jiffies, deadline))
-			return -ENOSPC;
-		msleep(SIS_NO_SPACE_RETRY_MS);
-	}
-}
-
-/*
- * Store one whole block of data at @lblock: zero detection, dedup against
- * an identical block, or a new block.  Takes over @page.  Block lock held.
- */
-static int sis_store_block(struct sis_target *st, u64 lblock, struct page *page)
-{
-	struct sis_pool *pool = st->pool;
-	void *data = page_address(page);
-	struct mutex *fp_lock;		/* writers of this fingerprint */
-	struct pcache_entry *e;
-	u64 fp, pblock;
-	int r;
-
-	if (st->f.zero_detect && sis_block_is_zero(data)) {
-		__free_page(page);
-		r = sis_core_unmap(pool->core, lblock, 1);
-		if (!r)
-			atomic64_inc(&pool->stat_zero);
-		return r;
-	}
-
-	fp = sis_fingerprint(data);
-	fp_lock = &pool->fp_locks[hash_64(fp, SIS_LOCK_BITS)];
-again:
-	data = page_address(page);
-	mutex_lock(fp_lock);
-	r = sis_core_find_dup(pool->core, fp, &pblock);
-	if (!r) {
-		if (sis_candidate_matches(pool, pblock, data))
-			r = sis_core_map(pool->core, lblock, pblock);
-		else
-			r = -ENOENT;
-		sis_core_unpin(pool->core, pblock);
-		if (!r) {
-			mutex_unlock(fp_lock);
-			atomic64_inc(&pool->stat_dedup);
-			__free_page(page);
-			return 0;
-		}
-		/* no longer a candidate: saturated, or freed since find_dup */
-		if (r != -ENOENT && r != -EOVERFLOW && r != -ESTALE)
-			goto out_unlock;
-	} else if (r != -ENOENT) {
-		goto out_unlock;
-	}
-
-	r = sis_alloc_install(st, fp, page, &pblock, &e);
-	mutex_unlock(fp_lock);
-	if (r)
-		goto out_free;
-	/* pcache owns the page now */
-	r = sis_write_data(pool, pblock, e->page);
-	pcache_write_done(e, r);
-	if (!r)
-		r = sis_core_map(pool->core, lblock, pblock);
-	if (!r)
-		atomic64_add(SIS_BLOCK_SIZE, &pool->stat_new_data);
-	if (r == -ESTALE) {
-		/*
-		 * A concurrent writer of the same data shared the new block
-		 * and its last mapping went away before ours was made: the
-		 * block is freed, so store the data again.
-		 */
-		page = alloc_page(GFP_NOIO);
-		if (page)
-			copy_page(page_address(page), pcache_data(e));
-		else
-			r = -ENOMEM;
-	}
-	pcache_put(e);
-	sis_core_unpin(pool->core, pblock);
-	if (r == -ESTALE)
-		goto again;
-	return r;
-
-out_unlock:
-	mutex_unlock(fp_lock);
-out_free:
-	__free_page(page);
-	return r;
 }
 
 /* Complete @bio (a dm bio or a piece of one) with @r, logging errors. */
@@ -827,51 +666,516 @@ static void sis_read(struct sis_target *st, struct bio *bio)
 	}
 }
 
-static int sis_write_bio(struct sis_target *st, struct bio *bio, u64 lblock,
-			 unsigned int offset)
+/*
+ * Is the data of candidate @pblock equal to @data?  Reads the candidate
+ * through pcache (a failed read is a mismatch).  An entry whose write is
+ * still in flight is compared at once, without waiting (its writer may be
+ * this very batch): on a match it is returned held in *@pending and the
+ * caller waits for the write before mapping the block.
+ */
+static bool sis_candidate_matches(struct sis_pool *pool, u64 pblock,
+				  const void *data, struct pcache_entry **pending)
+{
+	struct pcache_entry *e;
+	bool same;
+
+	*pending = NULL;
+	e = pcache_lookup(pool->dev, pblock);
+	if (e) {
+		atomic64_inc(&pool->stat_hits);
+		if (pcache_wait_filled(e)) {
+			pcache_put(e);
+			return false;
+		}
+	} else {
+		e = sis_cache_get(pool, pblock);
+		if (IS_ERR(e))
+			return false;
+	}
+	same = !memcmp(pcache_data(e), data, SIS_BLOCK_SIZE);
+	if (same && READ_ONCE(e->state) == PCACHE_WRITING) {
+		*pending = e;
+		return true;
+	}
+	pcache_put(e);
+	return same;
+}
+
+/*
+ * Allocate a block for new data and install the data in pcache under it.
+ * store_lock held.  Without error_if_no_space a full device is retried for
+ * up to SIS_NO_SPACE_TIMEOUT seconds (commits may free blocks, discards
+ * too), with store_lock dropped while waiting so that duplicate and zero
+ * writes go on.
+ */
+static int sis_alloc_install(struct sis_target *st, u64 fp, struct page *page,
+			     u64 *pblock, struct pcache_entry **entry)
 {
 	struct sis_pool *pool = st->pool;
-	unsigned int len = bio->bi_iter.bi_size;
-	struct mutex *lock = sis_block_lock(pool, lblock);
-	struct pcache_entry *e;
+	unsigned long deadline = jiffies + SIS_NO_SPACE_TIMEOUT * HZ;
+	struct sis_core_stats stats;
+	int r;
+
+	for (;;) {
+		r = sis_core_alloc(pool->core, fp, pblock);
+		if (!r)
+			*entry = pcache_install(pool->dev, *pblock, page);
+		if (r != -ENOSPC) {
+			if (!r)
+				WRITE_ONCE(pool->out_of_space, false);
+			return r;
+		}
+
+		sis_core_get_stats(pool->core, &stats);
+		if (stats.nr_pending_free) {
+			r = sis_commit(pool);
+			if (r)
+				return r;
+			continue;
+		}
+		if (!READ_ONCE(pool->out_of_space)) {
+			WRITE_ONCE(pool->out_of_space, true);
+			DMWARN_LIMIT("%s: out of data space", pool->name);
+		}
+		if (st->f.error_if_no_space || time_after(jiffies, deadline))
+			return -ENOSPC;
+		mutex_unlock(&pool->store_lock);
+		msleep(SIS_NO_SPACE_RETRY_MS);
+		mutex_lock(&pool->store_lock);
+	}
+}
+
+/* ---------------------------------------------------------------- */
+/* Writes                                                           */
+/* ---------------------------------------------------------------- */
+
+/* What becomes of one block of a write (struct sis_wblock). */
+enum sis_wstate {
+	SIS_W_STORE,	/* to be decided */
+	SIS_W_ZERO,	/* all zeros: unmapped */
+	SIS_W_DUP,	/* identical to the existing block @pblock */
+	SIS_W_SAME,	/* identical to block @dup_of of this batch, a NEW one */
+	SIS_W_NEW,	/* new data in the newly allocated block @pblock */
+	SIS_W_DONE,	/* mapped */
+};
+
+/**
+ * struct sis_wblock - one block of a write batch
+ * @page:    its data while the batch owns it (a NEW block's is @e's)
+ * @e:       NEW: its pcache entry; DUP: the candidate's entry if its write
+ *           was in flight at the compare
+ * @fp:      fingerprint of the data
+ * @pblock:  DUP: the candidate (pinned by find_dup); NEW: the new block
+ *           (pinned, reserved)
+ * @state:   enum sis_wstate
+ * @dup_of:  SAME: the block of the batch with the same data
+ * @written: NEW: the data write is done, with result @werr
+ * @werr:    NEW: result of the data write
+ */
+struct sis_wblock {
 	struct page *page;
+	struct pcache_entry *e;
+	u64 fp;
+	u64 pblock;
+	unsigned int state;
+	unsigned int dup_of;
+	bool written;
+	int werr;
+};
+
+/* One data write: a run of NEW blocks contiguous on disk. */
+struct sis_wrun {
+	struct sis_wbatch *wb;
+	int err;
+};
+
+/**
+ * struct sis_wbatch - the blocks of one write bio (from sis_wbatch_pool)
+ * @st:      the target
+ * @lblock:  first logical block
+ * @nr:      blocks
+ * @pending: data writes in flight, and @done completes when they end
+ * @runs:    the data writes
+ * @b:       the blocks
+ */
+struct sis_wbatch {
+	struct sis_target *st;
+	u64 lblock;
+	unsigned int nr;
+	atomic_t pending;
+	struct completion done;
+	struct sis_wrun runs[SIS_MAX_IO_BLOCKS];
+	struct sis_wblock b[SIS_MAX_IO_BLOCKS];
+};
+
+static mempool_t *sis_wbatch_pool;
+
+/*
+ * Write ordering per logical block: a writer (or discard) waits until no
+ * other one holds an overlapping range, then holds its own.
+ */
+static bool sis_range_try_lock(struct sis_pool *pool, struct sis_range *range)
+{
+	struct sis_range *other;
+	bool free = true;
+
+	spin_lock(&pool->range_lock);
+	list_for_each_entry(other, &pool->ranges, list)
+		if (other->start < range->end && range->start < other->end) {
+			free = false;
+			break;
+		}
+	if (free)
+		list_add(&range->list, &pool->ranges);
+	spin_unlock(&pool->range_lock);
+	return free;
+}
+
+static void sis_range_lock(struct sis_pool *pool, struct sis_range *range,
+			   u64 start, u64 count)
+{
+	range->start = start;
+	range->end = start + count;
+	wait_event(pool->range_wait, sis_range_try_lock(pool, range));
+}
+
+static void sis_range_unlock(struct sis_pool *pool, struct sis_range *range)
+{
+	spin_lock(&pool->range_lock);
+	list_del(&range->list);
+	spin_unlock(&pool->range_lock);
+	wake_up_all(&pool->range_wait);
+}
+
+/* Fill @page with the current data of @lblock (read-modify-write). */
+static int sis_read_old(struct sis_pool *pool, u64 lblock, struct page *page)
+{
+	struct pcache_entry *e;
 	u64 pblock;
 	int r;
 
-	if (st->f.read_only)
-		return -EROFS;
-	page = alloc_page(GFP_NOIO);
-	if (!page)
-		return -ENOMEM;
+	r = sis_core_lookup(pool->core, lblock, &pblock);
+	if (r == -ENODATA) {
+		clear_page(page_address(page));
+		return 0;
+	}
+	if (r)
+		return r;
+	e = sis_cache_get(pool, pblock);
+	if (IS_ERR(e))
+		return PTR_ERR(e);
+	copy_page(page_address(page), pcache_data(e));
+	pcache_put(e);
+	return 0;
+}
 
-	mutex_lock(lock);
-	if (len != SIS_BLOCK_SIZE) {
-		/* read-modify-write of a partial block */
-		r = sis_core_lookup(pool->core, lblock, &pblock);
-		if (r == -ENODATA) {
-			clear_page(page_address(page));
-		} else if (r) {
-			goto out_unlock;
-		} else {
-			e = sis_cache_get(pool, pblock);
-			if (IS_ERR(e)) {
-				r = PTR_ERR(e);
-				goto out_unlock;
+/* Gather the bio's data into one page per block, partial blocks merged. */
+static int sis_wbatch_fill(struct sis_wbatch *wb, struct bio *bio,
+			   unsigned int skip)
+{
+	struct bvec_iter iter = bio->bi_iter;
+	struct sis_wblock *b;
+	unsigned int i, len;
+	int r;
+
+	for (i = 0; i < wb->nr; i++, skip = 0) {
+		b = &wb->b[i];
+		b->page = alloc_page(GFP_NOIO);
+		if (!b->page)
+			return -ENOMEM;
+		len = min(iter.bi_size, SIS_BLOCK_SIZE - skip);
+		if (len != SIS_BLOCK_SIZE) {
+			r = sis_read_old(wb->st->pool, wb->lblock + i, b->page);
+			if (r)
+				return r;
+		}
+		copy_from_bio((u8 *)page_address(b->page) + skip, bio, &iter,
+			      len);
+	}
+	return 0;
+}
+
+/*
+ * Phase 1: decide every STORE block, under store_lock: zero, a duplicate
+ * of an earlier block of the batch, of an existing block (compared), or
+ * new data in a new block installed in pcache.  The batch's allocations
+ * are made in a row, so its new blocks are contiguous on disk as far as
+ * free space allows.
+ */
+static int sis_wbatch_decide(struct sis_wbatch *wb)
+{
+	struct sis_pool *pool = wb->st->pool;
+	struct sis_wblock *b;
+	unsigned int i, j;
+	void *data;
+	u64 p;
+	int r = 0;
+
+	for (i = 0; i < wb->nr; i++) {	/* pure CPU: outside the lock */
+		b = &wb->b[i];
+		if (b->state != SIS_W_STORE)
+			continue;
+		data = page_address(b->page);
+		if (wb->st->f.zero_detect && sis_block_is_zero(data))
+			b->state = SIS_W_ZERO;
+		else
+			b->fp = sis_fingerprint(data);
+	}
+
+	mutex_lock(&pool->store_lock);
+	for (i = 0; i < wb->nr; i++) {
+		b = &wb->b[i];
+		if (b->state != SIS_W_STORE)
+			continue;
+		data = page_address(b->page);
+		for (j = 0; j < i; j++)
+			if (wb->b[j].state == SIS_W_NEW && wb->b[j].fp == b->fp &&
+			    !memcmp(pcache_data(wb->b[j].e), data, SIS_BLOCK_SIZE))
+				break;
+		if (j < i) {
+			b->state = SIS_W_SAME;
+			b->dup_of = j;
+			continue;
+		}
+		r = sis_core_find_dup(pool->core, b->fp, &p);
+		if (!r) {
+			if (sis_candidate_matches(pool, p, data, &b->e)) {
+				b->pblock = p;
+				b->state = SIS_W_DUP;
+				continue;
 			}
-			copy_page(page_address(page), pcache_data(e));
-			pcache_put(e);
+			sis_core_unpin(pool->core, p);
+		} else if (r != -ENOENT) {
+			break;
+		}
+		r = sis_alloc_install(wb->st, b->fp, b->page, &b->pblock, &b->e);
+		if (r)
+			break;
+		b->page = NULL;		/* pcache owns it now */
+		b->state = SIS_W_NEW;
+		b->written = false;
+	}
+	mutex_unlock(&pool->store_lock);
+	return r;
+}
+
+static void sis_wrun_endio(struct bio *bio)
+{
+	struct sis_wrun *run = bio->bi_private;
+	struct sis_wbatch *wb = run->wb;
+
+	run->err = blk_status_to_errno(bio->bi_status);
+	bio_put(bio);
+	if (atomic_dec_and_test(&wb->pending))
+		complete(&wb->done);
+}
+
+/*
+ * Phase 2: write the data of the NEW blocks not yet written, one bio per
+ * run of blocks contiguous on disk, all in flight at once.
+ */
+static void sis_wbatch_write(struct sis_wbatch *wb)
+{
+	struct block_device *bdev = wb->st->pool->bdev;
+	unsigned int i, nr_runs = 0;
+	struct sis_wblock *b;
+	struct bio *bio = NULL;
+	struct blk_plug plug;
+	u8 run_of[SIS_MAX_IO_BLOCKS];
+	u64 next = 0;
+
+	atomic_set(&wb->pending, 1);
+	init_completion(&wb->done);
+	blk_start_plug(&plug);
+	for (i = 0; i < wb->nr; i++) {
+		b = &wb->b[i];
+		if (b->state != SIS_W_NEW || b->written)
+			continue;
+		if (!bio || b->pblock != next) {
+			if (bio)
+				submit_bio(bio);
+			bio = bio_alloc(bdev, wb->nr - i, REQ_OP_WRITE, GFP_NOIO);
+			bio->bi_iter.bi_sector = block_to_sector(b->pblock);
+			bio->bi_end_io = sis_wrun_endio;
+			wb->runs[nr_runs].wb = wb;
+			wb->runs[nr_runs].err = 0;
+			bio->bi_private = &wb->runs[nr_runs++];
+			atomic_inc(&wb->pending);
+		}
+		__bio_add_page(bio, b->e->page, SIS_BLOCK_SIZE, 0);
+		run_of[i] = nr_runs - 1;
+		next = b->pblock + 1;
+	}
+	if (bio)
+		submit_bio(bio);
+	blk_finish_plug(&plug);
+	if (!atomic_dec_and_test(&wb->pending))
+		wait_for_completion_io(&wb->done);
+
+	for (i = 0; i < wb->nr; i++) {
+		b = &wb->b[i];
+		if (b->state != SIS_W_NEW || b->written)
+			continue;
+		b->written = true;
+		b->werr = wb->runs[run_of[i]].err;
+		pcache_write_done(b->e, b->werr);
+	}
+}
+
+/* A block to store again: give it its data back as a page of its own. */
+static int sis_wblock_again(struct sis_wblock *b, void *data)
+{
+	if (!b->page) {
+		b->page = alloc_page(GFP_NOIO);
+		if (!b->page)
+			return -ENOMEM;
+		copy_page(page_address(b->page), data);
+	}
+	b->state = SIS_W_STORE;
+	return 0;
+}
+
+/*
+ * Phase 3: map every decided block, in order, until an error; a candidate
+ * that turned out unusable (its write failed, it was freed, it saturated)
+ * or a new block freed under its pin goes back to STORE.  Then drop the
+ * pins and entries of this round.  Return: the first error, or -EAGAIN if
+ * blocks are to be stored again.
+ */
+static int sis_wbatch_map(struct sis_wbatch *wb)
+{
+	struct sis_pool *pool = wb->st->pool;
+	struct sis_wblock *b, *src;
+	bool again = false;
+	unsigned int i;
+	int err = 0, r;
+
+	for (i = 0; i < wb->nr && !err; i++) {
+		b = &wb->b[i];
+		switch (b->state) {
+		case SIS_W_ZERO:
+			err = sis_core_unmap(pool->core, wb->lblock + i, 1);
+			if (!err) {
+				atomic64_inc(&pool->stat_zero);
+				b->state = SIS_W_DONE;
+			}
+			break;
+		case SIS_W_NEW:
+			err = b->werr;
+			if (err)
+				break;
+			r = sis_core_map(pool->core, wb->lblock + i, b->pblock);
+			if (!r) {
+				atomic64_add(SIS_BLOCK_SIZE, &pool->stat_new_data);
+				b->state = SIS_W_DONE;
+			} else if (r != -ESTALE) {
+				err = r;
+			}
+			break;
+		case SIS_W_SAME:
+			src = &wb->b[b->dup_of];
+			err = src->werr;
+			if (err)
+				break;
+			r = sis_core_map(pool->core, wb->lblock + i, src->pblock);
+			if (!r) {
+				atomic64_inc(&pool->stat_dedup);
+				b->state = SIS_W_DONE;
+			} else if (r != -ESTALE && r != -EOVERFLOW) {
+				err = r;
+			}
+			break;
+		case SIS_W_DUP:
+			if (b->e && pcache_wait(b->e))
+				break;	/* its write failed: store again */
+			r = sis_core_map(pool->core, wb->lblock + i, b->pblock);
+			if (!r) {
+				atomic64_inc(&pool->stat_dedup);
+				b->state = SIS_W_DONE;
+			} else if (r != -ESTALE && r != -EOVERFLOW) {
+				err = r;
+			}
+			break;
 		}
 	}
-	copy_from_bio((u8 *)page_address(page) + offset, bio);
-	r = sis_store_block(st, lblock, page);
-	mutex_unlock(lock);
-	if (!r)
-		atomic64_add(len, &pool->stat_written);
-	return r;
 
-out_unlock:
-	mutex_unlock(lock);
-	__free_page(page);
+	/* blocks not mapped are stored again; SAME ones before their source */
+	for (i = 0; i < wb->nr && !err; i++) {
+		b = &wb->b[i];
+		if (b->state == SIS_W_SAME || b->state == SIS_W_DUP) {
+			err = sis_wblock_again(b, NULL);
+			again = true;
+		} else if (b->state == SIS_W_NEW) {
+			err = sis_wblock_again(b, pcache_data(b->e));
+			again = true;
+		}
+	}
+
+	for (i = 0; i < wb->nr; i++) {
+		b = &wb->b[i];
+		if (b->e)
+			pcache_put(b->e);
+		if (b->pblock)		/* block 0 is a superblock, never data */
+			sis_core_unpin(pool->core, b->pblock);
+		b->e = NULL;
+		b->pblock = 0;
+		b->written = false;
+	}
+	return err ? err : again ? -EAGAIN : 0;
+}
+
+/*
+ * A write of up to SIS_MAX_IO_BLOCKS blocks, as one batch: gather the
+ * data, decide each block, write the new ones, map them all; blocks whose
+ * candidate fell through are decided again.  The range lock orders it
+ * against other writes and discards of the same blocks.
+ */
+static int sis_write(struct sis_target *st, struct bio *bio)
+{
+	struct sis_pool *pool = st->pool;
+	sector_t off = dm_target_offset(st->ti, bio->bi_iter.bi_sector);
+	unsigned int skip = (off & (SIS_SECTORS_PER_BLOCK - 1)) << SECTOR_SHIFT;
+	unsigned int len = bio->bi_iter.bi_size;
+	struct sis_range range;
+	struct sis_wbatch *wb;
+	unsigned int i;
+	int r, r2;
+
+	if (st->f.read_only)
+		return -EROFS;
+	wb = mempool_alloc(sis_wbatch_pool, GFP_NOIO);
+	memset(wb, 0, sizeof(*wb));
+	wb->st = st;
+	wb->lblock = off >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
+	wb->nr = DIV_ROUND_UP(skip + len, SIS_BLOCK_SIZE);
+	if (WARN_ON_ONCE(wb->nr > SIS_MAX_IO_BLOCKS)) {
+		mempool_free(wb, sis_wbatch_pool);
+		return -EIO;
+	}
+
+	sis_range_lock(pool, &range, wb->lblock, wb->nr);
+	r = sis_wbatch_fill(wb, bio, skip);
+	while (!r) {
+		/* what was decided before an error (ENOSPC) is still stored */
+		r = sis_wbatch_decide(wb);
+		sis_wbatch_write(wb);
+		r2 = sis_wbatch_map(wb);
+		if (r || r2 != -EAGAIN) {
+			r = r ? r : r2;
+			break;
+		}
+	}
+	sis_range_unlock(pool, &range);
+
+	for (i = 0; i < wb->nr; i++)
+		if (wb->b[i].page)
+			__free_page(wb->b[i].page);
+	mempool_free(wb, sis_wbatch_pool);
+	if (!r) {
+		atomic64_add(len, &pool->stat_written);
+		if (bio->bi_opf & REQ_FUA)
+			r = sis_commit(pool);
+	}
 	return r;
 }
 
@@ -885,12 +1189,17 @@ static int sis_discard_bio(struct sis_target *st, struct bio *bio)
 	sector_t end = start + bio_sectors(bio);
 	u64 first = DIV_ROUND_UP_ULL(start, SIS_SECTORS_PER_BLOCK);
 	u64 last = end >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
+	struct sis_range range;
+	int r;
 
 	if (st->f.read_only)
 		return -EROFS;
 	if (last <= first)
 		return 0;
-	return sis_core_unmap(st->pool->core, first, last - first);
+	sis_range_lock(st->pool, &range, first, last - first);
+	r = sis_core_unmap(st->pool->core, first, last - first);
+	sis_range_unlock(st->pool, &range);
+	return r;
 }
 
 /*
@@ -915,56 +1224,6 @@ static int sis_flush(struct sis_target *st)
 	return r;
 }
 
-/* Write one block's piece @bio, then commit if it is FUA, and complete it. */
-static void sis_write_piece(struct sis_target *st, struct bio *bio)
-{
-	sector_t off = dm_target_offset(st->ti, bio->bi_iter.bi_sector);
-	u64 lblock = off >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
-	unsigned int offset = (off & (SIS_SECTORS_PER_BLOCK - 1)) << SECTOR_SHIFT;
-	int r;
-
-	r = sis_write_bio(st, bio, lblock, offset);
-	if (!r && (bio->bi_opf & REQ_FUA))
-		r = sis_commit(st->pool);
-	sis_bio_end(st, bio, lblock, r);
-}
-
-static void sis_write_piece_work(struct work_struct *ws)
-{
-	struct sis_io *io = container_of(ws, struct sis_io, work);
-	struct sis_target *st = io->st;
-	struct bio *bio = io->bio;
-
-	mempool_free(io, sis_io_pool);
-	sis_write_piece(st, bio);
-}
-
-/*
- * A write of up to SIS_MAX_IO_BLOCKS blocks: each block is hashed, deduped
- * or stored on its own, so the blocks but the last become pieces chained to
- * the bio and processed by other workers in parallel.
- */
-static void sis_write(struct sis_target *st, struct bio *bio)
-{
-	sector_t off = dm_target_offset(st->ti, bio->bi_iter.bi_sector);
-	unsigned int skip = (off & (SIS_SECTORS_PER_BLOCK - 1)) << SECTOR_SHIFT;
-	struct sis_io *io;
-	struct bio *piece;
-
-	while (skip + bio->bi_iter.bi_size > SIS_BLOCK_SIZE) {
-		piece = bio_split(bio, (SIS_BLOCK_SIZE - skip) >> SECTOR_SHIFT,
-				  GFP_NOIO, &st->pool->bs);
-		bio_chain(piece, bio);
-		io = mempool_alloc(sis_io_pool, GFP_NOIO);
-		io->st = st;
-		io->bio = piece;
-		INIT_WORK(&io->work, sis_write_piece_work);
-		queue_work(st->pool->wq, &io->work);
-		skip = 0;
-	}
-	sis_write_piece(st, bio);
-}
-
 static void sis_process_bio(struct work_struct *ws)
 {
 	struct sis_bio *sb = container_of(ws, struct sis_bio, work);
@@ -985,8 +1244,8 @@ static void sis_process_bio(struct work_struct *ws)
 				break;
 			bio->bi_opf &= ~REQ_PREFLUSH;
 		}
-		sis_write(st, bio);
-		return;
+		r = sis_write(st, bio);
+		break;
 	case REQ_OP_DISCARD:
 		r = sis_discard_bio(st, bio);
 		break;
@@ -1028,7 +1287,6 @@ static struct sis_pool *__pool_create(struct dm_target *ti, struct dm_dev *dm_de
 	struct sis_core_config cfg = { };
 	const char *errmsg = NULL;
 	struct sis_pool *pool;
-	unsigned int i;
 	int r;
 
 	pool = kvzalloc(sizeof(*pool), GFP_KERNEL);
@@ -1046,11 +1304,10 @@ static struct sis_pool *__pool_create(struct dm_target *ti, struct dm_dev *dm_de
 	init_waitqueue_head(&pool->md_wait);
 	spin_lock_init(&pool->md_lock);
 	mutex_init(&pool->commit_lock);
-	init_rwsem(&pool->alloc_sem);
-	for (i = 0; i < SIS_NR_LOCKS; i++) {
-		mutex_init(&pool->block_locks[i]);
-		mutex_init(&pool->fp_locks[i]);
-	}
+	mutex_init(&pool->store_lock);
+	spin_lock_init(&pool->range_lock);
+	INIT_LIST_HEAD(&pool->ranges);
+	init_waitqueue_head(&pool->range_wait);
 	INIT_DELAYED_WORK(&pool->commit_work, sis_commit_worker);
 	pool->f = *f;
 
@@ -1543,6 +1800,12 @@ static int __init dm_sis_init(void)
 						  sizeof(struct sis_io));
 	if (!sis_io_pool)
 		return -ENOMEM;
+	sis_wbatch_pool = mempool_create_kmalloc_pool(SIS_IO_POOL_MIN,
+						      sizeof(struct sis_wbatch));
+	if (!sis_wbatch_pool) {
+		r = -ENOMEM;
+		goto bad_pool;
+	}
 	r = pcache_init();
 	if (r)
 		goto bad_pool;
@@ -1556,6 +1819,7 @@ static int __init dm_sis_init(void)
 bad_cache:
 	pcache_exit();
 bad_pool:
+	mempool_destroy(sis_wbatch_pool);
 	mempool_destroy(sis_io_pool);
 	return r;
 }
@@ -1564,6 +1828,7 @@ static void __exit dm_sis_exit(void)
 {
 	dm_unregister_target(&sis_target);
 	pcache_exit();
+	mempool_destroy(sis_wbatch_pool);
 	mempool_destroy(sis_io_pool);
 }
 

@@ -17,7 +17,7 @@
  * The hard part is the lifetime of a name across allocations: the core may
  * free a block and hand it out again for other data.  The target installs
  * the new data under the name before anyone can be told about the block
- * (see the alloc barrier in dm-sis-target.c), and installing unhashes the
+ * (under store_lock in dm-sis-target.c), and installing unhashes the
  * stale entry, so the index never serves the previous contents of a block to
  * a lookup made after the allocation.
  *
@@ -211,6 +211,19 @@ int pcache_wait(struct pcache_entry *e)
 	/* pairs with the barrier in pcache_set_state(): the page is filled */
 	smp_rmb();
 	return READ_ONCE(e->state) == PCACHE_VALID ? 0 : -EIO;
+}
+
+static bool pcache_filled(struct pcache_entry *e)
+{
+	return READ_ONCE(e->state) != PCACHE_LOADING;
+}
+
+int pcache_wait_filled(struct pcache_entry *e)
+{
+	wait_var_event(&e->state, pcache_filled(e));
+	/* pairs with the barrier in pcache_set_state(): the page is filled */
+	smp_rmb();
+	return READ_ONCE(e->state) == PCACHE_ERROR ? -EIO : 0;
 }
 
 /* Read the pages of @es[0..nr) (blocks @pblock..) with one bio. */

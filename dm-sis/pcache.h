@@ -153,6 +153,18 @@ struct pcache_entry *pcache_lookup(dev_t dev, u64 pblock);
 int pcache_wait(struct pcache_entry *e);
 
 /**
+ * pcache_wait_filled() - wait until a held entry's page holds its data
+ *
+ * Unlike pcache_wait(), does not wait for the write of an installed entry
+ * (its page was filled before the install), so a writer may compare against
+ * data whose write it must not wait for yet; it calls pcache_wait() before
+ * relying on the block on disk.
+ *
+ * Return: 0 if VALID or WRITING, -EIO if ERROR.
+ */
+int pcache_wait_filled(struct pcache_entry *e);
+
+/**
  * pcache_install() - enter new data for a block the caller just allocated
  * @dev:    backing device
  * @pblock: the new block
