@@ -76,3 +76,22 @@ check_dmesg() {
 		die "kernel splat in dmesg"
 	fi
 }
+
+# Reboots (scripts/vm-run --boots N): the script runs again in each boot with
+# SIS_BOOT=1, 2, ... and the same disks.  sis_reboot ends this boot asking for
+# the next one (exit status 100; the run fails if that is beyond --boots).
+SIS_REBOOT_RC=100
+sis_reboot() {
+	log "reboot requested at the end of boot ${SIS_BOOT:-1}"
+	sync
+	exit "$SIS_REBOOT_RC"
+}
+
+# sis_state_save DEV DIR / sis_state_load DEV DIR: keep the files of DIR across
+# a reboot as a tar written raw on DEV (a small spare --disk).
+sis_state_save() {
+	tar -C "$2" -cf - . | dd of="$1" bs=64k conv=fsync status=none || die "saving state to $1"
+}
+sis_state_load() {
+	mkdir -p "$2" && tar -C "$2" -xf "$1" || die "no state on $1 (was it saved before the reboot?)"
+}
