@@ -42,7 +42,7 @@ sis_load
 
 mkfs_of() {
 	case $1 in
-	ext4) mkfs.ext4 -q -F $S </dev/null ;;
+	ext4) mkfs.ext4 -q -F -b 4096 $S </dev/null ;;
 	xfs) mkfs.xfs -q -f $S ;;
 	btrfs) mkfs.btrfs -q -f $S ;;
 	esac
