@@ -232,6 +232,11 @@ struct sis_io {
 
 static mempool_t *sis_io_pool;
 
+static unsigned int metadata_cache_mb = 64;
+module_param(metadata_cache_mb, uint, 0644);
+MODULE_PARM_DESC(metadata_cache_mb,
+		 "Metadata cache of each sis device (map, refcount and index pages), in MiB, read when the device is created (default 64)");
+
 /**
  * struct sis_range - logical blocks [@start, @end) held by one writer
  * @list:  on pool->ranges (pool->range_lock)
@@ -1336,6 +1341,8 @@ static struct sis_pool *__pool_create(struct dm_target *ti, struct dm_dev *dm_de
 	cfg.flags = SIS_OPEN_FORMAT | (f->read_only ? SIS_OPEN_READ_ONLY : 0);
 	generate_random_uuid(cfg.uuid);
 	cfg.now = ktime_get_real_seconds();
+	cfg.cache_pages = clamp_t(u64, (u64)READ_ONCE(metadata_cache_mb) <<
+				  (20 - SIS_BLOCK_SHIFT), 256, U32_MAX);
 
 	/* a stale copy of this device's blocks must not survive a reopen */
 	pcache_drop(pool->dev);
