@@ -1104,7 +1104,7 @@ static int sis_wbatch_map(struct sis_wbatch *wb)
 		}
 	}
 
-	/* blocks not mapped are stored again; SAME ones before their source */
+	/* decided blocks left unmapped (no error) are decided again */
 	for (i = 0; i < wb->nr && !err; i++) {
 		b = &wb->b[i];
 		if (b->state == SIS_W_SAME || b->state == SIS_W_DUP) {
