@@ -24,8 +24,12 @@
 # What it catches: acknowledged fsyncs whose data or mapping was not durable
 # (the dm-sis commit acknowledged a flush too early), recovery that loses or
 # misapplies committed transactions, a crash state that sis check or
-# e2fsck finds inconsistent.  Negative control: the first cut's verifier is
-# also run with --pretend-acked on the events recorded up to the cut; an
+# e2fsck finds inconsistent.  Negative control (checked: the run fails with
+# "acknowledged data lost or corrupt after the power cut"):
+# `scripts/vm-run --env PC_NEGATIVE=corrupt tests/guest/rel-powercut.sh`
+# flips one byte of one fsync-acknowledged file before the verification
+# (tests/reliability/powercut-lib.sh).  Also, the first cut's verifier is
+# run with --pretend-acked on the events recorded up to the cut; an
 # operation pending at the cut that the disk did not complete makes it fail
 # (reported, not required: the cut may fall between operations).
 set -euo pipefail
