@@ -19,7 +19,9 @@
 # before its commit was durable), reports success for a write it could not
 # store, waits instead of failing with error_if_no_space, refuses duplicate
 # or zero writes when only new data can't be stored, or never leaves the
-# out-of-space mode after space was freed.
+# out-of-space mode after space was freed.  Negative control: after the
+# checks, 64 blocks of the fill are verified against the wrong seed and
+# must fail, proving the verifier sees wrong data.
 set -euo pipefail
 . "${SIS_TESTS:-$(dirname "$0")/..}/guest/lib.sh"
 REL=${SIS_TESTS:-$(dirname "$0")/..}/reliability
@@ -75,6 +77,12 @@ verify_all() {
 	$P verify $S 40000 512 4 --quiet || die "$1: new data after discard"
 }
 verify_all "live"
+# Negative control: the verifier sees wrong data (the fill's blocks checked
+# against the seed of the new data must fail), so a lost or misplaced block
+# in the checks above could not pass unnoticed.
+if $P verify $S $((1000 + H)) 64 4 --quiet 2>/dev/null; then
+	die "negative control: wrong data verified clean (verifier blind?)"
+fi
 sis_remove s
 rc=0
 sis check "$D" || rc=$?
