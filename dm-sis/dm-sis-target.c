@@ -1041,6 +1041,23 @@ static int sis_wblock_again(struct sis_wblock *b, void *data)
 }
 
 /*
+ * Map block @i of @wb to @pblock and count it in @stat.  A block that can
+ * no longer be shared (freed under its pin, or saturated) is left as it is,
+ * to be decided again.
+ */
+static int sis_wblock_map(struct sis_wbatch *wb, unsigned int i, u64 pblock,
+			  atomic64_t *stat, s64 add)
+{
+	int r = sis_core_map(wb->st->pool->core, wb->lblock + i, pblock);
+
+	if (!r) {
+		atomic64_add(add, stat);
+		wb->b[i].state = SIS_W_DONE;
+	}
+	return r == -ESTALE || r == -EOVERFLOW ? 0 : r;
+}
+
+/*
  * Phase 3: map every decided block, in order, until an error; a candidate
  * that turned out unusable (its write failed, it was freed, it saturated)
  * or a new block freed under its pin goes back to STORE.  Then drop the
@@ -1053,7 +1070,7 @@ static int sis_wbatch_map(struct sis_wbatch *wb)
 	struct sis_wblock *b, *src;
 	bool again = false;
 	unsigned int i;
-	int err = 0, r;
+	int err = 0;
 
 	for (i = 0; i < wb->nr && !err; i++) {
 		b = &wb->b[i];
@@ -1066,40 +1083,19 @@ static int sis_wbatch_map(struct sis_wbatch *wb)
 			}
 			break;
 		case SIS_W_NEW:
-			err = b->werr;
-			if (err)
-				break;
-			r = sis_core_map(pool->core, wb->lblock + i, b->pblock);
-			if (!r) {
-				atomic64_add(SIS_BLOCK_SIZE, &pool->stat_new_data);
-				b->state = SIS_W_DONE;
-			} else if (r != -ESTALE) {
-				err = r;
-			}
+			err = b->werr ? :
+			      sis_wblock_map(wb, i, b->pblock, &pool->stat_new_data,
+					     SIS_BLOCK_SIZE);
 			break;
 		case SIS_W_SAME:
 			src = &wb->b[b->dup_of];
-			err = src->werr;
-			if (err)
-				break;
-			r = sis_core_map(pool->core, wb->lblock + i, src->pblock);
-			if (!r) {
-				atomic64_inc(&pool->stat_dedup);
-				b->state = SIS_W_DONE;
-			} else if (r != -ESTALE && r != -EOVERFLOW) {
-				err = r;
-			}
+			err = src->werr ? :
+			      sis_wblock_map(wb, i, src->pblock, &pool->stat_dedup, 1);
 			break;
 		case SIS_W_DUP:
 			if (b->e && pcache_wait(b->e))
 				break;	/* its write failed: store again */
-			r = sis_core_map(pool->core, wb->lblock + i, b->pblock);
-			if (!r) {
-				atomic64_inc(&pool->stat_dedup);
-				b->state = SIS_W_DONE;
-			} else if (r != -ESTALE && r != -EOVERFLOW) {
-				err = r;
-			}
+			err = sis_wblock_map(wb, i, b->pblock, &pool->stat_dedup, 1);
 			break;
 		}
 	}
