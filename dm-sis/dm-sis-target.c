@@ -101,6 +101,7 @@
  * @error_if_no_space: fail a write needing a block at once when full
  * @read_only:        refuse writes; the core is opened read-only
  * @commit_interval:  seconds between periodic commits
+ * @low_water_mark:   raise a dm event when fewer blocks are free (0: off)
  */
 struct sis_features {
 	bool discard_passdown;
@@ -108,6 +109,7 @@ struct sis_features {
 	bool error_if_no_space;
 	bool read_only;
 	unsigned int commit_interval;
+	u64 low_water_mark;
 };
 
 /**
@@ -142,6 +144,10 @@ struct sis_features {
  * @range_wait:  woken when a range is released
  * @out_of_space: the last allocation found no space
  * @mode_reported: a read-only or fail mode was logged
+ * @event_work:  raises a dm event on @event_ti's table (on @wq)
+ * @event_lock:  protects @event_ti; held while raising the event
+ * @event_ti:    the resumed target whose table gets events, or NULL
+ * @low_water_hit: free space is below the low-water mark, event raised
  * @stat_*:      counters for status, reset by the reset_stats message
  * @commits_base: core commit count at the last reset_stats
  */
@@ -178,6 +184,11 @@ struct sis_pool {
 
 	bool out_of_space;
 	atomic_t mode_reported;
+
+	struct work_struct event_work;
+	struct mutex event_lock;	/* protects event_ti */
+	struct dm_target *event_ti;
+	atomic_t low_water_hit;
 
 	atomic64_t stat_written;
 	atomic64_t stat_new_data;
@@ -361,6 +372,74 @@ static void sis_md_log(void *ctx, int level, const char *msg)
 /* Commits                                                          */
 /* ---------------------------------------------------------------- */
 
+/* ---------------------------------------------------------------- */
+/* Events                                                           */
+/* ---------------------------------------------------------------- */
+
+/*
+ * dm events (dmsetup wait, dmeventd) are raised from a work item on the
+ * pool's workqueue, as dm-thin raises them from its worker: the places that
+ * notice a change may hold the store lock or run in the I/O path, and
+ * dm_table_event() takes dm's own event lock.  The event goes to the table
+ * of the target resumed last (NULL while suspended).
+ */
+static void sis_event_worker(struct work_struct *ws)
+{
+	struct sis_pool *pool = container_of(ws, struct sis_pool, event_work);
+
+	mutex_lock(&pool->event_lock);
+	if (pool->event_ti)
+		dm_table_event(pool->event_ti->table);
+	mutex_unlock(&pool->event_lock);
+}
+
+static void sis_raise_event(struct sis_pool *pool)
+{
+	queue_work(pool->wq, &pool->event_work);
+}
+
+/*
+ * Resume (@on) makes @ti's table the one that gets events and re-arms the
+ * low-water mark (a reload may change it); postsuspend stops events to it.
+ */
+static void sis_event_target(struct sis_pool *pool, struct dm_target *ti,
+			     bool on)
+{
+	mutex_lock(&pool->event_lock);
+	if (on)
+		pool->event_ti = ti;
+	else if (pool->event_ti == ti)
+		pool->event_ti = NULL;
+	mutex_unlock(&pool->event_lock);
+	if (on)
+		atomic_set(&pool->low_water_hit, 0);
+}
+
+/*
+ * After a successful allocation (store_lock held): leave out-of-space mode
+ * and check the low-water mark, raising one event per crossing.
+ */
+static void sis_space_check(struct sis_pool *pool)
+{
+	u64 mark = READ_ONCE(pool->f.low_water_mark);
+	struct sis_core_stats stats;
+
+	if (READ_ONCE(pool->out_of_space)) {
+		WRITE_ONCE(pool->out_of_space, false);
+		sis_raise_event(pool);
+	}
+	if (!mark)
+		return;
+	sis_core_get_stats(pool->core, &stats);
+	if (stats.nr_free >= mark) {
+		atomic_set(&pool->low_water_hit, 0);
+	} else if (!atomic_xchg(&pool->low_water_hit, 1)) {
+		DMWARN("%s: low water mark reached: %llu blocks free, mark %llu",
+		       pool->name, stats.nr_free, mark);
+		sis_raise_event(pool);
+	}
+}
+
 static void sis_note_mode(struct sis_pool *pool, int r);
 
 /*
@@ -417,6 +496,7 @@ static void sis_note_mode(struct sis_pool *pool, int r)
 		return;
 	if (atomic_xchg(&pool->mode_reported, 1))
 		return;
+	sis_raise_event(pool);
 	DMERR("%s: metadata error (%d): switched to %s mode%s; run 'sis check'",
 	      pool->name, r, st.mode == SIS_MODE_FAIL ? "fail" : "read-only",
 	      st.needs_check ? ", needs_check set" : "");
@@ -727,7 +807,7 @@ static int sis_alloc_install(struct sis_target *st, u64 fp, struct page *page,
 			*entry = pcache_install(pool->dev, *pblock, page);
 		if (r != -ENOSPC) {
 			if (!r)
-				WRITE_ONCE(pool->out_of_space, false);
+				sis_space_check(pool);
 			return r;
 		}
 
@@ -741,6 +821,7 @@ static int sis_alloc_install(struct sis_target *st, u64 fp, struct page *page,
 		if (!READ_ONCE(pool->out_of_space)) {
 			WRITE_ONCE(pool->out_of_space, true);
 			DMWARN_LIMIT("%s: out of data space", pool->name);
+			sis_raise_event(pool);
 		}
 		if (st->f.error_if_no_space || time_after(jiffies, deadline))
 			return -ENOSPC;
@@ -1310,6 +1391,8 @@ static struct sis_pool *__pool_create(struct dm_target *ti, struct dm_dev *dm_de
 	INIT_LIST_HEAD(&pool->ranges);
 	init_waitqueue_head(&pool->range_wait);
 	INIT_DELAYED_WORK(&pool->commit_work, sis_commit_worker);
+	INIT_WORK(&pool->event_work, sis_event_worker);
+	mutex_init(&pool->event_lock);
 	pool->f = *f;
 
 	pool->wq = alloc_workqueue("sis-%s", WQ_UNBOUND | WQ_MEM_RECLAIM, 0,
@@ -1378,7 +1461,7 @@ static int sis_parse_features(struct dm_arg_set *as, struct sis_features *f,
 			      char **error)
 {
 	static const struct dm_arg _args[] = {
-		{0, 6, "Invalid number of feature arguments"},
+		{0, SIS_FEATURE_ARGS_MAX, "Invalid number of feature arguments"},
 	};
 	unsigned int argc;
 	const char *arg;
@@ -1389,6 +1472,7 @@ static int sis_parse_features(struct dm_arg_set *as, struct sis_features *f,
 	f->error_if_no_space = false;
 	f->read_only = false;
 	f->commit_interval = SIS_COMMIT_INTERVAL_DEFAULT;
+	f->low_water_mark = 0;
 
 	if (!as->argc)
 		return 0;
@@ -1418,6 +1502,17 @@ static int sis_parse_features(struct dm_arg_set *as, struct sis_features *f,
 			    !f->commit_interval ||
 			    f->commit_interval > SIS_COMMIT_INTERVAL_MAX) {
 				*error = "Invalid commit_interval (1..3600 seconds)";
+				return -EINVAL;
+			}
+		} else if (!strcasecmp(arg, SIS_FEAT_LOW_WATER_MARK)) {
+			if (!argc) {
+				*error = "low_water_mark needs a value in blocks";
+				return -EINVAL;
+			}
+			arg = dm_shift_arg(as);
+			argc--;
+			if (kstrtou64(arg, 10, &f->low_water_mark)) {
+				*error = "Invalid low_water_mark (4 KiB blocks)";
 				return -EINVAL;
 			}
 		} else {
@@ -1572,6 +1667,7 @@ static void sis_postsuspend(struct dm_target *ti)
 	struct sis_pool *pool = st->pool;
 	int r;
 
+	sis_event_target(pool, ti, false);
 	if (pool->timer_on) {
 		cancel_delayed_work_sync(&pool->commit_work);
 		pool->timer_on = false;
@@ -1627,6 +1723,7 @@ static void sis_resume(struct dm_target *ti)
 		queue_delayed_work(pool->wq, &pool->commit_work,
 				   st->f.commit_interval * HZ);
 	}
+	sis_event_target(pool, ti, true);
 }
 
 static const char *sis_mode_string(struct sis_pool *pool,
@@ -1647,7 +1744,8 @@ static unsigned int sis_feature_count(const struct sis_features *f)
 {
 	return !f->discard_passdown + !f->zero_detect + f->error_if_no_space +
 		f->read_only +
-		(f->commit_interval != SIS_COMMIT_INTERVAL_DEFAULT ? 2 : 0);
+		(f->commit_interval != SIS_COMMIT_INTERVAL_DEFAULT ? 2 : 0) +
+		(f->low_water_mark ? 2 : 0);
 }
 
 static void sis_status(struct dm_target *ti, status_type_t type,
@@ -1701,6 +1799,8 @@ static void sis_status(struct dm_target *ti, status_type_t type,
 			DMEMIT(" " SIS_FEAT_READ_ONLY);
 		if (f->commit_interval != SIS_COMMIT_INTERVAL_DEFAULT)
 			DMEMIT(" " SIS_FEAT_COMMIT_INTERVAL " %u", f->commit_interval);
+		if (f->low_water_mark)
+			DMEMIT(" " SIS_FEAT_LOW_WATER_MARK " %llu", f->low_water_mark);
 		break;
 
 	case STATUSTYPE_IMA:
@@ -1749,6 +1849,7 @@ static int sis_message(struct dm_target *ti, unsigned int argc, char **argv,
 	if (!strcasecmp(argv[0], SIS_MSG_READ_ONLY)) {
 		sis_core_set_read_only(pool->core);
 		DMINFO("%s: switched to read-only mode on request", pool->name);
+		sis_raise_event(pool);
 		return 0;
 	}
 

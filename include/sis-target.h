@@ -11,8 +11,13 @@
  *   <start> <len> sis <backing dev> [<#feature args> <feature arg>...]
  *
  * <len> is a multiple of SIS_SECTORS_PER_BLOCK sectors.  Each feature is one
- * argument, except SIS_FEAT_COMMIT_INTERVAL which takes a value and counts as
- * two (as dm-thin counts its arguments).
+ * argument, except SIS_FEAT_COMMIT_INTERVAL and SIS_FEAT_LOW_WATER_MARK which
+ * take a value and count as two (as dm-thin counts its arguments).
+ *
+ * Events: the target raises a dm event (dm_table_event(); `dmsetup wait`,
+ * dmeventd) when free space falls below the low-water mark (once per
+ * crossing), when the device runs out of space or gets space again, and
+ * when the mode leaves "write" (read-only, fail).
  *
  * Status line (STATUSTYPE_INFO), fields separated by one space, in the order
  * of enum sis_status_field:
@@ -36,10 +41,12 @@
 #define SIS_FEAT_ERROR_IF_NO_SPACE	"error_if_no_space"
 #define SIS_FEAT_READ_ONLY		"read_only"
 #define SIS_FEAT_COMMIT_INTERVAL	"commit_interval"	/* <seconds> */
+#define SIS_FEAT_LOW_WATER_MARK		"low_water_mark"	/* <blocks> */
 
 #define SIS_COMMIT_INTERVAL_DEFAULT	1	/* seconds */
 #define SIS_COMMIT_INTERVAL_MAX		3600	/* seconds */
 #define SIS_NO_SPACE_TIMEOUT		60	/* seconds a write waits for space */
+#define SIS_FEATURE_ARGS_MAX		8	/* words after <#feature args> */
 
 /* Messages: dmsetup message <dev> 0 <message>. */
 #define SIS_MSG_RESET_STATS		"reset_stats"
