@@ -507,6 +507,8 @@ static const char create_help[] =
 "                              (default: wait up to 60 s for space)\n"
 "      --read-only             activate read-only\n"
 "      --commit-interval S     commit metadata every S seconds (1..3600)\n"
+"      --low-water-mark N      raise a dm event (dmsetup wait) when fewer\n"
+"                              than N 4 KiB blocks are free\n"
 "  -n, --dry-run               print the table line, do not run dmsetup\n"
 "  -h, --help                  this text\n"
 "\n"
@@ -519,6 +521,7 @@ enum {
 	OPT_ERROR_NO_SPACE,
 	OPT_READ_ONLY,
 	OPT_COMMIT_INTERVAL,
+	OPT_LOW_WATER_MARK,
 };
 
 /*
@@ -597,12 +600,13 @@ int cmd_create(int argc, char **argv)
 		{ "error-if-no-space", no_argument, NULL, OPT_ERROR_NO_SPACE },
 		{ "read-only", no_argument, NULL, OPT_READ_ONLY },
 		{ "commit-interval", required_argument, NULL, OPT_COMMIT_INTERVAL },
+		{ "low-water-mark", required_argument, NULL, OPT_LOW_WATER_MARK },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *feats[8];
 	int nfeat = 0, nargs = 0;
-	char interval[24] = "", table[4096], *p;
+	char interval[24] = "", lwm[24] = "", table[4096], *p;
 	u64 logical = 0, disk_logical, physical;
 	bool dry = false, blank;
 	const char *name, *dev, *why;
@@ -648,6 +652,14 @@ int cmd_create(int argc, char **argv)
 			if (interval[0])
 				return sis_usage_error("--commit-interval given twice");
 			snprintf(interval, sizeof(interval), "%llu", (unsigned long long)v);
+			break;
+		case OPT_LOW_WATER_MARK:
+			if (sis_parse_uint(optarg, UINT64_MAX, &v))
+				return sis_usage_error("--low-water-mark '%s': a number of 4 KiB blocks",
+						       optarg);
+			if (lwm[0])
+				return sis_usage_error("--low-water-mark given twice");
+			snprintf(lwm, sizeof(lwm), "%llu", (unsigned long long)v);
 			break;
 		case 'n':
 			dry = true;
@@ -696,13 +708,18 @@ int cmd_create(int argc, char **argv)
 		      SIS_TARGET_NAME, dev);
 	if (interval[0])
 		nargs += 2;
+	if (lwm[0])
+		nargs += 2;
 	if (nargs) {
 		p += snprintf(p, sizeof(table) - (size_t)(p - table), " %d", nargs);
 		for (int i = 0; i < nfeat; i++)
 			p += snprintf(p, sizeof(table) - (size_t)(p - table), " %s", feats[i]);
 		if (interval[0])
+			p += snprintf(p, sizeof(table) - (size_t)(p - table), " %s %s",
+				      SIS_FEAT_COMMIT_INTERVAL, interval);
+		if (lwm[0])
 			snprintf(p, sizeof(table) - (size_t)(p - table), " %s %s",
-				 SIS_FEAT_COMMIT_INTERVAL, interval);
+				 SIS_FEAT_LOW_WATER_MARK, lwm);
 	}
 	if (dry) {
 		printf("%s\n", table);

@@ -248,6 +248,9 @@ static const struct {
 	{ "dump",   cmd_dump,   "print the superblock, usage and the block map" },
 	{ "stats",  cmd_stats,  "print usage and dedup statistics of an active device" },
 	{ "create", cmd_create, "activate a device: build the table, run dmsetup create" },
+	{ "probe",  cmd_probe,  "find dm-sis devices (and their UUIDs) among the block devices" },
+	{ "activate", cmd_activate, "create the devices listed in /etc/sistab" },
+	{ "deactivate", cmd_deactivate, "remove the devices listed in /etc/sistab" },
 };
 
 static void main_usage(FILE *f)
@@ -258,7 +261,7 @@ static void main_usage(FILE *f)
 		"The dm-sis deduplicating device-mapper target's companion tool.\n\n"
 		"Commands:\n", sis_prog, sis_prog, sis_prog);
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
+		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
 	fprintf(f, "\nSee sis(8) for details and exit codes.\n");
 }
 

@@ -76,6 +76,9 @@ int cmd_repair(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_create(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
+int cmd_activate(int argc, char **argv);
+int cmd_deactivate(int argc, char **argv);
 
 /* Filesystem and volume signatures (sis-meta.c), for format's refusal. */
 const char *sis_foreign_signature(const uint8_t *head, size_t len);
