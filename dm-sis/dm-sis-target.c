@@ -1424,7 +1424,7 @@ static struct sis_pool *__pool_create(struct dm_target *ti, struct dm_dev *dm_de
 				  (20 - SIS_BLOCK_SHIFT), 256, U32_MAX);
 
 	/* a stale copy of this device's blocks must not survive a reopen */
-	pcache_drop(pool->dev);
+	pcache_forget_dev(pool->dev);
 	r = sis_core_open(&pool->ops, &cfg, &pool->core, &errmsg);
 	if (r) {
 		ti->error = errmsg ? (char *)errmsg : "Cannot open sis metadata";
@@ -1449,7 +1449,7 @@ static void __pool_put(struct sis_pool *pool)
 	cancel_delayed_work_sync(&pool->commit_work);
 	flush_workqueue(pool->wq);
 	sis_core_close(pool->core);
-	pcache_drop(pool->dev);
+	pcache_forget_dev(pool->dev);
 	pool_free(pool);
 }
 

@@ -3,16 +3,31 @@
  * pcache: the module-wide shared cache of 4 KiB data blocks (see pcache.h
  * for the contracts and the locking rules).
  *
- * This file owns every struct pcache_entry and its page.  The index is
- * sharded: the name (dev, pblock) hashes to one of PCACHE_SHARDS shards, each
- * with its own spinlock, hash chains and LRU list of unreferenced entries,
- * so readers of different blocks rarely meet on a lock.
+ * This file owns every struct pcache_entry and its page, the reserves they
+ * come from (two mempools) and the cache's shrinker.  The index is sharded:
+ * the name (dev, pblock) hashes to one of PCACHE_SHARDS shards, each with
+ * its own spinlock, hash chains and LRU list of unreferenced entries, so
+ * readers of different blocks rarely meet on a lock.
  *
  * Invariants (under the shard lock):
- *  - an entry is on its shard's LRU list iff it is hashed and unreferenced;
+ *  - an entry is on its shard's LRU list iff it is hashed and unreferenced,
+ *    and pcache_nr_unused counts the entries on LRU lists;
  *  - an entry that is neither hashed nor referenced is freed at once;
  *  - at most one hashed entry per name;
  *  - pcache_nr counts every entry that exists (hashed or not).
+ *
+ * Memory.  Entries come from pcache_entry_pool and pages for reads from
+ * pcache_page_pool, mempools whose reserves are sized in PCACHE_RESERVE
+ * below.  mempool_alloc() takes the page allocator first (without reclaim),
+ * then the reserve, then waits for an element to come back.  Entries kept
+ * in the cache after their last holder would never come back, so the cache
+ * keeps an unreferenced entry only while both reserves are full: an entry
+ * released while either is short is freed at once, and refills it.  An
+ * allocation that must not fail first evicts unreferenced entries, then
+ * waits; what it waits for are entries held by I/O in flight, which each
+ * holder releases without allocating from pcache again.  Read-ahead never
+ * waits.  The shrinker gives back unreferenced entries under memory
+ * pressure; held ones are never touched.
  *
  * The hard part is the lifetime of a name across allocations: the core may
  * free a block and hand it out again for other data.  The target installs
@@ -32,9 +47,12 @@
 #include <linux/blkdev.h>
 #include <linux/hash.h>
 #include <linux/log2.h>
+#include <linux/mempool.h>
 #include <linux/module.h>
+#include <linux/shrinker.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/version.h>
 #include <linux/wait_bit.h>
 
 #include "../include/sis-format.h"
@@ -42,6 +60,21 @@
 #define PCACHE_SHARD_BITS	6
 #define PCACHE_SHARDS		BIT(PCACHE_SHARD_BITS)
 #define PCACHE_MIN_BUCKETS	64
+
+/*
+ * The reserves: PCACHE_RESERVE_IOS I/Os of one max-size bio each (dm splits
+ * bios at PCACHE_MAX_RUN = 32 blocks of 4 KiB) progress however short memory
+ * is.  A write batch deciding under its pool's store_lock holds at most 32
+ * entries (its new blocks' and candidates' whose writes are in flight) and
+ * waits for one more (an install, or the read of a candidate to compare);
+ * a reader waits for one entry and page at a time, holding none, and takes
+ * a read-ahead run of up to 32 only from what is free.  So the 128 entries
+ * and 128 pages (512 KiB) below let four write batches (of four pools) and
+ * any number of readers progress at once; more writers wait for entries
+ * that those release.
+ */
+#define PCACHE_RESERVE_IOS	4
+#define PCACHE_RESERVE		(PCACHE_RESERVE_IOS * PCACHE_MAX_RUN)
 
 static unsigned int cache_mb = 256;
 module_param(cache_mb, uint, 0644);
@@ -63,7 +96,10 @@ struct pcache_shard {
 static struct pcache_shard pcache_shards[PCACHE_SHARDS];
 static unsigned int pcache_bucket_bits;	/* set once at init */
 static struct kmem_cache *pcache_entry_cache;
+static mempool_t *pcache_entry_pool;
+static mempool_t *pcache_page_pool;
 static atomic_long_t pcache_nr = ATOMIC_LONG_INIT(0);
+static atomic_long_t pcache_nr_unused = ATOMIC_LONG_INIT(0);
 static atomic_t pcache_evict_cursor = ATOMIC_INIT(0);
 
 static u64 pcache_hash(dev_t dev, u64 pblock)
@@ -99,11 +135,25 @@ static struct pcache_entry *__pcache_find(struct pcache_shard *s, u64 h,
 	return NULL;
 }
 
+/* Caller holds s->lock: @e (hashed, unreferenced) joins the LRU list. */
+static void __pcache_lru_add(struct pcache_shard *s, struct pcache_entry *e)
+{
+	list_add(&e->lru, &s->lru);
+	atomic_long_inc(&pcache_nr_unused);
+}
+
+/* Caller holds s->lock: @e leaves the LRU list. */
+static void __pcache_lru_del(struct pcache_entry *e)
+{
+	list_del_init(&e->lru);
+	atomic_long_dec(&pcache_nr_unused);
+}
+
 /* Caller holds s->lock; takes a reference. */
 static void __pcache_hold(struct pcache_entry *e)
 {
 	if (!e->ref++ && e->hashed)
-		list_del_init(&e->lru);
+		__pcache_lru_del(e);
 }
 
 /*
@@ -118,25 +168,62 @@ static bool __pcache_unhash(struct pcache_entry *e)
 	e->hashed = false;
 	if (e->ref)
 		return false;
-	list_del_init(&e->lru);
+	__pcache_lru_del(e);
 	return true;
 }
 
+/* Frees to the reserves first (mempool_free() refills a short one). */
 static void pcache_free(struct pcache_entry *e)
 {
-	__free_page(e->page);
-	kmem_cache_free(pcache_entry_cache, e);
+	mempool_free(e->page, pcache_page_pool);
+	mempool_free(e, pcache_entry_pool);
 	atomic_long_dec(&pcache_nr);
 }
 
+/* Is either reserve short (elements of it in use)?  Lockless hint. */
+static bool pcache_reserve_short(void)
+{
+	return READ_ONCE(pcache_entry_pool->curr_nr) < pcache_entry_pool->min_nr ||
+	       READ_ONCE(pcache_page_pool->curr_nr) < pcache_page_pool->min_nr;
+}
+
+static unsigned long pcache_evict(unsigned long nr);
+
+/*
+ * An element of @pool: without waiting if @wait is false (NULL if none is
+ * free), else never NULL: after a non-waiting try, unreferenced entries are
+ * evicted (refilling the reserves), then mempool_alloc() waits.  The caller
+ * holds no shard lock.
+ */
+static void *pcache_pool_alloc(mempool_t *pool, bool wait)
+{
+	void *p = mempool_alloc(pool, GFP_NOWAIT);
+
+	if (p || !wait)
+		return p;
+	pcache_evict(PCACHE_MAX_RUN);
+	return mempool_alloc(pool, GFP_NOIO);
+}
+
+/*
+ * A new held LOADING entry; a page from the reserve if @page is NULL (else
+ * the entry takes over the caller's).  NULL only if !@wait.
+ */
 static struct pcache_entry *pcache_alloc_entry(dev_t dev, u64 pblock,
-					       struct page *page, gfp_t gfp)
+					       struct page *page, bool wait)
 {
 	struct pcache_entry *e;
 
-	e = kmem_cache_alloc(pcache_entry_cache, gfp);
+	e = pcache_pool_alloc(pcache_entry_pool, wait);
 	if (!e)
 		return NULL;
+	if (!page) {
+		page = pcache_pool_alloc(pcache_page_pool, wait);
+		if (!page) {
+			mempool_free(e, pcache_entry_pool);
+			return NULL;
+		}
+	}
 	INIT_HLIST_NODE(&e->node);
 	INIT_LIST_HEAD(&e->lru);
 	e->dev = dev;
@@ -156,13 +243,17 @@ static void __pcache_insert(struct pcache_shard *s, u64 h, struct pcache_entry *
 	e->hashed = true;
 }
 
-/* Evict unreferenced entries, oldest first, until under the limit. */
-static void pcache_shrink(void)
+/*
+ * Evict up to @nr unreferenced entries, the least recently released of a
+ * shard first, shards taken round-robin.  Return: entries freed (fewer if
+ * every LRU list is empty).
+ */
+static unsigned long pcache_evict(unsigned long nr)
 {
-	unsigned long limit = pcache_limit();
+	unsigned long freed = 0;
 	unsigned int idle = 0;
 
-	while (atomic_long_read(&pcache_nr) > limit && idle < PCACHE_SHARDS) {
+	while (freed < nr && idle < PCACHE_SHARDS) {
 		unsigned int i = (unsigned int)atomic_inc_return(&pcache_evict_cursor);
 		struct pcache_shard *s = &pcache_shards[i & (PCACHE_SHARDS - 1)];
 		struct pcache_entry *e = NULL;
@@ -176,11 +267,22 @@ static void pcache_shrink(void)
 		spin_unlock(&s->lock);
 		if (do_free) {
 			pcache_free(e);
+			freed++;
 			idle = 0;
 		} else {
 			idle++;
 		}
 	}
+	return freed;
+}
+
+/* Evict unreferenced entries until under the limit (as far as possible). */
+static void pcache_shrink(void)
+{
+	unsigned long limit = pcache_limit(), nr = atomic_long_read(&pcache_nr);
+
+	if (nr > limit)
+		pcache_evict(nr - limit);
 }
 
 static void pcache_set_state(struct pcache_entry *e, int state)
@@ -259,30 +361,26 @@ struct pcache_entry *pcache_lookup(dev_t dev, u64 pblock)
 
 /*
  * Hold the entry of (@dev, @pblock), creating a LOADING one if absent.
+ * @wait: the caller needs the block to make progress (from the reserve,
+ * waiting if need be), else it is read-ahead (only if memory is free now).
  * Return: the held entry, true in *@fresh if the caller must load it, or
- * NULL (-ENOMEM).
+ * NULL (only if !@wait).
  */
 static struct pcache_entry *pcache_get_or_create(dev_t dev, u64 pblock,
-						 bool *fresh)
+						 bool wait, bool *fresh)
 {
 	u64 h = pcache_hash(dev, pblock);
 	struct pcache_shard *s = pcache_shard_of(h);
 	struct pcache_entry *e, *found;
-	struct page *page;
 
 	*fresh = false;
 	e = pcache_lookup(dev, pblock);
 	if (e)
 		return e;
 
-	page = alloc_page(GFP_NOIO);
-	if (!page)
+	e = pcache_alloc_entry(dev, pblock, NULL, wait);
+	if (!e)
 		return NULL;
-	e = pcache_alloc_entry(dev, pblock, page, GFP_NOIO);
-	if (!e) {
-		__free_page(page);
-		return NULL;
-	}
 
 	spin_lock(&s->lock);
 	found = __pcache_find(s, h, dev, pblock);
@@ -311,7 +409,8 @@ struct pcache_entry *pcache_get_run(struct block_device *bdev, u64 pblock,
 
 	nr = clamp(nr, 1U, (unsigned int)PCACHE_MAX_RUN);
 	for (i = 0; i < nr; i++) {
-		es[i] = pcache_get_or_create(bdev->bd_dev, pblock + i, &fresh[i]);
+		es[i] = pcache_get_or_create(bdev->bd_dev, pblock + i, !i,
+					     &fresh[i]);
 		if (!es[i])
 			break;
 	}
@@ -356,7 +455,7 @@ struct pcache_entry *pcache_install(dev_t dev, u64 pblock, struct page *page)
 	struct pcache_entry *e, *old;
 	bool free_old = false;
 
-	e = pcache_alloc_entry(dev, pblock, page, GFP_NOIO | __GFP_NOFAIL);
+	e = pcache_alloc_entry(dev, pblock, page, true);
 	e->state = PCACHE_WRITING;
 
 	spin_lock(&s->lock);
@@ -385,8 +484,13 @@ void pcache_put(struct pcache_entry *e)
 
 	spin_lock(&s->lock);
 	if (!--e->ref) {
+		/* a short reserve takes it back instead of the cache */
+		if (e->hashed && pcache_reserve_short()) {
+			hlist_del_init(&e->node);
+			e->hashed = false;
+		}
 		if (e->hashed)
-			list_add(&e->lru, &s->lru);
+			__pcache_lru_add(s, e);
 		else
 			do_free = true;
 	}
@@ -413,9 +517,51 @@ void pcache_invalidate(dev_t dev, u64 pblock)
 		pcache_free(e);
 }
 
+static void pcache_free_list(struct list_head *victims)
+{
+	struct pcache_entry *e, *tmp;
+
+	list_for_each_entry_safe(e, tmp, victims, lru) {
+		list_del(&e->lru);
+		pcache_free(e);
+	}
+}
+
+/*
+ * Only the LRU lists are walked: a held entry may be a writer's whose disk
+ * write is in flight, and unhashing it would let a reader enter the block's
+ * old contents from the disk as VALID.
+ */
 unsigned long pcache_drop(dev_t dev)
 {
+	unsigned long dropped = 0;
+	unsigned int i;
+
+	for (i = 0; i < PCACHE_SHARDS; i++) {
+		struct pcache_shard *s = &pcache_shards[i];
+		struct pcache_entry *e, *tmp;
+		LIST_HEAD(victims);
+
+		spin_lock(&s->lock);
+		list_for_each_entry_safe(e, tmp, &s->lru, lru) {
+			if (dev && e->dev != dev)
+				continue;
+			if (__pcache_unhash(e)) {	/* unreferenced: true */
+				list_add(&e->lru, &victims);
+				dropped++;
+			}
+		}
+		spin_unlock(&s->lock);
+		pcache_free_list(&victims);
+		cond_resched();
+	}
+	return dropped;
+}
+
+unsigned long pcache_forget_dev(dev_t dev)
+{
 	unsigned long nr_buckets = 1UL << pcache_bucket_bits, dropped = 0, b;
+	unsigned long held = 0;
 	unsigned int i;
 
 	for (i = 0; i < PCACHE_SHARDS; i++) {
@@ -430,19 +576,18 @@ unsigned long pcache_drop(dev_t dev)
 				if (dev && e->dev != dev)
 					continue;
 				dropped++;
+				if (e->ref)
+					held++;
 				if (__pcache_unhash(e))
 					list_add(&e->lru, &victims);
 			}
 		}
 		spin_unlock(&s->lock);
-
-		while (!list_empty(&victims)) {
-			e = list_first_entry(&victims, struct pcache_entry, lru);
-			list_del(&e->lru);
-			pcache_free(e);
-		}
+		pcache_free_list(&victims);
 		cond_resched();
 	}
+	WARN_ONCE(held, "dm-sis pcache: %lu entries of %u:%u held while forgotten\n",
+		  held, MAJOR(dev), MINOR(dev));
 	return dropped;
 }
 
@@ -450,6 +595,75 @@ unsigned long pcache_nr_blocks(void)
 {
 	return atomic_long_read(&pcache_nr);
 }
+
+/* The shrinker: unreferenced entries are given back under memory pressure. */
+static unsigned long pcache_shrinker_count(struct shrinker *shrink,
+					   struct shrink_control *sc)
+{
+	long nr = atomic_long_read(&pcache_nr_unused);
+
+	return nr > 0 ? nr : 0;
+}
+
+/* Takes shard locks only, no I/O: safe in any reclaim context. */
+static unsigned long pcache_shrinker_scan(struct shrinker *shrink,
+					  struct shrink_control *sc)
+{
+	unsigned long freed = pcache_evict(sc->nr_to_scan);
+
+	return freed ? freed : SHRINK_STOP;
+}
+
+/*
+ * Shrinker compat: from 6.7 a shrinker is allocated by shrinker_alloc() and
+ * published by shrinker_register(), and shrinker_free() unregisters and
+ * frees it; before, the caller owns a struct shrinker and registers it with
+ * register_shrinker(shrinker, fmt) (6.0 to 6.6: 6.1 is the oldest kernel
+ * built for).  pcache_shrinker_add() and pcache_shrinker_del() hide the
+ * difference; nothing else in the module uses shrinkers.  The choice is by
+ * kernel version, LINUX_VERSION_CODE without its sublevel: checkpatch
+ * --strict warns at any use of that macro itself, and make lint ignores no
+ * warning type.
+ */
+#define PCACHE_KERNEL_VERSION \
+	KERNEL_VERSION(LINUX_VERSION_MAJOR, LINUX_VERSION_PATCHLEVEL, 0)
+
+#if KERNEL_VERSION(6, 7, 0) <= PCACHE_KERNEL_VERSION
+static struct shrinker *pcache_shrinker;
+
+static int pcache_shrinker_add(void)
+{
+	pcache_shrinker = shrinker_alloc(0, "dm-sis-pcache");
+	if (!pcache_shrinker)
+		return -ENOMEM;
+	pcache_shrinker->count_objects = pcache_shrinker_count;
+	pcache_shrinker->scan_objects = pcache_shrinker_scan;
+	pcache_shrinker->seeks = DEFAULT_SEEKS;
+	shrinker_register(pcache_shrinker);
+	return 0;
+}
+
+static void pcache_shrinker_del(void)
+{
+	shrinker_free(pcache_shrinker);
+}
+#else
+static struct shrinker pcache_shrinker = {
+	.count_objects = pcache_shrinker_count,
+	.scan_objects = pcache_shrinker_scan,
+	.seeks = DEFAULT_SEEKS,
+};
+
+static int pcache_shrinker_add(void)
+{
+	return register_shrinker(&pcache_shrinker, "dm-sis-pcache");
+}
+
+static void pcache_shrinker_del(void)
+{
+	unregister_shrinker(&pcache_shrinker);
+}
+#endif
 
 int pcache_init(void)
 {
@@ -464,6 +678,13 @@ int pcache_init(void)
 	pcache_entry_cache = KMEM_CACHE(pcache_entry, 0);
 	if (!pcache_entry_cache)
 		return -ENOMEM;
+	pcache_entry_pool = mempool_create_slab_pool(PCACHE_RESERVE,
+						     pcache_entry_cache);
+	if (!pcache_entry_pool)
+		goto bad_entry_pool;
+	pcache_page_pool = mempool_create_page_pool(PCACHE_RESERVE, 0);
+	if (!pcache_page_pool)
+		goto bad_page_pool;
 
 	for (i = 0; i < PCACHE_SHARDS; i++) {
 		struct pcache_shard *s = &pcache_shards[i];
@@ -477,11 +698,17 @@ int pcache_init(void)
 		for (b = 0; b < nr_buckets; b++)
 			INIT_HLIST_HEAD(&s->buckets[b]);
 	}
+	if (pcache_shrinker_add())
+		goto bad;
 	return 0;
 
 bad:
 	while (i--)
 		kvfree(pcache_shards[i].buckets);
+	mempool_destroy(pcache_page_pool);
+bad_page_pool:
+	mempool_destroy(pcache_entry_pool);
+bad_entry_pool:
 	kmem_cache_destroy(pcache_entry_cache);
 	return -ENOMEM;
 }
@@ -490,9 +717,12 @@ void pcache_exit(void)
 {
 	unsigned int i;
 
-	pcache_drop(0);
+	pcache_shrinker_del();
+	pcache_forget_dev(0);
 	WARN_ON(atomic_long_read(&pcache_nr));
 	for (i = 0; i < PCACHE_SHARDS; i++)
 		kvfree(pcache_shards[i].buckets);
+	mempool_destroy(pcache_page_pool);
+	mempool_destroy(pcache_entry_pool);
 	kmem_cache_destroy(pcache_entry_cache);
 }

@@ -20,22 +20,52 @@
  *    LOADING and WRITING only move to VALID or ERROR.
  *  - pcache_get() returns an entry whose page may be read: VALID, or -EIO
  *    for ERROR.  It waits for LOADING and WRITING to finish.
- *  - The cache holds at most cache_mb MiB of unreferenced entries; entries
+ *  - An entry with holders is never evicted nor unhashed, except by an
+ *    error of its own I/O, pcache_install() of a new block under its name,
+ *    pcache_invalidate() and pcache_forget_dev(): so a writer's entry stays
+ *    the one every lookup finds until its disk write is done.
+ *  - The cache holds at most cache_mb MiB of unreferenced entries, and
+ *    fewer under memory pressure (its shrinker gives them back); entries
  *    with holders are never evicted, so the bound may be exceeded briefly by
  *    the entries in use.  Eviction takes the least recently released entry
  *    of a shard, shards taken round-robin ("LRU-ish", like dm-bufio).
+ *  - Memory: the entries and pages that I/O needs to progress come from
+ *    reserves of the cache's own (mempools; sizing in pcache.c), so
+ *    pcache_get(), pcache_get_run() and pcache_install() never fail for
+ *    lack of memory: under pressure they may wait until other I/O releases
+ *    entries.  A caller may hold up to PCACHE_MAX_RUN entries, and mutexes
+ *    of its own, while it calls them, provided that whoever holds entries
+ *    can release them without those mutexes (dm-sis-target.c: store_lock);
+ *    the reserves are sized for a few such callers at once (pcache.c).
  *  - The cache knows nothing of refcounts: the target must call
  *    pcache_install() (or pcache_invalidate()) for a block it allocates
- *    before the block's new data can be read, and pcache_drop() for a device
- *    it stops using (offline tools may rewrite it).
+ *    before the block's new data can be read, and pcache_forget_dev() for a
+ *    device it starts or stops using (offline tools may rewrite it).
+ *
+ * Why not dm-bufio.  Its unit is a client per block device, which alone
+ * would not cost extra copies (blocks are shared only within one backing
+ * device, so one client per pool would hold one copy of each), but its
+ * buffers are mutable write-back buffers, one per block, written by
+ * dm-bufio itself one I/O per buffer, with write errors reported at the
+ * next flush of dirty buffers.  pcache needs what it does not have: new
+ * data installed under a name whose old entry is still held, the holders
+ * keeping their copy; the writer's own data writes (one bio per run of a
+ * batch) with the entry readable meanwhile (PCACHE_WRITING), so that a
+ * duplicate writer compares without waiting; and a failed write that
+ * takes the entry out of the index at once (PCACHE_ERROR).
  *
  * Locking: the index is split in PCACHE_SHARDS shards chosen by hashing the
  * name; shard->lock (a spinlock, never held across I/O or allocation)
  * protects the shard's hash chains, its LRU list, and entry->node, ->lru,
- * ->hashed and ->ref of its entries.  entry->state is written under the
- * shard lock and read locklessly (READ_ONCE) by waiters, who sleep in
- * wait_var_event() on &entry->state.  entry->dev, ->pblock and ->page are set
- * before the entry is published and never change.
+ * ->hashed and ->ref of its entries; the count of unreferenced entries (the
+ * shrinker's) changes under it and is read locklessly.  entry->state is
+ * written under the shard lock and read locklessly (READ_ONCE) by waiters,
+ * who sleep in wait_var_event() on &entry->state.  entry->dev, ->pblock and
+ * ->page are set before the entry is published and never change.  The
+ * reserves (mempools) have their own locks, never taken under a shard lock
+ * by pcache (mempool_free() is called after the shard lock is dropped).
+ * The shrinker takes shard locks only, from reclaim; pcache never allocates
+ * under a shard lock, so reclaim cannot recurse into a held one.
  *
  * Every function may sleep unless stated otherwise; none may be called from
  * atomic context.  There is no lock ordering to respect: the cache takes no
@@ -62,7 +92,8 @@ enum pcache_state {
 /**
  * struct pcache_entry - one cached 4 KiB data block
  * @node:   hash chain link (shard lock)
- * @lru:    on the shard's LRU list iff @hashed and @ref == 0 (shard lock)
+ * @lru:    on the shard's LRU list iff @hashed and @ref == 0 (shard lock);
+ *          only such entries are evicted, dropped or shrunk
  * @dev:    backing device (immutable)
  * @pblock: physical block on @dev (immutable)
  * @page:   the data; readable in PCACHE_WRITING and PCACHE_VALID (immutable)
@@ -82,14 +113,16 @@ struct pcache_entry {
 };
 
 /**
- * pcache_init() - set up the cache; called once from module_init
+ * pcache_init() - set up the cache, its reserves and its shrinker; called
+ * once from module_init
  *
  * Return: 0 or -ENOMEM.
  */
 int pcache_init(void);
 
 /**
- * pcache_exit() - free every entry; no entry may be held
+ * pcache_exit() - free every entry, the reserves and the shrinker; no entry
+ * may be held
  */
 void pcache_exit(void);
 
@@ -107,10 +140,12 @@ static inline void *pcache_data(struct pcache_entry *e)
  * @pblock: physical block number (4 KiB units from the start of @bdev)
  * @hit:    set to true if the entry was found in the index
  *
- * Waits for a read or write in flight on the entry to finish.
+ * Waits for a read or write in flight on the entry to finish.  A miss takes
+ * its entry and page from the reserve if memory is short, waiting for one
+ * if it is empty (see the memory contract above).
  *
- * Return: a held VALID entry (release with pcache_put()), ERR_PTR(-EIO) if
- * the block could not be read or its write failed, ERR_PTR(-ENOMEM).
+ * Return: a held VALID entry (release with pcache_put()), or ERR_PTR(-EIO)
+ * if the block could not be read or its write failed.
  */
 struct pcache_entry *pcache_get(struct block_device *bdev, u64 pblock, bool *hit);
 
@@ -128,7 +163,8 @@ struct pcache_entry *pcache_get(struct block_device *bdev, u64 pblock, bool *hit
  * Absent blocks of the run are entered as LOADING and each run of them is
  * read with one bio, so readers of the following blocks wait for one large
  * read instead of issuing many small ones.  Only @pblock's entry is held on
- * return.
+ * return.  The following blocks are read ahead only as far as memory is
+ * free at once (never waiting for it), so the run may be shorter.
  *
  * Return: as pcache_get().
  */
@@ -172,9 +208,10 @@ int pcache_wait_filled(struct pcache_entry *e);
  *
  * The entry starts in PCACHE_WRITING and replaces any entry of the same name
  * in the index (whose holders keep it).  The caller writes @page to disk and
- * then calls pcache_write_done().  Never fails (the entry is small and
- * allocated with __GFP_NOFAIL: a failure here would leave a window in which
- * a duplicate writer reads stale data from the disk).
+ * then calls pcache_write_done().  Never fails: a failure here would leave a
+ * window in which a duplicate writer reads stale data from the disk, so the
+ * entry comes from the reserve when memory is short, waiting for one to be
+ * released if it is empty (may sleep; see the memory contract above).
  *
  * Return: the held entry.
  */
@@ -189,6 +226,9 @@ void pcache_write_done(struct pcache_entry *e, int err);
 
 /**
  * pcache_put() - release a held entry; never sleeps
+ *
+ * The last release keeps the entry in the cache (unreferenced, evictable),
+ * or frees it if a reserve is short of elements, to refill it.
  */
 void pcache_put(struct pcache_entry *e);
 
@@ -198,16 +238,31 @@ void pcache_put(struct pcache_entry *e);
 void pcache_invalidate(dev_t dev, u64 pblock);
 
 /**
- * pcache_drop() - remove every entry of @dev (0: of every device)
+ * pcache_drop() - free every unreferenced entry of @dev (0: of every device)
  *
- * Held entries leave the index and are freed at their last pcache_put().
+ * Held entries stay in the index as they are: one may be a writer's whose
+ * disk write is in flight (PCACHE_WRITING), or being loaded, and a lookup
+ * must keep finding it, else a reader would enter the block's old contents
+ * from the disk.  What is dropped is read from the disk again when needed.
  *
- * Return: entries removed.
+ * Return: entries freed.
  */
 unsigned long pcache_drop(dev_t dev);
 
 /**
- * pcache_nr_blocks() - entries that exist now, held or not
+ * pcache_forget_dev() - remove every entry of @dev (0: of every device)
+ *
+ * For a device no I/O of the caller can reach (its pool is being set up or
+ * torn down) and whose blocks may be rewritten behind the cache: no entry
+ * of @dev may be held.  A held one is a bug (warned once); it still leaves
+ * the index, and is freed at its last pcache_put().
+ *
+ * Return: entries removed.
+ */
+unsigned long pcache_forget_dev(dev_t dev);
+
+/**
+ * pcache_nr_blocks() - entries that exist now, held or not; never sleeps
  */
 unsigned long pcache_nr_blocks(void);
 
