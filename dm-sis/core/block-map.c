@@ -46,13 +46,17 @@ static u32 level_index(u64 lblock, u32 level)
 	return rem;
 }
 
+/* A new map page; on failure no block stays allocated for it. */
 static int __new_map_page(struct sis_core *c, u32 level, u64 *blocknr,
 			  struct sis_page **pg)
 {
 	int r = __sis_alloc_meta(c, blocknr);
 
-	if (!r)
-		r = __sis_mc_new(c, *blocknr, level_type(level), pg);
+	if (r)
+		return r;
+	r = __sis_mc_new(c, *blocknr, level_type(level), pg);
+	if (r)
+		__sis_alloc_meta_undo(c, *blocknr);
 	return r;
 }
 
@@ -247,6 +251,8 @@ int __sis_map_unmap(struct sis_core *c, u64 lblock, u64 count)
 			r = __sis_commit_if_full(c);	/* evicts nothing */
 			if (!r)
 				r = __sis_mc_dirty(c, leaf);
+			if (!r)		/* the decrement cannot fail for memory */
+				r = __sis_ref_dec_prepare(c, old);
 			if (r)
 				return r;
 			mp->e[i] = 0;

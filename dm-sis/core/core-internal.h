@@ -95,14 +95,32 @@ struct sis_core {
 	u64 head;			/* next journal block, monotonic */
 	u64 tail;			/* oldest live journal block, monotonic */
 	u64 txn_limit;			/* pages that force a commit */
-	void *jbuf;			/* descriptor and commit blocks */
+	/*
+	 * Descriptor and commit blocks of the largest transaction the journal
+	 * can hold, and recovery's two buffers: allocated at open, so neither
+	 * a commit nor the rollback of an abort needs new memory.
+	 */
+	void *jbuf;
 	unsigned int jbuf_blocks;
+	/*
+	 * The root of the last durable transaction: what a checkpoint writes
+	 * to the superblock, whatever the open transaction did to c->root.
+	 */
+	struct sis_disk_root committed_root;
+	/*
+	 * The checkpoint after a commit failed for memory (the commit itself
+	 * is durable).  Set only while no page is dirty; it is retried before
+	 * the next page is dirtied (__sis_mc_dirty) and at the next commit,
+	 * so a committed image is never re-dirtied before it is at home.
+	 */
+	bool ckpt_owed;
 
 	/* Metadata cache (mcache.c). */
 	struct hlist_head mc_hash[1 << SIS_MC_HASH_BITS];
 	struct list_head mc_lru;	/* clean pages, least recent first */
 	struct list_head mc_dirty;	/* dirty in the open transaction */
 	struct list_head mc_ckpt;	/* committed, not yet at home */
+	struct list_head mc_spare;	/* freed pages kept for a reload */
 	u64 mc_pages;
 	u64 mc_nr_dirty;
 	u64 mc_limit;
@@ -115,6 +133,12 @@ struct sis_core {
 	struct hlist_head pins[1 << SIS_PIN_HASH_BITS];
 
 	bool abort_pending;		/* reload committed state at op end */
+	bool abort_check;		/* ...and set needs_check on disk */
+	/*
+	 * A transaction was aborted since open: changes callers were told
+	 * succeeded may be lost, so every later commit fails (-EIO).
+	 */
+	bool aborted;
 	bool journal_damaged;		/* recovery found damage (see journal.c) */
 
 	/* Statistics. */
@@ -125,6 +149,7 @@ struct sis_core {
 /* sis-core.c */
 __printf(3, 4) void sis_log(struct sis_core *c, int level, const char *fmt, ...);
 int __sis_metadata_error(struct sis_core *c, int err, const char *what);
+void __sis_abort(struct sis_core *c, bool needs_check);
 int __sis_check_writable(struct sis_core *c);
 void __sis_op_begin(struct sis_core *c);
 void __sis_op_end(struct sis_core *c);
@@ -145,9 +170,14 @@ int __sis_mc_install(struct sis_core *c, u64 blocknr, const void *image);
 void __sis_mc_shrink(struct sis_core *c);
 void __sis_mc_drop_all(struct sis_core *c);
 void __sis_mc_drop_clean(struct sis_core *c);
+void __sis_mc_recycle_all(struct sis_core *c);
+void __sis_mc_free_spare(struct sis_core *c);
 
 /* journal.c */
+int sis_journal_alloc(struct sis_core *c);
 int __sis_journal_commit(struct sis_core *c);
+int __sis_commit(struct sis_core *c);
+int __sis_checkpoint_owed(struct sis_core *c);
 int __sis_journal_checkpoint(struct sis_core *c);
 int __sis_journal_recover(struct sis_core *c, bool write, bool tolerate_damage);
 int __sis_sb_write(struct sis_core *c, u32 flags);
@@ -162,9 +192,11 @@ bool sis_is_data_block(struct sis_core *c, u64 pblock);
 u64 sis_group_rc_block(struct sis_core *c, u64 group);
 int __sis_alloc_block(struct sis_core *c, u64 *pblock);
 int __sis_alloc_meta(struct sis_core *c, u64 *pblock);
+void __sis_alloc_meta_undo(struct sis_core *c, u64 pblock);
 int __sis_rc_shareable(struct sis_core *c, u64 pblock, struct sis_page **pg,
 		       struct sis_disk_rc **rc);
 int __sis_ref_inc(struct sis_core *c, u64 pblock);
+int __sis_ref_dec_prepare(struct sis_core *c, u64 pblock);
 int __sis_ref_dec(struct sis_core *c, u64 pblock);
 struct sis_pin *__sis_pin_find(struct sis_core *c, u64 pblock);
 int __sis_pin(struct sis_core *c, u64 pblock, bool reserved);

@@ -35,6 +35,19 @@
  * the commit block of the very last transaction alone looks like a torn
  * end and cannot be told from one.
  *
+ * Out of memory (the core's own buffers are allocated at open, but the
+ * write op may fail with -ENOMEM): a commit that fails before its commit
+ * block was written leaves the transaction open and intact, and is simply
+ * retried.  That is safe: the head does not move, so the retry writes its
+ * body over the same journal blocks, with the same sequence number, and
+ * only the retry's commit block (written after its body is durable) can
+ * seal the transaction.  Blocks of the failed attempt left beyond the
+ * retry's end carry a sequence number below every later transaction's and
+ * no commit block of theirs exists, so recovery neither replays them nor
+ * takes them for damage.  A checkpoint that fails for memory after a
+ * durable commit is owed (c->ckpt_owed): it is done before any page is
+ * dirtied again, and before the next transaction is written.
+ *
  * A torn or reordered write anywhere in a transaction makes recovery stop
  * before it: the state is that of the previous commit.  A torn superblock
  * write leaves the other copy, whose tail still points at intact journal
@@ -71,27 +84,80 @@ void sis_journal_setup(struct sis_core *c)
 	c->txn_limit = half - half / SIS_JOURNAL_DESC_MAX - 2 - SIS_OP_MAX_DIRTY;
 }
 
+/**
+ * sis_journal_alloc() - allocate c->jbuf for the journal's size
+ *
+ * A transaction never holds more blocks than the journal, so descriptors
+ * for journal_blocks pages and a commit block always suffice; recovery uses
+ * the first two blocks.  Called at open, once the layout is known and
+ * checked.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int sis_journal_alloc(struct sis_core *c)
+{
+	unsigned int blocks = DIV_ROUND_UP_ULL(c->journal_blocks,
+					       SIS_JOURNAL_DESC_MAX) + 1;
+
+	blocks = max(blocks, 2U);
+	if (c->jbuf_blocks >= blocks)
+		return 0;
+	kvfree(c->jbuf);
+	c->jbuf = kvmalloc_array(blocks, SIS_BLOCK_SIZE, GFP_KERNEL);
+	c->jbuf_blocks = c->jbuf ? blocks : 0;
+	return c->jbuf ? 0 : -ENOMEM;
+}
+
+/*
+ * A write op failed: when for memory (a transient error the caller may
+ * retry after), wait for the writes already issued, so the core may change
+ * their buffers again; a failing flush is the error then.
+ */
+static int journal_drain(struct sis_core *c, int r)
+{
+	int r2;
+
+	if (r != -ENOMEM)
+		return r;
+	r2 = c->ops.flush(c->ops.ctx);
+	return r2 ? r2 : r;
+}
+
+/*
+ * Write the superblock copy after the current one.  On failure the
+ * sequence is rolled back, so the next attempt rewrites the same copy and
+ * never the other, which is the valid one.
+ */
 int __sis_sb_write(struct sis_core *c, u32 flags)
 {
 	struct sis_disk_superblock *sb = &c->sb;
+	u64 old_seq = le64_to_cpu(sb->sb_seq);
 	u64 copy;
 	int r;
 
 	sb->flags = cpu_to_le32(flags);
-	sb->sb_seq = cpu_to_le64(le64_to_cpu(sb->sb_seq) + 1);
+	sb->sb_seq = cpu_to_le64(old_seq + 1);
 	copy = le64_to_cpu(sb->sb_seq) & 1;
 	sis_block_seal(c, sb, SIS_BT_SUPERBLOCK, copy, c->seq);
 	r = c->ops.write(c->ops.ctx, copy, sb);
 	if (!r)
 		r = c->ops.flush(c->ops.ctx);
+	if (r)
+		sb->sb_seq = cpu_to_le64(old_seq);
 	return r;
 }
 
 /**
  * __sis_journal_checkpoint() - write committed pages home, advance the tail
  *
- * Called only right after a commit (or recovery), when no page is dirty, so
- * every page's content is committed content.
+ * Called only when no page is dirty (right after a commit or recovery, or
+ * for an owed checkpoint before the first page of a transaction is
+ * dirtied), so every page's content is committed content.  Allocates
+ * nothing.  On failure nothing committed is lost and it may be retried:
+ * home writes of committed images are harmless, the journal is not reused
+ * (the tail moves only after the superblock is durable), and the in-RAM
+ * superblock's new tail describes a durable state (the home writes were
+ * flushed before it was written).
  */
 int __sis_journal_checkpoint(struct sis_core *c)
 {
@@ -104,7 +170,7 @@ int __sis_journal_checkpoint(struct sis_core *c)
 	list_for_each_entry(pg, &c->mc_ckpt, list) {
 		r = c->ops.write(c->ops.ctx, pg->blocknr, pg->data);
 		if (r)
-			return r;
+			return journal_drain(c, r);
 	}
 	r = c->ops.flush(c->ops.ctx);
 	if (r)
@@ -112,12 +178,13 @@ int __sis_journal_checkpoint(struct sis_core *c)
 
 	c->sb.tail_seq = cpu_to_le64(c->seq);
 	c->sb.tail_block = cpu_to_le64(journal_loc(c, c->head) - c->journal_start);
-	c->sb.root = c->root;
+	c->sb.root = c->committed_root;
 	flags = le32_to_cpu(c->sb.flags) & ~SIS_SB_CLEAN;
 	r = __sis_sb_write(c, flags);
 	if (r)
-		return r;
+		return journal_drain(c, r);
 	c->tail = c->head;
+	c->ckpt_owed = false;
 
 	list_for_each_entry_safe(pg, tmp, &c->mc_ckpt, list) {
 		pg->needs_ckpt = false;
@@ -138,19 +205,10 @@ static int journal_write(struct sis_core *c, u64 *pos, const void *block,
 	return r;
 }
 
-static int journal_ensure_buf(struct sis_core *c, unsigned int blocks)
-{
-	if (c->jbuf_blocks >= blocks)
-		return 0;
-	kvfree(c->jbuf);
-	c->jbuf = kvmalloc_array(blocks, SIS_BLOCK_SIZE, GFP_NOIO);
-	c->jbuf_blocks = c->jbuf ? blocks : 0;
-	return c->jbuf ? 0 : -ENOMEM;
-}
-
 /*
  * Write the open transaction to the journal and flush.  Returns 0 when it is
- * durable.
+ * durable; on -ENOMEM (from the write op) no commit block was written and
+ * the transaction may be retried (see the top of this file).
  */
 static int journal_write_txn(struct sis_core *c, u64 *end)
 {
@@ -170,9 +228,9 @@ static int journal_write_txn(struct sis_core *c, u64 *end)
 			(unsigned long long)c->tail);
 		return -ENOSPC;
 	}
-	r = journal_ensure_buf(c, ndesc + 1);
-	if (r)
-		return r;
+	/* fits the journal, so it fits jbuf (sis_journal_alloc()) */
+	if (WARN_ON(ndesc + 1 > c->jbuf_blocks))
+		return -EINVAL;
 
 	/* Seal every page, then write descriptors each followed by its pages. */
 	list_for_each_entry(pg, &c->mc_dirty, list)
@@ -197,7 +255,7 @@ static int journal_write_txn(struct sis_core *c, u64 *end)
 			pg = list_next_entry(pg, list);
 		}
 		if (r)
-			return r;
+			return journal_drain(c, r);
 		ndirty -= n;
 		used++;
 	}
@@ -213,8 +271,9 @@ static int journal_write_txn(struct sis_core *c, u64 *end)
 	cb->root = c->root;
 	sis_block_seal(c, cb, SIS_BT_JOURNAL_COMMIT, journal_loc(c, pos), c->seq);
 	r = journal_write(c, &pos, cb, &agg);
-	if (!r)
-		r = c->ops.flush(c->ops.ctx);
+	if (r)
+		return journal_drain(c, r);
+	r = c->ops.flush(c->ops.ctx);
 	*end = pos;
 	return r;
 }
@@ -222,13 +281,26 @@ static int journal_write_txn(struct sis_core *c, u64 *end)
 /**
  * __sis_journal_commit() - make the open transaction durable
  *
- * Return: 0, or -errno after which the caller must abort the transaction.
+ * Allocates nothing.
+ *
+ * Return: 0; -ENOMEM (the write op ran out of memory) with nothing
+ * committed and the transaction intact, to be retried later; or another
+ * -errno after which the caller must abort the transaction.
  */
 int __sis_journal_commit(struct sis_core *c)
 {
 	struct sis_page *pg, *tmp;
 	u64 end;
 	int r;
+
+	/* An owed checkpoint first: the journal may have no room before it. */
+	if (c->ckpt_owed) {
+		if (WARN_ON(c->mc_nr_dirty))
+			return -EINVAL;
+		r = __sis_journal_checkpoint(c);
+		if (r && (r != -ENOMEM || c->root_dirty))
+			return r;
+	}
 
 	/* Nothing to write: still a flush (it is what REQ_PREFLUSH becomes). */
 	if (!c->mc_nr_dirty && !c->root_dirty)
@@ -243,6 +315,7 @@ int __sis_journal_commit(struct sis_core *c)
 	c->seq++;
 	c->commits++;
 	c->root_dirty = false;
+	c->committed_root = c->root;
 	list_for_each_entry_safe(pg, tmp, &c->mc_dirty, list) {
 		if (pg->shadow) {
 			r = __sis_release_freed(c, pg);
@@ -258,9 +331,52 @@ int __sis_journal_commit(struct sis_core *c)
 	c->mc_nr_dirty = 0;
 	c->nr_pending_free = 0;
 
-	if (c->head - c->tail > c->journal_blocks / 2)
-		return __sis_journal_checkpoint(c);
-	return 0;
+	if (c->head - c->tail <= c->journal_blocks / 2)
+		return 0;
+	r = __sis_journal_checkpoint(c);
+	if (r == -ENOMEM) {
+		/* The commit is durable; the checkpoint is retried later. */
+		c->ckpt_owed = true;
+		r = 0;
+	}
+	return r;
+}
+
+/**
+ * __sis_commit() - commit the open transaction, aborting on failure
+ *
+ * Return: 0; -ENOMEM: nothing was committed, the transaction is intact and
+ * the mode unchanged, retry later; or -EIO after aborting the transaction
+ * (see __sis_metadata_error()).
+ */
+int __sis_commit(struct sis_core *c)
+{
+	int r = __sis_journal_commit(c);
+
+	if (!r || r == -ENOMEM)
+		return r;
+	return __sis_metadata_error(c, -EIO, "commit");
+}
+
+/**
+ * __sis_checkpoint_owed() - before the first page of a transaction is
+ * dirtied: do a checkpoint that failed for memory after the last commit
+ *
+ * Return: 0, -ENOMEM (still owed: the caller must not dirty the page), or
+ * -EIO after aborting.
+ */
+int __sis_checkpoint_owed(struct sis_core *c)
+{
+	int r;
+
+	if (!c->ckpt_owed)
+		return 0;
+	if (WARN_ON(c->mc_nr_dirty))
+		return __sis_metadata_error(c, -EIO, "checkpoint owed");
+	r = __sis_journal_checkpoint(c);
+	if (!r || r == -ENOMEM)
+		return r;
+	return __sis_metadata_error(c, -EIO, "checkpoint");
 }
 
 /**
@@ -268,17 +384,15 @@ int __sis_journal_commit(struct sis_core *c)
  *
  * Called at the start of every operation that dirties pages, so one more
  * operation (at most SIS_OP_MAX_DIRTY pages) always fits.
+ *
+ * Return: as __sis_commit(); on -ENOMEM the operation must fail before it
+ * dirties anything.
  */
 int __sis_commit_if_full(struct sis_core *c)
 {
-	int r;
-
 	if (c->mc_nr_dirty < c->txn_limit)
 		return 0;
-	r = __sis_journal_commit(c);
-	if (r)
-		return __sis_metadata_error(c, r, "commit");
-	return 0;
+	return __sis_commit(c);
 }
 
 /**
@@ -410,7 +524,10 @@ static u64 journal_damage_scan(struct sis_core *c, void *buf)
  * @tolerate_damage: on damage (see above) keep the state before the damaged
  *                   transaction and set needs_check, instead of failing
  *
- * Expects c->sb, the layout and c->root (from the superblock) to be loaded.
+ * Expects c->sb, the layout and c->root (from the superblock) to be loaded,
+ * and c->jbuf allocated (sis_journal_alloc()).  The only memory it takes is
+ * the cache pages for the images it installs, spare pages first (a reload
+ * after an abort recycles the pages it dropped: see __sis_mc_recycle_all()).
  * Return: 0, -EILSEQ (damaged journal), -EIO, -ENOMEM.
  */
 int __sis_journal_recover(struct sis_core *c, bool write, bool tolerate_damage)
@@ -423,9 +540,13 @@ int __sis_journal_recover(struct sis_core *c, bool write, bool tolerate_damage)
 	c->seq = le64_to_cpu(c->sb.tail_seq);
 	c->tail = le64_to_cpu(c->sb.tail_block);
 	c->head = c->tail;
-	buf = kmalloc(SIS_BLOCK_SIZE, GFP_KERNEL);
-	img = kmalloc(SIS_BLOCK_SIZE, GFP_KERNEL);
-	r = (buf && img) ? 0 : -ENOMEM;
+	c->ckpt_owed = false;
+	/* allocated at open: the abort path runs in a bio worker */
+	if (WARN_ON(c->jbuf_blocks < 2))
+		return -EINVAL;
+	buf = c->jbuf;
+	img = (u8 *)c->jbuf + SIS_BLOCK_SIZE;
+	r = 0;
 	while (!r) {
 		struct sis_disk_root root;
 
@@ -440,10 +561,9 @@ int __sis_journal_recover(struct sis_core *c, bool write, bool tolerate_damage)
 		r = 0;
 		damaged = journal_damage_scan(c, buf);
 	}
-	kfree(buf);
-	kfree(img);
 	if (r < 0)
 		return r;
+	c->committed_root = c->root;
 	if (damaged) {
 		sis_log(c, 3, "journal damaged: transaction %llu bad, later ones up to %llu exist",
 			(unsigned long long)c->seq, (unsigned long long)damaged);

@@ -81,6 +81,7 @@ void sis_mc_init(struct sis_core *c, u64 limit)
 	INIT_LIST_HEAD(&c->mc_lru);
 	INIT_LIST_HEAD(&c->mc_dirty);
 	INIT_LIST_HEAD(&c->mc_ckpt);
+	INIT_LIST_HEAD(&c->mc_spare);
 	c->mc_pages = 0;
 	c->mc_nr_dirty = 0;
 	c->mc_limit = limit;
@@ -116,14 +117,23 @@ static void mc_free(struct sis_core *c, struct sis_page *pg)
 static struct sis_page *__mc_alloc(struct sis_core *c, u64 blocknr, u32 type)
 {
 	struct sis_page *pg;
+	void *data;
 
-	pg = kzalloc(sizeof(*pg), GFP_NOIO);
-	if (!pg)
-		return NULL;
-	pg->data = kmalloc(SIS_BLOCK_SIZE, GFP_NOIO);
-	if (!pg->data) {
-		kfree(pg);
-		return NULL;
+	pg = list_first_entry_or_null(&c->mc_spare, struct sis_page, list);
+	if (pg) {
+		list_del(&pg->list);
+		data = pg->data;
+		memset(pg, 0, sizeof(*pg));
+		pg->data = data;
+	} else {
+		pg = kzalloc(sizeof(*pg), GFP_NOIO);
+		if (!pg)
+			return NULL;
+		pg->data = kmalloc(SIS_BLOCK_SIZE, GFP_NOIO);
+		if (!pg->data) {
+			kfree(pg);
+			return NULL;
+		}
 	}
 	pg->blocknr = blocknr;
 	pg->type = type;
@@ -226,13 +236,20 @@ int __sis_mc_new(struct sis_core *c, u64 blocknr, u32 type,
 /**
  * __sis_mc_dirty() - the caller is about to change @pg in the open transaction
  *
- * Refcount pages keep their committed image as a shadow while dirty.
- * Return: 0 or -ENOMEM (nothing changed).
+ * Refcount pages keep their committed image as a shadow while dirty.  The
+ * first page of a transaction first settles a checkpoint still owed (see
+ * __sis_checkpoint_owed()), which evicts nothing.
+ * Return: 0 or -ENOMEM (nothing changed), or -EIO after an abort.
  */
 int __sis_mc_dirty(struct sis_core *c, struct sis_page *pg)
 {
+	int r;
+
 	if (pg->dirty)
 		return 0;
+	r = __sis_checkpoint_owed(c);
+	if (r)
+		return r;
 	if (pg->type == SIS_BT_RC) {
 		pg->shadow = kmalloc(SIS_BLOCK_SIZE, GFP_NOIO);
 		if (!pg->shadow)
@@ -314,4 +331,46 @@ void __sis_mc_drop_all(struct sis_core *c)
 	list_for_each_entry_safe(pg, tmp, &c->mc_ckpt, list)
 		mc_free(c, pg);
 	__sis_mc_drop_clean(c);
+	__sis_mc_free_spare(c);
+}
+
+/**
+ * __sis_mc_recycle_all() - forget every page, keeping their memory
+ *
+ * The rollback of an abort: the pages go to c->mc_spare, where the journal
+ * replay that follows takes its pages from.  Every block that replay
+ * installs was committed after the last checkpoint, so it was held here as
+ * a committed (or re-dirtied) page: the spares always suffice, and the
+ * rollback needs no new memory.  The caller frees what is left with
+ * __sis_mc_free_spare().
+ */
+void __sis_mc_recycle_all(struct sis_core *c)
+{
+	struct list_head *lists[] = { &c->mc_dirty, &c->mc_ckpt, &c->mc_lru };
+	struct sis_page *pg, *tmp;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(lists); i++)
+		list_for_each_entry_safe(pg, tmp, lists[i], list) {
+			hlist_del(&pg->node);
+			kfree(pg->shadow);
+			pg->shadow = NULL;
+			list_move_tail(&pg->list, &c->mc_spare);
+		}
+	c->mc_pages = 0;
+	c->mc_nr_dirty = 0;
+}
+
+/**
+ * __sis_mc_free_spare() - free the pages __sis_mc_recycle_all() kept
+ */
+void __sis_mc_free_spare(struct sis_core *c)
+{
+	struct sis_page *pg, *tmp;
+
+	list_for_each_entry_safe(pg, tmp, &c->mc_spare, list) {
+		list_del(&pg->list);
+		kfree(pg->data);
+		kfree(pg);
+	}
 }

@@ -10,7 +10,14 @@
  * needs_check on disk, drops the core to read-only mode, and at op end the
  * cache is emptied and the last committed state reloaded from the
  * superblock and journal.  Nothing half-done is ever committed, because
- * commits only happen at op boundaries and only in write mode.
+ * commits only happen at op boundaries and only in write mode.  Once a
+ * transaction was aborted, every later commit fails (c->aborted), so a
+ * flush never reports success for writes the abort dropped.
+ *
+ * Out of memory is not a metadata error: an operation that fails with
+ * -ENOMEM changes nothing (or, for a range, stops between blocks), and a
+ * commit that fails with -ENOMEM leaves its transaction open and intact.
+ * The rollback itself needs no new memory (see __sis_mc_recycle_all()).
  *
  * Mode transitions: write -> read-only (metadata error, user request),
  * read-only -> fail (the committed state itself cannot be read back).
@@ -67,11 +74,26 @@ int __sis_metadata_error(struct sis_core *c, int err, const char *what)
 	if (c->mode == SIS_MODE_WRITE)
 		sis_log(c, 3, "metadata error %d (%s): aborted, read-only; run sis check",
 			err, what);
-	if (c->mode == SIS_MODE_WRITE) {
-		c->mode = SIS_MODE_READ_ONLY;
-		c->abort_pending = true;
-	}
+	__sis_abort(c, true);
 	return err;
+}
+
+/**
+ * __sis_abort() - drop the open transaction and leave write mode
+ * @needs_check: record needs_check on disk (a metadata error); false when
+ *               the metadata is sound and only the open transaction is lost
+ *
+ * No-op unless in write mode.  The rollback happens at the end of the
+ * current operation; from now on every commit fails.
+ */
+void __sis_abort(struct sis_core *c, bool needs_check)
+{
+	if (c->mode != SIS_MODE_WRITE)
+		return;
+	c->mode = SIS_MODE_READ_ONLY;
+	c->abort_pending = true;
+	c->abort_check = needs_check;
+	c->aborted = true;
 }
 
 int __sis_check_writable(struct sis_core *c)
@@ -98,21 +120,31 @@ void __sis_derive_sizes(struct sis_core *c)
 	c->data_blocks = span - c->nr_groups;
 }
 
-/* Roll back to the committed state after an abort. */
+/*
+ * Roll back to the committed state after an abort.  Runs in the I/O path
+ * (a bio worker in the kernel) holding c->lock: it allocates nothing; the
+ * journal replay reuses the pages dropped here and c->jbuf.
+ */
 static void __sis_reload(struct sis_core *c)
 {
+	int r;
+
 	c->abort_pending = false;
-	c->needs_check = true;
-	if (__sis_sb_write(c, le32_to_cpu(c->sb.flags) | SIS_SB_NEEDS_CHECK))
-		sis_log(c, 3, "could not record needs_check in the superblock");
-	__sis_mc_drop_all(c);
+	if (c->abort_check) {
+		c->needs_check = true;
+		if (__sis_sb_write(c, le32_to_cpu(c->sb.flags) | SIS_SB_NEEDS_CHECK))
+			sis_log(c, 3, "could not record needs_check in the superblock");
+	}
+	__sis_mc_recycle_all(c);
 	__sis_index_delta_free(c);
 	c->root = c->sb.root;
 	c->root_dirty = false;
 	c->nr_pending_free = 0;
 	__sis_derive_sizes(c);
-	if (__sis_journal_recover(c, false, false)) {
-		sis_log(c, 3, "committed metadata unreadable: failing all I/O");
+	r = __sis_journal_recover(c, false, false);
+	__sis_mc_free_spare(c);
+	if (r) {
+		sis_log(c, 3, "committed metadata unreadable (%d): failing all I/O", r);
 		c->mode = SIS_MODE_FAIL;
 		return;
 	}
@@ -195,7 +227,13 @@ static int format(struct sis_core *c, const struct sis_core_config *cfg,
 	sb->root.map_depth = cpu_to_le32(depth);
 	sb->root.alloc_cursor = cpu_to_le64(c->data_start + 1);
 	c->root = sb->root;
+	c->committed_root = c->root;
 	c->seq = 1;
+	r = sis_journal_alloc(c);
+	if (r) {
+		*errmsg = "out of memory";
+		return r;
+	}
 
 	/* Empty index buckets, then both superblock copies. */
 	zero = kzalloc(SIS_BLOCK_SIZE, GFP_KERNEL);
@@ -316,6 +354,10 @@ static int open_existing(struct sis_core *c, const struct sis_core_config *cfg,
 	*errmsg = root_error(c);
 	if (*errmsg)
 		return -EILSEQ;
+	if (sis_journal_alloc(c)) {
+		*errmsg = "out of memory";
+		return -ENOMEM;
+	}
 	if (cfg->physical_blocks < le64_to_cpu(c->root.physical_blocks)) {
 		*errmsg = "device is smaller than the dm-sis metadata says";
 		return -ENOSPC;
@@ -594,7 +636,15 @@ int sis_core_map(struct sis_core *c, u64 lblock, u64 pblock)
 		r = __sis_map_prepare(c, lblock, &old);
 	if (r || old == pblock)
 		goto out;
-	r = __sis_ref_inc(c, pblock);
+	/*
+	 * Everything that can fail for memory before the map changes: the
+	 * old block's refcount page is cached and dirty from here on, so its
+	 * decrement below cannot fail but for damage (which aborts).
+	 */
+	if (old)
+		r = __sis_ref_dec_prepare(c, old);
+	if (!r)
+		r = __sis_ref_inc(c, pblock);
 	if (r)
 		goto out;
 	r = __sis_map_set(c, lblock, pblock, &old);
@@ -606,6 +656,8 @@ int sis_core_map(struct sis_core *c, u64 lblock, u64 pblock)
 		r = __sis_ref_dec(c, old);
 	else
 		le64_add_cpu(&c->root.nr_mapped, 1);
+	if (r)
+		r = __sis_metadata_error(c, r == -ENOMEM ? -EIO : r, "map");
 out:
 	__sis_op_end(c);
 	mutex_unlock(&c->lock);
@@ -641,12 +693,12 @@ int sis_core_commit(struct sis_core *c)
 	int r = 0;
 
 	mutex_lock(&c->lock);
-	if (c->mode == SIS_MODE_FAIL)
-		r = -EIO;
+	if (c->mode == SIS_MODE_FAIL || c->aborted)
+		r = -EIO;	/* acknowledged changes may have been dropped */
 	else if (c->mode == SIS_MODE_READ_ONLY)
 		r = c->ops.flush(c->ops.ctx);
-	else if (__sis_journal_commit(c))
-		r = __sis_metadata_error(c, -EIO, "commit");
+	else
+		r = __sis_commit(c);
 	__sis_op_end(c);
 	mutex_unlock(&c->lock);
 	return r;
@@ -688,12 +740,18 @@ out:
 
 void sis_core_set_read_only(struct sis_core *c)
 {
+	int r;
+
 	mutex_lock(&c->lock);
 	if (c->mode == SIS_MODE_WRITE) {
-		if (__sis_journal_commit(c))
-			__sis_metadata_error(c, -EIO, "commit");
-		else
+		r = __sis_commit(c);
+		if (r == -ENOMEM) {
+			/* Its changes are lost: later flushes must fail. */
+			sis_log(c, 3, "no memory to commit before read-only: dropped");
+			__sis_abort(c, false);
+		} else if (!r) {
 			c->mode = SIS_MODE_READ_ONLY;
+		}
 	}
 	__sis_op_end(c);
 	mutex_unlock(&c->lock);
@@ -715,6 +773,7 @@ void sis_core_get_stats(struct sis_core *c, struct sis_core_stats *st)
 	memset(st, 0, sizeof(*st));
 	st->mode = c->mode;
 	st->needs_check = c->needs_check;
+	st->aborted = c->aborted;
 	st->logical_blocks = le64_to_cpu(c->root.logical_blocks);
 	st->physical_blocks = le64_to_cpu(c->root.physical_blocks);
 	st->data_blocks = c->data_blocks;

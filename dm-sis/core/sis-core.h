@@ -51,12 +51,26 @@
  * lock, so many writers proceed at once.
  *
  * Errors are negative errno: -ENODATA unmapped, -ENOENT no candidate,
- * -ENOSPC no free block, -ESTALE a candidate freed under its pin, -EROFS
- * read-only or failed mode, -EILSEQ a metadata
+ * -ENOSPC no free block (also while the only free blocks are still pinned
+ * by readers: retry when pins drain), -ESTALE a candidate freed under its
+ * pin, -EROFS read-only or failed mode, -EILSEQ a metadata
  * block failed its checksum or location check, -EIO metadata I/O error,
  * -EINVAL bad argument, -EOVERFLOW refcount saturated, -ENOMEM.
+ *
  * A metadata error aborts the open transaction, sets needs_check on disk
- * (best effort) and drops the core to read-only mode.
+ * (best effort) and drops the core to read-only mode.  An abort drops
+ * changes whose calls had returned success, so from then on every
+ * sis_core_commit() fails with -EIO (stats.aborted) until the core is
+ * closed and opened again: a FLUSH never reports success for dropped
+ * writes.  A core that went read-only without an abort (opened read-only,
+ * or sis_core_set_read_only() after a successful commit) keeps returning
+ * the flush result from sis_core_commit().
+ *
+ * -ENOMEM is transient, never a metadata error: the call changed nothing
+ * (a range operation may have done a prefix), the mode is unchanged, and
+ * the caller may retry later.  That includes sis_core_commit(): the memory
+ * a commit and the rollback of an abort need is allocated at open, and an
+ * -ENOMEM from ops->write leaves the transaction open and intact.
  */
 #ifndef SIS_CORE_H
 #define SIS_CORE_H
@@ -129,6 +143,9 @@ enum sis_mode {
 
 /**
  * struct sis_core_stats - a snapshot for status reporting
+ * @aborted:     a transaction was aborted since open (changes reported
+ *               successful were dropped): sis_core_commit() fails with -EIO
+ *               until the core is reopened
  * @data_blocks: blocks in the data area that can hold data or map pages
  * @nr_free:     blocks that can be allocated now (excludes @nr_pending_free)
  * @nr_pending_free: freed in the open transaction, reusable after commit
@@ -136,6 +153,7 @@ enum sis_mode {
 struct sis_core_stats {
 	enum sis_mode mode;
 	bool needs_check;
+	bool aborted;
 	u64 logical_blocks;
 	u64 physical_blocks;
 	u64 data_blocks;
@@ -224,7 +242,8 @@ void sis_core_unpin_range(struct sis_core *c, const u64 *pblocks,
  *
  * On success *@pblock is pinned: it is neither freed for reuse nor moved
  * until sis_core_unpin().  The caller must compare its data before mapping
- * it.  Saturated blocks are never returned.
+ * it.  Saturated blocks are never returned.  While a pinned block is free
+ * (its last mapping dropped), it is not counted as allocatable space.
  *
  * Return: 0, -ENOENT (no candidate), or a metadata error.
  */
@@ -237,7 +256,8 @@ int sis_core_find_dup(struct sis_core *c, u64 fp, u64 *pblock);
  * zero until sis_core_map().  If it is never mapped, sis_core_unpin() returns
  * it to the free pool and drops the index entry.
  *
- * Return: 0, -ENOSPC, -EROFS, or a metadata error.
+ * Return: 0, -ENOSPC (also when every free block is still pinned by a
+ * reader or a writer: transient), -EROFS, -ENOMEM, or a metadata error.
  */
 int sis_core_alloc(struct sis_core *c, u64 fp, u64 *pblock);
 
@@ -252,7 +272,10 @@ int sis_core_alloc(struct sis_core *c, u64 fp, u64 *pblock);
  * its last mapping and was freed while pinned: a candidate from find_dup, or
  * a block from alloc that a concurrent writer of the same data shared and
  * then dropped (in all these cases: store the data again), -EINVAL, -EROFS,
- * -ENOSPC (no room for a map page), or a metadata error.
+ * -ENOSPC (no room for a map page), -ENOMEM, or a metadata error.  On any
+ * error but a metadata error @lblock keeps its previous mapping and every
+ * refcount is unchanged (map pages created on the way may stay: they are
+ * accounted for).
  */
 int sis_core_map(struct sis_core *c, u64 lblock, u64 pblock);
 
@@ -270,7 +293,8 @@ void sis_core_unpin(struct sis_core *c, u64 pblock);
  * crash a discard may be found partly done (each block either still mapped
  * or unmapped), as block-device semantics allow for an unflushed discard.
  *
- * Return: 0, -EINVAL (beyond the logical size), -EROFS, or a metadata error.
+ * Return: 0, -EINVAL (beyond the logical size), -EROFS, -ENOMEM (a prefix
+ * of the range may be unmapped; no count leaks), or a metadata error.
  */
 int sis_core_unmap(struct sis_core *c, u64 lblock, u64 count);
 
@@ -280,9 +304,14 @@ int sis_core_unmap(struct sis_core *c, u64 lblock, u64 count);
  * Flushes data, writes the journal, flushes; then passes freed blocks to
  * ops->discard (if set and passdown is on) and makes them allocatable;
  * checkpoints when the journal is half full.  A commit with nothing dirty
- * still flushes (it is what a REQ_PREFLUSH becomes).
+ * still flushes (it is what a REQ_PREFLUSH becomes), and so does a commit
+ * in read-only mode when no transaction was aborted.
  *
- * Return: 0, -EROFS, or an I/O error (which aborts to read-only mode).
+ * Return: 0; -ENOMEM: nothing was committed, the transaction stays open
+ * and intact and the core writable: retry later; -EIO after an abort (now
+ * or earlier since open: see stats.aborted) or in fail mode; or an I/O
+ * error of the flush in read-only mode.  A commit I/O error aborts to
+ * read-only mode (-EIO).
  */
 int sis_core_commit(struct sis_core *c);
 
@@ -302,7 +331,8 @@ int sis_core_resize(struct sis_core *c, u64 logical_blocks, u64 physical_blocks)
 /**
  * sis_core_set_read_only() - switch to read-only mode (e.g. on a user's
  * request or a data-device error); an open transaction is committed first
- * when possible.
+ * when possible.  When that commit fails (an I/O error, or no memory) the
+ * transaction is aborted, and later commits fail (stats.aborted).
  */
 void sis_core_set_read_only(struct sis_core *c);
 

@@ -122,13 +122,17 @@ u64 __sis_nr_free(struct sis_core *c)
 
 /*
  * Find a free block at or after the cursor, wrapping once.  The counters
- * say one exists; a scan that finds none means they are wrong.
+ * say one exists, but they count free blocks that readers still pin
+ * (sis_core_lookup_range()): when those are all there is, there is no
+ * space for now (-ENOSPC, until the pins go).  A scan that finds no free
+ * block at all, pinned or not, means the counters are wrong.
  */
 static int __alloc_scan(struct sis_core *c, u64 *pblock, u64 reserve)
 {
 	u64 cursor = le64_to_cpu(c->root.alloc_cursor);
 	u64 end = le64_to_cpu(c->root.physical_blocks);
 	u64 group, scanned;
+	bool pinned = false;
 	u32 idx;
 	int r;
 
@@ -156,8 +160,12 @@ static int __alloc_scan(struct sis_core *c, u64 *pblock, u64 reserve)
 			if (b >= end)
 				break;
 			if (p->e[idx].refcount || (le32_to_cpu(p->e[idx].flags) & SIS_RC_META) ||
-			    !rc_committed_free(pg, idx) || __sis_pin_find(c, b))
+			    !rc_committed_free(pg, idx))
 				continue;
+			if (__sis_pin_find(c, b)) {
+				pinned = true;
+				continue;
+			}
 			*pblock = b;
 			c->root.alloc_cursor = cpu_to_le64(b + 1);
 			return 0;
@@ -166,6 +174,8 @@ static int __alloc_scan(struct sis_core *c, u64 *pblock, u64 reserve)
 		if (++group >= c->nr_groups)
 			group = 0;
 	}
+	if (pinned)
+		return -ENOSPC;
 	return __sis_metadata_error(c, -EILSEQ, "free-space counters");
 }
 
@@ -205,6 +215,25 @@ int __sis_alloc_meta(struct sis_core *c, u64 *pblock)
 	rc->fp = 0;
 	le64_add_cpu(&c->root.nr_meta, 1);
 	return 0;
+}
+
+/**
+ * __sis_alloc_meta_undo() - return a block from __sis_alloc_meta() that
+ * was not linked into the map (its page could not be set up)
+ *
+ * Its refcount page is cached and dirty, so this cannot fail; the block was
+ * free in the committed state, so it is simply free again.
+ */
+void __sis_alloc_meta_undo(struct sis_core *c, u64 pblock)
+{
+	struct sis_disk_rc *rc;
+	struct sis_page *pg;
+
+	if (WARN_ON(__sis_rc_get(c, pblock, &pg, &rc) || !pg->dirty))
+		return;
+	rc->refcount = 0;
+	rc->flags = 0;
+	le64_add_cpu(&c->root.nr_meta, -1);
 }
 
 /**
@@ -272,7 +301,35 @@ int __sis_ref_inc(struct sis_core *c, u64 pblock)
 }
 
 /**
+ * __sis_ref_dec_prepare() - make __sis_ref_dec(@pblock) unable to fail
+ * for memory
+ *
+ * Reads and dirties the refcount page of @pblock; after it, until the
+ * caller drops c->lock or the transaction commits, __sis_ref_dec() of
+ * @pblock fails only for damage.  Call it before changing the map.
+ *
+ * Return: 0, -ENOMEM (nothing changed), or a metadata error.
+ */
+int __sis_ref_dec_prepare(struct sis_core *c, u64 pblock)
+{
+	struct sis_disk_rc *rc;
+	struct sis_page *pg;
+	int r;
+
+	r = __sis_rc_get(c, pblock, &pg, &rc);
+	if (r == -EINVAL)
+		return __sis_metadata_error(c, -EILSEQ, "mapping out of range");
+	if (!r)
+		r = __sis_mc_dirty(c, pg);
+	return r;
+}
+
+/**
  * __sis_ref_dec() - one logical block less maps @pblock; free it at zero
+ *
+ * Needs no memory after __sis_ref_dec_prepare(): a freed block's index
+ * entry is dropped when memory allows, and otherwise left for lookup
+ * validation to drop (the index is advice).
  */
 int __sis_ref_dec(struct sis_core *c, u64 pblock)
 {
@@ -300,7 +357,8 @@ int __sis_ref_dec(struct sis_core *c, u64 pblock)
 	block_group(c, pblock, &group, &idx);
 	if (!rc_committed_free(pg, idx))
 		c->nr_pending_free++;
-	return __sis_index_remove(c, le64_to_cpu(rc->fp), pblock);
+	r = __sis_index_remove(c, le64_to_cpu(rc->fp), pblock);
+	return r == -ENOMEM ? 0 : r;
 }
 
 /**
