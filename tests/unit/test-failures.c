@@ -193,7 +193,8 @@ static int enomem_write(void *ctx, u64 blocknr, const void *buf)
 /*
  * Each metadata write of a commit (journal body, commit block, checkpoint
  * home writes, superblock) fails with -ENOMEM once; a small journal makes
- * the commits checkpoint.
+ * the commit checkpoint.  A checkpoint that failed is owed: the next
+ * operation that dirties a page does it first, or fails with -ENOMEM.
  * Fails on 0209ebd: the first journal write's -ENOMEM made commit return
  * -EIO, read-only, needs_check.
  */
@@ -228,8 +229,19 @@ TEST(commit_write_enomem_is_transient)
 		expect_writable(&f);
 		if (r)
 			ASSERT_OK(sis_core_commit(f.c));
+		if (f.c->ckpt_owed) {
+			/* the owed checkpoint fails again: the write fails clean */
+			enomem_write_in = 1;
+			r = fx_write(&f, 3000, 7779);
+			enomem_write_in = 0;
+			ASSERT_ERR(r, -ENOMEM);
+			expect_writable(&f);
+			ASSERT_TRUE(f.c->ckpt_owed);
+			ASSERT_EQ(f.c->mc_nr_dirty, 0);
+		}
 		/* whatever failed, the next commits checkpoint and work */
 		ASSERT_OK(fx_write(&f, 3000, 7779));
+		ASSERT_TRUE(!f.c->ckpt_owed);
 		ASSERT_OK(sis_core_commit(f.c));
 		fx_expect(&f, 1000, 7777);
 		fx_expect(&f, 2000, 7778);
