@@ -33,6 +33,7 @@
 
 #define BS SIS_BLOCK_SIZE
 #define DM_NAME_MAX 127		/* DM_NAME_LEN - 1 */
+#define SIS_STATS_JSON_VERSION 1	/* schema of sis stats --json */
 
 static const char *dmsetup_bin(void)
 {
@@ -401,12 +402,15 @@ int cmd_stats(int argc, char **argv)
 		struct sis_json j;
 
 		sj_begin(&j, stdout);
+		/* docs/tools.md "sis stats --json": bump only on incompatible change */
+		sj_u64(&j, "schema_version", SIS_STATS_JSON_VERSION);
 		sj_str(&j, "device", name);
 		sj_str(&j, "mode", s.mode);
 		sj_u64(&j, "logical_bytes", s.len_sectors * 512);
 		sj_u64(&j, "mapped_blocks", s.mapped);
 		sj_u64(&j, "used_blocks", s.used);
 		sj_u64(&j, "total_blocks", s.total);
+		sj_u64(&j, "free_blocks", s.total - s.used);
 		sj_u64(&j, "size_bytes", size);
 		sj_u64(&j, "used_bytes", used);
 		sj_u64(&j, "available_bytes", avail);

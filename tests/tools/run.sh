@@ -407,7 +407,8 @@ test_stats() {
 	python3 - "$T/j" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))
-want = dict(device="sis0", mode="write", mapped_blocks=2725, used_blocks=2100,
+want = dict(schema_version=1, free_blocks=32768 - 2100,
+            device="sis0", mode="write", mapped_blocks=2725, used_blocks=2100,
             total_blocks=32768, written_bytes=11161600, new_data_bytes=7905280,
             dedup_ratio=1.412, zero_blocks=300, cache_hits=40, cache_misses=10,
             cache_blocks=55, commits=81, needs_check=False, data_blocks=1930,
