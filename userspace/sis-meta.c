@@ -133,21 +133,6 @@ static void dev_close(struct dev *d)
 }
 
 /* Read @n bytes from the start of the device; a short device reads zeros. */
-static int dev_read_head(struct dev *d, uint8_t *buf, size_t n)
-{
-	for (size_t b = 0; b * BS < n; b++) {
-		if (b >= d->f.nr_blocks) {
-			memset(buf + b * BS, 0, n - b * BS);
-			break;
-		}
-		int r = filedev_read(&d->f, b, buf + b * BS);
-
-		if (r)
-			return r;
-	}
-	return 0;
-}
-
 /* strerror() for the core's errno codes, in the core's own meanings. */
 static const char *core_strerror(int r)
 {
@@ -227,63 +212,6 @@ static int sb_read(struct dev *d, struct sb_pair *sp)
 static bool sb_has_magic(const struct sb_pair *sp)
 {
 	return sp->state[0] >= SB_BAD_CSUM || sp->state[1] >= SB_BAD_CSUM;
-}
-
-/* ---- Signatures (format's refusal) ---- */
-
-static bool at(const uint8_t *h, size_t len, size_t off, const void *m, size_t n)
-{
-	return off + n <= len && !memcmp(h + off, m, n);
-}
-
-/*
- * What the first 68 KiB of a device say it holds, or NULL for nothing
- * recognised.  Covers what a user is likely to format over by mistake; it
- * is not libblkid (no signatures at the end of the device, e.g. md 0.90).
- */
-const char *sis_foreign_signature(const uint8_t *h, size_t len)
-{
-	static const uint8_t luks[] = { 'L', 'U', 'K', 'S', 0xba, 0xbe };
-	static const uint8_t ext_magic[] = { 0x53, 0xef };
-	uint8_t sis[8];
-	u64 m = SIS_MAGIC;
-
-	for (int i = 0; i < 8; i++)
-		sis[i] = (uint8_t)(m >> (8 * i));
-	if (at(h, len, 32, sis, 8) || at(h, len, BS + 32, sis, 8))
-		return "dm-sis metadata";
-	if (at(h, len, 1080, ext_magic, 2))
-		return "an ext2/ext3/ext4 filesystem";
-	if (at(h, len, 0, "XFSB", 4))
-		return "an XFS filesystem";
-	if (at(h, len, 65600, "_BHRfS_M", 8))
-		return "a btrfs filesystem";
-	if (at(h, len, 0, luks, sizeof(luks)))
-		return "a LUKS header";
-	if (at(h, len, 4086, "SWAPSPACE2", 10) || at(h, len, 4086, "SWAP-SPACE", 10))
-		return "a swap area";
-	if (at(h, len, 0, "dmvdo001", 8))
-		return "dm-vdo metadata";
-	if (at(h, len, 512, "LABELONE", 8) || at(h, len, 0, "LABELONE", 8))
-		return "an LVM2 physical volume";
-	if (at(h, len, 512, "EFI PART", 8))
-		return "a GPT partition table";
-	if (at(h, len, 4096, "\xfc\x4e\x2b\xa9", 4))	/* md 1.2: a92b4efc LE */
-		return "an md RAID member";
-	if (at(h, len, 3, "NTFS    ", 8))
-		return "an NTFS filesystem";
-	if (at(h, len, 82, "FAT32   ", 8) || at(h, len, 54, "FAT16   ", 8) ||
-	    at(h, len, 54, "FAT12   ", 8))
-		return "a FAT filesystem";
-	if (at(h, len, 32769, "CD001", 5))
-		return "an ISO 9660 filesystem";
-	if (at(h, len, 510, "\x55\xaa", 2)) {
-		/* An MBR: partition entries at 446, a non-zero type byte at +4. */
-		for (int i = 0; i < 4; i++)
-			if (h[446 + 16 * i + 4])
-				return "an MBR partition table";
-	}
-	return NULL;
 }
 
 /* ---- Helpers ---- */
@@ -424,7 +352,6 @@ int cmd_format(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sis_core_config cfg = { 0 };
-	uint8_t *head = NULL;
 	const char *path, *sig, *errmsg = NULL;
 	struct sis_core_stats st;
 	struct sis_core *c;
@@ -469,16 +396,13 @@ int cmd_format(int argc, char **argv)
 			(unsigned long long)d.f.nr_blocks * BS);
 		goto out;
 	}
-	head = calloc(17, BS);
-	if (!head) {
-		sis_err("out of memory");
+	r = sis_foreign_signature(&d.ops, d.f.nr_blocks, &sig, NULL);
+	if (r) {
+		sis_err("%s: cannot read: %s", path, strerror(-r));
+		r = SIS_EXIT_FAIL;
 		goto out;
 	}
-	if (dev_read_head(&d, head, 17 * BS)) {
-		sis_err("%s: cannot read: %s", path, strerror(errno));
-		goto out;
-	}
-	sig = sis_foreign_signature(head, 17 * BS);
+	r = SIS_EXIT_FAIL;
 	if (sig && !force) {
 		sis_err("%s holds %s; not formatting (use --force to overwrite it)",
 			path, sig);
@@ -522,7 +446,6 @@ int cmd_format(int argc, char **argv)
 	}
 	r = SIS_EXIT_OK;
 out:
-	free(head);
 	dev_close(&d);
 	return r;
 }

@@ -80,7 +80,4 @@ int cmd_probe(int argc, char **argv);
 int cmd_activate(int argc, char **argv);
 int cmd_deactivate(int argc, char **argv);
 
-/* Filesystem and volume signatures (sis-meta.c), for format's refusal. */
-const char *sis_foreign_signature(const uint8_t *head, size_t len);
-
 #endif /* SIS_TOOL_H */

@@ -299,6 +299,7 @@ static int open_existing(struct sis_core *c, const struct sis_core_config *cfg,
 {
 	struct sis_disk_superblock *sb1;
 	bool z0, z1, ours0, ours1;
+	const char *what;
 	int r0, r1, r;
 
 	sb1 = kmalloc(sizeof(*sb1), GFP_KERNEL);
@@ -317,6 +318,17 @@ static int open_existing(struct sis_core *c, const struct sis_core_config *cfg,
 			*errmsg = "device is not formatted for dm-sis (read-only: not formatting)";
 			return -EINVAL;
 		}
+		if (!(cfg->flags & SIS_OPEN_FORCE_FORMAT)) {
+			/* blank superblocks: is the rest of it blank too? */
+			r = sis_foreign_signature(&c->ops, cfg->physical_blocks,
+						  &what, errmsg);
+			if (r) {
+				*errmsg = "I/O error looking for signatures";
+				return r;
+			}
+			if (what)
+				return -EBUSY;
+		}
 		return format(c, cfg, errmsg);
 	}
 	if (r0 && r1) {
@@ -328,10 +340,15 @@ static int open_existing(struct sis_core *c, const struct sis_core_config *cfg,
 			*errmsg = "device is not formatted for dm-sis";
 			return -EINVAL;
 		}
-		*errmsg = ours0 || ours1 ?
-			"dm-sis superblock checksum mismatch (both copies)" :
-			"device holds foreign data: no dm-sis superblock";
-		return ours0 || ours1 ? -EILSEQ : -EINVAL;
+		if (ours0 || ours1) {
+			*errmsg = "dm-sis superblock checksum mismatch (both copies)";
+			return -EILSEQ;
+		}
+		/* name what it holds when we can */
+		if (sis_foreign_signature(&c->ops, cfg->physical_blocks, &what,
+					  errmsg) || !what)
+			*errmsg = "device holds foreign data: no dm-sis superblock";
+		return -EINVAL;
 	}
 	if (le32_to_cpu(c->sb.version) > SIS_VERSION) {
 		*errmsg = "newer dm-sis on-disk format version";

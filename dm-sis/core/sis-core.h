@@ -105,7 +105,9 @@ struct sis_io_ops {
 };
 
 /* sis_core_config.flags */
-#define SIS_OPEN_FORMAT		BIT(0) /* format if both superblocks are zero */
+#define SIS_OPEN_FORMAT		BIT(0) /* format a blank device (superblocks
+					* zero, no foreign signature)
+					*/
 #define SIS_OPEN_FORCE_FORMAT	BIT(1) /* format whatever the device holds */
 #define SIS_OPEN_READ_ONLY	BIT(2) /* never write; replay the journal in RAM */
 #define SIS_OPEN_IGNORE_CHECK	BIT(3) /* open for writing despite needs_check */
@@ -183,12 +185,33 @@ struct sis_core_stats {
  * unless read-only.  With needs_check set and no SIS_OPEN_IGNORE_CHECK the
  * core opens read-only.  May sleep.
  *
- * Return: 0 or -errno (-EINVAL foreign or bad format, -EILSEQ checksum,
- * -EOPNOTSUPP newer version or unknown feature, -ENOSPC device too small,
- * -EIO, -ENOMEM).
+ * Return: 0 or -errno (-EINVAL foreign or bad format, -EBUSY a blank-
+ * looking device that holds a foreign signature (not formatted), -EILSEQ
+ * checksum, -EOPNOTSUPP newer version or unknown feature, -ENOSPC device
+ * too small, -EIO, -ENOMEM).
  */
 int sis_core_open(const struct sis_io_ops *ops, const struct sis_core_config *cfg,
 		  struct sis_core **out, const char **errmsg);
+
+/**
+ * sis_foreign_signature() - does a device hold something other than dm-sis?
+ * @ops:             how to read it (only @ops->read is used)
+ * @physical_blocks: its size in 4 KiB blocks
+ * @what:            out: NULL if nothing is recognised, else a static
+ *                   description such as "a btrfs filesystem"
+ * @refusal:         out, may be NULL: a static message refusing to format,
+ *                   "device holds a btrfs filesystem: not formatting it"
+ *
+ * Looks at the head and the tail of the device (filesystems, partition
+ * tables, LUKS, LVM, md superblocks of every version, dm-vdo, swap).
+ * sis_core_open() with SIS_OPEN_FORMAT calls it before formatting a device
+ * whose superblocks are blank, and refuses with -EBUSY and @refusal as its
+ * message when something is found; `sis format` calls it too.  May sleep.
+ *
+ * Return: 0, -ENOMEM, or a read error.
+ */
+int sis_foreign_signature(const struct sis_io_ops *ops, u64 physical_blocks,
+			  const char **what, const char **refusal);
 
 /**
  * sis_core_close() - commit, checkpoint, mark clean and free
