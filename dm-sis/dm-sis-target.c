@@ -93,6 +93,16 @@
 #define SIS_IO_POOL_MIN		64
 #define SIS_MAX_DISCARD_SECTORS	BIT(22)	/* 2 GiB per discard bio */
 #define SIS_NO_SPACE_RETRY_MS	250
+#define SIS_NOMEM_RETRY_MS	20	/* -ENOMEM from the core: try again */
+/*
+ * Reserves of each pool for forward progress under memory pressure: pages
+ * for metadata I/O (each metadata write holds one until it completes, so
+ * a commit never waits for more than the writes in flight return), and
+ * bios for metadata I/O and data writes (one write batch submits at most
+ * SIS_MAX_IO_BLOCKS bios, each submitted before the next is allocated).
+ */
+#define SIS_MD_RESERVE_PAGES	64
+#define SIS_IO_RESERVE_BIOS	64
 
 /**
  * struct sis_features - one table's feature arguments
@@ -117,6 +127,8 @@ struct sis_features {
  * @list:        on sis_pools (pools_lock)
  * @ref:         tables naming this pool (pools_lock)
  * @targets:     the sis_targets holding @ref (pools_lock)
+ * @md:          the mapped device whose tables use this pool: a table of
+ *               any other device naming the same backing device is refused
  * @bdev:        the backing device; kept open by each table's dm_dev
  * @dev:         its dev_t, the pool's and pcache's key
  * @name:        "major:minor" for messages
@@ -125,9 +137,11 @@ struct sis_features {
  * @md_inflight: metadata writes submitted and not completed
  * @md_wait:     woken when @md_inflight reaches zero
  * @md_error:    first metadata write error since the last flush (md_lock)
- * @md_lock:     protects @md_error
+ * @md_lock:     protects @md_error; IRQ-safe: taken in bio completions
  * @wq:          the unbound workqueue processing bios and the commit timer
  * @bs:          splits of multi-block bios into pieces
+ * @io_bs:       bios of metadata I/O and data writes (with a bvec reserve)
+ * @md_pages:    pages of metadata I/O (a reserve of SIS_MD_RESERVE_PAGES)
  * @commit_work: periodic commit
  * @commit_lock: serialises commits; protects @commit_done, @commit_err and
  *               writes of @commit_started
@@ -143,6 +157,12 @@ struct sis_features {
  * @ranges:      logical ranges held by writers and discards (struct sis_range)
  * @range_wait:  woken when a range is released
  * @out_of_space: the last allocation found no space
+ * @requeue:     a noflush suspend is under way: writes waiting for space
+ *               give their bio back to dm (BLK_STS_DM_REQUEUE), which
+ *               resubmits it after resume (set in presuspend, cleared in
+ *               postsuspend and presuspend_undo; read with READ_ONCE)
+ * @space_wait:  writers waiting for space (they look again every
+ *               SIS_NO_SPACE_RETRY_MS); woken at once by @requeue
  * @mode_reported: a read-only or fail mode was logged
  * @event_work:  raises a dm event on @event_ti's table (on @wq)
  * @event_lock:  protects @event_ti; held while raising the event
@@ -155,6 +175,7 @@ struct sis_pool {
 	struct list_head list;
 	unsigned int ref;
 	struct list_head targets;
+	struct mapped_device *md;
 	struct block_device *bdev;
 	dev_t dev;
 	char name[16];
@@ -168,6 +189,8 @@ struct sis_pool {
 
 	struct workqueue_struct *wq;
 	struct bio_set bs;
+	struct bio_set io_bs;
+	mempool_t *md_pages;
 	struct delayed_work commit_work;
 	struct mutex commit_lock;	/* serialises commits */
 	u64 commit_started;
@@ -183,6 +206,8 @@ struct sis_pool {
 	wait_queue_head_t range_wait;
 
 	bool out_of_space;
+	bool requeue;
+	wait_queue_head_t space_wait;
 	atomic_t mode_reported;
 
 	struct work_struct event_work;
@@ -277,17 +302,16 @@ static int sis_md_read(void *ctx, u64 blocknr, void *buf)
 	struct bio *bio;
 	int r;
 
-	page = alloc_page(GFP_NOIO);
-	if (!page)
-		return -ENOMEM;
-	bio = bio_alloc(pool->bdev, 1, REQ_OP_READ | REQ_META | REQ_SYNC, GFP_NOIO);
+	page = mempool_alloc(pool->md_pages, GFP_NOIO);
+	bio = bio_alloc_bioset(pool->bdev, 1, REQ_OP_READ | REQ_META | REQ_SYNC,
+			       GFP_NOIO, &pool->io_bs);
 	bio->bi_iter.bi_sector = block_to_sector(blocknr);
 	__bio_add_page(bio, page, SIS_BLOCK_SIZE, 0);
 	r = submit_bio_wait(bio);
 	bio_put(bio);
 	if (!r)
 		memcpy(buf, page_address(page), SIS_BLOCK_SIZE);
-	__free_page(page);
+	mempool_free(page, pool->md_pages);
 	return r;
 }
 
@@ -295,13 +319,16 @@ static void sis_md_write_endio(struct bio *bio)
 {
 	struct sis_pool *pool = bio->bi_private;
 
+	unsigned long flags;
+
 	if (bio->bi_status) {
-		spin_lock(&pool->md_lock);
+		/* completions may run in hard-IRQ context (NVMe) */
+		spin_lock_irqsave(&pool->md_lock, flags);
 		if (!pool->md_error)
 			pool->md_error = blk_status_to_errno(bio->bi_status);
-		spin_unlock(&pool->md_lock);
+		spin_unlock_irqrestore(&pool->md_lock, flags);
 	}
-	__free_page(bio_first_page_all(bio));
+	mempool_free(bio_first_page_all(bio), pool->md_pages);
 	bio_put(bio);
 	if (atomic_dec_and_test(&pool->md_inflight))
 		wake_up(&pool->md_wait);
@@ -317,11 +344,10 @@ static int sis_md_write(void *ctx, u64 blocknr, const void *buf)
 	struct page *page;
 	struct bio *bio;
 
-	page = alloc_page(GFP_NOIO);
-	if (!page)
-		return -ENOMEM;
+	page = mempool_alloc(pool->md_pages, GFP_NOIO);
 	memcpy(page_address(page), buf, SIS_BLOCK_SIZE);
-	bio = bio_alloc(pool->bdev, 1, REQ_OP_WRITE | REQ_META, GFP_NOIO);
+	bio = bio_alloc_bioset(pool->bdev, 1, REQ_OP_WRITE | REQ_META, GFP_NOIO,
+			       &pool->io_bs);
 	bio->bi_iter.bi_sector = block_to_sector(blocknr);
 	__bio_add_page(bio, page, SIS_BLOCK_SIZE, 0);
 	bio->bi_end_io = sis_md_write_endio;
@@ -339,10 +365,10 @@ static int sis_md_flush(void *ctx)
 	wait_event(pool->md_wait, !atomic_read(&pool->md_inflight));
 	r = blkdev_issue_flush(pool->bdev);
 
-	spin_lock(&pool->md_lock);
+	spin_lock_irq(&pool->md_lock);
 	err = pool->md_error;
 	pool->md_error = 0;
-	spin_unlock(&pool->md_lock);
+	spin_unlock_irq(&pool->md_lock);
 	return err ? err : r;
 }
 
@@ -443,6 +469,17 @@ static void sis_space_check(struct sis_pool *pool)
 static void sis_note_mode(struct sis_pool *pool, int r);
 
 /*
+ * The core returned -ENOMEM: it changed nothing (or, for a commit, kept the
+ * transaction intact), so the operation is simply tried again a little
+ * later; memory is never a reason to fail a bio or to abort metadata.
+ */
+static void sis_nomem_wait(struct sis_pool *pool)
+{
+	DMWARN_LIMIT("%s: out of memory: retrying", pool->name);
+	msleep(SIS_NOMEM_RETRY_MS);
+}
+
+/*
  * Commit everything mapped before the call.  Callers that arrive while a
  * commit runs wait for it and then find that a later one is needed only if
  * that commit began before they arrived.
@@ -464,6 +501,10 @@ static int sis_commit(struct sis_pool *pool)
 	/* pairs with the load above */
 	smp_store_release(&pool->commit_started, seq);
 	r = sis_core_commit(pool->core);
+	while (r == -ENOMEM) {
+		sis_nomem_wait(pool);
+		r = sis_core_commit(pool->core);
+	}
 	pool->commit_done = seq;
 	pool->commit_err = r;
 	mutex_unlock(&pool->commit_lock);
@@ -585,11 +626,17 @@ static struct pcache_entry *sis_cache_get_run(struct sis_target *st, u64 lblock,
 	return sis_cache_get_nr(pool, pblock, nr);
 }
 
-/* Complete @bio (a dm bio or a piece of one) with @r, logging errors. */
+/*
+ * Complete @bio (a dm bio or a piece of one) with @r, logging errors;
+ * -EAGAIN gives the bio back to dm to be resubmitted after resume (only
+ * during a noflush suspend, see sis_alloc_install()).
+ */
 static void sis_bio_end(struct sis_target *st, struct bio *bio, u64 lblock,
 			int r)
 {
-	if (r) {
+	if (r == -EAGAIN) {
+		bio->bi_status = BLK_STS_DM_REQUEUE;
+	} else if (r) {
 		sis_note_mode(st->pool, r);
 		if (r != -EROFS && r != -ENOSPC)
 			DMERR_LIMIT("%s: %s of block %llu failed: %d",
@@ -718,7 +765,9 @@ static void sis_read(struct sis_target *st, struct bio *bio)
 		sis_bio_end(st, bio, lblock, -EIO);
 		return;
 	}
-	r = sis_core_lookup_range(st->pool->core, lblock, nr, pblocks, refs);
+	while ((r = sis_core_lookup_range(st->pool->core, lblock, nr, pblocks,
+					  refs)) == -ENOMEM)
+		sis_nomem_wait(st->pool);
 	if (r) {
 		sis_bio_end(st, bio, lblock, r);
 		return;
@@ -791,7 +840,9 @@ static bool sis_candidate_matches(struct sis_pool *pool, u64 pblock,
  * store_lock held.  Without error_if_no_space a full device is retried for
  * up to SIS_NO_SPACE_TIMEOUT seconds (commits may free blocks, discards
  * too), with store_lock dropped while waiting so that duplicate and zero
- * writes go on.
+ * writes go on.  A noflush suspend ends the wait with -EAGAIN: the bio is
+ * requeued and retried after resume (when the backing device may have
+ * grown), so the suspend does not wait for space that cannot come.
  */
 static int sis_alloc_install(struct sis_target *st, u64 fp, struct page *page,
 			     u64 *pblock, struct pcache_entry **entry)
@@ -823,10 +874,15 @@ static int sis_alloc_install(struct sis_target *st, u64 fp, struct page *page,
 			DMWARN_LIMIT("%s: out of data space", pool->name);
 			sis_raise_event(pool);
 		}
-		if (st->f.error_if_no_space || time_after(jiffies, deadline))
+		if (st->f.error_if_no_space)
+			return -ENOSPC;
+		if (READ_ONCE(pool->requeue))
+			return -EAGAIN;
+		if (time_after(jiffies, deadline))
 			return -ENOSPC;
 		mutex_unlock(&pool->store_lock);
-		msleep(SIS_NO_SPACE_RETRY_MS);
+		wait_event_timeout(pool->space_wait, READ_ONCE(pool->requeue),
+				   msecs_to_jiffies(SIS_NO_SPACE_RETRY_MS));
 		mutex_lock(&pool->store_lock);
 	}
 }
@@ -966,9 +1022,7 @@ static int sis_wbatch_fill(struct sis_wbatch *wb, struct bio *bio,
 
 	for (i = 0; i < wb->nr; i++, skip = 0) {
 		b = &wb->b[i];
-		b->page = alloc_page(GFP_NOIO);
-		if (!b->page)
-			return -ENOMEM;
+		b->page = pcache_alloc_page();
 		len = min(iter.bi_size, SIS_BLOCK_SIZE - skip);
 		if (len != SIS_BLOCK_SIZE) {
 			r = sis_read_old(wb->st->pool, wb->lblock + i, b->page);
@@ -1080,7 +1134,8 @@ static void sis_wbatch_write(struct sis_wbatch *wb)
 		if (!bio || b->pblock != next) {
 			if (bio)
 				submit_bio(bio);
-			bio = bio_alloc(bdev, wb->nr - i, REQ_OP_WRITE, GFP_NOIO);
+			bio = bio_alloc_bioset(bdev, wb->nr - i, REQ_OP_WRITE,
+					       GFP_NOIO, &wb->st->pool->io_bs);
 			bio->bi_iter.bi_sector = block_to_sector(b->pblock);
 			bio->bi_end_io = sis_wrun_endio;
 			wb->runs[nr_runs].wb = wb;
@@ -1109,16 +1164,13 @@ static void sis_wbatch_write(struct sis_wbatch *wb)
 }
 
 /* A block to store again: give it its data back as a page of its own. */
-static int sis_wblock_again(struct sis_wblock *b, void *data)
+static void sis_wblock_again(struct sis_wblock *b, void *data)
 {
 	if (!b->page) {
-		b->page = alloc_page(GFP_NOIO);
-		if (!b->page)
-			return -ENOMEM;
+		b->page = pcache_alloc_page();
 		copy_page(page_address(b->page), data);
 	}
 	b->state = SIS_W_STORE;
-	return 0;
 }
 
 /*
@@ -1142,7 +1194,7 @@ static int sis_wblock_map(struct sis_wbatch *wb, unsigned int i, u64 pblock,
  * Phase 3: map every decided block, in order, until an error; a candidate
  * that turned out unusable (its write failed, it was freed, it saturated)
  * or a new block freed under its pin goes back to STORE.  Then drop the
- * pins and entries of this round.  Return: the first error, or -EAGAIN if
+ * pins and entries of this round.  Return: the first error, or 1 if
  * blocks are to be stored again.
  */
 static int sis_wbatch_map(struct sis_wbatch *wb)
@@ -1185,10 +1237,10 @@ static int sis_wbatch_map(struct sis_wbatch *wb)
 	for (i = 0; i < wb->nr && !err; i++) {
 		b = &wb->b[i];
 		if (b->state == SIS_W_SAME || b->state == SIS_W_DUP) {
-			err = sis_wblock_again(b, NULL);
+			sis_wblock_again(b, NULL);
 			again = true;
 		} else if (b->state == SIS_W_NEW) {
-			err = sis_wblock_again(b, pcache_data(b->e));
+			sis_wblock_again(b, pcache_data(b->e));
 			again = true;
 		}
 	}
@@ -1203,7 +1255,7 @@ static int sis_wbatch_map(struct sis_wbatch *wb)
 		b->pblock = 0;
 		b->written = false;
 	}
-	return err ? err : again ? -EAGAIN : 0;
+	return err ? err : again ? 1 : 0;
 }
 
 /*
@@ -1242,7 +1294,7 @@ static int sis_write(struct sis_target *st, struct bio *bio)
 		r = sis_wbatch_decide(wb);
 		sis_wbatch_write(wb);
 		r2 = sis_wbatch_map(wb);
-		if (r || r2 != -EAGAIN) {
+		if (r || r2 != 1) {
 			r = r ? r : r2;
 			break;
 		}
@@ -1251,7 +1303,7 @@ static int sis_write(struct sis_target *st, struct bio *bio)
 
 	for (i = 0; i < wb->nr; i++)
 		if (wb->b[i].page)
-			__free_page(wb->b[i].page);
+			pcache_free_page(wb->b[i].page);
 	mempool_free(wb, sis_wbatch_pool);
 	if (!r) {
 		atomic64_add(len, &pool->stat_written);
@@ -1285,25 +1337,16 @@ static int sis_discard_bio(struct sis_target *st, struct bio *bio)
 }
 
 /*
- * A REQ_PREFLUSH: commit.  A device read-only by the table, by the message,
- * or after a clean switch has nothing to make durable, so the flush succeeds;
- * after a metadata error (needs_check) it fails: acknowledged writes may have
- * been lost with the aborted transaction.
+ * A REQ_PREFLUSH: commit.  A device read-only by the table, by the message
+ * or after a clean switch has nothing more to make durable: the core's
+ * commit is just a flush of the disk.  Once a metadata error has aborted a
+ * transaction, every commit fails (-EIO) until the device is created again:
+ * acknowledged writes may have been lost with it, and a flush must never
+ * say otherwise (dm-thin's rule).
  */
 static int sis_flush(struct sis_target *st)
 {
-	struct sis_core_stats stats;
-	int r;
-
-	if (st->f.read_only)
-		return 0;
-	r = sis_commit(st->pool);
-	if (r == -EROFS) {
-		sis_core_get_stats(st->pool->core, &stats);
-		if (!stats.needs_check && stats.mode == SIS_MODE_READ_ONLY)
-			r = 0;
-	}
-	return r;
+	return sis_commit(st->pool);
 }
 
 static void sis_process_bio(struct work_struct *ws)
@@ -1326,10 +1369,12 @@ static void sis_process_bio(struct work_struct *ws)
 				break;
 			bio->bi_opf &= ~REQ_PREFLUSH;
 		}
-		r = sis_write(st, bio);
+		while ((r = sis_write(st, bio)) == -ENOMEM)
+			sis_nomem_wait(st->pool);
 		break;
 	case REQ_OP_DISCARD:
-		r = sis_discard_bio(st, bio);
+		while ((r = sis_discard_bio(st, bio)) == -ENOMEM)
+			sis_nomem_wait(st->pool);
 		break;
 	default:
 		r = -EOPNOTSUPP;
@@ -1358,6 +1403,8 @@ static void pool_free(struct sis_pool *pool)
 	if (pool->wq)
 		destroy_workqueue(pool->wq);
 	bioset_exit(&pool->bs);
+	bioset_exit(&pool->io_bs);
+	mempool_destroy(pool->md_pages);
 	kvfree(pool);
 }
 
@@ -1378,6 +1425,7 @@ static struct sis_pool *__pool_create(struct dm_target *ti, struct dm_dev *dm_de
 	}
 	pool->ref = 1;
 	INIT_LIST_HEAD(&pool->targets);
+	pool->md = dm_table_get_md(ti->table);
 	pool->bdev = bdev;
 	pool->dev = bdev->bd_dev;
 	snprintf(pool->name, sizeof(pool->name), "%u:%u",
@@ -1390,6 +1438,7 @@ static struct sis_pool *__pool_create(struct dm_target *ti, struct dm_dev *dm_de
 	spin_lock_init(&pool->range_lock);
 	INIT_LIST_HEAD(&pool->ranges);
 	init_waitqueue_head(&pool->range_wait);
+	init_waitqueue_head(&pool->space_wait);
 	INIT_DELAYED_WORK(&pool->commit_work, sis_commit_worker);
 	INIT_WORK(&pool->event_work, sis_event_worker);
 	mutex_init(&pool->event_lock);
@@ -1403,8 +1452,17 @@ static struct sis_pool *__pool_create(struct dm_target *ti, struct dm_dev *dm_de
 		goto bad;
 	}
 	r = bioset_init(&pool->bs, BIO_POOL_SIZE, 0, 0);
+	if (!r)
+		r = bioset_init(&pool->io_bs, SIS_IO_RESERVE_BIOS, 0,
+				BIOSET_NEED_BVECS);
 	if (r) {
 		ti->error = "Cannot allocate bio set";
+		goto bad;
+	}
+	pool->md_pages = mempool_create_page_pool(SIS_MD_RESERVE_PAGES, 0);
+	if (!pool->md_pages) {
+		ti->error = "Cannot allocate metadata page reserve";
+		r = -ENOMEM;
 		goto bad;
 	}
 
@@ -1593,6 +1651,13 @@ static int sis_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		if (r) {
 			/* Two targets of one table would alias each other. */
 			ti->error = "Backing device already used by this table";
+		} else if (pool->md != dm_table_get_md(ti->table)) {
+			/*
+			 * Only a reload of the same device shares the open
+			 * metadata; another device would alias its blocks.
+			 */
+			ti->error = "Backing device already used by another sis device";
+			r = -EBUSY;
 		} else if (ti->len >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT) < stats.logical_blocks) {
 			ti->error = "Cannot shrink the logical size";
 			r = -EINVAL;
@@ -1661,11 +1726,36 @@ static int sis_map(struct dm_target *ti, struct bio *bio)
 	return DM_MAPIO_SUBMITTED;
 }
 
+/*
+ * A noflush suspend (to grow the backing device of a full device, say)
+ * must not wait for writes that wait for space: they are requeued.
+ */
+static void sis_presuspend(struct dm_target *ti)
+{
+	struct sis_target *st = ti->private;
+	struct sis_pool *pool = st->pool;
+
+	if (dm_noflush_suspending(ti)) {
+		WRITE_ONCE(pool->requeue, true);
+		wake_up_all(&pool->space_wait);
+	}
+}
+
+static void sis_presuspend_undo(struct dm_target *ti)
+{
+	struct sis_target *st = ti->private;
+
+	WRITE_ONCE(st->pool->requeue, false);
+}
+
 static void sis_postsuspend(struct dm_target *ti)
 {
 	struct sis_target *st = ti->private;
 	struct sis_pool *pool = st->pool;
 	int r;
+
+	/* dm has cleared the noflush flag by now: always end requeueing */
+	WRITE_ONCE(pool->requeue, false);
 
 	sis_event_target(pool, ti, false);
 	if (pool->timer_on) {
@@ -1887,6 +1977,8 @@ static struct target_type sis_target = {
 	.ctr = sis_ctr,
 	.dtr = sis_dtr,
 	.map = sis_map,
+	.presuspend = sis_presuspend,
+	.presuspend_undo = sis_presuspend_undo,
 	.postsuspend = sis_postsuspend,
 	.preresume = sis_preresume,
 	.resume = sis_resume,

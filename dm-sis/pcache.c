@@ -205,6 +205,16 @@ static void *pcache_pool_alloc(mempool_t *pool, bool wait)
 	return mempool_alloc(pool, GFP_NOIO);
 }
 
+struct page *pcache_alloc_page(void)
+{
+	return pcache_pool_alloc(pcache_page_pool, true);
+}
+
+void pcache_free_page(struct page *page)
+{
+	mempool_free(page, pcache_page_pool);
+}
+
 /*
  * A new held LOADING entry; a page from the reserve if @page is NULL (else
  * the entry takes over the caller's).  NULL only if !@wait.

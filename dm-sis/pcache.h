@@ -218,6 +218,22 @@ int pcache_wait_filled(struct pcache_entry *e);
 struct pcache_entry *pcache_install(dev_t dev, u64 pblock, struct page *page);
 
 /**
+ * pcache_alloc_page() - a page for a block's data, from the cache's reserve
+ *
+ * For a writer's data, which may become an entry's page by
+ * pcache_install(): taking it from the same reserve that freed entries
+ * refill keeps the reserve whole however pages move between writers and
+ * the cache.  Never fails: after a non-waiting try it evicts unreferenced
+ * entries, then waits for the reserve (may sleep).
+ */
+struct page *pcache_alloc_page(void);
+
+/**
+ * pcache_free_page() - give back a page of pcache_alloc_page() not installed
+ */
+void pcache_free_page(struct page *page);
+
+/**
  * pcache_write_done() - the disk write of an installed entry finished
  * @e:   the entry from pcache_install(), still held
  * @err: 0 or the write's -errno; on error the entry leaves the index
