@@ -32,7 +32,7 @@ SPARSE_FLAGS ?=
 KMOD_SRCS = $(filter-out %.mod.c,$(wildcard dm-sis/*.c dm-sis/*.h dm-sis/core/*.c dm-sis/core/*.h include/*.h))
 HAVE_USERSPACE = $(wildcard userspace/Makefile)
 
-.PHONY: all module userspace lint sparse checkpatch test demo bench bench-core \
+.PHONY: all module userspace lint sparse checkpatch irq-lock-audit test demo bench bench-core \
 	stress test-long install clean distclean help check-kdir
 
 all: module userspace
@@ -52,7 +52,12 @@ else
 	@echo "userspace/Makefile not present yet: skipping userspace build"
 endif
 
-lint: sparse checkpatch
+lint: sparse checkpatch irq-lock-audit
+
+# Locks taken in bio completions (which may run in hard IRQ) must be IRQ-safe
+# everywhere; the guest kernels have no lockdep to say so (scripts/irq-lock-audit).
+irq-lock-audit:
+	@scripts/irq-lock-audit
 
 # Sparse (C=1) on a fresh private copy under build/lint, so every file is
 # checked and the in-tree build is left alone; any sparse warning or error in
