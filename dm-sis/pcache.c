@@ -135,10 +135,18 @@ static struct pcache_entry *__pcache_find(struct pcache_shard *s, u64 h,
 	return NULL;
 }
 
-/* Caller holds s->lock: @e (hashed, unreferenced) joins the LRU list. */
+/*
+ * Caller holds s->lock: @e (hashed, unreferenced) joins the LRU list, at
+ * the warm end, or at the cold end (evicted first) while nobody but its
+ * writer has used it: a stream of new unique data then evicts itself, not
+ * the shared blocks the cache is for.
+ */
 static void __pcache_lru_add(struct pcache_shard *s, struct pcache_entry *e)
 {
-	list_add(&e->lru, &s->lru);
+	if (e->cold)
+		list_add_tail(&e->lru, &s->lru);
+	else
+		list_add(&e->lru, &s->lru);
 	atomic_long_inc(&pcache_nr_unused);
 }
 
@@ -149,9 +157,10 @@ static void __pcache_lru_del(struct pcache_entry *e)
 	atomic_long_dec(&pcache_nr_unused);
 }
 
-/* Caller holds s->lock; takes a reference. */
+/* Caller holds s->lock; takes a reference for a look-up: @e is warm now. */
 static void __pcache_hold(struct pcache_entry *e)
 {
+	e->cold = false;
 	if (!e->ref++ && e->hashed)
 		__pcache_lru_del(e);
 }
@@ -241,6 +250,7 @@ static struct pcache_entry *pcache_alloc_entry(dev_t dev, u64 pblock,
 	e->page = page;
 	e->ref = 1;
 	e->hashed = false;
+	e->cold = false;
 	e->state = PCACHE_LOADING;
 	atomic_long_inc(&pcache_nr);
 	return e;
@@ -467,6 +477,7 @@ struct pcache_entry *pcache_install(dev_t dev, u64 pblock, struct page *page)
 
 	e = pcache_alloc_entry(dev, pblock, page, true);
 	e->state = PCACHE_WRITING;
+	e->cold = true;		/* until someone else looks it up */
 
 	spin_lock(&s->lock);
 	old = __pcache_find(s, h, dev, pblock);

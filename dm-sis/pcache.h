@@ -28,7 +28,10 @@
  *    fewer under memory pressure (its shrinker gives them back); entries
  *    with holders are never evicted, so the bound may be exceeded briefly by
  *    the entries in use.  Eviction takes the least recently released entry
- *    of a shard, shards taken round-robin ("LRU-ish", like dm-bufio).
+ *    of a shard, shards taken round-robin ("LRU-ish", like dm-bufio); a
+ *    block pcache_install()ed by a writer and not looked up since enters
+ *    at the cold end when released, so a stream of new unique data evicts
+ *    its own blocks, never the shared blocks read before it.
  *  - Memory: the entries and pages that I/O needs to progress come from
  *    reserves of the cache's own (mempools; sizing in pcache.c), so
  *    pcache_get(), pcache_get_run() and pcache_install() never fail for
@@ -99,6 +102,9 @@ enum pcache_state {
  * @page:   the data; readable in PCACHE_WRITING and PCACHE_VALID (immutable)
  * @ref:    holders (shard lock)
  * @hashed: in the index (shard lock)
+ * @cold:   installed by a writer and not looked up since: released to the
+ *          cold end of the LRU, so new unique data is evicted before the
+ *          shared blocks (shard lock)
  * @state:  enum pcache_state (written under shard lock, read with READ_ONCE)
  */
 struct pcache_entry {
@@ -109,6 +115,7 @@ struct pcache_entry {
 	struct page *page;
 	unsigned int ref;
 	bool hashed;
+	bool cold;
 	int state;
 };
 
