@@ -427,7 +427,10 @@ int sis_core_repair(struct sis_core *c, const struct sis_check_ops *ops,
 			goto out;
 	}
 	s.ops = ops;
+	/* blocks the rebuild frees are allocatable at once */
+	__sis_summary_forget(c);
 	r = __rebuild(c, &s);
+	__sis_summary_forget(c);
 	if (r)
 		goto out;
 	res->repaired = res->errors + res->leaks;

@@ -132,6 +132,19 @@ struct sis_core {
 	/* Pins (space-map.c). */
 	struct hlist_head pins[1 << SIS_PIN_HASH_BITS];
 
+	/*
+	 * Free-space summary (space-map.c), in RAM only: bit g of sm_full set
+	 * means group g has no allocatable block (a scan of the whole group
+	 * found none, and nothing freed one since); bit w of sm_full2 is set
+	 * iff word w of sm_full is all ones.  A clear bit only costs a scan.
+	 * Sized for sm_groups groups (>= nr_groups); 1 bit per group of
+	 * SIS_GROUP_BLOCKS blocks (about 1 MiB): 128 KiB of RAM per TiB.
+	 */
+	u64 *sm_full;
+	u64 *sm_full2;
+	u64 sm_groups;
+	u64 alloc_pages_scanned;	/* refcount pages the allocator read */
+
 	bool abort_pending;		/* reload committed state at op end */
 	bool abort_check;		/* ...and set needs_check on disk */
 	/*
@@ -204,6 +217,11 @@ void __sis_unpin(struct sis_core *c, u64 pblock);
 void __sis_pins_free(struct sis_core *c);
 int __sis_release_freed(struct sis_core *c, struct sis_page *pg);
 u64 __sis_nr_free(struct sis_core *c);
+u64 *sis_summary_alloc(struct sis_core *c, u64 physical_blocks, u64 *groups);
+void __sis_summary_install(struct sis_core *c, u64 **map, u64 groups);
+void __sis_summary_forget(struct sis_core *c);
+void __sis_summary_grown(struct sis_core *c, u64 old_groups);
+void sis_summary_free(struct sis_core *c);
 
 /* fp-index.c */
 int __sis_index_find(struct sis_core *c, u64 fp, u64 *pblock);

@@ -140,6 +140,7 @@ static void __sis_reload(struct sis_core *c)
 	c->root = c->sb.root;
 	c->root_dirty = false;
 	c->nr_pending_free = 0;
+	__sis_summary_forget(c);	/* blocks of the transaction are free */
 	__sis_derive_sizes(c);
 	r = __sis_journal_recover(c, false, false);
 	__sis_mc_free_spare(c);
@@ -401,7 +402,8 @@ int sis_core_open(const struct sis_io_ops *ops, const struct sis_core_config *cf
 	bool ro = cfg->flags & SIS_OPEN_READ_ONLY;
 	struct sis_core *c;
 	unsigned int i;
-	u64 logical;
+	u64 logical, groups;
+	u64 *map;
 	int r;
 
 	sis_format_size_asserts();
@@ -422,6 +424,15 @@ int sis_core_open(const struct sis_io_ops *ops, const struct sis_core_config *cf
 	r = open_existing(c, cfg, errmsg);
 	if (r)
 		goto bad;
+	/* the free-space summary; c is not published yet: GFP_KERNEL is fine */
+	map = sis_summary_alloc(c, le64_to_cpu(c->root.physical_blocks), &groups);
+	if (!map) {
+		*errmsg = "out of memory";
+		r = -ENOMEM;
+		goto bad;
+	}
+	__sis_summary_install(c, &map, groups);
+	kvfree(map);
 	c->mode = ro || (c->needs_check && !(cfg->flags & SIS_OPEN_IGNORE_CHECK)) ?
 		SIS_MODE_READ_ONLY : SIS_MODE_WRITE;
 	if (c->needs_check)
@@ -460,6 +471,7 @@ int sis_core_open(const struct sis_io_ops *ops, const struct sis_core_config *cf
 bad:
 	__sis_mc_drop_all(c);
 	mutex_unlock(&c->lock);
+	sis_summary_free(c);
 	kvfree(c->jbuf);
 	kvfree(c);
 	return r;
@@ -489,6 +501,7 @@ void sis_core_close(struct sis_core *c)
 	__sis_mc_drop_all(c);
 	mutex_unlock(&c->lock);
 	mutex_destroy(&c->lock);
+	sis_summary_free(c);
 	kvfree(c->jbuf);
 	kvfree(c);
 }
@@ -730,8 +743,19 @@ void sis_core_set_discard_passdown(struct sis_core *c, bool on)
 
 int sis_core_resize(struct sis_core *c, u64 logical_blocks, u64 physical_blocks)
 {
+	u64 old_groups, groups = 0;
+	u64 *map = NULL;
 	int r;
 
+	/*
+	 * The free-space summary for the new size, allocated before taking
+	 * the lock (c->data_start is immutable); unused if not growing.
+	 */
+	if (physical_blocks) {
+		map = sis_summary_alloc(c, physical_blocks, &groups);
+		if (!map)
+			return -ENOMEM;
+	}
 	mutex_lock(&c->lock);
 	__sis_op_begin(c);
 	r = __sis_check_writable(c);
@@ -743,8 +767,11 @@ int sis_core_resize(struct sis_core *c, u64 logical_blocks, u64 physical_blocks)
 		goto out;
 	}
 	if (physical_blocks > le64_to_cpu(c->root.physical_blocks)) {
+		__sis_summary_install(c, &map, groups);
+		old_groups = c->nr_groups;
 		c->root.physical_blocks = cpu_to_le64(physical_blocks);
 		__sis_derive_sizes(c);
+		__sis_summary_grown(c, old_groups);
 		c->root_dirty = true;
 	}
 	if (logical_blocks > le64_to_cpu(c->root.logical_blocks))
@@ -752,6 +779,7 @@ int sis_core_resize(struct sis_core *c, u64 logical_blocks, u64 physical_blocks)
 out:
 	__sis_op_end(c);
 	mutex_unlock(&c->lock);
+	kvfree(map);
 	return r;
 }
 
@@ -806,6 +834,7 @@ void sis_core_get_stats(struct sis_core *c, struct sis_core_stats *st)
 	st->index_stale = c->index_stale;
 	st->cache_pages = c->mc_pages;
 	st->transaction_seq = c->seq;
+	st->alloc_pages_scanned = c->alloc_pages_scanned;
 	mutex_unlock(&c->lock);
 }
 

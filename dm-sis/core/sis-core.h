@@ -151,6 +151,8 @@ enum sis_mode {
  * @data_blocks: blocks in the data area that can hold data or map pages
  * @nr_free:     blocks that can be allocated now (excludes @nr_pending_free)
  * @nr_pending_free: freed in the open transaction, reusable after commit
+ * @alloc_pages_scanned: refcount pages the allocator looked at to find free
+ *               blocks since open (cached or read), for measuring its cost
  */
 struct sis_core_stats {
 	enum sis_mode mode;
@@ -171,6 +173,7 @@ struct sis_core_stats {
 	u64 index_stale;	/* entries found invalid and dropped */
 	u64 cache_pages;	/* metadata pages held in RAM now */
 	u64 transaction_seq;
+	u64 alloc_pages_scanned;
 };
 
 /**
@@ -184,6 +187,10 @@ struct sis_core_stats {
  * formats, replays committed journal transactions, and checkpoints them
  * unless read-only.  With needs_check set and no SIS_OPEN_IGNORE_CHECK the
  * core opens read-only.  May sleep.
+ *
+ * RAM besides the metadata cache: a free-space summary of one bit per
+ * group of SIS_GROUP_BLOCKS blocks (about 1 MiB of device), i.e. about
+ * 128 KiB per TiB (12.5 MiB for 100 TiB), allocated here and on growth.
  *
  * Return: 0 or -errno (-EINVAL foreign or bad format, -EBUSY a blank-
  * looking device that holds a foreign signature (not formatted), -EILSEQ
@@ -347,7 +354,12 @@ void sis_core_set_discard_passdown(struct sis_core *c, bool on);
  * sis_core_resize() - grow the logical and/or physical size
  *
  * Zero keeps a size.  Shrinking either is refused with -EINVAL.  The change
- * is part of the open transaction.
+ * is part of the open transaction.  Growing the physical size grows the
+ * free-space summary (see sis_core_open()); it is allocated before
+ * anything changes.  May sleep; do not call it from the I/O path.
+ *
+ * Return: 0, -EINVAL, -EROFS, -ENOMEM (nothing changed), or a metadata
+ * error.
  */
 int sis_core_resize(struct sis_core *c, u64 logical_blocks, u64 physical_blocks);
 

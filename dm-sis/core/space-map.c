@@ -24,11 +24,28 @@
  * writer compares against it or writes it.  A block allocated and pinned but
  * never mapped is free again when its last pin goes.
  *
+ * The free-space summary is in RAM only too: one bit per group, set when a
+ * scan of the whole group found no block it could ever hand out without a
+ * further change (every block mapped or a map page: none free but pinned,
+ * none freed in the open transaction), so the allocator skips the group
+ * without reading its refcount page; a second level has one bit per 64
+ * groups all marked full.  The invariant is one-sided: a set bit means the
+ * group has no allocatable block; a clear bit only costs a scan.  So every
+ * change that can make a block allocatable clears its group's bit: a
+ * refcount dropping to zero (the block is free now, or after the commit
+ * that freed it, and no scan marks its group full until then), the last
+ * pin of a block going, a map page given back, the device growing (the old
+ * last group, which gets more blocks), and any wholesale change of the
+ * refcounts (the rollback of an abort, repair) clears every bit.  Groups
+ * start clear at open.  RAM: one bit per group of SIS_GROUP_BLOCKS blocks,
+ * about 128 KiB per TiB of device, plus 1/64 of that.
+ *
  * All functions are called with c->lock held.
  */
 #include <linux/kernel.h>
 #include <linux/slab.h>
 #include <linux/hash.h>
+#include <linux/bitops.h>
 #include "core-internal.h"
 
 u64 sis_group_rc_block(struct sis_core *c, u64 group)
@@ -120,19 +137,241 @@ u64 __sis_nr_free(struct sis_core *c)
 	return used < c->data_blocks ? c->data_blocks - used : 0;
 }
 
+/* ---- The free-space summary ---- */
+
+#define SM_WORD_BITS	64
+
+/**
+ * sis_summary_alloc() - a zeroed summary for a device of @physical_blocks
+ * @c:               the core (c->data_start must be set)
+ * @physical_blocks: the device size it must describe
+ * @groups:          out: the number of groups it describes
+ *
+ * Allocates with GFP_KERNEL: call it without c->lock held (or before the
+ * core is published).  1 bit per group plus 1 bit per 64 groups.
+ *
+ * Return: the summary, or NULL (no memory).
+ */
+u64 *sis_summary_alloc(struct sis_core *c, u64 physical_blocks, u64 *groups)
+{
+	u64 w1, w2;
+
+	*groups = physical_blocks > c->data_start ?
+		  DIV_ROUND_UP_ULL(physical_blocks - c->data_start,
+				   SIS_GROUP_BLOCKS) : 0;
+	w1 = DIV_ROUND_UP_ULL(*groups, SM_WORD_BITS);
+	w2 = DIV_ROUND_UP_ULL(w1, SM_WORD_BITS);
+	if (w1 + w2 > SIZE_MAX / sizeof(u64))
+		return NULL;
+	return kvcalloc(w1 + w2 ? w1 + w2 : 1, sizeof(u64), GFP_KERNEL);
+}
+
+/**
+ * __sis_summary_install() - use the summary *@map for @groups groups
+ * @c:      the core
+ * @map:    from sis_summary_alloc(); on return, what the caller must free
+ *          with kvfree() (the old summary, or *@map itself when the one in
+ *          use is large enough already)
+ * @groups: what *@map describes
+ *
+ * Carries the bits of the summary in use over.
+ */
+void __sis_summary_install(struct sis_core *c, u64 **map, u64 groups)
+{
+	u64 w1 = DIV_ROUND_UP_ULL(groups, SM_WORD_BITS);
+	u64 old_w1 = DIV_ROUND_UP_ULL(c->sm_groups, SM_WORD_BITS);
+	u64 *old = c->sm_full, *full = *map, *full2 = full + w1, w;
+
+	if (groups <= c->sm_groups)
+		return;
+	for (w = 0; w < old_w1; w++) {
+		full[w] = old[w];
+		if (full[w] == ~0ULL)
+			full2[w / SM_WORD_BITS] |= BIT_ULL(w % SM_WORD_BITS);
+	}
+	c->sm_full = full;
+	c->sm_full2 = full2;
+	c->sm_groups = groups;
+	*map = old;
+}
+
+/**
+ * sis_summary_free() - free the summary (close)
+ */
+void sis_summary_free(struct sis_core *c)
+{
+	kvfree(c->sm_full);
+	c->sm_full = NULL;
+	c->sm_full2 = NULL;
+	c->sm_groups = 0;
+}
+
+static void __summary_clear(struct sis_core *c, u64 group)
+{
+	u64 w = group / SM_WORD_BITS;
+
+	if (group >= c->sm_groups)
+		return;
+	c->sm_full[w] &= ~BIT_ULL(group % SM_WORD_BITS);
+	c->sm_full2[w / SM_WORD_BITS] &= ~BIT_ULL(w % SM_WORD_BITS);
+}
+
+static void __summary_set(struct sis_core *c, u64 group)
+{
+	u64 w = group / SM_WORD_BITS;
+
+	if (group >= c->sm_groups)
+		return;
+	c->sm_full[w] |= BIT_ULL(group % SM_WORD_BITS);
+	if (c->sm_full[w] == ~0ULL)
+		c->sm_full2[w / SM_WORD_BITS] |= BIT_ULL(w % SM_WORD_BITS);
+}
+
+/* @pblock may have become allocatable: its group needs a scan again. */
+static void __summary_clear_block(struct sis_core *c, u64 pblock)
+{
+	u64 group;
+	u32 idx;
+
+	if (pblock < c->data_start)
+		return;
+	block_group(c, pblock, &group, &idx);
+	__summary_clear(c, group);
+}
+
+/**
+ * __sis_summary_forget() - clear every bit (the refcounts changed wholesale)
+ */
+void __sis_summary_forget(struct sis_core *c)
+{
+	u64 w1 = DIV_ROUND_UP_ULL(c->sm_groups, SM_WORD_BITS);
+
+	if (c->sm_full)
+		memset(c->sm_full, 0, (w1 + DIV_ROUND_UP_ULL(w1, SM_WORD_BITS)) *
+		       sizeof(u64));
+}
+
+/**
+ * __sis_summary_grown() - the device grew from @old_groups groups: the old
+ * last group (it may have gained blocks) and every new one need a scan
+ */
+void __sis_summary_grown(struct sis_core *c, u64 old_groups)
+{
+	u64 g = old_groups ? old_groups - 1 : 0;
+
+	while (g < c->nr_groups && g < c->sm_groups) {
+		if (!(g % SM_WORD_BITS) && c->nr_groups - g >= SM_WORD_BITS) {
+			c->sm_full[g / SM_WORD_BITS] = 0;
+			__summary_clear(c, g);	/* and the second level */
+			g += SM_WORD_BITS;
+		} else {
+			__summary_clear(c, g++);
+		}
+	}
+}
+
 /*
- * Find a free block at or after the cursor, wrapping once.  The counters
- * say one exists, but they count free blocks that readers still pin
- * (sis_core_lookup_range()): when those are all there is, there is no
- * space for now (-ENOSPC, until the pins go).  A scan that finds no free
- * block at all, pinned or not, means the counters are wrong.
+ * The first group in [@g, @end) not marked full, or @end.  Groups beyond
+ * the summary count as not full.
+ */
+static u64 __summary_next_open(struct sis_core *c, u64 g, u64 end)
+{
+	u64 lim = min(end, c->sm_groups), w, bits;
+
+	if (g >= c->sm_groups)
+		return min(g, end);
+	while (g < lim) {
+		w = g / SM_WORD_BITS;
+		bits = ~c->sm_full2[w / SM_WORD_BITS] >> (w % SM_WORD_BITS);
+		if (!(bits & 1)) {
+			/* 64 groups all full: on to the next word that is not */
+			g = bits ? (w + __ffs64(bits)) * SM_WORD_BITS :
+			    (w / SM_WORD_BITS + 1) * SM_WORD_BITS * SM_WORD_BITS;
+			continue;
+		}
+		bits = ~c->sm_full[w] >> (g % SM_WORD_BITS);
+		if (bits)
+			return min(g + __ffs64(bits), lim);
+		g = (w + 1) * SM_WORD_BITS;
+	}
+	return lim;
+}
+
+/* ---- Allocation ---- */
+
+/*
+ * Scan @group from entry @idx for an allocatable block: 0 with *@pblock
+ * set, -ENOENT, or a metadata error.  A scan of the whole group that finds
+ * every block in use (none free but pinned, none freed in the open
+ * transaction) marks the group full.
+ */
+static int __scan_group(struct sis_core *c, u64 group, u32 idx, u64 *pblock,
+			bool *pinned)
+{
+	u64 end = le64_to_cpu(c->root.physical_blocks);
+	u64 base = sis_group_rc_block(c, group) + 1;
+	struct sis_disk_rc_page *p;
+	struct sis_page *pg;
+	bool full = !idx;
+	int r;
+
+	r = __rc_page(c, group, &pg);
+	if (r)
+		return r;
+	c->alloc_pages_scanned++;
+	p = pg->data;
+	for (; idx < SIS_RC_PER_PAGE && base + idx < end; idx++) {
+		if (p->e[idx].refcount || (le32_to_cpu(p->e[idx].flags) & SIS_RC_META))
+			continue;
+		if (!rc_committed_free(pg, idx)) {
+			full = false;	/* allocatable after the commit */
+			continue;
+		}
+		if (__sis_pin_find(c, base + idx)) {
+			*pinned = true;
+			full = false;	/* allocatable when unpinned */
+			continue;
+		}
+		*pblock = base + idx;
+		c->root.alloc_cursor = cpu_to_le64(base + idx + 1);
+		return 0;
+	}
+	if (full)
+		__summary_set(c, group);
+	return -ENOENT;
+}
+
+/* Scan groups [@from, @to), the first from entry @idx, skipping full ones. */
+static int __scan_range(struct sis_core *c, u64 from, u64 to, u32 idx,
+			u64 *pblock, bool *pinned)
+{
+	u64 g = from;
+	int r;
+
+	for (;; g++) {
+		g = __summary_next_open(c, g, to);
+		if (g >= to)
+			return -ENOENT;
+		r = __scan_group(c, g, g == from ? idx : 0, pblock, pinned);
+		if (r != -ENOENT)
+			return r;
+	}
+}
+
+/*
+ * Find a free block at or after the cursor, wrapping once, skipping the
+ * groups the summary marks full.  The counters say one exists, but they
+ * count free blocks that writers still pin (find_dup, alloc): when
+ * those are all there is, there is no space for now (-ENOSPC, until the
+ * pins go).  A scan that finds no free block at all, pinned or not, means
+ * the counters are wrong.
  */
 static int __alloc_scan(struct sis_core *c, u64 *pblock, u64 reserve)
 {
 	u64 cursor = le64_to_cpu(c->root.alloc_cursor);
 	u64 end = le64_to_cpu(c->root.physical_blocks);
-	u64 group, scanned;
 	bool pinned = false;
+	u64 group;
 	u32 idx;
 	int r;
 
@@ -146,34 +385,11 @@ static int __alloc_scan(struct sis_core *c, u64 *pblock, u64 reserve)
 		cursor = c->data_start + 1;
 	block_group(c, cursor, &group, &idx);
 
-	for (scanned = 0; scanned <= c->nr_groups; scanned++) {
-		struct sis_page *pg;
-		struct sis_disk_rc_page *p;
-
-		r = __rc_page(c, group, &pg);
-		if (r)
-			return r;
-		p = pg->data;
-		for (; idx < SIS_RC_PER_PAGE; idx++) {
-			u64 b = sis_group_rc_block(c, group) + 1 + idx;
-
-			if (b >= end)
-				break;
-			if (p->e[idx].refcount || (le32_to_cpu(p->e[idx].flags) & SIS_RC_META) ||
-			    !rc_committed_free(pg, idx))
-				continue;
-			if (__sis_pin_find(c, b)) {
-				pinned = true;
-				continue;
-			}
-			*pblock = b;
-			c->root.alloc_cursor = cpu_to_le64(b + 1);
-			return 0;
-		}
-		idx = 0;
-		if (++group >= c->nr_groups)
-			group = 0;
-	}
+	r = __scan_range(c, group, c->nr_groups, idx, pblock, &pinned);
+	if (r == -ENOENT)
+		r = __scan_range(c, 0, group + 1, 0, pblock, &pinned);
+	if (r != -ENOENT)
+		return r;
 	if (pinned)
 		return -ENOSPC;
 	return __sis_metadata_error(c, -EILSEQ, "free-space counters");
@@ -234,6 +450,7 @@ void __sis_alloc_meta_undo(struct sis_core *c, u64 pblock)
 	rc->refcount = 0;
 	rc->flags = 0;
 	le64_add_cpu(&c->root.nr_meta, -1);
+	__summary_clear_block(c, pblock);
 }
 
 /**
@@ -357,6 +574,11 @@ int __sis_ref_dec(struct sis_core *c, u64 pblock)
 	block_group(c, pblock, &group, &idx);
 	if (!rc_committed_free(pg, idx))
 		c->nr_pending_free++;
+	/*
+	 * Free now, or at the commit: until then no scan marks the group
+	 * full (it sees the block freed in the open transaction).
+	 */
+	__summary_clear(c, group);
 	r = __sis_index_remove(c, le64_to_cpu(rc->fp), pblock);
 	return r == -ENOMEM ? 0 : r;
 }
@@ -456,6 +678,8 @@ void __sis_unpin(struct sis_core *c, u64 pblock)
 	}
 	hlist_del(&pin->node);
 	kfree(pin);
+	/* a free block no longer pinned can be handed out */
+	__summary_clear_block(c, pblock);
 }
 
 void __sis_pins_free(struct sis_core *c)

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Userspace shim: bit search. */
+#ifndef _COMPAT_LINUX_BITOPS_H
+#define _COMPAT_LINUX_BITOPS_H
+
+#include <linux/bits.h>
+#include <linux/types.h>
+
+/* The index of the lowest set bit of @word; undefined when @word is 0. */
+static inline unsigned int __ffs64(u64 word)
+{
+	return __builtin_ctzll(word);
+}
+
+#endif /* _COMPAT_LINUX_BITOPS_H */
