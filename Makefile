@@ -9,6 +9,8 @@
 #   make lint            sparse (C=1) and checkpatch.pl --strict: must be clean
 #   make test            every test (userspace and guest); last line "N passed, N failed"
 #   make demo | bench | bench-core | stress | test-long | install | clean
+#   make dkms-install | dkms-remove   register/build/install dm-sis with DKMS (root)
+#   make deb             build/deb/dm-sis-dkms_*.deb + sis-tools_*.deb, lintian-checked
 #
 # See README.md and docs/testbed.md.
 
@@ -33,7 +35,8 @@ KMOD_SRCS = $(filter-out %.mod.c,$(wildcard dm-sis/*.c dm-sis/*.h dm-sis/core/*.
 HAVE_USERSPACE = $(wildcard userspace/Makefile)
 
 .PHONY: all module userspace lint sparse checkpatch irq-lock-audit test demo bench bench-core \
-	stress test-long install clean distclean help check-kdir
+	stress test-long install clean distclean help check-kdir \
+	dkms-install dkms-remove deb
 
 all: module userspace
 
@@ -125,6 +128,51 @@ install: module
 ifneq ($(HAVE_USERSPACE),)
 	$(MAKE) -C userspace install
 endif
+
+# ---- DKMS and Debian packages (README "Production use") ----
+# The version is the one of debian/changelog.
+SIS_VERSION := $(shell awk 'NR == 1 { print substr($$2, 2, length($$2) - 2) }' debian/changelog 2>/dev/null)
+DKMS_SRC := $(DESTDIR)/usr/src/dm-sis-$(SIS_VERSION)
+DKMS_CLEAN := \( -name '*.o' -o -name '*.ko' -o -name '.*.cmd' -o -name '*.mod' \
+	-o -name '*.mod.c' -o -name modules.order -o -name Module.symvers -o -name '.*.d' \)
+
+# Copy the module source to /usr/src/dm-sis-<version>, then dkms add +
+# install for every kernel in /lib/modules that has its headers (build
+# link); AUTOINSTALL=yes makes DKMS rebuild it for kernels installed later.
+dkms-install:
+	@command -v dkms >/dev/null || { echo "dkms missing: apt-get install dkms (scripts/setup installs it)" >&2; exit 1; }
+	@[ -n "$(SIS_VERSION)" ] || { echo "no version in debian/changelog" >&2; exit 1; }
+	-@dkms status -m dm-sis -v $(SIS_VERSION) | grep -q . && dkms remove -m dm-sis -v $(SIS_VERSION) --all >/dev/null
+	rm -rf $(DKMS_SRC) && mkdir -p $(DKMS_SRC)
+	cp -a dm-sis include $(DKMS_SRC)/
+	find $(DKMS_SRC) $(DKMS_CLEAN) -delete
+	sed 's/#MODULE_VERSION#/$(SIS_VERSION)/' dkms.conf >$(DKMS_SRC)/dkms.conf
+	dkms add -m dm-sis -v $(SIS_VERSION)
+	@n=0; for k in $$(ls /lib/modules); do \
+		[ -e /lib/modules/$$k/build ] || { echo "dkms-install: skipping $$k (no headers)"; continue; }; \
+		dkms install -m dm-sis -v $(SIS_VERSION) -k $$k || exit 1; n=$$((n + 1)); \
+	done; [ $$n -gt 0 ] || { echo "dkms-install: no kernel with headers (install linux-headers-\$$(uname -r))" >&2; exit 1; }
+	dkms status -m dm-sis
+
+dkms-remove:
+	@command -v dkms >/dev/null || { echo "dkms missing" >&2; exit 1; }
+	-dkms remove -m dm-sis -v $(SIS_VERSION) --all
+	rm -rf $(DKMS_SRC)
+
+# Build both packages from a copy of the tree under build/deb (the debs land
+# in build/deb/), then lintian them: no errors allowed.
+DEB_DIR := $(CURDIR)/build/deb
+deb:
+	@command -v dpkg-buildpackage >/dev/null && command -v dh_dkms >/dev/null || \
+		{ echo "debhelper/dh-dkms missing: run 'sudo scripts/setup'" >&2; exit 1; }
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/dm-sis-$(SIS_VERSION)/docs
+	cp -a Makefile LICENSE dkms.conf debian dist dm-sis include userspace $(DEB_DIR)/dm-sis-$(SIS_VERSION)/
+	cp -a docs/sis.8 $(DEB_DIR)/dm-sis-$(SIS_VERSION)/docs/
+	find $(DEB_DIR)/dm-sis-$(SIS_VERSION) $(DKMS_CLEAN) -delete
+	cd $(DEB_DIR)/dm-sis-$(SIS_VERSION) && dpkg-buildpackage -b -us -uc >$(DEB_DIR)/build.log 2>&1 || \
+		{ tail -n 40 $(DEB_DIR)/build.log; exit 1; }
+	lintian --fail-on error --suppress-tags-from-file /dev/null $(DEB_DIR)/*.changes
+	@ls $(DEB_DIR)/*.deb
 
 clean:
 	-@[ -z "$(KDIR)" ] || [ ! -d "$(KDIR)" ] || $(MAKE) -C $(KDIR) M=$(CURDIR)/dm-sis clean
