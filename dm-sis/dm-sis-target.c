@@ -15,17 +15,20 @@
  * twice.  A struct sis_target is one table's view: its feature arguments.
  *
  * The data path.  dm core splits bios at 128 KiB boundaries (max_io_len is
- * SIS_MAX_IO_BLOCKS blocks).  map() never sleeps: it queues the bio as its
- * own work item on the pool's unbound workqueue, so many bios are processed
- * at once by as many kworkers; the core's mutex serialises only the short
- * metadata operations between them.
- *  - A read looks its blocks up at once, pinned, and is cut into runs
- *    (sis_read()): unmapped runs are zeros, unique blocks contiguous on disk
- *    are remapped to the disk as one bio, shared blocks are served from
- *    pcache.  Readers take no lock: the pins of sis_core_lookup_range()
- *    keep every block they read from being reallocated (or discarded)
- *    until the read is done, so a read racing a write returns the old or
- *    the new data, never a third block's.
+ * SIS_MAX_IO_BLOCKS blocks).  map() never sleeps: a read whose mapping is
+ * cached is remapped (or zero-filled) there at once (sis_read_fast());
+ * every other bio is queued as its own work item on the pool's unbound
+ * workqueue, so many bios are processed at once by as many kworkers; the
+ * core's mutex serialises only the short metadata operations between them.
+ *  - A read looks its blocks up at once and is cut into runs (sis_read()):
+ *    unmapped runs are zeros, unique blocks contiguous on disk are remapped
+ *    to the disk as one bio, shared blocks are served from pcache.  Reuse
+ *    protection takes no lock and no allocation: the look-up
+ *    (sis_core_read_begin()) counts the bio in the core's current read
+ *    epoch and sis_end_io() uncounts it; a freed block is only handed out
+ *    (or discarded) after a commit, which first waits for the reads of
+ *    the epoch before it.  So a read racing a write returns the old or the
+ *    new data, never a third block's.
  *  - A write is one batch (sis_write()): gather one page per block (partial
  *    blocks merged with the old data), decide every block (zero, duplicate
  *    or new), write all new blocks with one bio per run contiguous on disk,
@@ -90,7 +93,7 @@
 #define DM_MSG_PREFIX "sis"
 
 #define SIS_MAX_IO_BLOCKS	32	/* dm splits bios at 128 KiB boundaries */
-#define SIS_IO_POOL_MIN		64
+#define SIS_WBATCH_POOL_MIN	64
 #define SIS_MAX_DISCARD_SECTORS	BIT(22)	/* 2 GiB per discard bio */
 #define SIS_NO_SPACE_RETRY_MS	250
 #define SIS_NOMEM_RETRY_MS	20	/* -ENOMEM from the core: try again */
@@ -221,6 +224,7 @@ struct sis_pool {
 	atomic64_t stat_hits;
 	atomic64_t stat_misses;
 	atomic64_t stat_dedup;
+	atomic64_t stat_fast_reads;
 	u64 commits_base;
 };
 
@@ -240,33 +244,21 @@ struct sis_target {
 	struct list_head pool_list;
 };
 
-/* Per-bio data: each bio is its own work item. */
+/**
+ * struct sis_bio - per-bio data: each bio that needs a worker is its own
+ * work item
+ * @work:        runs sis_process_bio()
+ * @st:          the target
+ * @ticket:      a read's sis_core_read_begin() ticket, released by
+ *               sis_end_io() when the whole bio (every piece) has completed
+ * @ticket_held: @ticket is to be released
+ */
 struct sis_bio {
 	struct work_struct work;
 	struct sis_target *st;
+	unsigned int ticket;
+	bool ticket_held;
 };
-
-/**
- * struct sis_io - a remapped read piece of a bio (from sis_io_pool)
- * @work:     finishes a remapped read
- * @st:       the target
- * @bio:      the piece: a split of the dm bio (chained to it) or the dm bio
- * @end_io:   the piece's own completion while a remapped read hooks it
- * @private:  and its bi_private
- * @nr:       blocks in @pblocks
- * @pblocks:  the blocks a remapped read pinned (sis_core_lookup_range())
- */
-struct sis_io {
-	struct work_struct work;
-	struct sis_target *st;
-	struct bio *bio;
-	bio_end_io_t *end_io;
-	void *private;
-	unsigned int nr;
-	u64 pblocks[SIS_MAX_IO_BLOCKS];
-};
-
-static mempool_t *sis_io_pool;
 
 static unsigned int metadata_cache_mb = 64;
 module_param(metadata_cache_mb, uint, 0644);
@@ -607,9 +599,10 @@ static struct pcache_entry *sis_cache_get_run(struct sis_target *st, u64 lblock,
 {
 	struct sis_pool *pool = st->pool;
 	u64 end = st->ti->len >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
+	u64 next[PCACHE_MAX_RUN - 1];
+	u32 refs[PCACHE_MAX_RUN - 1];
 	struct pcache_entry *e;
-	unsigned int nr;
-	u64 p;
+	unsigned int nr, i;
 
 	e = pcache_lookup(pool->dev, pblock);
 	if (e) {
@@ -620,9 +613,20 @@ static struct pcache_entry *sis_cache_get_run(struct sis_target *st, u64 lblock,
 		}
 		return e;
 	}
-	for (nr = 1; nr < PCACHE_MAX_RUN && lblock + nr < end; nr++)
-		if (sis_core_lookup(pool->core, lblock + nr, &p) || p != pblock + nr)
-			break;
+	/*
+	 * A hint only: nowait (a reader holding a ticket must not wait for
+	 * the core lock, which a commit waiting for readers may hold) and
+	 * without a ticket of its own.
+	 */
+	nr = min_t(u64, PCACHE_MAX_RUN, end - lblock);
+	if (nr > 1 && !sis_core_read_begin(pool->core, lblock + 1, nr - 1, next,
+					   refs, true, NULL)) {
+		for (i = 1; i < nr && next[i - 1] == pblock + i; i++)
+			;
+		nr = i;
+	} else {
+		nr = 1;
+	}
 	return sis_cache_get_nr(pool, pblock, nr);
 }
 
@@ -663,57 +667,20 @@ static enum sis_read_kind sis_read_kind(const u64 *pblocks, const u32 *refs,
 	return refs[i] == 1 ? SIS_READ_DIRECT : SIS_READ_CACHED;
 }
 
-static void sis_remap_done(struct work_struct *ws)
-{
-	struct sis_io *io = container_of(ws, struct sis_io, work);
-	struct bio *bio = io->bio;
-
-	sis_core_unpin_range(io->st->pool->core, io->pblocks, io->nr);
-	if (bio->bi_status)
-		DMERR_LIMIT("%s: read of block %llu failed: %d",
-			    io->st->pool->name, io->pblocks[0],
-			    blk_status_to_errno(bio->bi_status));
-	mempool_free(io, sis_io_pool);
-	bio_endio(bio);
-}
-
-/* The disk finished a remapped read: unpin (which may sleep) in a worker. */
-static void sis_remap_endio(struct bio *bio)
-{
-	struct sis_io *io = bio->bi_private;
-
-	bio->bi_end_io = io->end_io;
-	bio->bi_private = io->private;
-	INIT_WORK(&io->work, sis_remap_done);
-	queue_work(io->st->pool->wq, &io->work);
-}
-
 /*
- * Send @piece, which reads the physically contiguous pinned blocks
- * @pblocks[0..nr) from byte @skip of the first, to the disk; the pins go
- * when it completes.
+ * Point @piece, which reads physically contiguous blocks from
+ * @pblocks[0], byte @skip, at the backing device.  The blocks are safe
+ * from reuse until the whole bio ends (its read ticket, sis_end_io()).
  */
-static void sis_read_direct(struct sis_target *st, struct bio *piece,
-			    const u64 *pblocks, unsigned int nr,
-			    unsigned int skip)
+static void sis_remap(struct sis_target *st, struct bio *piece,
+		      const u64 *pblocks, unsigned int skip)
 {
-	struct sis_io *io = mempool_alloc(sis_io_pool, GFP_NOIO);
-
-	io->st = st;
-	io->bio = piece;
-	io->end_io = piece->bi_end_io;
-	io->private = piece->bi_private;
-	io->nr = nr;
-	memcpy(io->pblocks, pblocks, nr * sizeof(*pblocks));
-	piece->bi_end_io = sis_remap_endio;
-	piece->bi_private = io;
 	bio_set_dev(piece, st->pool->bdev);
 	piece->bi_iter.bi_sector = block_to_sector(pblocks[0]) +
 				   (skip >> SECTOR_SHIFT);
-	submit_bio_noacct(piece);
 }
 
-/* Serve @piece from pcache: pinned shared blocks @pblocks[0..nr). */
+/* Serve @piece from pcache: shared blocks @pblocks[0..nr). */
 static void sis_read_cached(struct sis_target *st, struct bio *piece,
 			    u64 lblock, const u64 *pblocks, unsigned int nr,
 			    unsigned int skip)
@@ -734,14 +701,25 @@ static void sis_read_cached(struct sis_target *st, struct bio *piece,
 		pcache_put(e);
 		skip = 0;
 	}
-	sis_core_unpin_range(st->pool->core, pblocks, nr);
 	sis_bio_end(st, piece, lblock + i, r);
 }
 
+/* Where a read of @bio starts: its first logical block and its offset in it. */
+static u64 sis_bio_lblock(struct sis_target *st, struct bio *bio,
+			  unsigned int *skip, unsigned int *nr)
+{
+	sector_t off = dm_target_offset(st->ti, bio->bi_iter.bi_sector);
+
+	*skip = (off & (SIS_SECTORS_PER_BLOCK - 1)) << SECTOR_SHIFT;
+	*nr = DIV_ROUND_UP(*skip + bio->bi_iter.bi_size, SIS_BLOCK_SIZE);
+	return off >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
+}
+
 /*
- * A read of up to SIS_MAX_IO_BLOCKS blocks.  One look-up pins every mapped
- * block (so none is reallocated under the read, whatever writes do
- * meanwhile); then the bio is cut into runs of one kind, each a piece
+ * A read of up to SIS_MAX_IO_BLOCKS blocks, in the worker.  One look-up
+ * maps every block and takes a read ticket for the whole bio (so no block
+ * it reads is reallocated under it, whatever writes do meanwhile, until
+ * sis_end_io()); then the bio is cut into runs of one kind, each a piece
  * chained to it: unmapped runs complete with zeros and no I/O; runs of
  * unique blocks that are contiguous on disk are remapped as one bio (no copy
  * and no cache space for data only one logical block reads); shared blocks
@@ -750,28 +728,28 @@ static void sis_read_cached(struct sis_target *st, struct bio *piece,
  */
 static void sis_read(struct sis_target *st, struct bio *bio)
 {
-	sector_t off = dm_target_offset(st->ti, bio->bi_iter.bi_sector);
-	unsigned int skip = (off & (SIS_SECTORS_PER_BLOCK - 1)) << SECTOR_SHIFT;
-	unsigned int nr = DIV_ROUND_UP(skip + bio->bi_iter.bi_size, SIS_BLOCK_SIZE);
-	u64 lblock = off >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
+	struct sis_bio *sb = dm_per_bio_data(bio, sizeof(*sb));
 	u64 pblocks[SIS_MAX_IO_BLOCKS];
 	u32 refs[SIS_MAX_IO_BLOCKS];
 	enum sis_read_kind kind;
-	unsigned int i, j;
+	unsigned int i, j, skip, nr;
 	struct bio *piece;
+	u64 lblock;
 	int r;
 
+	lblock = sis_bio_lblock(st, bio, &skip, &nr);
 	if (WARN_ON_ONCE(nr > SIS_MAX_IO_BLOCKS)) {
 		sis_bio_end(st, bio, lblock, -EIO);
 		return;
 	}
-	while ((r = sis_core_lookup_range(st->pool->core, lblock, nr, pblocks,
-					  refs)) == -ENOMEM)
+	while ((r = sis_core_read_begin(st->pool->core, lblock, nr, pblocks,
+					refs, false, &sb->ticket)) == -ENOMEM)
 		sis_nomem_wait(st->pool);
 	if (r) {
 		sis_bio_end(st, bio, lblock, r);
 		return;
 	}
+	sb->ticket_held = true;
 	for (i = 0; i < nr; i = j, skip = 0) {
 		kind = sis_read_kind(pblocks, refs, i);
 		for (j = i + 1; j < nr && sis_read_kind(pblocks, refs, j) == kind &&
@@ -790,7 +768,8 @@ static void sis_read(struct sis_target *st, struct bio *bio)
 			bio_endio(piece);
 			break;
 		case SIS_READ_DIRECT:
-			sis_read_direct(st, piece, pblocks + i, j - i, skip);
+			sis_remap(st, piece, pblocks + i, skip);
+			submit_bio_noacct(piece);
 			break;
 		case SIS_READ_CACHED:
 			sis_read_cached(st, piece, lblock + i, pblocks + i,
@@ -798,6 +777,52 @@ static void sis_read(struct sis_target *st, struct bio *bio)
 			break;
 		}
 	}
+}
+
+/*
+ * A read in map(), without sleeping: when every map and refcount page it
+ * needs is cached and the core lock is free, a read of blocks that only
+ * one logical block maps, contiguous on disk, is remapped to the disk at
+ * once (no worker, no copy), and a read of unmapped blocks completes with
+ * zeros.  Anything else (shared blocks, a mix, a page to read, a busy lock)
+ * goes to the worker: return false.
+ */
+static bool sis_read_fast(struct sis_target *st, struct bio *bio,
+			  struct sis_bio *sb, int *mapio)
+{
+	u64 pblocks[SIS_MAX_IO_BLOCKS];
+	u32 refs[SIS_MAX_IO_BLOCKS];
+	unsigned int i, skip, nr, ticket;
+	enum sis_read_kind kind;
+	u64 lblock;
+
+	lblock = sis_bio_lblock(st, bio, &skip, &nr);
+	if (nr > SIS_MAX_IO_BLOCKS ||
+	    sis_core_read_begin(st->pool->core, lblock, nr, pblocks, refs, true,
+				&ticket))
+		return false;
+	kind = sis_read_kind(pblocks, refs, 0);
+	for (i = 1; i < nr; i++)
+		if (sis_read_kind(pblocks, refs, i) != kind ||
+		    (kind == SIS_READ_DIRECT && pblocks[i] != pblocks[i - 1] + 1))
+			break;
+	if (i < nr || kind == SIS_READ_CACHED) {
+		sis_core_read_end(st->pool->core, ticket);
+		return false;
+	}
+	if (kind == SIS_READ_ZERO) {
+		sis_core_read_end(st->pool->core, ticket);
+		zero_fill_bio(bio);
+		bio_endio(bio);
+		*mapio = DM_MAPIO_SUBMITTED;
+		return true;
+	}
+	sb->ticket = ticket;
+	sb->ticket_held = true;
+	sis_remap(st, bio, pblocks, skip);
+	atomic64_inc(&st->pool->stat_fast_reads);
+	*mapio = DM_MAPIO_REMAPPED;
+	return true;
 }
 
 /*
@@ -1719,11 +1744,33 @@ static int sis_map(struct dm_target *ti, struct bio *bio)
 {
 	struct sis_target *st = ti->private;
 	struct sis_bio *sb = dm_per_bio_data(bio, sizeof(*sb));
+	int mapio;
 
 	sb->st = st;
+	sb->ticket_held = false;
+	if (bio_op(bio) == REQ_OP_READ && sis_read_fast(st, bio, sb, &mapio))
+		return mapio;
 	INIT_WORK(&sb->work, sis_process_bio);
 	queue_work(st->pool->wq, &sb->work);
 	return DM_MAPIO_SUBMITTED;
+}
+
+/*
+ * Every bio of the target ends here (remapped or completed by us): a read
+ * gives back its ticket, which kept the blocks it read from reuse.  Takes
+ * no lock and never sleeps (may run in hard-IRQ context).
+ */
+static int sis_end_io(struct dm_target *ti, struct bio *bio,
+		      blk_status_t *error)
+{
+	struct sis_target *st = ti->private;
+	struct sis_bio *sb = dm_per_bio_data(bio, sizeof(*sb));
+
+	if (sb->ticket_held) {
+		sb->ticket_held = false;
+		sis_core_read_end(st->pool->core, sb->ticket);
+	}
+	return DM_ENDIO_DONE;
 }
 
 /*
@@ -1862,7 +1909,7 @@ static void sis_status(struct dm_target *ti, status_type_t type,
 		       (u64)atomic64_read(&pool->stat_written),
 		       (u64)atomic64_read(&pool->stat_new_data),
 		       ratio, frac);
-		DMEMIT("%llu %llu %llu %lu %llu %s %llu %llu",
+		DMEMIT("%llu %llu %llu %lu %llu %s %llu %llu %llu",
 		       (u64)atomic64_read(&pool->stat_zero),
 		       (u64)atomic64_read(&pool->stat_hits),
 		       (u64)atomic64_read(&pool->stat_misses),
@@ -1871,7 +1918,8 @@ static void sis_status(struct dm_target *ti, status_type_t type,
 		       stats.needs_check ? SIS_STATUS_STR_NEEDS_CHECK :
 					   SIS_STATUS_STR_CLEAN,
 		       stats.nr_data,
-		       (u64)atomic64_read(&pool->stat_dedup));
+		       (u64)atomic64_read(&pool->stat_dedup),
+		       (u64)atomic64_read(&pool->stat_fast_reads));
 		break;
 
 	case STATUSTYPE_TABLE:
@@ -1923,6 +1971,7 @@ static int sis_message(struct dm_target *ti, unsigned int argc, char **argv,
 		atomic64_set(&pool->stat_hits, 0);
 		atomic64_set(&pool->stat_misses, 0);
 		atomic64_set(&pool->stat_dedup, 0);
+		atomic64_set(&pool->stat_fast_reads, 0);
 		return 0;
 	}
 	if (!strcasecmp(argv[0], SIS_MSG_DROP_CACHE)) {
@@ -1977,6 +2026,7 @@ static struct target_type sis_target = {
 	.ctr = sis_ctr,
 	.dtr = sis_dtr,
 	.map = sis_map,
+	.end_io = sis_end_io,
 	.presuspend = sis_presuspend,
 	.presuspend_undo = sis_presuspend_undo,
 	.postsuspend = sis_postsuspend,
@@ -1992,16 +2042,10 @@ static int __init dm_sis_init(void)
 {
 	int r;
 
-	sis_io_pool = mempool_create_kmalloc_pool(SIS_IO_POOL_MIN,
-						  sizeof(struct sis_io));
-	if (!sis_io_pool)
-		return -ENOMEM;
-	sis_wbatch_pool = mempool_create_kmalloc_pool(SIS_IO_POOL_MIN,
+	sis_wbatch_pool = mempool_create_kmalloc_pool(SIS_WBATCH_POOL_MIN,
 						      sizeof(struct sis_wbatch));
-	if (!sis_wbatch_pool) {
-		r = -ENOMEM;
-		goto bad_pool;
-	}
+	if (!sis_wbatch_pool)
+		return -ENOMEM;
 	r = pcache_init();
 	if (r)
 		goto bad_pool;
@@ -2016,7 +2060,6 @@ bad_cache:
 	pcache_exit();
 bad_pool:
 	mempool_destroy(sis_wbatch_pool);
-	mempool_destroy(sis_io_pool);
 	return r;
 }
 
@@ -2025,7 +2068,6 @@ static void __exit dm_sis_exit(void)
 	dm_unregister_target(&sis_target);
 	pcache_exit();
 	mempool_destroy(sis_wbatch_pool);
-	mempool_destroy(sis_io_pool);
 }
 
 module_init(dm_sis_init);

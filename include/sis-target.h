@@ -24,7 +24,7 @@
  *
  *   <mode> <mapped> <used>/<total> <written_bytes> <new_bytes> <ratio>
  *   <zero_blocks> <cache_hits> <cache_misses> <cache_blocks> <commits>
- *   <needs_check> <data_blocks> <dedup_hits>
+ *   <needs_check> <data_blocks> <dedup_hits> <fast_reads>
  *
  * <used>/<total> is one whitespace-separated field.  <ratio> is a fixed-point
  * decimal with three digits after the point ("2.500").  New fields are only
@@ -83,7 +83,12 @@
  * @SIS_STATUS_NEEDS_CHECK:  SIS_STATUS_STR_NEEDS_CHECK or SIS_STATUS_STR_CLEAN
  * @SIS_STATUS_DATA_BLOCKS:  physical blocks holding user data (refcount > 0)
  * @SIS_STATUS_DEDUP_HITS:   block writes that shared an existing block
+ * @SIS_STATUS_FAST_READS:   reads remapped to the disk in map() (no worker)
+ *                           since load or reset_stats
  * @SIS_STATUS_NR_FIELDS:    fields in a status line
+ *
+ * SIS_STATUS_MIN_FIELDS: the fields every version of the target prints (a
+ * parser accepts a line with at least these; later fields are optional).
  */
 enum sis_status_field {
 	SIS_STATUS_MODE,
@@ -100,7 +105,10 @@ enum sis_status_field {
 	SIS_STATUS_NEEDS_CHECK,
 	SIS_STATUS_DATA_BLOCKS,
 	SIS_STATUS_DEDUP_HITS,
+	SIS_STATUS_FAST_READS,
 	SIS_STATUS_NR_FIELDS,
 };
+
+#define SIS_STATUS_MIN_FIELDS	SIS_STATUS_FAST_READS
 
 #endif /* SIS_TARGET_H */

@@ -200,7 +200,7 @@ static int parse_status_line(char *line, struct sis_status *s, const char **why)
 	if (n < 3 || strcmp(tok[2], SIS_TARGET_NAME))
 		return 1;
 	*why = "too few fields";
-	if (n < SIS_STATUS_NR_FIELDS + 3)
+	if (n < SIS_STATUS_MIN_FIELDS + 3)
 		return -1;
 	*why = "bad start or length";
 	if (parse_u64_field(tok[0], &start) || parse_u64_field(tok[1], &s->len_sectors))

@@ -13,6 +13,7 @@
 #include <linux/types.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/atomic.h>
 #include "sis-core.h"
 
 #define SIS_MC_HASH_BITS	12
@@ -145,6 +146,17 @@ struct sis_core {
 	u64 sm_groups;
 	u64 alloc_pages_scanned;	/* refcount pages the allocator read */
 
+	/*
+	 * Readers (sis_core_read_begin()): each counts itself in
+	 * readers[read_epoch & 1], under c->lock, and leaves without it
+	 * (sis_core_read_end()).  read_epoch is protected by c->lock;
+	 * readers[] are atomics.  @no_io: the operation in progress must not
+	 * read metadata (a nowait look-up).
+	 */
+	unsigned int read_epoch;
+	atomic_t readers[2];
+	bool no_io;
+
 	bool abort_pending;		/* reload committed state at op end */
 	bool abort_check;		/* ...and set needs_check on disk */
 	/*
@@ -166,6 +178,7 @@ void __sis_abort(struct sis_core *c, bool needs_check);
 int __sis_check_writable(struct sis_core *c);
 void __sis_op_begin(struct sis_core *c);
 void __sis_op_end(struct sis_core *c);
+void __sis_readers_drain(struct sis_core *c);
 void __sis_layout_from_sb(struct sis_core *c);
 void __sis_derive_sizes(struct sis_core *c);
 

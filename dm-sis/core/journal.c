@@ -316,6 +316,9 @@ int __sis_journal_commit(struct sis_core *c)
 	c->commits++;
 	c->root_dirty = false;
 	c->committed_root = c->root;
+	/* freed blocks may still be read by reads begun before the commit */
+	if (c->nr_pending_free)
+		__sis_readers_drain(c);
 	list_for_each_entry_safe(pg, tmp, &c->mc_dirty, list) {
 		if (pg->shadow) {
 			r = __sis_release_freed(c, pg);

@@ -150,7 +150,8 @@ static struct sis_page *__mc_alloc(struct sis_core *c, u64 blocknr, u32 type)
  * For the checker, which reports damage instead of failing on it; every
  * other caller uses __sis_mc_get().
  *
- * Return: 0, -EILSEQ (checksum, type or location mismatch), -EIO, -ENOMEM.
+ * Return: 0, -EILSEQ (checksum, type or location mismatch), -EIO, -ENOMEM,
+ * -EWOULDBLOCK (not cached while c->no_io is set: a nowait look-up).
  */
 int __sis_mc_read(struct sis_core *c, u64 blocknr, u32 type,
 		  struct sis_page **out)
@@ -167,6 +168,8 @@ int __sis_mc_read(struct sis_core *c, u64 blocknr, u32 type,
 		return 0;
 	}
 
+	if (c->no_io)
+		return -EWOULDBLOCK;	/* a nowait look-up: not cached */
 	pg = __mc_alloc(c, blocknr, type);
 	if (!pg)
 		return -ENOMEM;
@@ -194,7 +197,7 @@ int __sis_mc_get(struct sis_core *c, u64 blocknr, u32 type,
 {
 	int r = __sis_mc_read(c, blocknr, type, out);
 
-	if (!r || r == -ENOMEM)
+	if (!r || r == -ENOMEM || r == -EWOULDBLOCK)
 		return r;
 	sis_log(c, 3, "metadata block %llu (type %08x): %s",
 		(unsigned long long)blocknr, type,

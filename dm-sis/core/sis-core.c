@@ -29,6 +29,7 @@
 #include <linux/string.h>
 #include <linux/crc32c.h>
 #include <linux/xxhash.h>
+#include <linux/wait_bit.h>
 #include "core-internal.h"
 
 __printf(3, 4) void sis_log(struct sis_core *c, int level, const char *fmt, ...)
@@ -135,6 +136,8 @@ static void __sis_reload(struct sis_core *c)
 		if (__sis_sb_write(c, le32_to_cpu(c->sb.flags) | SIS_SB_NEEDS_CHECK))
 			sis_log(c, 3, "could not record needs_check in the superblock");
 	}
+	/* blocks mapped in the aborted transaction become free: no reader left */
+	__sis_readers_drain(c);
 	__sis_mc_recycle_all(c);
 	__sis_index_delta_free(c);
 	c->root = c->sb.root;
@@ -529,19 +532,23 @@ int sis_core_lookup(struct sis_core *c, u64 lblock, u64 *pblock)
 	return r;
 }
 
-int sis_core_lookup_range(struct sis_core *c, u64 lblock, unsigned int nr,
-			  u64 *pblocks, u32 *refs)
+int sis_core_read_begin(struct sis_core *c, u64 lblock, unsigned int nr,
+			u64 *pblocks, u32 *refs, bool nowait,
+			unsigned int *ticket)
 {
 	struct sis_disk_rc *rc;
 	struct sis_page *pg;
 	unsigned int i;
 	int r;
 
-	mutex_lock(&c->lock);
+	if (!nowait)
+		mutex_lock(&c->lock);
+	else if (!mutex_trylock(&c->lock))
+		return -EWOULDBLOCK;
+	c->no_io = nowait;
 	__sis_op_begin(c);
 	r = c->mode == SIS_MODE_FAIL ? -EIO : __lblock_ok(c, lblock, nr);
 	for (i = 0; !r && i < nr; i++) {
-		pblocks[i] = 0;
 		refs[i] = 0;
 		r = __sis_map_lookup(c, lblock + i, &pblocks[i], NULL);
 		if (r == -ENODATA) {
@@ -551,33 +558,42 @@ int sis_core_lookup_range(struct sis_core *c, u64 lblock, unsigned int nr,
 		}
 		if (!r)
 			r = __sis_rc_get(c, pblocks[i], &pg, &rc);
-		if (!r) {
+		if (!r)
 			refs[i] = le32_to_cpu(rc->refcount);
-			r = __sis_pin(c, pblocks[i], false);
-		}
-		if (r)
-			pblocks[i] = 0;		/* not pinned */
 	}
-	if (r)
-		while (i--)
-			if (pblocks[i])
-				__sis_unpin(c, pblocks[i]);
-	__sis_op_end(c);
+	if (!r && ticket) {
+		*ticket = c->read_epoch & 1;
+		atomic_inc(&c->readers[*ticket]);
+	}
+	c->no_io = false;
+	/* a rollback reads metadata: a nowait caller leaves it to the next op */
+	if (!nowait)
+		__sis_op_end(c);
 	mutex_unlock(&c->lock);
 	return r;
 }
 
-void sis_core_unpin_range(struct sis_core *c, const u64 *pblocks,
-			  unsigned int nr)
+void sis_core_read_end(struct sis_core *c, unsigned int ticket)
 {
-	unsigned int i;
+	if (atomic_dec_and_test(&c->readers[ticket]))
+		wake_up_var(&c->readers[ticket]);
+}
 
-	mutex_lock(&c->lock);
-	for (i = 0; i < nr; i++)
-		if (pblocks[i])
-			__sis_unpin(c, pblocks[i]);
-	__sis_op_end(c);
-	mutex_unlock(&c->lock);
+/**
+ * __sis_readers_drain() - wait for every read begun before now
+ *
+ * Called before blocks freed since the last commit become allocatable (at
+ * commit, and at the rollback of an abort): new readers count in the other
+ * epoch from now on, and the current one is waited for.  Readers enter
+ * under c->lock, which the caller holds, and leave without it, so this
+ * waits only for reads already in flight.
+ */
+void __sis_readers_drain(struct sis_core *c)
+{
+	atomic_t *old = &c->readers[c->read_epoch & 1];
+
+	c->read_epoch++;
+	wait_var_event(old, !atomic_read(old));
 }
 
 /* Is the index's candidate for @fp still a block holding that data? */

@@ -238,34 +238,44 @@ void sis_core_close(struct sis_core *c);
 int sis_core_lookup(struct sis_core *c, u64 lblock, u64 *pblock);
 
 /**
- * sis_core_lookup_range() - map @nr logical blocks from @lblock, pinned
+ * sis_core_read_begin() - map @nr logical blocks from @lblock for a read
  * @c:       the core
  * @lblock:  the first logical block
  * @nr:      how many
  * @pblocks: out: the physical block of each, 0 if unmapped (reads as zeros)
  * @refs:    out: the reference count of each mapped block when looked up
  *           (1: only this logical block maps it; more: shared)
+ * @nowait:  never sleep and do no I/O: -EWOULDBLOCK when the core lock is
+ *           busy or a map or refcount page is not in the cache (for a
+ *           look-up from a context that must not block, such as dm's map())
+ * @ticket:  out: pass it to sis_core_read_end() when every read of the
+ *           returned blocks has completed; NULL for a look-up that is only
+ *           a hint (read-ahead) and needs no protection
  *
- * Every mapped block returned is pinned, so it is not reallocated (nor
- * discarded by passdown) while the caller reads it, even if its logical
- * blocks are remapped meanwhile; the caller must call
- * sis_core_unpin_range() with the same array when the reads are done.
- * On error nothing stays pinned.
+ * Reuse protection without pins: none of the returned blocks is handed out
+ * again (nor discarded by passdown) before sis_core_read_end(), even if its
+ * logical blocks are remapped meanwhile, because every freed block waits
+ * for the next commit, and a commit that frees blocks waits for the reads
+ * begun before it (two read epochs, counted with atomics: see
+ * __sis_readers_drain()).  So a read racing a write returns the old or the
+ * new data, never a third block's.  On error no ticket is held.
  *
- * Return: 0, -EINVAL beyond the logical size, -EIO in fail mode, -ENOMEM, or
- * a metadata error.
+ * Return: 0, -EWOULDBLOCK (@nowait only), -EINVAL beyond the logical
+ * size, -EIO in fail mode, -ENOMEM, or a metadata error.
  */
-int sis_core_lookup_range(struct sis_core *c, u64 lblock, unsigned int nr,
-			  u64 *pblocks, u32 *refs);
+int sis_core_read_begin(struct sis_core *c, u64 lblock, unsigned int nr,
+			u64 *pblocks, u32 *refs, bool nowait,
+			unsigned int *ticket);
 
 /**
- * sis_core_unpin_range() - drop the pins of sis_core_lookup_range()
- * @c:       the core
- * @pblocks: the blocks it returned (zeros are skipped)
- * @nr:      how many
+ * sis_core_read_end() - the reads of a sis_core_read_begin() are done
+ * @c:      the core
+ * @ticket: its ticket
+ *
+ * Takes no lock and never sleeps: callable from a bio's completion, in
+ * hard-IRQ context too.
  */
-void sis_core_unpin_range(struct sis_core *c, const u64 *pblocks,
-			  unsigned int nr);
+void sis_core_read_end(struct sis_core *c, unsigned int ticket);
 
 /**
  * sis_core_find_dup() - find a block that may already hold data with @fp

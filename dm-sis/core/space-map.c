@@ -12,7 +12,11 @@
  * A block is free when its refcount is zero, it is not a map page, no pin
  * holds it, and its committed refcount (the shadow image of a page dirty in
  * the open transaction) is zero too: a block freed in the open transaction
- * is reused, or discarded, only after the commit that freed it is durable.
+ * is reused, or discarded, only after the commit that freed it is durable
+ * (a block mapped and freed within the open transaction too: its shadow
+ * count is set to one), and that commit first waits for the reads begun
+ * before it (sis_core_read_begin()), which is all the reuse protection
+ * readers need.
  * The counters keep
  *	data_blocks = nr_data + nr_meta + nr_pending_free + nr_reserved + free
  * exactly, so the allocator knows without scanning when there is no space.
@@ -572,8 +576,18 @@ int __sis_ref_dec(struct sis_core *c, u64 pblock)
 
 	le64_add_cpu(&c->root.nr_data, -1);
 	block_group(c, pblock, &group, &idx);
-	if (!rc_committed_free(pg, idx))
-		c->nr_pending_free++;
+	/*
+	 * Allocatable only after the next commit, even a block the last
+	 * commit never saw mapped: reads begun before the commit may still be
+	 * reading it, and the commit waits for them before it releases freed
+	 * blocks (__sis_readers_drain()).  Such a block gets a committed count
+	 * of one in the shadow, which only the allocator and the release at
+	 * commit read.
+	 */
+	if (rc_committed_free(pg, idx) && !WARN_ON(!pg->shadow))
+		((struct sis_disk_rc_page *)pg->shadow)->e[idx].refcount =
+			cpu_to_le32(1);
+	c->nr_pending_free++;
 	/*
 	 * Free now, or at the commit: until then no scan marks the group
 	 * full (it sees the block freed in the open transaction).
@@ -586,7 +600,8 @@ int __sis_ref_dec(struct sis_core *c, u64 pblock)
 /**
  * __sis_release_freed() - a commit made @pg durable: pass its freed blocks
  * down as discards (coalesced runs) when passdown is on, except blocks still
- * pinned (a reader of sis_core_lookup_range() may be reading them)
+ * pinned (a writer may be comparing against them); readers of the freed
+ * blocks were waited for before (__sis_readers_drain())
  */
 int __sis_release_freed(struct sis_core *c, struct sis_page *pg)
 {

@@ -4,6 +4,8 @@
  * commit that freed is durable, ENOSPC and recovery from it, discard
  * passdown of freed blocks, and allocation failure injection.
  */
+#include <pthread.h>
+#include <unistd.h>
 #include "harness.h"
 #include "../../dm-sis/core/core-internal.h"
 
@@ -195,14 +197,36 @@ TEST(allocation_failures_never_corrupt)
 }
 
 /*
- * sis_core_lookup_range(): unmapped blocks come back as 0, mapped ones with
- * their reference count, pinned: a block freed under the pin is neither
- * reused nor discarded until the pin goes, then it is free as usual.
+ * sis_core_read_begin(): unmapped blocks come back as 0, mapped ones with
+ * their reference count; a block freed while a read of it is in flight is
+ * neither reused nor discarded: the commit that would release it waits
+ * for the read (sis_core_read_end(), here from another thread), and only
+ * then is the block free as usual.  A block mapped and freed within one
+ * transaction (never committed) waits for a commit too.  A nowait look-up
+ * never reads metadata.
  */
-TEST(lookup_range_pins_against_reuse_and_discard)
+struct read_end_arg {
+	struct sis_core *c;
+	unsigned int ticket;
+	int ended;
+};
+
+static void *read_end_later(void *p)
 {
-	struct sis_core_stats st;
+	struct read_end_arg *a = p;
+
+	usleep(200000);
+	__atomic_store_n(&a->ended, 1, __ATOMIC_SEQ_CST);
+	sis_core_read_end(a->c, a->ticket);
+	return NULL;
+}
+
+TEST(read_begin_protects_against_reuse_and_discard)
+{
+	struct read_end_arg arg;
 	u64 pb[4], p, i, d0;
+	unsigned int ticket;
+	pthread_t t;
 	u32 refs[4];
 	struct fx f;
 	int r;
@@ -211,41 +235,61 @@ TEST(lookup_range_pins_against_reuse_and_discard)
 	ASSERT_OK(fx_write(&f, 10, 5));
 	ASSERT_OK(fx_write(&f, 11, 6));
 	ASSERT_OK(fx_write(&f, 13, 6));		/* shares 11's block */
+	for (i = 0; ; i++) {			/* fill: only the reserve left */
+		r = fx_write(&f, 100 + i, 7000 + i);
+		if (r == -ENOSPC)
+			break;
+		ASSERT_OK(r);
+	}
 	ASSERT_OK(sis_core_commit(f.c));
-	ASSERT_OK(sis_core_lookup_range(f.c, 10, 4, pb, refs));
+	ASSERT_OK(sis_core_read_begin(f.c, 10, 4, pb, refs, false, &ticket));
 	ASSERT_TRUE(pb[0] && pb[1] && pb[3]);
 	ASSERT_EQ(pb[2], 0);
 	ASSERT_EQ(pb[1], pb[3]);
 	ASSERT_EQ(refs[0], 1);
 	ASSERT_EQ(refs[1], 2);
 	ASSERT_EQ(refs[2], 0);
-	ASSERT_EQ(sis_core_lookup_range(f.c, LOGICAL - 2, 4, pb + 0, refs),
-		  -EINVAL);
+	ASSERT_EQ(sis_core_read_begin(f.c, LOGICAL - 2, 4, pb + 1, refs, false,
+				      &arg.ticket), -EINVAL);
 
-	/* free 10's block under the pin, commit: not discarded, not reused */
+	/*
+	 * Free 10's block under the read: not allocatable, not discarded;
+	 * the commit that releases it waits for the read to end.
+	 */
 	d0 = f.d->discarded_blocks;
 	ASSERT_OK(sis_core_unmap(f.c, 10, 1));
+	ASSERT_ERR(sis_core_alloc(f.c, 9999, &p), -ENOSPC);
+	arg.c = f.c;
+	arg.ticket = ticket;
+	arg.ended = 0;
+	ASSERT_OK(pthread_create(&t, NULL, read_end_later, &arg));
 	ASSERT_OK(sis_core_commit(f.c));
-	ASSERT_EQ(f.d->discarded_blocks, d0);
-	for (i = 0; ; i++) {
-		r = fx_write(&f, 100 + i, 7000 + i);
-		if (r == -ENOSPC)
-			break;
-		ASSERT_OK(r);
-		ASSERT_OK(sis_core_lookup(f.c, 100 + i, &p));
-		ASSERT_TRUE(p != pb[0]);
-	}
-	ASSERT_OK(sis_core_commit(f.c));
-	sis_core_get_stats(f.c, &st);
-	ASSERT_TRUE(st.nr_free <= 64);		/* only the map-page reserve */
-	sis_core_unpin_range(f.c, pb, 4);
-	/* unpinned: the freed block can be handed out again */
-	ASSERT_OK(sis_core_unmap(f.c, 100, 1));
-	ASSERT_OK(sis_core_commit(f.c));
-	sis_core_get_stats(f.c, &st);
-	ASSERT_TRUE(st.nr_free > 0);
-	ASSERT_OK(sis_core_alloc(f.c, 9999, &p));
+	ASSERT_TRUE(__atomic_load_n(&arg.ended, __ATOMIC_SEQ_CST));
+	ASSERT_OK(pthread_join(t, NULL));
+	ASSERT_EQ(f.d->discarded_blocks, d0 + 1);	/* after the read */
+	ASSERT_OK(sis_core_alloc(f.c, 9999, &p));	/* the one freed block */
 	sis_core_unpin(f.c, p);
+
+	/* mapped and freed in one transaction: still waits for a commit */
+	ASSERT_OK(fx_write(&f, 20, 900000));	/* new data: a free block */
+	ASSERT_OK(sis_core_lookup(f.c, 20, &p));
+	ASSERT_OK(sis_core_read_begin(f.c, 20, 1, pb, refs, false, &ticket));
+	ASSERT_OK(sis_core_unmap(f.c, 20, 1));
+	ASSERT_ERR(sis_core_alloc(f.c, 9998, &pb[1]), -ENOSPC);
+	sis_core_read_end(f.c, ticket);
+	ASSERT_OK(sis_core_commit(f.c));
+	ASSERT_OK(sis_core_alloc(f.c, 9998, &pb[1]));
+	sis_core_unpin(f.c, pb[1]);
+
+	/* nowait: a page not in the cache is -EWOULDBLOCK, no I/O */
+	sis_core_drop_cache(f.c);
+	ASSERT_EQ(sis_core_read_begin(f.c, 11, 1, pb, refs, true, &ticket),
+		  -EWOULDBLOCK);
+	ASSERT_OK(sis_core_read_begin(f.c, 11, 1, pb, refs, false, &ticket));
+	sis_core_read_end(f.c, ticket);
+	ASSERT_OK(sis_core_read_begin(f.c, 11, 1, pb, refs, true, &ticket));
+	ASSERT_EQ(refs[0], 2);
+	sis_core_read_end(f.c, ticket);
 	fx_check_clean(&f);
 	fx_destroy(&f);
 }
