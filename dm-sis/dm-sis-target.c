@@ -49,13 +49,18 @@
  *    state, its page already holds the data, so the writer compares at once
  *    and waits for the write only before mapping (a failed write sends the
  *    block back to be decided again).
- *  - The decisions of all writers, find_dup to the pcache install of a new
- *    block, are serialised by store_lock (the hashing before and the data
- *    writes after are not).  So a block is always in pcache before another
- *    writer can find it; writers of the same new data at once find each
- *    other's block instead of storing two copies; and a batch's new blocks
- *    are allocated in a row, contiguous on disk as far as free space
- *    allows, so a later sequential read of them is one disk read.
+ *  - Writers of the same data decide one after the other, writers of
+ *    different data in parallel: a batch takes the hash locks of its
+ *    blocks' fingerprints (bits of pool->hash_locks, in ascending order)
+ *    from find_dup to the pcache install of its new blocks (the hashing
+ *    before and the data writes after hold none).  A block is only found
+ *    through its fingerprint, so it is always in pcache before another
+ *    writer can find it, and writers of the same new data at once find each
+ *    other's block instead of storing two copies.  A batch's new blocks are
+ *    allocated with one core call, in a row, contiguous on disk as far as
+ *    free space allows whatever other writers do, so a later sequential
+ *    read of them is one disk read.  A candidate that misses the cache is
+ *    still read under its hash lock (blocking only writers of that data).
  *
  * Durability.  A data write completes before the mapping naming it is made;
  * the core's commit flushes the disk first, then writes its journal.  A
@@ -64,8 +69,9 @@
  * write commits after its mappings.  A timer commits every commit_interval
  * seconds; postsuspend commits.
  *
- * Locking order: logical range -> store_lock -> commit_lock -> core mutex
- * (pcache shard locks and range_lock are leaves).  pools_lock is taken only
+ * Locking order: logical range -> hash locks (ascending) -> commit_lock ->
+ * core mutex (pcache shard locks and range_lock are leaves).  No hash lock
+ * is held while waiting for space.  pools_lock is taken only
  * in ctr/dtr.
  */
 #include <linux/bio.h>
@@ -83,6 +89,7 @@
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 #include <linux/uuid.h>
+#include <linux/wait_bit.h>
 #include <linux/workqueue.h>
 
 #include "core/sis-core.h"
@@ -97,6 +104,8 @@
 #define SIS_MAX_DISCARD_SECTORS	BIT(22)	/* 2 GiB per discard bio */
 #define SIS_NO_SPACE_RETRY_MS	250
 #define SIS_NOMEM_RETRY_MS	20	/* -ENOMEM from the core: try again */
+#define SIS_HASH_LOCK_BITS	10
+#define SIS_HASH_LOCKS		BIT(SIS_HASH_LOCK_BITS)	/* per pool */
 /*
  * Reserves of each pool for forward progress under memory pressure: pages
  * for metadata I/O (each metadata write holds one until it completes, so
@@ -154,8 +163,8 @@ struct sis_features {
  * @f:           features of the active table (set at resume)
  * @timer_on:    commit timer armed (pools_lock is not needed: set in
  *               resume, cleared in postsuspend, both serialised by dm)
- * @store_lock:  serialises the store decisions of writers, find_dup to
- *               pcache install (see top)
+ * @hash_locks:  one bit lock per SIS_HASH_LOCKS-th of the fingerprint
+ *               space: writers of the same data decide in turn (see top)
  * @range_lock:  protects @ranges
  * @ranges:      logical ranges held by writers and discards (struct sis_range)
  * @range_wait:  woken when a range is released
@@ -203,7 +212,7 @@ struct sis_pool {
 	struct sis_features f;
 	bool timer_on;
 
-	struct mutex store_lock;	/* store decisions, see top */
+	unsigned long hash_locks[BITS_TO_LONGS(SIS_HASH_LOCKS)];
 	spinlock_t range_lock;		/* protects ranges */
 	struct list_head ranges;
 	wait_queue_head_t range_wait;
@@ -434,7 +443,7 @@ static void sis_event_target(struct sis_pool *pool, struct dm_target *ti,
 }
 
 /*
- * After a successful allocation (store_lock held): leave out-of-space mode
+ * After a successful allocation: leave out-of-space mode
  * and check the low-water mark, raising one event per crossing.
  */
 static void sis_space_check(struct sis_pool *pool)
@@ -860,58 +869,6 @@ static bool sis_candidate_matches(struct sis_pool *pool, u64 pblock,
 	return same;
 }
 
-/*
- * Allocate a block for new data and install the data in pcache under it.
- * store_lock held.  Without error_if_no_space a full device is retried for
- * up to SIS_NO_SPACE_TIMEOUT seconds (commits may free blocks, discards
- * too), with store_lock dropped while waiting so that duplicate and zero
- * writes go on.  A noflush suspend ends the wait with -EAGAIN: the bio is
- * requeued and retried after resume (when the backing device may have
- * grown), so the suspend does not wait for space that cannot come.
- */
-static int sis_alloc_install(struct sis_target *st, u64 fp, struct page *page,
-			     u64 *pblock, struct pcache_entry **entry)
-{
-	struct sis_pool *pool = st->pool;
-	unsigned long deadline = jiffies + SIS_NO_SPACE_TIMEOUT * HZ;
-	struct sis_core_stats stats;
-	int r;
-
-	for (;;) {
-		r = sis_core_alloc(pool->core, fp, pblock);
-		if (!r)
-			*entry = pcache_install(pool->dev, *pblock, page);
-		if (r != -ENOSPC) {
-			if (!r)
-				sis_space_check(pool);
-			return r;
-		}
-
-		sis_core_get_stats(pool->core, &stats);
-		if (stats.nr_pending_free) {
-			r = sis_commit(pool);
-			if (r)
-				return r;
-			continue;
-		}
-		if (!READ_ONCE(pool->out_of_space)) {
-			WRITE_ONCE(pool->out_of_space, true);
-			DMWARN_LIMIT("%s: out of data space", pool->name);
-			sis_raise_event(pool);
-		}
-		if (st->f.error_if_no_space)
-			return -ENOSPC;
-		if (READ_ONCE(pool->requeue))
-			return -EAGAIN;
-		if (time_after(jiffies, deadline))
-			return -ENOSPC;
-		mutex_unlock(&pool->store_lock);
-		wait_event_timeout(pool->space_wait, READ_ONCE(pool->requeue),
-				   msecs_to_jiffies(SIS_NO_SPACE_RETRY_MS));
-		mutex_lock(&pool->store_lock);
-	}
-}
-
 /* ---------------------------------------------------------------- */
 /* Writes                                                           */
 /* ---------------------------------------------------------------- */
@@ -922,6 +879,7 @@ enum sis_wstate {
 	SIS_W_ZERO,	/* all zeros: unmapped */
 	SIS_W_DUP,	/* identical to the existing block @pblock */
 	SIS_W_SAME,	/* identical to block @dup_of of this batch, a NEW one */
+	SIS_W_ALLOC,	/* new data: gets a new block at the end of the round */
 	SIS_W_NEW,	/* new data in the newly allocated block @pblock */
 	SIS_W_DONE,	/* mapped */
 };
@@ -963,6 +921,9 @@ struct sis_wrun {
  * @nr:      blocks
  * @pending: data writes in flight, and @done completes when they end
  * @runs:    the data writes
+ * @space_deadline: when a write waiting for space gives up (0: not waiting)
+ * @nr_locks: hash locks held (sis_hash_lock_batch())
+ * @locks:   their bits, ascending
  * @b:       the blocks
  */
 struct sis_wbatch {
@@ -972,6 +933,9 @@ struct sis_wbatch {
 	atomic_t pending;
 	struct completion done;
 	struct sis_wrun runs[SIS_MAX_IO_BLOCKS];
+	unsigned long space_deadline;
+	unsigned int nr_locks;
+	u16 locks[SIS_MAX_IO_BLOCKS];
 	struct sis_wblock b[SIS_MAX_IO_BLOCKS];
 };
 
@@ -1060,23 +1024,113 @@ static int sis_wbatch_fill(struct sis_wbatch *wb, struct bio *bio,
 	return 0;
 }
 
+static unsigned int sis_hash_lock_of(u64 fp)
+{
+	return hash_64(fp, SIS_HASH_LOCK_BITS);
+}
+
 /*
- * Phase 1: decide every STORE block, under store_lock: zero, a duplicate
- * of an earlier block of the batch, of an existing block (compared), or
- * new data in a new block installed in pcache.  The batch's allocations
- * are made in a row, so its new blocks are contiguous on disk as far as
- * free space allows.
+ * Take the hash locks of every STORE block of @wb, in ascending order (so
+ * two batches never wait for each other in a cycle).  A hash lock is a bit
+ * of pool->hash_locks: writers of the same data (the same fingerprint)
+ * decide one after the other, so the second finds the block of the first;
+ * writers of different data take different bits and never wait for each
+ * other, except for the rare fingerprints sharing a bit.
+ */
+static void sis_hash_lock_batch(struct sis_wbatch *wb)
+{
+	unsigned long *bits = wb->st->pool->hash_locks;
+	unsigned int i, j, k, n = 0;
+	u16 l;
+
+	for (i = 0; i < wb->nr; i++) {
+		if (wb->b[i].state != SIS_W_STORE)
+			continue;
+		l = sis_hash_lock_of(wb->b[i].fp);
+		for (j = 0; j < n && wb->locks[j] < l; j++)
+			;
+		if (j < n && wb->locks[j] == l)
+			continue;
+		for (k = n++; k > j; k--)
+			wb->locks[k] = wb->locks[k - 1];
+		wb->locks[j] = l;
+	}
+	wb->nr_locks = n;
+	for (i = 0; i < n; i++)
+		wait_on_bit_lock(bits, wb->locks[i], TASK_UNINTERRUPTIBLE);
+}
+
+static void sis_hash_unlock_batch(struct sis_wbatch *wb)
+{
+	unsigned long *bits = wb->st->pool->hash_locks;
+	unsigned int i;
+
+	for (i = 0; i < wb->nr_locks; i++)
+		clear_and_wake_up_bit(wb->locks[i], bits);
+	wb->nr_locks = 0;
+}
+
+/*
+ * No block for new data (no hash lock held): commit if that frees some,
+ * else wait for space, without error_if_no_space, for up to
+ * SIS_NO_SPACE_TIMEOUT seconds (commits and discards may free blocks).  A
+ * noflush suspend ends the wait with -EAGAIN: the bio is requeued and
+ * retried after resume (when the backing device may have grown), so the
+ * suspend does not wait for space that cannot come.
+ * Return: 1 (decide again), -ENOSPC, -EAGAIN, or a commit error.
+ */
+static int sis_wait_space(struct sis_wbatch *wb)
+{
+	struct sis_pool *pool = wb->st->pool;
+	struct sis_core_stats stats;
+	int r;
+
+	sis_core_get_stats(pool->core, &stats);
+	if (stats.nr_pending_free) {
+		r = sis_commit(pool);
+		return r ? r : 1;
+	}
+	if (!READ_ONCE(pool->out_of_space)) {
+		WRITE_ONCE(pool->out_of_space, true);
+		DMWARN_LIMIT("%s: out of data space", pool->name);
+		sis_raise_event(pool);
+	}
+	if (wb->st->f.error_if_no_space)
+		return -ENOSPC;
+	if (READ_ONCE(pool->requeue))
+		return -EAGAIN;
+	if (!wb->space_deadline)
+		wb->space_deadline = jiffies + SIS_NO_SPACE_TIMEOUT * HZ;
+	else if (time_after(jiffies, wb->space_deadline))
+		return -ENOSPC;
+	wait_event_timeout(pool->space_wait, READ_ONCE(pool->requeue),
+			   msecs_to_jiffies(SIS_NO_SPACE_RETRY_MS));
+	return 1;
+}
+
+/*
+ * Phase 1: decide every STORE block, under the hash locks of its data:
+ * zero, a duplicate of an earlier block of the batch, of an existing
+ * block (compared), or new data.  The new blocks of the batch are then
+ * allocated with one core call, so they are contiguous on disk as far as
+ * free space allows whatever other writers do, and installed in pcache
+ * before the hash locks go (a writer of the same data finds the entry).
+ * Return: 0, 1 when blocks are left to decide after waiting for space, or
+ * -errno (what was decided before it is still stored).
  */
 static int sis_wbatch_decide(struct sis_wbatch *wb)
 {
 	struct sis_pool *pool = wb->st->pool;
+	unsigned int i, j, k, nr_alloc = 0;
+	u8 alloc[SIS_MAX_IO_BLOCKS];
+	u64 fps[SIS_MAX_IO_BLOCKS];
+	u64 pbs[SIS_MAX_IO_BLOCKS];
 	struct sis_wblock *b;
-	unsigned int i, j;
 	void *data;
 	u64 p;
-	int r = 0;
+	int r = 0, n;
 
-	for (i = 0; i < wb->nr; i++) {	/* pure CPU: outside the lock */
+	for (i = 0; i < wb->nr; i++) {	/* pure CPU: outside any lock */
 		b = &wb->b[i];
 		if (b->state != SIS_W_STORE)
 			continue;
@@ -1087,15 +1141,15 @@ static int sis_wbatch_decide(struct sis_wbatch *wb)
 			b->fp = sis_fingerprint(data);
 	}
 
-	mutex_lock(&pool->store_lock);
+	sis_hash_lock_batch(wb);
 	for (i = 0; i < wb->nr; i++) {
 		b = &wb->b[i];
 		if (b->state != SIS_W_STORE)
 			continue;
 		data = page_address(b->page);
 		for (j = 0; j < i; j++)
-			if (wb->b[j].state == SIS_W_NEW && wb->b[j].fp == b->fp &&
-			    !memcmp(pcache_data(wb->b[j].e), data, SIS_BLOCK_SIZE))
+			if (wb->b[j].state == SIS_W_ALLOC && wb->b[j].fp == b->fp &&
+			    !memcmp(page_address(wb->b[j].page), data, SIS_BLOCK_SIZE))
 				break;
 		if (j < i) {
 			b->state = SIS_W_SAME;
@@ -1113,14 +1167,47 @@ static int sis_wbatch_decide(struct sis_wbatch *wb)
 		} else if (r != -ENOENT) {
 			break;
 		}
-		r = sis_alloc_install(wb->st, b->fp, b->page, &b->pblock, &b->e);
-		if (r)
-			break;
-		b->page = NULL;		/* pcache owns it now */
-		b->state = SIS_W_NEW;
-		b->written = false;
+		r = 0;
+		b->state = SIS_W_ALLOC;
+		alloc[nr_alloc] = i;
+		fps[nr_alloc++] = b->fp;
 	}
-	mutex_unlock(&pool->store_lock);
+
+	n = 0;
+	if (!r && nr_alloc) {
+		n = sis_core_alloc_run(pool->core, fps, nr_alloc, pbs);
+		if (n < 0) {
+			r = n;
+			n = 0;
+		}
+	}
+	for (k = 0; k < nr_alloc; k++) {
+		b = &wb->b[alloc[k]];
+		if (k < n) {
+			b->pblock = pbs[k];
+			b->e = pcache_install(pool->dev, b->pblock, b->page);
+			b->page = NULL;		/* pcache owns it now */
+			b->state = SIS_W_NEW;
+			b->written = false;
+			continue;
+		}
+		/* no block (error, or space ran out): decided again later */
+		b->state = SIS_W_STORE;
+		for (j = alloc[k] + 1; j < wb->nr; j++)
+			if (wb->b[j].state == SIS_W_SAME &&
+			    wb->b[j].dup_of == alloc[k])
+				wb->b[j].state = SIS_W_STORE;
+	}
+	sis_hash_unlock_batch(wb);
+
+	if (n)
+		sis_space_check(pool);
+	if (!r && n < nr_alloc)
+		r = -ENOSPC;
+	if (r == -ENOSPC)
+		r = sis_wait_space(wb);
+	else if (!r)
+		wb->space_deadline = 0;
 	return r;
 }
 
@@ -1319,10 +1406,13 @@ static int sis_write(struct sis_target *st, struct bio *bio)
 		r = sis_wbatch_decide(wb);
 		sis_wbatch_write(wb);
 		r2 = sis_wbatch_map(wb);
-		if (r || r2 != 1) {
-			r = r ? r : r2;
+		if (r < 0 || r2 < 0) {
+			r = r < 0 ? r : r2;
 			break;
 		}
+		if (!r && !r2)
+			break;
+		r = 0;		/* blocks to decide again */
 	}
 	sis_range_unlock(pool, &range);
 
@@ -1459,7 +1549,6 @@ static struct sis_pool *__pool_create(struct dm_target *ti, struct dm_dev *dm_de
 	init_waitqueue_head(&pool->md_wait);
 	spin_lock_init(&pool->md_lock);
 	mutex_init(&pool->commit_lock);
-	mutex_init(&pool->store_lock);
 	spin_lock_init(&pool->range_lock);
 	INIT_LIST_HEAD(&pool->ranges);
 	init_waitqueue_head(&pool->range_wait);

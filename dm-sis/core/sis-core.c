@@ -29,6 +29,7 @@
 #include <linux/string.h>
 #include <linux/crc32c.h>
 #include <linux/xxhash.h>
+#include <linux/sched.h>
 #include <linux/wait_bit.h>
 #include "core-internal.h"
 
@@ -634,21 +635,18 @@ int sis_core_find_dup(struct sis_core *c, u64 fp, u64 *pblock)
 	return r;
 }
 
-int sis_core_alloc(struct sis_core *c, u64 fp, u64 *pblock)
+/* A new block for data with @fp, pinned, reserved and in the index. */
+static int __sis_alloc_one(struct sis_core *c, u64 fp, u64 *pblock)
 {
 	struct sis_disk_rc *rc;
 	struct sis_page *pg;
 	int r;
 
-	mutex_lock(&c->lock);
-	__sis_op_begin(c);
-	r = __sis_check_writable(c);
-	if (!r)
-		r = __sis_maybe_commit(c);
+	r = __sis_maybe_commit(c);
 	if (!r)
 		r = __sis_alloc_block(c, pblock);
 	if (r)
-		goto out;
+		return r;
 	r = __sis_rc_get(c, *pblock, &pg, &rc);
 	if (!r)
 		r = __sis_mc_dirty(c, pg);
@@ -658,10 +656,38 @@ int sis_core_alloc(struct sis_core *c, u64 fp, u64 *pblock)
 	}
 	if (r)
 		__sis_unpin(c, *pblock);
-out:
+	return r;
+}
+
+int sis_core_alloc_run(struct sis_core *c, const u64 *fps, unsigned int n,
+		       u64 *pblocks)
+{
+	unsigned int i = 0;
+	int r;
+
+	mutex_lock(&c->lock);
+	__sis_op_begin(c);
+	r = __sis_check_writable(c);
+	while (!r && i < n) {
+		r = __sis_alloc_one(c, fps[i], &pblocks[i]);
+		if (!r)
+			i++;
+	}
+	if (r == -ENOSPC && i)
+		r = 0;			/* a part: the caller waits for the rest */
+	if (r)
+		while (i)
+			__sis_unpin(c, pblocks[--i]);
 	__sis_op_end(c);
 	mutex_unlock(&c->lock);
-	return r;
+	return r ? r : (int)i;
+}
+
+int sis_core_alloc(struct sis_core *c, u64 fp, u64 *pblock)
+{
+	int r = sis_core_alloc_run(c, &fp, 1, pblock);
+
+	return r < 0 ? r : 0;
 }
 
 int sis_core_map(struct sis_core *c, u64 lblock, u64 pblock)

@@ -302,6 +302,21 @@ int sis_core_find_dup(struct sis_core *c, u64 fp, u64 *pblock);
 int sis_core_alloc(struct sis_core *c, u64 fp, u64 *pblock);
 
 /**
+ * sis_core_alloc_run() - sis_core_alloc() for @n blocks in one call
+ * @c:       the core
+ * @fps:     the fingerprint of each block's data
+ * @n:       how many
+ * @pblocks: out: the blocks, allocated in a row (contiguous on disk as far
+ *           as free space allows, whatever other writers allocate)
+ *
+ * Return: the number allocated (@n, or fewer when space ran out: the rest
+ * is -ENOSPC), or -errno with nothing allocated (-ENOSPC, -EROFS, -ENOMEM,
+ * a metadata error).
+ */
+int sis_core_alloc_run(struct sis_core *c, const u64 *fps, unsigned int n,
+		       u64 *pblocks);
+
+/**
  * sis_core_map() - map @lblock to @pblock
  *
  * @pblock must be pinned by the caller (from find_dup or alloc) and its data
