@@ -97,7 +97,8 @@ for i in $(seq 1 "$NMSG"); do
 	nm=$((nm + 1))
 	st=$(dmsetup status mm)
 	nf=$(echo "$st" | wc -w)
-	[ "$nf" = 17 ] || die "status has $nf words: $st"
+	# <start> <len> sis, then one word per field (tests/guest/lib.sh SIS_FIELDS)
+	[ "$nf" = $((3 + ${#SIS_FIELDS[@]})) ] || die "status has $nf words: $st"
 	case $(echo "$st" | awk '{print $4}') in write | read-only | out-of-space | fail) ;;
 	*) die "bad mode in status: $st" ;; esac
 	if [ $((i % 5)) = 0 ]; then
