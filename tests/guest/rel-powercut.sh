@@ -68,6 +68,7 @@ for c in $(seq 1 "$CYCLES"); do
 	pc_wait_events 3
 	w=$((6 + RANDOM % 11))
 	sleep "$w"
+	pc_stop
 	pc_cut ev "$S2" "$D2"
 	pc_cut pc "$S1" "$D1"
 	pc_kill

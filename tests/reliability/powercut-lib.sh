@@ -71,6 +71,19 @@ pc_workload() {
 	PC_PIDS+=" $!"
 }
 
+# pc_stop: freeze the workload (SIGSTOP to its process groups) before a cut.
+# A cut takes two device reloads (the event device, then the data device);
+# a workload still running between them could record nothing (its intent
+# record dropped by the cut event device) yet change the data disk (not
+# cut yet), e.g. delete a file it had acknowledged, and the verifier would
+# report that acknowledged file lost.  A stopped process starts no new
+# operation; a system call in progress when it stops had its intent
+# recorded (written O_DSYNC) before it began.
+pc_stop() {
+	local p
+	for p in $PC_PIDS; do kill -STOP -- "-$p" 2>/dev/null || true; done
+}
+
 pc_kill() {
 	local p
 	for p in $PC_PIDS; do kill -9 -- "-$p" 2>/dev/null || true; done
