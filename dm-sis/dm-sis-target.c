@@ -713,6 +713,19 @@ static void sis_read_cached(struct sis_target *st, struct bio *piece,
 	sis_bio_end(st, piece, lblock + i, r);
 }
 
+/* The end of the run of blocks from @i that a read serves one way. */
+static unsigned int sis_read_run_end(const u64 *pblocks, const u32 *refs,
+				     unsigned int i, unsigned int nr)
+{
+	enum sis_read_kind kind = sis_read_kind(pblocks, refs, i);
+	unsigned int j;
+
+	for (j = i + 1; j < nr && sis_read_kind(pblocks, refs, j) == kind &&
+	     (kind != SIS_READ_DIRECT || pblocks[j] == pblocks[j - 1] + 1); j++)
+		;
+	return j;
+}
+
 /* Where a read of @bio starts: its first logical block and its offset in it. */
 static u64 sis_bio_lblock(struct sis_target *st, struct bio *bio,
 			  unsigned int *skip, unsigned int *nr)
@@ -761,10 +774,7 @@ static void sis_read(struct sis_target *st, struct bio *bio)
 	sb->ticket_held = true;
 	for (i = 0; i < nr; i = j, skip = 0) {
 		kind = sis_read_kind(pblocks, refs, i);
-		for (j = i + 1; j < nr && sis_read_kind(pblocks, refs, j) == kind &&
-		     (kind != SIS_READ_DIRECT || pblocks[j] == pblocks[j - 1] + 1);
-		     j++)
-			;
+		j = sis_read_run_end(pblocks, refs, i, nr);
 		piece = bio;
 		if (j < nr) {
 			piece = bio_split(bio, ((j - i) * SIS_BLOCK_SIZE - skip) >>
@@ -801,7 +811,7 @@ static bool sis_read_fast(struct sis_target *st, struct bio *bio,
 {
 	u64 pblocks[SIS_MAX_IO_BLOCKS];
 	u32 refs[SIS_MAX_IO_BLOCKS];
-	unsigned int i, skip, nr, ticket;
+	unsigned int skip, nr, ticket;
 	enum sis_read_kind kind;
 	u64 lblock;
 
@@ -811,11 +821,8 @@ static bool sis_read_fast(struct sis_target *st, struct bio *bio,
 				&ticket))
 		return false;
 	kind = sis_read_kind(pblocks, refs, 0);
-	for (i = 1; i < nr; i++)
-		if (sis_read_kind(pblocks, refs, i) != kind ||
-		    (kind == SIS_READ_DIRECT && pblocks[i] != pblocks[i - 1] + 1))
-			break;
-	if (i < nr || kind == SIS_READ_CACHED) {
+	if (sis_read_run_end(pblocks, refs, 0, nr) < nr ||
+	    kind == SIS_READ_CACHED) {
 		sis_core_read_end(st->pool->core, ticket);
 		return false;
 	}
