@@ -4,9 +4,10 @@
 # Guest part of tests/host/long/dkms-deb.sh (not a test by itself): /dev/vdb
 # holds deps/ (dkms, gcc, kernel headers...), pkgs/ (dm-sis-dkms, sis-tools)
 # and src/ (the module source); /dev/vdc is a blank 256 MiB disk.  Runs the
-# README's "Production use" commands.
+# README's "Production use" commands with DKMS builds.
 set -euo pipefail
 . /sis/tests/guest/lib.sh
+. /sis/tests/host/_pkg-guest-lib.sh
 SIS_TEST=dkms-deb
 
 KREL=$(uname -r)
@@ -18,12 +19,14 @@ rm -f "/lib/modules/$KREL/extra/dm-sis.ko"
 depmod -a "$KREL"
 modinfo dm-sis >/dev/null 2>&1 && die "a dm-sis module is still installed"
 
-log "installing $(ls /mnt/deps | wc -l) dependency packages (dkms, gcc, headers)"
-# dkms last: in one dpkg -i run with its dependencies, dpkg configures it too early.
-dpkg -i $(ls /mnt/deps/*.deb | grep -v '/dkms_') >/tmp/dpkg-deps.log 2>&1 ||
-	{ grep -iE -B3 -A3 'error|depend' /tmp/dpkg-deps.log | tail -n 40; die "dpkg -i deps"; }
-dpkg -i /mnt/deps/dkms_*.deb >>/tmp/dpkg-deps.log 2>&1 || { tail -n 30 /tmp/dpkg-deps.log; die "dpkg -i dkms"; }
+pkg_install_deps
 [ -e "/lib/modules/$KREL/build" ] || die "no headers for $KREL"
+
+dkms_installed() { # $1: what is being checked
+	dkms status | tee /tmp/st
+	grep -qxF "dm-sis/0.1.0, $KREL, x86_64: installed" /tmp/st || die "$1: dkms status: $(cat /tmp/st)"
+	modinfo -n dm-sis | grep -q "/updates/dkms/dm-sis.ko" || die "$1: module path $(modinfo -n dm-sis)"
+}
 
 smoke() { # a device, 1 MiB written and read back, removed, module unloaded
 	modprobe dm-sis
@@ -44,47 +47,34 @@ cp -a /mnt/src /tmp/src
 t0=$SECONDS
 make -C /tmp/src dkms-install >/tmp/dkms-install.log 2>&1 || { tail -n 40 /tmp/dkms-install.log; die "make dkms-install"; }
 log "make dkms-install took $((SECONDS - t0)) s"
-dkms status | tee /tmp/st
-grep -qxF "dm-sis/0.1.0, $KREL, x86_64: installed" /tmp/st || die "dkms status: $(cat /tmp/st)"
-modinfo -n dm-sis | grep -q "/updates/dkms/dm-sis.ko" || die "module path $(modinfo -n dm-sis)"
+dkms_installed "make dkms-install"
 smoke
 make -C /tmp/src dkms-remove >/tmp/dkms-remove.log 2>&1 || { cat /tmp/dkms-remove.log; die "make dkms-remove"; }
 dkms status | grep -q dm-sis && die "dkms status after dkms-remove: $(dkms status)"
 [ -e /usr/src/dm-sis-0.1.0 ] && die "/usr/src/dm-sis-0.1.0 left by dkms-remove"
 modinfo dm-sis >/dev/null 2>&1 && die "module still installed after dkms-remove"
 
-# ---- 2. the packages: install, use, remove, purge ----
-log "dpkg -i dm-sis-dkms sis-tools"
-t0=$SECONDS
-dpkg -i /mnt/pkgs/dm-sis-dkms_*.deb /mnt/pkgs/sis-tools_*.deb >/tmp/dpkg.log 2>&1 ||
-	{ tail -n 40 /tmp/dpkg.log; die "dpkg -i packages"; }
-log "dpkg -i took $((SECONDS - t0)) s"
-dkms status | tee /tmp/st
-grep -qxF "dm-sis/0.1.0, $KREL, x86_64: installed" /tmp/st || die "dkms status: $(cat /tmp/st)"
-[ -x /usr/sbin/sis ] && [ -f /usr/share/man/man8/sis.8.gz ] && [ -f /lib/systemd/system/sis-activate.service ] ||
-	die "sis-tools files missing"
-/usr/sbin/sis --version
-# The README's activation commands with the packaged tool.
-/usr/sbin/sis format "$D" >/dev/null
-U=$(/usr/sbin/sis probe "$D" | sed -n 's/.* UUID=//p')
-echo "pk UUID=$U low_water_mark=1000" >/etc/sistab
-modprobe dm-sis
-/usr/sbin/sis activate --all
-/usr/sbin/sis stats --json pk | grep -q '"mode": *"write"' || die "stats --json: $(/usr/sbin/sis stats --json pk)"
-/usr/sbin/sis deactivate --all
-rmmod dm-sis
-rm /etc/sistab
+# ---- 2. the packages: install (DKMS builds), use ----
+pkg_install
+dkms_installed "dpkg -i"
+pkg_use_tools
 
-dpkg -r sis-tools dm-sis-dkms >/tmp/dpkg-r.log 2>&1 || { cat /tmp/dpkg-r.log; die "dpkg -r"; }
-dkms status | grep -q dm-sis && die "dkms status after remove: $(dkms status)"
-for f in /usr/src/dm-sis-0.1.0 /usr/sbin/sis /lib/systemd/system/sis-activate.service \
-	"/lib/modules/$KREL/updates/dkms/dm-sis.ko" /var/lib/dkms/dm-sis; do
-	[ -e "$f" ] && die "$f left after dpkg -r"
-done
-dpkg -P sis-tools dm-sis-dkms >/tmp/dpkg-p.log 2>&1 || { cat /tmp/dpkg-p.log; die "dpkg -P"; }
-dpkg -l sis-tools dm-sis-dkms 2>/dev/null | grep -E '^(ii|rc)' && die "packages still known to dpkg"
-left=$(find / -xdev \( -path /sis -o -path /mnt -o -path /tmp -o -path /proc \) -prune -o \
-	\( -name '*dm-sis*' -o -name 'sis-tools*' -o -name 'sis-activate*' \) -print 2>/dev/null || true)
-[ -z "$left" ] || die "left after purge: $left"
+# ---- 3. a kernel upgrade: the hook a linux-image postinst runs rebuilds it ----
+# The guest cannot boot another kernel, so the module is taken away from this
+# one and the kernel's postinst.d hook (run-parts by every linux-image
+# package on install or upgrade) is run as an upgrade runs it.
+dkms uninstall -m dm-sis -v 0.1.0 -k "$KREL" >/dev/null
+dkms unbuild -m dm-sis -v 0.1.0 -k "$KREL" >/dev/null
+modinfo dm-sis >/dev/null 2>&1 && die "module still installed after dkms uninstall"
+[ -x /etc/kernel/postinst.d/dkms ] || die "no /etc/kernel/postinst.d/dkms hook"
+log "kernel postinst.d hook"
+t0=$SECONDS
+/etc/kernel/postinst.d/dkms "$KREL" "/boot/vmlinuz-$KREL" >/tmp/hook.log 2>&1 || { tail -n 30 /tmp/hook.log; die "postinst.d/dkms"; }
+log "the hook rebuilt dm-sis in $((SECONDS - t0)) s"
+dkms_installed "kernel postinst.d hook"
+smoke
+
+# ---- 4. remove, purge ----
+pkg_remove_purge
 modinfo dm-sis >/dev/null 2>&1 && die "module still installed after purge"
-sis_pass "make dkms-install/remove and the packages install, work, remove and purge cleanly"
+sis_pass "make dkms-install/remove, the packages build, work, rebuild from the kernel hook, remove and purge cleanly"
