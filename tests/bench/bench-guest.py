@@ -14,7 +14,7 @@
 #
 # usage: bench-guest.py [--size MiB] [--targets linear,thin,vdo,sis] [--runs N]
 #                       [--copies K] [--containers K] [--rand-runtime S]
-#                       [--seq-cap S] [--containers-budget S] [--long-mib MiB]
+#                       [--seq-cap S] [--containers-budget S] [--randrw-runtime S] [--long-mib MiB]
 #                       [--logical MiB] [--cmd-timeout S]
 import argparse
 import glob
@@ -209,6 +209,12 @@ PROFILE_PERIOD = 1.0
 
 def task_group(comm):
     """Group a task name: per-CPU suffixes dropped, kworkers by workqueue."""
+    if comm.startswith("kworker/R-"):
+        # a WQ_MEM_RECLAIM workqueue's rescuer "kworker/R-<wq>", "[+-]<wq>"
+        # appended once it has run that workqueue's work
+        name = comm[len("kworker/R-"):]
+        m = re.match(r"(.+)[+-]\1$", name)
+        return "rescuer (wq %s)" % (m.group(1) if m else name)
     if comm.startswith("kworker/"):
         m = re.match(r"kworker/[^+-]*[+-](.+)$", comm)
         if m:
@@ -340,6 +346,10 @@ class BlkTrace:
             self.p.kill()
             out = self.p.communicate()[0]
         res = {"rc": self.p.returncode, "disk": self.disk}
+        try:  # 0 once blktrace has torn its trace down (it must not stay on)
+            res["enable_after"] = int(_read("/sys/block/%s/trace/enable" % os.path.basename(self.disk)))
+        except (OSError, ValueError):
+            pass
         m = re.search(r"You have (\d+) \(\s*(\d+)\) dropped events", out or "")
         res["dropped_events"] = int(m.group(1)) if m else 0
         if not glob.glob(BT_DIR + "/bt.blktrace.*"):
@@ -764,7 +774,7 @@ class Bench:
                       "group_reporting": 1, "time_based": 1}
             common.update(ws)
             self.measured(t, run, "raw", "randrw4k_qd32_dedupe50_nj%d" % nj,
-                          lambda: self.fio("rrw%d" % nj, [(fn, off, S, a.rand_runtime)], common),
+                          lambda: self.fio("rrw%d" % nj, [(fn, off, S, a.randrw_runtime)], common),
                           flush=lambda: fsync_path(fn), cold=True)
         if a.long_mib:
             L = a.long_mib * MiB
@@ -925,7 +935,8 @@ class Bench:
               "tree_files": self.tree_files, "tree": "/usr without /usr/lib/modules",
               "rand_runtime_s": a.rand_runtime, "seq_cap_s": a.seq_cap,
               "containers_budget_s": a.containers_budget, "logical_mib": a.logical,
-              "long_mib": a.long_mib, "profile_period_s": PROFILE_PERIOD,
+              "long_mib": a.long_mib, "randrw_runtime_s": a.randrw_runtime,
+              "profile_period_s": PROFILE_PERIOD,
               "disks": dict(zip(targets, disks)), "clock": clock,
               "tsc_dmesg": sh("dmesg | grep -E 'tsc: (Detected|Using|PIT)' || true", check=False).strip()})
         wedged = set()
@@ -977,6 +988,8 @@ def main():
     p.add_argument("--seq-cap", type=int, default=45, help="cap of each sequential job, s")
     p.add_argument("--containers-budget", type=int, default=90,
                    help="no new container copy starts after this many seconds")
+    p.add_argument("--randrw-runtime", type=int, default=10,
+                   help="time of each randrw job (numjobs 1 and 4), s")
     p.add_argument("--long-mib", type=int, default=256,
                    help="size of the long unique 4 KiB write (raw, after the 4 regions), MiB; 0: none")
     p.add_argument("--logical", type=int, default=4096, help="logical size of each target, MiB")

@@ -314,7 +314,7 @@ def extra_sections(res, w, errs):
     """Issue 11 (randrw scaling, profile, blktrace) and issue 12 (long write latency)."""
     env, order, S = res["env"], res["targets"], res["summary"]
     runs = env.get("runs", 1)
-    rsec = env.get("rand_runtime_s", "?")
+    rsec = env.get("randrw_runtime_s", env.get("rand_runtime_s", "?"))
 
     def med(key, t, metric):
         d = (S.get(key) or {}).get(t) or {}
@@ -422,7 +422,7 @@ def extra_sections(res, w, errs):
         w("During the raw seq write 128k jobs with dedupe 0%% (unique) and 90%% (duplicate): every "
           "guest task's utime+stime (`/proc/<pid>/task/<tid>/stat`) and scheduler run / run-queue wait "
           "time (`.../schedstat`), sampled every %s s, each interval charged to the task's group. "
-          "Kernel workers are grouped by the workqueue they last ran (the name in "
+          "Kernel workers (and workqueue rescuers) are grouped by the workqueue they last ran (the name in "
           "`/proc/.../stat`, e.g. `kworker/u4:2+sis-254:64`: dm-sis's workqueue is `sis-<major>:<minor>` "
           "of its backing disk), other tasks by name without the per-CPU suffix. Interrupt and softirq "
           "work is charged to whatever task it interrupted; a kworker that ran several workqueues within "
@@ -484,6 +484,8 @@ def extra_sections(res, w, errs):
                     continue
                 if b.get("dropped_events"):
                     dropped.append("%s %s on %s: %d" % (l, JOB_LABEL.get(j, j), t, b["dropped_events"]))
+                if b.get("enable_after"):
+                    dropped.append("%s %s on %s: blktrace still enabled after the job" % (l, JOB_LABEL.get(j, j), t))
                 Q, D = b["events"].get("Q", {}), b["events"].get("D", {})
                 for d in ("read", "write", "flush"):
                     q, dd = Q.get(d), D.get(d)
@@ -500,7 +502,7 @@ def extra_sections(res, w, errs):
                         *(str(h.get(k, 0)) if sized else "-" for k in ("4k", "8-64k", "68-128k", ">128k"))))
         if dropped:
             w("")
-            w("**blktrace dropped events** (the counts above are short): " + "; ".join(dropped) + ".")
+            w("**blktrace problems** (dropped events: the counts above are short): " + "; ".join(dropped) + ".")
         w("")
 
 
@@ -778,7 +780,7 @@ def markdown(res):
       "4 jobs (time-based, %s s each); then the long unique 4 KiB write (%s MiB, QD 32) into region 4 "
       "(after the four regions). These jobs and the profile/blktrace sections are not part of the "
       "summary's geometric means (they keep the same job set as earlier reports)."
-      % (env.get("rand_runtime_s", "?"), env.get("long_mib", "?")))
+      % (env.get("randrw_runtime_s", env.get("rand_runtime_s", "?")), env.get("long_mib", "?")))
     w("- The host is shared (other QEMU guests and builds run on its 2 vCPUs, see host load above): "
       "absolute MiB/s under TCG are low and noisy; ratios within this run are what to read, "
       "backing-I/O bytes and space figures do not depend on the noise.")
