@@ -310,7 +310,7 @@ def ms(us):
     return None if us is None else us / 1000.0
 
 
-def extra_sections(res, w, errs):
+def extra_sections(res, w, tcell):
     """Issue 11 (randrw scaling, profile, blktrace) and issue 12 (long write latency)."""
     env, order, S = res["env"], res["targets"], res["summary"]
     runs = env.get("runs", 1)
@@ -319,9 +319,6 @@ def extra_sections(res, w, errs):
     def med(key, t, metric):
         d = (S.get(key) or {}).get(t) or {}
         return d[metric]["median"] if d.get(metric) else None
-
-    def missing(t):
-        return "FAILED" if any(e["target"] == t for e in errs) else "-"
 
     k1, k4 = ("raw/" + j for j in SCALE_JOBS)
     if k1 in S or k4 in S:
@@ -336,18 +333,7 @@ def extra_sections(res, w, errs):
         w("| | " + " | ".join(order) + " |")
         w("|---" * (len(order) + 1) + "|")
         for key, lab in ((k1, "IOPS, 1 job"), (k4, "IOPS, 4 jobs")):
-            row = []
-            for t in order:
-                v = med(key, t, "iops")
-                if v is None:
-                    row.append(missing(t))
-                    continue
-                c = fmt(v)
-                rl = ((S.get(key) or {}).get(t) or {}).get("ratio_to_linear")
-                if t != "linear" and rl is not None:
-                    c += " (%.2fx)" % rl
-                row.append(c)
-            w("| %s | %s |" % (lab, " | ".join(row)))
+            w("| %s | %s |" % (lab, " | ".join(tcell(key, t, "iops") for t in order)))
         row = []
         for t in order:
             a, b = med(k1, t, "iops"), med(k4, t, "iops")
@@ -370,20 +356,7 @@ def extra_sections(res, w, errs):
         w("")
         w("| | " + " | ".join(order) + " |")
         w("|---" * (len(order) + 1) + "|")
-        row = []
-        for t in order:
-            v = med(kl, t, "mib_s")
-            d = (S.get(kl) or {}).get(t) or {}
-            if v is None:
-                row.append(missing(t))
-                continue
-            c = fmt(v)
-            if t != "linear" and d.get("ratio_to_linear") is not None:
-                c += " (%.2fx)" % d["ratio_to_linear"]
-            if d.get("capped_runs"):
-                c += " ⁽ᶜ⁾"
-            row.append(c)
-        w("| MiB/s | %s |" % " | ".join(row))
+        w("| MiB/s | %s |" % " | ".join(tcell(kl, t) for t in order))
         w("| MiB written | %s |" % " | ".join(cell((S.get(kl, {}).get(t) or {}).get("io_mib")) for t in order))
         for p in PCTS:
             w("| clat p%s, ms | %s |" % (p, " | ".join(fmt(ms(med(kl, t, "clat_p%s_us" % p)), 2)
@@ -659,7 +632,7 @@ def markdown(res):
                 cell((S[key].get(t) or {}).get("cpu_s_per_gib")) for t in order)))
     w("")
 
-    extra_sections(res, w, errs)
+    extra_sections(res, w, tcell)
 
     w("## Space")
     w("")
