@@ -233,9 +233,12 @@ def _read(path):
         os.close(fd)
 
 
-def task_sample():
-    """{tid path: (group, cpu ticks, run ns, wait ns)} of every task."""
+def task_sample(prev=None):
+    """{tid path: (group, cpu ticks, run ns, wait ns)} of every task.  A task
+    that has not run since prev keeps prev's name and ticks: only its
+    schedstat is read (most kernel threads sleep through a job)."""
     out = {}
+    prev = prev or {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -246,14 +249,18 @@ def task_sample():
         for tid in tids:
             td = "/proc/%s/task/%s/" % (pid, tid)
             try:
-                st = _read(td + "stat")
                 ss = _read(td + "schedstat").split()
+                run, wait = int(ss[0]), int(ss[1])
+                p = prev.get(td)
+                if p is not None and p[2] == run:
+                    out[td] = (p[0], p[1], run, wait)
+                    continue
+                st = _read(td + "stat")
             except OSError:
                 continue  # exited meanwhile
             i = st.rfind(")")
             f = st[i + 2:].split()
-            out[td] = (task_group(st[st.index("(") + 1:i]), int(f[11]) + int(f[12]),
-                       int(ss[0]), int(ss[1]))
+            out[td] = (task_group(st[st.index("(") + 1:i]), int(f[11]) + int(f[12]), run, wait)
     return out
 
 
@@ -265,7 +272,7 @@ class Profiler:
         self.stop_ev = threading.Event()
 
     def _step(self, prev):
-        cur = task_sample()
+        cur = task_sample(prev)
         for tid, (g, cpu, run, wait) in cur.items():
             p = prev.get(tid)
             d = self.groups.setdefault(g, {"cpu_ticks": 0, "run_ns": 0, "wait_ns": 0, "tids": set()})
