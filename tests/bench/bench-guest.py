@@ -14,12 +14,15 @@
 #
 # usage: bench-guest.py [--size MiB] [--targets linear,thin,vdo,sis] [--runs N]
 #                       [--copies K] [--containers K] [--rand-runtime S]
-#                       [--seq-cap S] [--containers-budget S] [--logical MiB] [--cmd-timeout S]
+#                       [--seq-cap S] [--containers-budget S] [--randrw-runtime S] [--long-mib MiB]
+#                       [--logical MiB] [--cmd-timeout S]
 import argparse
+import glob
 import json
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -193,6 +196,195 @@ def fsync_path(path):
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+# ---- per-thread profile -------------------------------------------------
+# The guest has no perf: sample every task's utime+stime (/proc/.../stat) and
+# schedstat run/wait time while a job runs, and charge each interval's growth to
+# the task's group.  A kworker's name carries the workqueue it last ran
+# ("kworker/u4:2+sis-254:64"), so dm-sis's work shows under its workqueue.
+
+PROFILE_PERIOD = 1.0
+
+
+def task_group(comm):
+    """Group a task name: per-CPU suffixes dropped, kworkers by workqueue."""
+    if comm.startswith("kworker/R-"):
+        # a WQ_MEM_RECLAIM workqueue's rescuer "kworker/R-<wq>", "[+-]<wq>"
+        # appended once it has run that workqueue's work
+        name = comm[len("kworker/R-"):]
+        m = re.match(r"(.+)[+-]\1$", name)
+        return "rescuer (wq %s)" % (m.group(1) if m else name)
+    if comm.startswith("kworker/"):
+        m = re.match(r"kworker/[^+-]*[+-](.+)$", comm)
+        if m:
+            return "kworker (wq %s)" % m.group(1)
+        return "kworker (no work yet)"
+    if comm in ("python3", "python"):
+        return "bench-guest.py (incl. this profiler)"
+    return re.sub(r"/\d+$", "/*", comm)
+
+
+def _read(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 4096).decode(errors="replace")
+    finally:
+        os.close(fd)
+
+
+def task_sample(prev=None):
+    """{tid path: (group, cpu ticks, run ns, wait ns)} of every task.  A task
+    that has not run since prev keeps prev's name and ticks: only its
+    schedstat is read (most kernel threads sleep through a job)."""
+    out = {}
+    prev = prev or {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            tids = os.listdir("/proc/%s/task" % pid)
+        except OSError:
+            continue
+        for tid in tids:
+            td = "/proc/%s/task/%s/" % (pid, tid)
+            try:
+                ss = _read(td + "schedstat").split()
+                run, wait = int(ss[0]), int(ss[1])
+                p = prev.get(td)
+                if p is not None and p[2] == run:
+                    out[td] = (p[0], p[1], run, wait)
+                    continue
+                st = _read(td + "stat")
+            except OSError:
+                continue  # exited meanwhile
+            i = st.rfind(")")
+            f = st[i + 2:].split()
+            out[td] = (task_group(st[st.index("(") + 1:i]), int(f[11]) + int(f[12]), run, wait)
+    return out
+
+
+class Profiler:
+    def __init__(self, period=PROFILE_PERIOD):
+        self.period = period
+        self.groups = {}
+        self.samples = 0
+        self.stop_ev = threading.Event()
+
+    def _step(self, prev):
+        cur = task_sample(prev)
+        for tid, (g, cpu, run, wait) in cur.items():
+            p = prev.get(tid)
+            d = self.groups.setdefault(g, {"cpu_ticks": 0, "run_ns": 0, "wait_ns": 0, "tids": set()})
+            if p is None:  # a new task: all of its time is in this job
+                p = (g, 0, 0, 0)
+            d["cpu_ticks"] += cpu - p[1]
+            d["run_ns"] += run - p[2]
+            d["wait_ns"] += wait - p[3]
+            if run - p[2] > 0:
+                d["tids"].add(tid)
+        self.samples += 1
+        return cur
+
+    def _loop(self):
+        prev = self.base
+        while not self.stop_ev.wait(self.period):
+            prev = self._step(prev)
+        self._step(prev)
+
+    def start(self):
+        self.t0 = time.monotonic()
+        self.cpu0 = cpu_ticks()
+        self.base = task_sample()
+        self.th = threading.Thread(target=self._loop, daemon=True)
+        self.th.start()
+
+    def stop(self, top=20):
+        self.stop_ev.set()
+        self.th.join()
+        c1 = cpu_ticks()
+        rows = []
+        for g, d in self.groups.items():
+            if d["run_ns"] <= 0 and d["cpu_ticks"] <= 0:
+                continue
+            rows.append({"group": g, "cpu_s": round(d["cpu_ticks"] / HZ, 3),
+                         "run_s": round(d["run_ns"] / 1e9, 3), "wait_s": round(d["wait_ns"] / 1e9, 3),
+                         "threads": len(d["tids"])})
+        rows.sort(key=lambda r: -r["run_s"])
+        return {"period_s": self.period, "samples": self.samples,
+                "wall_s": round(time.monotonic() - self.t0, 3),
+                "busy_s": round((c1["busy"] - self.cpu0["busy"]) / HZ, 3),
+                "tasks_run_s": round(sum(r["run_s"] for r in rows), 3),
+                "groups": len(rows), "top": rows[:top]}
+
+
+# ---- blktrace of a backing disk -------------------------------------------
+BT_DIR = "/tmp/bench-blktrace"
+# request size classes (bytes, upper bound inclusive)
+BT_BINS = [("4k", 4096), ("8-64k", 65536), ("68-128k", 131072), (">128k", None)]
+
+
+class BlkTrace:
+    """blktrace -a queue -a issue on a disk while a job runs; Q (bios the target
+    submits) and D (requests issued to the driver) by direction and size."""
+
+    def __init__(self, disk):
+        self.disk = disk
+
+    def start(self):
+        shutil.rmtree(BT_DIR, ignore_errors=True)
+        os.makedirs(BT_DIR)
+        self.p = subprocess.Popen(["blktrace", "-d", self.disk, "-a", "queue", "-a", "issue",
+                                   "-b", "1024", "-n", "8", "-o", "bt", "-D", BT_DIR],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # running once the per-CPU output files exist
+        for _ in range(100):
+            if glob.glob(BT_DIR + "/bt.blktrace.*") or self.p.poll() is not None:
+                break
+            time.sleep(0.05)
+        time.sleep(0.2)
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGINT)
+        try:
+            out = self.p.communicate(timeout=120)[0]
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            out = self.p.communicate()[0]
+        res = {"rc": self.p.returncode, "disk": self.disk}
+        try:  # 0 once blktrace has torn its trace down (it must not stay on)
+            res["enable_after"] = int(_read("/sys/block/%s/trace/enable" % os.path.basename(self.disk)))
+        except (OSError, ValueError):
+            pass
+        m = re.search(r"You have (\d+) \(\s*(\d+)\) dropped events", out or "")
+        res["dropped_events"] = int(m.group(1)) if m else 0
+        if not glob.glob(BT_DIR + "/bt.blktrace.*"):
+            res["error"] = "no trace: " + (out or "").strip()[-300:]
+            return res
+        p = subprocess.run("blkparse -q -i bt -D %s -f '%%a %%d %%n\\n'" % BT_DIR, shell=True,
+                           capture_output=True, text=True, timeout=600)
+        ev = {}
+        for line in p.stdout.splitlines():
+            f = line.split()
+            if len(f) != 3 or f[0] not in ("Q", "D"):
+                continue
+            act, rwbs, n = f[0], f[1], int(f[2]) * 512
+            d = "discard" if "D" in rwbs else "write" if "W" in rwbs else "read" if "R" in rwbs else "other"
+            if n == 0:
+                d = "flush" if "F" in rwbs else "empty"
+            e = ev.setdefault(act, {}).setdefault(d, {"count": 0, "bytes": 0,
+                                                       "hist": {b: 0 for b, _ in BT_BINS}})
+            e["count"] += 1
+            e["bytes"] += n
+            if d in ("read", "write"):
+                for b, hi in BT_BINS:
+                    if hi is None or n <= hi:
+                        e["hist"][b] += 1
+                        break
+        res["events"] = ev
+        shutil.rmtree(BT_DIR, ignore_errors=True)
+        return res
 
 
 # ---- targets ------------------------------------------------------------
@@ -397,31 +589,61 @@ class Bench:
         emit(rec)
         return rec
 
-    def measured(self, t, run, layer, job, fn, flush=None):
-        """Run fn() between two snapshots; fn returns a dict of extra figures."""
+    def measured(self, t, run, layer, job, fn, flush=None, cold=None, profile=False, trace=False):
+        """Run fn() between two snapshots; fn returns a dict of extra figures.
+        cold: drop the page cache and the target's cache first (default: read jobs).
+        profile: per-thread CPU profile (Profiler); trace: blktrace of the
+        target's disk (BlkTrace); both start before the first snapshot and stop
+        after the second, so their set-up is outside the job's time."""
         STEP[0] = "run %d %s %s %s" % (run, t.kind, layer, job)
-        if "read" in job:
+        if cold is None:
+            cold = "read" in job
+        if cold:
             drop_caches()
             t.drop_target_cache()
-        before = self.snap(t)
-        extra = fn() or {}
-        if flush:
-            f0 = time.monotonic()
-            flush()
-            extra["flush_s"] = round(time.monotonic() - f0, 3)
-        after = self.snap(t)
+        bt = BlkTrace(t.disk) if trace else None
+        prof = Profiler() if profile else None
+        if bt:
+            bt.start()
+        if prof:
+            prof.start()
+        try:
+            before = self.snap(t)
+            extra = fn() or {}
+            if flush:
+                f0 = time.monotonic()
+                flush()
+                extra["flush_s"] = round(time.monotonic() - f0, 3)
+            after = self.snap(t)
+        finally:
+            if prof:
+                pr = prof.stop()
+            if bt:
+                btr = bt.stop()
+        if prof:
+            extra["profile"] = pr
+        if bt:
+            extra["blktrace"] = btr
         return self.record(t, run, layer, job, before, after, extra)
 
     # fio ----------------------------------------------------------------
-    def fio(self, name, sections, common):
+    def fio(self, name, sections, common, lat_log=False):
         """Run fio on a job file: one section per (filename, offset, size, runtime),
         one after another (stonewall).  Figures are summed over the sections:
-        bytes and runtimes add up, so MiB/s = all bytes / all time."""
+        bytes and runtimes add up, so MiB/s = all bytes / all time.  A section
+        of several jobs (numjobs) needs group_reporting (one figure per section).
+        Mixed jobs (randrw) count read and write bytes.  lat_log: log every
+        I/O's completion latency and count those over SLOW_NS."""
         jf = "/tmp/bench-%s.fio" % name
+        ll = "/tmp/bench-lat-%s" % name
+        for old in glob.glob(ll + "_*.log"):
+            os.unlink(old)
         with open(jf, "w") as f:
             f.write("[global]\nioengine=libaio\ndirect=1\nrefill_buffers=1\nfallocate=none\n")
             for k, v in common.items():
                 f.write("%s=%s\n" % (k, v))
+            if lat_log:
+                f.write("write_lat_log=%s\n" % ll)
             for i, (fn, off, size, runtime) in enumerate(sections):
                 f.write("[%s.%d]\nstonewall\nfilename=%s\noffset=%d\nsize=%d\n" % (name, i, fn, off, size))
                 if runtime:
@@ -431,21 +653,34 @@ class Bench:
         bs = int(common["bs"].rstrip("k")) * 1024
         res = {"bs": bs, "sections": len(sections), "io_bytes": 0, "fio_runtime_ms": 0,
                "section_bytes": []}
+        for k in ("numjobs", "iodepth", "rw"):
+            if k in common:
+                res["fio_" + k] = common[k]
         lat_w = lat_n = cpu_usr = cpu_sys = 0.0
-        p99 = 0.0
+        p99 = clat_max = 0.0
+        pct = {}
         for job in j["jobs"]:
-            d = "read" if job["read"]["io_bytes"] else "write"
-            x = job[d]
-            res["dir"] = d
-            res["io_bytes"] += x["io_bytes"]
-            res["section_bytes"].append(x["io_bytes"])
-            res["fio_runtime_ms"] += x["runtime"]
-            ios = x["total_ios"] or 0
-            lat_w += x["lat_ns"]["mean"] * ios
-            lat_n += ios
-            cpu_usr += job["usr_cpu"] * x["runtime"]
-            cpu_sys += job["sys_cpu"] * x["runtime"]
-            p99 = max(p99, x["clat_ns"].get("percentile", {}).get("99.000000", 0))
+            dirs = [d for d in ("read", "write") if job[d]["io_bytes"]] or ["write"]
+            res["dir"] = dirs[0] if len(dirs) == 1 else "rw"
+            rt_job = max(job[d]["runtime"] for d in dirs)
+            nb = sum(job[d]["io_bytes"] for d in dirs)
+            res["io_bytes"] += nb
+            res["section_bytes"].append(nb)
+            res["fio_runtime_ms"] += rt_job
+            for d in dirs:
+                x = job[d]
+                res.setdefault("fio_%s_bytes" % d, 0)
+                res["fio_%s_bytes" % d] += x["io_bytes"]
+                ios = x["total_ios"] or 0
+                lat_w += x["lat_ns"]["mean"] * ios
+                lat_n += ios
+                pc = x["clat_ns"].get("percentile", {})
+                p99 = max(p99, pc.get("99.000000", 0))
+                clat_max = max(clat_max, x["clat_ns"].get("max", 0))
+                for k, v in pc.items():
+                    pct[k] = max(pct.get(k, 0), v)
+            cpu_usr += job["usr_cpu"] * rt_job
+            cpu_sys += job["sys_cpu"] * rt_job
         rt = res["fio_runtime_ms"] or 1
         res.update({"fio_bw_mibs": round(res["io_bytes"] / MiB / (rt / 1000.0), 2),
                     "fio_iops": round(res["io_bytes"] / bs / (rt / 1000.0), 1),
@@ -453,7 +688,39 @@ class Bench:
                     "lat_p99_us": round(p99 / 1000, 1),
                     "fio_usr_cpu_pct": round(cpu_usr / rt, 2), "fio_sys_cpu_pct": round(cpu_sys / rt, 2),
                     "capped": res["io_bytes"] < sum(sz for _, _, sz, _ in sections)})
+        if "percentile_list" in common:
+            res["clat_pct_us"] = {"%g" % float(k): round(v / 1000, 1) for k, v in pct.items()}
+            res["clat_max_us"] = round(clat_max / 1000, 1)
+        if lat_log:
+            res.update(self.lat_log_figures(ll))
         return res
+
+    SLOW_NS = 100 * 1000 * 1000
+
+    def lat_log_figures(self, ll):
+        """Completion latency of every I/O from fio's clat log(s): how many
+        took more than SLOW_NS, and when: [ms into the job (100 ms bucket),
+        count, worst latency ms] for the first 100 buckets with any."""
+        n = slow = 0
+        bursts = {}
+        for path in sorted(glob.glob(ll + "_clat.*.log")):
+            with open(path) as f:
+                for line in f:
+                    v = line.split(",")
+                    if len(v) < 2:
+                        continue
+                    n += 1
+                    lat = int(v[1])
+                    if lat > self.SLOW_NS:
+                        slow += 1
+                        k = int(v[0]) // 100 * 100
+                        if k in bursts or len(bursts) < 100:
+                            c, m = bursts.get(k, (0, 0))
+                            bursts[k] = (c + 1, max(m, lat))
+        for path in glob.glob(ll + "_*.log"):
+            os.unlink(path)
+        return {"lat_log_ios": n, "slow_ios": slow, "slow_ms": self.SLOW_NS // 1000000,
+                "slow_bursts": [[k, c, round(m / 1e6, 1)] for k, (c, m) in sorted(bursts.items())]}
 
     def fio_jobs(self, t, run, layer, where):
         """where(i) -> (filename, offset) of region i (S bytes).  Regions 0-2:
@@ -469,9 +736,13 @@ class Bench:
                       "randseed": seed + i}
             if dd:
                 common.update(ws)
+            # raw: where a unique (0%) and a duplicate (90%) write spend their
+            # time; the backing requests of the unique write
             r = self.measured(t, run, layer, "seqwrite_dedupe%d" % dd,
                               lambda: self.fio("w%d" % i, [(fn, off, S, a.seq_cap)], common),
-                              flush=lambda: fsync_path(fn))
+                              flush=lambda: fsync_path(fn),
+                              profile=layer == "raw" and dd in (0, 90),
+                              trace=layer == "raw" and dd == 0)
             n = r.get("io_bytes") or 0
             n -= n % (128 << 10)
             if layer == "ext4" and n < S:
@@ -484,6 +755,8 @@ class Bench:
         self.measured(t, run, layer, "randwrite4k_qd32_dedupe50",
                       lambda: self.fio("rw", [(fn, off, S, a.rand_runtime)], common),
                       flush=lambda: fsync_path(fn))
+        if layer == "raw":
+            self.raw_extra_writes(t, run, seed, where)
         # read back exactly what the three sequential jobs wrote
         secs = [(fn, off, n, a.seq_cap) for fn, off, n in written if n]
         self.measured(t, run, layer, "seqread",
@@ -492,6 +765,32 @@ class Bench:
         self.measured(t, run, layer, "randread4k_qd32",
                       lambda: self.fio("rr", secs, {"rw": "randread", "bs": "4k", "iodepth": 32,
                                                     "randseed": seed + 7}))
+
+    def raw_extra_writes(self, t, run, seed, where):
+        """Raw device only.  (1) 4 KiB random read/write, 50% dedupe, QD 32,
+        numjobs 1 then 4 (time-based, over region 3, which the random write
+        job filled): does a target scale with writers?  (2) A long unique
+        sequential 4 KiB write at QD 32 after the four regions (--long-mib):
+        completion latency p99.9 and max, and the writes over 100 ms."""
+        S, a = self.S, self.a
+        fn, off = where(3)
+        ws = {"dedupe_mode": "working_set", "dedupe_working_set_percentage": 5}
+        for nj in (1, 4):
+            common = {"rw": "randrw", "rwmixread": 50, "bs": "4k", "iodepth": 32,
+                      "dedupe_percentage": 50, "randseed": seed + 10 + nj, "numjobs": nj,
+                      "group_reporting": 1, "time_based": 1}
+            common.update(ws)
+            self.measured(t, run, "raw", "randrw4k_qd32_dedupe50_nj%d" % nj,
+                          lambda: self.fio("rrw%d" % nj, [(fn, off, S, a.randrw_runtime)], common),
+                          flush=lambda: fsync_path(fn), cold=True)
+        if a.long_mib:
+            L = a.long_mib * MiB
+            fn, off = where(4)
+            common = {"rw": "write", "bs": "4k", "iodepth": 32, "dedupe_percentage": 0,
+                      "randseed": seed + 20, "percentile_list": "50:99:99.9:99.99"}
+            self.measured(t, run, "raw", "longwrite4k_qd32_dedupe0",
+                          lambda: self.fio("lw", [(fn, off, L, a.seq_cap)], common, lat_log=True),
+                          flush=lambda: fsync_path(fn))
 
     # one target, one run ------------------------------------------------
     def run_target(self, t, run):
@@ -513,7 +812,7 @@ class Bench:
         # a fresh filesystem over the whole device
         # discard what the raw jobs wrote (all of the device is slow on dm-vdo)
         self.measured(t, run, "raw", "discard_regions",
-                      lambda: sh("blkdiscard -o 0 -l %d %s" % (4 * S, t.dev)) and None)
+                      lambda: sh("blkdiscard -o 0 -l %d %s" % (4 * S + a.long_mib * MiB, t.dev)) and None)
         self.measured(t, run, "ext4", "mkfs",
                       lambda: sh("mkfs.ext4 -F -q -E lazy_itable_init=0,lazy_journal_init=0,nodiscard %s"
                                  % t.dev, timeout=a.cmd_timeout, input="") and None,
@@ -564,7 +863,7 @@ class Bench:
 
         def read():
             return {"io_bytes": read_files(["%s/copy.%d" % (d, i) for i in range(K)]), "copies": K}
-        self.measured(t, run, "ext4", "copies_read_cold", read)
+        self.measured(t, run, "ext4", "copies_read_cold", read, trace=True)
 
     def containers(self, t, run):
         """K copies of a real tree (the guest's /usr, without kernel modules)."""
@@ -643,6 +942,8 @@ class Bench:
               "tree_files": self.tree_files, "tree": "/usr without /usr/lib/modules",
               "rand_runtime_s": a.rand_runtime, "seq_cap_s": a.seq_cap,
               "containers_budget_s": a.containers_budget, "logical_mib": a.logical,
+              "long_mib": a.long_mib, "randrw_runtime_s": a.randrw_runtime,
+              "profile_period_s": PROFILE_PERIOD,
               "disks": dict(zip(targets, disks)), "clock": clock,
               "tsc_dmesg": sh("dmesg | grep -E 'tsc: (Detected|Using|PIT)' || true", check=False).strip()})
         wedged = set()
@@ -694,6 +995,10 @@ def main():
     p.add_argument("--seq-cap", type=int, default=45, help="cap of each sequential job, s")
     p.add_argument("--containers-budget", type=int, default=90,
                    help="no new container copy starts after this many seconds")
+    p.add_argument("--randrw-runtime", type=int, default=10,
+                   help="time of each randrw job (numjobs 1 and 4), s")
+    p.add_argument("--long-mib", type=int, default=256,
+                   help="size of the long unique 4 KiB write (raw, after the 4 regions), MiB; 0: none")
     p.add_argument("--logical", type=int, default=4096, help="logical size of each target, MiB")
     p.add_argument("--cmd-timeout", type=int, default=600)
     a = p.parse_args()

@@ -21,6 +21,10 @@ ORDER = ["linear", "thin", "vdo", "sis"]
 FIO_JOBS = ["seqwrite_dedupe0", "seqwrite_dedupe50", "seqwrite_dedupe90",
             "randwrite4k_qd32_dedupe50", "seqread", "randread4k_qd32"]
 FS_JOBS = ["copies_write", "copies_read_cold", "containers_write", "containers_read_cold"]
+# raw-device jobs added for issues 11 and 12 (own sections, not in the summary means)
+SCALE_JOBS = ["randrw4k_qd32_dedupe50_nj1", "randrw4k_qd32_dedupe50_nj4"]
+LONG_JOB = "longwrite4k_qd32_dedupe0"
+PCTS = ["50", "99", "99.9", "99.99"]
 JOB_LABEL = {
     "seqwrite_dedupe0": "seq write 128k, dedupe 0%",
     "seqwrite_dedupe50": "seq write 128k, dedupe 50%",
@@ -35,6 +39,9 @@ JOB_LABEL = {
     "mkfs": "mkfs.ext4",
     "create": "target create",
     "discard_regions": "discard raw regions",
+    "randrw4k_qd32_dedupe50_nj1": "randrw 4k qd32, dedupe 50%, 1 job",
+    "randrw4k_qd32_dedupe50_nj4": "randrw 4k qd32, dedupe 50%, 4 jobs",
+    "longwrite4k_qd32_dedupe0": "long unique seq write 4k qd32",
 }
 
 
@@ -112,6 +119,11 @@ def figures(r):
         f["copies"] = r["copies"]
     if r.get("io_bytes") and f["cpu_busy_s"] is not None:
         f["cpu_s_per_gib"] = f["cpu_busy_s"] / (r["io_bytes"] / GiB)
+    for k, v in (r.get("clat_pct_us") or {}).items():
+        f["clat_p%s_us" % k] = v
+    for k in ("clat_max_us", "slow_ios", "lat_log_ios"):
+        if r.get(k) is not None:
+            f[k] = r[k]
     return f
 
 
@@ -224,7 +236,8 @@ def headline(res):
         h = {}
         for kind, pred in (("write", lambda j: "write" in j), ("read", lambda j: "read" in j)):
             rs = [S[k][t].get("ratio_to_linear") for k in S
-                  if t in S[k] and k.split("/")[0] in ("raw", "ext4") and pred(k.split("/")[1])]
+                  if t in S[k] and k.split("/")[0] in ("raw", "ext4") and pred(k.split("/")[1])
+                  and k.split("/")[1] in FIO_JOBS + FS_JOBS]
             h["geomean_%s_ratio" % kind] = geomean(rs)
         for key, name in (("raw/seqwrite_dedupe90", "space_pct_dedupe90"),
                           ("ext4/containers_write", "space_pct_containers"),
@@ -242,6 +255,15 @@ def headline(res):
             h["cpu_s_per_gib_seqwrite"] = d["cpu_s_per_gib"]["median"]
         m = TS.get(t, {}).get("mem_end_mib")
         h["mem_end_mib"] = m["median"] if m else None
+        a, b = (S.get("raw/" + j, {}).get(t, {}).get("iops") for j in SCALE_JOBS)
+        if a and b and a["median"]:
+            h["randrw_scaling"] = b["median"] / a["median"]
+        d = S.get("raw/" + LONG_JOB, {}).get(t, {})
+        for k, name in (("clat_p99.9_us", "long_p999_ms"), ("clat_max_us", "long_max_ms")):
+            if d.get(k):
+                h[name] = d[k]["median"] / 1000.0
+        if d.get("slow_ios"):
+            h["long_slow_ios"] = d["slow_ios"]["median"]
         out[t] = h
     return out
 
@@ -263,7 +285,11 @@ def summary_table(res, w):
             ("backing_read_pct_copies", "disk reads to read K identical files cold, % of read", "%.0f%%"),
             ("backing_read_pct_containers", "disk reads to read K copies of /usr cold, % of read", "%.0f%%"),
             ("cpu_s_per_gib_seqwrite", "guest CPU s per GiB, ext4 seq write (dedupe 0)", "%.1f"),
-            ("mem_end_mib", "guest memory taken at end of run, MiB", "%.0f"))
+            ("mem_end_mib", "guest memory taken at end of run, MiB", "%.0f"),
+            ("randrw_scaling", "randrw 4k qd32 (raw): IOPS with 4 jobs / 1 job", "%.2fx"),
+            ("long_p999_ms", "long unique 4k write (raw): clat p99.9, ms", "%.1f"),
+            ("long_max_ms", "long unique 4k write (raw): clat max, ms", "%.1f"),
+            ("long_slow_ios", "long unique 4k write (raw): writes > 100 ms", "%d"))
     for k, label, f in rows:
         cells = []
         for t in order:
@@ -272,6 +298,185 @@ def summary_table(res, w):
                                                       and not H.get(t, {}).get("geomean_write_ratio") else "-"))
         w("| %s | %s |" % (label, " | ".join(cells)))
     w("")
+
+
+def last_rec(res, layer, job, t):
+    """The job record of target t from the last run that has one."""
+    rs = [r for r in res["jobs"] if r["target"] == t and r["layer"] == layer and r["job"] == job]
+    return rs[-1] if rs else None
+
+
+def ms(us):
+    return None if us is None else us / 1000.0
+
+
+def extra_sections(res, w, tcell):
+    """Issue 11 (randrw scaling, profile, blktrace) and issue 12 (long write latency)."""
+    env, order, S = res["env"], res["targets"], res["summary"]
+    runs = env.get("runs", 1)
+    rsec = env.get("randrw_runtime_s", env.get("rand_runtime_s", "?"))
+
+    def med(key, t, metric):
+        d = (S.get(key) or {}).get(t) or {}
+        return d[metric]["median"] if d.get(metric) else None
+
+    k1, k4 = ("raw/" + j for j in SCALE_JOBS)
+    if k1 in S or k4 in S:
+        w("## Scaling: 4 KiB random read/write, 1 and 4 jobs (raw)")
+        w("")
+        w("fio `rw=randrw rwmixread=50 bs=4k iodepth=32 dedupe_percentage=50` (working set 5%%), "
+          "`numjobs=1` then `numjobs=4` (each job QD 32, so 128 in flight; `group_reporting`), "
+          "time-based %s s each, over raw region 3 (filled by the random write job), target cache "
+          "dropped before each. IOPS are reads + writes, the final flush included. Issue 11 asks that "
+          "1 -> 4 jobs grows." % rsec)
+        w("")
+        w("| | " + " | ".join(order) + " |")
+        w("|---" * (len(order) + 1) + "|")
+        for key, lab in ((k1, "IOPS, 1 job"), (k4, "IOPS, 4 jobs")):
+            w("| %s | %s |" % (lab, " | ".join(tcell(key, t, "iops") for t in order)))
+        row = []
+        for t in order:
+            a, b = med(k1, t, "iops"), med(k4, t, "iops")
+            row.append("%.2fx" % (b / a) if a and b else "-")
+        w("| 4 jobs / 1 job | %s |" % " | ".join(row))
+        for key, lab in ((k1, "guest CPU s per GiB, 1 job"), (k4, "guest CPU s per GiB, 4 jobs")):
+            w("| %s | %s |" % (lab, " | ".join(cell((S.get(key, {}).get(t) or {}).get("cpu_s_per_gib"))
+                                                  for t in order)))
+        w("")
+
+    kl = "raw/" + LONG_JOB
+    if kl in S:
+        w("## Write latency: long unique 4 KiB write (raw)")
+        w("")
+        w("fio `rw=write bs=4k iodepth=32 dedupe_percentage=0`, %s MiB after the four raw regions "
+          "(capped at %s s), `percentile_list=%s`; completion latency (clat) from fio's JSON; writes "
+          "over 100 ms counted from fio's per-I/O clat log (`write_lat_log`). Issue 12 item 2 asks for "
+          "max and p99.9 next to dm-linear and dm-vdo." % (env.get("long_mib", "?"), env.get("seq_cap_s", "?"),
+                                                            ":".join(PCTS)))
+        w("")
+        w("| | " + " | ".join(order) + " |")
+        w("|---" * (len(order) + 1) + "|")
+        w("| MiB/s | %s |" % " | ".join(tcell(kl, t) for t in order))
+        w("| MiB written | %s |" % " | ".join(cell((S.get(kl, {}).get(t) or {}).get("io_mib")) for t in order))
+        for p in PCTS:
+            w("| clat p%s, ms | %s |" % (p, " | ".join(fmt(ms(med(kl, t, "clat_p%s_us" % p)), 2)
+                                                     for t in order)))
+        w("| clat max, ms | %s |" % " | ".join(fmt(ms(med(kl, t, "clat_max_us")), 2) for t in order))
+        row = []
+        for t in order:
+            n, tot = med(kl, t, "slow_ios"), med(kl, t, "lat_log_ios")
+            row.append("-" if n is None and tot is None else "%d of %d" % (n or 0, tot or 0))
+        w("| writes > 100 ms (of all) | %s |" % " | ".join(row))
+        w("| guest CPU s per GiB | %s |" % " | ".join(cell((S.get(kl, {}).get(t) or {}).get("cpu_s_per_gib"))
+                                                     for t in order))
+        w("")
+        slow = []
+        for t in order:
+            r = last_rec(res, "raw", LONG_JOB, t)
+            if r and r.get("slow_bursts"):
+                b = r["slow_bursts"]
+                slow.append("%s: %s%s" % (t, ", ".join("%.1f s: %d (max %s ms)" % (a / 1000.0, c, fmt(m))
+                                                         for a, c, m in b[:8]),
+                                          ", ... (%d more intervals)" % (len(b) - 8) if len(b) > 8 else ""))
+        if slow:
+            w("When the writes over 100 ms completed (time into the job in 0.1 s steps: count, worst): "
+              + "; ".join(slow) + ".")
+            w("")
+        if runs > 1:
+            w("Figures are medians over %d runs." % runs)
+            w("")
+
+    profs = {(t, j): last_rec(res, "raw", j, t) for t in order
+             for j in ("seqwrite_dedupe0", "seqwrite_dedupe90")}
+    profs = {k: v["profile"] for k, v in profs.items() if v and v.get("profile")}
+    if profs:
+        w("## Profile: where a unique and a duplicate write spend their time (raw)")
+        w("")
+        w("During the raw seq write 128k jobs with dedupe 0%% (unique) and 90%% (duplicate): every "
+          "guest task's utime+stime (`/proc/<pid>/task/<tid>/stat`) and scheduler run / run-queue wait "
+          "time (`.../schedstat`), sampled every %s s, each interval charged to the task's group. "
+          "Kernel workers (and workqueue rescuers) are grouped by the workqueue they last ran (the name in "
+          "`/proc/.../stat`, e.g. `kworker/u4:2+sis-254:64`: dm-sis's workqueue is `sis-<major>:<minor>` "
+          "of its backing disk), other tasks by name without the per-CPU suffix. Interrupt and softirq "
+          "work is charged to whatever task it interrupted; a kworker that ran several workqueues within "
+          "one interval is charged to the last. The sampler and the job's blktrace (dedupe 0%% only) run "
+          "in the guest too and are listed. Seconds over the whole job; %s. `/proc/stat` busy counts "
+          "timer ticks, schedstat the scheduler clock: under TCG the tick count runs short, so the "
+          "task sum can exceed it." % (
+              env.get("profile_period_s", "?"), "last run" if runs > 1 else "single run"))
+        w("")
+        for t in order:
+            p0, p9 = profs.get((t, "seqwrite_dedupe0")), profs.get((t, "seqwrite_dedupe90"))
+            if not p0 and not p9:
+                continue
+            top = 10 if t == "sis" else 5
+            runs_by = {}
+            for p in (p0, p9):
+                for r in (p or {}).get("top", []):
+                    runs_by[r["group"]] = max(runs_by.get(r["group"], 0), r["run_s"])
+            groups = sorted(runs_by, key=lambda g: -runs_by[g])[:top]
+            w("**%s** (top %d by run time)" % (t, len(groups)))
+            w("")
+            w("| task group | unique: CPU s | run s | wait s | duplicate: CPU s | run s | wait s |")
+            w("|---|---|---|---|---|---|---|")
+            for g in groups:
+                cells = []
+                for p in (p0, p9):
+                    r = next((x for x in (p or {}).get("top", []) if x["group"] == g), None)
+                    cells += [fmt(r["cpu_s"], 2), fmt(r["run_s"], 2), fmt(r["wait_s"], 2)] if r else ["-"] * 3
+                w("| %s | %s |" % (g.replace("|", "/"), " | ".join(cells)))
+            cells = []
+            for p in (p0, p9):
+                cells += (["busy %s" % fmt(p["busy_s"], 2), "tasks %s" % fmt(p["tasks_run_s"], 2),
+                           "wall %s" % fmt(p["wall_s"], 1)] if p else ["-"] * 3)
+            w("| all (`/proc/stat` busy; sum of task run; wall) | %s |" % " | ".join(cells))
+            w("")
+
+    traced = [("raw", "seqwrite_dedupe0"), ("ext4", "copies_read_cold")]
+    bts = {(l, j, t): (last_rec(res, l, j, t) or {}).get("blktrace") for l, j in traced for t in order}
+    if any(bts.values()):
+        w("## Block requests on the backing disk (blktrace)")
+        w("")
+        w("`blktrace -a queue -a issue` on each target's own virtio disk during the raw seq write 128k "
+          "dedupe 0%% job and the ext4 K identical files cold read, parsed with `blkparse`. Q: bios the "
+          "target (or ext4 through dm-linear) submitted to the disk; D: requests issued to the driver "
+          "after merging; sizes of the D requests; flushes are the empty (`F`) requests. %s" % (
+              "Last run." if runs > 1 else ""))
+        w("")
+        w("| job | target | dir | Q bios | Q mean KiB | D requests | D MiB | D ≤4k | 8-64k | 68-128k | >128k |")
+        w("|---|---|---|---|---|---|---|---|---|---|---|")
+        dropped = []
+        for l, j in traced:
+            for t in order:
+                b = bts.get((l, j, t))
+                if not b:
+                    continue
+                if "events" not in b:
+                    w("| %s %s | %s | - | %s | | | | | | | |" % (l, JOB_LABEL.get(j, j), t,
+                                                              b.get("error", "no trace")))
+                    continue
+                if b.get("dropped_events"):
+                    dropped.append("%s %s on %s: %d" % (l, JOB_LABEL.get(j, j), t, b["dropped_events"]))
+                if b.get("enable_after"):
+                    dropped.append("%s %s on %s: blktrace still enabled after the job" % (l, JOB_LABEL.get(j, j), t))
+                Q, D = b["events"].get("Q", {}), b["events"].get("D", {})
+                for d in ("read", "write", "flush"):
+                    q, dd = Q.get(d), D.get(d)
+                    if not q and not dd:
+                        continue
+                    q = q or {"count": 0, "bytes": 0}
+                    dd = dd or {"count": 0, "bytes": 0, "hist": {}}
+                    h = dd.get("hist", {})
+                    sized = d != "flush"
+                    w("| %s %s | %s | %s | %d | %s | %d | %s | %s | %s | %s | %s |" % (
+                        l, JOB_LABEL.get(j, j), t, d, q["count"],
+                        fmt(q["bytes"] / 1024.0 / q["count"]) if q["count"] and sized else "-",
+                        dd["count"], fmt(dd["bytes"] / MiB) if sized else "-",
+                        *(str(h.get(k, 0)) if sized else "-" for k in ("4k", "8-64k", "68-128k", ">128k"))))
+        if dropped:
+            w("")
+            w("**blktrace problems** (dropped events: the counts above are short): " + "; ".join(dropped) + ".")
+        w("")
 
 
 def markdown(res):
@@ -407,6 +612,28 @@ def markdown(res):
       % (env.get("seq_cap_s", "?"), env.get("containers_budget_s", "?")))
     w("")
 
+    w("## CPU")
+    w("")
+    w("Guest CPU time (all CPUs, user + system + irq, from `/proc/stat`) per GiB moved by the job, "
+      "in seconds. It includes fio or the copying process and every kernel thread of the target "
+      "(dm-vdo's and dm-sis's workers do not show in fio's own usr/sys figures, which are in the JSON). "
+      "The raw seq write dedupe 0% and 90% jobs run the per-thread sampler (Profile below) and the "
+      "dedupe 0% job and the ext4 K identical files cold read run blktrace: their figures include "
+      "that (the Profile table lists the sampler's own share).")
+    w("")
+    w("| layer | job | " + " | ".join(order) + " |")
+    w("|---|---" + "|---" * len(order) + "|")
+    for layer in ("raw", "ext4"):
+        for j in FIO_JOBS + FS_JOBS:
+            key = "%s/%s" % (layer, j)
+            if key not in S:
+                continue
+            w("| %s | %s | %s |" % (layer, JOB_LABEL.get(j, j), " | ".join(
+                cell((S[key].get(t) or {}).get("cpu_s_per_gib")) for t in order)))
+    w("")
+
+    extra_sections(res, w, tcell)
+
     w("## Space")
     w("")
     w("Physical space taken by each write job, in MiB, from each target's own accounting "
@@ -478,23 +705,6 @@ def markdown(res):
                                          " | ".join(row)))
     w("")
 
-    w("## CPU")
-    w("")
-    w("Guest CPU time (all CPUs, user + system + irq, from `/proc/stat`) per GiB moved by the job, "
-      "in seconds. It includes fio or the copying process and every kernel thread of the target "
-      "(dm-vdo's and dm-sis's workers do not show in fio's own usr/sys figures, which are in the JSON).")
-    w("")
-    w("| layer | job | " + " | ".join(order) + " |")
-    w("|---|---" + "|---" * len(order) + "|")
-    for layer in ("raw", "ext4"):
-        for j in FIO_JOBS + FS_JOBS:
-            key = "%s/%s" % (layer, j)
-            if key not in S:
-                continue
-            w("| %s | %s | %s |" % (layer, JOB_LABEL.get(j, j), " | ".join(
-                cell((S[key].get(t) or {}).get("cpu_s_per_gib")) for t in order)))
-    w("")
-
     w("## Memory")
     w("")
     w("Guest memory taken by the target: drop in `MemFree` (page cache dropped both times) from "
@@ -539,6 +749,11 @@ def markdown(res):
     w("- K identical files: one random file (tmpfs) copied K times onto ext4, flushed, read back cold. "
       "Container trees: a tar of the guest's own `/usr` (without kernel modules) extracted K times "
       "into separate directories, flushed, then every file read back cold in tar order.")
+    w("- Raw device, after the random write job: 4 KiB randrw (50%% dedupe) over region 3 with 1 then "
+      "4 jobs (time-based, %s s each); then the long unique 4 KiB write (%s MiB, QD 32) into region 4 "
+      "(after the four regions). These jobs and the profile/blktrace sections are not part of the "
+      "summary's geometric means (they keep the same job set as earlier reports)."
+      % (env.get("randrw_runtime_s", env.get("rand_runtime_s", "?")), env.get("long_mib", "?")))
     w("- The host is shared (other QEMU guests and builds run on its 2 vCPUs, see host load above): "
       "absolute MiB/s under TCG are low and noisy; ratios within this run are what to read, "
       "backing-I/O bytes and space figures do not depend on the noise.")
