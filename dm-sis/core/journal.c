@@ -6,17 +6,34 @@
  * fixed home locations and are changed in place, so a transaction must never
  * reach a home location before it is durable in the journal:
  *
- *  commit:     write a descriptor naming every dirty page and the page
- *              images; flush (this also makes durable the data that
- *              completed before its mappings were made); write the commit
- *              block carrying the new root and a checksum over the checksums
- *              of every block of the transaction; flush.  The transaction is
- *              durable now.  Blocks freed by it become allocatable (and are
- *              discarded first if passdown is on).
- *  checkpoint: when the journal is more than half full after a commit, write
- *              every committed page home, flush, then write the other
- *              superblock copy with the new journal tail and root, flush.
- *              Only then may the journal space be reused.
+ *  commit:     (a) under c->lock, for memory copies only: freeze the running
+ *              transaction T(n): seal its pages and copy their images,
+ *              behind descriptors naming them, into the commit buffer
+ *              (c->jbuf, allocated at open; a transaction is capped at
+ *              txn_limit pages, see __sis_commit_if_full()); build the
+ *              commit block over a snapshot of the root and a checksum over
+ *              the checksums of every block; move the blocks T(n) freed to
+ *              it; open T(n+1).  (b) Without c->lock: write the body;
+ *              flush (this also makes durable the data that completed
+ *              before its mappings were made); write the commit block;
+ *              flush.  (c) Under c->lock again: T(n) is durable, its pages
+ *              wait for the checkpoint.  Then the blocks T(n) freed are
+ *              released: the reads begun before the freeze are waited for
+ *              and the blocks discarded (passdown) without c->lock, and
+ *              only then do they become allocatable.
+ *  checkpoint: when the journal is more than half full after a commit,
+ *              write the newest committed image of every page not at home
+ *              (copied into c->jbuf under c->lock, written without it),
+ *              flush, then write the other superblock copy with the new
+ *              journal tail and root, flush.  Only then may the journal
+ *              space be reused.
+ *
+ * Only one commit (with its release and checkpoint) runs at a time: it
+ * holds commit_mutex, which is taken before c->lock.  Writers go on
+ * changing pages in T(n+1) while T(n)'s I/O is in flight; the commit
+ * buffer holds T(n)'s images, and a page changed again keeps its
+ * committed image for the checkpoint (pg->cimg, see mcache.c).
+ *
  *  recovery:   from the newer valid superblock, read transactions from its
  *              tail in sequence order; a transaction counts only if every
  *              block verifies (type, location, sequence, checksum) and its
@@ -37,16 +54,17 @@
  *
  * Out of memory (the core's own buffers are allocated at open, but the
  * write op may fail with -ENOMEM): a commit that fails before its commit
- * block was written leaves the transaction open and intact, and is simply
- * retried.  That is safe: the head does not move, so the retry writes its
+ * block was written leaves the transaction frozen and intact (c->frozen),
+ * and the next commit writes it again before it freezes the running one.
+ * That is safe: the retry writes the same
  * body over the same journal blocks, with the same sequence number, and
  * only the retry's commit block (written after its body is durable) can
  * seal the transaction.  Blocks of the failed attempt left beyond the
  * retry's end carry a sequence number below every later transaction's and
  * no commit block of theirs exists, so recovery neither replays them nor
  * takes them for damage.  A checkpoint that fails for memory after a
- * durable commit is owed (c->ckpt_owed): it is done before any page is
- * dirtied again, and before the next transaction is written.
+ * durable commit is owed (c->ckpt_owed): it is done before the next
+ * transaction is frozen.
  *
  * A torn or reordered write anywhere in a transaction makes recovery stop
  * before it: the state is that of the previous commit.  A torn superblock
@@ -54,7 +72,10 @@
  * blocks, since nothing is written to the journal before the checkpoint
  * that wrote the superblock has finished.
  *
- * All functions are called with c->lock held.
+ * Functions named __* are called with c->lock held; sis_commit_run() takes
+ * the locks itself, and txn_write() runs without c->lock, as does every
+ * I/O of a commit unless the caller holds commit_mutex and asked to keep
+ * c->lock (c->commit_held: open, close, repair, set_read_only).
  */
 #include <linux/kernel.h>
 #include <linux/slab.h>
@@ -192,7 +213,7 @@ static void __sb_prepare(struct sis_core *c, u32 flags, void *buf)
 
 	memcpy(sb, &c->sb, sizeof(*sb));
 	sb->flags = cpu_to_le32(flags);
-	le64_add_cpu(&sb->sb_seq, 1);
+	sb->sb_seq = cpu_to_le64(le64_to_cpu(sb->sb_seq) + 1);
 	sis_block_seal(c, sb, SIS_BT_SUPERBLOCK, le64_to_cpu(sb->sb_seq) & 1,
 		       c->seq);
 }
@@ -225,6 +246,7 @@ int __sis_sb_write(struct sis_core *c, u32 flags)
 		c->sb = c->sb_next;
 	return r;
 }
+
 /*
  * The checkpoint: write home the newest committed image of every page that
  * needs it, flush, write the other superblock with tail = head, flush.
@@ -331,7 +353,7 @@ static int __txn_freeze(struct sis_core *c)
 {
 	u64 ndirty = c->mc_nr_dirty;
 	u64 ndesc = DIV_ROUND_UP_ULL(ndirty, SIS_JOURNAL_DESC_MAX);
-	u64 blocks = ndirty + ndesc + 1, b = 0, k = 0, i, n;
+	u64 blocks = ndirty + ndesc + 1, b = 0, k = 0, i, n, m;
 	struct sis_disk_journal_commit *cb;
 	struct sis_disk_journal_desc *d;
 	struct sis_page *pg, *tmp;
@@ -346,9 +368,10 @@ static int __txn_freeze(struct sis_core *c)
 		return -ENOSPC;
 	}
 
+	/* Descriptors each followed by the images they name, as on disk. */
 	pg = list_first_entry(&c->mc_dirty, struct sis_page, list);
-	for (n = ndirty; n; n -= i) {
-		u64 m = min_t(u64, n, SIS_JOURNAL_DESC_MAX);
+	for (n = ndirty; n; n -= m) {
+		m = min_t(u64, n, SIS_JOURNAL_DESC_MAX);
 
 		d = jblock(c, b);
 		memset(d, 0, SIS_BLOCK_SIZE);
@@ -368,7 +391,6 @@ static int __txn_freeze(struct sis_core *c)
 			agg = crc32c(agg, &h->csum, sizeof(h->csum));
 		}
 		b += m + 1;
-		i = m;
 	}
 	cb = jblock(c, b);
 	memset(cb, 0, SIS_BLOCK_SIZE);
@@ -654,6 +676,7 @@ int __sis_commit_if_full(struct sis_core *c)
 		return c->aborted ? -EIO : -EROFS;
 	return 0;
 }
+
 /**
  * __sis_maybe_commit() - at an operation boundary: apply a full index
  * delta, and commit if the running transaction is near its limit
@@ -683,7 +706,7 @@ static bool journal_image_type_ok(u32 type)
 static int journal_read_txn(struct sis_core *c, u64 *pos,
 			    struct sis_disk_root *root, void *buf, void *img)
 {
-	u64 p = *pos, start = *pos, i, n;
+	u64 p = *pos, start = *pos, i, n, end;
 	struct sis_disk_journal_desc *d = buf;
 	struct sis_disk_journal_commit *cb = buf;
 	const struct sis_disk_header *ih = img;
@@ -727,9 +750,10 @@ static int journal_read_txn(struct sis_core *c, u64 *pos,
 	    le32_to_cpu(cb->agg_csum) != agg)
 		return 1;
 	*root = cb->root;
+	end = p;	/* cb aliases buf: read before buf is reused below */
 
 	/* Second pass: install the images. */
-	for (p = start; p < start + le32_to_cpu(cb->nr_blocks);) {
+	for (p = start; p < end;) {
 		r = c->ops.read(c->ops.ctx, journal_loc(c, p), buf);
 		if (r)
 			return r;
