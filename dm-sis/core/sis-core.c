@@ -629,6 +629,7 @@ void __sis_readers_drain(struct sis_core *c)
 {
 	sis_readers_wait(c, __sis_readers_flip(c));
 }
+
 /* Is the index's candidate for @fp still a block holding that data? */
 static int __candidate_valid(struct sis_core *c, u64 fp, u64 pblock)
 {
@@ -796,6 +797,7 @@ int sis_core_commit(struct sis_core *c)
 {
 	return sis_commit_run(c, true);
 }
+
 void sis_core_set_discard_passdown(struct sis_core *c, bool on)
 {
 	mutex_lock(&c->lock);

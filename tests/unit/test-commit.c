@@ -322,3 +322,26 @@ TEST(commit_waits_for_readers_without_core_lock)
 	fx_check_clean(&R);
 	fx_destroy(&R);
 }
+
+/*
+ * A transaction of more pages than one descriptor names (507), near the
+ * 1024-page cap: frozen and written whole, recovered whole after a crash.
+ */
+TEST(large_transaction_recovers)
+{
+	struct fx f;
+	u64 i, n = 700;
+
+	fx_format_journal(&f, 16384, 400000, 4096);
+	ASSERT_EQ(f.c->txn_limit, SIS_TXN_MAX_PAGES);
+	for (i = 0; i < n; i++)		/* one new leaf per write */
+		ASSERT_OK(fx_write(&f, i * SIS_MAP_FANOUT, 1 + i));
+	ASSERT_LE(SIS_JOURNAL_DESC_MAX + 1, f.c->mc_nr_dirty);
+	ASSERT_OK(sis_core_commit(f.c));
+	fx_crash(&f, 0, false);
+	ASSERT_OK(fx_open(&f));
+	for (i = 0; i < n; i++)
+		fx_expect(&f, i * SIS_MAP_FANOUT, 1 + i);
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
