@@ -141,9 +141,8 @@ struct sis_core {
 	struct sis_disk_root committed_root;
 	/*
 	 * The checkpoint after a commit failed for memory (the commit itself
-	 * is durable).  Set only while no page is dirty; it is retried before
-	 * the next page is dirtied (__sis_mc_dirty) and at the next commit,
-	 * so a committed image is never re-dirtied before it is at home.
+	 * is durable).  It is retried before the next transaction is frozen;
+	 * pages dirtied meanwhile keep their committed image (pg->cimg).
 	 */
 	bool ckpt_owed;
 
@@ -258,7 +257,6 @@ void __sis_mc_free_spare(struct sis_core *c);
 int sis_journal_alloc(struct sis_core *c);
 void sis_journal_free(struct sis_core *c);
 int sis_commit_run(struct sis_core *c, bool flush);
-int __sis_journal_commit(struct sis_core *c);
 int __sis_commit(struct sis_core *c);
 int __sis_journal_checkpoint(struct sis_core *c);
 bool __sis_txn_full(struct sis_core *c);
