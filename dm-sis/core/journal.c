@@ -611,8 +611,8 @@ int __sis_commit(struct sis_core *c)
  * operation does (__sis_op_end()): the rollback of an abort runs here.
  *
  * Return: 0; -ENOMEM (transient: nothing lost, retry); -EIO (the core
- * aborted, now or before: changes may be lost); -EROFS never (read-only
- * mode has nothing to commit).
+ * aborted, now or before: changes may be lost); in read-only mode (not
+ * aborted) the result of the flush, or 0 without @flush.
  */
 int sis_commit_run(struct sis_core *c, bool flush)
 {
