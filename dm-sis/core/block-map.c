@@ -214,7 +214,8 @@ int __sis_map_set(struct sis_core *c, u64 lblock, u64 pblock, u64 *old)
 /**
  * __sis_map_unmap() - unmap [@lblock, @lblock + @count), dropping refs
  *
- * Absent subtrees are skipped whole.  May commit between leaves.
+ * Absent subtrees are skipped whole.  May commit between leaves, dropping
+ * c->lock meanwhile (__sis_commit_if_full()).
  */
 int __sis_map_unmap(struct sis_core *c, u64 lblock, u64 count)
 {
@@ -248,9 +249,14 @@ int __sis_map_unmap(struct sis_core *c, u64 lblock, u64 count)
 			old = le64_to_cpu(mp->e[i]);
 			if (!old)
 				continue;
-			r = __sis_commit_if_full(c);	/* evicts nothing */
-			if (!r)
-				r = __sis_mc_dirty(c, leaf);
+			/*
+			 * Full: commit at the top of the loop, which holds no
+			 * page (the commit may drop c->lock); the first entry
+			 * after it always fits.
+			 */
+			if (__sis_txn_full(c))
+				break;
+			r = __sis_mc_dirty(c, leaf);
 			if (!r)		/* the decrement cannot fail for memory */
 				r = __sis_ref_dec_prepare(c, old);
 			if (r)

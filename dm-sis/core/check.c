@@ -391,7 +391,7 @@ static int __rebuild(struct sis_core *c, struct check_state *s)
 	c->root.nr_mapped = cpu_to_le64(s->res->mapped);
 	c->root_dirty = true;
 	r = __sis_index_flush(c);
-	return r ? r : __sis_journal_commit(c);
+	return r ? r : __sis_commit(c);
 }
 
 int sis_core_repair(struct sis_core *c, const struct sis_check_ops *ops,
@@ -402,7 +402,10 @@ int sis_core_repair(struct sis_core *c, const struct sis_check_ops *ops,
 	u64 i, old;
 	int r;
 
+	/* commits between steps keep c->lock: the repair's state lives on */
+	mutex_lock(&c->commit_mutex);
 	mutex_lock(&c->lock);
+	c->commit_held = true;
 	__sis_op_begin(c);
 	r = __sis_check_writable(c);
 	if (!r)
@@ -454,7 +457,9 @@ out:
 	if (r && r != -EUCLEAN)
 		r = __sis_metadata_error(c, r, "repair");
 out_unlock:
+	c->commit_held = false;
 	__sis_op_end(c);
 	mutex_unlock(&c->lock);
+	mutex_unlock(&c->commit_mutex);
 	return r;
 }

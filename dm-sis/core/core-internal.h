@@ -31,6 +31,9 @@
  */
 #define SIS_OP_MAX_DIRTY	24
 #define SIS_META_RESERVE	64	/* free blocks kept for map pages */
+#define SIS_TXN_MAX_PAGES	1024	/* cap of one transaction (N3) */
+#define SIS_PEND_WORDS		((SIS_RC_PER_PAGE + 63) / 64)
+#define SIS_DISCARD_RUNS	512	/* extents a discard round collects */
 
 /**
  * struct sis_page - a metadata block held in RAM (mcache.c)
@@ -38,10 +41,16 @@
  * @list:       on c->mc_lru when clean, else on c->mc_dirty or c->mc_ckpt
  * @blocknr:    home location
  * @type:       enum sis_block_type
- * @dirty:      changed in the open transaction
+ * @dirty:      changed in the running transaction
+ * @committing: its image is part of the transaction being committed (copied
+ *              into c->cbuf; durable once that commit finishes)
  * @needs_ckpt: a committed image in the journal is newer than home
- * @shadow:     refcount pages only: the committed image while @dirty, so the
- *              allocator can tell a block freed in this transaction
+ * @cimg:       while @dirty and (@needs_ckpt or @committing): a copy of the
+ *              newest committed (or committing) image, which a checkpoint
+ *              writes home instead of the changed @data
+ * @pend_run:   refcount pages: blocks freed in the running transaction
+ * @pend_commit: refcount pages: blocks freed in the committing transaction;
+ *              both kinds are skipped by the allocator until released
  * @data:       SIS_BLOCK_SIZE bytes
  */
 struct sis_page {
@@ -50,9 +59,19 @@ struct sis_page {
 	u64 blocknr;
 	u32 type;
 	bool dirty;
+	bool committing;
 	bool needs_ckpt;
-	void *shadow;
+	void *cimg;
+	u64 pend_run[SIS_PEND_WORDS];
+	u64 pend_commit[SIS_PEND_WORDS];
 	void *data;
+};
+
+/**
+ * struct sis_extent - a run of blocks (discard passdown)
+ */
+struct sis_extent {
+	u64 start, count;
 };
 
 /**
@@ -68,6 +87,13 @@ struct sis_pin {
 };
 
 struct sis_core {
+	/*
+	 * Held by the one commit (or checkpoint) that runs; taken before
+	 * c->lock, never while holding it (only mutex_trylock() is allowed
+	 * then).  The commit buffer and checkpoint fields below belong to
+	 * its holder; it reads and writes them without c->lock.
+	 */
+	struct mutex commit_mutex;
 	struct mutex lock;		/* protects everything below */
 	struct sis_io_ops ops;		/* immutable */
 	enum sis_mode mode;
@@ -76,6 +102,8 @@ struct sis_core {
 
 	/* Layout and identity, from the superblock: immutable once open. */
 	struct sis_disk_superblock sb __aligned(8);	/* last written or read */
+	/* the copy being written (__sis_sb_write(), the checkpoint) */
+	struct sis_disk_superblock sb_next __aligned(8);
 	u32 csum_seed;
 	u64 journal_start, journal_blocks;
 	u64 index_start, index_blocks;
@@ -88,7 +116,7 @@ struct sis_core {
 	bool root_dirty;		/* root changed without a page change */
 
 	/* Space accounting not kept on disk. */
-	u64 nr_pending_free;		/* freed in the open transaction */
+	u64 nr_pending_free;		/* freed, not yet released (pend bits) */
 	u64 nr_reserved;		/* allocated, pinned, not yet mapped */
 
 	/* Journal (journal.c). */
@@ -97,9 +125,12 @@ struct sis_core {
 	u64 tail;			/* oldest live journal block, monotonic */
 	u64 txn_limit;			/* pages that force a commit */
 	/*
-	 * Descriptor and commit blocks of the largest transaction the journal
-	 * can hold, and recovery's two buffers: allocated at open, so neither
-	 * a commit nor the rollback of an abort needs new memory.
+	 * The commit buffer: descriptors, page images and commit block of the
+	 * largest transaction (txn_limit + 2 * SIS_OP_MAX_DIRTY pages), also
+	 * the checkpoint's bounce buffer and recovery's two buffers: allocated
+	 * at open, so neither a commit nor the rollback of an abort needs new
+	 * memory.  Owned by the holder of commit_mutex (or by c->lock when no
+	 * commit is busy: recovery).
 	 */
 	void *jbuf;
 	unsigned int jbuf_blocks;
@@ -110,11 +141,32 @@ struct sis_core {
 	struct sis_disk_root committed_root;
 	/*
 	 * The checkpoint after a commit failed for memory (the commit itself
-	 * is durable).  Set only while no page is dirty; it is retried before
-	 * the next page is dirtied (__sis_mc_dirty) and at the next commit,
-	 * so a committed image is never re-dirtied before it is at home.
+	 * is durable).  It is retried before the next transaction is frozen;
+	 * pages dirtied meanwhile keep their committed image (pg->cimg).
 	 */
 	bool ckpt_owed;
+
+	/*
+	 * The committing transaction (journal.c), frozen under c->lock and
+	 * written without it by the holder of commit_mutex.  @commit_busy:
+	 * that holder may be doing I/O without c->lock (an abort's rollback
+	 * waits for it: see __sis_op_end()).  @frozen: T(n) is frozen and not
+	 * yet durable (after -ENOMEM it stays frozen and is written again).
+	 * @commit_held: the c->lock holder also holds commit_mutex, so a
+	 * commit it needs runs without dropping c->lock.
+	 */
+	bool commit_busy;
+	bool frozen;
+	bool commit_held;
+	bool c_frees;			/* T(n) freed blocks */
+	unsigned int c_epoch;		/* readers epoch T(n) waits for */
+	struct sis_page **cpages;	/* pages of T(n), then of a checkpoint */
+	u64 cpages_max;
+	u64 c_npages;
+	u64 c_start, c_blocks;		/* T(n)'s journal position and size */
+	u64 c_seq;
+	struct sis_disk_root c_root;
+	struct sis_extent *dext;	/* discard runs being passed down */
 
 	/* Metadata cache (mcache.c). */
 	struct hlist_head mc_hash[1 << SIS_MC_HASH_BITS];
@@ -179,6 +231,8 @@ int __sis_check_writable(struct sis_core *c);
 void __sis_op_begin(struct sis_core *c);
 void __sis_op_end(struct sis_core *c);
 void __sis_readers_drain(struct sis_core *c);
+unsigned int __sis_readers_flip(struct sis_core *c);
+void sis_readers_wait(struct sis_core *c, unsigned int epoch);
 void __sis_layout_from_sb(struct sis_core *c);
 void __sis_derive_sizes(struct sis_core *c);
 
@@ -201,10 +255,11 @@ void __sis_mc_free_spare(struct sis_core *c);
 
 /* journal.c */
 int sis_journal_alloc(struct sis_core *c);
-int __sis_journal_commit(struct sis_core *c);
+void sis_journal_free(struct sis_core *c);
+int sis_commit_run(struct sis_core *c, bool flush);
 int __sis_commit(struct sis_core *c);
-int __sis_checkpoint_owed(struct sis_core *c);
 int __sis_journal_checkpoint(struct sis_core *c);
+bool __sis_txn_full(struct sis_core *c);
 int __sis_journal_recover(struct sis_core *c, bool write, bool tolerate_damage);
 int __sis_sb_write(struct sis_core *c, u32 flags);
 int __sis_maybe_commit(struct sis_core *c);
@@ -228,7 +283,9 @@ struct sis_pin *__sis_pin_find(struct sis_core *c, u64 pblock);
 int __sis_pin(struct sis_core *c, u64 pblock, bool reserved);
 void __sis_unpin(struct sis_core *c, u64 pblock);
 void __sis_pins_free(struct sis_core *c);
-int __sis_release_freed(struct sis_core *c, struct sis_page *pg);
+unsigned int __sis_collect_freed(struct sis_core *c, struct sis_page *pg,
+				 struct sis_extent *ext);
+void __sis_release_freed(struct sis_core *c, struct sis_page *pg);
 u64 __sis_nr_free(struct sis_core *c);
 u64 *sis_summary_alloc(struct sis_core *c, u64 physical_blocks, u64 *groups);
 void __sis_summary_install(struct sis_core *c, u64 **map, u64 groups);

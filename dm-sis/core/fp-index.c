@@ -227,12 +227,16 @@ static int delta_cmp(const void *a, const void *b)
 /**
  * __sis_index_flush() - apply the delta to the bucket pages
  *
- * Called at an operation boundary (it may commit between buckets).  On
- * error the remaining changes are dropped: the index is advice.
+ * Called at an operation boundary: the delta is taken out of the hash
+ * first, because a commit between buckets may drop c->lock (see
+ * __sis_commit_if_full()); changes made meanwhile start a new delta, and
+ * lookups meanwhile miss the changes being applied (the index is advice).
+ * On error the remaining changes are dropped.
  */
 int __sis_index_flush(struct sis_core *c)
 {
 	struct sis_idx_delta **v, *d;
+	struct hlist_node *tmp;
 	struct sis_page *pg;
 	u64 n = 0, i, j;
 	unsigned int h;
@@ -244,10 +248,12 @@ int __sis_index_flush(struct sis_core *c)
 	if (!v)
 		return -ENOMEM;
 	for (h = 0; h < ARRAY_SIZE(c->idx_hash); h++)
-		hlist_for_each_entry(d, &c->idx_hash[h], node) {
+		hlist_for_each_entry_safe(d, tmp, &c->idx_hash[h], node) {
+			hlist_del(&d->node);
 			d->bucket = bucket_of(c, d->fp);
 			v[n++] = d;
 		}
+	c->idx_delta_nr = 0;
 	sort(v, n, sizeof(*v), delta_cmp, NULL);
 
 	for (i = 0; i < n && !r; i = j) {
@@ -263,7 +269,8 @@ int __sis_index_flush(struct sis_core *c)
 				r = __bucket_apply(c, pg, v[j]->fp, v[j]->pblock,
 						   v[j]->removed);
 	}
+	for (i = 0; i < n; i++)
+		kfree(v[i]);
 	kvfree(v);
-	__sis_index_delta_free(c);
 	return r;
 }

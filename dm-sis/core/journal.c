@@ -6,17 +6,34 @@
  * fixed home locations and are changed in place, so a transaction must never
  * reach a home location before it is durable in the journal:
  *
- *  commit:     write a descriptor naming every dirty page and the page
- *              images; flush (this also makes durable the data that
- *              completed before its mappings were made); write the commit
- *              block carrying the new root and a checksum over the checksums
- *              of every block of the transaction; flush.  The transaction is
- *              durable now.  Blocks freed by it become allocatable (and are
- *              discarded first if passdown is on).
- *  checkpoint: when the journal is more than half full after a commit, write
- *              every committed page home, flush, then write the other
- *              superblock copy with the new journal tail and root, flush.
- *              Only then may the journal space be reused.
+ *  commit:     (a) under c->lock, for memory copies only: freeze the running
+ *              transaction T(n): seal its pages and copy their images,
+ *              behind descriptors naming them, into the commit buffer
+ *              (c->jbuf, allocated at open; a transaction is capped at
+ *              txn_limit pages, see __sis_commit_if_full()); build the
+ *              commit block over a snapshot of the root and a checksum over
+ *              the checksums of every block; move the blocks T(n) freed to
+ *              it; open T(n+1).  (b) Without c->lock: write the body;
+ *              flush (this also makes durable the data that completed
+ *              before its mappings were made); write the commit block;
+ *              flush.  (c) Under c->lock again: T(n) is durable, its pages
+ *              wait for the checkpoint.  Then the blocks T(n) freed are
+ *              released: the reads begun before the freeze are waited for
+ *              and the blocks discarded (passdown) without c->lock, and
+ *              only then do they become allocatable.
+ *  checkpoint: when the journal is more than half full after a commit,
+ *              write the newest committed image of every page not at home
+ *              (copied into c->jbuf under c->lock, written without it),
+ *              flush, then write the other superblock copy with the new
+ *              journal tail and root, flush.  Only then may the journal
+ *              space be reused.
+ *
+ * Only one commit (with its release and checkpoint) runs at a time: it
+ * holds commit_mutex, which is taken before c->lock.  Writers go on
+ * changing pages in T(n+1) while T(n)'s I/O is in flight; the commit
+ * buffer holds T(n)'s images, and a page changed again keeps its
+ * committed image for the checkpoint (pg->cimg, see mcache.c).
+ *
  *  recovery:   from the newer valid superblock, read transactions from its
  *              tail in sequence order; a transaction counts only if every
  *              block verifies (type, location, sequence, checksum) and its
@@ -37,16 +54,17 @@
  *
  * Out of memory (the core's own buffers are allocated at open, but the
  * write op may fail with -ENOMEM): a commit that fails before its commit
- * block was written leaves the transaction open and intact, and is simply
- * retried.  That is safe: the head does not move, so the retry writes its
+ * block was written leaves the transaction frozen and intact (c->frozen),
+ * and the next commit writes it again before it freezes the running one.
+ * That is safe: the retry writes the same
  * body over the same journal blocks, with the same sequence number, and
  * only the retry's commit block (written after its body is durable) can
  * seal the transaction.  Blocks of the failed attempt left beyond the
  * retry's end carry a sequence number below every later transaction's and
  * no commit block of theirs exists, so recovery neither replays them nor
  * takes them for damage.  A checkpoint that fails for memory after a
- * durable commit is owed (c->ckpt_owed): it is done before any page is
- * dirtied again, and before the next transaction is written.
+ * durable commit is owed (c->ckpt_owed): it is done before the next
+ * transaction is frozen.
  *
  * A torn or reordered write anywhere in a transaction makes recovery stop
  * before it: the state is that of the previous commit.  A torn superblock
@@ -54,7 +72,10 @@
  * blocks, since nothing is written to the journal before the checkpoint
  * that wrote the superblock has finished.
  *
- * All functions are called with c->lock held.
+ * Functions named __* are called with c->lock held; sis_commit_run() takes
+ * the locks itself, and txn_write() runs without c->lock, as does every
+ * I/O of a commit unless the caller holds commit_mutex and asked to keep
+ * c->lock (c->commit_held: open, close, repair, set_read_only).
  */
 #include <linux/kernel.h>
 #include <linux/slab.h>
@@ -70,11 +91,18 @@ static u64 journal_loc(struct sis_core *c, u64 pos)
 	return c->journal_start + rem;
 }
 
+/* Most pages a transaction may hold when it is frozen. */
+static u64 txn_cap(struct sis_core *c)
+{
+	return c->txn_limit + 2 * SIS_OP_MAX_DIRTY;
+}
+
 /**
  * sis_journal_setup() - derive transaction limits from the journal size
  *
  * A transaction plus its descriptors and commit block must fit in the half
- * of the journal a checkpoint leaves free.
+ * of the journal a checkpoint leaves free, and it is capped at
+ * SIS_TXN_MAX_PAGES so the commit buffer stays small.
  */
 void sis_journal_setup(struct sis_core *c)
 {
@@ -82,30 +110,68 @@ void sis_journal_setup(struct sis_core *c)
 
 	BUILD_BUG_ON(SIS_MIN_JOURNAL_BLOCKS / 2 < SIS_OP_MAX_DIRTY + 4);
 	c->txn_limit = half - half / SIS_JOURNAL_DESC_MAX - 2 - SIS_OP_MAX_DIRTY;
+	c->txn_limit = min_t(u64, c->txn_limit, SIS_TXN_MAX_PAGES);
 }
 
 /**
- * sis_journal_alloc() - allocate c->jbuf for the journal's size
+ * sis_journal_alloc() - allocate the commit buffer, page array and discard
+ * runs for the journal's size
  *
- * A transaction never holds more blocks than the journal, so descriptors
- * for journal_blocks pages and a commit block always suffice; recovery uses
- * the first two blocks.  Called at open, once the layout is known and
- * checked.
+ * The commit buffer holds a transaction of txn_cap() pages with its
+ * descriptors and commit block (recovery uses its first two blocks); the
+ * page array holds the pages of a transaction or of a checkpoint (at most
+ * one per journal block written since the last checkpoint).  Called at
+ * open, once the layout is known and checked; freed by
+ * sis_journal_free().
  *
  * Return: 0 or -ENOMEM.
  */
 int sis_journal_alloc(struct sis_core *c)
 {
-	unsigned int blocks = DIV_ROUND_UP_ULL(c->journal_blocks,
-					       SIS_JOURNAL_DESC_MAX) + 1;
+	u64 cap = txn_cap(c);
+	unsigned int blocks = cap + DIV_ROUND_UP_ULL(cap, SIS_JOURNAL_DESC_MAX) + 1;
+	u64 npages = max_t(u64, cap, c->journal_blocks);
 
 	blocks = max(blocks, 2U);
+	if (!c->dext) {
+		c->dext = kvmalloc_array(SIS_DISCARD_RUNS, sizeof(*c->dext),
+					 GFP_KERNEL);
+		if (!c->dext)
+			return -ENOMEM;
+	}
+	if (c->cpages_max < npages) {
+		kvfree(c->cpages);
+		c->cpages = kvmalloc_array(npages, sizeof(*c->cpages), GFP_KERNEL);
+		c->cpages_max = c->cpages ? npages : 0;
+		if (!c->cpages)
+			return -ENOMEM;
+	}
 	if (c->jbuf_blocks >= blocks)
 		return 0;
 	kvfree(c->jbuf);
 	c->jbuf = kvmalloc_array(blocks, SIS_BLOCK_SIZE, GFP_KERNEL);
 	c->jbuf_blocks = c->jbuf ? blocks : 0;
 	return c->jbuf ? 0 : -ENOMEM;
+}
+
+/**
+ * sis_journal_free() - free what sis_journal_alloc() allocated
+ */
+void sis_journal_free(struct sis_core *c)
+{
+	kvfree(c->jbuf);
+	kvfree(c->cpages);
+	kvfree(c->dext);
+	c->jbuf = NULL;
+	c->cpages = NULL;
+	c->dext = NULL;
+	c->jbuf_blocks = 0;
+	c->cpages_max = 0;
+}
+
+static void *jblock(struct sis_core *c, u64 i)
+{
+	return (u8 *)c->jbuf + (size_t)i * SIS_BLOCK_SIZE;
 }
 
 /*
@@ -124,219 +190,339 @@ static int journal_drain(struct sis_core *c, int r)
 }
 
 /*
- * Write the superblock copy after the current one.  On failure the
- * sequence is rolled back, so the next attempt rewrites the same copy and
- * never the other, which is the valid one.
+ * Drop and retake c->lock around I/O when the caller asked for it
+ * (@unlocked); a commit run with commit_held keeps it (open, close, repair,
+ * set_read_only).
+ */
+static void io_unlock(struct sis_core *c, bool unlocked)
+{
+	if (unlocked)
+		mutex_unlock(&c->lock);
+}
+
+static void io_lock(struct sis_core *c, bool unlocked)
+{
+	if (unlocked)
+		mutex_lock(&c->lock);
+}
+
+/* Seal a copy of c->sb with @flags and the next sb_seq into @buf. */
+static void __sb_prepare(struct sis_core *c, u32 flags, void *buf)
+{
+	struct sis_disk_superblock *sb = buf;
+
+	memcpy(sb, &c->sb, sizeof(*sb));
+	sb->flags = cpu_to_le32(flags);
+	sb->sb_seq = cpu_to_le64(le64_to_cpu(sb->sb_seq) + 1);
+	sis_block_seal(c, sb, SIS_BT_SUPERBLOCK, le64_to_cpu(sb->sb_seq) & 1,
+		       c->seq);
+}
+
+/* Write the superblock copy @buf names, and flush. */
+static int sb_write_buf(struct sis_core *c, const void *buf)
+{
+	const struct sis_disk_superblock *sb = buf;
+	int r;
+
+	r = c->ops.write(c->ops.ctx, le64_to_cpu(sb->sb_seq) & 1, buf);
+	if (!r)
+		r = c->ops.flush(c->ops.ctx);
+	return r;
+}
+
+/*
+ * Write the superblock copy after the current one, holding c->lock (open,
+ * close, repair, the rollback of an abort: never while a commit is busy).
+ * On failure c->sb is unchanged, so the next attempt rewrites the same
+ * copy and never the other, which is the valid one.
  */
 int __sis_sb_write(struct sis_core *c, u32 flags)
 {
-	struct sis_disk_superblock *sb = &c->sb;
-	u64 old_seq = le64_to_cpu(sb->sb_seq);
-	u64 copy;
 	int r;
 
-	sb->flags = cpu_to_le32(flags);
-	sb->sb_seq = cpu_to_le64(old_seq + 1);
-	copy = le64_to_cpu(sb->sb_seq) & 1;
-	sis_block_seal(c, sb, SIS_BT_SUPERBLOCK, copy, c->seq);
-	r = c->ops.write(c->ops.ctx, copy, sb);
+	__sb_prepare(c, flags, &c->sb_next);
+	r = sb_write_buf(c, &c->sb_next);
 	if (!r)
-		r = c->ops.flush(c->ops.ctx);
-	if (r)
-		sb->sb_seq = cpu_to_le64(old_seq);
+		c->sb = c->sb_next;
 	return r;
+}
+
+/*
+ * The checkpoint: write home the newest committed image of every page that
+ * needs it, flush, write the other superblock with tail = head, flush.
+ * Runs with commit_mutex held and no transaction frozen, so every image is
+ * durable; with @unlocked the images are copied into c->jbuf under
+ * c->lock, a buffer-full at a time, and written without it.  The running
+ * transaction goes on meanwhile: a page it dirties keeps the committed
+ * image in pg->cimg (__sis_mc_dirty()).  On failure nothing committed is
+ * lost and it may be retried: home writes of committed images are
+ * harmless, and the tail moves only once the superblock is durable.
+ */
+static int __ckpt_run(struct sis_core *c, bool unlocked)
+{
+	struct sis_disk_superblock *sb;
+	struct list_head *lists[] = { &c->mc_ckpt, &c->mc_dirty };
+	u64 n = 0, k, m, i, tail = c->head;
+	struct sis_page *pg;
+	int r = 0;
+
+	if (WARN_ON(c->frozen))
+		return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(lists); i++)
+		list_for_each_entry(pg, lists[i], list) {
+			if (!pg->needs_ckpt)
+				continue;
+			if (WARN_ON(n >= c->cpages_max ||
+				    (pg->dirty && !pg->cimg)))
+				return -EINVAL;
+			c->cpages[n++] = pg;
+		}
+	for (k = 0; k < n || !k; k += m) {
+		m = min_t(u64, n - k, c->jbuf_blocks);
+		for (i = 0; i < m; i++) {
+			pg = c->cpages[k + i];
+			memcpy(jblock(c, i), pg->dirty ? pg->cimg : pg->data,
+			       SIS_BLOCK_SIZE);
+		}
+		io_unlock(c, unlocked);
+		/* pages needing a checkpoint stay cached: blocknr is stable */
+		for (i = 0; !r && i < m; i++)
+			r = c->ops.write(c->ops.ctx, c->cpages[k + i]->blocknr,
+					 jblock(c, i));
+		/* the buffer is reused: every chunk is flushed */
+		r = r ? journal_drain(c, r) : c->ops.flush(c->ops.ctx);
+		io_lock(c, unlocked);
+		if (!r && c->aborted)
+			r = -EIO;
+		if (r)
+			return r;
+		if (!n)
+			break;
+	}
+
+	sb = &c->sb_next;
+	c->sb.tail_seq = cpu_to_le64(c->seq);
+	c->sb.tail_block = cpu_to_le64(journal_loc(c, tail) - c->journal_start);
+	c->sb.root = c->committed_root;
+	__sb_prepare(c, le32_to_cpu(c->sb.flags) & ~SIS_SB_CLEAN, sb);
+	io_unlock(c, unlocked);
+	r = sb_write_buf(c, sb);
+	if (r)
+		r = journal_drain(c, r);
+	io_lock(c, unlocked);
+	if (!r && c->aborted)
+		r = -EIO;
+	if (r)
+		return r;
+	c->sb = *sb;
+	c->tail = tail;
+	c->ckpt_owed = false;
+	for (k = 0; k < n; k++) {
+		pg = c->cpages[k];
+		pg->needs_ckpt = false;
+		kfree(pg->cimg);
+		pg->cimg = NULL;
+		if (!pg->dirty && !pg->committing)
+			list_move_tail(&pg->list, &c->mc_lru);
+	}
+	return 0;
 }
 
 /**
  * __sis_journal_checkpoint() - write committed pages home, advance the tail
  *
- * Called only when no page is dirty (right after a commit or recovery, or
- * for an owed checkpoint before the first page of a transaction is
- * dirtied), so every page's content is committed content.  Allocates
- * nothing.  On failure nothing committed is lost and it may be retried:
- * home writes of committed images are harmless, the journal is not reused
- * (the tail moves only after the superblock is durable), and the in-RAM
- * superblock's new tail describes a durable state (the home writes were
- * flushed before it was written).
+ * Holding c->lock throughout: for open, recovery and repair, and only
+ * while no commit is busy (the caller holds commit_mutex, or the core is
+ * not published yet).  Allocates nothing.
+ * Return: 0, -ENOMEM (retry later), or another -errno.
  */
 int __sis_journal_checkpoint(struct sis_core *c)
 {
-	struct sis_page *pg, *tmp;
-	u32 flags;
-	int r;
-
-	if (WARN_ON(c->mc_nr_dirty))
-		return -EINVAL;
-	list_for_each_entry(pg, &c->mc_ckpt, list) {
-		r = c->ops.write(c->ops.ctx, pg->blocknr, pg->data);
-		if (r)
-			return journal_drain(c, r);
-	}
-	r = c->ops.flush(c->ops.ctx);
-	if (r)
-		return r;
-
-	c->sb.tail_seq = cpu_to_le64(c->seq);
-	c->sb.tail_block = cpu_to_le64(journal_loc(c, c->head) - c->journal_start);
-	c->sb.root = c->committed_root;
-	flags = le32_to_cpu(c->sb.flags) & ~SIS_SB_CLEAN;
-	r = __sis_sb_write(c, flags);
-	if (r)
-		return journal_drain(c, r);
-	c->tail = c->head;
-	c->ckpt_owed = false;
-
-	list_for_each_entry_safe(pg, tmp, &c->mc_ckpt, list) {
-		pg->needs_ckpt = false;
-		list_move_tail(&pg->list, &c->mc_lru);
-	}
-	return 0;
-}
-
-static int journal_write(struct sis_core *c, u64 *pos, const void *block,
-			 u32 *agg)
-{
-	const struct sis_disk_header *h = block;
-	int r;
-
-	r = c->ops.write(c->ops.ctx, journal_loc(c, *pos), block);
-	*agg = crc32c(*agg, &h->csum, sizeof(h->csum));
-	(*pos)++;
-	return r;
+	return __ckpt_run(c, false);
 }
 
 /*
- * Write the open transaction to the journal and flush.  Returns 0 when it is
- * durable; on -ENOMEM (from the write op) no commit block was written and
- * the transaction may be retried (see the top of this file).
+ * Freeze the running transaction T(n) into the commit buffer (c->lock
+ * held, commit_mutex held, nothing frozen): seal its pages, copy their
+ * images behind descriptors, build the commit block over the root, mark
+ * the pages committing, move their freed blocks to T(n), flip the readers'
+ * epoch if anything was freed, and open T(n+1).  Memory copies only.
+ * Return: 0 or -ENOSPC (the transaction does not fit: a bug, aborts).
  */
-static int journal_write_txn(struct sis_core *c, u64 *end)
+static int __txn_freeze(struct sis_core *c)
 {
 	u64 ndirty = c->mc_nr_dirty;
-	unsigned int ndesc = DIV_ROUND_UP(ndirty, SIS_JOURNAL_DESC_MAX);
+	u64 ndesc = DIV_ROUND_UP_ULL(ndirty, SIS_JOURNAL_DESC_MAX);
+	u64 blocks = ndirty + ndesc + 1, b = 0, k = 0, i, n, m;
 	struct sis_disk_journal_commit *cb;
-	struct sis_disk_journal_desc *d = NULL;
-	struct sis_page *pg;
-	u64 pos = c->head, start = c->head;
-	unsigned int used = 0;
+	struct sis_disk_journal_desc *d;
+	struct sis_page *pg, *tmp;
+	bool frees = false;
 	u32 agg = 0;
-	int r;
 
-	if (ndirty + ndesc + 1 > c->journal_blocks - (c->head - c->tail)) {
+	if (ndirty > c->cpages_max || blocks > c->jbuf_blocks ||
+	    blocks > c->journal_blocks - (c->head - c->tail)) {
 		sis_log(c, 3, "transaction of %llu pages does not fit the journal (%llu, %llu)",
 			(unsigned long long)ndirty, (unsigned long long)c->head,
 			(unsigned long long)c->tail);
 		return -ENOSPC;
 	}
-	/* fits the journal, so it fits jbuf (sis_journal_alloc()) */
-	if (WARN_ON(ndesc + 1 > c->jbuf_blocks))
-		return -EINVAL;
 
-	/* Seal every page, then write descriptors each followed by its pages. */
-	list_for_each_entry(pg, &c->mc_dirty, list)
-		sis_block_seal(c, pg->data, pg->type, pg->blocknr, c->seq);
-
+	/* Descriptors each followed by the images they name, as on disk. */
 	pg = list_first_entry(&c->mc_dirty, struct sis_page, list);
-	while (used < ndesc) {
-		unsigned int i, n = min_t(u64, ndirty, SIS_JOURNAL_DESC_MAX);
-		struct sis_page *first = pg;
+	for (n = ndirty; n; n -= m) {
+		m = min_t(u64, n, SIS_JOURNAL_DESC_MAX);
 
-		d = (void *)((u8 *)c->jbuf + (size_t)used * SIS_BLOCK_SIZE);
+		d = jblock(c, b);
 		memset(d, 0, SIS_BLOCK_SIZE);
-		d->nr = cpu_to_le32(n);
-		for (i = 0; i < n; i++) {
-			d->target[i] = cpu_to_le64(pg->blocknr);
-			pg = list_next_entry(pg, list);
-		}
-		sis_block_seal(c, d, SIS_BT_JOURNAL_DESC, journal_loc(c, pos), c->seq);
-		r = journal_write(c, &pos, d, &agg);
-		for (pg = first, i = 0; !r && i < n; i++) {
-			r = journal_write(c, &pos, pg->data, &agg);
-			pg = list_next_entry(pg, list);
-		}
-		if (r)
-			return journal_drain(c, r);
-		ndirty -= n;
-		used++;
-	}
+		d->nr = cpu_to_le32(m);
+		for (i = 0; i < m; i++, pg = list_next_entry(pg, list)) {
+			struct sis_disk_header *h = jblock(c, b + 1 + i);
 
-	/* The body (and the data its mappings name) durable before the seal. */
-	r = c->ops.flush(c->ops.ctx);
-	if (r)
-		return r;
-	cb = (void *)((u8 *)c->jbuf + (size_t)used * SIS_BLOCK_SIZE);
+			sis_block_seal(c, pg->data, pg->type, pg->blocknr, c->seq);
+			memcpy(h, pg->data, SIS_BLOCK_SIZE);
+			d->target[i] = cpu_to_le64(pg->blocknr);
+		}
+		sis_block_seal(c, d, SIS_BT_JOURNAL_DESC,
+			       journal_loc(c, c->head + b), c->seq);
+		for (i = 0; i <= m; i++) {
+			const struct sis_disk_header *h = jblock(c, b + i);
+
+			agg = crc32c(agg, &h->csum, sizeof(h->csum));
+		}
+		b += m + 1;
+	}
+	cb = jblock(c, b);
 	memset(cb, 0, SIS_BLOCK_SIZE);
-	cb->nr_blocks = cpu_to_le32(pos - start);
+	cb->nr_blocks = cpu_to_le32(b);
 	cb->agg_csum = cpu_to_le32(agg);
 	cb->root = c->root;
-	sis_block_seal(c, cb, SIS_BT_JOURNAL_COMMIT, journal_loc(c, pos), c->seq);
-	r = journal_write(c, &pos, cb, &agg);
+	sis_block_seal(c, cb, SIS_BT_JOURNAL_COMMIT,
+		       journal_loc(c, c->head + b), c->seq);
+
+	list_for_each_entry_safe(pg, tmp, &c->mc_dirty, list) {
+		for (i = 0; i < SIS_PEND_WORDS; i++) {
+			pg->pend_commit[i] = pg->pend_run[i];
+			pg->pend_run[i] = 0;
+			frees |= !!pg->pend_commit[i];
+		}
+		kfree(pg->cimg);	/* superseded by the image being committed */
+		pg->cimg = NULL;
+		pg->dirty = false;
+		pg->committing = true;
+		list_move_tail(&pg->list, &c->mc_ckpt);
+		c->cpages[k++] = pg;
+	}
+	c->mc_nr_dirty = 0;
+	c->c_npages = k;
+	c->c_start = c->head;
+	c->c_blocks = blocks;
+	c->c_seq = c->seq;
+	c->c_root = c->root;
+	/* readers begun from now on cannot see the blocks T(n) freed */
+	c->c_frees = frees;
+	if (frees)
+		c->c_epoch = __sis_readers_flip(c);
+	c->head += blocks;
+	c->seq++;
+	c->root_dirty = false;
+	c->frozen = true;
+	return 0;
+}
+
+/*
+ * Write the frozen transaction: body, flush (this also makes durable the
+ * data whose mappings it holds), commit block, flush.  Touches only the
+ * commit buffer and the immutable layout: called without c->lock by the
+ * holder of commit_mutex.  Returns 0 when it is durable; on -ENOMEM no
+ * commit block was written and it may be written again (see the top of
+ * this file).
+ */
+static int txn_write(struct sis_core *c)
+{
+	u64 i, last = c->c_blocks - 1;
+	int r = 0;
+
+	for (i = 0; !r && i < last; i++)
+		r = c->ops.write(c->ops.ctx, journal_loc(c, c->c_start + i),
+				 jblock(c, i));
 	if (r)
 		return journal_drain(c, r);
 	r = c->ops.flush(c->ops.ctx);
-	*end = pos;
-	return r;
-}
-
-/**
- * __sis_journal_commit() - make the open transaction durable
- *
- * Allocates nothing.
- *
- * Return: 0; -ENOMEM (the write op ran out of memory) with nothing
- * committed and the transaction intact, to be retried later; or another
- * -errno after which the caller must abort the transaction.
- */
-int __sis_journal_commit(struct sis_core *c)
-{
-	struct sis_page *pg, *tmp;
-	u64 end;
-	int r;
-
-	/* An owed checkpoint first: the journal may have no room before it. */
-	if (c->ckpt_owed) {
-		if (WARN_ON(c->mc_nr_dirty))
-			return -EINVAL;
-		r = __sis_journal_checkpoint(c);
-		if (r && (r != -ENOMEM || c->root_dirty))
-			return r;
-	}
-
-	/* Nothing to write: still a flush (it is what REQ_PREFLUSH becomes). */
-	if (!c->mc_nr_dirty && !c->root_dirty)
-		return c->ops.flush(c->ops.ctx);
-
-	r = journal_write_txn(c, &end);
 	if (r)
 		return r;
+	r = c->ops.write(c->ops.ctx, journal_loc(c, c->c_start + last),
+			 jblock(c, last));
+	if (r)
+		return journal_drain(c, r);
+	return c->ops.flush(c->ops.ctx);
+}
 
-	/* Durable: pages wait for the checkpoint, freed blocks become free. */
-	c->head = end;
-	c->seq++;
+/* T(n) is durable (c->lock held): its pages wait for the checkpoint. */
+static void __txn_durable(struct sis_core *c)
+{
+	struct sis_page *pg;
+	u64 k;
+
+	for (k = 0; k < c->c_npages; k++) {
+		pg = c->cpages[k];
+		pg->committing = false;
+		pg->needs_ckpt = true;
+	}
 	c->commits++;
-	c->root_dirty = false;
-	c->committed_root = c->root;
-	/* freed blocks may still be read by reads begun before the commit */
-	if (c->nr_pending_free)
-		__sis_readers_drain(c);
-	list_for_each_entry_safe(pg, tmp, &c->mc_dirty, list) {
-		if (pg->shadow) {
-			r = __sis_release_freed(c, pg);
-			kfree(pg->shadow);
-			pg->shadow = NULL;
+	c->committed_root = c->c_root;
+	c->frozen = false;
+}
+
+/*
+ * Release the blocks durable T(n) freed: wait for the readers begun before
+ * it was frozen, pass the blocks down as discards, then make them
+ * allocatable.  Waits and discards without c->lock when @unlocked.
+ */
+static void __txn_release(struct sis_core *c, bool unlocked)
+{
+	struct sis_page *pg;
+	unsigned int n, i;
+	u64 k = 0;
+	int r;
+
+	if (!c->c_frees)
+		return;
+	io_unlock(c, unlocked);
+	sis_readers_wait(c, c->c_epoch);
+	io_lock(c, unlocked);
+	while (c->discard_passdown && c->ops.discard && k < c->c_npages &&
+	       !c->aborted) {
+		for (n = 0; k < c->c_npages &&
+		     n + SIS_RC_PER_PAGE / 2 + 1 <= SIS_DISCARD_RUNS; k++) {
+			pg = c->cpages[k];
+			if (pg->type == SIS_BT_RC)
+				n += __sis_collect_freed(c, pg, c->dext + n);
+		}
+		io_unlock(c, unlocked);
+		for (i = 0; i < n; i++) {
+			r = c->ops.discard(c->ops.ctx, c->dext[i].start,
+					   c->dext[i].count);
 			if (r)
 				sis_log(c, 4, "discard passdown failed: %d", r);
 		}
-		pg->dirty = false;
-		pg->needs_ckpt = true;
-		list_move_tail(&pg->list, &c->mc_ckpt);
+		io_lock(c, unlocked);
 	}
-	c->mc_nr_dirty = 0;
-	c->nr_pending_free = 0;
+	if (c->aborted)
+		return;		/* the rollback forgets every pending block */
+	for (k = 0; k < c->c_npages; k++)
+		__sis_release_freed(c, c->cpages[k]);
+	c->c_frees = false;
+}
 
-	if (c->head - c->tail <= c->journal_blocks / 2)
+/* A checkpoint after a durable commit, when the journal is half full. */
+static int __ckpt_after_commit(struct sis_core *c, bool unlocked)
+{
+	int r;
+
+	if (!c->ckpt_owed && c->head - c->tail <= c->journal_blocks / 2)
 		return 0;
-	r = __sis_journal_checkpoint(c);
+	r = __ckpt_run(c, unlocked);
 	if (r == -ENOMEM) {
 		/* The commit is durable; the checkpoint is retried later. */
 		c->ckpt_owed = true;
@@ -345,8 +531,64 @@ int __sis_journal_commit(struct sis_core *c)
 	return r;
 }
 
+/*
+ * The commit, c->lock held on entry and exit, commit_mutex held: freeze,
+ * write, mark durable, release, checkpoint.  A transaction frozen by a
+ * commit that failed for memory is written first, then the running one.
+ * With @unlocked, c->lock is dropped for all I/O and waits.
+ */
+static int __commit(struct sis_core *c, bool unlocked)
+{
+	bool retry;
+	int r;
+
+	if (c->mode == SIS_MODE_FAIL || c->aborted)
+		return -EIO;	/* acknowledged changes may have been dropped */
+	c->commit_busy = unlocked;
+	/* An owed checkpoint first: the journal may have no room before it. */
+	r = c->ckpt_owed && !c->frozen ? __ckpt_run(c, unlocked) : 0;
+	if (r)
+		goto out;
+	do {
+		retry = c->frozen;
+		if (!retry && !c->mc_nr_dirty && !c->root_dirty) {
+			/* Nothing to write: still a flush (REQ_PREFLUSH). */
+			io_unlock(c, unlocked);
+			r = c->ops.flush(c->ops.ctx);
+			io_lock(c, unlocked);
+			if (!r)
+				r = __ckpt_after_commit(c, unlocked);
+			break;
+		}
+		r = retry ? 0 : __txn_freeze(c);
+		if (r)
+			break;
+		io_unlock(c, unlocked);
+		r = txn_write(c);
+		io_lock(c, unlocked);
+		if (r)
+			break;
+		if (c->aborted) {
+			r = -EIO;
+			break;
+		}
+		__txn_durable(c);
+		__txn_release(c, unlocked);
+		r = c->aborted ? -EIO : __ckpt_after_commit(c, unlocked);
+	} while (!r && retry);
+out:
+	c->commit_busy = false;
+	if (!r || r == -ENOMEM)
+		return r;
+	return __sis_metadata_error(c, -EIO, "commit");
+}
+
 /**
- * __sis_commit() - commit the open transaction, aborting on failure
+ * __sis_commit() - commit the running transaction holding c->lock throughout
+ *
+ * Only for callers that hold commit_mutex (c->commit_held) or own a core
+ * not published yet: open, close, repair, set_read_only.  Everything else
+ * uses sis_commit_run().
  *
  * Return: 0; -ENOMEM: nothing was committed, the transaction is intact and
  * the mode unchanged, retry later; or -EIO after aborting the transaction
@@ -354,53 +596,90 @@ int __sis_journal_commit(struct sis_core *c)
  */
 int __sis_commit(struct sis_core *c)
 {
-	int r = __sis_journal_commit(c);
-
-	if (!r || r == -ENOMEM)
-		return r;
-	return __sis_metadata_error(c, -EIO, "commit");
+	return __commit(c, false);
 }
 
 /**
- * __sis_checkpoint_owed() - before the first page of a transaction is
- * dirtied: do a checkpoint that failed for memory after the last commit
+ * sis_commit_run() - commit everything changed before the call, holding
+ * c->lock only to freeze the transaction and to mark it durable
+ * @c:     the core; the caller holds neither c->lock nor commit_mutex
+ * @flush: a flush request: in read-only mode it still flushes the device
  *
- * Return: 0, -ENOMEM (still owed: the caller must not dirty the page), or
- * -EIO after aborting.
+ * Takes commit_mutex, so commits run one at a time; writers go on mapping
+ * into the next transaction while this one's I/O is in flight.  When it
+ * returns 0, every change made before the call is durable.  Ends as an
+ * operation does (__sis_op_end()): the rollback of an abort runs here.
+ *
+ * Return: 0; -ENOMEM (transient: nothing lost, retry); -EIO (the core
+ * aborted, now or before: changes may be lost); in read-only mode (not
+ * aborted) the result of the flush, or 0 without @flush.
  */
-int __sis_checkpoint_owed(struct sis_core *c)
+int sis_commit_run(struct sis_core *c, bool flush)
 {
 	int r;
 
-	if (!c->ckpt_owed)
-		return 0;
-	if (WARN_ON(c->mc_nr_dirty))
-		return __sis_metadata_error(c, -EIO, "checkpoint owed");
-	r = __sis_journal_checkpoint(c);
-	if (!r || r == -ENOMEM)
-		return r;
-	return __sis_metadata_error(c, -EIO, "checkpoint");
+	mutex_lock(&c->commit_mutex);
+	mutex_lock(&c->lock);
+	if (c->mode == SIS_MODE_READ_ONLY && !c->aborted) {
+		mutex_unlock(&c->lock);
+		r = flush ? c->ops.flush(c->ops.ctx) : 0;
+		mutex_lock(&c->lock);
+	} else {
+		r = __commit(c, true);
+	}
+	__sis_op_end(c);
+	mutex_unlock(&c->lock);
+	mutex_unlock(&c->commit_mutex);
+	return r;
 }
 
 /**
- * __sis_commit_if_full() - commit if the open transaction is near its limit
+ * __sis_txn_full() - has the running transaction reached its limit?
+ */
+bool __sis_txn_full(struct sis_core *c)
+{
+	return c->mc_nr_dirty >= c->txn_limit;
+}
+
+/**
+ * __sis_commit_if_full() - commit if the running transaction is near its
+ * limit
  *
  * Called at the start of every operation that dirties pages, so one more
- * operation (at most SIS_OP_MAX_DIRTY pages) always fits.
+ * operation (at most SIS_OP_MAX_DIRTY pages) always fits.  The caller must
+ * hold no page pointer and be at an operation boundary: unless it holds
+ * commit_mutex (c->commit_held), c->lock is dropped while the commit runs
+ * (sis_commit_run()) and other operations run meanwhile.
  *
  * Return: as __sis_commit(); on -ENOMEM the operation must fail before it
  * dirties anything.
  */
 int __sis_commit_if_full(struct sis_core *c)
 {
-	if (c->mc_nr_dirty < c->txn_limit)
-		return 0;
-	return __sis_commit(c);
+	bool dropped = false;
+	int r;
+
+	if (c->commit_held)
+		return __sis_txn_full(c) ? __sis_commit(c) : 0;
+	while (__sis_txn_full(c)) {
+		if (c->mode != SIS_MODE_WRITE)
+			break;
+		dropped = true;
+		mutex_unlock(&c->lock);
+		r = sis_commit_run(c, false);
+		mutex_lock(&c->lock);
+		if (r)
+			return r;
+	}
+	/* an abort may have rolled back everything meanwhile */
+	if (dropped && c->mode != SIS_MODE_WRITE)
+		return c->aborted ? -EIO : -EROFS;
+	return 0;
 }
 
 /**
  * __sis_maybe_commit() - at an operation boundary: apply a full index
- * delta, and commit if the open transaction is near its limit
+ * delta, and commit if the running transaction is near its limit
  */
 int __sis_maybe_commit(struct sis_core *c)
 {
@@ -427,7 +706,7 @@ static bool journal_image_type_ok(u32 type)
 static int journal_read_txn(struct sis_core *c, u64 *pos,
 			    struct sis_disk_root *root, void *buf, void *img)
 {
-	u64 p = *pos, start = *pos, i, n;
+	u64 p = *pos, start = *pos, i, n, end;
 	struct sis_disk_journal_desc *d = buf;
 	struct sis_disk_journal_commit *cb = buf;
 	const struct sis_disk_header *ih = img;
@@ -471,9 +750,10 @@ static int journal_read_txn(struct sis_core *c, u64 *pos,
 	    le32_to_cpu(cb->agg_csum) != agg)
 		return 1;
 	*root = cb->root;
+	end = p;	/* cb aliases buf: read before buf is reused below */
 
 	/* Second pass: install the images. */
-	for (p = start; p < start + le32_to_cpu(cb->nr_blocks);) {
+	for (p = start; p < end;) {
 		r = c->ops.read(c->ops.ctx, journal_loc(c, p), buf);
 		if (r)
 			return r;

@@ -2,15 +2,19 @@
 /*
  * mcache.c - the core's metadata block cache and the block checksum codec.
  *
- * Owns every metadata block the core holds in RAM.  A page is in exactly one
- * of three states, each with its own list:
+ * Owns every metadata block the core holds in RAM.  A page is on one of
+ * three lists:
  *
- *   clean      home location == page content; on mc_lru, may be evicted
- *   dirty      changed in the open transaction; on mc_dirty, pinned
- *   committed  in the journal but not yet at home; on mc_ckpt, pinned
+ *   mc_lru     clean: home location == page content; may be evicted
+ *   mc_dirty   changed in the running transaction (pg->dirty); pinned
+ *   mc_ckpt    committing (its image is in the commit under way) or
+ *              committed but not yet at home (pg->needs_ckpt); pinned
  *
- * Dirty pages are never written home before their transaction commits, so
- * a crash never leaves uncommitted metadata at a home location: the journal
+ * A dirty page may also be committing or need a checkpoint: the running
+ * transaction changed it again after the commit buffer took its image.  It
+ * then keeps a copy of that image (pg->cimg), the one a checkpoint writes
+ * home.  Only images whose commit is durable are ever written home, so a
+ * crash never leaves uncommitted metadata at a home location: the journal
  * replays whole transactions over it.  Eviction happens only in
  * __sis_mc_shrink(), which the public entry points call before they take any
  * page pointer, so a pointer from __sis_mc_get() stays valid until the
@@ -109,7 +113,7 @@ static void mc_free(struct sis_core *c, struct sis_page *pg)
 	if (pg->dirty)
 		c->mc_nr_dirty--;
 	c->mc_pages--;
-	kfree(pg->shadow);
+	kfree(pg->cimg);
 	kfree(pg->data);
 	kfree(pg);
 }
@@ -162,7 +166,7 @@ int __sis_mc_read(struct sis_core *c, u64 blocknr, u32 type,
 	if (pg) {
 		if (pg->type != type)
 			return -EILSEQ;
-		if (!pg->dirty && !pg->needs_ckpt)
+		if (!pg->dirty && !pg->needs_ckpt && !pg->committing)
 			list_move_tail(&pg->list, &c->mc_lru);
 		*out = pg;
 		return 0;
@@ -218,7 +222,7 @@ int __sis_mc_new(struct sis_core *c, u64 blocknr, u32 type,
 	int r;
 
 	if (pg) {
-		if (pg->dirty || pg->needs_ckpt)
+		if (pg->dirty || pg->needs_ckpt || pg->committing)
 			return -EILSEQ;	/* a live block being reallocated */
 		mc_free(c, pg);
 	}
@@ -237,27 +241,22 @@ int __sis_mc_new(struct sis_core *c, u64 blocknr, u32 type,
 }
 
 /**
- * __sis_mc_dirty() - the caller is about to change @pg in the open transaction
+ * __sis_mc_dirty() - the caller is about to change @pg in the running
+ * transaction
  *
- * Refcount pages keep their committed image as a shadow while dirty.  The
- * first page of a transaction first settles a checkpoint still owed (see
- * __sis_checkpoint_owed()), which evicts nothing.
- * Return: 0 or -ENOMEM (nothing changed), or -EIO after an abort.
+ * A page whose image is committing, or committed but not at home, keeps a
+ * copy of that image first (pg->cimg): the checkpoint writes it home.
+ * Return: 0 or -ENOMEM (nothing changed).
  */
 int __sis_mc_dirty(struct sis_core *c, struct sis_page *pg)
 {
-	int r;
-
 	if (pg->dirty)
 		return 0;
-	r = __sis_checkpoint_owed(c);
-	if (r)
-		return r;
-	if (pg->type == SIS_BT_RC) {
-		pg->shadow = kmalloc(SIS_BLOCK_SIZE, GFP_NOIO);
-		if (!pg->shadow)
+	if ((pg->needs_ckpt || pg->committing) && !pg->cimg) {
+		pg->cimg = kmalloc(SIS_BLOCK_SIZE, GFP_NOIO);
+		if (!pg->cimg)
 			return -ENOMEM;
-		memcpy(pg->shadow, pg->data, SIS_BLOCK_SIZE);
+		memcpy(pg->cimg, pg->data, SIS_BLOCK_SIZE);
 	}
 	pg->dirty = true;
 	c->mc_nr_dirty++;
@@ -356,8 +355,8 @@ void __sis_mc_recycle_all(struct sis_core *c)
 	for (i = 0; i < ARRAY_SIZE(lists); i++)
 		list_for_each_entry_safe(pg, tmp, lists[i], list) {
 			hlist_del(&pg->node);
-			kfree(pg->shadow);
-			pg->shadow = NULL;
+			kfree(pg->cimg);
+			pg->cimg = NULL;
 			list_move_tail(&pg->list, &c->mc_spare);
 		}
 	c->mc_pages = 0;

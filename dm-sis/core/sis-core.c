@@ -144,6 +144,8 @@ static void __sis_reload(struct sis_core *c)
 	c->root = c->sb.root;
 	c->root_dirty = false;
 	c->nr_pending_free = 0;
+	c->frozen = false;	/* a transaction frozen by a failed commit */
+	c->c_frees = false;
 	__sis_summary_forget(c);	/* blocks of the transaction are free */
 	__sis_derive_sizes(c);
 	r = __sis_journal_recover(c, false, false);
@@ -161,9 +163,14 @@ void __sis_op_begin(struct sis_core *c)
 	__sis_mc_shrink(c);
 }
 
+/*
+ * The rollback of an abort waits while a commit is busy without c->lock:
+ * that commit's pages and buffers must stay valid; it runs the rollback
+ * itself when it ends (sis_commit_run()).
+ */
 void __sis_op_end(struct sis_core *c)
 {
-	if (c->abort_pending)
+	if (c->abort_pending && !c->commit_busy)
 		__sis_reload(c);
 }
 
@@ -417,6 +424,7 @@ int sis_core_open(const struct sis_io_ops *ops, const struct sis_core_config *cf
 		*errmsg = "out of memory";
 		return -ENOMEM;
 	}
+	mutex_init(&c->commit_mutex);
 	mutex_init(&c->lock);
 	for (i = 0; i < ARRAY_SIZE(c->idx_hash); i++)
 		INIT_HLIST_HEAD(&c->idx_hash[i]);
@@ -457,7 +465,7 @@ int sis_core_open(const struct sis_io_ops *ops, const struct sis_core_config *cf
 			r = sis_core_resize(c, cfg->logical_blocks, cfg->physical_blocks);
 			mutex_lock(&c->lock);
 			if (!r)
-				r = __sis_journal_commit(c);
+				r = __sis_commit(c);	/* not published yet */
 		}
 		if (r) {
 			*errmsg = "error updating the dm-sis superblock";
@@ -476,7 +484,7 @@ bad:
 	__sis_mc_drop_all(c);
 	mutex_unlock(&c->lock);
 	sis_summary_free(c);
-	kvfree(c->jbuf);
+	sis_journal_free(c);
 	kvfree(c);
 	return r;
 }
@@ -487,12 +495,14 @@ void sis_core_close(struct sis_core *c)
 
 	if (!c)
 		return;
+	mutex_lock(&c->commit_mutex);
 	mutex_lock(&c->lock);
+	c->commit_held = true;
 	if (c->mode == SIS_MODE_WRITE) {
 		r = __sis_index_flush(c);
 		if (r)
 			sis_log(c, 4, "index changes not saved (%d): dedup hints lost", r);
-		r = __sis_journal_commit(c);
+		r = __sis_commit(c);
 		if (!r)
 			r = __sis_journal_checkpoint(c);
 		if (!r)
@@ -503,10 +513,13 @@ void sis_core_close(struct sis_core *c)
 	__sis_pins_free(c);
 	__sis_index_delta_free(c);
 	__sis_mc_drop_all(c);
+	c->commit_held = false;
 	mutex_unlock(&c->lock);
+	mutex_unlock(&c->commit_mutex);
 	mutex_destroy(&c->lock);
+	mutex_destroy(&c->commit_mutex);
 	sis_summary_free(c);
-	kvfree(c->jbuf);
+	sis_journal_free(c);
 	kvfree(c);
 }
 
@@ -581,20 +594,40 @@ void sis_core_read_end(struct sis_core *c, unsigned int ticket)
 }
 
 /**
+ * __sis_readers_flip() - later readers count in the other epoch
+ *
+ * Return: the epoch of the readers begun before now, for
+ * sis_readers_wait().  Readers enter under c->lock, which the caller
+ * holds, and leave without it.  Only one flip may be waited for at a time
+ * (the commit that froze a transaction with freed blocks, or the rollback
+ * of an abort, which never runs while a commit is busy).
+ */
+unsigned int __sis_readers_flip(struct sis_core *c)
+{
+	return c->read_epoch++ & 1;
+}
+
+/**
+ * sis_readers_wait() - wait for the readers of @epoch to finish
+ *
+ * With or without c->lock held: readers leave without it.
+ */
+void sis_readers_wait(struct sis_core *c, unsigned int epoch)
+{
+	atomic_t *old = &c->readers[epoch];
+
+	wait_var_event(old, !atomic_read(old));
+}
+
+/**
  * __sis_readers_drain() - wait for every read begun before now
  *
- * Called before blocks freed since the last commit become allocatable (at
- * commit, and at the rollback of an abort): new readers count in the other
- * epoch from now on, and the current one is waited for.  Readers enter
- * under c->lock, which the caller holds, and leave without it, so this
- * waits only for reads already in flight.
+ * Called before blocks mapped in an aborted transaction become free (the
+ * rollback): flips the epoch and waits for the old one, holding c->lock.
  */
 void __sis_readers_drain(struct sis_core *c)
 {
-	atomic_t *old = &c->readers[c->read_epoch & 1];
-
-	c->read_epoch++;
-	wait_var_event(old, !atomic_read(old));
+	sis_readers_wait(c, __sis_readers_flip(c));
 }
 
 /* Is the index's candidate for @fp still a block holding that data? */
@@ -762,18 +795,7 @@ int sis_core_unmap(struct sis_core *c, u64 lblock, u64 count)
 
 int sis_core_commit(struct sis_core *c)
 {
-	int r = 0;
-
-	mutex_lock(&c->lock);
-	if (c->mode == SIS_MODE_FAIL || c->aborted)
-		r = -EIO;	/* acknowledged changes may have been dropped */
-	else if (c->mode == SIS_MODE_READ_ONLY)
-		r = c->ops.flush(c->ops.ctx);
-	else
-		r = __sis_commit(c);
-	__sis_op_end(c);
-	mutex_unlock(&c->lock);
-	return r;
+	return sis_commit_run(c, true);
 }
 
 void sis_core_set_discard_passdown(struct sis_core *c, bool on)
@@ -829,7 +851,10 @@ void sis_core_set_read_only(struct sis_core *c)
 {
 	int r;
 
+	/* an administrative path: commits holding c->lock throughout */
+	mutex_lock(&c->commit_mutex);
 	mutex_lock(&c->lock);
+	c->commit_held = true;
 	if (c->mode == SIS_MODE_WRITE) {
 		r = __sis_commit(c);
 		if (r == -ENOMEM) {
@@ -840,8 +865,10 @@ void sis_core_set_read_only(struct sis_core *c)
 			c->mode = SIS_MODE_READ_ONLY;
 		}
 	}
+	c->commit_held = false;
 	__sis_op_end(c);
 	mutex_unlock(&c->lock);
+	mutex_unlock(&c->commit_mutex);
 }
 
 bool sis_core_dirty(struct sis_core *c)
@@ -849,7 +876,8 @@ bool sis_core_dirty(struct sis_core *c)
 	bool dirty;
 
 	mutex_lock(&c->lock);
-	dirty = c->mode == SIS_MODE_WRITE && (c->mc_nr_dirty || c->root_dirty);
+	dirty = c->mode == SIS_MODE_WRITE &&
+		(c->mc_nr_dirty || c->root_dirty || c->frozen);
 	mutex_unlock(&c->lock);
 	return dirty;
 }

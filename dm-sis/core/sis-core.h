@@ -48,7 +48,10 @@
  * below takes it unless its name starts with __.  Functions may sleep (they
  * can do synchronous metadata I/O through the ops) and must not be called
  * from atomic context.  Data I/O, hashing and comparing happen outside the
- * lock, so many writers proceed at once.
+ * lock, so many writers proceed at once.  A commit holds that mutex only
+ * to freeze the transaction and to mark it durable: its journal writes,
+ * flushes, discards and checkpoint run without it, one commit at a time,
+ * while other operations go on into the next transaction.
  *
  * Errors are negative errno: -ENODATA unmapped, -ENOENT no candidate,
  * -ENOSPC no free block (also while the only free blocks are still pinned
@@ -150,7 +153,8 @@ enum sis_mode {
  *               until the core is reopened
  * @data_blocks: blocks in the data area that can hold data or map pages
  * @nr_free:     blocks that can be allocated now (excludes @nr_pending_free)
- * @nr_pending_free: freed in the open transaction, reusable after commit
+ * @nr_pending_free: freed by a transaction not yet durable and released,
+ *               reusable after its commit
  * @alloc_pages_scanned: refcount pages the allocator looked at to find free
  *               blocks since open (cached or read), for measuring its cost
  */
@@ -356,14 +360,21 @@ int sis_core_unmap(struct sis_core *c, u64 lblock, u64 count);
 /**
  * sis_core_commit() - make every change so far durable
  *
- * Flushes data, writes the journal, flushes; then passes freed blocks to
+ * Freezes the running transaction (everything changed before the call),
+ * then, without the core's lock: writes the journal body, flushes (data
+ * too), writes the commit block, flushes; then passes freed blocks to
  * ops->discard (if set and passdown is on) and makes them allocatable;
- * checkpoints when the journal is half full.  A commit with nothing dirty
+ * checkpoints when the journal is half full.  Commits run one at a time: a
+ * call that finds one under way waits for it, then commits what is left,
+ * so 0 always means every change made before the call is durable.  Other
+ * operations proceed meanwhile, into the next transaction.  A commit with
+ * nothing dirty
  * still flushes (it is what a REQ_PREFLUSH becomes), and so does a commit
  * in read-only mode when no transaction was aborted.
  *
- * Return: 0; -ENOMEM: nothing was committed, the transaction stays open
- * and intact and the core writable: retry later; -EIO after an abort (now
+ * Return: 0; -ENOMEM: nothing was committed, the transaction stays
+ * intact (frozen, written first by the next commit) and the core writable:
+ * retry later; -EIO after an abort (now
  * or earlier since open: see stats.aborted) or in fail mode; or an I/O
  * error of the flush in read-only mode.  A commit I/O error aborts to
  * read-only mode (-EIO).

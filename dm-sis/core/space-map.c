@@ -10,13 +10,13 @@
  * device just adds groups.
  *
  * A block is free when its refcount is zero, it is not a map page, no pin
- * holds it, and its committed refcount (the shadow image of a page dirty in
- * the open transaction) is zero too: a block freed in the open transaction
- * is reused, or discarded, only after the commit that freed it is durable
- * (a block mapped and freed within the open transaction too: its shadow
- * count is set to one), and that commit first waits for the reads begun
- * before it (sis_core_read_begin()), which is all the reuse protection
- * readers need.
+ * holds it, and it is not pending: a block freed in a transaction (a bit in
+ * its refcount page's pend_run, moved to pend_commit when the transaction
+ * is frozen for its commit) is reused, or discarded, only after the commit
+ * that freed it is durable, and that commit first waits for the reads
+ * begun before it was frozen (sis_core_read_begin()), which is all the
+ * reuse protection readers need.  A page with pending bits is dirty or
+ * committing, so it stays in the cache until they clear.
  * The counters keep
  *	data_blocks = nr_data + nr_meta + nr_pending_free + nr_reserved + free
  * exactly, so the allocator knows without scanning when there is no space.
@@ -123,11 +123,11 @@ int __sis_rc_get(struct sis_core *c, u64 pblock, struct sis_page **pg,
 	return 0;
 }
 
-static bool rc_committed_free(struct sis_page *pg, u32 idx)
+/* Was the block freed in a transaction not yet durable and released? */
+static bool rc_pending(struct sis_page *pg, u32 idx)
 {
-	struct sis_disk_rc_page *s = pg->shadow;
-
-	return !s || !s->e[idx].refcount;
+	return ((pg->pend_run[idx / 64] | pg->pend_commit[idx / 64]) >>
+		(idx % 64)) & 1;
 }
 
 /**
@@ -327,7 +327,7 @@ static int __scan_group(struct sis_core *c, u64 group, u32 idx, u64 *pblock,
 	for (; idx < SIS_RC_PER_PAGE && base + idx < end; idx++) {
 		if (p->e[idx].refcount || (le32_to_cpu(p->e[idx].flags) & SIS_RC_META))
 			continue;
-		if (!rc_committed_free(pg, idx)) {
+		if (rc_pending(pg, idx)) {
 			full = false;	/* allocatable after the commit */
 			continue;
 		}
@@ -580,14 +580,13 @@ int __sis_ref_dec(struct sis_core *c, u64 pblock)
 	 * Allocatable only after the next commit, even a block the last
 	 * commit never saw mapped: reads begun before the commit may still be
 	 * reading it, and the commit waits for them before it releases freed
-	 * blocks (__sis_readers_drain()).  Such a block gets a committed count
-	 * of one in the shadow, which only the allocator and the release at
-	 * commit read.
+	 * blocks (sis_readers_wait()).  The pending bit is what the allocator
+	 * and the release after that commit read.
 	 */
-	if (rc_committed_free(pg, idx) && !WARN_ON(!pg->shadow))
-		((struct sis_disk_rc_page *)pg->shadow)->e[idx].refcount =
-			cpu_to_le32(1);
-	c->nr_pending_free++;
+	if (!WARN_ON(rc_pending(pg, idx))) {
+		pg->pend_run[idx / 64] |= BIT_ULL(idx % 64);
+		c->nr_pending_free++;
+	}
 	/*
 	 * Free now, or at the commit: until then no scan marks the group
 	 * full (it sees the block freed in the open transaction).
@@ -598,23 +597,29 @@ int __sis_ref_dec(struct sis_core *c, u64 pblock)
 }
 
 /**
- * __sis_release_freed() - a commit made @pg durable: pass its freed blocks
- * down as discards (coalesced runs) when passdown is on, except blocks still
- * pinned (a writer may be comparing against them); readers of the freed
- * blocks were waited for before (__sis_readers_drain())
+ * __sis_collect_freed() - the runs of blocks @pg's committing transaction
+ * freed that may be passed down as discards
+ * @ext: room for SIS_RC_PER_PAGE / 2 + 1 runs
+ *
+ * Called once that transaction is durable and the readers of the freed
+ * blocks were waited for (sis_readers_wait()); the blocks stay pending (the
+ * allocator skips them) until __sis_release_freed(), so the caller may
+ * discard them without c->lock.  Pinned blocks are left out: a writer may
+ * be comparing against them.
+ *
+ * Return: the number of runs stored in @ext.
  */
-int __sis_release_freed(struct sis_core *c, struct sis_page *pg)
+unsigned int __sis_collect_freed(struct sis_core *c, struct sis_page *pg,
+				 struct sis_extent *ext)
 {
-	struct sis_disk_rc_page *p = pg->data, *s = pg->shadow;
+	struct sis_disk_rc_page *p = pg->data;
 	u64 base = pg->blocknr + 1, run = 0, start = 0;
-	int r = 0, r2;
+	unsigned int n = 0;
 	u32 i;
 
-	if (!c->discard_passdown || !c->ops.discard)
-		return 0;
 	for (i = 0; i <= SIS_RC_PER_PAGE; i++) {
-		/* a pinned block may still be being read: not discarded */
-		bool freed = i < SIS_RC_PER_PAGE && s->e[i].refcount &&
+		bool freed = i < SIS_RC_PER_PAGE &&
+			     (pg->pend_commit[i / 64] & BIT_ULL(i % 64)) &&
 			     !p->e[i].refcount &&
 			     base + i < le64_to_cpu(c->root.physical_blocks) &&
 			     !__sis_pin_find(c, base + i);
@@ -626,12 +631,30 @@ int __sis_release_freed(struct sis_core *c, struct sis_page *pg)
 			continue;
 		}
 		if (run) {
-			r2 = c->ops.discard(c->ops.ctx, start, run);
-			r = r ? r : r2;
+			ext[n].start = start;
+			ext[n++].count = run;
 		}
 		run = 0;
 	}
-	return r;
+	return n;
+}
+
+/**
+ * __sis_release_freed() - the blocks @pg's committing transaction freed
+ * become allocatable
+ *
+ * Only after that commit is durable, its readers were waited for, and any
+ * discard of those blocks completed (a late discard must not hit reused
+ * data).
+ */
+void __sis_release_freed(struct sis_core *c, struct sis_page *pg)
+{
+	unsigned int w;
+
+	for (w = 0; w < SIS_PEND_WORDS; w++) {
+		c->nr_pending_free -= hweight64(pg->pend_commit[w]);
+		pg->pend_commit[w] = 0;
+	}
 }
 
 static struct hlist_head *pin_bucket(struct sis_core *c, u64 pblock)

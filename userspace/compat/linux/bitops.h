@@ -12,4 +12,10 @@ static inline unsigned int __ffs64(u64 word)
 	return __builtin_ctzll(word);
 }
 
+/* The number of set bits of @word. */
+static inline unsigned int hweight64(u64 word)
+{
+	return __builtin_popcountll(word);
+}
+
 #endif /* _COMPAT_LINUX_BITOPS_H */
