@@ -76,6 +76,8 @@
  */
 #include <linux/bio.h>
 #include <linux/blkdev.h>
+#include <linux/bio.h>
+#include <linux/blkdev.h>
 #include <linux/delay.h>
 #include <linux/device-mapper.h>
 #include <linux/hash.h>
@@ -85,189 +87,25 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/random.h>
-#include <linux/rwsem.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 #include <linux/uuid.h>
 #include <linux/wait_bit.h>
 #include <linux/workqueue.h>
 
-#include "core/sis-core.h"
-#include "../include/sis-format.h"
 #include "../include/sis-target.h"
-#include "pcache.h"
+#include "dm-sis.h"
 
-#define DM_MSG_PREFIX "sis"
-
-#define SIS_MAX_IO_BLOCKS	32	/* dm splits bios at 128 KiB boundaries */
 #define SIS_WBATCH_POOL_MIN	64
-#define SIS_MAX_DISCARD_SECTORS	BIT(22)	/* 2 GiB per discard bio */
 #define SIS_NO_SPACE_RETRY_MS	250
 #define SIS_NOMEM_RETRY_MS	20	/* -ENOMEM from the core: try again */
-#define SIS_HASH_LOCK_BITS	10
-#define SIS_HASH_LOCKS		BIT(SIS_HASH_LOCK_BITS)	/* per pool */
 /*
- * Reserves of each pool for forward progress under memory pressure: pages
- * for metadata I/O (each metadata write holds one until it completes, so
- * a commit never waits for more than the writes in flight return), and
- * bios for metadata I/O and data writes (one write batch submits at most
- * SIS_MAX_IO_BLOCKS bios, each submitted before the next is allocated).
+ * The bio reserve of each pool, for metadata I/O and data writes (one write
+ * batch submits at most SIS_MAX_IO_BLOCKS bios, each submitted before the
+ * next is allocated): forward progress under memory pressure.
  */
-#define SIS_MD_RESERVE_PAGES	64
 #define SIS_IO_RESERVE_BIOS	64
-
-/**
- * struct sis_features - one table's feature arguments
- * @discard_passdown: discard freed blocks on the backing device
- * @zero_detect:      all-zero blocks are unmapped instead of stored
- * @error_if_no_space: fail a write needing a block at once when full
- * @read_only:        refuse writes; the core is opened read-only
- * @commit_interval:  seconds between periodic commits
- * @low_water_mark:   raise a dm event when fewer blocks are free (0: off)
- */
-struct sis_features {
-	bool discard_passdown;
-	bool zero_detect;
-	bool error_if_no_space;
-	bool read_only;
-	unsigned int commit_interval;
-	u64 low_water_mark;
-};
-
-/**
- * struct sis_pool - one open backing device, shared by its tables
- * @list:        on sis_pools (pools_lock)
- * @ref:         tables naming this pool (pools_lock)
- * @targets:     the sis_targets holding @ref (pools_lock)
- * @md:          the mapped device whose tables use this pool: a table of
- *               any other device naming the same backing device is refused
- * @bdev:        the backing device; kept open by each table's dm_dev
- * @dev:         its dev_t, the pool's and pcache's key
- * @name:        "major:minor" for messages
- * @core:        the open core (immutable after ctr)
- * @ops:         metadata I/O for the core (immutable, must outlive @core)
- * @md_inflight: metadata writes submitted and not completed
- * @md_wait:     woken when @md_inflight reaches zero
- * @md_error:    first metadata write error since the last flush (md_lock)
- * @md_lock:     protects @md_error; IRQ-safe: taken in bio completions
- * @wq:          the unbound workqueue processing bios and the commit timer
- * @bs:          splits of multi-block bios into pieces
- * @io_bs:       bios of metadata I/O and data writes (with a bvec reserve)
- * @md_pages:    pages of metadata I/O (a reserve of SIS_MD_RESERVE_PAGES)
- * @commit_work: periodic commit
- * @commit_lock: serialises commits; protects @commit_done, @commit_err and
- *               writes of @commit_started
- * @commit_started: commits begun (read locklessly by flush requests)
- * @commit_done: the sequence number of the last finished commit
- * @commit_err:  its result
- * @f:           features of the active table (set at resume)
- * @timer_on:    commit timer armed (pools_lock is not needed: set in
- *               resume, cleared in postsuspend, both serialised by dm)
- * @hash_locks:  one bit lock per SIS_HASH_LOCKS-th of the fingerprint
- *               space: writers of the same data decide in turn (see top)
- * @range_lock:  protects @ranges
- * @ranges:      logical ranges held by writers and discards (struct sis_range)
- * @range_wait:  woken when a range is released
- * @out_of_space: the last allocation found no space
- * @requeue:     a noflush suspend is under way: writes waiting for space
- *               give their bio back to dm (BLK_STS_DM_REQUEUE), which
- *               resubmits it after resume (set in presuspend, cleared in
- *               postsuspend and presuspend_undo; read with READ_ONCE)
- * @space_wait:  writers waiting for space (they look again every
- *               SIS_NO_SPACE_RETRY_MS); woken at once by @requeue
- * @mode_reported: a read-only or fail mode was logged
- * @event_work:  raises a dm event on @event_ti's table (on @wq)
- * @event_lock:  protects @event_ti; held while raising the event
- * @event_ti:    the resumed target whose table gets events, or NULL
- * @low_water_hit: free space is below the low-water mark, event raised
- * @stat_*:      counters for status, reset by the reset_stats message
- * @commits_base: core commit count at the last reset_stats
- */
-struct sis_pool {
-	struct list_head list;
-	unsigned int ref;
-	struct list_head targets;
-	struct mapped_device *md;
-	struct block_device *bdev;
-	dev_t dev;
-	char name[16];
-	struct sis_core *core;
-	struct sis_io_ops ops;
-
-	atomic_t md_inflight;
-	wait_queue_head_t md_wait;
-	spinlock_t md_lock;		/* protects md_error */
-	int md_error;
-
-	struct workqueue_struct *wq;
-	struct bio_set bs;
-	struct bio_set io_bs;
-	mempool_t *md_pages;
-	struct delayed_work commit_work;
-	struct mutex commit_lock;	/* serialises commits */
-	u64 commit_started;
-	u64 commit_done;
-	int commit_err;
-
-	struct sis_features f;
-	bool timer_on;
-
-	unsigned long hash_locks[BITS_TO_LONGS(SIS_HASH_LOCKS)];
-	spinlock_t range_lock;		/* protects ranges */
-	struct list_head ranges;
-	wait_queue_head_t range_wait;
-
-	bool out_of_space;
-	bool requeue;
-	wait_queue_head_t space_wait;
-	atomic_t mode_reported;
-
-	struct work_struct event_work;
-	struct mutex event_lock;	/* protects event_ti */
-	struct dm_target *event_ti;
-	atomic_t low_water_hit;
-
-	atomic64_t stat_written;
-	atomic64_t stat_new_data;
-	atomic64_t stat_zero;
-	atomic64_t stat_hits;
-	atomic64_t stat_misses;
-	atomic64_t stat_dedup;
-	atomic64_t stat_fast_reads;
-	u64 commits_base;
-};
-
-/**
- * struct sis_target - one table line
- * @ti:   the dm target
- * @dev:  the backing device as opened by this table
- * @pool: the shared pool
- * @f:    this table's features
- * @pool_list: on pool->targets (pools_lock)
- */
-struct sis_target {
-	struct dm_target *ti;
-	struct dm_dev *dev;
-	struct sis_pool *pool;
-	struct sis_features f;
-	struct list_head pool_list;
-};
-
-/**
- * struct sis_bio - per-bio data: each bio that needs a worker is its own
- * work item
- * @work:        runs sis_process_bio()
- * @st:          the target
- * @ticket:      a read's sis_core_read_begin() ticket, released by
- *               sis_end_io() when the whole bio (every piece) has completed
- * @ticket_held: @ticket is to be released
- */
-struct sis_bio {
-	struct work_struct work;
-	struct sis_target *st;
-	unsigned int ticket;
-	bool ticket_held;
-};
+#define SIS_MAX_DISCARD_SECTORS	BIT(22)	/* 2 GiB per discard bio */
 
 static unsigned int metadata_cache_mb = 64;
 module_param(metadata_cache_mb, uint, 0644);
@@ -286,122 +124,6 @@ struct sis_range {
 
 static LIST_HEAD(sis_pools);
 static DEFINE_MUTEX(pools_lock);
-
-/* ---------------------------------------------------------------- */
-/* Metadata I/O for the core                                        */
-/* ---------------------------------------------------------------- */
-
-static sector_t block_to_sector(u64 block)
-{
-	return block << (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
-}
-
-static int sis_md_read(void *ctx, u64 blocknr, void *buf)
-{
-	struct sis_pool *pool = ctx;
-	struct page *page;
-	struct bio *bio;
-	int r;
-
-	page = mempool_alloc(pool->md_pages, GFP_NOIO);
-	bio = bio_alloc_bioset(pool->bdev, 1, REQ_OP_READ | REQ_META | REQ_SYNC,
-			       GFP_NOIO, &pool->io_bs);
-	bio->bi_iter.bi_sector = block_to_sector(blocknr);
-	__bio_add_page(bio, page, SIS_BLOCK_SIZE, 0);
-	r = submit_bio_wait(bio);
-	bio_put(bio);
-	if (!r)
-		memcpy(buf, page_address(page), SIS_BLOCK_SIZE);
-	mempool_free(page, pool->md_pages);
-	return r;
-}
-
-static void sis_md_write_endio(struct bio *bio)
-{
-	struct sis_pool *pool = bio->bi_private;
-
-	unsigned long flags;
-
-	if (bio->bi_status) {
-		/* completions may run in hard-IRQ context (NVMe) */
-		spin_lock_irqsave(&pool->md_lock, flags);
-		if (!pool->md_error)
-			pool->md_error = blk_status_to_errno(bio->bi_status);
-		spin_unlock_irqrestore(&pool->md_lock, flags);
-	}
-	mempool_free(bio_first_page_all(bio), pool->md_pages);
-	bio_put(bio);
-	if (atomic_dec_and_test(&pool->md_inflight))
-		wake_up(&pool->md_wait);
-}
-
-/*
- * The block is copied, so the core's buffer (whatever memory it is) is free
- * again at once and the write needs no page of the core's.
- */
-static int sis_md_write(void *ctx, u64 blocknr, const void *buf)
-{
-	struct sis_pool *pool = ctx;
-	struct page *page;
-	struct bio *bio;
-
-	page = mempool_alloc(pool->md_pages, GFP_NOIO);
-	memcpy(page_address(page), buf, SIS_BLOCK_SIZE);
-	bio = bio_alloc_bioset(pool->bdev, 1, REQ_OP_WRITE | REQ_META, GFP_NOIO,
-			       &pool->io_bs);
-	bio->bi_iter.bi_sector = block_to_sector(blocknr);
-	__bio_add_page(bio, page, SIS_BLOCK_SIZE, 0);
-	bio->bi_end_io = sis_md_write_endio;
-	bio->bi_private = pool;
-	atomic_inc(&pool->md_inflight);
-	submit_bio(bio);
-	return 0;
-}
-
-static int sis_md_flush(void *ctx)
-{
-	struct sis_pool *pool = ctx;
-	int r, err;
-
-	wait_event(pool->md_wait, !atomic_read(&pool->md_inflight));
-	r = blkdev_issue_flush(pool->bdev);
-
-	spin_lock_irq(&pool->md_lock);
-	err = pool->md_error;
-	pool->md_error = 0;
-	spin_unlock_irq(&pool->md_lock);
-	return err ? err : r;
-}
-
-static int sis_md_discard(void *ctx, u64 blocknr, u64 count)
-{
-	struct sis_pool *pool = ctx;
-
-	if (!bdev_max_discard_sectors(pool->bdev))
-		return 0;
-	return blkdev_issue_discard(pool->bdev, block_to_sector(blocknr),
-				    block_to_sector(count), GFP_NOIO);
-}
-
-static void sis_md_log(void *ctx, int level, const char *msg)
-{
-	struct sis_pool *pool = ctx;
-
-	if (level <= 3)
-		DMERR("%s: %s", pool->name, msg);
-	else if (level == 4)
-		DMWARN("%s: %s", pool->name, msg);
-	else
-		DMINFO("%s: %s", pool->name, msg);
-}
-
-/* ---------------------------------------------------------------- */
-/* Commits                                                          */
-/* ---------------------------------------------------------------- */
-
-/* ---------------------------------------------------------------- */
-/* Events                                                           */
-/* ---------------------------------------------------------------- */
 
 /*
  * dm events (dmsetup wait, dmeventd) are raised from a work item on the
@@ -544,10 +266,6 @@ static void sis_note_mode(struct sis_pool *pool, int r)
 	      st.needs_check ? ", needs_check set" : "");
 }
 
-/* ---------------------------------------------------------------- */
-/* Data path helpers                                                */
-/* ---------------------------------------------------------------- */
-
 /* Copy @len bytes from @src into @bio at @iter, advancing @iter. */
 static void copy_to_bio(struct bio *bio, struct bvec_iter *iter, const u8 *src,
 			unsigned int len)
@@ -642,7 +360,7 @@ static struct pcache_entry *sis_cache_get_run(struct sis_target *st, u64 lblock,
 /*
  * Complete @bio (a dm bio or a piece of one) with @r, logging errors;
  * -EAGAIN gives the bio back to dm to be resubmitted after resume (only
- * during a noflush suspend, see sis_alloc_install()).
+ * during a noflush suspend, see sis_wait_space() in write.c).
  */
 static void sis_bio_end(struct sis_target *st, struct bio *bio, u64 lblock,
 			int r)
@@ -875,10 +593,6 @@ static bool sis_candidate_matches(struct sis_pool *pool, u64 pblock,
 	pcache_put(e);
 	return same;
 }
-
-/* ---------------------------------------------------------------- */
-/* Writes                                                           */
-/* ---------------------------------------------------------------- */
 
 /* What becomes of one block of a write (struct sis_wblock). */
 enum sis_wstate {
@@ -1458,57 +1172,6 @@ static int sis_discard_bio(struct sis_target *st, struct bio *bio)
 	return r;
 }
 
-/*
- * A REQ_PREFLUSH: commit.  A device read-only by the table, by the message
- * or after a clean switch has nothing more to make durable: the core's
- * commit is just a flush of the disk.  Once a metadata error has aborted a
- * transaction, every commit fails (-EIO) until the device is created again:
- * acknowledged writes may have been lost with it, and a flush must never
- * say otherwise (dm-thin's rule).
- */
-static int sis_flush(struct sis_target *st)
-{
-	return sis_commit(st->pool);
-}
-
-static void sis_process_bio(struct work_struct *ws)
-{
-	struct sis_bio *sb = container_of(ws, struct sis_bio, work);
-	struct sis_target *st = sb->st;
-	struct bio *bio = dm_bio_from_per_bio_data(sb, sizeof(*sb));
-	u64 lblock = dm_target_offset(st->ti, bio->bi_iter.bi_sector) >>
-		     (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
-	int r;
-
-	switch (bio_op(bio)) {
-	case REQ_OP_READ:
-		sis_read(st, bio);
-		return;
-	case REQ_OP_WRITE:
-		if (bio->bi_opf & REQ_PREFLUSH) {
-			r = sis_flush(st);
-			if (r || !bio->bi_iter.bi_size)
-				break;
-			bio->bi_opf &= ~REQ_PREFLUSH;
-		}
-		while ((r = sis_write(st, bio)) == -ENOMEM)
-			sis_nomem_wait(st->pool);
-		break;
-	case REQ_OP_DISCARD:
-		while ((r = sis_discard_bio(st, bio)) == -ENOMEM)
-			sis_nomem_wait(st->pool);
-		break;
-	default:
-		r = -EOPNOTSUPP;
-		break;
-	}
-	sis_bio_end(st, bio, lblock, r);
-}
-
-/* ---------------------------------------------------------------- */
-/* Pools                                                            */
-/* ---------------------------------------------------------------- */
-
 /* pools_lock held */
 static struct sis_pool *__pool_find(dev_t dev)
 {
@@ -1526,7 +1189,7 @@ static void pool_free(struct sis_pool *pool)
 		destroy_workqueue(pool->wq);
 	bioset_exit(&pool->bs);
 	bioset_exit(&pool->io_bs);
-	mempool_destroy(pool->md_pages);
+	sis_md_exit(pool);
 	kvfree(pool);
 }
 
@@ -1552,9 +1215,6 @@ static struct sis_pool *__pool_create(struct dm_target *ti, struct dm_dev *dm_de
 	pool->dev = bdev->bd_dev;
 	snprintf(pool->name, sizeof(pool->name), "%u:%u",
 		 MAJOR(pool->dev), MINOR(pool->dev));
-	atomic_set(&pool->md_inflight, 0);
-	init_waitqueue_head(&pool->md_wait);
-	spin_lock_init(&pool->md_lock);
 	mutex_init(&pool->commit_lock);
 	spin_lock_init(&pool->range_lock);
 	INIT_LIST_HEAD(&pool->ranges);
@@ -1580,19 +1240,11 @@ static struct sis_pool *__pool_create(struct dm_target *ti, struct dm_dev *dm_de
 		ti->error = "Cannot allocate bio set";
 		goto bad;
 	}
-	pool->md_pages = mempool_create_page_pool(SIS_MD_RESERVE_PAGES, 0);
-	if (!pool->md_pages) {
+	r = sis_md_init(pool);
+	if (r) {
 		ti->error = "Cannot allocate metadata page reserve";
-		r = -ENOMEM;
 		goto bad;
 	}
-
-	pool->ops.read = sis_md_read;
-	pool->ops.write = sis_md_write;
-	pool->ops.flush = sis_md_flush;
-	pool->ops.discard = sis_md_discard;
-	pool->ops.log = sis_md_log;
-	pool->ops.ctx = pool;
 
 	cfg.logical_blocks = ti->len >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
 	cfg.physical_blocks = bdev_nr_sectors(bdev) >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
@@ -1632,8 +1284,116 @@ static void __pool_put(struct sis_pool *pool)
 	pool_free(pool);
 }
 
+/*
+ * A noflush suspend (to grow the backing device of a full device, say)
+ * must not wait for writes that wait for space: they are requeued.
+ */
+static void sis_presuspend(struct dm_target *ti)
+{
+	struct sis_target *st = ti->private;
+	struct sis_pool *pool = st->pool;
+
+	if (dm_noflush_suspending(ti)) {
+		WRITE_ONCE(pool->requeue, true);
+		wake_up_all(&pool->space_wait);
+	}
+}
+
+static void sis_presuspend_undo(struct dm_target *ti)
+{
+	struct sis_target *st = ti->private;
+
+	WRITE_ONCE(st->pool->requeue, false);
+}
+
+static void sis_postsuspend(struct dm_target *ti)
+{
+	struct sis_target *st = ti->private;
+	struct sis_pool *pool = st->pool;
+	int r;
+
+	/* dm has cleared the noflush flag by now: always end requeueing */
+	WRITE_ONCE(pool->requeue, false);
+
+	sis_event_target(pool, ti, false);
+	if (pool->timer_on) {
+		cancel_delayed_work_sync(&pool->commit_work);
+		pool->timer_on = false;
+	}
+	if (!st->f.read_only) {
+		r = sis_commit(pool);
+		if (r && r != -EROFS)
+			DMERR("%s: commit on suspend failed: %d", pool->name, r);
+	}
+}
+
+static int sis_preresume(struct dm_target *ti)
+{
+	struct sis_target *st = ti->private;
+	struct sis_pool *pool = st->pool;
+	struct sis_core_stats stats;
+	u64 lb = ti->len >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
+	u64 pb = bdev_nr_sectors(pool->bdev) >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
+	int r;
+
+	if (st->f.read_only && !pool->f.read_only)
+		sis_core_set_read_only(pool->core);
+	pool->f = st->f;
+	sis_core_set_discard_passdown(pool->core, st->f.discard_passdown);
+	if (st->f.read_only)
+		return 0;
+
+	sis_core_get_stats(pool->core, &stats);
+	if (lb <= stats.logical_blocks && pb <= stats.physical_blocks)
+		return 0;
+	r = sis_core_resize(pool->core, lb > stats.logical_blocks ? lb : 0,
+			    pb > stats.physical_blocks ? pb : 0);
+	if (r) {
+		DMERR("%s: resize to %llu logical / %llu physical blocks failed: %d",
+		      pool->name, lb, pb, r);
+		return r;
+	}
+	r = sis_commit(pool);
+	if (!r)
+		DMINFO("%s: resized to %llu logical / %llu physical blocks",
+		       pool->name, max(lb, stats.logical_blocks),
+		       max(pb, stats.physical_blocks));
+	return r;
+}
+
+static void sis_resume(struct dm_target *ti)
+{
+	struct sis_target *st = ti->private;
+	struct sis_pool *pool = st->pool;
+
+	if (!pool->timer_on && !st->f.read_only) {
+		pool->timer_on = true;
+		queue_delayed_work(pool->wq, &pool->commit_work,
+				   st->f.commit_interval * HZ);
+	}
+	sis_event_target(pool, ti, true);
+}
+
+/*
+ * Every bio of the target ends here (remapped or completed by us): a read
+ * gives back its ticket, which kept the blocks it read from reuse.  Takes
+ * no lock and never sleeps (may run in hard-IRQ context).
+ */
+static int sis_end_io(struct dm_target *ti, struct bio *bio,
+		      blk_status_t *error)
+{
+	struct sis_target *st = ti->private;
+	struct sis_bio *sb = dm_per_bio_data(bio, sizeof(*sb));
+
+	if (sb->ticket_held) {
+		sb->ticket_held = false;
+		sis_core_read_end(st->pool->core, sb->ticket);
+	}
+	return DM_ENDIO_DONE;
+}
+
 /* ---------------------------------------------------------------- */
-/* Target methods                                                   */
+/* Table lines                                                      */
 /* ---------------------------------------------------------------- */
 
 static int sis_parse_features(struct dm_arg_set *as, struct sis_features *f,
@@ -1836,6 +1596,57 @@ static void sis_dtr(struct dm_target *ti)
 	kfree(st);
 }
 
+/* ---------------------------------------------------------------- */
+/* Bios                                                             */
+/* ---------------------------------------------------------------- */
+
+/*
+ * A REQ_PREFLUSH: commit.  A device read-only by the table, by the message
+ * or after a clean switch has nothing more to make durable: the core's
+ * commit is just a flush of the disk.  Once a metadata error has aborted a
+ * transaction, every commit fails (-EIO) until the device is created again:
+ * acknowledged writes may have been lost with it, and a flush must never
+ * say otherwise (dm-thin's rule).
+ */
+static int sis_flush(struct sis_target *st)
+{
+	return sis_commit(st->pool);
+}
+
+static void sis_process_bio(struct work_struct *ws)
+{
+	struct sis_bio *sb = container_of(ws, struct sis_bio, work);
+	struct sis_target *st = sb->st;
+	struct bio *bio = dm_bio_from_per_bio_data(sb, sizeof(*sb));
+	u64 lblock = dm_target_offset(st->ti, bio->bi_iter.bi_sector) >>
+		     (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
+	int r;
+
+	switch (bio_op(bio)) {
+	case REQ_OP_READ:
+		sis_read(st, bio);
+		return;
+	case REQ_OP_WRITE:
+		if (bio->bi_opf & REQ_PREFLUSH) {
+			r = sis_flush(st);
+			if (r || !bio->bi_iter.bi_size)
+				break;
+			bio->bi_opf &= ~REQ_PREFLUSH;
+		}
+		while ((r = sis_write(st, bio)) == -ENOMEM)
+			sis_nomem_wait(st->pool);
+		break;
+	case REQ_OP_DISCARD:
+		while ((r = sis_discard_bio(st, bio)) == -ENOMEM)
+			sis_nomem_wait(st->pool);
+		break;
+	default:
+		r = -EOPNOTSUPP;
+		break;
+	}
+	sis_bio_end(st, bio, lblock, r);
+}
+
 static int sis_map(struct dm_target *ti, struct bio *bio)
 {
 	struct sis_target *st = ti->private;
@@ -1851,113 +1662,9 @@ static int sis_map(struct dm_target *ti, struct bio *bio)
 	return DM_MAPIO_SUBMITTED;
 }
 
-/*
- * Every bio of the target ends here (remapped or completed by us): a read
- * gives back its ticket, which kept the blocks it read from reuse.  Takes
- * no lock and never sleeps (may run in hard-IRQ context).
- */
-static int sis_end_io(struct dm_target *ti, struct bio *bio,
-		      blk_status_t *error)
-{
-	struct sis_target *st = ti->private;
-	struct sis_bio *sb = dm_per_bio_data(bio, sizeof(*sb));
-
-	if (sb->ticket_held) {
-		sb->ticket_held = false;
-		sis_core_read_end(st->pool->core, sb->ticket);
-	}
-	return DM_ENDIO_DONE;
-}
-
-/*
- * A noflush suspend (to grow the backing device of a full device, say)
- * must not wait for writes that wait for space: they are requeued.
- */
-static void sis_presuspend(struct dm_target *ti)
-{
-	struct sis_target *st = ti->private;
-	struct sis_pool *pool = st->pool;
-
-	if (dm_noflush_suspending(ti)) {
-		WRITE_ONCE(pool->requeue, true);
-		wake_up_all(&pool->space_wait);
-	}
-}
-
-static void sis_presuspend_undo(struct dm_target *ti)
-{
-	struct sis_target *st = ti->private;
-
-	WRITE_ONCE(st->pool->requeue, false);
-}
-
-static void sis_postsuspend(struct dm_target *ti)
-{
-	struct sis_target *st = ti->private;
-	struct sis_pool *pool = st->pool;
-	int r;
-
-	/* dm has cleared the noflush flag by now: always end requeueing */
-	WRITE_ONCE(pool->requeue, false);
-
-	sis_event_target(pool, ti, false);
-	if (pool->timer_on) {
-		cancel_delayed_work_sync(&pool->commit_work);
-		pool->timer_on = false;
-	}
-	if (!st->f.read_only) {
-		r = sis_commit(pool);
-		if (r && r != -EROFS)
-			DMERR("%s: commit on suspend failed: %d", pool->name, r);
-	}
-}
-
-static int sis_preresume(struct dm_target *ti)
-{
-	struct sis_target *st = ti->private;
-	struct sis_pool *pool = st->pool;
-	struct sis_core_stats stats;
-	u64 lb = ti->len >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
-	u64 pb = bdev_nr_sectors(pool->bdev) >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
-	int r;
-
-	if (st->f.read_only && !pool->f.read_only)
-		sis_core_set_read_only(pool->core);
-	pool->f = st->f;
-	sis_core_set_discard_passdown(pool->core, st->f.discard_passdown);
-	if (st->f.read_only)
-		return 0;
-
-	sis_core_get_stats(pool->core, &stats);
-	if (lb <= stats.logical_blocks && pb <= stats.physical_blocks)
-		return 0;
-	r = sis_core_resize(pool->core, lb > stats.logical_blocks ? lb : 0,
-			    pb > stats.physical_blocks ? pb : 0);
-	if (r) {
-		DMERR("%s: resize to %llu logical / %llu physical blocks failed: %d",
-		      pool->name, lb, pb, r);
-		return r;
-	}
-	r = sis_commit(pool);
-	if (!r)
-		DMINFO("%s: resized to %llu logical / %llu physical blocks",
-		       pool->name, max(lb, stats.logical_blocks),
-		       max(pb, stats.physical_blocks));
-	return r;
-}
-
-static void sis_resume(struct dm_target *ti)
-{
-	struct sis_target *st = ti->private;
-	struct sis_pool *pool = st->pool;
-
-	if (!pool->timer_on && !st->f.read_only) {
-		pool->timer_on = true;
-		queue_delayed_work(pool->wq, &pool->commit_work,
-				   st->f.commit_interval * HZ);
-	}
-	sis_event_target(pool, ti, true);
-}
+/* ---------------------------------------------------------------- */
+/* Status and messages                                              */
+/* ---------------------------------------------------------------- */
 
 static const char *sis_mode_string(struct sis_pool *pool,
 				   const struct sis_core_stats *stats)
@@ -2114,6 +1821,10 @@ static void sis_io_hints(struct dm_target *ti, struct queue_limits *limits)
 	/* 6.1 stacks this one; 6.9+ recomputes it from the hw limit */
 	limits->max_discard_sectors = SIS_MAX_DISCARD_SECTORS;
 }
+
+/* ---------------------------------------------------------------- */
+/* The module                                                       */
+/* ---------------------------------------------------------------- */
 
 static struct target_type sis_target = {
 	.name = SIS_TARGET_NAME,

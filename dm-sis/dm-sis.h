@@ -1,0 +1,322 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * dm-sis.h: what the files of the "sis" target share, private to dm-sis.ko.
+ *
+ * The target is five files around the portable core (core/sis-core.h) and
+ * the shared data cache (pcache.h), one concern each:
+ *   dm-sis-target.c  table lines (ctr/dtr, features), map() and the bio
+ *                    worker that sends each bio its way, status, messages,
+ *                    module init
+ *   pool.c           the pools: registry, commits, modes, events, space
+ *                    checks, suspend and resume
+ *   md-io.c          metadata I/O for the core (a pool's sis_io_ops)
+ *   read.c           the read path: map()'s fast path, the read worker,
+ *                    the release of read tickets in end_io
+ *   write.c          the write path: range locks, hash locks, batches,
+ *                    allocation waits, data writes, discards
+ * A function used by another file is named sis_<file>_<verb>() and has its
+ * contract below; everything else is static to its file.
+ *
+ * Objects.  A struct sis_pool exists once per backing device and lives as
+ * long as any table names that device, so a reload (new table while the old
+ * one is still live) shares one open core instead of opening the metadata
+ * twice.  A struct sis_target is one table's view: its feature arguments.
+ * A struct sis_bio is the per-bio data of every bio of the target.
+ *
+ * Locking order: logical range (write.c) -> hash locks (write.c, ascending)
+ * -> commit_lock (pool.c) -> core mutex.  pcache shard locks, range_lock and
+ * md_lock are leaves; md_lock is IRQ-safe (taken in bio completions).  No
+ * hash lock is held while waiting for space.  pools_lock (pool.c) is taken
+ * only by ctr and dtr (sis_pool_get(), sis_pool_put()), event_lock only by
+ * the event worker and by resume/postsuspend.
+ */
+#ifndef DM_SIS_H
+#define DM_SIS_H
+
+#include <linux/atomic.h>
+#include <linux/bio.h>
+#include <linux/device-mapper.h>
+#include <linux/list.h>
+#include <linux/mempool.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include "core/sis-core.h"
+#include "../include/sis-format.h"
+#include "pcache.h"
+
+#define DM_MSG_PREFIX "sis"
+
+#define SIS_MAX_IO_BLOCKS	32	/* dm splits bios at 128 KiB boundaries */
+#define SIS_HASH_LOCK_BITS	10
+#define SIS_HASH_LOCKS		BIT(SIS_HASH_LOCK_BITS)	/* per pool */
+
+/**
+ * struct sis_features - one table's feature arguments
+ * @discard_passdown: discard freed blocks on the backing device
+ * @zero_detect:      all-zero blocks are unmapped instead of stored
+ * @error_if_no_space: fail a write needing a block at once when full
+ * @read_only:        refuse writes; the core is opened read-only
+ * @commit_interval:  seconds between periodic commits
+ * @low_water_mark:   raise a dm event when fewer blocks are free (0: off)
+ */
+struct sis_features {
+	bool discard_passdown;
+	bool zero_detect;
+	bool error_if_no_space;
+	bool read_only;
+	unsigned int commit_interval;
+	u64 low_water_mark;
+};
+
+/**
+ * struct sis_pool - one open backing device, shared by its tables
+ *
+ * Fields by owner; each says what protects it.  Immutable fields are set
+ * by sis_pool_get() before the pool is published on the registry.
+ *
+ * Registry (pool.c; pools_lock):
+ * @list:        on the registry of pools (pools_lock)
+ * @ref:         tables naming this pool (pools_lock)
+ * @targets:     the sis_targets holding @ref (pools_lock)
+ * @md:          the mapped device whose tables use this pool: a table of
+ *               any other device naming the same backing device is refused
+ *               (immutable)
+ * @bdev:        the backing device; kept open by each table's dm_dev
+ *               (immutable)
+ * @dev:         its dev_t, the pool's and pcache's key (immutable)
+ * @name:        "major:minor" for messages (immutable)
+ * @core:        the open core (immutable after ctr; its own mutex inside)
+ *
+ * Metadata I/O (md-io.c):
+ * @ops:         metadata I/O for the core (immutable, must outlive @core)
+ * @md_inflight: metadata writes submitted and not completed (atomic)
+ * @md_wait:     woken when @md_inflight reaches zero
+ * @md_lock:     protects @md_error; IRQ-safe: taken in bio completions
+ * @md_error:    first metadata write error since the last flush (md_lock)
+ * @md_pages:    pages of metadata I/O (a reserve of SIS_MD_RESERVE_PAGES)
+ *
+ * I/O resources (pool.c creates them; immutable pointers):
+ * @wq:          the unbound workqueue processing bios and the commit timer
+ * @bs:          splits of multi-block bios into pieces (read.c)
+ * @io_bs:       bios of metadata I/O and data writes (with a bvec reserve)
+ *
+ * Commits (pool.c):
+ * @commit_work: periodic commit
+ * @commit_lock: serialises commits; protects @commit_done, @commit_err and
+ *               writes of @commit_started
+ * @commit_started: commits begun (read locklessly by flush requests,
+ *               smp_load_acquire/smp_store_release)
+ * @commit_done: the sequence number of the last finished commit (commit_lock)
+ * @commit_err:  its result (commit_lock)
+ * @f:           features of the active table (set at preresume, which dm
+ *               serialises with the other table methods; the I/O path reads
+ *               single fields with READ_ONCE)
+ * @timer_on:    commit timer armed (pools_lock is not needed: set in
+ *               resume, cleared in postsuspend, both serialised by dm)
+ *
+ * Write ordering (write.c):
+ * @hash_locks:  one bit lock per SIS_HASH_LOCKS-th of the fingerprint
+ *               space: writers of the same data decide in turn (write.c)
+ * @range_lock:  protects @ranges (a leaf: no other lock is taken under it)
+ * @ranges:      logical ranges held by writers and discards (range_lock)
+ * @range_wait:  woken when a range is released
+ *
+ * Space and modes (pool.c, write.c; lockless flags, READ_ONCE/WRITE_ONCE):
+ * @out_of_space: the last allocation found no space
+ * @requeue:     a noflush suspend is under way: writes waiting for space
+ *               give their bio back to dm (BLK_STS_DM_REQUEUE), which
+ *               resubmits it after resume (set in presuspend, cleared in
+ *               postsuspend and presuspend_undo; read with READ_ONCE)
+ * @space_wait:  writers waiting for space (they look again every
+ *               SIS_NO_SPACE_RETRY_MS); woken at once by @requeue
+ * @mode_reported: a read-only or fail mode was logged (atomic)
+ *
+ * Events (pool.c):
+ * @event_work:  raises a dm event on @event_ti's table (on @wq)
+ * @event_lock:  protects @event_ti; held while raising the event
+ * @event_ti:    the resumed target whose table gets events, or NULL
+ * @low_water_hit: free space is below the low-water mark, event raised
+ *               (atomic)
+ *
+ * Statistics (atomics, every file; reset by the reset_stats message):
+ * @stat_*:      counters for status
+ * @commits_base: core commit count at the last reset_stats (READ_ONCE)
+ */
+/**
+ * struct sis_pool - one open backing device, shared by its tables
+ * @list:        on sis_pools (pools_lock)
+ * @ref:         tables naming this pool (pools_lock)
+ * @targets:     the sis_targets holding @ref (pools_lock)
+ * @md:          the mapped device whose tables use this pool: a table of
+ *               any other device naming the same backing device is refused
+ * @bdev:        the backing device; kept open by each table's dm_dev
+ * @dev:         its dev_t, the pool's and pcache's key
+ * @name:        "major:minor" for messages
+ * @core:        the open core (immutable after ctr)
+ * @ops:         metadata I/O for the core (immutable, must outlive @core)
+ * @md_inflight: metadata writes submitted and not completed
+ * @md_wait:     woken when @md_inflight reaches zero
+ * @md_error:    first metadata write error since the last flush (md_lock)
+ * @md_lock:     protects @md_error; IRQ-safe: taken in bio completions
+ * @wq:          the unbound workqueue processing bios and the commit timer
+ * @bs:          splits of multi-block bios into pieces
+ * @io_bs:       bios of metadata I/O and data writes (with a bvec reserve)
+ * @md_pages:    pages of metadata I/O (a reserve of SIS_MD_RESERVE_PAGES)
+ * @commit_work: periodic commit
+ * @commit_lock: serialises commits; protects @commit_done, @commit_err and
+ *               writes of @commit_started
+ * @commit_started: commits begun (read locklessly by flush requests)
+ * @commit_done: the sequence number of the last finished commit
+ * @commit_err:  its result
+ * @f:           features of the active table (set at resume)
+ * @timer_on:    commit timer armed (pools_lock is not needed: set in
+ *               resume, cleared in postsuspend, both serialised by dm)
+ * @hash_locks:  one bit lock per SIS_HASH_LOCKS-th of the fingerprint
+ *               space: writers of the same data decide in turn (see top)
+ * @range_lock:  protects @ranges
+ * @ranges:      logical ranges held by writers and discards (struct sis_range)
+ * @range_wait:  woken when a range is released
+ * @out_of_space: the last allocation found no space
+ * @requeue:     a noflush suspend is under way: writes waiting for space
+ *               give their bio back to dm (BLK_STS_DM_REQUEUE), which
+ *               resubmits it after resume (set in presuspend, cleared in
+ *               postsuspend and presuspend_undo; read with READ_ONCE)
+ * @space_wait:  writers waiting for space (they look again every
+ *               SIS_NO_SPACE_RETRY_MS); woken at once by @requeue
+ * @mode_reported: a read-only or fail mode was logged
+ * @event_work:  raises a dm event on @event_ti's table (on @wq)
+ * @event_lock:  protects @event_ti; held while raising the event
+ * @event_ti:    the resumed target whose table gets events, or NULL
+ * @low_water_hit: free space is below the low-water mark, event raised
+ * @stat_*:      counters for status, reset by the reset_stats message
+ * @commits_base: core commit count at the last reset_stats
+ */
+struct sis_pool {
+	struct list_head list;
+	unsigned int ref;
+	struct list_head targets;
+	struct mapped_device *md;
+	struct block_device *bdev;
+	dev_t dev;
+	char name[16];
+	struct sis_core *core;
+	struct sis_io_ops ops;
+
+	atomic_t md_inflight;
+	wait_queue_head_t md_wait;
+	spinlock_t md_lock;		/* protects md_error */
+	int md_error;
+
+	struct workqueue_struct *wq;
+	struct bio_set bs;
+	struct bio_set io_bs;
+	mempool_t *md_pages;
+	struct delayed_work commit_work;
+	struct mutex commit_lock;	/* serialises commits */
+	u64 commit_started;
+	u64 commit_done;
+	int commit_err;
+
+	struct sis_features f;
+	bool timer_on;
+
+	unsigned long hash_locks[BITS_TO_LONGS(SIS_HASH_LOCKS)];
+	spinlock_t range_lock;		/* protects ranges */
+	struct list_head ranges;
+	wait_queue_head_t range_wait;
+
+	bool out_of_space;
+	bool requeue;
+	wait_queue_head_t space_wait;
+	atomic_t mode_reported;
+
+	struct work_struct event_work;
+	struct mutex event_lock;	/* protects event_ti */
+	struct dm_target *event_ti;
+	atomic_t low_water_hit;
+
+	atomic64_t stat_written;
+	atomic64_t stat_new_data;
+	atomic64_t stat_zero;
+	atomic64_t stat_hits;
+	atomic64_t stat_misses;
+	atomic64_t stat_dedup;
+	atomic64_t stat_fast_reads;
+	u64 commits_base;
+};
+
+/**
+ * struct sis_target - one table line
+ * @ti:   the dm target
+ * @dev:  the backing device as opened by this table
+ * @pool: the shared pool (set by sis_pool_get(), immutable after ctr)
+ * @f:    this table's features (immutable after ctr)
+ * @pool_list: on pool->targets (pools_lock)
+ */
+/**
+ * struct sis_target - one table line
+ * @ti:   the dm target
+ * @dev:  the backing device as opened by this table
+ * @pool: the shared pool
+ * @f:    this table's features
+ * @pool_list: on pool->targets (pools_lock)
+ */
+struct sis_target {
+	struct dm_target *ti;
+	struct dm_dev *dev;
+	struct sis_pool *pool;
+	struct sis_features f;
+	struct list_head pool_list;
+};
+
+/**
+ * struct sis_bio - per-bio data: each bio that needs a worker is its own
+ * work item
+ * @work:        runs sis_process_bio()
+ * @st:          the target
+ * @ticket:      a read's sis_core_read_begin() ticket, released by
+ *               sis_read_end_io() when the whole bio (every piece) has completed
+ * @ticket_held: @ticket is to be released
+ */
+struct sis_bio {
+	struct work_struct work;
+	struct sis_target *st;
+	unsigned int ticket;
+	bool ticket_held;
+};
+
+/**
+ * block_to_sector() - the first sector of a 4 KiB block
+ * @block: block number on the backing device
+ */
+static inline sector_t block_to_sector(u64 block)
+{
+	return block << (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
+}
+
+/* ------------------------------------------------------------------ */
+/* md-io.c: metadata I/O for the core                                 */
+/* ------------------------------------------------------------------ */
+
+/**
+ * sis_md_init() - set up a pool's metadata I/O
+ * @pool: a pool being created, its @bdev and @io_bs set
+ *
+ * Initialises the md_* fields, allocates the page reserve and fills
+ * @pool->ops (context: @pool) for sis_core_open().
+ * Context: process, may sleep.
+ * Return: 0 or -ENOMEM.  On failure sis_md_exit() still cleans up.
+ */
+int sis_md_init(struct sis_pool *pool);
+
+/**
+ * sis_md_exit() - free what sis_md_init() allocated
+ * @pool: the pool, its core closed (no metadata I/O in flight)
+ */
+void sis_md_exit(struct sis_pool *pool);
+
+#endif /* DM_SIS_H */
