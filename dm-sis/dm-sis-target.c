@@ -98,19 +98,7 @@
 
 #define SIS_WBATCH_POOL_MIN	64
 #define SIS_NO_SPACE_RETRY_MS	250
-#define SIS_NOMEM_RETRY_MS	20	/* -ENOMEM from the core: try again */
-/*
- * The bio reserve of each pool, for metadata I/O and data writes (one write
- * batch submits at most SIS_MAX_IO_BLOCKS bios, each submitted before the
- * next is allocated): forward progress under memory pressure.
- */
-#define SIS_IO_RESERVE_BIOS	64
 #define SIS_MAX_DISCARD_SECTORS	BIT(22)	/* 2 GiB per discard bio */
-
-static unsigned int metadata_cache_mb = 64;
-module_param(metadata_cache_mb, uint, 0644);
-MODULE_PARM_DESC(metadata_cache_mb,
-		 "Metadata cache of each sis device (map, refcount and index pages), in MiB, read when the device is created (default 64)");
 
 /**
  * struct sis_range - logical blocks [@start, @end) held by one writer
@@ -121,150 +109,6 @@ struct sis_range {
 	u64 start;
 	u64 end;
 };
-
-static LIST_HEAD(sis_pools);
-static DEFINE_MUTEX(pools_lock);
-
-/*
- * dm events (dmsetup wait, dmeventd) are raised from a work item on the
- * pool's workqueue, as dm-thin raises them from its worker: the places that
- * notice a change may hold the store lock or run in the I/O path, and
- * dm_table_event() takes dm's own event lock.  The event goes to the table
- * of the target resumed last (NULL while suspended).
- */
-static void sis_event_worker(struct work_struct *ws)
-{
-	struct sis_pool *pool = container_of(ws, struct sis_pool, event_work);
-
-	mutex_lock(&pool->event_lock);
-	if (pool->event_ti)
-		dm_table_event(pool->event_ti->table);
-	mutex_unlock(&pool->event_lock);
-}
-
-static void sis_raise_event(struct sis_pool *pool)
-{
-	queue_work(pool->wq, &pool->event_work);
-}
-
-/*
- * Resume (@on) makes @ti's table the one that gets events and re-arms the
- * low-water mark (a reload may change it); postsuspend stops events to it.
- */
-static void sis_event_target(struct sis_pool *pool, struct dm_target *ti,
-			     bool on)
-{
-	mutex_lock(&pool->event_lock);
-	if (on)
-		pool->event_ti = ti;
-	else if (pool->event_ti == ti)
-		pool->event_ti = NULL;
-	mutex_unlock(&pool->event_lock);
-	if (on)
-		atomic_set(&pool->low_water_hit, 0);
-}
-
-/*
- * After a successful allocation: leave out-of-space mode
- * and check the low-water mark, raising one event per crossing.
- */
-static void sis_space_check(struct sis_pool *pool)
-{
-	u64 mark = READ_ONCE(pool->f.low_water_mark);
-	struct sis_core_stats stats;
-
-	if (READ_ONCE(pool->out_of_space)) {
-		WRITE_ONCE(pool->out_of_space, false);
-		sis_raise_event(pool);
-	}
-	if (!mark)
-		return;
-	sis_core_get_stats(pool->core, &stats);
-	if (stats.nr_free >= mark) {
-		atomic_set(&pool->low_water_hit, 0);
-	} else if (!atomic_xchg(&pool->low_water_hit, 1)) {
-		DMWARN("%s: low water mark reached: %llu blocks free, mark %llu",
-		       pool->name, stats.nr_free, mark);
-		sis_raise_event(pool);
-	}
-}
-
-static void sis_note_mode(struct sis_pool *pool, int r);
-
-/*
- * The core returned -ENOMEM: it changed nothing (or, for a commit, kept the
- * transaction intact), so the operation is simply tried again a little
- * later; memory is never a reason to fail a bio or to abort metadata.
- */
-static void sis_nomem_wait(struct sis_pool *pool)
-{
-	DMWARN_LIMIT("%s: out of memory: retrying", pool->name);
-	msleep(SIS_NOMEM_RETRY_MS);
-}
-
-/*
- * Commit everything mapped before the call.  Callers that arrive while a
- * commit runs wait for it and then find that a later one is needed only if
- * that commit began before they arrived.
- */
-static int sis_commit(struct sis_pool *pool)
-{
-	/* pairs with the store below: a later commit saw our mappings */
-	u64 ticket = smp_load_acquire(&pool->commit_started);
-	u64 seq;
-	int r;
-
-	mutex_lock(&pool->commit_lock);
-	if (pool->commit_done > ticket) {
-		r = pool->commit_err;
-		mutex_unlock(&pool->commit_lock);
-		return r;
-	}
-	seq = pool->commit_started + 1;
-	/* pairs with the load above */
-	smp_store_release(&pool->commit_started, seq);
-	r = sis_core_commit(pool->core);
-	while (r == -ENOMEM) {
-		sis_nomem_wait(pool);
-		r = sis_core_commit(pool->core);
-	}
-	pool->commit_done = seq;
-	pool->commit_err = r;
-	mutex_unlock(&pool->commit_lock);
-
-	if (r)
-		sis_note_mode(pool, r);
-	return r;
-}
-
-static void sis_commit_worker(struct work_struct *ws)
-{
-	struct sis_pool *pool = container_of(to_delayed_work(ws), struct sis_pool,
-					     commit_work);
-
-	if (sis_core_dirty(pool->core))
-		sis_commit(pool);
-	queue_delayed_work(pool->wq, &pool->commit_work,
-			   READ_ONCE(pool->f.commit_interval) * HZ);
-}
-
-/* Log once when the core leaves write mode (metadata error, needs_check). */
-static void sis_note_mode(struct sis_pool *pool, int r)
-{
-	struct sis_core_stats st;
-
-	if (r != -EROFS && r != -EIO && r != -EILSEQ)
-		return;
-	sis_core_get_stats(pool->core, &st);
-	if (st.mode == SIS_MODE_WRITE || pool->f.read_only)
-		return;
-	if (atomic_xchg(&pool->mode_reported, 1))
-		return;
-	sis_raise_event(pool);
-	DMERR("%s: metadata error (%d): switched to %s mode%s; run 'sis check'",
-	      pool->name, r, st.mode == SIS_MODE_FAIL ? "fail" : "read-only",
-	      st.needs_check ? ", needs_check set" : "");
-}
 
 /* Copy @len bytes from @src into @bio at @iter, advancing @iter. */
 static void copy_to_bio(struct bio *bio, struct bvec_iter *iter, const u8 *src,
@@ -357,28 +201,6 @@ static struct pcache_entry *sis_cache_get_run(struct sis_target *st, u64 lblock,
 	return sis_cache_get_nr(pool, pblock, nr);
 }
 
-/*
- * Complete @bio (a dm bio or a piece of one) with @r, logging errors;
- * -EAGAIN gives the bio back to dm to be resubmitted after resume (only
- * during a noflush suspend, see sis_wait_space() in write.c).
- */
-static void sis_bio_end(struct sis_target *st, struct bio *bio, u64 lblock,
-			int r)
-{
-	if (r == -EAGAIN) {
-		bio->bi_status = BLK_STS_DM_REQUEUE;
-	} else if (r) {
-		sis_note_mode(st->pool, r);
-		if (r != -EROFS && r != -ENOSPC)
-			DMERR_LIMIT("%s: %s of block %llu failed: %d",
-				    st->pool->name,
-				    op_is_write(bio_op(bio)) ? "write" : "read",
-				    lblock, r);
-		bio->bi_status = errno_to_blk_status(r);
-	}
-	bio_endio(bio);
-}
-
 /* How a read serves a block (see sis_read()). */
 enum sis_read_kind {
 	SIS_READ_ZERO,		/* unmapped: zeros, no I/O */
@@ -428,7 +250,7 @@ static void sis_read_cached(struct sis_target *st, struct bio *piece,
 		pcache_put(e);
 		skip = 0;
 	}
-	sis_bio_end(st, piece, lblock + i, r);
+	sis_pool_end_bio(st, piece, lblock + i, r);
 }
 
 /* The end of the run of blocks from @i that a read serves one way. */
@@ -479,14 +301,14 @@ static void sis_read(struct sis_target *st, struct bio *bio)
 
 	lblock = sis_bio_lblock(st, bio, &skip, &nr);
 	if (WARN_ON_ONCE(nr > SIS_MAX_IO_BLOCKS)) {
-		sis_bio_end(st, bio, lblock, -EIO);
+		sis_pool_end_bio(st, bio, lblock, -EIO);
 		return;
 	}
 	while ((r = sis_core_read_begin(st->pool->core, lblock, nr, pblocks,
 					refs, false, &sb->ticket)) == -ENOMEM)
-		sis_nomem_wait(st->pool);
+		sis_pool_nomem_wait(st->pool);
 	if (r) {
-		sis_bio_end(st, bio, lblock, r);
+		sis_pool_end_bio(st, bio, lblock, r);
 		return;
 	}
 	sb->ticket_held = true;
@@ -808,13 +630,13 @@ static int sis_wait_space(struct sis_wbatch *wb)
 
 	sis_core_get_stats(pool->core, &stats);
 	if (stats.nr_pending_free) {
-		r = sis_commit(pool);
+		r = sis_pool_commit(pool);
 		return r ? r : 1;
 	}
 	if (!READ_ONCE(pool->out_of_space)) {
 		WRITE_ONCE(pool->out_of_space, true);
 		DMWARN_LIMIT("%s: out of data space", pool->name);
-		sis_raise_event(pool);
+		sis_pool_raise_event(pool);
 	}
 	if (wb->st->f.error_if_no_space)
 		return -ENOSPC;
@@ -922,7 +744,7 @@ static int sis_wbatch_decide(struct sis_wbatch *wb)
 	sis_hash_unlock_batch(wb);
 
 	if (n)
-		sis_space_check(pool);
+		sis_pool_space_check(pool);
 	if (!r && n < nr_alloc)
 		r = -ENOSPC;
 	if (r == -ENOSPC)
@@ -1144,7 +966,7 @@ static int sis_write(struct sis_target *st, struct bio *bio)
 	if (!r) {
 		atomic64_add(len, &pool->stat_written);
 		if (bio->bi_opf & REQ_FUA)
-			r = sis_commit(pool);
+			r = sis_pool_commit(pool);
 	}
 	return r;
 }
@@ -1170,208 +992,6 @@ static int sis_discard_bio(struct sis_target *st, struct bio *bio)
 	r = sis_core_unmap(st->pool->core, first, last - first);
 	sis_range_unlock(st->pool, &range);
 	return r;
-}
-
-/* pools_lock held */
-static struct sis_pool *__pool_find(dev_t dev)
-{
-	struct sis_pool *pool;
-
-	list_for_each_entry(pool, &sis_pools, list)
-		if (pool->dev == dev)
-			return pool;
-	return NULL;
-}
-
-static void pool_free(struct sis_pool *pool)
-{
-	if (pool->wq)
-		destroy_workqueue(pool->wq);
-	bioset_exit(&pool->bs);
-	bioset_exit(&pool->io_bs);
-	sis_md_exit(pool);
-	kvfree(pool);
-}
-
-/* pools_lock held */
-static struct sis_pool *__pool_create(struct dm_target *ti, struct dm_dev *dm_dev,
-				      const struct sis_features *f)
-{
-	struct block_device *bdev = dm_dev->bdev;
-	struct sis_core_config cfg = { };
-	const char *errmsg = NULL;
-	struct sis_pool *pool;
-	int r;
-
-	pool = kvzalloc(sizeof(*pool), GFP_KERNEL);
-	if (!pool) {
-		ti->error = "Cannot allocate pool";
-		return ERR_PTR(-ENOMEM);
-	}
-	pool->ref = 1;
-	INIT_LIST_HEAD(&pool->targets);
-	pool->md = dm_table_get_md(ti->table);
-	pool->bdev = bdev;
-	pool->dev = bdev->bd_dev;
-	snprintf(pool->name, sizeof(pool->name), "%u:%u",
-		 MAJOR(pool->dev), MINOR(pool->dev));
-	mutex_init(&pool->commit_lock);
-	spin_lock_init(&pool->range_lock);
-	INIT_LIST_HEAD(&pool->ranges);
-	init_waitqueue_head(&pool->range_wait);
-	init_waitqueue_head(&pool->space_wait);
-	INIT_DELAYED_WORK(&pool->commit_work, sis_commit_worker);
-	INIT_WORK(&pool->event_work, sis_event_worker);
-	mutex_init(&pool->event_lock);
-	pool->f = *f;
-
-	pool->wq = alloc_workqueue("sis-%s", WQ_UNBOUND | WQ_MEM_RECLAIM, 0,
-				   pool->name);
-	if (!pool->wq) {
-		ti->error = "Cannot allocate workqueue";
-		r = -ENOMEM;
-		goto bad;
-	}
-	r = bioset_init(&pool->bs, BIO_POOL_SIZE, 0, 0);
-	if (!r)
-		r = bioset_init(&pool->io_bs, SIS_IO_RESERVE_BIOS, 0,
-				BIOSET_NEED_BVECS);
-	if (r) {
-		ti->error = "Cannot allocate bio set";
-		goto bad;
-	}
-	r = sis_md_init(pool);
-	if (r) {
-		ti->error = "Cannot allocate metadata page reserve";
-		goto bad;
-	}
-
-	cfg.logical_blocks = ti->len >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
-	cfg.physical_blocks = bdev_nr_sectors(bdev) >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
-	cfg.flags = SIS_OPEN_FORMAT | (f->read_only ? SIS_OPEN_READ_ONLY : 0);
-	generate_random_uuid(cfg.uuid);
-	cfg.now = ktime_get_real_seconds();
-	cfg.cache_pages = clamp_t(u64, (u64)READ_ONCE(metadata_cache_mb) <<
-				  (20 - SIS_BLOCK_SHIFT), 256, U32_MAX);
-
-	/* a stale copy of this device's blocks must not survive a reopen */
-	pcache_forget_dev(pool->dev);
-	r = sis_core_open(&pool->ops, &cfg, &pool->core, &errmsg);
-	if (r) {
-		ti->error = errmsg ? (char *)errmsg : "Cannot open sis metadata";
-		goto bad;
-	}
-	sis_core_set_discard_passdown(pool->core, f->discard_passdown);
-	pool->commits_base = 0;
-	list_add(&pool->list, &sis_pools);
-	return pool;
-
-bad:
-	pool_free(pool);
-	return ERR_PTR(r);
-}
-
-/* pools_lock held */
-static void __pool_put(struct sis_pool *pool)
-{
-	if (--pool->ref)
-		return;
-	list_del(&pool->list);
-	cancel_delayed_work_sync(&pool->commit_work);
-	flush_workqueue(pool->wq);
-	sis_core_close(pool->core);
-	pcache_forget_dev(pool->dev);
-	pool_free(pool);
-}
-
-/*
- * A noflush suspend (to grow the backing device of a full device, say)
- * must not wait for writes that wait for space: they are requeued.
- */
-static void sis_presuspend(struct dm_target *ti)
-{
-	struct sis_target *st = ti->private;
-	struct sis_pool *pool = st->pool;
-
-	if (dm_noflush_suspending(ti)) {
-		WRITE_ONCE(pool->requeue, true);
-		wake_up_all(&pool->space_wait);
-	}
-}
-
-static void sis_presuspend_undo(struct dm_target *ti)
-{
-	struct sis_target *st = ti->private;
-
-	WRITE_ONCE(st->pool->requeue, false);
-}
-
-static void sis_postsuspend(struct dm_target *ti)
-{
-	struct sis_target *st = ti->private;
-	struct sis_pool *pool = st->pool;
-	int r;
-
-	/* dm has cleared the noflush flag by now: always end requeueing */
-	WRITE_ONCE(pool->requeue, false);
-
-	sis_event_target(pool, ti, false);
-	if (pool->timer_on) {
-		cancel_delayed_work_sync(&pool->commit_work);
-		pool->timer_on = false;
-	}
-	if (!st->f.read_only) {
-		r = sis_commit(pool);
-		if (r && r != -EROFS)
-			DMERR("%s: commit on suspend failed: %d", pool->name, r);
-	}
-}
-
-static int sis_preresume(struct dm_target *ti)
-{
-	struct sis_target *st = ti->private;
-	struct sis_pool *pool = st->pool;
-	struct sis_core_stats stats;
-	u64 lb = ti->len >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
-	u64 pb = bdev_nr_sectors(pool->bdev) >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
-	int r;
-
-	if (st->f.read_only && !pool->f.read_only)
-		sis_core_set_read_only(pool->core);
-	pool->f = st->f;
-	sis_core_set_discard_passdown(pool->core, st->f.discard_passdown);
-	if (st->f.read_only)
-		return 0;
-
-	sis_core_get_stats(pool->core, &stats);
-	if (lb <= stats.logical_blocks && pb <= stats.physical_blocks)
-		return 0;
-	r = sis_core_resize(pool->core, lb > stats.logical_blocks ? lb : 0,
-			    pb > stats.physical_blocks ? pb : 0);
-	if (r) {
-		DMERR("%s: resize to %llu logical / %llu physical blocks failed: %d",
-		      pool->name, lb, pb, r);
-		return r;
-	}
-	r = sis_commit(pool);
-	if (!r)
-		DMINFO("%s: resized to %llu logical / %llu physical blocks",
-		       pool->name, max(lb, stats.logical_blocks),
-		       max(pb, stats.physical_blocks));
-	return r;
-}
-
-static void sis_resume(struct dm_target *ti)
-{
-	struct sis_target *st = ti->private;
-	struct sis_pool *pool = st->pool;
-
-	if (!pool->timer_on && !st->f.read_only) {
-		pool->timer_on = true;
-		queue_delayed_work(pool->wq, &pool->commit_work,
-				   st->f.commit_interval * HZ);
-	}
-	sis_event_target(pool, ti, true);
 }
 
 /*
@@ -1469,9 +1089,7 @@ static int sis_parse_features(struct dm_arg_set *as, struct sis_features *f,
 static int sis_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
 	struct dm_arg_set as = { .argc = argc, .argv = argv };
-	struct sis_core_stats stats;
 	struct sis_target *st;
-	struct sis_pool *pool;
 	unsigned int lbs;
 	const char *path;
 	int r;
@@ -1519,45 +1137,9 @@ static int sis_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad_put;
 	}
 
-	mutex_lock(&pools_lock);
-	pool = __pool_find(st->dev->bdev->bd_dev);
-	if (pool) {
-		struct sis_target *other;
-
-		sis_core_get_stats(pool->core, &stats);
-		r = 0;
-		list_for_each_entry(other, &pool->targets, pool_list)
-			if (other->ti->table == ti->table)
-				r = -EBUSY;
-		if (r) {
-			/* Two targets of one table would alias each other. */
-			ti->error = "Backing device already used by this table";
-		} else if (pool->md != dm_table_get_md(ti->table)) {
-			/*
-			 * Only a reload of the same device shares the open
-			 * metadata; another device would alias its blocks.
-			 */
-			ti->error = "Backing device already used by another sis device";
-			r = -EBUSY;
-		} else if (ti->len >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT) < stats.logical_blocks) {
-			ti->error = "Cannot shrink the logical size";
-			r = -EINVAL;
-		} else if (pool->f.read_only && !st->f.read_only) {
-			ti->error = "Device is read-only: remove and create it to write";
-			r = -EINVAL;
-		} else {
-			pool->ref++;
-		}
-	} else {
-		pool = __pool_create(ti, st->dev, &st->f);
-		r = IS_ERR(pool) ? PTR_ERR(pool) : 0;
-	}
-	if (!r)
-		list_add(&st->pool_list, &pool->targets);
-	mutex_unlock(&pools_lock);
+	r = sis_pool_get(st);
 	if (r)
 		goto bad_put;
-	st->pool = pool;
 
 	r = dm_set_target_max_io_len(ti, SIS_MAX_IO_BLOCKS * SIS_SECTORS_PER_BLOCK);
 	if (r) {
@@ -1573,10 +1155,7 @@ static int sis_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	return 0;
 
 bad_pool:
-	mutex_lock(&pools_lock);
-	list_del(&st->pool_list);
-	__pool_put(pool);
-	mutex_unlock(&pools_lock);
+	sis_pool_put(st);
 bad_put:
 	dm_put_device(ti, st->dev);
 bad_free:
@@ -1588,10 +1167,7 @@ static void sis_dtr(struct dm_target *ti)
 {
 	struct sis_target *st = ti->private;
 
-	mutex_lock(&pools_lock);
-	list_del(&st->pool_list);
-	__pool_put(st->pool);
-	mutex_unlock(&pools_lock);
+	sis_pool_put(st);
 	dm_put_device(ti, st->dev);
 	kfree(st);
 }
@@ -1610,7 +1186,7 @@ static void sis_dtr(struct dm_target *ti)
  */
 static int sis_flush(struct sis_target *st)
 {
-	return sis_commit(st->pool);
+	return sis_pool_commit(st->pool);
 }
 
 static void sis_process_bio(struct work_struct *ws)
@@ -1634,17 +1210,17 @@ static void sis_process_bio(struct work_struct *ws)
 			bio->bi_opf &= ~REQ_PREFLUSH;
 		}
 		while ((r = sis_write(st, bio)) == -ENOMEM)
-			sis_nomem_wait(st->pool);
+			sis_pool_nomem_wait(st->pool);
 		break;
 	case REQ_OP_DISCARD:
 		while ((r = sis_discard_bio(st, bio)) == -ENOMEM)
-			sis_nomem_wait(st->pool);
+			sis_pool_nomem_wait(st->pool);
 		break;
 	default:
 		r = -EOPNOTSUPP;
 		break;
 	}
-	sis_bio_end(st, bio, lblock, r);
+	sis_pool_end_bio(st, bio, lblock, r);
 }
 
 static int sis_map(struct dm_target *ti, struct bio *bio)
@@ -1783,7 +1359,7 @@ static int sis_message(struct dm_target *ti, unsigned int argc, char **argv,
 		return 0;
 	}
 	if (!strcasecmp(argv[0], SIS_MSG_COMMIT)) {
-		r = sis_commit(pool);
+		r = sis_pool_commit(pool);
 		if (r)
 			DMERR("%s: commit failed: %d", pool->name, r);
 		return r;
@@ -1791,7 +1367,7 @@ static int sis_message(struct dm_target *ti, unsigned int argc, char **argv,
 	if (!strcasecmp(argv[0], SIS_MSG_READ_ONLY)) {
 		sis_core_set_read_only(pool->core);
 		DMINFO("%s: switched to read-only mode on request", pool->name);
-		sis_raise_event(pool);
+		sis_pool_raise_event(pool);
 		return 0;
 	}
 
@@ -1834,11 +1410,11 @@ static struct target_type sis_target = {
 	.dtr = sis_dtr,
 	.map = sis_map,
 	.end_io = sis_end_io,
-	.presuspend = sis_presuspend,
-	.presuspend_undo = sis_presuspend_undo,
-	.postsuspend = sis_postsuspend,
-	.preresume = sis_preresume,
-	.resume = sis_resume,
+	.presuspend = sis_pool_presuspend,
+	.presuspend_undo = sis_pool_presuspend_undo,
+	.postsuspend = sis_pool_postsuspend,
+	.preresume = sis_pool_preresume,
+	.resume = sis_pool_resume,
 	.status = sis_status,
 	.message = sis_message,
 	.iterate_devices = sis_iterate_devices,

@@ -319,4 +319,128 @@ int sis_md_init(struct sis_pool *pool);
  */
 void sis_md_exit(struct sis_pool *pool);
 
+/* ------------------------------------------------------------------ */
+/* pool.c: the pools                                                  */
+/* ------------------------------------------------------------------ */
+
+/**
+ * sis_pool_get() - attach a table line to the pool of its backing device
+ * @st: the target: @st->ti, @st->dev and @st->f set
+ *
+ * Finds the pool of @st's backing device, or creates it (opening the core
+ * and formatting an empty device).  A pool is shared only by the tables of
+ * one mapped device (a reload), one target per table; a reload may not
+ * shrink the logical size nor write to a device opened read-only.
+ * Sets @st->pool and links @st on the pool's targets.  Takes pools_lock.
+ * Context: process (ctr), may sleep.
+ * Return: 0, or -errno with @st->ti->error set.
+ */
+int sis_pool_get(struct sis_target *st);
+
+/**
+ * sis_pool_put() - detach a table line from its pool
+ * @st: a target that sis_pool_get() attached
+ *
+ * The last put stops the commit timer, drains the workqueue, closes the
+ * core (a clean close commits) and forgets the device's cached blocks.
+ * Takes pools_lock.  Context: process (dtr), may sleep.
+ */
+void sis_pool_put(struct sis_target *st);
+
+/**
+ * sis_pool_commit() - commit everything mapped before the call
+ * @pool: the pool
+ *
+ * Concurrent callers share one commit: a caller that arrives while a commit
+ * runs waits for it, and starts another only if that one began before it
+ * arrived.  -ENOMEM from the core is retried, never returned.  A metadata
+ * error is logged once and raises an event (mode change).
+ * Takes commit_lock, then the core mutex.  Context: process, may sleep.
+ * Return: 0 or the core's commit error (-EROFS, -EIO, ...).
+ */
+int sis_pool_commit(struct sis_pool *pool);
+
+/**
+ * sis_pool_nomem_wait() - back off after -ENOMEM from the core
+ * @pool: the pool (for the message)
+ *
+ * The core changed nothing; the caller simply tries again after this.
+ * Context: process, sleeps SIS_NOMEM_RETRY_MS.  Holds no lock.
+ */
+void sis_pool_nomem_wait(struct sis_pool *pool);
+
+/**
+ * sis_pool_raise_event() - raise a dm event on the active table
+ * @pool: the pool
+ *
+ * Queues the event worker; never sleeps, takes no lock, so it may be
+ * called anywhere in the I/O path.
+ */
+void sis_pool_raise_event(struct sis_pool *pool);
+
+/**
+ * sis_pool_space_check() - after a successful allocation
+ * @pool: the pool
+ *
+ * Leaves out-of-space mode and checks the low-water mark, raising one event
+ * per crossing.  Takes the core mutex (stats): call it with no hash lock
+ * and no core lock held.  Context: process.
+ */
+void sis_pool_space_check(struct sis_pool *pool);
+
+/**
+ * sis_pool_end_bio() - complete a bio of the target with an errno
+ * @st:     the target
+ * @bio:    a dm bio or a piece of one
+ * @lblock: the logical block to name in an error message
+ * @r:      0, -EAGAIN to give the bio back to dm (requeued after resume,
+ *          only during a noflush suspend), or another -errno
+ *
+ * Errors other than -EROFS and -ENOSPC are logged (rate-limited); a
+ * metadata error is noted as a mode change.  Takes no lock of the target.
+ */
+void sis_pool_end_bio(struct sis_target *st, struct bio *bio, u64 lblock,
+		      int r);
+
+/**
+ * sis_pool_presuspend() - dm presuspend: requeue writes waiting for space
+ * @ti: the target
+ *
+ * A noflush suspend must not wait for writes that wait for space: they
+ * are given back to dm (see @requeue of struct sis_pool).
+ */
+void sis_pool_presuspend(struct dm_target *ti);
+
+/**
+ * sis_pool_presuspend_undo() - dm presuspend_undo: stop requeueing
+ * @ti: the target
+ */
+void sis_pool_presuspend_undo(struct dm_target *ti);
+
+/**
+ * sis_pool_postsuspend() - dm postsuspend: quiesce the pool
+ * @ti: the target
+ *
+ * Stops requeueing, events to this table and the commit timer, then
+ * commits (unless the table is read-only).  Context: process, may sleep.
+ */
+void sis_pool_postsuspend(struct dm_target *ti);
+
+/**
+ * sis_pool_preresume() - dm preresume: apply the table to the pool
+ * @ti: the target
+ *
+ * Makes the table's features the pool's, switches the core read-only if
+ * the table asks, and grows the core to the table length and the backing
+ * device size (committed at once).  Context: process, may sleep.
+ * Return: 0 or -errno (the resume fails).
+ */
+int sis_pool_preresume(struct dm_target *ti);
+
+/**
+ * sis_pool_resume() - dm resume: arm the commit timer and events
+ * @ti: the target
+ */
+void sis_pool_resume(struct dm_target *ti);
+
 #endif /* DM_SIS_H */
