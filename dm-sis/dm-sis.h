@@ -443,4 +443,61 @@ int sis_pool_preresume(struct dm_target *ti);
  */
 void sis_pool_resume(struct dm_target *ti);
 
+/* ------------------------------------------------------------------ */
+/* read.c: the read path                                              */
+/* ------------------------------------------------------------------ */
+
+/**
+ * sis_read_fast() - serve a read in map() without sleeping, if possible
+ * @st:    the target
+ * @bio:   a REQ_OP_READ bio of at most SIS_MAX_IO_BLOCKS blocks
+ * @sb:    its per-bio data (@sb->ticket_held false)
+ * @mapio: where to store map()'s return value when it returns true
+ *
+ * Remaps a read of unique blocks contiguous on disk, or zero-fills a read
+ * of unmapped blocks, when every page it needs is cached and the core
+ * mutex is free (trylock).  A remapped bio holds a read ticket until
+ * sis_read_end_io().  Context: map(), atomic: never sleeps.
+ * Return: true if the bio was dealt with, false to queue it to the worker.
+ */
+bool sis_read_fast(struct sis_target *st, struct bio *bio, struct sis_bio *sb,
+		   int *mapio);
+
+/**
+ * sis_read_bio() - the read worker: serve a read of up to 128 KiB
+ * @st:  the target
+ * @bio: the dm bio
+ *
+ * Completes @bio (possibly after it returns, through remapped pieces).
+ * Holds no lock while it waits for I/O.  Context: process (worker).
+ */
+void sis_read_bio(struct sis_target *st, struct bio *bio);
+
+/**
+ * sis_read_end_io() - dm end_io: release a read's ticket
+ * @ti:    the target
+ * @bio:   any bio of the target, remapped or completed by the target
+ * @error: its status (unchanged)
+ *
+ * Takes no lock and never sleeps (may run in hard-IRQ context).
+ * Return: DM_ENDIO_DONE.
+ */
+int sis_read_end_io(struct dm_target *ti, struct bio *bio,
+		    blk_status_t *error);
+
+/**
+ * sis_read_cache_get() - read physical blocks through pcache
+ * @pool:   the pool
+ * @pblock: the first block
+ * @nr:     blocks to read ahead on a miss (1..PCACHE_MAX_RUN)
+ *
+ * pcache_get_run() on the pool's device, counted as a hit or a miss.
+ * The caller must keep @pblock from reuse (a read ticket, a pin, or the
+ * logical range of its mapping).  Context: process, may sleep.
+ * Return: the held entry of @pblock (release with pcache_put()), or an
+ * ERR_PTR() if its read failed.
+ */
+struct pcache_entry *sis_read_cache_get(struct sis_pool *pool, u64 pblock,
+					unsigned int nr);
+
 #endif /* DM_SIS_H */
