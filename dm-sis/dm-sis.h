@@ -500,4 +500,43 @@ int sis_read_end_io(struct dm_target *ti, struct bio *bio,
 struct pcache_entry *sis_read_cache_get(struct sis_pool *pool, u64 pblock,
 					unsigned int nr);
 
+/* ------------------------------------------------------------------ */
+/* write.c: the write path                                            */
+/* ------------------------------------------------------------------ */
+
+/**
+ * sis_write_bio() - write the data of a bio of up to 128 KiB
+ * @st:  the target
+ * @bio: a REQ_OP_WRITE dm bio (REQ_PREFLUSH already dealt with)
+ *
+ * Stores every block (zero, duplicate or new data) and maps it; commits
+ * for REQ_FUA.  Does not complete @bio.  Takes the logical range, then the
+ * hash locks.  Context: process (worker), may sleep.
+ * Return: 0, -EROFS, -ENOSPC, -EAGAIN (requeue during a noflush suspend),
+ * -ENOMEM (nothing lost: call again) or a core or I/O error.
+ */
+int sis_write_bio(struct sis_target *st, struct bio *bio);
+
+/**
+ * sis_write_discard() - unmap the whole blocks of a discard bio
+ * @st:  the target
+ * @bio: a REQ_OP_DISCARD dm bio
+ *
+ * Partial blocks at either end are left alone.  Does not complete @bio.
+ * Takes the logical range.  Context: process (worker), may sleep.
+ * Return: 0, -EROFS, -ENOMEM (call again) or a core error.
+ */
+int sis_write_discard(struct sis_target *st, struct bio *bio);
+
+/**
+ * sis_write_init() - module init of the write path (batch reserve)
+ * Return: 0 or -ENOMEM.
+ */
+int sis_write_init(void);
+
+/**
+ * sis_write_exit() - module exit of the write path
+ */
+void sis_write_exit(void);
+
 #endif /* DM_SIS_H */
