@@ -19,7 +19,8 @@
  * between them.  The worker (sis_process_bio()) sends a read to read.c, a
  * write or a discard to write.c, and a flush to a commit (pool.c).
  *
- * Invariant: a struct sis_target is immutable after ctr; what tables of one
+ * Invariant: a struct sis_target is immutable after ctr (but for its link
+ * on the pool's list of targets, under pools_lock); what the tables of one
  * device share lives in their struct sis_pool.
  */
 #include <linux/bio.h>

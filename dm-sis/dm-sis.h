@@ -142,58 +142,15 @@ struct sis_features {
  * @low_water_hit: free space is below the low-water mark, event raised
  *               (atomic)
  *
- * Statistics (atomics, every file; reset by the reset_stats message):
- * @stat_*:      counters for status
+ * Statistics for status (atomics, every file; reset by reset_stats):
+ * @stat_written: bytes of the write bios stored
+ * @stat_new_data: bytes of new data stored (blocks written to disk)
+ * @stat_zero:   blocks found all-zero and unmapped
+ * @stat_hits:   pcache look-ups that found the block
+ * @stat_misses: pcache look-ups that read it
+ * @stat_dedup:  blocks mapped to an existing block (duplicates)
+ * @stat_fast_reads: reads remapped in map() (sis_read_fast())
  * @commits_base: core commit count at the last reset_stats (READ_ONCE)
- */
-/**
- * struct sis_pool - one open backing device, shared by its tables
- * @list:        on sis_pools (pools_lock)
- * @ref:         tables naming this pool (pools_lock)
- * @targets:     the sis_targets holding @ref (pools_lock)
- * @md:          the mapped device whose tables use this pool: a table of
- *               any other device naming the same backing device is refused
- * @bdev:        the backing device; kept open by each table's dm_dev
- * @dev:         its dev_t, the pool's and pcache's key
- * @name:        "major:minor" for messages
- * @core:        the open core (immutable after ctr)
- * @ops:         metadata I/O for the core (immutable, must outlive @core)
- * @md_inflight: metadata writes submitted and not completed
- * @md_wait:     woken when @md_inflight reaches zero
- * @md_error:    first metadata write error since the last flush (md_lock)
- * @md_lock:     protects @md_error; IRQ-safe: taken in bio completions
- * @wq:          the unbound workqueue processing bios and the commit timer
- * @bs:          splits of multi-block bios into pieces
- * @io_bs:       bios of metadata I/O and data writes (with a bvec reserve)
- * @md_pages:    pages of metadata I/O (a reserve of SIS_MD_RESERVE_PAGES)
- * @commit_work: periodic commit
- * @commit_lock: serialises commits; protects @commit_done, @commit_err and
- *               writes of @commit_started
- * @commit_started: commits begun (read locklessly by flush requests)
- * @commit_done: the sequence number of the last finished commit
- * @commit_err:  its result
- * @f:           features of the active table (set at resume)
- * @timer_on:    commit timer armed (pools_lock is not needed: set in
- *               resume, cleared in postsuspend, both serialised by dm)
- * @hash_locks:  one bit lock per SIS_HASH_LOCKS-th of the fingerprint
- *               space: writers of the same data decide in turn (see top)
- * @range_lock:  protects @ranges
- * @ranges:      logical ranges held by writers and discards (struct sis_range)
- * @range_wait:  woken when a range is released
- * @out_of_space: the last allocation found no space
- * @requeue:     a noflush suspend is under way: writes waiting for space
- *               give their bio back to dm (BLK_STS_DM_REQUEUE), which
- *               resubmits it after resume (set in presuspend, cleared in
- *               postsuspend and presuspend_undo; read with READ_ONCE)
- * @space_wait:  writers waiting for space (they look again every
- *               SIS_NO_SPACE_RETRY_MS); woken at once by @requeue
- * @mode_reported: a read-only or fail mode was logged
- * @event_work:  raises a dm event on @event_ti's table (on @wq)
- * @event_lock:  protects @event_ti; held while raising the event
- * @event_ti:    the resumed target whose table gets events, or NULL
- * @low_water_hit: free space is below the low-water mark, event raised
- * @stat_*:      counters for status, reset by the reset_stats message
- * @commits_base: core commit count at the last reset_stats
  */
 struct sis_pool {
 	struct list_head list;
@@ -257,14 +214,6 @@ struct sis_pool {
  * @f:    this table's features (immutable after ctr)
  * @pool_list: on pool->targets (pools_lock)
  */
-/**
- * struct sis_target - one table line
- * @ti:   the dm target
- * @dev:  the backing device as opened by this table
- * @pool: the shared pool
- * @f:    this table's features
- * @pool_list: on pool->targets (pools_lock)
- */
 struct sis_target {
 	struct dm_target *ti;
 	struct dm_dev *dev;
@@ -292,6 +241,8 @@ struct sis_bio {
 /**
  * block_to_sector() - the first sector of a 4 KiB block
  * @block: block number on the backing device
+ *
+ * Return: its first 512-byte sector.
  */
 static inline sector_t block_to_sector(u64 block)
 {

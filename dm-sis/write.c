@@ -165,7 +165,8 @@ struct sis_wrun {
  * @st:      the target
  * @lblock:  first logical block
  * @nr:      blocks
- * @pending: data writes in flight, and @done completes when they end
+ * @pending: data writes in flight (and one for the submitter)
+ * @done:    completes when @pending reaches zero
  * @runs:    the data writes
  * @space_deadline: when a write waiting for space gives up (0: not waiting)
  * @nr_locks: hash locks held (sis_hash_lock_batch())
@@ -194,6 +195,8 @@ static mempool_t *sis_wbatch_pool;
 /**
  * struct sis_range - logical blocks [@start, @end) held by one writer
  * @list:  on pool->ranges (pool->range_lock)
+ * @start: first logical block
+ * @end:   the block after the last
  */
 struct sis_range {
 	struct list_head list;
