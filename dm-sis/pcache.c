@@ -32,7 +32,7 @@
  * The hard part is the lifetime of a name across allocations: the core may
  * free a block and hand it out again for other data.  The target installs
  * the new data under the name before anyone can be told about the block
- * (under store_lock in dm-sis-target.c), and installing unhashes the
+ * (under the hash lock of its data, write.c), and installing unhashes the
  * stale entry, so the index never serves the previous contents of a block to
  * a lookup made after the allocation.
  *

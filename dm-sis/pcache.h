@@ -38,7 +38,7 @@
  *    lack of memory: under pressure they may wait until other I/O releases
  *    entries.  A caller may hold up to PCACHE_MAX_RUN entries, and mutexes
  *    of its own, while it calls them, provided that whoever holds entries
- *    can release them without those mutexes (dm-sis-target.c: store_lock);
+ *    can release them without those mutexes (write.c: its hash locks);
  *    the reserves are sized for a few such callers at once (pcache.c).
  *  - The cache knows nothing of refcounts: the target must call
  *    pcache_install() (or pcache_invalidate()) for a block it allocates

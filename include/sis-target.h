@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The grammar of the device-mapper target "sis": table line, status line and
- * messages.  Shared by the kernel target (dm-sis/dm-sis-target.c) and the
+ * messages.  Shared by the kernel target (the files of dm-sis/) and the
  * userspace tools that build tables and parse `dmsetup status`, so both
  * sides spell every keyword the same way.  docs/target.md describes the same
  * grammar in prose.

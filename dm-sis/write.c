@@ -1,0 +1,735 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * write.c: the write path of the "sis" target: writes and discards.
+ *
+ * A write of up to 128 KiB is one batch (sis_write_bio()): gather one page
+ * per block (partial blocks merged with the old data), decide every block
+ * (zero, duplicate or new), write all new blocks with one bio per run
+ * contiguous on disk, then map them all.  A writer holds its logical range
+ * (struct sis_range), which orders writes and discards of the same blocks.
+ * The bio worker (dm-sis-target.c) calls in here with the bio; completing
+ * it is the worker's.
+ *
+ * The hard part: sharing without ever merging different data, and breaking
+ * sharing without disturbing the other sharers.
+ *  - A write never modifies a data block in place.  New data goes to a block
+ *    fresh from sis_core_alloc() or to an existing block holding identical
+ *    data; the old mapping simply loses a reference.  So a block's data is
+ *    immutable for as long as any logical block maps it, which is what lets
+ *    pcache serve one cached copy to every sharer.
+ *  - A fingerprint hit is advice.  The candidate is read through pcache and
+ *    compared byte for byte before sis_core_map().  The core indexes a block
+ *    as soon as it is allocated, so the candidate may be a block whose data
+ *    write is still in flight: its pcache entry is then in the WRITING
+ *    state, its page already holds the data, so the writer compares at once
+ *    and waits for the write only before mapping (a failed write sends the
+ *    block back to be decided again).
+ *  - Writers of the same data decide one after the other, writers of
+ *    different data in parallel: a batch takes the hash locks of its
+ *    blocks' fingerprints (bits of pool->hash_locks, in ascending order)
+ *    from find_dup to the pcache install of its new blocks (the hashing
+ *    before and the data writes after hold none).  A block is only found
+ *    through its fingerprint, so it is always in pcache before another
+ *    writer can find it, and writers of the same new data at once find each
+ *    other's block instead of storing two copies.  A batch's new blocks are
+ *    allocated with one core call, in a row, contiguous on disk as far as
+ *    free space allows whatever other writers do, so a later sequential
+ *    read of them is one disk read.  A candidate that misses the cache is
+ *    still read under its hash lock (blocking only writers of that data).
+ *
+ * Locks of this file: the logical range (pool->ranges, under range_lock,
+ * a leaf) is taken first, then the hash locks (bits of pool->hash_locks,
+ * ascending); no hash lock is held while waiting for space or while data
+ * is written.  A struct sis_wbatch belongs to the one worker that runs it.
+ */
+#include <linux/bio.h>
+#include <linux/blkdev.h>
+#include <linux/hash.h>
+#include <linux/jiffies.h>
+#include <linux/mempool.h>
+#include <linux/slab.h>
+#include <linux/wait_bit.h>
+
+#include "../include/sis-target.h"
+#include "dm-sis.h"
+
+#define SIS_WBATCH_POOL_MIN	64
+#define SIS_NO_SPACE_RETRY_MS	250
+
+/* ---------------------------------------------------------------- */
+/* Candidates                                                       */
+/* ---------------------------------------------------------------- */
+
+/* Copy @len bytes of @bio at @iter to @dst, advancing @iter. */
+static void copy_from_bio(u8 *dst, struct bio *bio, struct bvec_iter *iter,
+			  unsigned int len)
+{
+	while (len) {
+		struct bio_vec bv = bio_iter_iovec(bio, *iter);
+
+		bv.bv_len = min(bv.bv_len, len);
+		memcpy_from_bvec(dst, &bv);
+		bio_advance_iter_single(bio, iter, bv.bv_len);
+		dst += bv.bv_len;
+		len -= bv.bv_len;
+	}
+}
+
+static struct pcache_entry *sis_cache_get(struct sis_pool *pool, u64 pblock)
+{
+	return sis_read_cache_get(pool, pblock, 1);
+}
+
+/*
+ * Is the data of candidate @pblock equal to @data?  Reads the candidate
+ * through pcache (a failed read is a mismatch).  An entry whose write is
+ * still in flight is compared at once, without waiting (its writer may be
+ * this very batch): on a match it is returned held in *@pending and the
+ * caller waits for the write before mapping the block.
+ */
+static bool sis_candidate_matches(struct sis_pool *pool, u64 pblock,
+				  const void *data, struct pcache_entry **pending)
+{
+	struct pcache_entry *e;
+	bool same;
+
+	*pending = NULL;
+	e = pcache_lookup(pool->dev, pblock);
+	if (e) {
+		atomic64_inc(&pool->stat_hits);
+		if (pcache_wait_filled(e)) {
+			pcache_put(e);
+			return false;
+		}
+	} else {
+		e = sis_cache_get(pool, pblock);
+		if (IS_ERR(e))
+			return false;
+	}
+	same = !memcmp(pcache_data(e), data, SIS_BLOCK_SIZE);
+	if (same && READ_ONCE(e->state) == PCACHE_WRITING) {
+		*pending = e;
+		return true;
+	}
+	pcache_put(e);
+	return same;
+}
+
+/* ---------------------------------------------------------------- */
+/* Batches                                                          */
+/* ---------------------------------------------------------------- */
+
+/* What becomes of one block of a write (struct sis_wblock). */
+enum sis_wstate {
+	SIS_W_STORE,	/* to be decided */
+	SIS_W_ZERO,	/* all zeros: unmapped */
+	SIS_W_DUP,	/* identical to the existing block @pblock */
+	SIS_W_SAME,	/* identical to block @dup_of of this batch, a NEW one */
+	SIS_W_ALLOC,	/* new data: gets a new block at the end of the round */
+	SIS_W_NEW,	/* new data in the newly allocated block @pblock */
+	SIS_W_DONE,	/* mapped */
+};
+
+/**
+ * struct sis_wblock - one block of a write batch
+ * @page:    its data while the batch owns it (a NEW block's is @e's)
+ * @e:       NEW: its pcache entry; DUP: the candidate's entry if its write
+ *           was in flight at the compare
+ * @fp:      fingerprint of the data
+ * @pblock:  DUP: the candidate (pinned by find_dup); NEW: the new block
+ *           (pinned, reserved)
+ * @state:   enum sis_wstate
+ * @dup_of:  SAME: the block of the batch with the same data
+ * @written: NEW: the data write is done, with result @werr
+ * @werr:    NEW: result of the data write
+ */
+struct sis_wblock {
+	struct page *page;
+	struct pcache_entry *e;
+	u64 fp;
+	u64 pblock;
+	unsigned int state;
+	unsigned int dup_of;
+	bool written;
+	int werr;
+};
+
+/* One data write: a run of NEW blocks contiguous on disk. */
+struct sis_wrun {
+	struct sis_wbatch *wb;
+	int err;
+};
+
+/**
+ * struct sis_wbatch - the blocks of one write bio (from sis_wbatch_pool)
+ * @st:      the target
+ * @lblock:  first logical block
+ * @nr:      blocks
+ * @pending: data writes in flight (and one for the submitter)
+ * @done:    completes when @pending reaches zero
+ * @runs:    the data writes
+ * @space_deadline: when a write waiting for space gives up (0: not waiting)
+ * @nr_locks: hash locks held (sis_hash_lock_batch())
+ * @locks:   their bits, ascending
+ * @b:       the blocks
+ */
+struct sis_wbatch {
+	struct sis_target *st;
+	u64 lblock;
+	unsigned int nr;
+	atomic_t pending;
+	struct completion done;
+	struct sis_wrun runs[SIS_MAX_IO_BLOCKS];
+	unsigned long space_deadline;
+	unsigned int nr_locks;
+	u16 locks[SIS_MAX_IO_BLOCKS];
+	struct sis_wblock b[SIS_MAX_IO_BLOCKS];
+};
+
+static mempool_t *sis_wbatch_pool;
+
+/* ---------------------------------------------------------------- */
+/* Logical ranges and hash locks                                    */
+/* ---------------------------------------------------------------- */
+
+/**
+ * struct sis_range - logical blocks [@start, @end) held by one writer
+ * @list:  on pool->ranges (pool->range_lock)
+ * @start: first logical block
+ * @end:   the block after the last
+ */
+struct sis_range {
+	struct list_head list;
+	u64 start;
+	u64 end;
+};
+
+/*
+ * Write ordering per logical block: a writer (or discard) waits until no
+ * other one holds an overlapping range, then holds its own.
+ */
+static bool sis_range_try_lock(struct sis_pool *pool, struct sis_range *range)
+{
+	struct sis_range *other;
+	bool free = true;
+
+	spin_lock(&pool->range_lock);
+	list_for_each_entry(other, &pool->ranges, list)
+		if (other->start < range->end && range->start < other->end) {
+			free = false;
+			break;
+		}
+	if (free)
+		list_add(&range->list, &pool->ranges);
+	spin_unlock(&pool->range_lock);
+	return free;
+}
+
+static void sis_range_lock(struct sis_pool *pool, struct sis_range *range,
+			   u64 start, u64 count)
+{
+	range->start = start;
+	range->end = start + count;
+	wait_event(pool->range_wait, sis_range_try_lock(pool, range));
+}
+
+static void sis_range_unlock(struct sis_pool *pool, struct sis_range *range)
+{
+	spin_lock(&pool->range_lock);
+	list_del(&range->list);
+	spin_unlock(&pool->range_lock);
+	wake_up_all(&pool->range_wait);
+}
+
+/* Fill @page with the current data of @lblock (read-modify-write). */
+static int sis_read_old(struct sis_pool *pool, u64 lblock, struct page *page)
+{
+	struct pcache_entry *e;
+	u64 pblock;
+	int r;
+
+	r = sis_core_lookup(pool->core, lblock, &pblock);
+	if (r == -ENODATA) {
+		clear_page(page_address(page));
+		return 0;
+	}
+	if (r)
+		return r;
+	e = sis_cache_get(pool, pblock);
+	if (IS_ERR(e))
+		return PTR_ERR(e);
+	copy_page(page_address(page), pcache_data(e));
+	pcache_put(e);
+	return 0;
+}
+
+/* Gather the bio's data into one page per block, partial blocks merged. */
+static int sis_wbatch_fill(struct sis_wbatch *wb, struct bio *bio,
+			   unsigned int skip)
+{
+	struct bvec_iter iter = bio->bi_iter;
+	struct sis_wblock *b;
+	unsigned int i, len;
+	int r;
+
+	for (i = 0; i < wb->nr; i++, skip = 0) {
+		b = &wb->b[i];
+		b->page = pcache_alloc_page();
+		len = min(iter.bi_size, SIS_BLOCK_SIZE - skip);
+		if (len != SIS_BLOCK_SIZE) {
+			r = sis_read_old(wb->st->pool, wb->lblock + i, b->page);
+			if (r)
+				return r;
+		}
+		copy_from_bio((u8 *)page_address(b->page) + skip, bio, &iter,
+			      len);
+	}
+	return 0;
+}
+
+static unsigned int sis_hash_lock_of(u64 fp)
+{
+	return hash_64(fp, SIS_HASH_LOCK_BITS);
+}
+
+/*
+ * Take the hash locks of every STORE block of @wb, in ascending order (so
+ * two batches never wait for each other in a cycle).  A hash lock is a bit
+ * of pool->hash_locks: writers of the same data (the same fingerprint)
+ * decide one after the other, so the second finds the block of the first;
+ * writers of different data take different bits and never wait for each
+ * other, except for the rare fingerprints sharing a bit.
+ */
+static void sis_hash_lock_batch(struct sis_wbatch *wb)
+{
+	unsigned long *bits = wb->st->pool->hash_locks;
+	unsigned int i, j, k, n = 0;
+	u16 l;
+
+	for (i = 0; i < wb->nr; i++) {
+		if (wb->b[i].state != SIS_W_STORE)
+			continue;
+		l = sis_hash_lock_of(wb->b[i].fp);
+		for (j = 0; j < n && wb->locks[j] < l; j++)
+			;
+		if (j < n && wb->locks[j] == l)
+			continue;
+		for (k = n++; k > j; k--)
+			wb->locks[k] = wb->locks[k - 1];
+		wb->locks[j] = l;
+	}
+	wb->nr_locks = n;
+	for (i = 0; i < n; i++)
+		wait_on_bit_lock(bits, wb->locks[i], TASK_UNINTERRUPTIBLE);
+}
+
+static void sis_hash_unlock_batch(struct sis_wbatch *wb)
+{
+	unsigned long *bits = wb->st->pool->hash_locks;
+	unsigned int i;
+
+	for (i = 0; i < wb->nr_locks; i++)
+		clear_and_wake_up_bit(wb->locks[i], bits);
+	wb->nr_locks = 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Decide, write, map                                               */
+/* ---------------------------------------------------------------- */
+
+/*
+ * No block for new data (no hash lock held): commit if that frees some,
+ * else wait for space, without error_if_no_space, for up to
+ * SIS_NO_SPACE_TIMEOUT seconds (commits and discards may free blocks).  A
+ * noflush suspend ends the wait with -EAGAIN: the bio is requeued and
+ * retried after resume (when the backing device may have grown), so the
+ * suspend does not wait for space that cannot come.
+ * Return: 1 (decide again), -ENOSPC, -EAGAIN, or a commit error.
+ */
+static int sis_wait_space(struct sis_wbatch *wb)
+{
+	struct sis_pool *pool = wb->st->pool;
+	struct sis_core_stats stats;
+	int r;
+
+	sis_core_get_stats(pool->core, &stats);
+	if (stats.nr_pending_free) {
+		r = sis_pool_commit(pool);
+		return r ? r : 1;
+	}
+	if (!READ_ONCE(pool->out_of_space)) {
+		WRITE_ONCE(pool->out_of_space, true);
+		DMWARN_LIMIT("%s: out of data space", pool->name);
+		sis_pool_raise_event(pool);
+	}
+	if (wb->st->f.error_if_no_space)
+		return -ENOSPC;
+	if (READ_ONCE(pool->requeue))
+		return -EAGAIN;
+	if (!wb->space_deadline)
+		wb->space_deadline = jiffies + SIS_NO_SPACE_TIMEOUT * HZ;
+	else if (time_after(jiffies, wb->space_deadline))
+		return -ENOSPC;
+	wait_event_timeout(pool->space_wait, READ_ONCE(pool->requeue),
+			   msecs_to_jiffies(SIS_NO_SPACE_RETRY_MS));
+	return 1;
+}
+
+/*
+ * Phase 1: decide every STORE block, under the hash locks of its data:
+ * zero, a duplicate of an earlier block of the batch, of an existing
+ * block (compared), or new data.  The new blocks of the batch are then
+ * allocated with one core call, so they are contiguous on disk as far as
+ * free space allows whatever other writers do, and installed in pcache
+ * before the hash locks go (a writer of the same data finds the entry).
+ * Return: 0, 1 when blocks are left to decide after waiting for space, or
+ * -errno (what was decided before it is still stored).
+ */
+static int sis_wbatch_decide(struct sis_wbatch *wb)
+{
+	struct sis_pool *pool = wb->st->pool;
+	unsigned int i, j, k, nr_alloc = 0;
+	u8 alloc[SIS_MAX_IO_BLOCKS];
+	u64 fps[SIS_MAX_IO_BLOCKS];
+	u64 pbs[SIS_MAX_IO_BLOCKS];
+	struct sis_wblock *b;
+	void *data;
+	u64 p;
+	int r = 0, n;
+
+	for (i = 0; i < wb->nr; i++) {	/* pure CPU: outside any lock */
+		b = &wb->b[i];
+		if (b->state != SIS_W_STORE)
+			continue;
+		data = page_address(b->page);
+		if (wb->st->f.zero_detect && sis_block_is_zero(data))
+			b->state = SIS_W_ZERO;
+		else
+			b->fp = sis_fingerprint(data);
+	}
+
+	sis_hash_lock_batch(wb);
+	for (i = 0; i < wb->nr; i++) {
+		b = &wb->b[i];
+		if (b->state != SIS_W_STORE)
+			continue;
+		data = page_address(b->page);
+		for (j = 0; j < i; j++)
+			if (wb->b[j].state == SIS_W_ALLOC && wb->b[j].fp == b->fp &&
+			    !memcmp(page_address(wb->b[j].page), data, SIS_BLOCK_SIZE))
+				break;
+		if (j < i) {
+			b->state = SIS_W_SAME;
+			b->dup_of = j;
+			continue;
+		}
+		r = sis_core_find_dup(pool->core, b->fp, &p);
+		if (!r) {
+			if (sis_candidate_matches(pool, p, data, &b->e)) {
+				b->pblock = p;
+				b->state = SIS_W_DUP;
+				continue;
+			}
+			sis_core_unpin(pool->core, p);
+		} else if (r != -ENOENT) {
+			break;
+		}
+		r = 0;
+		b->state = SIS_W_ALLOC;
+		alloc[nr_alloc] = i;
+		fps[nr_alloc++] = b->fp;
+	}
+
+	n = 0;
+	if (!r && nr_alloc) {
+		n = sis_core_alloc_run(pool->core, fps, nr_alloc, pbs);
+		if (n < 0) {
+			r = n;
+			n = 0;
+		}
+	}
+	for (k = 0; k < nr_alloc; k++) {
+		b = &wb->b[alloc[k]];
+		if (k < n) {
+			b->pblock = pbs[k];
+			b->e = pcache_install(pool->dev, b->pblock, b->page);
+			b->page = NULL;		/* pcache owns it now */
+			b->state = SIS_W_NEW;
+			b->written = false;
+			continue;
+		}
+		/* no block (error, or space ran out): decided again later */
+		b->state = SIS_W_STORE;
+		for (j = alloc[k] + 1; j < wb->nr; j++)
+			if (wb->b[j].state == SIS_W_SAME &&
+			    wb->b[j].dup_of == alloc[k])
+				wb->b[j].state = SIS_W_STORE;
+	}
+	sis_hash_unlock_batch(wb);
+
+	if (n)
+		sis_pool_space_check(pool);
+	if (!r && n < nr_alloc)
+		r = -ENOSPC;
+	if (r == -ENOSPC)
+		r = sis_wait_space(wb);
+	else if (!r)
+		wb->space_deadline = 0;
+	return r;
+}
+
+static void sis_wrun_endio(struct bio *bio)
+{
+	struct sis_wrun *run = bio->bi_private;
+	struct sis_wbatch *wb = run->wb;
+
+	run->err = blk_status_to_errno(bio->bi_status);
+	bio_put(bio);
+	if (atomic_dec_and_test(&wb->pending))
+		complete(&wb->done);
+}
+
+/*
+ * Phase 2: write the data of the NEW blocks not yet written, one bio per
+ * run of blocks contiguous on disk, all in flight at once.
+ */
+static void sis_wbatch_write(struct sis_wbatch *wb)
+{
+	struct block_device *bdev = wb->st->pool->bdev;
+	unsigned int i, nr_runs = 0;
+	struct sis_wblock *b;
+	struct bio *bio = NULL;
+	struct blk_plug plug;
+	u8 run_of[SIS_MAX_IO_BLOCKS];
+	u64 next = 0;
+
+	atomic_set(&wb->pending, 1);
+	init_completion(&wb->done);
+	blk_start_plug(&plug);
+	for (i = 0; i < wb->nr; i++) {
+		b = &wb->b[i];
+		if (b->state != SIS_W_NEW || b->written)
+			continue;
+		if (!bio || b->pblock != next) {
+			if (bio)
+				submit_bio(bio);
+			bio = bio_alloc_bioset(bdev, wb->nr - i, REQ_OP_WRITE,
+					       GFP_NOIO, &wb->st->pool->io_bs);
+			bio->bi_iter.bi_sector = block_to_sector(b->pblock);
+			bio->bi_end_io = sis_wrun_endio;
+			wb->runs[nr_runs].wb = wb;
+			wb->runs[nr_runs].err = 0;
+			bio->bi_private = &wb->runs[nr_runs++];
+			atomic_inc(&wb->pending);
+		}
+		__bio_add_page(bio, b->e->page, SIS_BLOCK_SIZE, 0);
+		run_of[i] = nr_runs - 1;
+		next = b->pblock + 1;
+	}
+	if (bio)
+		submit_bio(bio);
+	blk_finish_plug(&plug);
+	if (!atomic_dec_and_test(&wb->pending))
+		wait_for_completion_io(&wb->done);
+
+	for (i = 0; i < wb->nr; i++) {
+		b = &wb->b[i];
+		if (b->state != SIS_W_NEW || b->written)
+			continue;
+		b->written = true;
+		b->werr = wb->runs[run_of[i]].err;
+		pcache_write_done(b->e, b->werr);
+	}
+}
+
+/* A block to store again: give it its data back as a page of its own. */
+static void sis_wblock_again(struct sis_wblock *b, void *data)
+{
+	if (!b->page) {
+		b->page = pcache_alloc_page();
+		copy_page(page_address(b->page), data);
+	}
+	b->state = SIS_W_STORE;
+}
+
+/*
+ * Map block @i of @wb to @pblock and count it in @stat.  A block that can
+ * no longer be shared (freed under its pin, or saturated) is left as it is,
+ * to be decided again.
+ */
+static int sis_wblock_map(struct sis_wbatch *wb, unsigned int i, u64 pblock,
+			  atomic64_t *stat, s64 add)
+{
+	int r = sis_core_map(wb->st->pool->core, wb->lblock + i, pblock);
+
+	if (!r) {
+		atomic64_add(add, stat);
+		wb->b[i].state = SIS_W_DONE;
+	}
+	return r == -ESTALE || r == -EOVERFLOW ? 0 : r;
+}
+
+/*
+ * Phase 3: map every decided block, in order, until an error; a candidate
+ * that turned out unusable (its write failed, it was freed, it saturated)
+ * or a new block freed under its pin goes back to STORE.  Then drop the
+ * pins and entries of this round.  Return: the first error, or 1 if
+ * blocks are to be stored again.
+ */
+static int sis_wbatch_map(struct sis_wbatch *wb)
+{
+	struct sis_pool *pool = wb->st->pool;
+	struct sis_wblock *b, *src;
+	bool again = false;
+	unsigned int i;
+	int err = 0;
+
+	for (i = 0; i < wb->nr && !err; i++) {
+		b = &wb->b[i];
+		switch (b->state) {
+		case SIS_W_ZERO:
+			err = sis_core_unmap(pool->core, wb->lblock + i, 1);
+			if (!err) {
+				atomic64_inc(&pool->stat_zero);
+				b->state = SIS_W_DONE;
+			}
+			break;
+		case SIS_W_NEW:
+			err = b->werr ? :
+			      sis_wblock_map(wb, i, b->pblock, &pool->stat_new_data,
+					     SIS_BLOCK_SIZE);
+			break;
+		case SIS_W_SAME:
+			src = &wb->b[b->dup_of];
+			err = src->werr ? :
+			      sis_wblock_map(wb, i, src->pblock, &pool->stat_dedup, 1);
+			break;
+		case SIS_W_DUP:
+			if (b->e && pcache_wait(b->e))
+				break;	/* its write failed: store again */
+			err = sis_wblock_map(wb, i, b->pblock, &pool->stat_dedup, 1);
+			break;
+		}
+	}
+
+	/* decided blocks left unmapped (no error) are decided again */
+	for (i = 0; i < wb->nr && !err; i++) {
+		b = &wb->b[i];
+		if (b->state == SIS_W_SAME || b->state == SIS_W_DUP) {
+			sis_wblock_again(b, NULL);
+			again = true;
+		} else if (b->state == SIS_W_NEW) {
+			sis_wblock_again(b, pcache_data(b->e));
+			again = true;
+		}
+	}
+
+	for (i = 0; i < wb->nr; i++) {
+		b = &wb->b[i];
+		if (b->e)
+			pcache_put(b->e);
+		if (b->pblock)		/* block 0 is a superblock, never data */
+			sis_core_unpin(pool->core, b->pblock);
+		b->e = NULL;
+		b->pblock = 0;
+		b->written = false;
+	}
+	return err ? err : again ? 1 : 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Entry points                                                     */
+/* ---------------------------------------------------------------- */
+
+/*
+ * A write of up to SIS_MAX_IO_BLOCKS blocks, as one batch: gather the
+ * data, decide each block, write the new ones, map them all; blocks whose
+ * candidate fell through are decided again.  The range lock orders it
+ * against other writes and discards of the same blocks.
+ */
+int sis_write_bio(struct sis_target *st, struct bio *bio)
+{
+	struct sis_pool *pool = st->pool;
+	sector_t off = dm_target_offset(st->ti, bio->bi_iter.bi_sector);
+	unsigned int skip = (off & (SIS_SECTORS_PER_BLOCK - 1)) << SECTOR_SHIFT;
+	unsigned int len = bio->bi_iter.bi_size;
+	struct sis_range range;
+	struct sis_wbatch *wb;
+	unsigned int i;
+	int r, r2;
+
+	if (st->f.read_only)
+		return -EROFS;
+	wb = mempool_alloc(sis_wbatch_pool, GFP_NOIO);
+	memset(wb, 0, sizeof(*wb));
+	wb->st = st;
+	wb->lblock = off >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
+	wb->nr = DIV_ROUND_UP(skip + len, SIS_BLOCK_SIZE);
+	if (WARN_ON_ONCE(wb->nr > SIS_MAX_IO_BLOCKS)) {
+		mempool_free(wb, sis_wbatch_pool);
+		return -EIO;
+	}
+
+	sis_range_lock(pool, &range, wb->lblock, wb->nr);
+	r = sis_wbatch_fill(wb, bio, skip);
+	while (!r) {
+		/* what was decided before an error (ENOSPC) is still stored */
+		r = sis_wbatch_decide(wb);
+		sis_wbatch_write(wb);
+		r2 = sis_wbatch_map(wb);
+		if (r < 0 || r2 < 0) {
+			r = r < 0 ? r : r2;
+			break;
+		}
+		if (!r && !r2)
+			break;
+		r = 0;		/* blocks to decide again */
+	}
+	sis_range_unlock(pool, &range);
+
+	for (i = 0; i < wb->nr; i++)
+		if (wb->b[i].page)
+			pcache_free_page(wb->b[i].page);
+	mempool_free(wb, sis_wbatch_pool);
+	if (!r) {
+		atomic64_add(len, &pool->stat_written);
+		if (bio->bi_opf & REQ_FUA)
+			r = sis_pool_commit(pool);
+	}
+	return r;
+}
+
+/*
+ * Discard whole blocks of the range as one unmap; the partial blocks at its
+ * ends are left alone (discard is advisory).
+ */
+int sis_write_discard(struct sis_target *st, struct bio *bio)
+{
+	sector_t start = dm_target_offset(st->ti, bio->bi_iter.bi_sector);
+	sector_t end = start + bio_sectors(bio);
+	u64 first = DIV_ROUND_UP_ULL(start, SIS_SECTORS_PER_BLOCK);
+	u64 last = end >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
+	struct sis_range range;
+	int r;
+
+	if (st->f.read_only)
+		return -EROFS;
+	if (last <= first)
+		return 0;
+	sis_range_lock(st->pool, &range, first, last - first);
+	r = sis_core_unmap(st->pool->core, first, last - first);
+	sis_range_unlock(st->pool, &range);
+	return r;
+}
+
+int sis_write_init(void)
+{
+	sis_wbatch_pool = mempool_create_kmalloc_pool(SIS_WBATCH_POOL_MIN,
+						      sizeof(struct sis_wbatch));
+	return sis_wbatch_pool ? 0 : -ENOMEM;
+}
+
+void sis_write_exit(void)
+{
+	mempool_destroy(sis_wbatch_pool);
+}
