@@ -134,9 +134,14 @@ struct sis_features {
  * @space_wait:  writers waiting for space (they look again every
  *               SIS_NO_SPACE_RETRY_MS); woken at once by @requeue
  * @mode_reported: a read-only or fail mode was logged (atomic)
+ * @mode_check:  an error that may mean the core left write mode, for the
+ *               event worker to look at (atomic; 0: none)
  *
  * Events (pool.c):
- * @event_work:  raises a dm event on @event_ti's table (on @wq)
+ * @event_work:  raises a dm event on @event_ti's table (on @wq), and logs
+ *               a mode change (@mode_check): it holds no read ticket, so it
+ *               may take the core lock, which a bio's completion may not
+ * @event_pending: an event was asked for (atomic)
  * @event_lock:  protects @event_ti; held while raising the event
  * @event_ti:    the resumed target whose table gets events, or NULL
  * @low_water_hit: free space is below the low-water mark, event raised
@@ -190,8 +195,10 @@ struct sis_pool {
 	bool requeue;
 	wait_queue_head_t space_wait;
 	atomic_t mode_reported;
+	atomic_t mode_check;
 
 	struct work_struct event_work;
+	atomic_t event_pending;
 	struct mutex event_lock;	/* protects event_ti */
 	struct dm_target *event_ti;
 	atomic_t low_water_hit;

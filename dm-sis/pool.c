@@ -68,10 +68,19 @@ static DEFINE_MUTEX(pools_lock);
  * dm_table_event() takes dm's own event lock.  The event goes to the table
  * of the target resumed last (NULL while suspended).
  */
+static bool sis_mode_changed(struct sis_pool *pool, int r);
+static void sis_note_mode(struct sis_pool *pool, int r);
+
 static void sis_event_worker(struct work_struct *ws)
 {
 	struct sis_pool *pool = container_of(ws, struct sis_pool, event_work);
+	int r = atomic_xchg(&pool->mode_check, 0);
+	bool raise = atomic_xchg(&pool->event_pending, 0);
 
+	if (r && sis_mode_changed(pool, r))
+		raise = true;
+	if (!raise)
+		return;
 	mutex_lock(&pool->event_lock);
 	if (pool->event_ti)
 		dm_table_event(pool->event_ti->table);
@@ -80,6 +89,7 @@ static void sis_event_worker(struct work_struct *ws)
 
 void sis_pool_raise_event(struct sis_pool *pool)
 {
+	atomic_set(&pool->event_pending, 1);
 	queue_work(pool->wq, &pool->event_work);
 }
 
@@ -128,8 +138,6 @@ void sis_pool_space_check(struct sis_pool *pool)
 /* ---------------------------------------------------------------- */
 /* Commits and modes                                                */
 /* ---------------------------------------------------------------- */
-
-static void sis_note_mode(struct sis_pool *pool, int r);
 
 /*
  * The core returned -ENOMEM: it changed nothing (or, for a commit, kept the
@@ -188,22 +196,36 @@ static void sis_commit_worker(struct work_struct *ws)
 			   READ_ONCE(pool->f.commit_interval) * HZ);
 }
 
-/* Log once when the core leaves write mode (metadata error, needs_check). */
+/*
+ * @r may mean that the core left write mode (a metadata error, needs_check):
+ * the event worker looks.  Not here: a read's completion holds a read
+ * ticket, and the core lock that sis_core_get_stats() takes may be held by
+ * an abort's rollback waiting for that very ticket.
+ */
 static void sis_note_mode(struct sis_pool *pool, int r)
+{
+	if (r != -EROFS && r != -EIO && r != -EILSEQ)
+		return;
+	if (atomic_read(&pool->mode_reported))
+		return;
+	atomic_set(&pool->mode_check, r);
+	queue_work(pool->wq, &pool->event_work);
+}
+
+/* Event worker: log once when the core has left write mode; raise an event? */
+static bool sis_mode_changed(struct sis_pool *pool, int r)
 {
 	struct sis_core_stats st;
 
-	if (r != -EROFS && r != -EIO && r != -EILSEQ)
-		return;
 	sis_core_get_stats(pool->core, &st);
 	if (st.mode == SIS_MODE_WRITE || pool->f.read_only)
-		return;
+		return false;
 	if (atomic_xchg(&pool->mode_reported, 1))
-		return;
-	sis_pool_raise_event(pool);
+		return false;
 	DMERR("%s: metadata error (%d): switched to %s mode%s; run 'sis check'",
 	      pool->name, r, st.mode == SIS_MODE_FAIL ? "fail" : "read-only",
 	      st.needs_check ? ", needs_check set" : "");
+	return true;
 }
 
 /*
