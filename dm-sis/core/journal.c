@@ -399,23 +399,17 @@ int __sis_commit_if_full(struct sis_core *c)
 }
 
 /**
- * __sis_maybe_commit() - at an operation boundary: apply a full index
- * delta, and commit if the open transaction is near its limit
+ * __sis_maybe_commit() - at an operation boundary: commit if the open
+ * transaction is near its limit
  */
 int __sis_maybe_commit(struct sis_core *c)
 {
-	int r = 0;
-
-	if (c->idx_delta_nr >= SIS_IDX_DELTA_MAX)
-		r = __sis_index_flush(c);
-	if (r == -ENOMEM)
-		r = 0;	/* the index is advice: carry on without it */
-	return r ? r : __sis_commit_if_full(c);
+	return __sis_commit_if_full(c);
 }
 
 static bool journal_image_type_ok(u32 type)
 {
-	return type == SIS_BT_INDEX || type == SIS_BT_RC ||
+	return type == SIS_BT_RC ||
 	       type == SIS_BT_MAP_NODE || type == SIS_BT_MAP_LEAF;
 }
 

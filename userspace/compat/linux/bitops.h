@@ -12,4 +12,10 @@ static inline unsigned int __ffs64(u64 word)
 	return __builtin_ctzll(word);
 }
 
+/* The 1-based index of the highest set bit of @word; 0 when @word is 0. */
+static inline int fls64(u64 word)
+{
+	return word ? 64 - __builtin_clzll(word) : 0;
+}
+
 #endif /* _COMPAT_LINUX_BITOPS_H */
