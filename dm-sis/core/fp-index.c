@@ -52,7 +52,7 @@
 #define HOOK_MAX_GROUP		((1ULL << HOOK_GROUP_BITS) - 2)
 #define HOOK_BLOCKS_PER_BUCKET	72		/* 8 blocks per hook x 9 */
 #define HOOK_MIN_BUCKETS	16
-#define C_MIN_SLOTS		256
+#define C_MIN_SLOTS		32
 #define C_NONE			U64_MAX
 
 /**
@@ -467,7 +467,7 @@ static unsigned int c_find(struct sis_core *c, u64 fp, u64 *out, unsigned int ma
  * sis_index_alloc() - allocate H for @physical_blocks and C for the
  * metadata cache limit (c->mc_limit); no lock needed (c not published)
  *
- * C: max(cache_pages / 2, 256) slots of about 4.2 KiB (the page's
+ * C: max(cache_pages / 2, 32) slots of about 4.2 KiB (the page's
  * fingerprints, two table entries per fingerprint).
  *
  * Return: 0 or -ENOMEM.
