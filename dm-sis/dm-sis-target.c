@@ -1128,7 +1128,7 @@ static int sis_wait_space(struct sis_wbatch *wb)
 static int sis_wbatch_decide(struct sis_wbatch *wb)
 {
 	struct sis_pool *pool = wb->st->pool;
-	unsigned int i, j, k, nr_alloc = 0;
+	unsigned int i, j, k, nr_alloc = 0, last_dup = 0;
 	u8 alloc[SIS_MAX_IO_BLOCKS];
 	u64 fps[SIS_MAX_IO_BLOCKS];
 	u64 pbs[SIS_MAX_IO_BLOCKS];
@@ -1168,6 +1168,7 @@ static int sis_wbatch_decide(struct sis_wbatch *wb)
 			if (sis_candidate_matches(pool, p, data, &b->e)) {
 				b->pblock = p;
 				b->state = SIS_W_DUP;
+				last_dup = i;
 				continue;
 			}
 			sis_core_unpin(pool->core, p);
@@ -1179,6 +1180,29 @@ static int sis_wbatch_decide(struct sis_wbatch *wb)
 		alloc[nr_alloc] = i;
 		fps[nr_alloc++] = b->fp;
 	}
+	/*
+	 * A duplicate found after some misses may have brought its source
+	 * refcount page into the core's index (a hook hit): the misses
+	 * before it are looked up once more (in RAM: their source page is
+	 * resident now).
+	 */
+	for (k = 0, j = 0; !r && k < nr_alloc; k++) {
+		b = &wb->b[alloc[k]];
+		if (alloc[k] < last_dup &&
+		    !sis_core_find_dup(pool->core, b->fp, &p)) {
+			if (sis_candidate_matches(pool, p, page_address(b->page),
+						  &b->e)) {
+				b->pblock = p;
+				b->state = SIS_W_DUP;
+				continue;
+			}
+			sis_core_unpin(pool->core, p);
+		}
+		alloc[j] = alloc[k];
+		fps[j++] = b->fp;
+	}
+	if (!r)
+		nr_alloc = j;
 
 	n = 0;
 	if (!r && nr_alloc) {
@@ -2005,7 +2029,7 @@ static void sis_status(struct dm_target *ti, status_type_t type,
 		       (u64)atomic64_read(&pool->stat_written),
 		       (u64)atomic64_read(&pool->stat_new_data),
 		       ratio, frac);
-		DMEMIT("%llu %llu %llu %lu %llu %s %llu %llu %llu",
+		DMEMIT("%llu %llu %llu %lu %llu %s %llu %llu %llu %llu",
 		       (u64)atomic64_read(&pool->stat_zero),
 		       (u64)atomic64_read(&pool->stat_hits),
 		       (u64)atomic64_read(&pool->stat_misses),
@@ -2015,7 +2039,8 @@ static void sis_status(struct dm_target *ti, status_type_t type,
 					   SIS_STATUS_STR_CLEAN,
 		       stats.nr_data,
 		       (u64)atomic64_read(&pool->stat_dedup),
-		       (u64)atomic64_read(&pool->stat_fast_reads));
+		       (u64)atomic64_read(&pool->stat_fast_reads),
+		       stats.index_ram_bytes);
 		break;
 
 	case STATUSTYPE_TABLE:

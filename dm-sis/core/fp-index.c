@@ -467,7 +467,7 @@ static unsigned int c_find(struct sis_core *c, u64 fp, u64 *out, unsigned int ma
  * sis_index_alloc() - allocate H for @physical_blocks and C for the
  * metadata cache limit (c->mc_limit); no lock needed (c not published)
  *
- * C: max(cache_pages / 2, 32) slots of about 4.2 KiB (the page's
+ * C: max(cache_pages / 4, 32) slots of about 4.1 KiB (the page's
  * fingerprints, two table entries per fingerprint).
  *
  * Return: 0 or -ENOMEM.
@@ -476,7 +476,7 @@ int sis_index_alloc(struct sis_core *c, u64 physical_blocks)
 {
 	u32 s;
 
-	c->c_slots = max_t(u64, c->mc_limit / 2, C_MIN_SLOTS);
+	c->c_slots = max_t(u64, c->mc_limit / 4, C_MIN_SLOTS);
 	c->ctab_bits = order_of(2 * c->c_slots * SIS_RC_PER_PAGE);
 	c->cgrp_bits = order_of(2 * c->c_slots);
 	c->hooks = sis_hooks_alloc(physical_blocks);

@@ -291,7 +291,7 @@ const char *sis_version_error(u32 version)
 	if (version == SIS_VERSION)
 		return NULL;
 	if (version == 1)
-		return "dm-sis on-disk format version 1 is not supported by this version (2): copy the data to a device formatted by this version";
+		return "dm-sis on-disk format version 1 is not supported by this version (2)";
 	if (version == 0)
 		return "dm-sis on-disk format version 0 is not valid (this version: 2)";
 	return "dm-sis on-disk format is newer than this version (2): use a newer dm-sis";

@@ -197,7 +197,8 @@ struct sis_core_stats {
  * used refcount pages, about 4 GiB per TiB of used space): the hook table,
  * 64 bytes per 72 physical blocks (0.89 byte per block, 227 MiB per TiB,
  * grown with the device), and the record index C, about 4.2 KiB per
- * resident refcount page, max(cache_pages / 2, 32) pages.
+ * resident refcount page, max(cache_pages / 4, 32) pages: about a quarter
+ * of the metadata cache in bytes.
  *
  * Return: 0 or -errno (-EINVAL foreign or bad format, -EBUSY a blank-
  * looking device that holds a foreign signature (not formatted), -EILSEQ
