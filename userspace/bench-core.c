@@ -14,7 +14,7 @@
  *             included: it is a memcmp of 4 KiB)
  *   lookup    N random lookups of mapped blocks
  *
- * RAM: the core's metadata cache and index delta as reported by the core,
+ * RAM: the core's metadata cache and RAM index as reported by the core,
  * and the process's resident-set growth minus the RAM device's storage,
  * scaled to one million blocks.
  *
@@ -218,6 +218,8 @@ int main(int argc, char **argv)
 	printf("  dedup: %llu mapped, %llu data blocks, %llu map pages, %llu index hits of %llu lookups, %llu commits\n",
 	       st.nr_mapped, st.nr_data, st.nr_meta, st.index_hits,
 	       st.index_lookups, st.commits);
+	printf("  index: %llu rc pages read for hook hits; index RAM %.1f MiB (hook table + record index)\n",
+	       st.index_hook_loads, st.index_ram_bytes / 1048576.0);
 	printf("  RAM: core metadata cache %llu pages (%.1f MiB); process RSS growth %.1f MiB minus RAM-device growth %.1f MiB = %.1f MiB, per million mapped blocks: %.1f MiB\n",
 	       st.cache_pages, st.cache_pages * 4096.0 / (1 << 20),
 	       (rss1 - rss0) / 1024.0, (memdev_bytes(d) - dev0) / 1048576.0,
