@@ -2,7 +2,11 @@
 /*
  * fp-index.c through the API: candidates, fingerprint collisions (the
  * caller compares; different data is never merged), in-flight duplicates,
- * stale entries, and an index far smaller than the data.
+ * stale entries, an index far smaller than the data; then the RAM index of
+ * format version 2 (metadata reads counted by the RAM device): no read on a
+ * unique lookup, one rc page read on a hook hit of old data, C eviction,
+ * removal on free, dedup kept across a 4x growth, H's RAM per physical
+ * block, streams of old data per bio, other format versions refused.
  */
 #include "harness.h"
 
