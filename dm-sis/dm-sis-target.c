@@ -311,7 +311,7 @@ static void sis_status(struct dm_target *ti, status_type_t type,
 		       (u64)atomic64_read(&pool->stat_written),
 		       (u64)atomic64_read(&pool->stat_new_data),
 		       ratio, frac);
-		DMEMIT("%llu %llu %llu %lu %llu %s %llu %llu %llu",
+		DMEMIT("%llu %llu %llu %lu %llu %s %llu %llu %llu %llu",
 		       (u64)atomic64_read(&pool->stat_zero),
 		       (u64)atomic64_read(&pool->stat_hits),
 		       (u64)atomic64_read(&pool->stat_misses),
@@ -321,7 +321,8 @@ static void sis_status(struct dm_target *ti, status_type_t type,
 					   SIS_STATUS_STR_CLEAN,
 		       stats.nr_data,
 		       (u64)atomic64_read(&pool->stat_dedup),
-		       (u64)atomic64_read(&pool->stat_fast_reads));
+		       (u64)atomic64_read(&pool->stat_fast_reads),
+		       stats.index_ram_bytes);
 		break;
 
 	case STATUSTYPE_TABLE:

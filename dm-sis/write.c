@@ -388,7 +388,7 @@ static int sis_wait_space(struct sis_wbatch *wb)
 static int sis_wbatch_decide(struct sis_wbatch *wb)
 {
 	struct sis_pool *pool = wb->st->pool;
-	unsigned int i, j, k, nr_alloc = 0;
+	unsigned int i, j, k, nr_alloc = 0, last_dup = 0;
 	u8 alloc[SIS_MAX_IO_BLOCKS];
 	u64 fps[SIS_MAX_IO_BLOCKS];
 	u64 pbs[SIS_MAX_IO_BLOCKS];
@@ -428,6 +428,7 @@ static int sis_wbatch_decide(struct sis_wbatch *wb)
 			if (sis_candidate_matches(pool, p, data, &b->e)) {
 				b->pblock = p;
 				b->state = SIS_W_DUP;
+				last_dup = i;
 				continue;
 			}
 			sis_core_unpin(pool->core, p);
@@ -439,6 +440,29 @@ static int sis_wbatch_decide(struct sis_wbatch *wb)
 		alloc[nr_alloc] = i;
 		fps[nr_alloc++] = b->fp;
 	}
+	/*
+	 * A duplicate found after some misses may have brought its source
+	 * refcount page into the core's index (a hook hit): the misses
+	 * before it are looked up once more (in RAM: their source page is
+	 * resident now).
+	 */
+	for (k = 0, j = 0; !r && k < nr_alloc; k++) {
+		b = &wb->b[alloc[k]];
+		if (alloc[k] < last_dup &&
+		    !sis_core_find_dup(pool->core, b->fp, &p)) {
+			if (sis_candidate_matches(pool, p, page_address(b->page),
+						  &b->e)) {
+				b->pblock = p;
+				b->state = SIS_W_DUP;
+				continue;
+			}
+			sis_core_unpin(pool->core, p);
+		}
+		alloc[j] = alloc[k];
+		fps[j++] = b->fp;
+	}
+	if (!r)
+		nr_alloc = j;
 
 	n = 0;
 	if (!r && nr_alloc) {
@@ -601,6 +625,13 @@ static int sis_wbatch_map(struct sis_wbatch *wb)
 			break;
 		case SIS_W_SAME:
 			src = &wb->b[b->dup_of];
+			/*
+			 * @src is mapped by now (it comes first) unless it was
+			 * a candidate found unusable (a DUP of the second
+			 * look-up in sis_wbatch_decide()): decided again.
+			 */
+			if (src->state != SIS_W_DONE)
+				break;
 			err = src->werr ? :
 			      sis_wblock_map(wb, i, src->pblock, &pool->stat_dedup, 1);
 			break;

@@ -21,10 +21,14 @@
  *   0                 superblock copy A
  *   1                 superblock copy B
  *   journal_start     journal_blocks of circular metadata journal
- *   index_start       index_blocks of fingerprint index buckets
  *   data_start        groups of SIS_GROUP_BLOCKS blocks up to the device end:
  *                     block 0 of a group is its refcount page, the other
  *                     SIS_RC_PER_PAGE blocks hold user data or block-map pages
+ *
+ * Version 2 has no fingerprint index on disk (version 1 had a region of
+ * hash buckets between the journal and the groups): the index is built in
+ * RAM from the fingerprints in the refcount pages.  A version 1 device is
+ * refused; so is a newer one.
  */
 #ifndef SIS_FORMAT_H
 #define SIS_FORMAT_H
@@ -38,7 +42,7 @@
 #define SIS_SECTORS_PER_BLOCK	(SIS_BLOCK_SIZE >> 9)
 
 #define SIS_MAGIC		0x5055444544534953ULL	/* "SISDEDUP" */
-#define SIS_VERSION		1
+#define SIS_VERSION		2
 
 /* Feature flags: a device with an unknown incompat flag is refused. */
 #define SIS_FEATURE_INCOMPAT_SUPP	0ULL
@@ -53,7 +57,7 @@ enum sis_block_type {
 	SIS_BT_SUPERBLOCK	= 0x53425349,	/* "ISBS" */
 	SIS_BT_JOURNAL_DESC	= 0x4a445349,
 	SIS_BT_JOURNAL_COMMIT	= 0x4a435349,
-	SIS_BT_INDEX		= 0x58495349,
+	/* 0x58495349 ("ISIX") was the version 1 index bucket: never reused */
 	SIS_BT_RC		= 0x43525349,
 	SIS_BT_MAP_NODE		= 0x4e4d5349,
 	SIS_BT_MAP_LEAF		= 0x4c4d5349,
@@ -122,9 +126,8 @@ struct sis_disk_superblock {
 	__le64 sb_seq;		/* which copy is newer */
 	__le64 journal_start;
 	__le64 journal_blocks;
-	__le64 index_start;
-	__le64 index_blocks;
-	__le64 data_start;
+	__le64 reserved1[2];	/* zero (version 1: the index region) */
+	__le64 data_start;	/* journal_start + journal_blocks */
 	__le64 tail_seq;	/* first transaction to replay */
 	__le64 tail_block;	/* its offset in the journal */
 	__le64 format_time;	/* seconds since the epoch, informational */
@@ -174,27 +177,6 @@ struct sis_disk_map_page {
 	__le64 e[SIS_MAP_FANOUT];
 } __packed;
 
-/* ---- Fingerprint index: hash buckets of SIS_INDEX_PER_PAGE entries ---- */
-
-#define SIS_INDEX_PER_PAGE	253
-
-struct sis_disk_index_entry {
-	__le64 fp;
-	__le64 pblock;
-} __packed;
-
-/**
- * struct sis_disk_index_page - one bucket; an all-zero block is empty
- * @nr: entries in use, packed at the front
- */
-struct sis_disk_index_page {
-	struct sis_disk_header hdr;
-	__le32 nr;
-	__le32 reserved;
-	struct sis_disk_index_entry e[SIS_INDEX_PER_PAGE];
-	__le64 pad;
-} __packed;
-
 /* ---- Journal ---- */
 
 #define SIS_JOURNAL_DESC_MAX	507
@@ -237,7 +219,6 @@ static inline void sis_format_size_asserts(void)
 	BUILD_BUG_ON(sizeof(struct sis_disk_superblock) != SIS_BLOCK_SIZE);
 	BUILD_BUG_ON(sizeof(struct sis_disk_rc_page) != SIS_BLOCK_SIZE);
 	BUILD_BUG_ON(sizeof(struct sis_disk_map_page) != SIS_BLOCK_SIZE);
-	BUILD_BUG_ON(sizeof(struct sis_disk_index_page) != SIS_BLOCK_SIZE);
 	BUILD_BUG_ON(sizeof(struct sis_disk_journal_desc) != SIS_BLOCK_SIZE);
 	BUILD_BUG_ON(sizeof(struct sis_disk_journal_commit) != SIS_BLOCK_SIZE);
 }

@@ -85,6 +85,8 @@
  * @SIS_STATUS_DEDUP_HITS:   block writes that shared an existing block
  * @SIS_STATUS_FAST_READS:   reads remapped to the disk in map() (no worker)
  *                           since load or reset_stats
+ * @SIS_STATUS_INDEX_RAM:    bytes of RAM of the fingerprint index (hook
+ *                           table and record index; format version 2)
  * @SIS_STATUS_NR_FIELDS:    fields in a status line
  *
  * SIS_STATUS_MIN_FIELDS: the fields every version of the target prints (a
@@ -106,6 +108,7 @@ enum sis_status_field {
 	SIS_STATUS_DATA_BLOCKS,
 	SIS_STATUS_DEDUP_HITS,
 	SIS_STATUS_FAST_READS,
+	SIS_STATUS_INDEX_RAM,
 	SIS_STATUS_NR_FIELDS,
 };
 

@@ -155,6 +155,7 @@ struct sis_status {
 	char mode[32];
 	u64 mapped, used, total, written, new_data, zero_blocks;
 	u64 cache_hits, cache_misses, cache_blocks, commits, data_blocks, dedup_hits;
+	u64 index_ram;		/* 0: not reported (an older target) */
 	double ratio;
 	bool needs_check;
 };
@@ -233,6 +234,11 @@ static int parse_status_line(char *line, struct sis_status *s, const char **why)
 	    parse_u64_field(f[SIS_STATUS_COMMITS], &s->commits) ||
 	    parse_u64_field(f[SIS_STATUS_DATA_BLOCKS], &s->data_blocks) ||
 	    parse_u64_field(f[SIS_STATUS_DEDUP_HITS], &s->dedup_hits))
+		return -1;
+	*why = "bad index_ram";
+	s->index_ram = 0;
+	if (n > SIS_STATUS_INDEX_RAM + 3 &&
+	    parse_u64_field(f[SIS_STATUS_INDEX_RAM], &s->index_ram))
 		return -1;
 	*why = "bad dedup ratio";
 	if (parse_ratio(f[SIS_STATUS_RATIO], &s->ratio))
@@ -428,6 +434,8 @@ int cmd_stats(int argc, char **argv)
 		sj_bool(&j, "needs_check", s.needs_check);
 		sj_u64(&j, "data_blocks", s.data_blocks);
 		sj_u64(&j, "dedup_hits", s.dedup_hits);
+		if (s.index_ram)
+			sj_u64(&j, "index_ram_bytes", s.index_ram);
 		sj_end(&j);
 		return SIS_EXIT_OK;
 	}
@@ -474,6 +482,9 @@ int cmd_stats(int argc, char **argv)
 		printf("cache hit rate         %s\n", hp);
 		printf("cache blocks (module)  %llu\n", (unsigned long long)s.cache_blocks);
 		printf("commits                %llu\n", (unsigned long long)s.commits);
+		if (s.index_ram)
+			printf("index RAM              %llu bytes\n",
+			       (unsigned long long)s.index_ram);
 		printf("needs_check            %s\n", s.needs_check ? "yes" : "no");
 		return SIS_EXIT_OK;
 	}

@@ -521,12 +521,11 @@ static unsigned int check_sb_copies(struct dev *d, struct reporter *rp)
 static void print_summary(const char *what, const struct sis_check_result *res,
 			  unsigned int sb_bad, bool needs_check)
 {
-	printf("%s: %llu mapped, %llu data blocks, %llu map pages, %llu index entries; "
+	printf("%s: %llu mapped, %llu data blocks, %llu map pages; "
 	       "%llu errors, %llu leaks, %llu info%s%s\n", what,
 	       (unsigned long long)res->mapped,
 	       (unsigned long long)res->data_blocks,
 	       (unsigned long long)res->meta_blocks,
-	       (unsigned long long)res->index_entries,
 	       (unsigned long long)res->errors,
 	       (unsigned long long)res->leaks,
 	       (unsigned long long)(res->info + sb_bad),
@@ -550,8 +549,8 @@ static const char check_help[] =
 "Check the dm-sis metadata on DEV offline, without writing anything: both\n"
 "superblock copies, the journal (replayed in memory), every block-map page,\n"
 "every mapping, every refcount against the references actually found, the\n"
-"counters, every fingerprint-index entry and, unless --no-data, the\n"
-"fingerprint of every data block against its contents.  DEV must not be\n"
+"counters and, unless --no-data, the fingerprint of every data block\n"
+"against its contents (the fingerprint index lives in RAM only).  DEV must not be\n"
 "active: the kernel may hold newer state than the disk.\n"
 "\n"
 "Prints one line per problem (\"error: ...\", \"leak: ...\", \"info: ...\"),\n"
@@ -655,8 +654,8 @@ static const char repair_help[] =
 "Usage: sis repair DEV [--no-data] [--max-lines N] [--quiet]\n"
 "\n"
 "Repair the dm-sis metadata on DEV (which must not be active): replay the\n"
-"journal, then rebuild every refcount, the counters and the fingerprint\n"
-"index from the block map.  Every mapping that points at a data block in\n"
+"journal, then rebuild every refcount and the counters from the block\n"
+"map.  Every mapping that points at a data block in\n"
 "range is kept; mappings to blocks outside the data area or to refcount\n"
 "pages are dropped (they name no data).  Prints what it found and fixed,\n"
 "then checks the result again; needs_check is cleared only when that check\n"
@@ -1007,8 +1006,6 @@ int cmd_dump(int argc, char **argv)
 			sj_str(&j, "format_time", tb);
 			sj_u64(&j, "journal_start", le64_to_cpu(sb->journal_start));
 			sj_u64(&j, "journal_blocks", le64_to_cpu(sb->journal_blocks));
-			sj_u64(&j, "index_start", le64_to_cpu(sb->index_start));
-			sj_u64(&j, "index_blocks", le64_to_cpu(sb->index_blocks));
 			sj_u64(&j, "data_start", le64_to_cpu(sb->data_start));
 			sj_u64(&j, "tail_seq", le64_to_cpu(sb->tail_seq));
 			sj_u64(&j, "tail_block", le64_to_cpu(sb->tail_block));
@@ -1035,6 +1032,7 @@ int cmd_dump(int argc, char **argv)
 		sj_u64(&j, "data_blocks_used", st.nr_data);
 		sj_u64(&j, "map_pages", st.nr_meta);
 		sj_u64(&j, "free_blocks", st.nr_free);
+		sj_u64(&j, "index_ram_bytes", st.index_ram_bytes);
 		sj_dbl(&j, "dedup_ratio", ratio);
 		sj_dbl(&j, "space_saving", saving);
 		sj_obj_end(&j);
@@ -1084,11 +1082,6 @@ int cmd_dump(int argc, char **argv)
 			       (unsigned long long)le64_to_cpu(sb->journal_blocks),
 			       (unsigned long long)le64_to_cpu(sb->tail_seq),
 			       (unsigned long long)le64_to_cpu(sb->tail_block));
-			printf("index                 blocks %llu-%llu (%llu buckets)\n",
-			       (unsigned long long)le64_to_cpu(sb->index_start),
-			       (unsigned long long)(le64_to_cpu(sb->index_start) +
-						    le64_to_cpu(sb->index_blocks) - 1),
-			       (unsigned long long)le64_to_cpu(sb->index_blocks));
 			printf("data area             from block %llu, groups of %u\n",
 			       (unsigned long long)le64_to_cpu(sb->data_start),
 			       SIS_GROUP_BLOCKS);
@@ -1109,8 +1102,11 @@ int cmd_dump(int argc, char **argv)
 		       (unsigned long long)st.physical_blocks,
 		       sis_human(st.physical_blocks * BS, h, sizeof(h)));
 		printf("data area             %llu blocks\n", (unsigned long long)st.data_blocks);
-		printf("metadata blocks       %llu (superblocks, journal, index, refcount pages)\n",
+		printf("metadata blocks       %llu (superblocks, journal, refcount pages)\n",
 		       (unsigned long long)st.metadata_blocks);
+		printf("index RAM             %llu bytes (%s; built from the refcount pages at open, none on disk)\n",
+		       (unsigned long long)st.index_ram_bytes,
+		       sis_human(st.index_ram_bytes, h, sizeof(h)));
 		printf("mapped blocks         %llu (%s)\n", (unsigned long long)st.nr_mapped,
 		       sis_human(st.nr_mapped * BS, h, sizeof(h)));
 		printf("data blocks used      %llu (%s)\n", (unsigned long long)st.nr_data,

@@ -6,8 +6,8 @@
  * vdoformat/vdostats rolled into one:
  *
  *   sis format DEV     write fresh metadata (refuses anything that looks used)
- *   sis check DEV      offline walk of every mapping, refcount and index entry
- *   sis repair DEV     rebuild refcounts, counters and index from the map
+ *   sis check DEV      offline walk of every mapping and refcount
+ *   sis repair DEV     rebuild refcounts and counters from the map
  *   sis dump DEV       superblock, sizes, usage, map summary, or the full map
  *   sis stats NAME     a vdostats-like view of `dmsetup status`
  *   sis create NAME DEV  build the table line and run `dmsetup create`
@@ -244,7 +244,7 @@ static const struct {
 } cmds[] = {
 	{ "format", cmd_format, "write fresh dm-sis metadata on a device or image" },
 	{ "check",  cmd_check,  "check the metadata offline (exit codes like fsck)" },
-	{ "repair", cmd_repair, "rebuild refcounts, counters and index from the map" },
+	{ "repair", cmd_repair, "rebuild refcounts and counters from the map" },
 	{ "dump",   cmd_dump,   "print the superblock, usage and the block map" },
 	{ "stats",  cmd_stats,  "print usage and dedup statistics of an active device" },
 	{ "create", cmd_create, "activate a device: build the table, run dmsetup create" },

@@ -13,13 +13,13 @@
  *   map-page or free block     an error (dangling mapping)
  *
  * Map pages must be referenced exactly once and carry the META flag; the
- * root's counters must equal what the walk found; every index entry must
- * name a block in use whose refcount entry carries the same fingerprint
- * (otherwise it is a stale hint: harmless, reported as info); with a data
- * reader, every block in use must still hash to its fingerprint.
+ * root's counters must equal what the walk found; with a data reader, every
+ * block in use must still hash to its fingerprint.  There is no index on
+ * disk to check (format version 2): the RAM index is built from the
+ * refcount pages checked here.
  *
  * Repair rebuilds everything derivable from the map: refcounts, flags,
- * fingerprints, counters and the whole index.  It keeps every mapping that
+ * fingerprints and counters (and the RAM index from them).  It keeps every mapping that
  * names an in-range data block, drops mappings that cannot be valid, unlinks
  * map pages that fail verification (the mappings under them cannot be read
  * by anyone: they read as zeros afterwards, and each is reported), and
@@ -177,65 +177,6 @@ static void check_group(struct sis_core *c, struct check_state *s, u64 group)
 	}
 }
 
-/* The refcount entry of @pb, read without treating damage as fatal. */
-static struct sis_disk_rc *check_rc(struct sis_core *c, u64 pb)
-{
-	struct sis_disk_rc_page *p;
-	struct sis_page *pg;
-	u64 group, rem;
-
-	if (!sis_is_data_block(c, pb))
-		return NULL;
-	group = div64_u64_rem(pb - c->data_start, SIS_GROUP_BLOCKS, &rem);
-	if (group >= le64_to_cpu(c->root.groups_used) ||
-	    __sis_mc_read(c, sis_group_rc_block(c, group), SIS_BT_RC, &pg))
-		return NULL;
-	p = pg->data;
-	return &p->e[rem - 1];
-}
-
-static void check_index(struct sis_core *c, struct check_state *s)
-{
-	u64 i, rem;
-	u32 j;
-
-	for (i = 0; i < c->index_blocks; i++) {
-		struct sis_disk_index_page *b;
-		struct sis_page *pg;
-		u32 nr;
-
-		__sis_mc_shrink(c);
-		if (__sis_mc_read(c, c->index_start + i, SIS_BT_INDEX, &pg)) {
-			report(s, SIS_CHECK_ERROR, "index bucket %llu fails verification",
-			       (unsigned long long)i);
-			continue;
-		}
-		b = pg->data;
-		nr = le32_to_cpu(b->nr);
-		if (nr > SIS_INDEX_PER_PAGE) {
-			report(s, SIS_CHECK_ERROR, "index bucket %llu holds %u entries",
-			       (unsigned long long)i, nr);
-			continue;
-		}
-		for (j = 0; j < nr; j++) {
-			u64 fp = le64_to_cpu(b->e[j].fp);
-			u64 pb = le64_to_cpu(b->e[j].pblock);
-			struct sis_disk_rc *rc = check_rc(c, pb);
-
-			div64_u64_rem(fp, c->index_blocks, &rem);
-			if (rem != i || !rc || !rc->refcount ||
-			    (le32_to_cpu(rc->flags) & SIS_RC_META) ||
-			    le64_to_cpu(rc->fp) != fp) {
-				report(s, SIS_CHECK_INFO,
-				       "index entry %016llx -> %llu is stale",
-				       (unsigned long long)fp, (unsigned long long)pb);
-				continue;
-			}
-			s->res->index_entries++;
-		}
-	}
-}
-
 static void check_counters(struct sis_core *c, struct check_state *s)
 {
 	if (c->journal_damaged)
@@ -289,7 +230,6 @@ static int __check(struct sis_core *c, struct check_state *s)
 		__sis_mc_shrink(c);
 		check_group(c, s, g);
 	}
-	check_index(c, s);
 	check_counters(c, s);
 	return 0;
 }
@@ -313,7 +253,10 @@ int sis_core_check(struct sis_core *c, const struct sis_check_ops *ops,
 	return r;
 }
 
-/* Rebuild refcount pages, counters and the index from the references found. */
+/*
+ * Rebuild refcount pages and counters from the references found, then the
+ * RAM fingerprint index from the new refcount pages.
+ */
 static int __rebuild(struct sis_core *c, struct check_state *s)
 {
 	u64 end = le64_to_cpu(c->root.physical_blocks), g, i, data = 0, meta = 0;
@@ -328,17 +271,6 @@ static int __rebuild(struct sis_core *c, struct check_state *s)
 				used = g + 1;
 	}
 	used = max(used, le64_to_cpu(c->root.groups_used));
-
-	/* Every index bucket empty. */
-	for (i = 0; i < c->index_blocks; i++) {
-		struct sis_page *pg;
-
-		r = __sis_maybe_commit(c);
-		if (!r)
-			r = __sis_mc_new(c, c->index_start + i, SIS_BT_INDEX, &pg);
-		if (r)
-			return r;
-	}
 
 	for (g = 0; g < used; g++) {
 		u64 base = sis_group_rc_block(c, g) + 1;
@@ -379,7 +311,6 @@ static int __rebuild(struct sis_core *c, struct check_state *s)
 			p->e[i].refcount = cpu_to_le32(s->refs[b]);
 			p->e[i].fp = cpu_to_le64(fp);
 			data++;
-			r = __sis_index_insert(c, fp, b);
 		}
 		kfree(old);
 		if (r)
@@ -390,8 +321,14 @@ static int __rebuild(struct sis_core *c, struct check_state *s)
 	c->root.nr_meta = cpu_to_le64(meta);
 	c->root.nr_mapped = cpu_to_le64(s->res->mapped);
 	c->root_dirty = true;
-	r = __sis_index_flush(c);
-	return r ? r : __sis_commit(c);
+	r = __sis_commit(c);
+	if (r)
+		return r;
+	__sis_index_reset(c);
+	r = __sis_index_build(c);
+	if (r)	/* advice only */
+		sis_log(c, 4, "fingerprint index incomplete after repair (%d)", r);
+	return 0;
 }
 
 int sis_core_repair(struct sis_core *c, const struct sis_check_ops *ops,

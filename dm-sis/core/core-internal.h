@@ -18,16 +18,14 @@
 
 #define SIS_MC_HASH_BITS	12
 #define SIS_PIN_HASH_BITS	8
-#define SIS_IDX_HASH_BITS	14
-#define SIS_IDX_DELTA_MAX	65536	/* pending index changes */
 #define SIS_DEFAULT_CACHE_PAGES	4096
 #define SIS_MIN_JOURNAL_BLOCKS	64
 #define SIS_MAX_JOURNAL_BLOCKS	16384
 /*
  * Pages one operation may dirty: a map with new pages at every level (two
  * pages each: the page and its refcount page, plus the parent), the
- * refcount pages of the new and the old block.  Index changes go to the
- * delta; unmap and repair commit between entries.
+ * refcount pages of the new and the old block.  The index is in RAM;
+ * unmap and repair commit between entries.
  */
 #define SIS_OP_MAX_DIRTY	24
 #define SIS_META_RESERVE	64	/* free blocks kept for map pages */
@@ -106,7 +104,6 @@ struct sis_core {
 	struct sis_disk_superblock sb_next __aligned(8);
 	u32 csum_seed;
 	u64 journal_start, journal_blocks;
-	u64 index_start, index_blocks;
 	u64 data_start;
 
 	/* Current (uncommitted) root and derived sizes. */
@@ -160,8 +157,8 @@ struct sis_core {
 	bool commit_held;
 	bool c_frees;			/* T(n) freed blocks */
 	unsigned int c_epoch;		/* readers epoch T(n) waits for */
-	struct sis_page **cpages;	/* pages of T(n), then of a checkpoint */
-	u64 cpages_max;
+	struct sis_page **commit_pages;	/* pages of T(n), then of a checkpoint */
+	u64 commit_pages_max;
 	u64 c_npages;
 	u64 c_start, c_blocks;		/* T(n)'s journal position and size */
 	u64 c_seq;
@@ -178,9 +175,17 @@ struct sis_core {
 	u64 mc_nr_dirty;
 	u64 mc_limit;
 
-	/* Pending index changes (fp-index.c). */
-	struct hlist_head idx_hash[1 << SIS_IDX_HASH_BITS];
-	u64 idx_delta_nr;
+	/*
+	 * Fingerprint index (fp-index.c), RAM only: H (hooks), C (c_slots
+	 * resident rc pages, found through ctab by fingerprint and cgrp by
+	 * group; c_hand is the eviction clock).  Allocated at open; H is
+	 * replaced (not reallocated in place) when the device grows.
+	 */
+	struct sis_hook_table *hooks;
+	struct sis_cpage *cpages;
+	u32 c_slots, c_hand;
+	u32 *ctab, *cgrp;
+	u32 ctab_bits, cgrp_bits;
 
 	/* Pins (space-map.c). */
 	struct hlist_head pins[1 << SIS_PIN_HASH_BITS];
@@ -221,6 +226,7 @@ struct sis_core {
 	/* Statistics. */
 	u64 commits;
 	u64 index_lookups, index_hits, index_stale;
+	u64 index_hook_loads;		/* rc pages read for a hook hit */
 };
 
 /* sis-core.c */
@@ -244,6 +250,7 @@ int sis_block_verify(struct sis_core *c, const void *block, u32 type, u64 blockn
 void sis_mc_init(struct sis_core *c, u64 limit);
 int __sis_mc_read(struct sis_core *c, u64 blocknr, u32 type, struct sis_page **out);
 int __sis_mc_get(struct sis_core *c, u64 blocknr, u32 type, struct sis_page **out);
+struct sis_page *__sis_mc_peek(struct sis_core *c, u64 blocknr);
 int __sis_mc_new(struct sis_core *c, u64 blocknr, u32 type, struct sis_page **out);
 int __sis_mc_dirty(struct sis_core *c, struct sis_page *pg);
 int __sis_mc_install(struct sis_core *c, u64 blocknr, const void *image);
@@ -294,11 +301,19 @@ void __sis_summary_grown(struct sis_core *c, u64 old_groups);
 void sis_summary_free(struct sis_core *c);
 
 /* fp-index.c */
-int __sis_index_find(struct sis_core *c, u64 fp, u64 *pblock);
-int __sis_index_insert(struct sis_core *c, u64 fp, u64 pblock);
-int __sis_index_remove(struct sis_core *c, u64 fp, u64 pblock);
-int __sis_index_flush(struct sis_core *c);
-void __sis_index_delta_free(struct sis_core *c);
+struct sis_hook_table;
+struct sis_cpage;
+int sis_index_alloc(struct sis_core *c, u64 physical_blocks);
+void sis_index_free(struct sis_core *c);
+u64 sis_index_ram(struct sis_core *c);
+struct sis_hook_table *sis_hooks_alloc(u64 physical_blocks);
+void sis_hooks_free(struct sis_hook_table *h);
+void __sis_hooks_grow(struct sis_core *c, struct sis_hook_table **bigger);
+int __sis_index_find(struct sis_core *c, u64 fp, u64 *cand, unsigned int max);
+void __sis_index_insert(struct sis_core *c, u64 fp, u64 pblock, struct sis_page *pg);
+void __sis_index_remove(struct sis_core *c, u64 fp, u64 pblock);
+int __sis_index_build(struct sis_core *c);
+void __sis_index_reset(struct sis_core *c);
 
 /* block-map.c */
 int __sis_map_lookup(struct sis_core *c, u64 lblock, u64 *pblock, u64 *skip);

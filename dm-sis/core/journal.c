@@ -139,11 +139,11 @@ int sis_journal_alloc(struct sis_core *c)
 		if (!c->dext)
 			return -ENOMEM;
 	}
-	if (c->cpages_max < npages) {
-		kvfree(c->cpages);
-		c->cpages = kvmalloc_array(npages, sizeof(*c->cpages), GFP_KERNEL);
-		c->cpages_max = c->cpages ? npages : 0;
-		if (!c->cpages)
+	if (c->commit_pages_max < npages) {
+		kvfree(c->commit_pages);
+		c->commit_pages = kvmalloc_array(npages, sizeof(*c->commit_pages), GFP_KERNEL);
+		c->commit_pages_max = c->commit_pages ? npages : 0;
+		if (!c->commit_pages)
 			return -ENOMEM;
 	}
 	if (c->jbuf_blocks >= blocks)
@@ -160,13 +160,13 @@ int sis_journal_alloc(struct sis_core *c)
 void sis_journal_free(struct sis_core *c)
 {
 	kvfree(c->jbuf);
-	kvfree(c->cpages);
+	kvfree(c->commit_pages);
 	kvfree(c->dext);
 	c->jbuf = NULL;
-	c->cpages = NULL;
+	c->commit_pages = NULL;
 	c->dext = NULL;
 	c->jbuf_blocks = 0;
-	c->cpages_max = 0;
+	c->commit_pages_max = 0;
 }
 
 static void *jblock(struct sis_core *c, u64 i)
@@ -272,22 +272,22 @@ static int __ckpt_run(struct sis_core *c, bool unlocked)
 		list_for_each_entry(pg, lists[i], list) {
 			if (!pg->needs_ckpt)
 				continue;
-			if (WARN_ON(n >= c->cpages_max ||
+			if (WARN_ON(n >= c->commit_pages_max ||
 				    (pg->dirty && !pg->cimg)))
 				return -EINVAL;
-			c->cpages[n++] = pg;
+			c->commit_pages[n++] = pg;
 		}
 	for (k = 0; k < n || !k; k += m) {
 		m = min_t(u64, n - k, c->jbuf_blocks);
 		for (i = 0; i < m; i++) {
-			pg = c->cpages[k + i];
+			pg = c->commit_pages[k + i];
 			memcpy(jblock(c, i), pg->dirty ? pg->cimg : pg->data,
 			       SIS_BLOCK_SIZE);
 		}
 		io_unlock(c, unlocked);
 		/* pages needing a checkpoint stay cached: blocknr is stable */
 		for (i = 0; !r && i < m; i++)
-			r = c->ops.write(c->ops.ctx, c->cpages[k + i]->blocknr,
+			r = c->ops.write(c->ops.ctx, c->commit_pages[k + i]->blocknr,
 					 jblock(c, i));
 		/* the buffer is reused: every chunk is flushed */
 		r = r ? journal_drain(c, r) : c->ops.flush(c->ops.ctx);
@@ -318,7 +318,7 @@ static int __ckpt_run(struct sis_core *c, bool unlocked)
 	c->tail = tail;
 	c->ckpt_owed = false;
 	for (k = 0; k < n; k++) {
-		pg = c->cpages[k];
+		pg = c->commit_pages[k];
 		pg->needs_ckpt = false;
 		kfree(pg->cimg);
 		pg->cimg = NULL;
@@ -360,7 +360,7 @@ static int __txn_freeze(struct sis_core *c)
 	bool frees = false;
 	u32 agg = 0;
 
-	if (ndirty > c->cpages_max || blocks > c->jbuf_blocks ||
+	if (ndirty > c->commit_pages_max || blocks > c->jbuf_blocks ||
 	    blocks > c->journal_blocks - (c->head - c->tail)) {
 		sis_log(c, 3, "transaction of %llu pages does not fit the journal (%llu, %llu)",
 			(unsigned long long)ndirty, (unsigned long long)c->head,
@@ -411,7 +411,7 @@ static int __txn_freeze(struct sis_core *c)
 		pg->dirty = false;
 		pg->committing = true;
 		list_move_tail(&pg->list, &c->mc_ckpt);
-		c->cpages[k++] = pg;
+		c->commit_pages[k++] = pg;
 	}
 	c->mc_nr_dirty = 0;
 	c->c_npages = k;
@@ -465,7 +465,7 @@ static void __txn_durable(struct sis_core *c)
 	u64 k;
 
 	for (k = 0; k < c->c_npages; k++) {
-		pg = c->cpages[k];
+		pg = c->commit_pages[k];
 		pg->committing = false;
 		pg->needs_ckpt = true;
 	}
@@ -495,7 +495,7 @@ static void __txn_release(struct sis_core *c, bool unlocked)
 	       !c->aborted) {
 		for (n = 0; k < c->c_npages &&
 		     n + SIS_RC_PER_PAGE / 2 + 1 <= SIS_DISCARD_RUNS; k++) {
-			pg = c->cpages[k];
+			pg = c->commit_pages[k];
 			if (pg->type == SIS_BT_RC)
 				n += __sis_collect_freed(c, pg, c->dext + n);
 		}
@@ -511,7 +511,7 @@ static void __txn_release(struct sis_core *c, bool unlocked)
 	if (c->aborted)
 		return;		/* the rollback forgets every pending block */
 	for (k = 0; k < c->c_npages; k++)
-		__sis_release_freed(c, c->cpages[k]);
+		__sis_release_freed(c, c->commit_pages[k]);
 	c->c_frees = false;
 }
 
@@ -678,23 +678,17 @@ int __sis_commit_if_full(struct sis_core *c)
 }
 
 /**
- * __sis_maybe_commit() - at an operation boundary: apply a full index
- * delta, and commit if the running transaction is near its limit
+ * __sis_maybe_commit() - at an operation boundary: commit if the open
+ * transaction is near its limit
  */
 int __sis_maybe_commit(struct sis_core *c)
 {
-	int r = 0;
-
-	if (c->idx_delta_nr >= SIS_IDX_DELTA_MAX)
-		r = __sis_index_flush(c);
-	if (r == -ENOMEM)
-		r = 0;	/* the index is advice: carry on without it */
-	return r ? r : __sis_commit_if_full(c);
+	return __sis_commit_if_full(c);
 }
 
 static bool journal_image_type_ok(u32 type)
 {
-	return type == SIS_BT_INDEX || type == SIS_BT_RC ||
+	return type == SIS_BT_RC ||
 	       type == SIS_BT_MAP_NODE || type == SIS_BT_MAP_LEAF;
 }
 

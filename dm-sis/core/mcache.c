@@ -148,6 +148,15 @@ static struct sis_page *__mc_alloc(struct sis_core *c, u64 blocknr, u32 type)
 }
 
 /**
+ * __sis_mc_peek() - the cached page of block @blocknr, or NULL; no I/O,
+ * no LRU change
+ */
+struct sis_page *__sis_mc_peek(struct sis_core *c, u64 blocknr)
+{
+	return __mc_find(c, blocknr);
+}
+
+/**
  * __sis_mc_read() - the verified page of metadata block @blocknr
  * @type: the type the caller expects there
  *
@@ -178,8 +187,6 @@ int __sis_mc_read(struct sis_core *c, u64 blocknr, u32 type,
 	if (!pg)
 		return -ENOMEM;
 	r = c->ops.read(c->ops.ctx, blocknr, pg->data);
-	if (!r && type == SIS_BT_INDEX && sis_block_is_zero(pg->data))
-		sis_block_seal(c, pg->data, type, blocknr, 0);
 	if (!r)
 		r = sis_block_verify(c, pg->data, type, blocknr);
 	if (r) {

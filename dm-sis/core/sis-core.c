@@ -108,8 +108,6 @@ void __sis_layout_from_sb(struct sis_core *c)
 	c->csum_seed = le32_to_cpu(c->sb.csum_seed);
 	c->journal_start = le64_to_cpu(c->sb.journal_start);
 	c->journal_blocks = le64_to_cpu(c->sb.journal_blocks);
-	c->index_start = le64_to_cpu(c->sb.index_start);
-	c->index_blocks = le64_to_cpu(c->sb.index_blocks);
 	c->data_start = le64_to_cpu(c->sb.data_start);
 	sis_journal_setup(c);
 }
@@ -140,7 +138,6 @@ static void __sis_reload(struct sis_core *c)
 	/* blocks mapped in the aborted transaction become free: no reader left */
 	__sis_readers_drain(c);
 	__sis_mc_recycle_all(c);
-	__sis_index_delta_free(c);
 	c->root = c->sb.root;
 	c->root_dirty = false;
 	c->nr_pending_free = 0;
@@ -194,9 +191,8 @@ static int format(struct sis_core *c, const struct sis_core_config *cfg,
 		  const char **errmsg)
 {
 	struct sis_disk_superblock *sb = &c->sb;
-	u64 p = cfg->physical_blocks, j, idx, logical, i;
+	u64 p = cfg->physical_blocks, j, logical;
 	u32 depth = 1;
-	void *zero;
 	int r;
 
 	j = cfg->journal_blocks ? cfg->journal_blocks : clamp_t(u64, p / 256,
@@ -205,8 +201,7 @@ static int format(struct sis_core *c, const struct sis_core_config *cfg,
 		*errmsg = "journal size out of range";
 		return -EINVAL;
 	}
-	idx = max_t(u64, 1, p / 200);
-	if (p < 2 + j + idx + 2 * SIS_GROUP_BLOCKS) {
+	if (p < 2 + j + 2 * SIS_GROUP_BLOCKS) {
 		*errmsg = "device too small";
 		return -ENOSPC;
 	}
@@ -219,9 +214,7 @@ static int format(struct sis_core *c, const struct sis_core_config *cfg,
 	sb->csum_seed = cpu_to_le32(crc32c(~0U, sb->uuid, sizeof(sb->uuid)));
 	sb->journal_start = cpu_to_le64(2);
 	sb->journal_blocks = cpu_to_le64(j);
-	sb->index_start = cpu_to_le64(2 + j);
-	sb->index_blocks = cpu_to_le64(idx);
-	sb->data_start = cpu_to_le64(2 + j + idx);
+	sb->data_start = cpu_to_le64(2 + j);
 	sb->tail_seq = cpu_to_le64(1);
 	sb->format_time = cpu_to_le64(cfg->now);
 	__sis_layout_from_sb(c);
@@ -247,17 +240,8 @@ static int format(struct sis_core *c, const struct sis_core_config *cfg,
 		return r;
 	}
 
-	/* Empty index buckets, then both superblock copies. */
-	zero = kzalloc(SIS_BLOCK_SIZE, GFP_KERNEL);
-	if (!zero)
-		return -ENOMEM;
-	for (i = 0, r = 0; i < idx && !r; i++)
-		r = c->ops.write(c->ops.ctx, c->index_start + i, zero);
-	if (!r)
-		r = c->ops.flush(c->ops.ctx);
-	kfree(zero);
-	if (!r)
-		r = __sis_sb_write(c, 0);
+	/* Both superblock copies (there is no index region to clear). */
+	r = __sis_sb_write(c, 0);
 	if (!r)
 		r = __sis_sb_write(c, 0);
 	if (r)
@@ -280,9 +264,8 @@ static const char *sb_layout_error(struct sis_core *c)
 		return "block size mismatch: dm-sis metadata with a block size other than 4096";
 	if (c->journal_start != 2 || c->journal_blocks < SIS_MIN_JOURNAL_BLOCKS ||
 	    c->journal_blocks > SIS_MAX_JOURNAL_BLOCKS ||
-	    c->index_start != c->journal_start + c->journal_blocks ||
-	    !c->index_blocks || c->index_blocks > p ||
-	    c->data_start != c->index_start + c->index_blocks ||
+	    sb->reserved1[0] || sb->reserved1[1] ||
+	    c->data_start != c->journal_start + c->journal_blocks ||
 	    p < c->data_start + 2 * SIS_GROUP_BLOCKS ||
 	    le64_to_cpu(sb->tail_block) >= c->journal_blocks)
 		return "superblock layout is inconsistent";
@@ -304,6 +287,21 @@ static const char *root_error(struct sis_core *c)
 	    (c->root.map_root && !sis_is_data_block(c, le64_to_cpu(c->root.map_root))))
 		return "committed root is inconsistent";
 	return NULL;
+}
+
+/**
+ * sis_version_error() - why a superblock of on-disk format @version is
+ * refused (a static message naming both versions), or NULL if supported
+ */
+const char *sis_version_error(u32 version)
+{
+	if (version == SIS_VERSION)
+		return NULL;
+	if (version == 1)
+		return "dm-sis on-disk format version 1 is not supported by this version (2)";
+	if (version == 0)
+		return "dm-sis on-disk format version 0 is not valid (this version: 2)";
+	return "dm-sis on-disk format is newer than this version (2): use a newer dm-sis";
 }
 
 static int open_existing(struct sis_core *c, const struct sis_core_config *cfg,
@@ -362,8 +360,9 @@ static int open_existing(struct sis_core *c, const struct sis_core_config *cfg,
 			*errmsg = "device holds foreign data: no dm-sis superblock";
 		return -EINVAL;
 	}
-	if (le32_to_cpu(c->sb.version) > SIS_VERSION) {
-		*errmsg = "newer dm-sis on-disk format version";
+	if (le32_to_cpu(c->sb.version) != SIS_VERSION) {
+		*errmsg = sis_version_error(le32_to_cpu(c->sb.version));
+		sis_log(c, 3, "%s", *errmsg);
 		return -EOPNOTSUPP;
 	}
 	if (le64_to_cpu(c->sb.incompat_features) & ~SIS_FEATURE_INCOMPAT_SUPP) {
@@ -412,7 +411,6 @@ int sis_core_open(const struct sis_io_ops *ops, const struct sis_core_config *cf
 {
 	bool ro = cfg->flags & SIS_OPEN_READ_ONLY;
 	struct sis_core *c;
-	unsigned int i;
 	u64 logical, groups;
 	u64 *map;
 	int r;
@@ -426,8 +424,6 @@ int sis_core_open(const struct sis_io_ops *ops, const struct sis_core_config *cf
 	}
 	mutex_init(&c->commit_mutex);
 	mutex_init(&c->lock);
-	for (i = 0; i < ARRAY_SIZE(c->idx_hash); i++)
-		INIT_HLIST_HEAD(&c->idx_hash[i]);
 	c->ops = *ops;
 	c->discard_passdown = true;
 	sis_mc_init(c, cfg->cache_pages ? cfg->cache_pages : SIS_DEFAULT_CACHE_PAGES);
@@ -445,6 +441,19 @@ int sis_core_open(const struct sis_io_ops *ops, const struct sis_core_config *cf
 	}
 	__sis_summary_install(c, &map, groups);
 	kvfree(map);
+	/* the fingerprint index: RAM only, built from the used rc pages */
+	r = sis_index_alloc(c, le64_to_cpu(c->root.physical_blocks));
+	if (r) {
+		*errmsg = "out of memory for the fingerprint index";
+		goto bad;
+	}
+	r = __sis_index_build(c);
+	if (r == -ENOMEM) {
+		*errmsg = "out of memory for the fingerprint index";
+		goto bad;
+	}
+	if (r)	/* advice only: dedup of old data is lost, nothing else */
+		sis_log(c, 4, "fingerprint index incomplete (%d): refcount pages unreadable", r);
 	c->mode = ro || (c->needs_check && !(cfg->flags & SIS_OPEN_IGNORE_CHECK)) ?
 		SIS_MODE_READ_ONLY : SIS_MODE_WRITE;
 	if (c->needs_check)
@@ -484,6 +493,7 @@ bad:
 	__sis_mc_drop_all(c);
 	mutex_unlock(&c->lock);
 	sis_summary_free(c);
+	sis_index_free(c);
 	sis_journal_free(c);
 	kvfree(c);
 	return r;
@@ -499,9 +509,6 @@ void sis_core_close(struct sis_core *c)
 	mutex_lock(&c->lock);
 	c->commit_held = true;
 	if (c->mode == SIS_MODE_WRITE) {
-		r = __sis_index_flush(c);
-		if (r)
-			sis_log(c, 4, "index changes not saved (%d): dedup hints lost", r);
 		r = __sis_commit(c);
 		if (!r)
 			r = __sis_journal_checkpoint(c);
@@ -511,7 +518,6 @@ void sis_core_close(struct sis_core *c)
 			sis_log(c, 3, "error %d on the final commit", r);
 	}
 	__sis_pins_free(c);
-	__sis_index_delta_free(c);
 	__sis_mc_drop_all(c);
 	c->commit_held = false;
 	mutex_unlock(&c->lock);
@@ -519,6 +525,7 @@ void sis_core_close(struct sis_core *c)
 	mutex_destroy(&c->lock);
 	mutex_destroy(&c->commit_mutex);
 	sis_summary_free(c);
+	sis_index_free(c);
 	sis_journal_free(c);
 	kvfree(c);
 }
@@ -645,19 +652,24 @@ static int __candidate_valid(struct sis_core *c, u64 fp, u64 pblock)
 
 int sis_core_find_dup(struct sis_core *c, u64 fp, u64 *pblock)
 {
-	int r;
+	u64 cand[4];
+	int n, r;
 
 	mutex_lock(&c->lock);
 	__sis_op_begin(c);
 	c->index_lookups++;
-	r = c->mode == SIS_MODE_FAIL ? -EIO : __sis_index_find(c, fp, pblock);
-	if (!r)
+	n = c->mode == SIS_MODE_FAIL ? -EIO :
+		__sis_index_find(c, fp, cand, ARRAY_SIZE(cand));
+	r = n < 0 ? n : -ENOENT;
+	/* the newest entry last: try candidates from there */
+	while (n > 0 && r == -ENOENT) {
+		*pblock = cand[--n];
 		r = __candidate_valid(c, fp, *pblock);
-	if (r == -ESTALE) {
-		c->index_stale++;
-		r = -ENOENT;
-		if (c->mode == SIS_MODE_WRITE)
-			r = __sis_index_remove(c, fp, *pblock) ? : -ENOENT;
+		if (r == -ESTALE) {
+			c->index_stale++;
+			__sis_index_remove(c, fp, *pblock);
+			r = -ENOENT;
+		}
 	}
 	if (!r)
 		r = __sis_pin(c, *pblock, false);
@@ -685,7 +697,7 @@ static int __sis_alloc_one(struct sis_core *c, u64 fp, u64 *pblock)
 		r = __sis_mc_dirty(c, pg);
 	if (!r) {
 		rc->fp = cpu_to_le64(fp);
-		r = __sis_index_insert(c, fp, *pblock);
+		__sis_index_insert(c, fp, *pblock, pg);
 	}
 	if (r)
 		__sis_unpin(c, *pblock);
@@ -807,18 +819,24 @@ void sis_core_set_discard_passdown(struct sis_core *c, bool on)
 
 int sis_core_resize(struct sis_core *c, u64 logical_blocks, u64 physical_blocks)
 {
+	struct sis_hook_table *hooks = NULL;
 	u64 old_groups, groups = 0;
 	u64 *map = NULL;
 	int r;
 
 	/*
-	 * The free-space summary for the new size, allocated before taking
-	 * the lock (c->data_start is immutable); unused if not growing.
+	 * The free-space summary and the hook table for the new size,
+	 * allocated before taking the lock (c->data_start is immutable);
+	 * unused if not growing, and nothing changes if either fails.
 	 */
 	if (physical_blocks) {
 		map = sis_summary_alloc(c, physical_blocks, &groups);
-		if (!map)
+		hooks = sis_hooks_alloc(physical_blocks);
+		if (!map || !hooks) {
+			kvfree(map);
+			sis_hooks_free(hooks);
 			return -ENOMEM;
+		}
 	}
 	mutex_lock(&c->lock);
 	__sis_op_begin(c);
@@ -832,6 +850,7 @@ int sis_core_resize(struct sis_core *c, u64 logical_blocks, u64 physical_blocks)
 	}
 	if (physical_blocks > le64_to_cpu(c->root.physical_blocks)) {
 		__sis_summary_install(c, &map, groups);
+		__sis_hooks_grow(c, &hooks);
 		old_groups = c->nr_groups;
 		c->root.physical_blocks = cpu_to_le64(physical_blocks);
 		__sis_derive_sizes(c);
@@ -844,6 +863,7 @@ out:
 	__sis_op_end(c);
 	mutex_unlock(&c->lock);
 	kvfree(map);
+	sis_hooks_free(hooks);
 	return r;
 }
 
@@ -902,6 +922,8 @@ void sis_core_get_stats(struct sis_core *c, struct sis_core_stats *st)
 	st->index_lookups = c->index_lookups;
 	st->index_hits = c->index_hits;
 	st->index_stale = c->index_stale;
+	st->index_hook_loads = c->index_hook_loads;
+	st->index_ram_bytes = sis_index_ram(c);
 	st->cache_pages = c->mc_pages;
 	st->transaction_seq = c->seq;
 	st->alloc_pages_scanned = c->alloc_pages_scanned;

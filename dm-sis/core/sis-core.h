@@ -170,7 +170,7 @@ struct sis_core_stats {
 	u64 nr_meta;
 	u64 nr_free;
 	u64 nr_pending_free;
-	u64 metadata_blocks;	/* superblocks + journal + index + rc pages */
+	u64 metadata_blocks;	/* superblocks + journal + rc pages */
 	u64 commits;
 	u64 index_lookups;
 	u64 index_hits;		/* candidates returned */
@@ -178,6 +178,8 @@ struct sis_core_stats {
 	u64 cache_pages;	/* metadata pages held in RAM now */
 	u64 transaction_seq;
 	u64 alloc_pages_scanned;
+	u64 index_hook_loads;	/* rc pages read for a hook hit */
+	u64 index_ram_bytes;	/* RAM of the fingerprint index (H + C) */
 };
 
 /**
@@ -195,6 +197,12 @@ struct sis_core_stats {
  * RAM besides the metadata cache: a free-space summary of one bit per
  * group of SIS_GROUP_BLOCKS blocks (about 1 MiB of device), i.e. about
  * 128 KiB per TiB (12.5 MiB for 100 TiB), allocated here and on growth.
+ * The fingerprint index (RAM only, built here by one sequential read of the
+ * used refcount pages, about 4 GiB per TiB of used space): the hook table,
+ * 64 bytes per 72 physical blocks (0.89 byte per block, 227 MiB per TiB,
+ * grown with the device), and the record index C, about 4.2 KiB per
+ * resident refcount page, max(cache_pages / 4, 32) pages: about a quarter
+ * of the metadata cache in bytes.
  *
  * Return: 0 or -errno (-EINVAL foreign or bad format, -EBUSY a blank-
  * looking device that holds a foreign signature (not formatted), -EILSEQ
@@ -221,6 +229,14 @@ int sis_core_open(const struct sis_io_ops *ops, const struct sis_core_config *cf
  *
  * Return: 0, -ENOMEM, or a read error.
  */
+/**
+ * sis_version_error() - why on-disk format @version is refused
+ *
+ * Return: NULL for the supported version, else a static message naming
+ * @version (or "newer") and this version, for ti->error and the tools.
+ */
+const char *sis_version_error(u32 version);
+
 int sis_foreign_signature(const struct sis_io_ops *ops, u64 physical_blocks,
 			  const char **what, const char **refusal);
 
@@ -432,7 +448,7 @@ bool sis_block_is_zero(const void *data);
 /* ---- Offline check and repair (check.c) ---- */
 
 enum sis_check_severity {
-	SIS_CHECK_INFO,		/* harmless: stale index hints */
+	SIS_CHECK_INFO,		/* harmless */
 	SIS_CHECK_LEAK,		/* a refcount too high: space lost, no data */
 	SIS_CHECK_ERROR,	/* data at risk: under-count, dangling mapping */
 };
@@ -452,7 +468,6 @@ struct sis_check_result {
 	u64 mapped;		/* logical blocks found mapped */
 	u64 data_blocks;	/* distinct data blocks referenced */
 	u64 meta_blocks;	/* map pages found */
-	u64 index_entries;	/* valid index entries */
 	u64 info;		/* counts per severity */
 	u64 leaks;
 	u64 errors;
@@ -460,12 +475,12 @@ struct sis_check_result {
 };
 
 /**
- * sis_core_check() - walk every mapping, refcount and index entry
+ * sis_core_check() - walk every mapping and refcount
  *
  * Counts the references the map really holds and compares them with every
  * refcount (higher: leak; lower or a mapping to a free, metadata or
- * out-of-range block: error), checks the counters in the root, every index
- * entry, and with @ops->read_data every data block's fingerprint.  Uses RAM
+ * out-of-range block: error), checks the counters in the root, and with
+ * @ops->read_data every data block's fingerprint.  Uses RAM
  * proportional to the data area (4 bytes per block).  Takes the core lock.
  *
  * Return: 0 when the walk completed (see @res for what it found), or -errno
@@ -475,11 +490,11 @@ int sis_core_check(struct sis_core *c, const struct sis_check_ops *ops,
 		   struct sis_check_result *res);
 
 /**
- * sis_core_repair() - rebuild refcounts, counters and index from the map
+ * sis_core_repair() - rebuild refcounts and counters from the map
  *
  * Keeps every mapping that points at an in-range data block; drops mappings
  * that point outside the data area or at a refcount page; recomputes every
- * refcount and counter; drops index entries that do not match; commits, and
+ * refcount and counter; commits, rebuilds the RAM fingerprint index, and
  * clears needs_check when a following check is clean.  @c must be opened
  * with SIS_OPEN_IGNORE_CHECK.
  *

@@ -548,9 +548,8 @@ int __sis_ref_dec_prepare(struct sis_core *c, u64 pblock)
 /**
  * __sis_ref_dec() - one logical block less maps @pblock; free it at zero
  *
- * Needs no memory after __sis_ref_dec_prepare(): a freed block's index
- * entry is dropped when memory allows, and otherwise left for lookup
- * validation to drop (the index is advice).
+ * Needs no memory after __sis_ref_dec_prepare(); a freed block leaves the
+ * fingerprint index (RAM, no memory needed).
  */
 int __sis_ref_dec(struct sis_core *c, u64 pblock)
 {
@@ -592,8 +591,8 @@ int __sis_ref_dec(struct sis_core *c, u64 pblock)
 	 * full (it sees the block freed in the open transaction).
 	 */
 	__summary_clear(c, group);
-	r = __sis_index_remove(c, le64_to_cpu(rc->fp), pblock);
-	return r == -ENOMEM ? 0 : r;
+	__sis_index_remove(c, le64_to_cpu(rc->fp), pblock);
+	return 0;
 }
 
 /**

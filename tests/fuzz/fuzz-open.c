@@ -10,7 +10,7 @@
  *                     bit 2 SIS_OPEN_IGNORE_CHECK, bit 3 small cache
  *   then records      [sel u8][off le16][len u8][len bytes]
  *                     sel & 0x3f picks a metadata block (superblocks,
- *                     journal, index buckets, refcount pages, map pages);
+ *                     journal, refcount pages, map pages);
  *                     sel & 0x40: reseal the block (fix its checksum) so
  *                     the damage reaches the parsers behind the checksum;
  *                     len 0: the next 4096 bytes (or what is left) replace
@@ -131,8 +131,9 @@ static void build_base(void)
 	for (i = 0; i < 12; i++)
 		add_sel(le64_to_cpu(sb.journal_start) +
 			(le64_to_cpu(sb.tail_block) + i) % le64_to_cpu(sb.journal_blocks));
+	/* selectors 14-16 (the v1 index buckets) now name rc pages 2-4 */
 	for (i = 0; i < 3; i++)
-		add_sel(le64_to_cpu(sb.index_start) + i);
+		add_sel(le64_to_cpu(sb.data_start) + (2 + i) * SIS_GROUP_BLOCKS);
 	add_sel(le64_to_cpu(sb.data_start));
 	add_sel(le64_to_cpu(sb.data_start) + SIS_GROUP_BLOCKS);
 	i = le64_to_cpu(sb.root.map_root);

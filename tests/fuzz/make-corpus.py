@@ -10,13 +10,15 @@ seeds = {
     "plain-rw": b"\x02",
     "plain-ro": b"\x01",
     "small-cache-rw": b"\x0a",
-    "sb0-newer-version": b"\x00" + rec(0, 40, struct.pack("<I", 2)) + rec(1, 40, struct.pack("<I", 2)),
+    "sb0-newer-version": b"\x00" + rec(0, 40, struct.pack("<I", 3)) + rec(1, 40, struct.pack("<I", 3)),
+    "sb-version-1": b"\x02" + rec(0, 40, struct.pack("<I", 1)) + rec(1, 40, struct.pack("<I", 1)),
+    "sb-reserved-index-region": b"\x02" + rec(0, 120, struct.pack("<Q", 7)) + rec(1, 120, struct.pack("<Q", 7)),
     "sb-both-bad-csum": b"\x00" + rec(0, 200, b"\x01", False) + rec(1, 200, b"\x01", False),
     "sb-logical-huge": b"\x02" + rec(0, 32 + 136, struct.pack("<Q", 1 << 60)) + rec(1, 32 + 136, struct.pack("<Q", 1 << 60)),
     "journal-byte": b"\x02" + rec(2, 100, b"\xff") + rec(3, 40, b"\x07\x00\x00\x00"),
     "rc-page-counts": b"\x06" + rec(17, 32 + 8, b"\xff\xff\xff\xff"),
     "map-root-pointer": b"\x02" + rec(19, 32, struct.pack("<Q", 5)),
-    "index-nr": b"\x02" + rec(14, 32, struct.pack("<I", 9999)),
+    "rc-group2-fp": b"\x02" + rec(14, 32, struct.pack("<I", 9999)),
     "whole-block-zero": b"\x02" + bytes([19, 0, 0, 0]) + bytes(4096),
 }
 for name, data in seeds.items():

@@ -11,7 +11,7 @@
 #
 #   sb0, sb1           one superblock copy (the other is valid)
 #   sb0+sb1            both copies
-#   index, rc          a fingerprint-index bucket, a refcount page
+#   rc                 a refcount page (format v2 has no index on disk)
 #   map_node, map_leaf an interior block-map page, a leaf
 #   jdesc, jimage, jcommit   a block of the FIRST of three live journal
 #                      transactions of a crashed device (made by switching
@@ -20,12 +20,12 @@
 #                      this is damage, not the torn end of the journal
 #
 # make test runs every block type: all of these but sb1 alone (the same
-# type as sb0), 10 cases with "clean"; a journal case is cheap (activation
+# type as sb0), 9 cases with "clean"; a journal case is cheap (activation
 # is refused: 6-12 s each under TCG, against 20-50 s for a case that
 # activates).  SIS_TEST_LONG=1 (tests/guest/long/rel-corrupt-all.sh) adds
 # sb1 and a second block of some types (KIND:N = the N-th block of KIND,
 # from 0): the second transaction's descriptor and commit block, another
-# index bucket and map leaf (15 cases).
+# refcount page and map leaf (14 cases).
 #
 # Then: `sis check` must notice (exit != 0; for a single superblock copy
 # exit 1 or more) and dm-sis activation must be refused with a message, or
@@ -34,7 +34,7 @@
 # fail mode, or needs_check); a device that reads back wrong data, or loses
 # committed journal transactions, in write mode without needs_check is
 # "silent wrong data" and fails the test.  A write attempt follows (it may
-# be what finds a damaged index bucket or refcount page), with the same
+# be what finds a damaged refcount page), with the same
 # rules.  Nothing may oops.
 #
 # What it catches: a missing checksum check on any block type, recovery
@@ -165,14 +165,13 @@ onecase() { # name crash(0/1) kinds (KIND or KIND:N)...
 
 make_base 0 /tmp/base0.img
 make_base 1 /tmp/base1.img
-# make test: every block type (10 cases); SIS_TEST_LONG
+# make test: every block type (9 cases); SIS_TEST_LONG
 # (tests/guest/long/rel-corrupt-all.sh): 5 more (sb1, a second block of a type)
 LONG=${SIS_TEST_LONG:-}
 onecase clean 0
 onecase sb0 0 sb0
 [ -z "$LONG" ] || onecase sb1 0 sb1
 onecase sb0+sb1 0 sb0 sb1
-onecase index 0 index
 onecase rc 0 rc
 onecase map_node 0 map_node
 onecase map_leaf 0 map_leaf
@@ -180,7 +179,7 @@ onecase jdesc 1 jdesc
 onecase jimage 1 jimage
 onecase jcommit 1 jcommit
 if [ -n "$LONG" ]; then
-	onecase index:1 0 index:1
+	onecase rc:1 0 rc:1
 	onecase map_leaf:1 0 map_leaf:1
 	onecase jdesc:1 1 jdesc:1
 	onecase jcommit:1 1 jcommit:1

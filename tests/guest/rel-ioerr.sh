@@ -6,7 +6,7 @@
 # over the disk whose pieces are swapped at run time (suspend, load,
 # resume) between dm-linear and dm-flakey (always "down"):
 #
-#   meta-write   superblocks/journal/index region: writes fail
+#   meta-write   superblocks/journal region: writes fail
 #   meta-read    that region: reads fail (after drop_cache)
 #   data-write   data area (data, map and refcount pages): writes fail
 #   data-read    data area: reads fail (after drop_cache)
@@ -99,7 +99,7 @@ phase() { # name table-when-faulty
 		;;
 	meta-read)
 		# docs/design.md: any metadata I/O error -> read-only (the region
-		# holds only superblocks, journal and index buckets)
+		# holds only superblocks and journal)
 		if [ "$werr" = 1 ] || [ "$cerr" = 1 ] || [ "$rerr" = 1 ]; then
 			[ "$mode" != write ] || bad "$name: a metadata read error failed user I/O but the device stays in write mode ($(sis_status s))"
 		else

@@ -6,7 +6,7 @@ and damage one (dm-sis reliability tests, item 4 of issue 7).
 
   sisblocks.py list DEV            "BLOCK TYPE SEQ WHERE" for every metadata block
   sisblocks.py pick DEV KIND [N]   block number of the N-th (default 0) block of
-                                   KIND: sb0 sb1 jdesc jcommit jimage index rc
+                                   KIND: sb0 sb1 jdesc jcommit jimage rc
                                    map_node map_leaf (journal kinds: live part
                                    only, seq >= the newest superblock's tail_seq)
   sisblocks.py smash DEV BLOCK [OFFSET]   flip the bits of 8 bytes at OFFSET
@@ -25,9 +25,9 @@ def pread(fd, n, off):
     return bytes(buf[:got])
 
 
+# Format version 2: no index buckets (version 1's type 0x58495349).
 TYPES = {0x53425349: "sb", 0x4a445349: "jdesc", 0x4a435349: "jcommit",
-         0x58495349: "index", 0x43525349: "rc", 0x4e4d5349: "map_node",
-         0x4c4d5349: "map_leaf"}
+         0x43525349: "rc", 0x4e4d5349: "map_node", 0x4c4d5349: "map_leaf"}
 
 
 def scan(dev):
@@ -43,7 +43,7 @@ def scan(dev):
         if TYPES.get(typ) == "sb":
             f = struct.unpack_from("<QIIQQQ16sIIQQQQQQQQ", blk, 32)
             sbs.append({"block": b, "sb_seq": f[9], "jstart": f[10], "jblocks": f[11],
-                        "istart": f[12], "iblocks": f[13], "dstart": f[14],
+                        "dstart": f[14],
                         "tail_seq": f[15], "tail_block": f[16]})
     if not sbs:
         raise SystemExit("%s: no dm-sis superblock" % dev)
@@ -94,9 +94,9 @@ def main():
         return 0
     sb, blocks = scan(dev)
     if cmd == "list":
-        print("# superblock %d: tail seq %d at %d, journal %d+%d, index %d+%d, data %d" %
+        print("# superblock %d: tail seq %d at %d, journal %d+%d, data %d" %
               (sb["block"], sb["tail_seq"], sb["tail_block"], sb["jstart"], sb["jblocks"],
-               sb["istart"], sb["iblocks"], sb["dstart"]))
+               sb["dstart"]))
         for b in blocks:
             print("%d %s %d %s" % b)
         return 0

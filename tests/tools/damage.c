@@ -17,7 +17,8 @@
  * needs-check    set needs_check in both copies (resealed)     1
  * map-csum       flip a byte in the first block-map leaf       4 (repair cuts it out)
  * rc-csum        flip a byte in refcount page of group 0       4
- * index-csum     flip a byte in the first non-empty bucket     4
+ * version-1      both superblock copies say format version 1   8 (refused)
+ * version-3      both superblock copies say format version 3   8 (refused)
  * rc-high        a refcount-1 data block gets refcount 2       1 (leak)
  * rc-low         a shared block's refcount drops by one        4
  * leak           a free block gets refcount 1                  1 (leak)
@@ -257,6 +258,20 @@ int main(int argc, char **argv)
 		printf("damage: %s: needs_check set in the superblock\n", kind);
 		return 0;
 	}
+	if (!strcmp(kind, "version-1") || !strcmp(kind, "version-3")) {
+		for (u64 b = 0; b < 2; b++) {
+			struct sis_disk_superblock s;
+
+			rd(b, &s);
+			if (!sb_valid(&s, b))
+				continue;
+			s.version = cpu_to_le32(kind[8] - '0');
+			reseal(&s);
+			wr(b, &s);
+		}
+		printf("damage: %s: superblock version set to %c\n", kind, kind[8]);
+		return 0;
+	}
 
 	if (!strcmp(kind, "map-csum")) {
 		u64 base, leaf = first_leaf(&base);
@@ -272,21 +287,6 @@ int main(int argc, char **argv)
 		flip(data_start, 4095);
 		printf("damage: %s: refcount page %llu\n", kind, (unsigned long long)data_start);
 		return 0;
-	}
-	if (!strcmp(kind, "index-csum")) {
-		struct sis_disk_index_page ip;
-		u64 start = le64_to_cpu(sb.index_start), n = le64_to_cpu(sb.index_blocks);
-
-		for (u64 i = 0; i < n; i++) {
-			rd(start + i, &ip);
-			if (le32_to_cpu(ip.nr)) {
-				flip(start + i, 4000);
-				printf("damage: %s: index bucket %llu (block %llu)\n", kind,
-				       (unsigned long long)i, (unsigned long long)(start + i));
-				return 0;
-			}
-		}
-		return 1;
 	}
 	if (!strcmp(kind, "rc-high")) {
 		p = find_rc(want_one);

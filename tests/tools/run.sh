@@ -282,6 +282,32 @@ expand() { awk '{ for (i = 0; i < $3; i++) print $1 + i, $2 + i }'; }
 #             plus1  equals it plus the mapping damage made up
 #   VERIFY_EXIT: populate verify after repair (1: data damage repair
 #             cannot undo)
+# A format version 1 or 3 device is refused by check, repair (exit 8: not
+# something they can check) and dump (exit 1), with a message naming both
+# versions, and left unchanged.
+test_version_msg() {
+	local img=$T/v1.img v cmd want before
+	for v in 1 3; do
+		cp "$BASE" "$img"
+		"$DMG" "$img" version-$v >/dev/null
+		before=$(sum "$img")
+		for cmd in check repair dump; do
+			want=8
+			[ $cmd = dump ] && want=1
+			expect_rc $want "$SIS" $cmd "$img" 2>"$T/v.err"
+			[ "$(sum "$img")" = "$before" ] || fail "$cmd wrote to a v$v image"
+			cat "$T/v.err"
+			if [ $v = 1 ]; then
+				grep -q "format version 1 is not supported by this version (2)" "$T/v.err" ||
+					fail "$cmd: no version message for v1"
+			else
+				grep -q "newer than this version (2)" "$T/v.err" ||
+					fail "$cmd: no version message for v3"
+			fi
+		done
+	done
+}
+
 damage_case() {
 	local kind=$1 want_check=$2 want_repair=$3 rule=$4 want_verify=$5
 	local img=$T/d-$kind.img before lb
@@ -490,7 +516,9 @@ run_all() {
 	t damage/needs-check    damage_case needs-check    1     0      same  0
 	t damage/map-csum       damage_case map-csum       4     0      lost  1
 	t damage/rc-csum        damage_case rc-csum        4     0      same  0
-	t damage/index-csum     damage_case index-csum     4     0      same  0
+	t damage/version-1      damage_case version-1      8     8      -     -
+	t damage/version-3      damage_case version-3      8     8      -     -
+	t damage/version-msg    test_version_msg
 	t damage/rc-high        damage_case rc-high        1     0      same  0
 	t damage/rc-low         damage_case rc-low         4     0      same  0
 	t damage/leak           damage_case leak           1     0      same  0

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * mcache.c: block sealing and verification, a tiny cache under load, and
- * every kind of damaged metadata block (map, refcount, index) found on
+ * every kind of damaged metadata block (map, refcount) found on
  * read: an error, read-only mode and needs_check on disk; never a crash.
  */
 #include "harness.h"
@@ -178,48 +178,5 @@ TEST(damaged_refcount_page)
 		ASSERT_TRUE(r == -EILSEQ);
 	}
 	sis_backend_mute--;
-	fx_destroy(&f);
-}
-
-TEST(damaged_index_buckets)
-{
-	u8 blk[SIS_BLOCK_SIZE];
-	struct sis_core_stats st;
-	struct fx f;
-	u64 i, n, p;
-	int r, errors = 0;
-
-	fx_format_journal(&f, PHYS, LOGICAL, JOURNAL);
-	for (i = 0; i < 300; i++)
-		ASSERT_OK(fx_write(&f, i * 300, i % 50 + 1));
-	n = f.c->index_blocks;
-	sis_core_close(f.c);
-	f.cfg.flags = SIS_OPEN_READ_ONLY;
-	ASSERT_OK(fx_open(&f));
-	i = f.c->index_start;
-	sis_core_close(f.c);
-	for (p = i; p < i + n; p++) {
-		memdev_read_durable(f.d, p, blk);
-		blk[100] ^= 0xff;
-		memdev_poke(f.d, p, blk);
-	}
-	f.cfg.flags = 0;
-	sis_backend_mute++;
-	ASSERT_OK(fx_open(&f));
-	for (i = 0; i < 50; i++) {
-		gen_block(i + 1, blk);
-		r = sis_core_find_dup(f.c, sis_fingerprint(blk), &p);
-		if (r == 0)
-			sis_core_unpin(f.c, p);
-		else if (r != -ENOENT)
-			errors++;
-	}
-	sis_backend_mute--;
-	ASSERT_TRUE(errors > 0);
-	sis_core_get_stats(f.c, &st);
-	ASSERT_TRUE(st.needs_check);
-	/* data is still all there */
-	for (i = 0; i < 300; i++)
-		fx_expect(&f, i * 300, i % 50 + 1);
 	fx_destroy(&f);
 }

@@ -18,4 +18,10 @@ static inline unsigned int hweight64(u64 word)
 	return __builtin_popcountll(word);
 }
 
+/* The 1-based index of the highest set bit of @word; 0 when @word is 0. */
+static inline int fls64(u64 word)
+{
+	return word ? 64 - __builtin_clzll(word) : 0;
+}
+
 #endif /* _COMPAT_LINUX_BITOPS_H */
