@@ -18,6 +18,8 @@
 
 #define SIS_MC_HASH_BITS	12
 #define SIS_PIN_HASH_BITS	8
+/* pins kept for reuse: writers pin without allocating (about 40 KiB) */
+#define SIS_PIN_RESERVE		1024
 #define SIS_DEFAULT_CACHE_PAGES	4096
 #define SIS_MIN_JOURNAL_BLOCKS	64
 #define SIS_MAX_JOURNAL_BLOCKS	16384
@@ -187,8 +189,14 @@ struct sis_core {
 	u32 *ctab, *cgrp;
 	u32 ctab_bits, cgrp_bits;
 
-	/* Pins (space-map.c). */
+	/*
+	 * Pins (space-map.c): the pins held, by block, and unused pins
+	 * (@pin_spare, @nr_pin_spare <= SIS_PIN_RESERVE, filled at open), so
+	 * that pinning allocates nothing while fewer pins than that are held.
+	 */
 	struct hlist_head pins[1 << SIS_PIN_HASH_BITS];
+	struct hlist_head pin_spare;
+	unsigned int nr_pin_spare;
 
 	/*
 	 * Free-space summary (space-map.c), in RAM only: bit g of sm_full set
@@ -290,6 +298,7 @@ struct sis_pin *__sis_pin_find(struct sis_core *c, u64 pblock);
 int __sis_pin(struct sis_core *c, u64 pblock, bool reserved);
 void __sis_unpin(struct sis_core *c, u64 pblock);
 void __sis_pins_free(struct sis_core *c);
+int sis_pins_reserve(struct sis_core *c);
 unsigned int __sis_collect_freed(struct sis_core *c, struct sis_page *pg,
 				 struct sis_extent *ext);
 void __sis_release_freed(struct sis_core *c, struct sis_page *pg);

@@ -447,6 +447,11 @@ int sis_core_open(const struct sis_io_ops *ops, const struct sis_core_config *cf
 		*errmsg = "out of memory for the fingerprint index";
 		goto bad;
 	}
+	r = sis_pins_reserve(c);
+	if (r) {
+		*errmsg = "out of memory";
+		goto bad;
+	}
 	r = __sis_index_build(c);
 	if (r == -ENOMEM) {
 		*errmsg = "out of memory for the fingerprint index";
@@ -490,6 +495,7 @@ int sis_core_open(const struct sis_io_ops *ops, const struct sis_core_config *cf
 	return 0;
 
 bad:
+	__sis_pins_free(c);
 	__sis_mc_drop_all(c);
 	mutex_unlock(&c->lock);
 	sis_summary_free(c);

@@ -673,15 +673,27 @@ struct sis_pin *__sis_pin_find(struct sis_core *c, u64 pblock)
 
 /**
  * __sis_pin() - keep @pblock from reuse; @reserved: it is a new allocation
+ *
+ * A new pin comes from the spares (filled at open); only beyond
+ * SIS_PIN_RESERVE pins held at once is one allocated.
+ *
+ * Return: 0, or -ENOMEM (nothing changed; transient).
  */
 int __sis_pin(struct sis_core *c, u64 pblock, bool reserved)
 {
 	struct sis_pin *pin = __sis_pin_find(c, pblock);
 
-	if (!pin) {
+	if (!pin && c->nr_pin_spare) {
+		pin = hlist_entry(c->pin_spare.first, struct sis_pin, node);
+		hlist_del(&pin->node);
+		c->nr_pin_spare--;
+		memset(pin, 0, sizeof(*pin));
+	} else if (!pin) {
 		pin = kzalloc(sizeof(*pin), GFP_NOIO);
 		if (!pin)
 			return -ENOMEM;
+	}
+	if (!pin->count) {
 		pin->pblock = pblock;
 		hlist_add_head(&pin->node, pin_bucket(c, pblock));
 	}
@@ -689,6 +701,36 @@ int __sis_pin(struct sis_core *c, u64 pblock, bool reserved)
 	if (reserved) {
 		pin->reserved = true;
 		c->nr_reserved++;
+	}
+	return 0;
+}
+
+/* A pin no longer held goes back to the spares, or is freed beyond them. */
+static void __pin_put(struct sis_core *c, struct sis_pin *pin)
+{
+	if (c->nr_pin_spare < SIS_PIN_RESERVE) {
+		hlist_add_head(&pin->node, &c->pin_spare);
+		c->nr_pin_spare++;
+	} else {
+		kfree(pin);
+	}
+}
+
+/**
+ * sis_pins_reserve() - fill the spare pins (at open; may sleep)
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int sis_pins_reserve(struct sis_core *c)
+{
+	struct sis_pin *pin;
+
+	while (c->nr_pin_spare < SIS_PIN_RESERVE) {
+		pin = kzalloc(sizeof(*pin), GFP_KERNEL);
+		if (!pin)
+			return -ENOMEM;
+		hlist_add_head(&pin->node, &c->pin_spare);
+		c->nr_pin_spare++;
 	}
 	return 0;
 }
@@ -714,7 +756,7 @@ void __sis_unpin(struct sis_core *c, u64 pblock)
 			__sis_index_remove(c, le64_to_cpu(rc->fp), pblock);
 	}
 	hlist_del(&pin->node);
-	kfree(pin);
+	__pin_put(c, pin);
 	/* a free block no longer pinned can be handed out */
 	__summary_clear_block(c, pblock);
 }
@@ -730,5 +772,10 @@ void __sis_pins_free(struct sis_core *c)
 			hlist_del(&pin->node);
 			kfree(pin);
 		}
+	hlist_for_each_entry_safe(pin, tmp, &c->pin_spare, node) {
+		hlist_del(&pin->node);
+		kfree(pin);
+	}
+	c->nr_pin_spare = 0;
 	c->nr_reserved = 0;
 }

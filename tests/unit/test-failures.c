@@ -433,3 +433,39 @@ TEST(map_alloc_failure_never_leaks)
 			break;
 	}
 }
+
+/*
+ * Issue 11 item 3: pinning a block (find_dup, alloc) allocates nothing
+ * while fewer than SIS_PIN_RESERVE pins are held: with every allocation
+ * failing, duplicates of cached data are still found, mapped and unpinned.
+ * Fails on 72fd568: find_dup returned -ENOMEM (a pin was a kzalloc).
+ */
+TEST(pins_need_no_memory)
+{
+	u8 buf[SIS_BLOCK_SIZE];
+	u64 p[16], fp;
+	unsigned int i;
+	struct fx f;
+
+	fx_format(&f, PHYS, LOGICAL);
+	for (i = 0; i < 16; i++)
+		ASSERT_OK(fx_write(&f, i, 700 + i));
+	sis_compat_fail_alloc_every = 1;
+	for (i = 0; i < 16; i++) {	/* all held at once, then dropped */
+		gen_block(700 + i, buf);
+		fp = sis_fingerprint(buf);
+		ASSERT_OK(sis_core_find_dup(f.c, fp, &p[i]));
+		ASSERT_OK(sis_core_map(f.c, 100 + i, p[i]));
+	}
+	for (i = 0; i < 16; i++)
+		sis_core_unpin(f.c, p[i]);
+	sis_compat_fail_alloc_every = 0;
+	ASSERT_EQ(f.c->nr_pin_spare, SIS_PIN_RESERVE);
+	ASSERT_OK(sis_core_commit(f.c));
+	for (i = 0; i < 16; i++) {
+		fx_expect(&f, i, 700 + i);
+		fx_expect(&f, 100 + i, 700 + i);
+	}
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
