@@ -950,8 +950,10 @@ static void run(void)
 	t.cfg.physical_blocks = opt.phys;
 	t.cfg.logical_blocks = opt.logical;
 	/* half the runs use the default journal size, half a random one */
-	t.cfg.journal_blocks = opt.journal >= 0 ? (u64)opt.journal :
-		chance(500) ? 0 : 256 + rnd_below(min_t(u64, 768, opt.phys - 900));
+	t.cfg.journal_blocks = chance(500) ? 0 :
+		256 + rnd_below(min_t(u64, 768, opt.phys - 900));	/* drawn always */
+	if (opt.journal >= 0)
+		t.cfg.journal_blocks = opt.journal;
 	t.cfg.flags = SIS_OPEN_FORMAT;
 	for (r = 0; r < 16; r++)
 		t.cfg.uuid[r] = (u8)rnd();
@@ -1084,13 +1086,23 @@ int main(int argc, char **argv)
 	t.rng = opt.seed * 0x2545f4914f6cdd1dULL + 7;
 	if (opt.quiet)
 		sis_backend_mute = 1;	/* the core's messages about injected faults */
-	/* vary the geometry by seed unless given */
-	if (!opt.phys)
-		opt.phys = 1000 + rnd_below(2500);
-	if (!opt.logical)
-		opt.logical = opt.phys / 2 + rnd_below(chance(300) ? 3 * opt.phys : opt.phys);
-	if (!opt.weak_fp && chance(250))
-		opt.weak_fp = true;
+	/*
+	 * Vary the geometry by seed unless given.  The draws happen either
+	 * way, so a run given the values its seed draws (the replay line of
+	 * die()) is the same run as one given the seed alone.
+	 */
+	{
+		u64 phys = 1000 + rnd_below(2500), logical;
+		bool weak_fp;
+
+		if (!opt.phys)
+			opt.phys = phys;
+		logical = opt.phys / 2 + rnd_below(chance(300) ? 3 * opt.phys : opt.phys);
+		if (!opt.logical)
+			opt.logical = logical;
+		weak_fp = chance(250);
+		opt.weak_fp |= weak_fp;
+	}
 	printf("sis-stress: seed=%llu iter=%llu phys=%llu logical=%llu%s\n",
 	       opt.seed, opt.iter, opt.phys, opt.logical, opt.weak_fp ? " weak-fp" : "");
 	fflush(stdout);
