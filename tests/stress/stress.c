@@ -902,14 +902,26 @@ static int one_op(struct snap *intended)
 static bool free_space(void)
 {
 	u64 l = rnd_below(t.logical / 2);
+	bool armed = false;
 	int r;
 
 	t.op_name = "enospc-discard";
 	hist_push_wild(l, t.logical);
 	r = sis_core_unmap(t.c, l, t.logical - l);
 	memset(t.cur + l, 0, (t.logical - l) * sizeof(u32));
+	/*
+	 * Now and then the power fails within the commit's first writes:
+	 * its journal blocks (about 20), then the passdown of the blocks
+	 * freed (hundreds; each discarded block is one device write here).
+	 */
+	if (t.d->die_after < 0 && chance(250)) {
+		memdev_die_after(t.d, rnd_below(64));
+		armed = true;
+	}
 	if (!r)
 		r = sis_core_commit(t.c);
+	if (armed && !dead())
+		memdev_die_after(t.d, -1);
 	if (r && !dead())
 		die("discard after ENOSPC: %d", r);
 	if (!r && dead()) {
