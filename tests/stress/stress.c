@@ -29,7 +29,8 @@
  * waits, and shares it); abandoned allocations (a data write that failed);
  * a candidate pinned while its last mapping goes away; discards of small
  * and huge ranges; commits; clean reopen; cache drops; logical and physical
- * growth; ENOSPC followed by discard and commit.  --weak-fp keeps 8 bits of
+ * growth; ENOSPC followed by discard and commit (the power sometimes failing
+ * in that commit, before or after it is durable).  --weak-fp keeps 8 bits of
  * each fingerprint so real collisions are frequent: a candidate with other
  * data must never be shared.
  *
