@@ -15,7 +15,8 @@
  *             duplicate the RAM index does not find (a block of a group no
  *             longer in C, before the group's first hook) is counted and
  *             stored as new data, as the target would.
- *   lookup    N random lookups of mapped blocks
+ *   lookup    N random lookups of mapped blocks (--lookups: another count;
+ *             on a file at scale each one may read a map page)
  *
  * RAM: the core's metadata cache and RAM index as reported by the core,
  * and the process's resident-set growth minus the RAM device's storage,
@@ -28,7 +29,7 @@
  * line, "bench-core-result: key=value ...", is for scripts/bench.
  *
  * Usage: bench-core [--blocks N] [--mode all|unique|dup|lookup] [--cache PAGES]
- *                   [--file PATH]
+ *                   [--file PATH] [--lookups N]
  * With --mode, only that phase runs inside CALLGRIND_TOGGLE_COLLECT, so
  * `valgrind --tool=callgrind --collect-atstart=no bench-core --mode unique`
  * counts the instructions of that phase alone.
@@ -160,6 +161,7 @@ int main(int argc, char **argv)
 		{ "mode", required_argument, NULL, 'm' },
 		{ "cache", required_argument, NULL, 'c' },
 		{ "file", required_argument, NULL, 'f' },
+		{ "lookups", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *mode = "all", *errmsg = NULL, *path = NULL;
@@ -169,7 +171,7 @@ int main(int argc, char **argv)
 	struct sis_io_ops ops;
 	struct sis_core *c;
 	struct memdev *d = NULL;
-	u64 n = 1000000, i, p, x = 88172645463325252ULL;
+	u64 n = 1000000, nl = 0, i, p, x = 88172645463325252ULL;
 	double t0, t_unique, t_dup, t_lookup, t_format, ram;
 	long rss0, rss1;
 	u64 dev0;
@@ -177,7 +179,7 @@ int main(int argc, char **argv)
 	bool all;
 	int ch, r;
 
-	while ((ch = getopt_long(argc, argv, "n:m:c:f:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "n:m:c:f:l:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'n':
 			n = strtoull(optarg, NULL, 0);
@@ -191,13 +193,18 @@ int main(int argc, char **argv)
 		case 'f':
 			path = optarg;
 			break;
+		case 'l':
+			nl = strtoull(optarg, NULL, 0);
+			break;
 		default:
 			fprintf(stderr, "usage: bench-core [--blocks N] [--mode all|unique|dup|lookup]\n"
-				"                  [--cache PAGES] [--file PATH]\n");
+				"                  [--cache PAGES] [--file PATH] [--lookups N]\n");
 			return 2;
 		}
 	}
 	all = !strcmp(mode, "all");
+	if (!nl)
+		nl = n;
 	memset(data, 0x5a, sizeof(data));
 	cfg.physical_blocks = n + n / 8 + 4096;
 	cfg.logical_blocks = 2 * n;
@@ -267,7 +274,7 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "lookup"))
 		CALLGRIND_TOGGLE_COLLECT;
 	t0 = now();
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < nl; i++) {
 		x ^= x << 13;
 		x ^= x >> 7;
 		x ^= x << 17;
@@ -292,8 +299,8 @@ int main(int argc, char **argv)
 	       n / t_unique, t_unique * 1e6 / n);
 	printf("  dup writes     %10.0f blocks/s  (%.2f us/block; %llu not found, stored again)\n",
 	       n / t_dup, t_dup * 1e6 / n, dup_missed);
-	printf("  lookups        %10.0f blocks/s  (%.2f us/block)\n",
-	       n / t_lookup, t_lookup * 1e6 / n);
+	printf("  lookups        %10.0f blocks/s  (%.2f us/block; %llu lookups)\n",
+	       nl / t_lookup, t_lookup * 1e6 / nl, nl);
 	printf("  dedup: %llu mapped, %llu data blocks, %llu map pages, %llu index hits of %llu lookups, %llu commits\n",
 	       st.nr_mapped, st.nr_data, st.nr_meta, st.index_hits,
 	       st.index_lookups, st.commits);
@@ -310,7 +317,7 @@ int main(int argc, char **argv)
 	printf("bench-core-result: blocks=%llu backend=%s format_s=%.3f",
 	       n, path ? "file" : "ram", t_format);
 	printf(" unique_us=%.3f dup_us=%.3f lookup_us=%.3f dup_missed=%llu",
-	       t_unique * 1e6 / n, t_dup * 1e6 / n, t_lookup * 1e6 / n,
+	       t_unique * 1e6 / n, t_dup * 1e6 / n, t_lookup * 1e6 / nl,
 	       dup_missed);
 	printf(" index_ram_mib=%.1f cache_mib=%.1f ram_mib=%.1f ram_per_m_mib=%.2f file_mib=%.1f\n",
 	       st.index_ram_bytes / 1048576.0,

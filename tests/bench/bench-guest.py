@@ -955,6 +955,7 @@ class Bench:
             piece = a.scale_prefill * MiB // n
             piece -= piece % (128 << 10)
             span = (size - 2 * S) // n
+            span -= span % MiB
             secs = [(t.dev, 2 * S + i * span, piece, 0) for i in range(n)] if piece else []
             if secs:
                 p0 = time.monotonic()
