@@ -9,6 +9,9 @@
 #   make lint            sparse (C=1) and checkpatch.pl --strict: must be clean
 #   make test            every test (userspace and guest); last line "N passed, N failed"
 #   make demo | bench | bench-core | stress | test-long | install | clean
+#   make bench BENCH_ARGS="--core-scale ..."  options of scripts/bench (scripts/bench --help)
+#   make bench-core-scale  the core benchmark at 100M blocks (SCALE_BLOCKS=n) with the
+#                        metadata on a sparse file under build/ (deleted afterwards)
 #   make dkms-install | dkms-remove   register/build/install dm-sis with DKMS (root)
 #   make deb             build/deb/dm-sis-dkms_*.deb + sis-tools_*.deb, lintian-checked
 #
@@ -35,6 +38,7 @@ KMOD_SRCS = $(filter-out %.mod.c,$(wildcard dm-sis/*.c dm-sis/*.h dm-sis/core/*.
 HAVE_USERSPACE = $(wildcard userspace/Makefile)
 
 .PHONY: all module userspace lint sparse checkpatch irq-lock-audit test demo bench bench-core \
+	bench-core-scale \
 	stress test-long install clean distclean help check-kdir \
 	dkms-install dkms-remove deb
 
@@ -106,7 +110,7 @@ demo: userspace
 	else echo "error: tests/demo.sh does not exist yet (no demo to run)" >&2; exit 1; fi
 
 bench:
-	$(call delegate,scripts/bench)
+	$(call delegate,scripts/bench,$(BENCH_ARGS))
 
 # The core's userspace benchmark and crash stress live in userspace/Makefile;
 # a scripts/bench-core or scripts/stress, when present, takes precedence.
@@ -114,6 +118,10 @@ bench-core:
 	@if [ -e scripts/bench-core ]; then exec bash scripts/bench-core; \
 	elif [ -n "$(HAVE_USERSPACE)" ]; then exec $(MAKE) -C userspace bench-core; \
 	else echo "error: no bench-core yet (scripts/bench-core or userspace/Makefile)" >&2; exit 1; fi
+
+# The same at scale: metadata on a sparse file (userspace/Makefile).
+bench-core-scale:
+	$(MAKE) -C userspace bench-core-scale
 
 stress:
 	@if [ -e scripts/stress ]; then exec bash scripts/stress; \
@@ -186,4 +194,4 @@ distclean: clean
 	rm -rf build
 
 help:
-	@sed -n '3,14p' Makefile
+	@sed -n '3,17p' Makefile

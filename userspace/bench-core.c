@@ -15,23 +15,33 @@
  *             duplicate the RAM index does not find (a block of a group no
  *             longer in C, before the group's first hook) is counted and
  *             stored as new data, as the target would.
- *   lookup    N random lookups of mapped blocks
+ *   lookup    N random lookups of mapped blocks (--lookups: another count;
+ *             on a file at scale each one may read a map page)
  *
  * RAM: the core's metadata cache and RAM index as reported by the core,
  * and the process's resident-set growth minus the RAM device's storage,
  * scaled to one million blocks.
  *
+ * With --file PATH the metadata goes to a sparse file instead (created or
+ * truncated to the physical size; the file backend, pread/pwrite and
+ * fdatasync per commit): there is no RAM device to subtract, and the
+ * file's allocated size is reported.  The file is left in place.  The last
+ * line, "bench-core-result: key=value ...", is for scripts/bench.
+ *
  * Usage: bench-core [--blocks N] [--mode all|unique|dup|lookup] [--cache PAGES]
+ *                   [--file PATH] [--lookups N]
  * With --mode, only that phase runs inside CALLGRIND_TOGGLE_COLLECT, so
  * `valgrind --tool=callgrind --collect-atstart=no bench-core --mode unique`
  * counts the instructions of that phase alone.
  */
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <valgrind/callgrind.h>
 #include <linux/kernel.h>
 #include "../dm-sis/core/sis-core.h"
@@ -64,6 +74,8 @@ static u64 memdev_bytes(struct memdev *d)
 {
 	u64 i, n = 0;
 
+	if (!d)
+		return 0;
 	for (i = 0; i < d->nr_blocks; i++)
 		n += d->durable[i] ? BS : 0;
 	return n + d->log_len * BS;
@@ -83,6 +95,35 @@ static void die(const char *what, int r)
 {
 	fprintf(stderr, "bench-core: %s: %d\n", what, r);
 	exit(1);
+}
+
+/*
+ * Create or truncate @path to @blocks blocks (sparse) and open it as the
+ * metadata device.
+ */
+static void file_create(struct filedev *f, const char *path, u64 blocks)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	int r;
+
+	if (fd < 0)
+		die(path, -errno);
+	if (ftruncate(fd, blocks * BS))
+		die("ftruncate", -errno);
+	close(fd);
+	r = filedev_open(f, path, false);
+	if (r)
+		die(path, r);
+}
+
+/* Bytes the file system has allocated to @f (st_blocks), 0 on error. */
+static u64 file_allocated(struct filedev *f)
+{
+	struct stat st;
+
+	if (fstat(f->fd, &st))
+		return 0;
+	return (u64)st.st_blocks * 512;
 }
 
 /* Duplicates the index did not find (stored as new data, as the target does). */
@@ -119,47 +160,72 @@ int main(int argc, char **argv)
 		{ "blocks", required_argument, NULL, 'n' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "cache", required_argument, NULL, 'c' },
+		{ "file", required_argument, NULL, 'f' },
+		{ "lookups", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *mode = "all", *errmsg = NULL;
+	const char *mode = "all", *errmsg = NULL, *path = NULL;
+	struct filedev fdev = { .fd = -1 };
 	struct sis_core_config cfg = { .flags = SIS_OPEN_FORMAT };
 	struct sis_core_stats st;
 	struct sis_io_ops ops;
 	struct sis_core *c;
-	struct memdev *d;
-	u64 n = 1000000, i, p, x = 88172645463325252ULL;
-	double t0, t_unique, t_dup, t_lookup;
+	struct memdev *d = NULL;
+	u64 n = 1000000, nl = 0, i, p, x = 88172645463325252ULL;
+	double t0, t_unique, t_dup, t_lookup, t_format, ram;
 	long rss0, rss1;
 	u64 dev0;
 	u8 data[BS];
 	bool all;
 	int ch, r;
 
-	while ((ch = getopt_long(argc, argv, "n:m:c:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "n:m:c:f:l:", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'n': n = strtoull(optarg, NULL, 0); break;
-		case 'm': mode = optarg; break;
-		case 'c': cfg.cache_pages = strtoul(optarg, NULL, 0); break;
+		case 'n':
+			n = strtoull(optarg, NULL, 0);
+			break;
+		case 'm':
+			mode = optarg;
+			break;
+		case 'c':
+			cfg.cache_pages = strtoul(optarg, NULL, 0);
+			break;
+		case 'f':
+			path = optarg;
+			break;
+		case 'l':
+			nl = strtoull(optarg, NULL, 0);
+			break;
 		default:
-			fprintf(stderr, "usage: bench-core [--blocks N] [--mode all|unique|dup|lookup] [--cache PAGES]\n");
+			fprintf(stderr, "usage: bench-core [--blocks N] [--mode all|unique|dup|lookup]\n"
+				"                  [--cache PAGES] [--file PATH] [--lookups N]\n");
 			return 2;
 		}
 	}
 	all = !strcmp(mode, "all");
+	if (!nl)
+		nl = n;
 	memset(data, 0x5a, sizeof(data));
 	cfg.physical_blocks = n + n / 8 + 4096;
 	cfg.logical_blocks = 2 * n;
-	d = memdev_create(cfg.physical_blocks, 1);
-	if (!d)
-		die("memdev_create", -ENOMEM);
-	memdev_ops(d, &ops);
+	if (path) {
+		file_create(&fdev, path, cfg.physical_blocks);
+		filedev_ops(&fdev, &ops);
+	} else {
+		d = memdev_create(cfg.physical_blocks, 1);
+		if (!d)
+			die("memdev_create", -ENOMEM);
+		memdev_ops(d, &ops);
+	}
 	ops.discard = NULL;
+	rss0 = rss_kib();
+	t0 = now();
 	r = sis_core_open(&ops, &cfg, &c, &errmsg);
 	if (r) {
 		fprintf(stderr, "bench-core: open: %s\n", errmsg ? errmsg : "?");
 		return 1;
 	}
-	rss0 = rss_kib();
+	t_format = now() - t0;
 	dev0 = memdev_bytes(d);
 
 	/* unique: lblocks 0..n-1 */
@@ -169,12 +235,17 @@ int main(int argc, char **argv)
 	for (i = 0; i < n; i++) {
 		make_data(i + 1, data);
 		write_one(c, i, data, false);
-		if ((i & 4095) == 4095 && (r = sis_core_commit(c)))
-			die("commit", r);
+		if ((i & 4095) == 4095) {
+			r = sis_core_commit(c);
+			if (r)
+				die("commit", r);
+		}
 	}
-	if ((r = sis_core_commit(c)))
+	r = sis_core_commit(c);
+	if (r)
 		die("commit", r);
 	t_unique = now() - t0;
+	fprintf(stderr, "bench-core: unique phase %.1f s\n", t_unique);
 	if (!strcmp(mode, "unique"))
 		CALLGRIND_TOGGLE_COLLECT;
 
@@ -185,12 +256,17 @@ int main(int argc, char **argv)
 	for (i = 0; (all || !strcmp(mode, "dup") || !strcmp(mode, "lookup")) && i < n; i++) {
 		make_data(i + 1, data);
 		write_one(c, n + i, data, true);
-		if ((i & 4095) == 4095 && (r = sis_core_commit(c)))
-			die("commit", r);
+		if ((i & 4095) == 4095) {
+			r = sis_core_commit(c);
+			if (r)
+				die("commit", r);
+		}
 	}
-	if ((r = sis_core_commit(c)))
+	r = sis_core_commit(c);
+	if (r)
 		die("commit", r);
 	t_dup = now() - t0;
+	fprintf(stderr, "bench-core: dup phase %.1f s\n", t_dup);
 	if (!strcmp(mode, "dup"))
 		CALLGRIND_TOGGLE_COLLECT;
 
@@ -198,7 +274,7 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "lookup"))
 		CALLGRIND_TOGGLE_COLLECT;
 	t0 = now();
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < nl; i++) {
 		x ^= x << 13;
 		x ^= x >> 7;
 		x ^= x << 17;
@@ -207,20 +283,24 @@ int main(int argc, char **argv)
 			die("lookup", r);
 	}
 	t_lookup = now() - t0;
+	fprintf(stderr, "bench-core: lookup phase %.1f s\n", t_lookup);
 	if (!strcmp(mode, "lookup"))
 		CALLGRIND_TOGGLE_COLLECT;
 
 	sis_core_get_stats(c, &st);
 	rss1 = rss_kib();
-	printf("bench-core: %llu blocks, metadata cache limit %u pages%s\n", n,
+	/* the RAM device holds the metadata in this process: not the core's */
+	ram = ((rss1 - rss0) * 1024.0 - (memdev_bytes(d) - dev0)) / 1048576.0;
+	printf("bench-core: %llu blocks, metadata on %s, cache limit %u pages%s; format %.2f s\n",
+	       n, path ?: "a RAM device",
 	       cfg.cache_pages ? cfg.cache_pages : 4096,
-	       cfg.cache_pages ? "" : " (default)");
+	       cfg.cache_pages ? "" : " (default)", t_format);
 	printf("  unique writes  %10.0f blocks/s  (%.2f us/block)\n",
 	       n / t_unique, t_unique * 1e6 / n);
 	printf("  dup writes     %10.0f blocks/s  (%.2f us/block; %llu not found, stored again)\n",
 	       n / t_dup, t_dup * 1e6 / n, dup_missed);
-	printf("  lookups        %10.0f blocks/s  (%.2f us/block)\n",
-	       n / t_lookup, t_lookup * 1e6 / n);
+	printf("  lookups        %10.0f blocks/s  (%.2f us/block; %llu lookups)\n",
+	       nl / t_lookup, t_lookup * 1e6 / nl, nl);
 	printf("  dedup: %llu mapped, %llu data blocks, %llu map pages, %llu index hits of %llu lookups, %llu commits\n",
 	       st.nr_mapped, st.nr_data, st.nr_meta, st.index_hits,
 	       st.index_lookups, st.commits);
@@ -229,9 +309,24 @@ int main(int argc, char **argv)
 	printf("  RAM: core metadata cache %llu pages (%.1f MiB); process RSS growth %.1f MiB minus RAM-device growth %.1f MiB = %.1f MiB, per million mapped blocks: %.1f MiB\n",
 	       st.cache_pages, st.cache_pages * 4096.0 / (1 << 20),
 	       (rss1 - rss0) / 1024.0, (memdev_bytes(d) - dev0) / 1048576.0,
-	       ((rss1 - rss0) * 1024.0 - (memdev_bytes(d) - dev0)) / 1048576.0,
-	       ((rss1 - rss0) * 1024.0 - (memdev_bytes(d) - dev0)) / 1048576.0 / (2.0 * n / 1e6));
+	       ram, ram / (2.0 * n / 1e6));
+	if (path)
+		printf("  file: %.1f MiB allocated of %.1f MiB (sparse)\n",
+		       file_allocated(&fdev) / 1048576.0,
+		       cfg.physical_blocks * (double)BS / 1048576.0);
+	printf("bench-core-result: blocks=%llu backend=%s format_s=%.3f",
+	       n, path ? "file" : "ram", t_format);
+	printf(" unique_us=%.3f dup_us=%.3f lookup_us=%.3f dup_missed=%llu",
+	       t_unique * 1e6 / n, t_dup * 1e6 / n, t_lookup * 1e6 / nl,
+	       dup_missed);
+	printf(" index_ram_mib=%.1f cache_mib=%.1f ram_mib=%.1f ram_per_m_mib=%.2f file_mib=%.1f\n",
+	       st.index_ram_bytes / 1048576.0,
+	       st.cache_pages * 4096.0 / (1 << 20), ram, ram / (2.0 * n / 1e6),
+	       path ? file_allocated(&fdev) / 1048576.0 : 0.0);
 	sis_core_close(c);
-	memdev_destroy(d);
+	if (path)
+		filedev_close(&fdev);
+	else
+		memdev_destroy(d);
 	return 0;
 }

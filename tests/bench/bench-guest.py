@@ -16,6 +16,12 @@
 #                       [--copies K] [--containers K] [--rand-runtime S]
 #                       [--seq-cap S] [--containers-budget S] [--randrw-runtime S] [--long-mib MiB]
 #                       [--logical MiB] [--cmd-timeout S]
+#                       [--scale 4G,64G,1T] [--scale-prefill MiB]
+#
+# --scale: after the targets, dm-sis alone on one more disk per size (the
+# disks after the targets' ones, sparse, of those sizes): format time, RAM
+# taken, a prefill of unique data spread over the device, then the raw
+# sequential 128k writes with dedupe 0 and 50 % ("type": "scale" lines).
 import argparse
 import glob
 import json
@@ -231,6 +237,14 @@ def _read(path):
         return os.read(fd, 4096).decode(errors="replace")
     finally:
         os.close(fd)
+
+
+def param(module, name):
+    """A module parameter's value as a string, None when it does not exist."""
+    try:
+        return _read("/sys/module/%s/parameters/%s" % (module, name)).strip()
+    except OSError:
+        return None
 
 
 def task_sample(prev=None):
@@ -518,7 +532,7 @@ class Vdo(Target):
 
 SIS_FIELDS = ["mode", "mapped", "used_total", "written", "new_data", "ratio", "zero_blocks",
               "cache_hits", "cache_misses", "cache_blocks", "commits", "needs_check",
-              "data_blocks", "dedup_hits"]
+              "data_blocks", "dedup_hits", "fast_reads", "index_ram"]
 
 
 class Sis(Target):
@@ -906,6 +920,90 @@ class Bench:
             return {"io_bytes": n, "copies": done, "files": nfiles}
         self.measured(t, run, "ext4", "containers_read_cold", read)
 
+    # dm-sis at several device sizes ----------------------------------------
+    def scale_one(self, size_s, disk):
+        """dm-sis over the whole of @disk (a blank sparse disk of @size_s):
+        format (create) time and RAM, a prefill of --scale-prefill MiB of
+        unique data in 16 pieces spread over the device, then the raw seq
+        128k writes of the main jobs (dedupe 0 and 50 %, --size MiB each at
+        the start of the device)."""
+        a, S = self.a, self.S
+        size = int(sh("blockdev --getsize64 %s" % disk))
+        t = Sis(disk, size)
+        t.name = "%s-scale" % PREFIX
+        t.dev = "/dev/mapper/" + t.name
+        rec = {"type": "scale", "size": size_s, "disk": disk, "disk_bytes": size,
+               "logical_bytes": size, "prefill_mib": a.scale_prefill, "size_mib": a.size,
+               "metadata_cache_mb": param("dm_sis", "metadata_cache_mb"),
+               "cache_mb": param("dm_sis", "cache_mb")}
+        STEP[0] = "scale %s create" % size_s
+        drop_caches()
+        m0 = meminfo()
+        t0 = time.monotonic()
+        t.setup()
+        rec["format_s"] = round(time.monotonic() - t0, 3)
+        m1 = meminfo()
+
+        def ram(m):
+            return {k: m[k] for k in ("MemAvailable", "MemFree", "Slab", "SUnreclaim", "VmallocUsed")}
+        try:
+            rec["mem_before"], rec["mem_created"] = ram(m0), ram(m1)
+            rec["index_ram_created"] = int(t.status().get("index_ram", -1))
+            # prefill: 16 pieces spread over the device past the job regions
+            STEP[0] = "scale %s prefill" % size_s
+            n = 16
+            piece = a.scale_prefill * MiB // n
+            piece -= piece % (128 << 10)
+            span = (size - 2 * S) // n
+            span -= span % MiB
+            secs = [(t.dev, 2 * S + i * span, piece, 0) for i in range(n)] if piece else []
+            if secs:
+                p0 = time.monotonic()
+                r = self.fio("scale-prefill", secs, {"rw": "write", "bs": "128k", "iodepth": 16,
+                                                     "dedupe_percentage": 0, "randseed": 4242})
+                fsync_path(t.dev)
+                rec["prefill_s"] = round(time.monotonic() - p0, 1)
+                rec["prefill_bytes"] = r["io_bytes"]
+            ws = {"dedupe_mode": "working_set", "dedupe_working_set_percentage": 5}
+            for i, dd in enumerate((0, 50)):
+                STEP[0] = "scale %s dedupe %d" % (size_s, dd)
+                common = {"rw": "write", "bs": "128k", "iodepth": 16, "dedupe_percentage": dd,
+                          "randseed": 4300 + i}
+                if dd:
+                    common.update(ws)
+                j0 = time.monotonic()
+                r = self.fio("scale-w%d" % dd, [(t.dev, i * S, S, a.seq_cap)], common)
+                fsync_path(t.dev)
+                el = time.monotonic() - j0
+                rec["dedupe%d" % dd] = {"io_bytes": r["io_bytes"], "elapsed_s": round(el, 3),
+                                        "mib_s": round(r["io_bytes"] / MiB / el, 2) if el else None,
+                                        "fio_bw_mibs": r["fio_bw_mibs"], "capped": r["capped"]}
+            st = t.status()
+            rec["mem_end"] = ram(meminfo())
+            rec["index_ram_end"] = int(st.get("index_ram", -1))
+            rec["status_end"] = st
+        finally:
+            t.teardown()
+        emit(rec)
+
+    def scale(self, disks):
+        sizes = [x for x in self.a.scale.split(",") if x]
+        if len(disks) < len(sizes):
+            emit({"type": "error", "target": "scale",
+                  "error": "need one disk per --scale size: %s, disks %s" % (sizes, disks)})
+            return
+        sh("modprobe dm-sis")
+        for size_s, disk in zip(sizes, disks):
+            note("scale: dm-sis on %s (%s)" % (disk, size_s))
+            t0 = time.monotonic()
+            try:
+                self.scale_one(size_s, disk)
+            except Exception as e:  # noqa: BLE001 (record and go on)
+                emit({"type": "error", "target": "scale", "size": size_s,
+                      "error": "%s: %s" % (type(e).__name__, e),
+                      "dmesg": sh("dmesg | tail -n 20", check=False)})
+            note("scale: %s done in %.0f s" % (size_s, time.monotonic() - t0))
+
     # --------------------------------------------------------------------
     def prepare(self):
         a = self.a
@@ -920,7 +1018,7 @@ class Bench:
     def main(self):
         a = self.a
         disks = os.environ.get("SIS_DISKS", "").split()
-        targets = a.targets.split(",")
+        targets = [x for x in a.targets.split(",") if x and x != "none"]
         if len(disks) < len(targets):
             note("need one disk per target: %d targets, disks '%s'" % (len(targets), disks))
             return 2
@@ -932,7 +1030,10 @@ class Bench:
         mono0 = time.monotonic()
         for m in ("dm-thin-pool", "dm-vdo", "dm-sis"):
             sh("modprobe %s" % m, check=False)
-        self.prepare()
+        if targets:
+            self.prepare()
+        else:
+            self.tree_bytes = self.tree_files = 0
         cpu = [l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")]
         emit({"type": "env", "kernel": os.uname().release, "nproc": os.cpu_count(),
               "cpu_model": cpu[0] if cpu else "?", "mem_total": meminfo()["MemTotal"],
@@ -943,6 +1044,7 @@ class Bench:
               "rand_runtime_s": a.rand_runtime, "seq_cap_s": a.seq_cap,
               "containers_budget_s": a.containers_budget, "logical_mib": a.logical,
               "long_mib": a.long_mib, "randrw_runtime_s": a.randrw_runtime,
+              "scale": a.scale, "scale_prefill_mib": a.scale_prefill,
               "profile_period_s": PROFILE_PERIOD,
               "disks": dict(zip(targets, disks)), "clock": clock,
               "tsc_dmesg": sh("dmesg | grep -E 'tsc: (Detected|Using|PIT)' || true", check=False).strip()})
@@ -974,6 +1076,8 @@ class Bench:
                     except Exception:  # noqa: BLE001
                         pass
                 note("run %d: %s done in %.0f s" % (run, kind, time.monotonic() - t_start))
+        if a.scale:
+            self.scale(disks[len(targets):])
         end = {"type": "end", "mono_s": round(time.monotonic() - mono0, 1)}
         if rtc0 is not None:
             end["rtc_s"] = int(open(RTC).read()) - rtc0
@@ -1001,6 +1105,10 @@ def main():
                    help="size of the long unique 4 KiB write (raw, after the 4 regions), MiB; 0: none")
     p.add_argument("--logical", type=int, default=4096, help="logical size of each target, MiB")
     p.add_argument("--cmd-timeout", type=int, default=600)
+    p.add_argument("--scale", default="",
+                   help="dm-sis alone on one more disk per size (e.g. 4G,64G,1T), after the targets")
+    p.add_argument("--scale-prefill", type=int, default=1024,
+                   help="unique MiB written over each scale device before its jobs")
     a = p.parse_args()
     CMD_TIMEOUT = a.cmd_timeout
     return Bench(a).main()

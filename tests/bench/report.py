@@ -78,6 +78,21 @@ def parse_kv(path):
     return d
 
 
+def core_result(text):
+    """The last "bench-core-result: k=v ..." line of bench-core's output as a dict."""
+    d = {}
+    for line in (text or "").splitlines():
+        if line.startswith("bench-core-result:"):
+            d = {}
+            for kv in line.split(":", 1)[1].split():
+                k, _, v = kv.partition("=")
+                try:
+                    d[k] = float(v) if "." in v else int(v)
+                except ValueError:
+                    d[k] = v
+    return d
+
+
 def throughput(r):
     """MiB/s and IOPS of one job record; the flush after a write counts."""
     nbytes = r.get("io_bytes")
@@ -136,7 +151,7 @@ def agg(values):
             "spread_pct": (100.0 * (max(v) - min(v)) / med) if med else 0.0}
 
 
-def build(recs, host, core_text, bad_lines, splats):
+def build(recs, host, core_text, bad_lines, splats, core_scale_text=""):
     env = next((r for r in recs if r["type"] == "env"), {})
     jobs = [r for r in recs if r["type"] == "job"]
     tgts = [r for r in recs if r["type"] == "target"]
@@ -192,7 +207,9 @@ def build(recs, host, core_text, bad_lines, splats):
     return {"generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "env": env, "host": host, "targets": order, "complete": ended,
             "unparsed_lines": bad_lines, "vm_run_problems": splats, "summary": summary, "target_summary": target_summary,
-            "errors": errors, "end": ends, "jobs": jobs, "target_runs": tgts, "bench_core": core_text}
+            "errors": errors, "end": ends, "jobs": jobs, "target_runs": tgts, "bench_core": core_text,
+            "scale": [r for r in recs if r["type"] == "scale"],
+            "bench_core_scale": core_scale_text, "core_scale": core_result(core_scale_text)}
 
 
 # ---- markdown -------------------------------------------------------------
@@ -552,7 +569,8 @@ def markdown(res):
         w("## Failures")
         w("")
         for e in errs:
-            w("- run %s, **%s**: %s" % (e.get("run"), e["target"], e["error"].replace("\n", " ")[:600]))
+            where = "scale %s" % e.get("size", "") if e["target"] == "scale" else "run %s" % e.get("run")
+            w("- %s, **%s**: %s" % (where, e["target"], e["error"].replace("\n", " ")[:600]))
         for t in order:
             if t not in {r["target"] for r in res["jobs"]}:
                 w("- **%s**: no job completed in any run" % t)
@@ -723,6 +741,8 @@ def markdown(res):
         w("Target's own figure: " + "; ".join(whats) + ".")
     w("")
 
+    scale_section(res, w)
+    core_scale_section(res, w)
     w("## Core instruction counts (`make -C userspace bench-core`)")
     w("")
     core = (res.get("bench_core") or "").rstrip()
@@ -759,6 +779,109 @@ def markdown(res):
       "backing-I/O bytes and space figures do not depend on the noise.")
     w("")
     return "\n".join(L) + "\n"
+
+
+def scale_section(res, w):
+    """dm-sis alone on sparse disks of growing size (bench-guest.py --scale)."""
+    rows = res.get("scale") or []
+    if not rows:
+        return
+    env = res["env"]
+    w("## Cost growth with the device size (dm-sis alone)")
+    w("")
+    r0 = rows[0]
+    w("dm-sis over the whole of a blank sparse virtio disk of each size (logical size = disk size), "
+      "one after another in the same boot; guest RAM %s MiB; module parameters `metadata_cache_mb=%s`, "
+      "`cache_mb=%s`. Create = `dmsetup create` on the blank disk, which formats it. RAM: drop in "
+      "MemAvailable from before create (page cache dropped) to after create and at the end; index RAM: "
+      "status field `index_ram` (hook table + record index). Then a prefill of %s MiB of unique data "
+      "(16 pieces spread over the device, so the index and refcounts are not empty) and the raw jobs of "
+      "the main table: seq write 128k QD 16, %s MiB, dedupe 0 and 50%% (working set 5%%), each with its "
+      "flush; ratios are to the first size."
+      % ((env.get("mem_total") or 0) // MiB, r0.get("metadata_cache_mb"), r0.get("cache_mb"),
+         r0.get("prefill_mib"), r0.get("size_mib")))
+    w("")
+    w("| device | create (format) s | RAM after create, MiB | index RAM, MiB | RAM at end, MiB "
+      "| slab + vmalloc at end, MiB | prefill MiB/s | seq write 128k dedupe 0%, MiB/s | dedupe 50%, MiB/s |")
+    w("|---|---|---|---|---|---|---|---|---|")
+    base = {}
+
+    def mibs(r, k):
+        d = r.get(k) or {}
+        return d.get("mib_s")
+
+    def rcell(r, k):
+        v = mibs(r, k)
+        if v is None:
+            return "-"
+        s = fmt(v)
+        if k in base and base[k]:
+            s += " (%.2fx)" % (v / base[k])
+        else:
+            base[k] = v
+        if (r.get(k) or {}).get("capped"):
+            s += " capped"
+        return s
+
+    def memd(r, a, b, k, sign=1):
+        if not r.get(a) or not r.get(b):
+            return None
+        return sign * (r[b][k] - r[a][k]) / MiB
+    for r in rows:
+        slab = None
+        if r.get("mem_end"):
+            slab = (memd(r, "mem_before", "mem_end", "Slab") or 0) + \
+                (memd(r, "mem_before", "mem_end", "VmallocUsed") or 0)
+        pre = (r["prefill_bytes"] / MiB / r["prefill_s"]) if r.get("prefill_s") else None
+        w("| %s | %s | %s | %s | %s | %s | %s | %s | %s |"
+          % (r["size"], fmt(r.get("format_s"), 2),
+             fmt(memd(r, "mem_before", "mem_created", "MemAvailable", -1)),
+             fmt(r["index_ram_created"] / MiB) if r.get("index_ram_created", -1) >= 0 else "-",
+             fmt(memd(r, "mem_before", "mem_end", "MemAvailable", -1)), fmt(slab), fmt(pre),
+             rcell(r, "dedupe0"), rcell(r, "dedupe50")))
+    w("")
+    last = rows[-1]
+    if len(rows) > 1 and base.get("dedupe0") and mibs(last, "dedupe0"):
+        x = mibs(last, "dedupe0") / base["dedupe0"]
+        w("Issue 12 target: unique writes at %s at least 0.8x of %s: **%s** (%.2fx)."
+          % (last["size"], r0["size"], "met" if x >= 0.8 else "not met", x))
+        w("")
+
+
+def core_scale_section(res, w):
+    """The core benchmark at scale, metadata on a file (make bench-core-scale)."""
+    d = res.get("core_scale") or {}
+    text = (res.get("bench_core_scale") or "").rstrip()
+    if not d and not text:
+        return
+    w("## Core at scale (`make bench-core-scale`: metadata on a sparse file)")
+    w("")
+    if d:
+        w("Native, single thread, the host of this run; metadata on a sparse file on the host's disk "
+          "(file backend: pread/pwrite, fdatasync per commit, one commit per 4096 operations); "
+          "issue 12 targets at 100M blocks: at most 1 us per unique and 0.5 us per duplicate block.")
+        w("")
+        w("| blocks | unique, us/block | dup, us/block | lookup, us/block | RAM per million mapped "
+          "blocks, MiB | index RAM, MiB | metadata cache, MiB | file allocated, MiB | format s |")
+        w("|---|---|---|---|---|---|---|---|---|")
+
+        def us(k, target=None):
+            v = d.get(k)
+            if v is None:
+                return "-"
+            s = "%.2f (%s blocks/s)" % (v, "{:,.0f}".format(1e6 / v) if v else "-")
+            if target is not None:
+                s += " %s" % ("ok" if v <= target else "**over %.1f**" % target)
+            return s
+        w("| %s | %s | %s | %s | %s | %s | %s | %s | %s |"
+          % ("{:,}".format(d.get("blocks", 0)), us("unique_us", 1.0), us("dup_us", 0.5), us("lookup_us"),
+             fmt(d.get("ram_per_m_mib"), 2), fmt(d.get("index_ram_mib")), fmt(d.get("cache_mib")),
+             fmt(d.get("file_mib")), fmt(d.get("format_s"), 2)))
+        w("")
+    w("```")
+    w(text if text else "(no output)")
+    w("```")
+    w("")
 
 
 # ---- plot ------------------------------------------------------------------
@@ -845,6 +968,7 @@ def main():
     p.add_argument("--log", required=True)
     p.add_argument("--host")
     p.add_argument("--core")
+    p.add_argument("--core-scale")
     p.add_argument("--json", default="build/bench/results.json")
     p.add_argument("--docs", default="docs")
     p.add_argument("--plot-dir", default="build/bench")
@@ -854,7 +978,8 @@ def main():
     core = open(a.core).read() if a.core and os.path.exists(a.core) else ""
     if not recs:
         print("report: no SISBENCH lines in %s" % a.log, file=sys.stderr)
-    res = build(recs, host, core, bad, splats)
+    core_scale = open(a.core_scale).read() if a.core_scale and os.path.exists(a.core_scale) else ""
+    res = build(recs, host, core, bad, splats, core_scale)
     res["headline"] = headline(res)
     os.makedirs(a.docs, exist_ok=True)
     os.makedirs(a.plot_dir, exist_ok=True)
