@@ -64,14 +64,19 @@
 /*
  * The reserves: PCACHE_RESERVE_IOS I/Os of one max-size bio each (dm splits
  * bios at PCACHE_MAX_RUN = 32 blocks of 4 KiB) progress however short memory
- * is.  A write batch deciding under its pool's store_lock holds at most 32
- * entries (its new blocks' and candidates' whose writes are in flight) and
- * waits for one more (an install, or the read of a candidate to compare);
- * a reader waits for one entry and page at a time, holding none, and takes
- * a read-ahead run of up to 32 only from what is free.  So the 128 entries
- * and 128 pages (512 KiB) below let four write batches (of four pools) and
- * any number of readers progress at once; more writers wait for entries
- * that those release.
+ * is.  A write batch holds at most 32 entries (its new blocks' and
+ * candidates' whose writes are in flight) and waits for one more (an
+ * install, or the read of a candidate to compare); a reader waits for one
+ * entry and page at a time, holding none, and takes a read-ahead run of up
+ * to 32 only from what is free.  So the 128 entries and 128 pages (512 KiB)
+ * below guarantee that four write batches and any number of readers
+ * progress at once.  Writers of one pool decide in parallel under hash
+ * locks (write.c), so more than four batches may hold entries: when memory
+ * is exhausted and every reserve entry is held by a batch waiting for one
+ * more, they wait until the page allocator succeeds again (mempool_alloc()
+ * retries it every few seconds; the shrinker frees unreferenced entries).
+ * A bound on the entries held by waiting batches would remove that wait; it
+ * is not built (docs/target.md, "Known limits").
  */
 #define PCACHE_RESERVE_IOS	4
 #define PCACHE_RESERVE		(PCACHE_RESERVE_IOS * PCACHE_MAX_RUN)
