@@ -154,6 +154,26 @@ static void write_one(struct sis_core *c, u64 l, const u8 *data, bool expect_dup
 		die("map", r);
 }
 
+/* Write blocks @from..@from+@n-1 (data 1..n), committing every 4096. */
+static void write_phase(struct sis_core *c, u64 from, u64 n, u8 *data, bool expect_dup)
+{
+	u64 i;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		make_data(i + 1, data);
+		write_one(c, from + i, data, expect_dup);
+		if ((i & 4095) == 4095) {
+			r = sis_core_commit(c);
+			if (r)
+				die("commit", r);
+		}
+	}
+	r = sis_core_commit(c);
+	if (r)
+		die("commit", r);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -232,18 +252,7 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "unique"))
 		CALLGRIND_TOGGLE_COLLECT;
 	t0 = now();
-	for (i = 0; i < n; i++) {
-		make_data(i + 1, data);
-		write_one(c, i, data, false);
-		if ((i & 4095) == 4095) {
-			r = sis_core_commit(c);
-			if (r)
-				die("commit", r);
-		}
-	}
-	r = sis_core_commit(c);
-	if (r)
-		die("commit", r);
+	write_phase(c, 0, n, data, false);
 	t_unique = now() - t0;
 	fprintf(stderr, "bench-core: unique phase %.1f s\n", t_unique);
 	if (!strcmp(mode, "unique"))
@@ -253,18 +262,8 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "dup"))
 		CALLGRIND_TOGGLE_COLLECT;
 	t0 = now();
-	for (i = 0; (all || !strcmp(mode, "dup") || !strcmp(mode, "lookup")) && i < n; i++) {
-		make_data(i + 1, data);
-		write_one(c, n + i, data, true);
-		if ((i & 4095) == 4095) {
-			r = sis_core_commit(c);
-			if (r)
-				die("commit", r);
-		}
-	}
-	r = sis_core_commit(c);
-	if (r)
-		die("commit", r);
+	if (all || !strcmp(mode, "dup") || !strcmp(mode, "lookup"))
+		write_phase(c, n, n, data, true);
 	t_dup = now() - t0;
 	fprintf(stderr, "bench-core: dup phase %.1f s\n", t_dup);
 	if (!strcmp(mode, "dup"))
