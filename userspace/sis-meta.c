@@ -870,7 +870,7 @@ static int walk_map(struct sis_core *c, u64 logical, u64 expect,
 
 	for (u64 l = 0; l < logical && ms->mapped < expect; l++) {
 		u64 p;
-		int r = sis_core_lookup(c, l, &p);
+		int r = sis_core_lookup(c, 0, l, &p);
 
 		if (r == -ENODATA)
 			continue;

@@ -522,6 +522,51 @@ int __sis_ref_inc(struct sis_core *c, u64 pblock)
 }
 
 /**
+ * __sis_ref_inc_prepare() - make __sis_ref_inc(@pblock) of a mapped data
+ * block unable to fail
+ *
+ * Return: 0, -EOVERFLOW (saturated: no further sharer), -ENOMEM (nothing
+ * changed), or a metadata error (not a mapped data block).
+ */
+int __sis_ref_inc_prepare(struct sis_core *c, u64 pblock)
+{
+	struct sis_disk_rc *rc;
+	struct sis_page *pg;
+	int r;
+
+	r = __sis_rc_get(c, pblock, &pg, &rc);
+	if (r == -EINVAL || (!r && (!rc->refcount ||
+				    (le32_to_cpu(rc->flags) & SIS_RC_META))))
+		return __sis_metadata_error(c, -EILSEQ, "mapping to a free or map block");
+	if (!r && le32_to_cpu(rc->refcount) == U32_MAX)
+		r = -EOVERFLOW;
+	if (!r)
+		r = __sis_mc_dirty(c, pg);
+	return r;
+}
+
+/**
+ * __sis_node_rc() - the refcount entry of the map page at @blocknr
+ * @dirty: make its refcount page dirty (for a change)
+ *
+ * Return: 0, -ENOMEM, or a metadata error (not an allocated map page).
+ */
+int __sis_node_rc(struct sis_core *c, u64 blocknr, bool dirty,
+		  struct sis_disk_rc **rc)
+{
+	struct sis_page *pg;
+	int r;
+
+	r = __sis_rc_get(c, blocknr, &pg, rc);
+	if (r == -EINVAL || (!r && (!(*rc)->refcount ||
+				    !(le32_to_cpu((*rc)->flags) & SIS_RC_META))))
+		return __sis_metadata_error(c, -EILSEQ, "map page not allocated");
+	if (!r && dirty)
+		r = __sis_mc_dirty(c, pg);
+	return r;
+}
+
+/**
  * __sis_ref_dec_prepare() - make __sis_ref_dec(@pblock) unable to fail
  * for memory
  *
@@ -546,10 +591,11 @@ int __sis_ref_dec_prepare(struct sis_core *c, u64 pblock)
 }
 
 /**
- * __sis_ref_dec() - one logical block less maps @pblock; free it at zero
+ * __sis_ref_dec() - one reference less to @pblock; free it at zero
  *
- * Needs no memory after __sis_ref_dec_prepare(); a freed block leaves the
- * fingerprint index (RAM, no memory needed).
+ * A data block loses a logical block (or a leaf) naming it, a map page a
+ * parent.  Needs no memory after __sis_ref_dec_prepare(); a freed data
+ * block leaves the fingerprint index (RAM, no memory needed).
  */
 int __sis_ref_dec(struct sis_core *c, u64 pblock)
 {
@@ -564,7 +610,7 @@ int __sis_ref_dec(struct sis_core *c, u64 pblock)
 	if (r)
 		return r;
 	count = le32_to_cpu(rc->refcount);
-	if (!count || (le32_to_cpu(rc->flags) & SIS_RC_META))
+	if (!count)
 		return __sis_metadata_error(c, -EILSEQ, "refcount underflow");
 	r = __sis_mc_dirty(c, pg);
 	if (r)
@@ -573,7 +619,13 @@ int __sis_ref_dec(struct sis_core *c, u64 pblock)
 	if (count > 1)
 		return 0;
 
-	le64_add_cpu(&c->root.nr_data, -1);
+	if (le32_to_cpu(rc->flags) & SIS_RC_META) {
+		rc->flags = 0;
+		le64_add_cpu(&c->root.nr_meta, -1);
+	} else {
+		le64_add_cpu(&c->root.nr_data, -1);
+		__sis_index_remove(c, le64_to_cpu(rc->fp), pblock);
+	}
 	block_group(c, pblock, &group, &idx);
 	/*
 	 * Allocatable only after the next commit, even a block the last
@@ -591,7 +643,6 @@ int __sis_ref_dec(struct sis_core *c, u64 pblock)
 	 * full (it sees the block freed in the open transaction).
 	 */
 	__summary_clear(c, group);
-	__sis_index_remove(c, le64_to_cpu(rc->fp), pblock);
 	return 0;
 }
 

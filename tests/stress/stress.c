@@ -303,13 +303,13 @@ static int write_block(u64 l, u32 seed)
 
 	gen_block(seed, data);
 	if (sis_block_is_zero(data))
-		return sis_core_unmap(t.c, l, 1);
+		return sis_core_unmap(t.c, 0, l, 1);
 	fp = fp_of(data);
 	r = sis_core_find_dup(t.c, fp, &p);
 	if (!r) {
 		r = same_data(p, data, &same);
 		if (!r)
-			r = same ? sis_core_map(t.c, l, p) : -ENOENT;
+			r = same ? sis_core_map(t.c, 0, l, p) : -ENOENT;
 		sis_core_unpin(t.c, p);
 		if (!r)
 			t.dups++;
@@ -324,7 +324,7 @@ static int write_block(u64 l, u32 seed)
 		return r;
 	r = memdev_write(t.d, p, data);
 	if (!r)
-		r = sis_core_map(t.c, l, p);
+		r = sis_core_map(t.c, 0, l, p);
 	sis_core_unpin(t.c, p);
 	return r;
 }
@@ -359,7 +359,7 @@ static int inflight_pair(u64 la, u64 lb, u32 seed, bool abandon, bool *a_mapped,
 	} else {
 		r = memdev_write(t.d, pa, data);
 		if (!r)
-			r = sis_core_map(t.c, la, pa);
+			r = sis_core_map(t.c, 0, la, pa);
 		sis_core_unpin(t.c, pa);
 		if (r) {
 			if (!rb)
@@ -377,7 +377,7 @@ static int inflight_pair(u64 la, u64 lb, u32 seed, bool abandon, bool *a_mapped,
 		else
 			r = same_data(pb, data, &same);
 		if (!r && same)
-			r = sis_core_map(t.c, lb, pb);
+			r = sis_core_map(t.c, 0, lb, pb);
 		sis_core_unpin(t.c, pb);
 		if (!r && same) {
 			if (pb == pa)
@@ -421,7 +421,7 @@ static int pinned_race(u64 lb, u64 lo, u32 seed, u32 seed2, u32 lb_old)
 	hist_push_partial(lb, lb_old);
 	r = same_data(p, data, &same);
 	if (!r && same)
-		r = sis_core_map(t.c, lb, p);
+		r = sis_core_map(t.c, 0, lb, p);
 	sis_core_unpin(t.c, p);
 	if (r == -ESTALE)
 		t.stale_maps++;
@@ -503,7 +503,7 @@ static void read_state(u64 *logical, u64 **hashes, u64 *nr_mapped)
 	if (!h)
 		die("out of memory");
 	for (l = 0; l < st.logical_blocks; l++) {
-		r = sis_core_lookup(t.c, l, &p);
+		r = sis_core_lookup(t.c, 0, l, &p);
 		if (r == -ENODATA) {
 			memset(buf, 0, BS);
 		} else if (r) {
@@ -842,7 +842,7 @@ static int one_op(struct snap *intended)
 		hist_push_wild(l, l + n);
 		memset(t.cur + l, 0, n * sizeof(u32));
 		snap_take(intended);
-		r = sis_core_unmap(t.c, l, n);
+		r = sis_core_unmap(t.c, 0, l, n);
 		t.discards++;
 	} else if (k < 770) {			/* commit */
 		t.op_name = "commit";
@@ -861,7 +861,7 @@ static int one_op(struct snap *intended)
 		n = t.logical + 1 + rnd_below(600);
 		if (n > opt.logical * 2)
 			return 0;
-		r = sis_core_resize(t.c, n, 0);
+		r = sis_core_volume_resize(t.c, 0, n);
 		if (!r)
 			model_grow(n);
 		snap_take(intended);
@@ -873,7 +873,7 @@ static int one_op(struct snap *intended)
 		if (memdev_resize(t.d, n))
 			die("memdev_resize");
 		snap_take(intended);
-		r = sis_core_resize(t.c, 0, n);
+		r = sis_core_resize(t.c, n);
 	} else if (k < 800) {			/* live verification */
 		t.op_name = "verify-live";
 		if (chance(100))
@@ -908,7 +908,7 @@ static bool free_space(void)
 
 	t.op_name = "enospc-discard";
 	hist_push_wild(l, t.logical);
-	r = sis_core_unmap(t.c, l, t.logical - l);
+	r = sis_core_unmap(t.c, 0, l, t.logical - l);
 	memset(t.cur + l, 0, (t.logical - l) * sizeof(u32));
 	/*
 	 * Now and then the power fails within the commit's first writes:

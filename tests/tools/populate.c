@@ -75,13 +75,13 @@ static int write_block(struct sis_core *c, struct filedev *f, u64 l, u64 id)
 	int r;
 
 	if (!id)
-		return sis_core_unmap(c, l, 1);
+		return sis_core_unmap(c, 0, l, 1);
 	fill(buf, id);
 	fp = sis_fingerprint(buf);
 	if (!sis_core_find_dup(c, fp, &p)) {
 		r = filedev_read(f, p, cand);
 		if (!r && !memcmp(buf, cand, BS))
-			r = sis_core_map(c, l, p);
+			r = sis_core_map(c, 0, l, p);
 		else
 			r = -ENOENT;
 		sis_core_unpin(c, p);
@@ -93,7 +93,7 @@ static int write_block(struct sis_core *c, struct filedev *f, u64 l, u64 id)
 		return r;
 	r = filedev_write(f, p, buf);
 	if (!r)
-		r = sis_core_map(c, l, p);
+		r = sis_core_map(c, 0, l, p);
 	sis_core_unpin(c, p);
 	return r;
 }
@@ -143,7 +143,7 @@ int main(int argc, char **argv)
 		for (u64 l = 0; l < n; l++) {
 			u64 id = id_final(l, n), p;
 
-			r = sis_core_lookup(c, l, &p);
+			r = sis_core_lookup(c, 0, l, &p);
 			if (r == -ENODATA)
 				memset(got, 0, BS);
 			else if (r || filedev_read(&f, p, got))
