@@ -27,7 +27,8 @@
  *    -EAGAIN with c->map_room set, and the operation commits
  *    (__sis_commit_room()) and retries.
  *  - Pages of a deleted volume are freed top-down in bounded steps
- *    (__sis_map_free_step()); a shared page only loses a reference.
+ *    (__sis_map_free_step()); a shared page only loses a reference.  An
+ *    exclusive leaf being freed is cleared entry by entry, like an unmap.
  *
  * Emptied exclusive pages stay allocated until the volume is deleted.
  *
@@ -85,7 +86,7 @@ static int __new_map_page(struct sis_core *c, u32 level, u64 *blocknr,
 /*
  * Refcount pages the entries of @mp may touch, plus @extra: runs of
  * entries in one group count once (exact for data written in order, an
- * upper bound otherwise).
+ * upper bound otherwise), and never more than the groups there are.
  */
 static u64 entry_pages(struct sis_core *c, const struct sis_disk_map_page *mp,
 		       u64 extra)
@@ -103,14 +104,33 @@ static u64 entry_pages(struct sis_core *c, const struct sis_disk_map_page *mp,
 			n++;
 		prev = g;
 	}
-	return n;
+	return min(n, c->nr_groups + extra);
 }
 
-/* Has the running transaction room for @pages more?  Else say how many. */
+/**
+ * sis_map_copy_pages() - transaction pages one copy of a shared map page
+ * may need at most on this device (see sis_core_volume_clone())
+ */
+u64 sis_map_copy_pages(struct sis_core *c)
+{
+	return min_t(u64, SIS_MAP_FANOUT, c->nr_groups) + 4;
+}
+
+/*
+ * Has the running transaction room for @pages more?  Else say how many
+ * (-EAGAIN), or -ENOSPC if even an empty one could not hold them (the
+ * journal is too small for this step: the device grew since clones were
+ * allowed).
+ */
 static int __room(struct sis_core *c, u64 pages)
 {
 	if (c->mc_nr_dirty + pages <= sis_txn_cap(c))
 		return 0;
+	if (pages + SIS_OP_MAX_DIRTY > sis_txn_cap(c)) {
+		sis_log(c, 3, "journal too small to copy a shared map page (%llu pages)",
+			(unsigned long long)pages);
+		return -ENOSPC;
+	}
 	c->map_room = pages;
 	return -EAGAIN;
 }
@@ -518,14 +538,15 @@ static void __unlink(struct sis_core *c, struct sis_disk_volume *v,
  * which is being deleted
  *
  * Walks down from the root through exclusive pages to the first non-empty
- * entry, then either drops a shared child's reference, or frees one leaf
- * and the references of its entries, or frees one emptied page.  Each step
- * is consistent on its own: a transaction may commit after any of them, and
- * after a crash the walk starts again from the root.
+ * entry, then either drops a shared child's reference, or drops the
+ * references of one leaf's entries (clearing them; as many as the running
+ * transaction holds) and frees the leaf, or frees one emptied page.  Each
+ * step is consistent on its own: a transaction may commit after any of
+ * them, and after a crash the walk starts again from the root.
  *
- * Return: 1 (more to do), 0 (the map is empty: v->map_root is 0), -EAGAIN
- * (room for c->map_room pages needed: commit and call again), -ENOMEM or a
- * metadata error.
+ * Return: 1 (more to do: commit if the transaction is full, then call
+ * again), 0 (the map is empty: v->map_root is 0), -ENOMEM or a metadata
+ * error.
  */
 int __sis_map_free_step(struct sis_core *c, struct sis_disk_volume *v)
 {
@@ -568,10 +589,8 @@ int __sis_map_free_step(struct sis_core *c, struct sis_disk_volume *v)
 	if (level)			/* an emptied interior page */
 		goto unlink;
 
-	r = __room(c, entry_pages(c, mp, 4));
-	for (i = 0; !r && i < SIS_MAP_FANOUT; i++)
-		if (mp->e[i])
-			r = __sis_ref_dec_prepare(c, le64_to_cpu(mp->e[i]));
+	/* an exclusive leaf: its entries go one by one, as unmap does */
+	r = __sis_mc_dirty(c, pg);
 	if (r)
 		return r;
 	for (i = 0; i < SIS_MAP_FANOUT; i++) {
@@ -579,6 +598,12 @@ int __sis_map_free_step(struct sis_core *c, struct sis_disk_volume *v)
 
 		if (!b)
 			continue;
+		if (__sis_txn_full(c))
+			return 1;	/* the rest after a commit */
+		r = __sis_ref_dec_prepare(c, b);
+		if (r)
+			return r;
+		mp->e[i] = 0;
 		r = __sis_ref_dec(c, b);
 		if (r)
 			return __sis_metadata_error(c, r, "volume delete");

@@ -51,6 +51,10 @@
  * @pend_run:   refcount pages: blocks freed in the running transaction
  * @pend_commit: refcount pages: blocks freed in the committing transaction;
  *              both kinds are skipped by the allocator until released
+ * @pend_meta:  refcount pages: which of those pending blocks were map pages
+ * @pend_ckpt:  refcount pages: freed map pages whose freeing is durable,
+ *              still skipped until a checkpoint: the journal may hold
+ *              images of them that a replay would write home
  * @data:       SIS_BLOCK_SIZE bytes
  */
 struct sis_page {
@@ -64,6 +68,8 @@ struct sis_page {
 	void *cimg;
 	u64 pend_run[SIS_PEND_WORDS];
 	u64 pend_commit[SIS_PEND_WORDS];
+	u64 pend_meta[SIS_PEND_WORDS];
+	u64 pend_ckpt[SIS_PEND_WORDS];
 	void *data;
 };
 
@@ -116,6 +122,7 @@ struct sis_core {
 
 	/* Space accounting not kept on disk. */
 	u64 nr_pending_free;		/* freed, not yet released (pend bits) */
+	u64 nr_meta_wait;		/* of those, map pages in pend_ckpt */
 	u64 nr_reserved;		/* allocated, pinned, not yet mapped */
 
 	/* Journal (journal.c). */
@@ -317,6 +324,7 @@ int sis_pins_reserve(struct sis_core *c);
 unsigned int __sis_collect_freed(struct sis_core *c, struct sis_page *pg,
 				 struct sis_extent *ext);
 void __sis_release_freed(struct sis_core *c, struct sis_page *pg);
+void __sis_release_checkpointed(struct sis_core *c, struct sis_page *pg);
 u64 __sis_nr_free(struct sis_core *c);
 u64 *sis_summary_alloc(struct sis_core *c, u64 physical_blocks, u64 *groups);
 void __sis_summary_install(struct sis_core *c, u64 **map, u64 groups);
@@ -362,6 +370,7 @@ int __sis_map_free_step(struct sis_core *c, struct sis_disk_volume *v);
 int __sis_map_count_exclusive(struct sis_core *c, struct sis_disk_volume *v,
 			      u64 *exclusive);
 u64 sis_map_capacity(u32 depth);
+u64 sis_map_copy_pages(struct sis_core *c);
 
 #define SIS_WALK_BAD		0x80000000U	/* page unreadable or out of range */
 #define SIS_WALK_SHADOW		0x40000000U	/* under a page met before */

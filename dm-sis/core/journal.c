@@ -323,6 +323,8 @@ static int __ckpt_run(struct sis_core *c, bool unlocked)
 	for (k = 0; k < n; k++) {
 		pg = c->commit_pages[k];
 		pg->needs_ckpt = false;
+		if (pg->type == SIS_BT_RC)
+			__sis_release_checkpointed(c, pg);
 		kfree(pg->cimg);
 		pg->cimg = NULL;
 		if (!pg->dirty && !pg->committing)
@@ -523,7 +525,9 @@ static int __ckpt_after_commit(struct sis_core *c, bool unlocked)
 {
 	int r;
 
-	if (!c->ckpt_owed && c->head - c->tail <= c->journal_blocks / 2)
+	/* freed map pages are allocatable after a checkpoint */
+	if (!c->ckpt_owed && !c->nr_meta_wait &&
+	    c->head - c->tail <= c->journal_blocks / 2)
 		return 0;
 	r = __ckpt_run(c, unlocked);
 	if (r == -ENOMEM) {

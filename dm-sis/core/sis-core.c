@@ -141,6 +141,7 @@ static void __sis_reload(struct sis_core *c)
 	c->root = c->sb.root;
 	c->root_dirty = false;
 	c->nr_pending_free = 0;
+	c->nr_meta_wait = 0;
 	c->frozen = false;	/* a transaction frozen by a failed commit */
 	c->c_frees = false;
 	__sis_summary_forget(c);	/* blocks of the transaction are free */
@@ -1082,7 +1083,7 @@ int sis_core_volume_clone(struct sis_core *c, u32 id, u32 origin,
 	__sis_op_begin(c);
 	r = __sis_check_writable(c);
 	/* one copy of a shared page must fit in a transaction */
-	if (!r && sis_txn_cap(c) < SIS_MAP_FANOUT + 4 + SIS_OP_MAX_DIRTY)
+	if (!r && sis_txn_cap(c) < sis_map_copy_pages(c) + SIS_OP_MAX_DIRTY)
 		r = -EOPNOTSUPP;
 	if (!r) {
 		o = __sis_vol_find(c, origin);
@@ -1107,25 +1108,23 @@ int sis_core_volume_clone(struct sis_core *c, u32 id, u32 origin,
 
 /*
  * Free the map of volume @id, which is marked SIS_VOL_DELETING, step by
- * step, committing when a step needs room; then free its slot.
+ * step, committing when the transaction is full; then free its slot.
  */
 static int __vol_delete_run(struct sis_core *c, u32 id)
 {
 	struct sis_disk_volume *v;
-	u64 room = 0;
 	int r;
 
 	for (;;) {
 		__sis_mc_shrink(c);
-		r = __sis_commit_room(c, room);
+		r = __sis_maybe_commit(c);
 		if (r)
 			return r;
 		v = __vol_slot(c, id);
 		if (!v || !(le32_to_cpu(v->flags) & SIS_VOL_DELETING))
 			return -ENOENT;		/* another caller finished it */
 		r = __sis_map_free_step(c, v);
-		room = r == -EAGAIN ? c->map_room : 0;
-		if (r == -EAGAIN || r == 1)
+		if (r == 1)
 			continue;
 		if (r)
 			return r;

@@ -473,7 +473,9 @@ int sis_core_volume_create(struct sis_core *c, u32 id, u64 logical_blocks,
  *
  * Return: as sis_core_volume_create(), -ENOENT (no volume @origin), and
  * -EOPNOTSUPP when the journal is too small to copy a shared map page in
- * one transaction (SIS_MAP_FANOUT + 28 pages; format with a larger one).
+ * one transaction (a transaction of min(SIS_MAP_FANOUT, groups) + 28
+ * pages: about 1100 journal blocks from 130 MiB of device up; format with
+ * a larger journal).
  */
 int sis_core_volume_clone(struct sis_core *c, u32 id, u32 origin,
 			  const char *name);

@@ -16,7 +16,10 @@
  * that freed it is durable, and that commit first waits for the reads
  * begun before it was frozen (sis_core_read_begin()), which is all the
  * reuse protection readers need.  A page with pending bits is dirty or
- * committing, so it stays in the cache until they clear.
+ * committing, so it stays in the cache until they clear.  A freed map page
+ * waits longer, for the next checkpoint (pend_ckpt): until the journal's
+ * tail passes the transactions holding its images, a replay could write
+ * one of them home over data stored in the block.
  * The counters keep
  *	data_blocks = nr_data + nr_meta + nr_pending_free + nr_reserved + free
  * exactly, so the allocator knows without scanning when there is no space.
@@ -126,8 +129,8 @@ int __sis_rc_get(struct sis_core *c, u64 pblock, struct sis_page **pg,
 /* Was the block freed in a transaction not yet durable and released? */
 static bool rc_pending(struct sis_page *pg, u32 idx)
 {
-	return ((pg->pend_run[idx / 64] | pg->pend_commit[idx / 64]) >>
-		(idx % 64)) & 1;
+	return ((pg->pend_run[idx / 64] | pg->pend_commit[idx / 64] |
+		 pg->pend_ckpt[idx / 64]) >> (idx % 64)) & 1;
 }
 
 /**
@@ -619,14 +622,15 @@ int __sis_ref_dec(struct sis_core *c, u64 pblock)
 	if (count > 1)
 		return 0;
 
+	block_group(c, pblock, &group, &idx);
 	if (le32_to_cpu(rc->flags) & SIS_RC_META) {
 		rc->flags = 0;
 		le64_add_cpu(&c->root.nr_meta, -1);
+		pg->pend_meta[idx / 64] |= BIT_ULL(idx % 64);
 	} else {
 		le64_add_cpu(&c->root.nr_data, -1);
 		__sis_index_remove(c, le64_to_cpu(rc->fp), pblock);
 	}
-	block_group(c, pblock, &group, &idx);
 	/*
 	 * Allocatable only after the next commit, even a block the last
 	 * commit never saw mapped: reads begun before the commit may still be
@@ -702,8 +706,35 @@ void __sis_release_freed(struct sis_core *c, struct sis_page *pg)
 	unsigned int w;
 
 	for (w = 0; w < SIS_PEND_WORDS; w++) {
-		c->nr_pending_free -= hweight64(pg->pend_commit[w]);
+		u64 meta = pg->pend_commit[w] & pg->pend_meta[w];
+
+		/* map pages wait for the next checkpoint */
+		c->nr_pending_free -= hweight64(pg->pend_commit[w] & ~meta);
+		c->nr_meta_wait += hweight64(meta);
+		pg->pend_ckpt[w] |= meta;
+		pg->pend_meta[w] &= ~meta;
 		pg->pend_commit[w] = 0;
+	}
+}
+
+/**
+ * __sis_release_checkpointed() - freed map pages of @pg become allocatable
+ *
+ * Called for every refcount page a checkpoint wrote home: the journal no
+ * longer holds a transaction that names those blocks, so no replay can
+ * write an old map page over data stored there later.  A page with
+ * pend_ckpt bits needs a checkpoint until then, so it stays cached.
+ */
+void __sis_release_checkpointed(struct sis_core *c, struct sis_page *pg)
+{
+	unsigned int w;
+
+	for (w = 0; w < SIS_PEND_WORDS; w++) {
+		u64 n = hweight64(pg->pend_ckpt[w]);
+
+		c->nr_pending_free -= n;
+		c->nr_meta_wait -= n;
+		pg->pend_ckpt[w] = 0;
 	}
 }
 
