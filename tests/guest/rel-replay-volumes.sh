@@ -11,7 +11,8 @@
 # volume 0 as volume k ("c<k>": the message commits); write a range of the
 # clone's own and flush ("x<k>"); delete clone k-1 ("d<k-1>").  Every
 # operation logs a mark after it returned.  The log is replayed onto a fresh
-# disk; at each mark and at a spread of FLUSH/FUA entries, a throw-away
+# disk; at each mark and at a spread of FLUSH/FUA entries (every one with
+# SIS_TEST_LONG=1), a throw-away
 # snapshot of the replayed disk must: activate (journal recovery) with
 # needs_check clear; hold every volume whose clone was acknowledged and not
 # deleted, and none whose delete was acknowledged (an operation under way
@@ -27,6 +28,7 @@ BLK="python3 $REL/blkpat.py"
 SRC=$(disk 1) LOG=$(disk 2) REP=$(disk 3) COW=$(disk 4)
 ROUNDS=${ROUNDS:-5}
 MAXPTS=${MAXPTS:-12}
+[ -n "${SIS_TEST_LONG:-}" ] && MAXPTS=1000000	# make test-long: every flush
 L=$((1 << 18))		# 128 MiB logical per volume
 N=256			# blocks per range
 OWN=$((ROUNDS * N + N)) # first block of the clones' own ranges
