@@ -102,39 +102,6 @@ static int run(char *const argv[], char *out, size_t len)
 	return -1;
 }
 
-static bool want_help(int argc, char **argv, const char *help)
-{
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--"))
-			break;
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			fputs(help, stdout);
-			return true;
-		}
-	}
-	return false;
-}
-
-static int next_opt(int argc, char **argv, const char *short_opts,
-		    const struct option *longs)
-{
-	int c;
-
-	opterr = 0;
-	c = getopt_long(argc, argv, short_opts, longs, NULL);
-	if (c == '?') {
-		if (optopt)
-			sis_usage_error("option '-%c' is unknown or needs a value", optopt);
-		else
-			sis_usage_error("unknown option or missing value: '%s'",
-					argv[optind - 1]);
-	} else if (c == ':') {
-		sis_usage_error("option '%s' needs a value", argv[optind - 1]);
-		c = '?';
-	}
-	return c;
-}
-
 static bool valid_dm_name(const char *name)
 {
 	size_t n = strlen(name);
@@ -339,9 +306,9 @@ int cmd_stats(int argc, char **argv)
 	const char *why = NULL;
 	int opt, r, found = 0;
 
-	if (want_help(argc, argv, stats_help))
+	if (sis_want_help(argc, argv, stats_help))
 		return SIS_EXIT_OK;
-	while ((opt = next_opt(argc, argv, ":jbv", longs)) != -1) {
+	while ((opt = sis_next_opt(argc, argv, ":jbv", longs)) != -1) {
 		switch (opt) {
 		case 'j':
 			json = true;
@@ -628,9 +595,9 @@ int cmd_create(int argc, char **argv)
 	uint64_t v;
 	int opt, r;
 
-	if (want_help(argc, argv, create_help))
+	if (sis_want_help(argc, argv, create_help))
 		return SIS_EXIT_OK;
-	while ((opt = next_opt(argc, argv, ":l:n", longs)) != -1) {
+	while ((opt = sis_next_opt(argc, argv, ":l:n", longs)) != -1) {
 		switch (opt) {
 		case 'l':
 			if (sis_parse_size(optarg, &v, &why))

@@ -8,6 +8,9 @@
  *                core (libsis-core.a) on a block device or an image file
  *   sis-dm.c     stats, create: online, through dmsetup and the grammar of
  *                include/sis-target.h
+ *   sis-vol.c    ls, volume create/clone/delete/resize: the volumes of a
+ *                pool, offline through the core (sis-dev.h)
+ *   sis-tab.c    probe, activate, deactivate: /etc/sistab
  *
  * The tool never decodes a metadata block by itself except the superblock
  * fields it prints (through include/sis-format.h); every walk, checksum
@@ -52,6 +55,16 @@ int sis_parse_uint(const char *s, uint64_t max, uint64_t *out);
 /* "10.0G"-style rendering of @bytes into @buf (at least 16 bytes). */
 const char *sis_human(uint64_t bytes, char *buf, size_t len);
 
+/* A --help (or -h) anywhere in @argv: print @help to stdout, true. */
+bool sis_want_help(int argc, char **argv, const char *help);
+struct option;
+/*
+ * getopt_long() over @argv with our own messages: returns the option, '?'
+ * on an error (message printed), -1 at the end.
+ */
+int sis_next_opt(int argc, char **argv, const char *short_opts,
+		 const struct option *longs);
+
 /* Minimal JSON writer: an object per call, comma handling automatic. */
 struct sis_json {
 	FILE *f;
@@ -67,6 +80,8 @@ void sj_str(struct sis_json *j, const char *key, const char *val);
 void sj_u64(struct sis_json *j, const char *key, uint64_t val);
 void sj_dbl(struct sis_json *j, const char *key, double val);
 void sj_bool(struct sis_json *j, const char *key, bool val);
+/* @text as it is (a value the caller formatted as JSON). */
+void sj_raw(struct sis_json *j, const char *key, const char *text);
 void sj_end(struct sis_json *j);
 
 /* Subcommands: argc/argv start at the subcommand name. */
@@ -79,5 +94,7 @@ int cmd_create(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_activate(int argc, char **argv);
 int cmd_deactivate(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_volume(int argc, char **argv);
 
 #endif /* SIS_TOOL_H */
