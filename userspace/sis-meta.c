@@ -263,17 +263,21 @@ int sis_open_failure(struct sis_dev *d, int r, const char *errmsg, bool check)
 /* ---- format ---- */
 
 static const char format_help[] =
-"Usage: sis format DEV [--logical-size SIZE] [--journal-blocks N] [--force]\n"
+"Usage: sis format DEV [--logical-size SIZE] [--journal-blocks N] [--name NAME]\n"
+"                      [--force]\n"
 "\n"
 "Write fresh dm-sis metadata on DEV (a block device or an image file).\n"
-"Everything DEV held is lost.  Refuses a device that holds dm-sis metadata,\n"
+"The pool starts with one volume, id 0, of the logical size (more with\n"
+"'sis volume').  Everything DEV held is lost.  Refuses a device that holds dm-sis metadata,\n"
 "a filesystem, a partition table or another volume signature unless --force.\n"
 "\n"
 "Options:\n"
 "  -l, --logical-size SIZE   exported size (default: the size of DEV); may be\n"
 "                            larger than DEV (thin); a multiple of 4 KiB\n"
 "  -j, --journal-blocks N    metadata journal size in 4 KiB blocks\n"
-"                            (default: chosen by the core)\n"
+"                            (default: chosen by the core; cloning volumes\n"
+"                            needs at least 1030)\n"
+"  -N, --name NAME           a name for volume 0 (see sis volume)\n"
 "  -f, --force               format whatever DEV holds\n"
 "  -q, --quiet               print nothing on success\n"
 "  -h, --help                this text\n"
@@ -305,10 +309,11 @@ int cmd_format(int argc, char **argv)
 		{ "journal-blocks", required_argument, NULL, 'j' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "name", required_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sis_core_config cfg = { 0 };
-	const char *path, *sig, *errmsg = NULL;
+	const char *path, *sig, *errmsg = NULL, *name = NULL, *why;
 	struct sis_core_stats st;
 	struct sis_core *c;
 	bool force = false, quiet = false;
@@ -319,7 +324,7 @@ int cmd_format(int argc, char **argv)
 
 	if (sis_want_help(argc, argv, format_help))
 		return SIS_EXIT_OK;
-	while ((opt = sis_next_opt(argc, argv, ":l:j:fq", longs)) != -1) {
+	while ((opt = sis_next_opt(argc, argv, ":l:j:fqN:", longs)) != -1) {
 		switch (opt) {
 		case 'l':
 			if (parse_logical(optarg, &cfg.logical_blocks))
@@ -336,6 +341,12 @@ int cmd_format(int argc, char **argv)
 			break;
 		case 'q':
 			quiet = true;
+			break;
+		case 'N':
+			why = sis_volume_name_problem(optarg);
+			if (why)
+				return sis_usage_error("--name '%s' %s", optarg, why);
+			name = optarg;
 			break;
 		default:
 			return SIS_EXIT_USAGE;
@@ -382,6 +393,21 @@ int cmd_format(int argc, char **argv)
 			errmsg ? errmsg : "error", sis_core_strerror(r));
 		r = SIS_EXIT_FAIL;
 		goto out;
+	}
+	/*
+	 * The core makes volume 0 without a name: an empty volume 0 is
+	 * deleted (O(1)) and made again with the name.
+	 */
+	if (name) {
+		r = sis_core_volume_delete(c, 0);
+		if (!r)
+			r = sis_core_volume_create(c, 0, cfg.logical_blocks, name);
+		if (r) {
+			sis_err("%s: naming volume 0 failed: %s", path, sis_core_strerror(r));
+			sis_core_close(c);
+			r = SIS_EXIT_FAIL;
+			goto out;
+		}
 	}
 	sis_core_get_stats(c, &st);
 	sis_core_close(c);

@@ -41,7 +41,7 @@
  * "._+-:@", not starting with '-' (one word in a dm message, never taken
  * for an option).
  */
-static const char *name_problem(const char *name)
+const char *sis_volume_name_problem(const char *name)
 {
 	size_t n = strlen(name);
 
@@ -60,7 +60,7 @@ static const char *name_problem(const char *name)
 
 static int check_name(const char *what, const char *name)
 {
-	const char *why = name_problem(name);
+	const char *why = sis_volume_name_problem(name);
 
 	if (why)
 		return sis_usage_error("%s '%s' %s", what, name, why);
@@ -212,8 +212,8 @@ static void vol_error(struct pool *p, const char *what, int r)
 	case -ENOSPC: why = "no space (the volume table or the device is full)"; break;
 	case -ENAMETOOLONG: why = "name too long"; break;
 	case -EINVAL: why = "invalid id or size (too large for the block map?)"; break;
-	case -EOPNOTSUPP: why = "the journal is too small for clones: format with "
-			  "a larger --journal-blocks"; break;
+	case -EOPNOTSUPP: why = "the journal is too small for clones (sis format "
+			  "--journal-blocks 1030 or more)"; break;
 	default: why = sis_core_strerror(r); break;
 	}
 	sis_err("%s: %s failed: %s", p->d.path, what, why);
@@ -478,6 +478,44 @@ static const struct {
 	[VOL_RESIZE] = { "resize", resize_help, 2, true },
 };
 
+/* One volume command, as parsed. */
+struct vol_req {
+	enum vol_op op;
+	const char *name;	/* the volume (NULL: by @id), or the new one */
+	const char *origin;	/* clone: the origin (NULL: by @origin_id) */
+	uint64_t id, origin_id;	/* NO_ID: not given */
+	u64 blocks;		/* create, resize: the size */
+};
+
+/*
+ * Everything the tool checks before a change: the volume named exists (and
+ * is not being deleted), a new name and id are free, the table has room,
+ * a resize does not shrink.  Fills @vi (the volume or the origin) and
+ * @nid (the new id).  Returns 0, or -1 with a message printed.
+ */
+static int vol_plan(struct pool *p, const struct vol_req *q,
+		    struct sis_volume_info *vi, u32 *nid)
+{
+	if (q->op != VOL_CREATE) {
+		if (q->op == VOL_CLONE ? pool_find(p, q->origin, q->origin_id, vi) :
+		    pool_find(p, q->name, q->id, vi))
+			return -1;
+		if (vi->deleting) {
+			sis_err("%s: volume %u is being deleted", p->d.path, vi->id);
+			return -1;
+		}
+	}
+	if ((q->op == VOL_CREATE || q->op == VOL_CLONE) &&
+	    pool_new_id(p, q->name, q->id, nid))
+		return -1;
+	if (q->op == VOL_RESIZE && q->blocks < vi->logical_blocks) {
+		sis_err("%s: volume %u has %llu blocks; volumes cannot shrink",
+			p->d.path, vi->id, (unsigned long long)vi->logical_blocks);
+		return -1;
+	}
+	return 0;
+}
+
 static int vol_cmd(enum vol_op op, int argc, char **argv)
 {
 	static const struct option longs[] = {
@@ -485,14 +523,13 @@ static int vol_cmd(enum vol_op op, int argc, char **argv)
 		{ "origin-id", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint64_t id = NO_ID, origin_id = NO_ID;
-	const char *path, *name = NULL, *origin = NULL, *size_arg = NULL;
+	struct vol_req q = { .op = op, .id = NO_ID, .origin_id = NO_ID };
+	const char *path, *size_arg = NULL;
 	struct sis_volume_info vi, after;
 	struct sis_core_stats st0, st1;
 	char what[64];
 	struct pool p;
 	int opt, npos, r;
-	u64 blocks = 0;
 	u32 nid;
 
 	if (sis_want_help(argc, argv, vol_ops[op].help))
@@ -500,13 +537,13 @@ static int vol_cmd(enum vol_op op, int argc, char **argv)
 	while ((opt = sis_next_opt(argc, argv, ":i:o:", longs)) != -1) {
 		switch (opt) {
 		case 'i':
-			if (parse_id("--id", optarg, &id))
+			if (parse_id("--id", optarg, &q.id))
 				return SIS_EXIT_USAGE;
 			break;
 		case 'o':
 			if (op != VOL_CLONE)
 				return sis_usage_error("--origin-id is for clone only");
-			if (parse_id("--origin-id", optarg, &origin_id))
+			if (parse_id("--origin-id", optarg, &q.origin_id))
 				return SIS_EXIT_USAGE;
 			break;
 		default:
@@ -515,9 +552,9 @@ static int vol_cmd(enum vol_op op, int argc, char **argv)
 	}
 	/* Positionals: DEV, then the names (one fewer when an id replaces one). */
 	npos = vol_ops[op].npos + 1;
-	if ((op == VOL_DELETE || op == VOL_RESIZE) && id != NO_ID)
+	if ((op == VOL_DELETE || op == VOL_RESIZE) && q.id != NO_ID)
 		npos--;
-	if (op == VOL_CLONE && origin_id != NO_ID)
+	if (op == VOL_CLONE && q.origin_id != NO_ID)
 		npos--;
 	if (optind >= argc)
 		return sis_usage_error("missing DEV (a block device or an image file)");
@@ -529,66 +566,65 @@ static int vol_cmd(enum vol_op op, int argc, char **argv)
 	path = argv[optind++];
 	switch (op) {
 	case VOL_CREATE:
-		name = argv[optind++];
+		q.name = argv[optind++];
 		size_arg = argv[optind++];
 		break;
 	case VOL_CLONE:
-		if (origin_id == NO_ID)
-			origin = argv[optind++];
-		name = argv[optind++];
+		if (q.origin_id == NO_ID)
+			q.origin = argv[optind++];
+		q.name = argv[optind++];
 		break;
 	case VOL_DELETE:
 	case VOL_RESIZE:
-		if (id == NO_ID)
-			name = argv[optind++];
+		if (q.id == NO_ID)
+			q.name = argv[optind++];
 		if (op == VOL_RESIZE)
 			size_arg = argv[optind++];
 		break;
 	}
-	if (name && check_name("NAME", name))
+	if (q.name && check_name("NAME", q.name))
 		return SIS_EXIT_USAGE;
-	if (origin && check_name("ORIGIN", origin))
+	if (q.origin && check_name("ORIGIN", q.origin))
 		return SIS_EXIT_USAGE;
-	if (size_arg && parse_vol_size(size_arg, &blocks))
+	if (size_arg && parse_vol_size(size_arg, &q.blocks))
 		return SIS_EXIT_USAGE;
 
+	/*
+	 * Everything the tool can refuse is found on a read-only open, so a
+	 * refusal writes nothing (a writable open checkpoints at close);
+	 * then the same look-ups again on the writable open, and the change.
+	 */
+	if (pool_open(&p, path, false))
+		return SIS_EXIT_FAIL;
+	r = vol_plan(&p, &q, &vi, &nid);
+	pool_close(&p, false);
+	if (r)
+		return SIS_EXIT_FAIL;
 	if (pool_open(&p, path, true))
 		return SIS_EXIT_FAIL;
 	sis_core_get_stats(p.c, &st0);
-	r = -1;
-	switch (op) {
+	r = vol_plan(&p, &q, &vi, &nid);
+	switch (r ? -1 : (int)op) {
 	case VOL_CREATE:
-		if (pool_new_id(&p, name, id, &nid))
-			break;
-		r = sis_core_volume_create(p.c, nid, blocks, name);
+		r = sis_core_volume_create(p.c, nid, q.blocks, q.name);
 		if (r) {
 			vol_error(&p, "create", r);
 			break;
 		}
-		printf("%s: created volume %u '%s', %llu blocks\n", path, nid, name,
-		       (unsigned long long)blocks);
+		printf("%s: created volume %u '%s', %llu blocks\n", path, nid, q.name,
+		       (unsigned long long)q.blocks);
 		break;
 	case VOL_CLONE:
-		if (pool_find(&p, origin, origin_id, &vi))
-			break;
-		if (vi.deleting) {
-			sis_err("%s: volume %u is being deleted", path, vi.id);
-			break;
-		}
-		if (pool_new_id(&p, name, id, &nid))
-			break;
-		r = sis_core_volume_clone(p.c, nid, vi.id, name);
+		r = sis_core_volume_clone(p.c, nid, vi.id, q.name);
 		if (r) {
 			vol_error(&p, "clone", r);
 			break;
 		}
 		printf("%s: cloned volume %u '%s' from volume %u%s%s%s, %llu mapped blocks shared\n",
-		       path, nid, name, vi.id, vi.name[0] ? " '" : "", vi.name,
+		       path, nid, q.name, vi.id, vi.name[0] ? " '" : "", vi.name,
 		       vi.name[0] ? "'" : "", (unsigned long long)vi.nr_mapped);
 		break;
 	case VOL_DELETE:
-		if (pool_find(&p, name, id, &vi))
-			break;
 		r = sis_core_volume_delete(p.c, vi.id);
 		if (r) {
 			snprintf(what, sizeof(what), "delete of volume %u", vi.id);
@@ -602,14 +638,7 @@ static int vol_cmd(enum vol_op op, int argc, char **argv)
 		       (unsigned long long)(st0.nr_meta - st1.nr_meta));
 		break;
 	case VOL_RESIZE:
-		if (pool_find(&p, name, id, &vi))
-			break;
-		if (blocks < vi.logical_blocks) {
-			sis_err("%s: volume %u has %llu blocks; volumes cannot shrink", path,
-				vi.id, (unsigned long long)vi.logical_blocks);
-			break;
-		}
-		r = sis_core_volume_resize(p.c, vi.id, blocks);
+		r = sis_core_volume_resize(p.c, vi.id, q.blocks);
 		if (!r)
 			r = sis_core_commit(p.c);
 		if (r) {

@@ -28,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/types.h>
+#include "sis-format.h"
 #include "sis.h"
 
 #ifndef SIS_TOOL_VERSION
@@ -338,7 +340,7 @@ int main(int argc, char **argv)
 		return SIS_EXIT_OK;
 	}
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
-		printf("sis %s (dm-sis on-disk format %d)\n", SIS_TOOL_VERSION, 1);
+		printf("sis %s (dm-sis on-disk format %d)\n", SIS_TOOL_VERSION, SIS_VERSION);
 		return SIS_EXIT_OK;
 	}
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {

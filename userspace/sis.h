@@ -65,6 +65,12 @@ struct option;
 int sis_next_opt(int argc, char **argv, const char *short_opts,
 		 const struct option *longs);
 
+/*
+ * Why @name cannot name a volume (NULL if it can): 1..31 bytes of letters,
+ * digits and "._+-:@", not starting with '-' (sis-vol.c).
+ */
+const char *sis_volume_name_problem(const char *name);
+
 /* Minimal JSON writer: an object per call, comma handling automatic. */
 struct sis_json {
 	FILE *f;
