@@ -35,7 +35,7 @@
 #define DM_NAME_MAX 127		/* DM_NAME_LEN - 1 */
 #define SIS_STATS_JSON_VERSION 1	/* schema of sis stats --json */
 
-static const char *dmsetup_bin(void)
+const char *sis_dmsetup_bin(void)
 {
 	const char *e = getenv("SIS_DMSETUP");
 
@@ -47,7 +47,7 @@ static const char *dmsetup_bin(void)
  * bytes).  stderr passes through.  Returns the exit status, or -1 if the
  * program could not be run.
  */
-static int run(char *const argv[], char *out, size_t len)
+int sis_run(char *const argv[], char *out, size_t len)
 {
 	int pfd[2] = { -1, -1 };
 	size_t got = 0;
@@ -333,12 +333,12 @@ int cmd_stats(int argc, char **argv)
 		return SIS_EXIT_FAIL;
 
 	{
-		char *av[] = { (char *)dmsetup_bin(), (char *)"status", name, NULL };
+		char *av[] = { (char *)sis_dmsetup_bin(), (char *)"status", name, NULL };
 
-		r = run(av, out, sizeof(out));
+		r = sis_run(av, out, sizeof(out));
 	}
 	if (r != 0) {
-		sis_err("'%s status %s' failed%s", dmsetup_bin(), name,
+		sis_err("'%s status %s' failed%s", sis_dmsetup_bin(), name,
 			r < 0 ? " (cannot run dmsetup)" : "");
 		return SIS_EXIT_FAIL;
 	}
@@ -469,7 +469,8 @@ int cmd_stats(int argc, char **argv)
 /* ---- create ---- */
 
 static const char create_help[] =
-"Usage: sis create NAME DEV [--logical-size SIZE] [feature options] [--dry-run]\n"
+"Usage: sis create NAME DEV [--volume VOL] [--logical-size SIZE] [feature options]\n"
+"                  [--dry-run]\n"
 "\n"
 "Activate the dm-sis target NAME over DEV: compute the table line\n"
 "\n"
@@ -478,9 +479,13 @@ static const char create_help[] =
 "and run `dmsetup create NAME --table LINE`.  The logical size defaults to\n"
 "the one in DEV's metadata, or the size of DEV when DEV is blank (the target\n"
 "formats a blank device on first activation).  A larger size than the\n"
-"metadata's grows the device; a smaller one is refused.\n"
+"metadata's grows the device; a smaller one is refused.  With --volume,\n"
+"the device serves that volume of the pool (table feature 'volume <id>',\n"
+"its size is the volume's); one device per volume.\n"
 "\n"
 "Options:\n"
+"  -V, --volume VOL            the volume, by name or id (default 0; see\n"
+"                              sis ls, sis volume)\n"
 "  -l, --logical-size SIZE     exported size, a multiple of 4 KiB (units as\n"
 "                              for sis format: s, K, M, G, T, P, E)\n"
 "      --no-discard-passdown   do not discard freed blocks on DEV\n"
@@ -507,13 +512,17 @@ enum {
 };
 
 /*
- * The logical size DEV's metadata records: 0 with *@blank when both
- * superblock copies are zero; -1 (message printed) when DEV cannot be read
- * or holds something that is not usable dm-sis metadata.
+ * The logical size DEV's metadata records for volume @vol (NULL: 0; a
+ * number: an id; else a name), its id in *@vid: 0 with *@blank when both
+ * superblock copies are zero; -1 (message printed) when DEV cannot be read,
+ * holds something that is not usable dm-sis metadata, or has no such
+ * volume.
  */
-static int device_logical_blocks(const char *path, u64 *logical, u64 *physical,
-				 bool *blank)
+static int device_logical_blocks(const char *path, const char *vol, u32 *vid,
+				 u64 *logical, u64 *physical, bool *blank)
 {
+	struct sis_volume_info vi;
+	uint64_t id = 0;
 	struct sis_core_config cfg = { .flags = SIS_OPEN_READ_ONLY | SIS_OPEN_IGNORE_CHECK };
 	struct sis_core_stats st;
 	struct sis_io_ops ops;
@@ -548,10 +557,18 @@ static int device_logical_blocks(const char *path, u64 *logical, u64 *physical,
 				zero = false;
 	}
 	free(buf);
+	if (vol && sis_parse_uint(vol, SIS_VOL_ID_MAX, &id))
+		id = UINT64_MAX;	/* a name */
+	*vid = 0;
 	if (zero) {
+		filedev_close(&f);
+		if (id) {
+			sis_err("%s: blank (the target formats it with volume 0 only): "
+				"no volume %s", path, vol);
+			return -1;
+		}
 		*blank = true;
 		*logical = 0;
-		filedev_close(&f);
 		return 0;
 	}
 	filedev_ops(&f, &ops);
@@ -568,8 +585,23 @@ static int device_logical_blocks(const char *path, u64 *logical, u64 *physical,
 	}
 	sis_core_get_stats(c, &st);
 	*logical = st.logical_blocks;
+	r = 0;
+	if (id == UINT64_MAX)
+		r = sis_core_volume_find(c, vol, vid);
+	else
+		*vid = (u32)id;
+	if (!r)
+		r = sis_core_volume_info(c, *vid, &vi);
+	if (!r && vi.deleting)
+		r = -ENOENT;
 	sis_core_close(c);
 	filedev_close(&f);
+	if (r) {
+		sis_err("%s: no volume %s%s (see 'sis ls %s')", path,
+			id == UINT64_MAX ? "named " : "", vol ? vol : "0", path);
+		return -1;
+	}
+	*logical = vi.logical_blocks;
 	return 0;
 }
 
@@ -584,9 +616,12 @@ int cmd_create(int argc, char **argv)
 		{ "commit-interval", required_argument, NULL, OPT_COMMIT_INTERVAL },
 		{ "low-water-mark", required_argument, NULL, OPT_LOW_WATER_MARK },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "volume", required_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *feats[8];
+	const char *feats[8], *vol = NULL;
+	char volid[16];
+	u32 vid;
 	int nfeat = 0, nargs = 0;
 	char interval[24] = "", lwm[24] = "", table[4096], *p;
 	u64 logical = 0, disk_logical, physical;
@@ -597,8 +632,18 @@ int cmd_create(int argc, char **argv)
 
 	if (sis_want_help(argc, argv, create_help))
 		return SIS_EXIT_OK;
-	while ((opt = sis_next_opt(argc, argv, ":l:n", longs)) != -1) {
+	while ((opt = sis_next_opt(argc, argv, ":l:nV:", longs)) != -1) {
 		switch (opt) {
+		case 'V':
+			if (vol)
+				return sis_usage_error("--volume given twice");
+			if (sis_parse_uint(optarg, SIS_VOL_ID_MAX, &v) &&
+			    (why = sis_volume_name_problem(optarg)))
+				return sis_usage_error("--volume '%s': not an id (0..%u) nor a "
+						       "volume name: the name %s", optarg,
+						       SIS_VOL_ID_MAX, why);
+			vol = optarg;
+			break;
 		case 'l':
 			if (sis_parse_size(optarg, &v, &why))
 				return sis_usage_error("--logical-size '%s': %s", optarg, why);
@@ -668,7 +713,7 @@ int cmd_create(int argc, char **argv)
 	if (strchr(dev, ' ') || strchr(dev, '\t') || strchr(dev, '\n'))
 		return sis_usage_error("DEV '%s' contains white space", dev);
 
-	if (device_logical_blocks(dev, &disk_logical, &physical, &blank))
+	if (device_logical_blocks(dev, vol, &vid, &disk_logical, &physical, &blank))
 		return SIS_EXIT_FAIL;
 	if (!logical)
 		logical = blank ? physical : disk_logical;
@@ -692,6 +737,11 @@ int cmd_create(int argc, char **argv)
 		nargs += 2;
 	if (lwm[0])
 		nargs += 2;
+	/* Volume 0 is the default: its table line stays what it always was. */
+	if (vid) {
+		snprintf(volid, sizeof(volid), "%u", vid);
+		nargs += 2;
+	}
 	if (nargs) {
 		p += snprintf(p, sizeof(table) - (size_t)(p - table), " %d", nargs);
 		for (int i = 0; i < nfeat; i++)
@@ -700,23 +750,26 @@ int cmd_create(int argc, char **argv)
 			p += snprintf(p, sizeof(table) - (size_t)(p - table), " %s %s",
 				      SIS_FEAT_COMMIT_INTERVAL, interval);
 		if (lwm[0])
+			p += snprintf(p, sizeof(table) - (size_t)(p - table), " %s %s",
+				      SIS_FEAT_LOW_WATER_MARK, lwm);
+		if (vid)
 			snprintf(p, sizeof(table) - (size_t)(p - table), " %s %s",
-				 SIS_FEAT_LOW_WATER_MARK, lwm);
+				 SIS_FEAT_VOLUME, volid);
 	}
 	if (dry) {
 		printf("%s\n", table);
 		return SIS_EXIT_OK;
 	}
 	{
-		char *av[] = { (char *)dmsetup_bin(), (char *)"create", (char *)name,
+		char *av[] = { (char *)sis_dmsetup_bin(), (char *)"create", (char *)name,
 			       (char *)"--table", table, NULL };
 
-		r = run(av, NULL, 0);
+		r = sis_run(av, NULL, 0);
 	}
 	if (r) {
 		struct stat st;
 
-		sis_err("'%s create %s --table \"%s\"' failed%s", dmsetup_bin(), name,
+		sis_err("'%s create %s --table \"%s\"' failed%s", sis_dmsetup_bin(), name,
 			table, r < 0 ? " (cannot run dmsetup)" : "");
 		if (!stat(dev, &st) && S_ISREG(st.st_mode))
 			sis_err("%s is a regular file: attach it with losetup(8) first", dev);
@@ -729,10 +782,10 @@ int cmd_create(int argc, char **argv)
 
 		snprintf(node, sizeof(node), "/dev/mapper/%s", name);
 		if (stat(node, &st)) {
-			char *av[] = { (char *)dmsetup_bin(), (char *)"mknodes",
+			char *av[] = { (char *)sis_dmsetup_bin(), (char *)"mknodes",
 				       (char *)name, NULL };
 
-			(void)run(av, NULL, 0);
+			(void)sis_run(av, NULL, 0);
 		}
 	}
 	printf("created /dev/mapper/%s: %s\n", name, table);

@@ -39,7 +39,8 @@
 /*
  * A volume name: 1..SIS_VOL_NAME_LEN - 1 bytes of letters, digits and
  * "._+-:@", not starting with '-' (one word in a dm message, never taken
- * for an option).
+ * for an option), not all digits (where an id or a name may be given, as
+ * in sis create --volume, a number is an id).
  */
 const char *sis_volume_name_problem(const char *name)
 {
@@ -51,6 +52,9 @@ const char *sis_volume_name_problem(const char *name)
 		return "is too long (at most 31 bytes)";
 	if (name[0] == '-')
 		return "starts with '-'";
+	if (strspn(name, "0123456789") == n)
+		return "is a number (a name has a character other than a digit, "
+		       "so a name and an id cannot be confused)";
 	for (const char *p = name; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		      (*p >= '0' && *p <= '9') || strchr("._+-:@", *p)))

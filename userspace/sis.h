@@ -23,6 +23,20 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/*
+ * The volume words of include/sis-target.h (issue 13) for a tree whose
+ * header predates them; identical to the header's (include it first).
+ */
+#ifdef SIS_TARGET_H
+#ifndef SIS_FEAT_VOLUME
+#define SIS_FEAT_VOLUME			"volume"
+#define SIS_MSG_CREATE_VOLUME		"create_volume"
+#define SIS_MSG_CLONE_VOLUME		"clone_volume"
+#define SIS_MSG_DELETE_VOLUME		"delete_volume"
+#define SIS_MSG_SET_VOLUME_SIZE		"set_volume_size"
+#endif
+#endif
+
 /* Exit codes shared by every subcommand. */
 #define SIS_EXIT_OK		0
 #define SIS_EXIT_FAIL		1	/* the operation failed (not check) */
@@ -67,7 +81,7 @@ int sis_next_opt(int argc, char **argv, const char *short_opts,
 
 /*
  * Why @name cannot name a volume (NULL if it can): 1..31 bytes of letters,
- * digits and "._+-:@", not starting with '-' (sis-vol.c).
+ * digits and "._+-:@", not starting with '-', not all digits (sis-vol.c).
  */
 const char *sis_volume_name_problem(const char *name);
 
@@ -100,6 +114,13 @@ int cmd_create(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_activate(int argc, char **argv);
 int cmd_deactivate(int argc, char **argv);
+/*
+ * Run argv; with @out, capture its stdout (NUL-terminated, at most @len - 1
+ * bytes).  Returns the exit status, or -1 if it could not be run (sis-dm.c).
+ */
+int sis_run(char *const argv[], char *out, size_t len);
+/* dmsetup, or $SIS_DMSETUP (the host tests' fake). */
+const char *sis_dmsetup_bin(void);
 int cmd_ls(int argc, char **argv);
 int cmd_volume(int argc, char **argv);
 

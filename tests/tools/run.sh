@@ -655,8 +655,10 @@ test_volumes() {
 	"$SIS" volume resize "$img" empty 2G | grep -q "volume 2: 524288 blocks (was 262144)" || fail "resize"
 
 	# Deleting frees exactly the exclusive blocks.
+	"$POP" "$img" write --volume 9 --seed 3 --blocks 200
 	ls_matches_maps "$img"
 	excl=$(ls_field 9 5 "$img")
+	[ "$excl" -gt 100 ] || fail "snap2's own writes are not exclusive: $excl"
 	d0=$(pool_field data_blocks "$img")
 	"$SIS" volume delete "$img" snap2 | tee "$T/out"
 	d1=$(pool_field data_blocks "$img")
@@ -741,6 +743,42 @@ test_volume_small_journal() {
 	expect_rc 0 "$SIS" check "$img"
 }
 
+# A device per volume: sis create --volume and the sistab volume= option
+# give the table feature 'volume <id>' and the volume's size.
+test_create_volume() {
+	local img=$T/cv.img
+	export SIS_DMSETUP=$FAKE FAKE_LOG=$T/fake.log
+	fresh 64M "$img"
+	"$SIS" format -q --name root "$img"
+	"$SIS" volume create "$img" data 1G >/dev/null
+	line=$("$SIS" create --dry-run x "$img" --volume data --commit-interval 5)
+	[ "$line" = "0 2097152 sis $img 4 commit_interval 5 volume 1" ] || fail "by name: '$line'"
+	line=$("$SIS" create --dry-run x "$img" --volume 1)
+	[ "$line" = "0 2097152 sis $img 2 volume 1" ] || fail "by id: '$line'"
+	# Volume 0 keeps the table line it always had.
+	line=$("$SIS" create --dry-run x "$img" --volume root)
+	[ "$line" = "0 131072 sis $img" ] || fail "volume 0: '$line'"
+	: >"$T/fake.log"
+	expect_rc 1 "$SIS" create x "$img" --volume nosuch 2>"$T/err"
+	grep -q "no volume named nosuch" "$T/err" || fail "no such name"
+	expect_rc 1 "$SIS" create x "$img" --volume 7 2>"$T/err"
+	grep -q "no volume 7 " "$T/err" || fail "no such id"
+	expect_rc 2 "$SIS" create x "$img" --volume 'a b'
+	expect_rc 2 "$SIS" create x "$img" --volume data --volume root
+	fresh 64M "$T/blank.img"
+	expect_rc 1 "$SIS" create x "$T/blank.img" --volume 1
+	[ ! -s "$T/fake.log" ] || fail "dmsetup ran: $(cat "$T/fake.log")"
+	# sistab: one line per volume of one pool.
+	printf 'r0 %s\nd1 %s volume=data,commit_interval=3\nbad %s volume=9\n' \
+		"$img" "$img" "$img" >"$T/sistab"
+	FAKE_RC=1 expect_rc 1 "$SIS" activate --config "$T/sistab" --all 2>"$T/err"
+	grep -q "no volume 9" "$T/err" || fail "sistab: bad volume not reported"
+	grep -qx "create r0 --table 0 131072 sis $img" "$T/fake.log" || fail "sistab r0: $(cat "$T/fake.log")"
+	grep -qx "create d1 --table 0 2097152 sis $img 4 commit_interval 3 volume 1" "$T/fake.log" ||
+		fail "sistab d1: $(cat "$T/fake.log")"
+	! grep -q "create bad" "$T/fake.log" || fail "dmsetup ran for a missing volume"
+}
+
 # ---- run ------------------------------------------------------------------
 make_base >"$T/base.log" 2>&1 || { cat "$T/base.log"; echo "FAIL: tools/populate-base"; echo "0 passed, 1 failed"; exit 1; }
 
@@ -780,6 +818,7 @@ run_all() {
 	t volume/create-clone-delete test_volumes
 	t volume/table-full test_volume_table_full
 	t volume/small-journal test_volume_small_journal
+	t volume/create-activate test_create_volume
 }
 
 PFX=tools
