@@ -28,6 +28,12 @@ struct sis_dev {
  * refused.  Prints the reason; returns 0 or -errno.
  */
 int sis_dev_open(struct sis_dev *d, const char *path, bool write);
+/*
+ * Open @path read-only without the O_EXCL claim, dropping its cached pages
+ * first: for reading the committed volume table of a pool an active target
+ * uses (sis volume --dm).  Never for anything that reads the map.
+ */
+int sis_dev_open_shared(struct sis_dev *d, const char *path);
 void sis_dev_close(struct sis_dev *d);
 /* strerror() for the core's errno codes, in the core's own meanings. */
 const char *sis_core_strerror(int r);

@@ -76,7 +76,7 @@ static void core_log(void *ctx, int level, const char *msg)
  * it would report a state that never existed (thin_check refuses the same
  * way).
  */
-int sis_dev_open(struct sis_dev *d, const char *path, bool write)
+static int dev_open(struct sis_dev *d, const char *path, bool write, bool claim)
 {
 	struct stat st;
 	int r;
@@ -94,7 +94,7 @@ int sis_dev_open(struct sis_dev *d, const char *path, bool write)
 		return -EINVAL;
 	}
 	d->is_blk = S_ISBLK(st.st_mode);
-	if (d->is_blk) {
+	if (d->is_blk && claim) {
 		d->excl_fd = open(path, O_RDONLY | O_EXCL);
 		if (d->excl_fd < 0) {
 			r = -errno;
@@ -111,11 +111,24 @@ int sis_dev_open(struct sis_dev *d, const char *path, bool write)
 			close(d->excl_fd);
 		return r;
 	}
+	/* An active target writes around the page cache: drop what it holds. */
+	if (!claim)
+		posix_fadvise(d->f.fd, 0, 0, POSIX_FADV_DONTNEED);
 	filedev_ops(&d->f, &d->ops);
 	d->ops.log = core_log;
 	if (!write)
 		d->ops.discard = NULL;
 	return 0;
+}
+
+int sis_dev_open(struct sis_dev *d, const char *path, bool write)
+{
+	return dev_open(d, path, write, true);
+}
+
+int sis_dev_open_shared(struct sis_dev *d, const char *path)
+{
+	return dev_open(d, path, false, false);
 }
 
 void sis_dev_close(struct sis_dev *d)

@@ -6,11 +6,12 @@
  * volume table of the root, include/sis-format.h); volume 0 is made by
  * format.  These commands work offline, like check and repair: they open
  * the core on the device or image (read-only for ls), and a block device
- * in use by an active target is refused by its O_EXCL claim (sis-dev.h):
- * the active pool is changed with its dm messages instead
- * (docs/target.md).  Every change is the core's own call
- * (sis_core_volume_*), committed before the command returns, so what the
- * tool does is exactly what the target's messages do.
+ * in use is refused by its O_EXCL claim (sis-dev.h).  Every change is the
+ * core's own call (sis_core_volume_*), committed before the command
+ * returns, so what the tool does is exactly what the target's messages do.
+ * An active pool (a block device held by a sis device, or --dm NAME) gets
+ * the dm message instead (vol_online()); names are resolved on its
+ * committed volume table, read without the claim.
  *
  * Volumes are named here by NAME (1..31 bytes, stored in the table, unique
  * in the pool: the tool checks this, the core does not) or by --id.  A new
@@ -19,20 +20,25 @@
  * opened: nothing is touched and the exit status is 2.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <linux/types.h>
 #include "sis-core.h"
+#include "sis-target.h"
 #include "sis.h"
 #include "sis-dev.h"
 
 #define BS SIS_BLOCK_SIZE
 #define SIS_LS_JSON_VERSION 1	/* schema of sis ls --json (docs/tools.md) */
 #define NO_ID UINT64_MAX
+#define DM_NAME_MAX 127		/* DM_NAME_LEN - 1 */
 
 /* ---- Arguments ---- */
 
@@ -104,15 +110,19 @@ struct pool {
 	struct sis_core *c;
 };
 
-/* Open the core on @path: read-only (ls) or for writing. */
-static int pool_open(struct pool *p, const char *path, bool write)
+/*
+ * Open the core on @path: read-only (ls), for writing, or @shared: read-only
+ * on a pool an active target uses (its committed volume table).
+ */
+static int pool_open(struct pool *p, const char *path, bool write, bool shared)
 {
 	struct sis_core_config cfg = { 0 };
 	struct sis_core_stats st;
 	const char *errmsg = NULL;
 	int r;
 
-	if (sis_dev_open(&p->d, path, write))
+	if (shared ? sis_dev_open_shared(&p->d, path) :
+	    sis_dev_open(&p->d, path, write))
 		return -1;
 	cfg.physical_blocks = p->d.f.nr_blocks;
 	cfg.flags = write ? 0 : SIS_OPEN_READ_ONLY | SIS_OPEN_IGNORE_CHECK;
@@ -295,7 +305,7 @@ int cmd_ls(int argc, char **argv)
 	}
 	if (sis_one_device(argc, argv, &path))
 		return SIS_EXIT_USAGE;
-	if (pool_open(&p, path, false))
+	if (pool_open(&p, path, false, false))
 		return SIS_EXIT_FAIL;
 	for (id = UINT32_MAX; n < SIS_MAX_VOLUMES && !sis_core_volume_next(p.c, &id); n++) {
 		struct ls_row *w = &rows[n];
@@ -407,8 +417,10 @@ static const char create_help[] =
 "multiple of 4 KiB.  Prints the new volume's id.\n"
 "\n"
 "Options:\n"
-"  -i, --id ID   the new volume's id (0..16777215)\n"
-"  -h, --help    this text\n"
+"  -i, --id ID          the new volume's id (0..16777215)\n"
+"  -d, --dm NAME        DEV is active: send the dm message to its sis device\n"
+"                       NAME instead (found by itself for a block device)\n"
+"  -h, --help           this text\n"
 "\n"
 "Exit: 0 created, 1 refused or failed (nothing changed), 2 usage error.\n";
 
@@ -424,6 +436,8 @@ static const char clone_help[] =
 "Options:\n"
 "  -i, --id ID          the new volume's id (default: the lowest free)\n"
 "  -o, --origin-id ID   the origin by id instead of by name\n"
+"  -d, --dm NAME        DEV is active: send the dm message to its sis device\n"
+"                       NAME instead (found by itself for a block device)\n"
 "  -h, --help           this text\n"
 "\n"
 "Exit: 0 cloned, 1 refused or failed (nothing changed), 2 usage error.\n";
@@ -437,8 +451,10 @@ static const char delete_help[] =
 "blocks freed.  Interrupted, the delete is finished by the next open.\n"
 "\n"
 "Options:\n"
-"  -i, --id ID   the volume by id instead of by name\n"
-"  -h, --help    this text\n"
+"  -i, --id ID          the volume by id instead of by name\n"
+"  -d, --dm NAME        DEV is active: send the dm message to its sis device\n"
+"                       NAME instead (found by itself for a block device)\n"
+"  -h, --help           this text\n"
 "\n"
 "Exit: 0 deleted, 1 refused or failed, 2 usage error.\n";
 
@@ -450,8 +466,10 @@ static const char resize_help[] =
 "shrink.\n"
 "\n"
 "Options:\n"
-"  -i, --id ID   the volume by id instead of by name\n"
-"  -h, --help    this text\n"
+"  -i, --id ID          the volume by id instead of by name\n"
+"  -d, --dm NAME        DEV is active: send the dm message to its sis device\n"
+"                       NAME instead (found by itself for a block device)\n"
+"  -h, --help           this text\n"
 "\n"
 "Exit: 0 resized, 1 refused or failed, 2 usage error.\n";
 
@@ -461,10 +479,12 @@ static const char volume_help[] =
 "       sis volume delete DEV NAME | --id ID\n"
 "       sis volume resize DEV NAME | --id ID  SIZE\n"
 "\n"
-"Change the volumes of the dm-sis pool on DEV offline (DEV not active;\n"
-"an active pool takes the dm messages create_volume, clone_volume,\n"
-"delete_volume and set_volume_size instead: docs/target.md).  List them\n"
-"with 'sis ls DEV'.  'sis volume COMMAND --help' for each.\n"
+"Change the volumes of the dm-sis pool on DEV.  Offline (DEV not active)\n"
+"the tool makes the change through the core; when DEV is a block device\n"
+"held by an active sis device, or with --dm NAME, it sends that device\n"
+"the dm message instead (create_volume, clone_volume, delete_volume,\n"
+"set_volume_size: docs/target.md).  List them with 'sis ls DEV'\n"
+"(offline).  'sis volume COMMAND --help' for each.\n"
 "\n"
 "Exit: 0 done, 1 refused or failed (nothing changed), 2 usage error.\n";
 
@@ -489,6 +509,7 @@ struct vol_req {
 	const char *origin;	/* clone: the origin (NULL: by @origin_id) */
 	uint64_t id, origin_id;	/* NO_ID: not given */
 	u64 blocks;		/* create, resize: the size */
+	const char *dm;		/* the active device to send the message to */
 };
 
 /*
@@ -520,26 +541,181 @@ static int vol_plan(struct pool *p, const struct vol_req *q,
 	return 0;
 }
 
+/* ---- The online path: a message to the active pool ---- */
+
+/*
+ * Is the device-mapper device @dm a sis table over @path?  (When @path is
+ * a block device its table names it as major:minor.)  With @quiet no
+ * message is printed.
+ */
+static bool dm_is_pool(const char *dm, const char *path, bool quiet)
+{
+	char *av[] = { (char *)sis_dmsetup_bin(), (char *)"table", (char *)dm, NULL };
+	char out[4096], *w[4], *save = NULL, *t, mm[32];
+	struct stat st;
+	int n = 0;
+
+	if (sis_run(av, out, sizeof(out))) {
+		if (!quiet)
+			sis_err("'%s table %s' failed", sis_dmsetup_bin(), dm);
+		return false;
+	}
+	for (t = strtok_r(out, " \t\n", &save); t && n < 4; t = strtok_r(NULL, " \t\n", &save))
+		w[n++] = t;
+	if (n < 4 || strcmp(w[2], SIS_TARGET_NAME)) {
+		if (!quiet)
+			sis_err("%s is not a %s device", dm, SIS_TARGET_NAME);
+		return false;
+	}
+	if (!stat(path, &st) && S_ISBLK(st.st_mode)) {
+		snprintf(mm, sizeof(mm), "%u:%u", major(st.st_rdev), minor(st.st_rdev));
+		if (strcmp(w[3], mm) && strcmp(w[3], path)) {
+			if (!quiet)
+				sis_err("%s serves the pool on %s, not %s (%s)", dm, w[3],
+					path, mm);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * A sis device that holds the block device @path (sysfs holders), in @dm:
+ * true when one is found.
+ */
+static bool find_active(const char *path, char *dm, size_t len)
+{
+	char dir[96], f[400];
+	struct dirent *e;
+	struct stat st;
+	bool found = false;
+	DIR *d;
+
+	if (stat(path, &st) || !S_ISBLK(st.st_mode))
+		return false;
+	snprintf(dir, sizeof(dir), "/sys/dev/block/%u:%u/holders",
+		 major(st.st_rdev), minor(st.st_rdev));
+	d = opendir(dir);
+	if (!d)
+		return false;
+	while (!found && (e = readdir(d))) {
+		FILE *nf;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(f, sizeof(f), "/sys/block/%s/dm/name", e->d_name);
+		nf = fopen(f, "re");
+		if (!nf)
+			continue;
+		if (fgets(dm, (int)len, nf)) {
+			dm[strcspn(dm, "\n")] = '\0';
+			found = dm[0] && dm_is_pool(dm, path, true);
+		}
+		fclose(nf);
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * The change as a message to @q->dm: the names are resolved and checked
+ * on the committed volume table read from @path (every volume message
+ * commits before it returns, so it is current), the target checks again.
+ */
+static int vol_online(const struct vol_req *q, const char *path)
+{
+	char a[3][24], *av[9];
+	struct sis_volume_info vi;
+	struct pool p;
+	int r, n = 0;
+	u32 nid = 0;
+
+	if (!dm_is_pool(q->dm, path, false))
+		return SIS_EXIT_FAIL;
+	if (pool_open(&p, path, false, true))
+		return SIS_EXIT_FAIL;
+	r = vol_plan(&p, q, &vi, &nid);
+	pool_close(&p, false);
+	if (r)
+		return SIS_EXIT_FAIL;
+	av[n++] = (char *)sis_dmsetup_bin();
+	av[n++] = (char *)"message";
+	av[n++] = (char *)q->dm;
+	av[n++] = (char *)"0";
+	switch (q->op) {
+	case VOL_CREATE:
+		av[n++] = (char *)SIS_MSG_CREATE_VOLUME;
+		snprintf(a[0], sizeof(a[0]), "%u", nid);
+		snprintf(a[1], sizeof(a[1]), "%llu", (unsigned long long)q->blocks);
+		av[n++] = a[0];
+		av[n++] = a[1];
+		av[n++] = (char *)q->name;
+		break;
+	case VOL_CLONE:
+		av[n++] = (char *)SIS_MSG_CLONE_VOLUME;
+		snprintf(a[0], sizeof(a[0]), "%u", nid);
+		snprintf(a[1], sizeof(a[1]), "%u", vi.id);
+		av[n++] = a[0];
+		av[n++] = a[1];
+		av[n++] = (char *)q->name;
+		break;
+	case VOL_DELETE:
+		av[n++] = (char *)SIS_MSG_DELETE_VOLUME;
+		snprintf(a[0], sizeof(a[0]), "%u", vi.id);
+		av[n++] = a[0];
+		break;
+	case VOL_RESIZE:
+		av[n++] = (char *)SIS_MSG_SET_VOLUME_SIZE;
+		snprintf(a[0], sizeof(a[0]), "%u", vi.id);
+		snprintf(a[1], sizeof(a[1]), "%llu", (unsigned long long)q->blocks);
+		av[n++] = a[0];
+		av[n++] = a[1];
+		break;
+	}
+	av[n] = NULL;
+	r = sis_run(av, NULL, 0);
+	if (r) {
+		sis_err("'%s message %s 0 %s ...' failed%s (the kernel log says why)",
+			sis_dmsetup_bin(), q->dm, av[4],
+			r < 0 ? " (cannot run dmsetup)" : "");
+		return SIS_EXIT_FAIL;
+	}
+	printf("%s: sent '%s", q->dm, av[4]);
+	for (int i = 5; i < n; i++)
+		printf(" %s", av[i]);
+	printf("'\n");
+	return SIS_EXIT_OK;
+}
+
 static int vol_cmd(enum vol_op op, int argc, char **argv)
 {
 	static const struct option longs[] = {
 		{ "id", required_argument, NULL, 'i' },
 		{ "origin-id", required_argument, NULL, 'o' },
+		{ "dm", required_argument, NULL, 'd' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct vol_req q = { .op = op, .id = NO_ID, .origin_id = NO_ID };
 	const char *path, *size_arg = NULL;
 	struct sis_volume_info vi, after;
 	struct sis_core_stats st0, st1;
-	char what[64];
+	char what[64], dmname[DM_NAME_MAX + 2];
 	struct pool p;
 	int opt, npos, r;
 	u32 nid;
 
 	if (sis_want_help(argc, argv, vol_ops[op].help))
 		return SIS_EXIT_OK;
-	while ((opt = sis_next_opt(argc, argv, ":i:o:", longs)) != -1) {
+	while ((opt = sis_next_opt(argc, argv, ":i:o:d:", longs)) != -1) {
 		switch (opt) {
+		case 'd':
+			if (q.dm)
+				return sis_usage_error("--dm given twice");
+			if (!*optarg || strlen(optarg) > DM_NAME_MAX || strchr(optarg, '/'))
+				return sis_usage_error("--dm '%s' is not a device-mapper name",
+						       optarg);
+			q.dm = optarg;
+			break;
 		case 'i':
 			if (parse_id("--id", optarg, &q.id))
 				return SIS_EXIT_USAGE;
@@ -598,13 +774,20 @@ static int vol_cmd(enum vol_op op, int argc, char **argv)
 	 * refusal writes nothing (a writable open checkpoints at close);
 	 * then the same look-ups again on the writable open, and the change.
 	 */
-	if (pool_open(&p, path, false))
+	if (!q.dm && find_active(path, dmname, sizeof(dmname))) {
+		q.dm = dmname;
+		printf("%s is in use by the active %s device %s: sending it a message\n",
+		       path, SIS_TARGET_NAME, dmname);
+	}
+	if (q.dm)
+		return vol_online(&q, path);
+	if (pool_open(&p, path, false, false))
 		return SIS_EXIT_FAIL;
 	r = vol_plan(&p, &q, &vi, &nid);
 	pool_close(&p, false);
 	if (r)
 		return SIS_EXIT_FAIL;
-	if (pool_open(&p, path, true))
+	if (pool_open(&p, path, true, false))
 		return SIS_EXIT_FAIL;
 	sis_core_get_stats(p.c, &st0);
 	r = vol_plan(&p, &q, &vi, &nid);

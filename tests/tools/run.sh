@@ -213,6 +213,9 @@ volume resize IMG v1
 volume resize IMG v1 0
 volume resize IMG --id 0
 volume resize IMG --id 0 1M extra
+volume delete IMG v1 --dm ''
+volume delete IMG v1 --dm a/b
+volume delete IMG v1 --dm a --dm b
 EOF
 	[ ! -s "$T/fake.log" ] || fail "dmsetup was run: $(cat "$T/fake.log")"
 }
@@ -779,6 +782,46 @@ test_create_volume() {
 	! grep -q "create bad" "$T/fake.log" || fail "dmsetup ran for a missing volume"
 }
 
+# The online path: with --dm the tool resolves names on the committed
+# volume table and sends the dm message (the grammar of
+# include/sis-target.h); the image is never written.
+test_volume_online() {
+	local img=$T/on.img before
+	export SIS_DMSETUP=$FAKE FAKE_LOG=$T/fake.log FAKE_TABLE="0 131072 sis $T/on.img"
+	fresh 64M "$img"
+	"$SIS" format -q --name root "$img"
+	"$SIS" volume create "$img" data 1G >/dev/null
+	before=$(sum "$img")
+	: >"$T/fake.log"
+	"$SIS" volume create "$img" web 2G --dm pool0 | grep -qx "pool0: sent 'create_volume 2 524288 web'" ||
+		fail "create message"
+	"$SIS" volume clone "$img" data snap --dm pool0 --id 7 >/dev/null
+	"$SIS" volume delete "$img" data --dm pool0 >/dev/null
+	"$SIS" volume resize "$img" --id 0 1G --dm pool0 >/dev/null
+	cat "$T/fake.log"
+	diff - "$T/fake.log" <<EOF2 || fail "dmsetup calls differ"
+table pool0
+message pool0 0 create_volume 2 524288 web
+table pool0
+message pool0 0 clone_volume 7 1 snap
+table pool0
+message pool0 0 delete_volume 1
+table pool0
+message pool0 0 set_volume_size 0 262144
+EOF2
+	# Refused before any message: names, shrinking, a device that is not sis.
+	: >"$T/fake.log"
+	expect_rc 1 "$SIS" volume create "$img" data 1G --dm pool0 2>"$T/err"
+	grep -q "a volume named 'data' exists already" "$T/err" || fail "online duplicate"
+	expect_rc 1 "$SIS" volume delete "$img" nosuch --dm pool0
+	expect_rc 1 "$SIS" volume resize "$img" data 4K --dm pool0
+	FAKE_TABLE="0 1000 linear 8:16 0" expect_rc 1 "$SIS" volume delete "$img" data --dm lin 2>"$T/err"
+	grep -q "lin is not a sis device" "$T/err" || fail "not sis: $(cat "$T/err")"
+	! grep -q '^message' "$T/fake.log" || fail "a refused command sent a message"
+	FAKE_RC=1 expect_rc 1 "$SIS" volume delete "$img" data --dm pool0
+	[ "$(sum "$img")" = "$before" ] || fail "the online path wrote to the image"
+}
+
 # ---- run ------------------------------------------------------------------
 make_base >"$T/base.log" 2>&1 || { cat "$T/base.log"; echo "FAIL: tools/populate-base"; echo "0 passed, 1 failed"; exit 1; }
 
@@ -819,6 +862,7 @@ run_all() {
 	t volume/table-full test_volume_table_full
 	t volume/small-journal test_volume_small_journal
 	t volume/create-activate test_create_volume
+	t volume/online test_volume_online
 }
 
 PFX=tools
