@@ -216,21 +216,29 @@ static int pool_new_id(struct pool *p, const char *name, uint64_t want, u32 *id)
 }
 
 /* What a failed sis_core_volume_*() call means, for the user. */
+static const char *vol_strerror(int r)
+{
+	switch (r) {
+	case -EEXIST:
+		return "the id is taken";
+	case -ENOENT:
+		return "no such volume";
+	case -ENOSPC:
+		return "no space (the volume table or the device is full)";
+	case -ENAMETOOLONG:
+		return "name too long";
+	case -EINVAL:
+		return "invalid id or size (too large for the block map?)";
+	case -EOPNOTSUPP:
+		return "the journal is too small for clones (sis format --journal-blocks 1030 or more)";
+	default:
+		return sis_core_strerror(r);
+	}
+}
+
 static void vol_error(struct pool *p, const char *what, int r)
 {
-	const char *why;
-
-	switch (r) {
-	case -EEXIST: why = "the id is taken"; break;
-	case -ENOENT: why = "no such volume"; break;
-	case -ENOSPC: why = "no space (the volume table or the device is full)"; break;
-	case -ENAMETOOLONG: why = "name too long"; break;
-	case -EINVAL: why = "invalid id or size (too large for the block map?)"; break;
-	case -EOPNOTSUPP: why = "the journal is too small for clones (sis format "
-			  "--journal-blocks 1030 or more)"; break;
-	default: why = sis_core_strerror(r); break;
-	}
-	sis_err("%s: %s failed: %s", p->d.path, what, why);
+	sis_err("%s: %s failed: %s", p->d.path, what, vol_strerror(r));
 }
 
 /* ---- ls ---- */
@@ -411,7 +419,7 @@ static const char create_help[] =
 "Usage: sis volume create DEV NAME SIZE [--id ID]\n"
 "\n"
 "Create an empty volume NAME of SIZE (a thin size: nothing is allocated\n"
-"until written) in the pool on DEV (not active).  NAME is 1..31 letters,\n"
+"until written) in the pool on DEV (see --dm).  NAME is 1..31 letters,\n"
 "digits or ._+-:@ and unique in the pool; the id is the lowest free one\n"
 "unless --id.  SIZE has the units of sis format (s, K, M, G, T, P, E), a\n"
 "multiple of 4 KiB.  Prints the new volume's id.\n"
@@ -429,7 +437,7 @@ static const char clone_help[] =
 "       sis volume clone DEV --origin-id ID NAME [--id ID]\n"
 "\n"
 "Make volume NAME an instant copy of volume ORIGIN (by name, or by id with\n"
-"--origin-id) in the pool on DEV (not active): the clone shares every map\n"
+"--origin-id) in the pool on DEV (see --dm): the clone shares every map\n"
 "page and data block of its origin; writes to either break the sharing\n"
 "block by block.  It has the origin's size.  Prints the new volume's id.\n"
 "\n"
@@ -446,7 +454,7 @@ static const char delete_help[] =
 "Usage: sis volume delete DEV NAME\n"
 "       sis volume delete DEV --id ID\n"
 "\n"
-"Delete a volume of the pool on DEV (not active) and free every block no\n"
+"Delete a volume of the pool on DEV (see --dm) and free every block no\n"
 "other volume references (what 'sis ls' shows as EXCLUSIVE).  Prints the\n"
 "blocks freed.  Interrupted, the delete is finished by the next open.\n"
 "\n"
@@ -462,7 +470,7 @@ static const char resize_help[] =
 "Usage: sis volume resize DEV NAME SIZE\n"
 "       sis volume resize DEV --id ID SIZE\n"
 "\n"
-"Grow a volume of the pool on DEV (not active) to SIZE; volumes never\n"
+"Grow a volume of the pool on DEV (see --dm) to SIZE; volumes never\n"
 "shrink.\n"
 "\n"
 "Options:\n"
@@ -807,9 +815,10 @@ static int vol_cmd(enum vol_op op, int argc, char **argv)
 			vol_error(&p, "clone", r);
 			break;
 		}
-		printf("%s: cloned volume %u '%s' from volume %u%s%s%s, %llu mapped blocks shared\n",
-		       path, nid, q.name, vi.id, vi.name[0] ? " '" : "", vi.name,
-		       vi.name[0] ? "'" : "", (unsigned long long)vi.nr_mapped);
+		printf("%s: cloned volume %u '%s' from volume %u%s%s%s, %llu mapped "
+		       "blocks shared\n", path, nid, q.name, vi.id,
+		       vi.name[0] ? " '" : "", vi.name, vi.name[0] ? "'" : "",
+		       (unsigned long long)vi.nr_mapped);
 		break;
 	case VOL_DELETE:
 		r = sis_core_volume_delete(p.c, vi.id);
