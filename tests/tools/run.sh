@@ -733,6 +733,22 @@ test_volume_table_full() {
 	expect_rc 0 "$SIS" check "$img"
 }
 
+# Metadata with needs_check set opens read-only: volume changes are
+# refused (check and repair first), ls still lists and says so.
+test_volume_needs_check() {
+	local img=$T/vnc.img before
+	cp "$BASE" "$img"
+	"$DMG" "$img" needs-check
+	before=$(sum "$img")
+	expect_rc 1 "$SIS" volume create "$img" v1 1M 2>"$T/err"
+	grep -q "opened read-only (needs_check is set: run 'sis check', then 'sis repair')" "$T/err" ||
+		fail "message: $(cat "$T/err")"
+	"$SIS" ls "$img" | grep -q '^pool: 1 volume, 2725 mapped blocks, .*, needs_check set$' || fail "ls"
+	[ "$(sum "$img")" = "$before" ] || fail "the image changed"
+	expect_rc 0 "$SIS" repair "$img"
+	"$SIS" volume create "$img" v1 1M | grep -q "created volume 1 'v1'" || fail "create after repair"
+}
+
 # Cloning needs a journal that holds the copy of a shared map page; a
 # smaller one (the default below ~1 GiB) is refused, naming the fix.
 test_volume_small_journal() {
@@ -861,6 +877,7 @@ run_all() {
 	t volume/create-clone-delete test_volumes
 	t volume/table-full test_volume_table_full
 	t volume/small-journal test_volume_small_journal
+	t volume/needs-check test_volume_needs_check
 	t volume/create-activate test_create_volume
 	t volume/online test_volume_online
 }
