@@ -123,6 +123,9 @@ struct sis_status {
 	u64 mapped, used, total, written, new_data, zero_blocks;
 	u64 cache_hits, cache_misses, cache_blocks, commits, data_blocks, dedup_hits;
 	u64 index_ram;		/* 0: not reported (an older target) */
+	bool has_volume;	/* the pool fields below are reported */
+	u64 volume, exclusive, volumes, pool_mapped;
+	bool has_exclusive;	/* counted (count_exclusive), not "-" */
 	double ratio;
 	bool needs_check;
 };
@@ -150,6 +153,19 @@ static int parse_ratio(const char *s, double *v)
 }
 
 /*
+ * The fields a pool target appends after SIS_STATUS_INDEX_RAM (issue 13):
+ * SIS_STATUS_VOLUME .. SIS_STATUS_POOL_MAPPED of include/sis-target.h on
+ * the target's branch, whose enum this tree's header does not have yet.
+ */
+enum {
+	ST_VOLUME = SIS_STATUS_INDEX_RAM + 1,
+	ST_EXCLUSIVE,
+	ST_VOLUMES,
+	ST_POOL_MAPPED,
+	ST_NR_FIELDS,
+};
+
+/*
  * Parse one line of `dmsetup status`: "<start> <len> sis <fields...>".
  * Fields beyond SIS_STATUS_NR_FIELDS (appended by a newer target) are
  * ignored.  Returns 0, 1 if the line is not a sis segment, -1 if malformed
@@ -157,7 +173,7 @@ static int parse_ratio(const char *s, double *v)
  */
 static int parse_status_line(char *line, struct sis_status *s, const char **why)
 {
-	char *tok[SIS_STATUS_NR_FIELDS + 3];
+	char *tok[ST_NR_FIELDS + 3];
 	char *save = NULL, *t, *slash;
 	int n = 0;
 	u64 start;
@@ -207,6 +223,16 @@ static int parse_status_line(char *line, struct sis_status *s, const char **why)
 	if (n > SIS_STATUS_INDEX_RAM + 3 &&
 	    parse_u64_field(f[SIS_STATUS_INDEX_RAM], &s->index_ram))
 		return -1;
+	*why = "bad volume fields";
+	s->has_volume = n > ST_POOL_MAPPED + 3;
+	if (s->has_volume) {
+		s->has_exclusive = strcmp(f[ST_EXCLUSIVE], "-");
+		if (parse_u64_field(f[ST_VOLUME], &s->volume) ||
+		    (s->has_exclusive && parse_u64_field(f[ST_EXCLUSIVE], &s->exclusive)) ||
+		    parse_u64_field(f[ST_VOLUMES], &s->volumes) ||
+		    parse_u64_field(f[ST_POOL_MAPPED], &s->pool_mapped))
+			return -1;
+	}
 	*why = "bad dedup ratio";
 	if (parse_ratio(f[SIS_STATUS_RATIO], &s->ratio))
 		return -1;
@@ -368,7 +394,9 @@ int cmd_stats(int argc, char **argv)
 	u64 size = s.total * BS, used = s.used * BS;
 	u64 avail = size - used;
 	u64 lookups = s.cache_hits + s.cache_misses;
-	double saving = s.mapped ? 1.0 - (double)s.data_blocks / (double)s.mapped : 0.0;
+	/* Data blocks are the pool's: so is the saving. */
+	u64 pool_mapped = s.has_volume ? s.pool_mapped : s.mapped;
+	double saving = pool_mapped ? 1.0 - (double)s.data_blocks / (double)pool_mapped : 0.0;
 	double hit = lookups ? (double)s.cache_hits / (double)lookups : 0.0;
 
 	if (json) {
@@ -403,6 +431,13 @@ int cmd_stats(int argc, char **argv)
 		sj_u64(&j, "dedup_hits", s.dedup_hits);
 		if (s.index_ram)
 			sj_u64(&j, "index_ram_bytes", s.index_ram);
+		if (s.has_volume) {
+			sj_u64(&j, "volume", s.volume);
+			if (s.has_exclusive)
+				sj_u64(&j, "exclusive_blocks", s.exclusive);
+			sj_u64(&j, "volumes", s.volumes);
+			sj_u64(&j, "pool_mapped_blocks", s.pool_mapped);
+		}
 		sj_end(&j);
 		return SIS_EXIT_OK;
 	}
@@ -420,7 +455,7 @@ int cmd_stats(int argc, char **argv)
 		sis_human(s.len_sectors * 512, hl, sizeof(hl));
 	}
 	pct(up, sizeof(up), (double)used, (double)size);
-	if (s.mapped)
+	if (pool_mapped)
 		snprintf(sp, sizeof(sp), "%.0f%%", 100.0 * saving);
 	else
 		snprintf(sp, sizeof(sp), "-");
@@ -452,6 +487,18 @@ int cmd_stats(int argc, char **argv)
 		if (s.index_ram)
 			printf("index RAM              %llu bytes\n",
 			       (unsigned long long)s.index_ram);
+		if (s.has_volume) {
+			printf("volume                 %llu\n", (unsigned long long)s.volume);
+			if (s.has_exclusive)
+				printf("exclusive blocks       %llu\n",
+				       (unsigned long long)s.exclusive);
+			else
+				printf("exclusive blocks       - (not counted: dmsetup message %s 0 count_exclusive %llu)\n",
+				       name, (unsigned long long)s.volume);
+			printf("volumes in pool        %llu\n", (unsigned long long)s.volumes);
+			printf("pool mapped blocks     %llu\n",
+			       (unsigned long long)s.pool_mapped);
+		}
 		printf("needs_check            %s\n", s.needs_check ? "yes" : "no");
 		return SIS_EXIT_OK;
 	}

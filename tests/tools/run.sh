@@ -499,6 +499,23 @@ PY
 		fail "needs_check"
 	FAKE_STATUS="${FAKE_OK/write/out-of-space} 7 8" "$SIS" stats sis0 | grep -q 'out-of-space$' ||
 		fail "appended fields"
+	# A pool target's appended fields (index_ram, volume, exclusive,
+	# volumes, pool mapped): the saving is the pool's (its data blocks
+	# over all volumes' mappings).
+	FAKE_STATUS="${FAKE_OK} 0 4096 3 100 2 5450" "$SIS" stats --json sis0 >"$T/j"
+	python3 - "$T/j" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert (j["volume"], j["exclusive_blocks"], j["volumes"], j["pool_mapped_blocks"]) == (3, 100, 2, 5450), j
+assert j["mapped_blocks"] == 2725 and j["index_ram_bytes"] == 4096
+assert abs(j["saving_percent"] - 100 * (1 - 1930 / 5450)) < 0.01, j["saving_percent"]
+PY
+	FAKE_STATUS="${FAKE_OK} 0 4096 3 - 2 5450" "$SIS" stats --json sis0 >"$T/j"
+	python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); assert "exclusive_blocks" not in j and j["volume"] == 3' "$T/j"
+	FAKE_STATUS="${FAKE_OK} 0 4096 3 - 2 5450" "$SIS" stats --verbose sis0 | tee "$T/v"
+	grep -q '^volume  *3$' "$T/v" && grep -q '^exclusive blocks  *- (not counted: dmsetup message sis0 0 count_exclusive 3)$' "$T/v" &&
+		grep -q '^pool mapped blocks  *5450$' "$T/v" || fail "verbose volume fields"
+	FAKE_STATUS="${FAKE_OK} 0 4096 x - 2 5450" expect_rc 1 "$SIS" stats sis0
 	# Not sis, malformed, dmsetup failing: exit 1 with a message.
 	FAKE_STATUS="0 1000 linear 8:16 0" expect_rc 1 "$SIS" stats sis0
 	FAKE_STATUS="0 1000 sis write 1 2" expect_rc 1 "$SIS" stats sis0
