@@ -516,8 +516,8 @@ int cmd_stats(int argc, char **argv)
 /* ---- create ---- */
 
 static const char create_help[] =
-"Usage: sis create NAME DEV [--volume VOL] [--logical-size SIZE] [feature options]\n"
-"                  [--dry-run]\n"
+"Usage: sis create NAME DEV [--volume VOL] [--logical-size SIZE]\n"
+"                  [feature options] [--dry-run]\n"
 "\n"
 "Activate the dm-sis target NAME over DEV: compute the table line\n"
 "\n"
