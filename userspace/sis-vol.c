@@ -184,7 +184,7 @@ static int pool_find(struct pool *p, const char *name, uint64_t id,
 static int pool_new_id(struct pool *p, const char *name, uint64_t want, u32 *id)
 {
 	struct sis_volume_info vi;
-	u32 v, n = 0;
+	u32 v, n;
 
 	if (!sis_core_volume_find(p->c, name, &v)) {
 		sis_err("%s: a volume named '%s' exists already (id %u)", p->d.path,
