@@ -505,14 +505,17 @@ void sis_pool_put(struct sis_target *st)
 
 int sis_pool_volume_delete(struct sis_pool *pool, u32 id)
 {
+	char name[DM_NAME_LEN];
 	struct sis_target *st;
 	int r = 0;
 
 	mutex_lock(&pools_lock);
 	list_for_each_entry(st, &pool->targets, pool_list) {
 		if (st->vol == id) {
-			DMERR("%s: volume %u is in use by device %s: not deleting it",
-			      pool->name, id, dm_device_name(st->md));
+			if (dm_copy_name_and_uuid(st->md, name, NULL))
+				strscpy(name, "?", sizeof(name));
+			DMERR("%s: volume %u is in use by device %s (%s): not deleting it",
+			      pool->name, id, name, dm_device_name(st->md));
 			r = -EBUSY;
 			break;
 		}
