@@ -19,9 +19,11 @@
  * between them.  The worker (sis_process_bio()) sends a read to read.c, a
  * write or a discard to write.c, and a flush to a commit (pool.c).
  *
- * Invariant: a struct sis_target is immutable after ctr (but for its link
- * on the pool's list of targets, under pools_lock); what the tables of one
- * device share lives in their struct sis_pool.
+ * Invariant: a struct sis_target is immutable after ctr (but for its links
+ * on the pool's lists of targets, under pools_lock and event_lock, and its
+ * requeue flag); what the tables of one pool (every volume's device, and a
+ * reload) share lives in their struct sis_pool.  The volume messages
+ * (sis_vol_message()) go to any device of the pool and act on the pool.
  */
 #include <linux/bio.h>
 #include <linux/blkdev.h>
