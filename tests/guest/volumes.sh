@@ -16,6 +16,8 @@
 #  - bad volume messages are refused with their error in dmesg and change
 #    nothing; the volume table holds 40 volumes and refuses the 41st;
 #  - set_volume_size and a reload grow a volume; a reload of volume 0 works;
+#  - an event of the pool (the read-only switch) is raised on every resumed
+#    device of the pool, none on a suspended one;
 #  - `sis check` of the pool is clean after the devices are removed.
 # The 2 GiB disk gives the default journal (1/256) the ~1100 blocks a
 # clone needs.
@@ -272,6 +274,22 @@ cmp <(dd if=/dev/mapper/c2 bs=1M count=32 iflag=direct status=none) /tmp/e2 ||
 	die "c2 after reopening"
 cmp <(dd if=/dev/mapper/v0 bs=1M count=32 iflag=direct status=none) /tmp/base ||
 	die "v0 after reopening"
+
+# ---- a pool event reaches every resumed device of the pool -------------------
+events() { dmsetup info -c --noheadings -o events "$1" | tr -d ' '; }
+sis_create v5 "$D" $((2 * SZ)) volume 5
+e0=$(events v0)
+e2=$(events c2)
+e5=$(events v5)
+dmsetup suspend v5
+msg read_only
+sleep 2
+[ "$(events v0)" -gt "$e0" ] || die "no event on v0 for the read-only switch"
+[ "$(events c2)" -gt "$e2" ] || die "no event on c2 for the read-only switch"
+assert_eq "$(events v5)" "$e5" "events of the suspended v5"
+assert_eq "$(sis_field c2 mode)" read-only "mode of c2 after read_only to v0"
+dmsetup resume v5
+sis_remove v5
 sis_remove c2
 sis_remove v0
 check_dmesg
