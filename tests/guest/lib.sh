@@ -71,6 +71,19 @@ drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 # assert_eq A B MSG
 assert_eq() { [ "$1" = "$2" ] || die "$3: expected '$2', got '$1'"; }
 
+# expect_bad "TABLE" "ERROR": `dmsetup create` of TABLE is refused, and the
+# kernel logs "sis: ERROR" (the ti->error).
+expect_bad() {
+	dmesg -C
+	if dmsetup create bad --table "$1" 2>/dev/null; then
+		dmsetup remove bad
+		die "accepted bad table: $1"
+	fi
+	dmsetup remove bad 2>/dev/null || true
+	dmesg | grep -qF "sis: $2" || { dmesg | tail -5; die "no '$2' for: $1"; }
+	log "rejected: $1 -> $2"
+}
+
 # check_dmesg: no kernel splat so far.
 check_dmesg() {
 	if dmesg | grep -E 'BUG:|Oops|WARNING: CPU|general protection|KASAN|UBSAN'; then

@@ -12,18 +12,6 @@ set -euo pipefail
 D=$(disk 1)
 sis_load
 
-# expect_bad "table" "error string"
-expect_bad() {
-	dmesg -C
-	if dmsetup create bad --table "$1" 2>/dev/null; then
-		dmsetup remove bad
-		die "accepted bad table: $1"
-	fi
-	dmsetup remove bad 2>/dev/null || true
-	dmesg | grep -qF "sis: $2" || { dmesg | tail -5; die "no '$2' for: $1"; }
-	log "rejected: $1 -> $2"
-}
-
 expect_bad "0 8192 sis" "Missing backing device argument"
 expect_bad "0 8196 sis $D" "Length is not a multiple of 4 KiB"
 expect_bad "0 8192 sis /dev/nonexistent" "Backing device lookup failed"

@@ -34,18 +34,6 @@ used() { sis_field "$1" used_total | cut -d/ -f1; }
 msg() { dmsetup message v0 0 "$@"; }
 commit() { msg commit; }
 
-# expect_bad "table" "error": a table refused with that ti->error
-expect_bad() {
-	dmesg -C
-	if dmsetup create bad --table "$1" 2>/dev/null; then
-		dmsetup remove bad
-		die "accepted bad table: $1"
-	fi
-	dmsetup remove bad 2>/dev/null || true
-	dmesg | grep -qF "sis: $2" || { dmesg | tail -5; die "no '$2' for: $1"; }
-	log "rejected: $1 -> $2"
-}
-
 # pool_state: what a refused message must not change
 pool_state() {
 	echo "$(sis_field v0 volumes) $(sis_field v0 pool_mapped) $(sis_field v0 data_blocks) $(sis_field v0 mapped)"
