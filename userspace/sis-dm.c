@@ -156,6 +156,7 @@ struct sis_status {
 	u64 mapped, used, total, written, new_data, zero_blocks;
 	u64 cache_hits, cache_misses, cache_blocks, commits, data_blocks, dedup_hits;
 	u64 index_ram;		/* 0: not reported (an older target) */
+	u64 pool_mapped;	/* every volume's; an older target: mapped */
 	double ratio;
 	bool needs_check;
 };
@@ -239,6 +240,11 @@ static int parse_status_line(char *line, struct sis_status *s, const char **why)
 	s->index_ram = 0;
 	if (n > SIS_STATUS_INDEX_RAM + 3 &&
 	    parse_u64_field(f[SIS_STATUS_INDEX_RAM], &s->index_ram))
+		return -1;
+	*why = "bad pool_mapped";
+	s->pool_mapped = s->mapped;
+	if (n > SIS_STATUS_POOL_MAPPED + 3 &&
+	    parse_u64_field(f[SIS_STATUS_POOL_MAPPED], &s->pool_mapped))
 		return -1;
 	*why = "bad dedup ratio";
 	if (parse_ratio(f[SIS_STATUS_RATIO], &s->ratio))
@@ -401,7 +407,9 @@ int cmd_stats(int argc, char **argv)
 	u64 size = s.total * BS, used = s.used * BS;
 	u64 avail = size - used;
 	u64 lookups = s.cache_hits + s.cache_misses;
-	double saving = s.mapped ? 1.0 - (double)s.data_blocks / (double)s.mapped : 0.0;
+	/* data_blocks is the pool's: so is the saving */
+	double saving = s.pool_mapped ?
+		1.0 - (double)s.data_blocks / (double)s.pool_mapped : 0.0;
 	double hit = lookups ? (double)s.cache_hits / (double)lookups : 0.0;
 
 	if (json) {
@@ -453,7 +461,7 @@ int cmd_stats(int argc, char **argv)
 		sis_human(s.len_sectors * 512, hl, sizeof(hl));
 	}
 	pct(up, sizeof(up), (double)used, (double)size);
-	if (s.mapped)
+	if (s.pool_mapped)
 		snprintf(sp, sizeof(sp), "%.0f%%", 100.0 * saving);
 	else
 		snprintf(sp, sizeof(sp), "-");

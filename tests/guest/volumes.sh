@@ -128,6 +128,13 @@ log "used after the writes: $u2 (+$((u2 - u1)) for 2048 new blocks)"
 [ $((u2 - u1)) -ge 2048 ] && [ $((u2 - u1)) -le $((2048 + 64)) ] ||
 	die "the writes took $((u2 - u1)) blocks, expected 2048 + map pages"
 
+# sis stats: the saving is the pool's (pool_mapped / data_blocks), not the
+# volume's mapped blocks against the pool's data blocks (negative here)
+sis stats --json c2 >/tmp/j
+sp=$(sed -n 's/.*"saving_percent": *\([-0-9.]*\).*/\1/p' /tmp/j)
+log "sis stats c2: saving $sp%"
+awk -v s="$sp" 'BEGIN { exit !(s > 50) }' || { cat /tmp/j; die "sis stats saving of c2: '$sp'"; }
+
 # ---- K clones read cold: one copy of disk reads --------------------------
 msg clone_volume 3 0
 msg clone_volume 4 0
