@@ -1136,7 +1136,7 @@ static int __vol_delete_run(struct sis_core *c, u32 id)
 			return r;
 		v = __vol_slot(c, id);
 		if (!v || !(le32_to_cpu(v->flags) & SIS_VOL_DELETING))
-			return -ENOENT;		/* another caller finished it */
+			return 0;		/* another caller finished it */
 		r = __sis_map_free_step(c, v);
 		if (r == 1)
 			continue;
@@ -1174,7 +1174,7 @@ int sis_core_volume_delete(struct sis_core *c, u32 id)
 	__sis_op_begin(c);
 	r = __sis_check_writable(c);
 	if (!r) {
-		v = __sis_vol_find(c, id);
+		v = __vol_slot(c, id);	/* a delete that failed is resumed */
 		r = v ? 0 : -ENOENT;
 	}
 	if (!r) {

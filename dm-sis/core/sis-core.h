@@ -494,8 +494,8 @@ int sis_core_volume_clone(struct sis_core *c, u32 id, u32 origin,
  * makes sure no one does I/O to the volume.  Committed before it returns.
  * May sleep.
  *
- * Return: 0, -ENOENT, -EROFS, -ENOMEM (the delete stays pending and is
- * finished by a later call or open), or a metadata error.
+ * Return: 0, -ENOENT, -EROFS, -ENOMEM (the volume stays marked deleting;
+ * calling again, or the next open, finishes it), or a metadata error.
  */
 int sis_core_volume_delete(struct sis_core *c, u32 id);
 
