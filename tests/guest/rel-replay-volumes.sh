@@ -11,8 +11,8 @@
 # volume 0 as volume k ("c<k>": the message commits); write a range of the
 # clone's own and flush ("x<k>"); delete clone k-1 ("d<k-1>").  Every
 # operation logs a mark after it returned.  The log is replayed onto a fresh
-# disk; at each mark and at a spread of FLUSH/FUA entries (every one with
-# SIS_TEST_LONG=1), a throw-away
+# disk; at 10 points spread over the marks and FLUSH/FUA entries (every one
+# with SIS_TEST_LONG=1), a throw-away
 # snapshot of the replayed disk must: activate (journal recovery) with
 # needs_check clear; hold every volume whose clone was acknowledged and not
 # deleted, and none whose delete was acknowledged (an operation under way
@@ -27,8 +27,8 @@ BLK="python3 $REL/blkpat.py"
 
 SRC=$(disk 1) LOG=$(disk 2) REP=$(disk 3) COW=$(disk 4)
 ROUNDS=${ROUNDS:-5}
-MAXPTS=${MAXPTS:-12}
-[ -n "${SIS_TEST_LONG:-}" ] && MAXPTS=1000000	# make test-long: every flush
+MAXPTS=${MAXPTS:-10}
+[ -n "${SIS_TEST_LONG:-}" ] && MAXPTS=1000000	# make test-long: every point
 L=$((1 << 18))		# 128 MiB logical per volume
 N=256			# blocks per range
 OWN=$((ROUNDS * N + N)) # first block of the clones' own ranges
@@ -77,14 +77,17 @@ replay-log marks "$LOG" >/tmp/marks
 NENT=$(replay-log info "$LOG" | awk '$1 == "entries" {print $2}')
 START=$(replay-log find "$LOG" start)
 
-# Check points: every mark, and flush points spread over the workload.
+# Check points: the marks and the flush points after the start, MAXPTS of
+# them spread evenly over the workload (all of them with SIS_TEST_LONG=1).
 python3 - "$MAXPTS" "$START" /tmp/points /tmp/marks >/tmp/plan <<'EOF'
 import sys
 maxpts, start = int(sys.argv[1]), int(sys.argv[2])
 points = [int(x) for x in open(sys.argv[3]).read().split() if int(x) > start]
 marks = [int(l.split()[0]) for l in open(sys.argv[4]) if l.strip()]
-step = max(1, len(points) // maxpts)
-for p in sorted(set(points[::step]) | set(m for m in marks if m >= start)):
+allp = sorted(set(points) | set(m for m in marks if m >= start))
+if len(allp) > maxpts:
+    allp = sorted(set(allp[(i * (len(allp) - 1)) // (maxpts - 1)] for i in range(maxpts)))
+for p in allp:
     print(p)
 EOF
 log "$NENT log entries, $(wc -l </tmp/points) flush points; checking $(wc -l </tmp/plan) points"
@@ -168,6 +171,7 @@ n=0
 while read -r p <&3; do
 	check_point "$p"
 	n=$((n + 1))
+	log "point $n: entry $p checked ($((SECONDS - t0)) s)"
 done 3</tmp/plan
 log "checked $n points in $((SECONDS - t0)) s"
 check_dmesg
