@@ -140,8 +140,8 @@ for i in $(seq 1 "$K"); do
 done
 dmsetup message base 0 commit
 used2=$(sis_field base used_total | cut -d/ -f1)
-dmsetup message base 0 count_exclusive "$K"
-excl=$(dmsetup status "clone$K" | awk '{print $(4 + 18)}')
+dmsetup message base 0 count_exclusive "$K" >/dev/null
+excl=$(sis_field "clone$K" exclusive)
 sis_remove "clone$K"
 dmsetup message base 0 delete_volume "$K"
 used3=$(sis_field base used_total | cut -d/ -f1)
