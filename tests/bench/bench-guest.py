@@ -477,9 +477,17 @@ class Target:
         finally:
             sh("dmsetup resume %s" % self.name)
 
+    def volume_name(self, vid):
+        """The dm name of volume @vid (activate() makes those after 0)."""
+        return "%s-v%d" % (self.name, vid) if vid else self.name
+
+    def volume_figures(self, vid):
+        """The target's own figures for volume @vid (bytes), or None."""
+        return None
+
     def activate(self, vid):
         """A dm device of its own for volume @vid; returns its path."""
-        n = "%s-v%d" % (self.name, vid)
+        n = self.volume_name(vid)
         sh("dmsetup create %s --table '%s'" % (n, self.volume_table(vid)), timeout=300)
         self.volumes.append(n)
         sh("dmsetup mknodes", check=False)
@@ -600,7 +608,8 @@ class Vdo(Target):
 
 SIS_FIELDS = ["mode", "mapped", "used_total", "written", "new_data", "ratio", "zero_blocks",
               "cache_hits", "cache_misses", "cache_blocks", "commits", "needs_check",
-              "data_blocks", "dedup_hits", "fast_reads", "index_ram"]
+              "data_blocks", "dedup_hits", "fast_reads", "index_ram",
+              "volume", "exclusive", "volumes", "pool_mapped"]
 
 
 class Sis(Target):
@@ -612,8 +621,8 @@ class Sis(Target):
            timeout=300)
         self.mknode()
 
-    def status(self):
-        st = sh("dmsetup status %s" % self.name).split()[3:]
+    def status(self, name=None):
+        st = sh("dmsetup status %s" % (name or self.name)).split()[3:]
         d = dict(zip(SIS_FIELDS, st))
         return d
 
@@ -638,6 +647,15 @@ class Sis(Target):
 
     def clone_message(self, new, origin):
         return self.name, "clone_volume %d %d clone%d" % (new, origin, new)
+
+    def volume_figures(self, vid):
+        """Mapped and exclusive bytes (count_exclusive: what deleting it would free)."""
+        n = self.volume_name(vid)
+        sh("dmsetup message %s 0 count_exclusive %d" % (n, vid))
+        d = self.status(n)
+        ex = d.get("exclusive", "-")
+        return {"mapped": int(d["mapped"]) * 4096,
+                "exclusive": int(ex) * 4096 if ex.isdigit() else None}
 
     def describe(self):
         return "dm-sis with default features (zero detection on, commit interval 1 s)"
@@ -1221,6 +1239,9 @@ class Bench:
                              "bytes": K * a.clones_change_kib * 1024, "touched_per_clone": 16,
                              "disk_write_bytes": d1["write_bytes"] - d0["write_bytes"]}
             rec["space_end"] = t.space()
+            figs = [t.volume_figures(i) for i in range(K + 1)]
+            if any(figs):
+                rec["volumes"] = figs
         finally:
             for mp in mnts:
                 sh("umount %s" % mp, check=False, timeout=300)

@@ -877,6 +877,15 @@ def clones_section(res, w):
              mib(cum[0]), mib(cum[-1]), mib(held["target"] + held["bufio"]) if held else "-",
              mib(rd.get("free_drop_bytes")), fmt(r.get("wall_s"))))
     w("")
+    for r in rows:
+        v = r.get("volumes")
+        if not v or not v[0]:
+            continue
+        w("%s, per volume after the changes (`count_exclusive`; exclusive = what deleting it would free): "
+          "volume 0 maps %s MiB, %s MiB exclusive; clones 1-%d map %s MiB, exclusive %s MiB."
+          % (CLONE_STACKS.get(r["stack"], r["stack"]), mib(v[0]["mapped"]), mib(v[0]["exclusive"]), len(v) - 1,
+             "/".join(mib(x["mapped"]) for x in v[1:]), "/".join(mib(x["exclusive"]) for x in v[1:])))
+        w("")
 
 
 def scale_section(res, w):
