@@ -489,8 +489,9 @@ int sis_pool_preresume(struct dm_target *ti)
 	sis_core_get_stats(pool->core, &stats);
 	if (lb <= stats.logical_blocks && pb <= stats.physical_blocks)
 		return 0;
-	r = sis_core_resize(pool->core, lb > stats.logical_blocks ? lb : 0,
-			    pb > stats.physical_blocks ? pb : 0);
+	r = sis_core_resize(pool->core, pb > stats.physical_blocks ? pb : 0);
+	if (!r && lb > stats.logical_blocks)
+		r = sis_core_volume_resize(pool->core, 0, lb);
 	if (r) {
 		DMERR("%s: resize to %llu logical / %llu physical blocks failed: %d",
 		      pool->name, lb, pb, r);

@@ -248,7 +248,7 @@ static int sis_read_old(struct sis_pool *pool, u64 lblock, struct page *page)
 	u64 pblock;
 	int r;
 
-	r = sis_core_lookup(pool->core, lblock, &pblock);
+	r = sis_core_lookup(pool->core, 0, lblock, &pblock);
 	if (r == -ENODATA) {
 		clear_page(page_address(page));
 		return 0;
@@ -584,7 +584,7 @@ static void sis_wblock_again(struct sis_wblock *b, void *data)
 static int sis_wblock_map(struct sis_wbatch *wb, unsigned int i, u64 pblock,
 			  atomic64_t *stat, s64 add)
 {
-	int r = sis_core_map(wb->st->pool->core, wb->lblock + i, pblock);
+	int r = sis_core_map(wb->st->pool->core, 0, wb->lblock + i, pblock);
 
 	if (!r) {
 		atomic64_add(add, stat);
@@ -612,7 +612,7 @@ static int sis_wbatch_map(struct sis_wbatch *wb)
 		b = &wb->b[i];
 		switch (b->state) {
 		case SIS_W_ZERO:
-			err = sis_core_unmap(pool->core, wb->lblock + i, 1);
+			err = sis_core_unmap(pool->core, 0, wb->lblock + i, 1);
 			if (!err) {
 				atomic64_inc(&pool->stat_zero);
 				b->state = SIS_W_DONE;
@@ -748,7 +748,7 @@ int sis_write_discard(struct sis_target *st, struct bio *bio)
 	if (last <= first)
 		return 0;
 	sis_range_lock(st->pool, &range, first, last - first);
-	r = sis_core_unmap(st->pool->core, first, last - first);
+	r = sis_core_unmap(st->pool->core, 0, first, last - first);
 	sis_range_unlock(st->pool, &range);
 	return r;
 }

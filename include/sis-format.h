@@ -27,8 +27,11 @@
  *
  * Version 2 has no fingerprint index on disk (version 1 had a region of
  * hash buckets between the journal and the groups): the index is built in
- * RAM from the fingerprints in the refcount pages.  A version 1 device is
- * refused; so is a newer one.
+ * RAM from the fingerprints in the refcount pages.  Version 3 makes the
+ * device a pool of volumes: the root carries a volume table, each volume
+ * has its own block map, and map pages are reference counted so that a
+ * clone shares its origin's map (struct sis_disk_volume).  Any other
+ * version is refused, naming both.
  */
 #ifndef SIS_FORMAT_H
 #define SIS_FORMAT_H
@@ -42,7 +45,7 @@
 #define SIS_SECTORS_PER_BLOCK	(SIS_BLOCK_SIZE >> 9)
 
 #define SIS_MAGIC		0x5055444544534953ULL	/* "SISDEDUP" */
-#define SIS_VERSION		2
+#define SIS_VERSION		3
 
 /* Feature flags: a device with an unknown incompat flag is refused. */
 #define SIS_FEATURE_INCOMPAT_SUPP	0ULL
@@ -83,28 +86,65 @@ struct sis_disk_header {
 #define SIS_HDR_SIZE		32
 #define SIS_PAYLOAD_SIZE	(SIS_BLOCK_SIZE - SIS_HDR_SIZE)
 
+/* ---- Volumes ---- */
+
+#define SIS_MAX_VOLUMES		40
+#define SIS_VOL_NAME_LEN	32	/* with the terminating NUL */
+#define SIS_VOL_ID_MAX		((1U << 24) - 1)
+#define SIS_VOL_NO_ORIGIN	0xffffffffU
+
+#define SIS_VOL_USED		BIT(0)	/* the slot holds a volume */
+#define SIS_VOL_DELETING	BIT(1)	/* being deleted: its map is freed */
+
+/**
+ * struct sis_disk_volume - one volume of the pool (a slot of the root)
+ * @id:             the volume's id, 0..SIS_VOL_ID_MAX (unique in the pool)
+ * @flags:          SIS_VOL_*; 0: a free slot (all other fields zero)
+ * @map_root:       block-map root page, 0: empty map
+ * @logical_blocks: exported size
+ * @nr_mapped:      logical blocks that map a data block
+ * @map_depth:      levels in the block map, >= 1
+ * @origin:         id of the volume this one was cloned from, or
+ *                  SIS_VOL_NO_ORIGIN (informational: clones are independent)
+ * @create_seq:     transaction that created the volume
+ * @name:           NUL-terminated, NUL-padded; may be empty
+ */
+struct sis_disk_volume {
+	__le32 id;
+	__le32 flags;
+	__le64 map_root;
+	__le64 logical_blocks;
+	__le64 nr_mapped;
+	__le32 map_depth;
+	__le32 origin;
+	__le64 create_seq;
+	char name[SIS_VOL_NAME_LEN];
+} __packed;
+
+#define SIS_VOLUME_SIZE		80
+
 /**
  * struct sis_disk_root - the state a transaction commits
  *
  * Carried by each journal commit block and, as of the last checkpoint, by
  * the superblock.  Recovery starts from the superblock's root and replays
  * the journal; the root of the last valid commit is the current state.
+ * The volume table lives here, so creating, cloning or deleting a volume
+ * is atomic with the map and refcount changes of the same transaction.
  */
 struct sis_disk_root {
-	__le64 logical_blocks;	/* exported size */
 	__le64 physical_blocks;	/* device size the layout covers */
-	__le64 map_root;	/* block-map root page, 0: empty map */
-	__le32 map_depth;	/* levels in the block map, >= 1 */
-	__le32 reserved0;
-	__le64 nr_mapped;	/* logical blocks that map a data block */
 	__le64 nr_data;		/* data blocks with refcount > 0 */
 	__le64 nr_meta;		/* blocks holding block-map pages */
 	__le64 groups_used;	/* groups whose refcount page was written */
 	__le64 alloc_cursor;	/* next block the allocator tries */
-	__le64 reserved[7];
+	__le32 nr_volumes;	/* slots in use */
+	__le32 reserved0;
+	__le64 reserved[2];
+	struct sis_disk_volume vol[SIS_MAX_VOLUMES];
 } __packed;
 
-#define SIS_ROOT_SIZE		128
+#define SIS_ROOT_SIZE		(64 + SIS_MAX_VOLUMES * SIS_VOLUME_SIZE)
 
 /**
  * struct sis_disk_superblock - block 0 and block 1
@@ -140,7 +180,11 @@ struct sis_disk_superblock {
 #define SIS_RC_PER_PAGE		254
 #define SIS_GROUP_BLOCKS	(SIS_RC_PER_PAGE + 1)
 
-#define SIS_RC_META		BIT(0)	/* block holds a block-map page */
+/*
+ * The block holds a block-map page; its refcount counts the parents (map
+ * pages or volume roots) naming it.
+ */
+#define SIS_RC_META		BIT(0)
 
 /**
  * struct sis_disk_rc - what is known of one physical block
@@ -170,7 +214,9 @@ struct sis_disk_rc_page {
  *
  * Interior: @e[i] is the child page's block, 0 if the subtree is empty.
  * Leaf: @e[i] is the physical block of logical block (base + i), 0 if
- * unmapped (reads as zeros).
+ * unmapped (reads as zeros).  A page whose refcount is above 1 is shared by
+ * several parents (clones) and is never changed: a write under it copies
+ * it first (and every page under a shared page is shared too).
  */
 struct sis_disk_map_page {
 	struct sis_disk_header hdr;
@@ -215,6 +261,7 @@ struct sis_disk_journal_commit {
 static inline void sis_format_size_asserts(void)
 {
 	BUILD_BUG_ON(sizeof(struct sis_disk_header) != SIS_HDR_SIZE);
+	BUILD_BUG_ON(sizeof(struct sis_disk_volume) != SIS_VOLUME_SIZE);
 	BUILD_BUG_ON(sizeof(struct sis_disk_root) != SIS_ROOT_SIZE);
 	BUILD_BUG_ON(sizeof(struct sis_disk_superblock) != SIS_BLOCK_SIZE);
 	BUILD_BUG_ON(sizeof(struct sis_disk_rc_page) != SIS_BLOCK_SIZE);

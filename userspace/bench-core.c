@@ -135,7 +135,7 @@ static void write_one(struct sis_core *c, u64 l, const u8 *data, bool expect_dup
 	int r = sis_core_find_dup(c, fp, &p);
 
 	if (!r) {
-		r = sis_core_map(c, l, p);
+		r = sis_core_map(c, 0, l, p);
 		sis_core_unpin(c, p);
 		if (r)
 			die("map (dup)", r);
@@ -148,7 +148,7 @@ static void write_one(struct sis_core *c, u64 l, const u8 *data, bool expect_dup
 	r = sis_core_alloc(c, fp, &p);
 	if (r)
 		die("alloc", r);
-	r = sis_core_map(c, l, p);
+	r = sis_core_map(c, 0, l, p);
 	sis_core_unpin(c, p);
 	if (r)
 		die("map", r);
@@ -277,7 +277,7 @@ int main(int argc, char **argv)
 		x ^= x << 13;
 		x ^= x >> 7;
 		x ^= x << 17;
-		r = sis_core_lookup(c, x % (2 * n), &p);
+		r = sis_core_lookup(c, 0, x % (2 * n), &p);
 		if (r)
 			die("lookup", r);
 	}

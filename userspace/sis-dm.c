@@ -35,7 +35,7 @@
 #define DM_NAME_MAX 127		/* DM_NAME_LEN - 1 */
 #define SIS_STATS_JSON_VERSION 1	/* schema of sis stats --json */
 
-static const char *dmsetup_bin(void)
+const char *sis_dmsetup_bin(void)
 {
 	const char *e = getenv("SIS_DMSETUP");
 
@@ -47,7 +47,7 @@ static const char *dmsetup_bin(void)
  * bytes).  stderr passes through.  Returns the exit status, or -1 if the
  * program could not be run.
  */
-static int run(char *const argv[], char *out, size_t len)
+int sis_run(char *const argv[], char *out, size_t len)
 {
 	int pfd[2] = { -1, -1 };
 	size_t got = 0;
@@ -102,39 +102,6 @@ static int run(char *const argv[], char *out, size_t len)
 	return -1;
 }
 
-static bool want_help(int argc, char **argv, const char *help)
-{
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--"))
-			break;
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			fputs(help, stdout);
-			return true;
-		}
-	}
-	return false;
-}
-
-static int next_opt(int argc, char **argv, const char *short_opts,
-		    const struct option *longs)
-{
-	int c;
-
-	opterr = 0;
-	c = getopt_long(argc, argv, short_opts, longs, NULL);
-	if (c == '?') {
-		if (optopt)
-			sis_usage_error("option '-%c' is unknown or needs a value", optopt);
-		else
-			sis_usage_error("unknown option or missing value: '%s'",
-					argv[optind - 1]);
-	} else if (c == ':') {
-		sis_usage_error("option '%s' needs a value", argv[optind - 1]);
-		c = '?';
-	}
-	return c;
-}
-
 static bool valid_dm_name(const char *name)
 {
 	size_t n = strlen(name);
@@ -156,6 +123,9 @@ struct sis_status {
 	u64 mapped, used, total, written, new_data, zero_blocks;
 	u64 cache_hits, cache_misses, cache_blocks, commits, data_blocks, dedup_hits;
 	u64 index_ram;		/* 0: not reported (an older target) */
+	bool has_volume;	/* the pool fields below are reported */
+	u64 volume, exclusive, volumes, pool_mapped;
+	bool has_exclusive;	/* counted (count_exclusive), not "-" */
 	double ratio;
 	bool needs_check;
 };
@@ -183,6 +153,19 @@ static int parse_ratio(const char *s, double *v)
 }
 
 /*
+ * The fields a pool target appends after SIS_STATUS_INDEX_RAM (issue 13):
+ * SIS_STATUS_VOLUME .. SIS_STATUS_POOL_MAPPED of include/sis-target.h on
+ * the target's branch, whose enum this tree's header does not have yet.
+ */
+enum {
+	ST_VOLUME = SIS_STATUS_INDEX_RAM + 1,
+	ST_EXCLUSIVE,
+	ST_VOLUMES,
+	ST_POOL_MAPPED,
+	ST_NR_FIELDS,
+};
+
+/*
  * Parse one line of `dmsetup status`: "<start> <len> sis <fields...>".
  * Fields beyond SIS_STATUS_NR_FIELDS (appended by a newer target) are
  * ignored.  Returns 0, 1 if the line is not a sis segment, -1 if malformed
@@ -190,7 +173,7 @@ static int parse_ratio(const char *s, double *v)
  */
 static int parse_status_line(char *line, struct sis_status *s, const char **why)
 {
-	char *tok[SIS_STATUS_NR_FIELDS + 3];
+	char *tok[ST_NR_FIELDS + 3];
 	char *save = NULL, *t, *slash;
 	int n = 0;
 	u64 start;
@@ -240,6 +223,16 @@ static int parse_status_line(char *line, struct sis_status *s, const char **why)
 	if (n > SIS_STATUS_INDEX_RAM + 3 &&
 	    parse_u64_field(f[SIS_STATUS_INDEX_RAM], &s->index_ram))
 		return -1;
+	*why = "bad volume fields";
+	s->has_volume = n > ST_POOL_MAPPED + 3;
+	if (s->has_volume) {
+		s->has_exclusive = strcmp(f[ST_EXCLUSIVE], "-");
+		if (parse_u64_field(f[ST_VOLUME], &s->volume) ||
+		    (s->has_exclusive && parse_u64_field(f[ST_EXCLUSIVE], &s->exclusive)) ||
+		    parse_u64_field(f[ST_VOLUMES], &s->volumes) ||
+		    parse_u64_field(f[ST_POOL_MAPPED], &s->pool_mapped))
+			return -1;
+	}
 	*why = "bad dedup ratio";
 	if (parse_ratio(f[SIS_STATUS_RATIO], &s->ratio))
 		return -1;
@@ -339,9 +332,9 @@ int cmd_stats(int argc, char **argv)
 	const char *why = NULL;
 	int opt, r, found = 0;
 
-	if (want_help(argc, argv, stats_help))
+	if (sis_want_help(argc, argv, stats_help))
 		return SIS_EXIT_OK;
-	while ((opt = next_opt(argc, argv, ":jbv", longs)) != -1) {
+	while ((opt = sis_next_opt(argc, argv, ":jbv", longs)) != -1) {
 		switch (opt) {
 		case 'j':
 			json = true;
@@ -366,12 +359,12 @@ int cmd_stats(int argc, char **argv)
 		return SIS_EXIT_FAIL;
 
 	{
-		char *av[] = { (char *)dmsetup_bin(), (char *)"status", name, NULL };
+		char *av[] = { (char *)sis_dmsetup_bin(), (char *)"status", name, NULL };
 
-		r = run(av, out, sizeof(out));
+		r = sis_run(av, out, sizeof(out));
 	}
 	if (r != 0) {
-		sis_err("'%s status %s' failed%s", dmsetup_bin(), name,
+		sis_err("'%s status %s' failed%s", sis_dmsetup_bin(), name,
 			r < 0 ? " (cannot run dmsetup)" : "");
 		return SIS_EXIT_FAIL;
 	}
@@ -401,7 +394,9 @@ int cmd_stats(int argc, char **argv)
 	u64 size = s.total * BS, used = s.used * BS;
 	u64 avail = size - used;
 	u64 lookups = s.cache_hits + s.cache_misses;
-	double saving = s.mapped ? 1.0 - (double)s.data_blocks / (double)s.mapped : 0.0;
+	/* Data blocks are the pool's: so is the saving. */
+	u64 pool_mapped = s.has_volume ? s.pool_mapped : s.mapped;
+	double saving = pool_mapped ? 1.0 - (double)s.data_blocks / (double)pool_mapped : 0.0;
 	double hit = lookups ? (double)s.cache_hits / (double)lookups : 0.0;
 
 	if (json) {
@@ -436,6 +431,13 @@ int cmd_stats(int argc, char **argv)
 		sj_u64(&j, "dedup_hits", s.dedup_hits);
 		if (s.index_ram)
 			sj_u64(&j, "index_ram_bytes", s.index_ram);
+		if (s.has_volume) {
+			sj_u64(&j, "volume", s.volume);
+			if (s.has_exclusive)
+				sj_u64(&j, "exclusive_blocks", s.exclusive);
+			sj_u64(&j, "volumes", s.volumes);
+			sj_u64(&j, "pool_mapped_blocks", s.pool_mapped);
+		}
 		sj_end(&j);
 		return SIS_EXIT_OK;
 	}
@@ -453,7 +455,7 @@ int cmd_stats(int argc, char **argv)
 		sis_human(s.len_sectors * 512, hl, sizeof(hl));
 	}
 	pct(up, sizeof(up), (double)used, (double)size);
-	if (s.mapped)
+	if (pool_mapped)
 		snprintf(sp, sizeof(sp), "%.0f%%", 100.0 * saving);
 	else
 		snprintf(sp, sizeof(sp), "-");
@@ -485,6 +487,18 @@ int cmd_stats(int argc, char **argv)
 		if (s.index_ram)
 			printf("index RAM              %llu bytes\n",
 			       (unsigned long long)s.index_ram);
+		if (s.has_volume) {
+			printf("volume                 %llu\n", (unsigned long long)s.volume);
+			if (s.has_exclusive)
+				printf("exclusive blocks       %llu\n",
+				       (unsigned long long)s.exclusive);
+			else
+				printf("exclusive blocks       - (not counted: dmsetup message %s 0 count_exclusive %llu)\n",
+				       name, (unsigned long long)s.volume);
+			printf("volumes in pool        %llu\n", (unsigned long long)s.volumes);
+			printf("pool mapped blocks     %llu\n",
+			       (unsigned long long)s.pool_mapped);
+		}
 		printf("needs_check            %s\n", s.needs_check ? "yes" : "no");
 		return SIS_EXIT_OK;
 	}
@@ -502,7 +516,8 @@ int cmd_stats(int argc, char **argv)
 /* ---- create ---- */
 
 static const char create_help[] =
-"Usage: sis create NAME DEV [--logical-size SIZE] [feature options] [--dry-run]\n"
+"Usage: sis create NAME DEV [--volume VOL] [--logical-size SIZE]\n"
+"                  [feature options] [--dry-run]\n"
 "\n"
 "Activate the dm-sis target NAME over DEV: compute the table line\n"
 "\n"
@@ -511,9 +526,13 @@ static const char create_help[] =
 "and run `dmsetup create NAME --table LINE`.  The logical size defaults to\n"
 "the one in DEV's metadata, or the size of DEV when DEV is blank (the target\n"
 "formats a blank device on first activation).  A larger size than the\n"
-"metadata's grows the device; a smaller one is refused.\n"
+"metadata's grows the device; a smaller one is refused.  With --volume,\n"
+"the device serves that volume of the pool (table feature 'volume <id>',\n"
+"its size is the volume's); one device per volume.\n"
 "\n"
 "Options:\n"
+"  -V, --volume VOL            the volume, by name or id (default 0; see\n"
+"                              sis ls, sis volume)\n"
 "  -l, --logical-size SIZE     exported size, a multiple of 4 KiB (units as\n"
 "                              for sis format: s, K, M, G, T, P, E)\n"
 "      --no-discard-passdown   do not discard freed blocks on DEV\n"
@@ -540,13 +559,17 @@ enum {
 };
 
 /*
- * The logical size DEV's metadata records: 0 with *@blank when both
- * superblock copies are zero; -1 (message printed) when DEV cannot be read
- * or holds something that is not usable dm-sis metadata.
+ * The logical size DEV's metadata records for volume @vol (NULL: 0; a
+ * number: an id; else a name), its id in *@vid: 0 with *@blank when both
+ * superblock copies are zero; -1 (message printed) when DEV cannot be read,
+ * holds something that is not usable dm-sis metadata, or has no such
+ * volume.
  */
-static int device_logical_blocks(const char *path, u64 *logical, u64 *physical,
-				 bool *blank)
+static int device_logical_blocks(const char *path, const char *vol, u32 *vid,
+				 u64 *logical, u64 *physical, bool *blank)
 {
+	struct sis_volume_info vi;
+	uint64_t id = 0;
 	struct sis_core_config cfg = { .flags = SIS_OPEN_READ_ONLY | SIS_OPEN_IGNORE_CHECK };
 	struct sis_core_stats st;
 	struct sis_io_ops ops;
@@ -581,10 +604,18 @@ static int device_logical_blocks(const char *path, u64 *logical, u64 *physical,
 				zero = false;
 	}
 	free(buf);
+	if (vol && sis_parse_uint(vol, SIS_VOL_ID_MAX, &id))
+		id = UINT64_MAX;	/* a name */
+	*vid = 0;
 	if (zero) {
+		filedev_close(&f);
+		if (id) {
+			sis_err("%s: blank (the target formats it with volume 0 only): "
+				"no volume %s", path, vol);
+			return -1;
+		}
 		*blank = true;
 		*logical = 0;
-		filedev_close(&f);
 		return 0;
 	}
 	filedev_ops(&f, &ops);
@@ -601,8 +632,23 @@ static int device_logical_blocks(const char *path, u64 *logical, u64 *physical,
 	}
 	sis_core_get_stats(c, &st);
 	*logical = st.logical_blocks;
+	r = 0;
+	if (id == UINT64_MAX)
+		r = sis_core_volume_find(c, vol, vid);
+	else
+		*vid = (u32)id;
+	if (!r)
+		r = sis_core_volume_info(c, *vid, &vi);
+	if (!r && vi.deleting)
+		r = -ENOENT;
 	sis_core_close(c);
 	filedev_close(&f);
+	if (r) {
+		sis_err("%s: no volume %s%s (see 'sis ls %s')", path,
+			id == UINT64_MAX ? "named " : "", vol ? vol : "0", path);
+		return -1;
+	}
+	*logical = vi.logical_blocks;
 	return 0;
 }
 
@@ -617,9 +663,12 @@ int cmd_create(int argc, char **argv)
 		{ "commit-interval", required_argument, NULL, OPT_COMMIT_INTERVAL },
 		{ "low-water-mark", required_argument, NULL, OPT_LOW_WATER_MARK },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "volume", required_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *feats[8];
+	const char *feats[8], *vol = NULL;
+	char volid[16];
+	u32 vid;
 	int nfeat = 0, nargs = 0;
 	char interval[24] = "", lwm[24] = "", table[4096], *p;
 	u64 logical = 0, disk_logical, physical;
@@ -628,10 +677,20 @@ int cmd_create(int argc, char **argv)
 	uint64_t v;
 	int opt, r;
 
-	if (want_help(argc, argv, create_help))
+	if (sis_want_help(argc, argv, create_help))
 		return SIS_EXIT_OK;
-	while ((opt = next_opt(argc, argv, ":l:n", longs)) != -1) {
+	while ((opt = sis_next_opt(argc, argv, ":l:nV:", longs)) != -1) {
 		switch (opt) {
+		case 'V':
+			if (vol)
+				return sis_usage_error("--volume given twice");
+			if (sis_parse_uint(optarg, SIS_VOL_ID_MAX, &v) &&
+			    (why = sis_volume_name_problem(optarg)))
+				return sis_usage_error("--volume '%s': not an id (0..%u) nor a "
+						       "volume name: the name %s", optarg,
+						       SIS_VOL_ID_MAX, why);
+			vol = optarg;
+			break;
 		case 'l':
 			if (sis_parse_size(optarg, &v, &why))
 				return sis_usage_error("--logical-size '%s': %s", optarg, why);
@@ -701,7 +760,7 @@ int cmd_create(int argc, char **argv)
 	if (strchr(dev, ' ') || strchr(dev, '\t') || strchr(dev, '\n'))
 		return sis_usage_error("DEV '%s' contains white space", dev);
 
-	if (device_logical_blocks(dev, &disk_logical, &physical, &blank))
+	if (device_logical_blocks(dev, vol, &vid, &disk_logical, &physical, &blank))
 		return SIS_EXIT_FAIL;
 	if (!logical)
 		logical = blank ? physical : disk_logical;
@@ -725,6 +784,11 @@ int cmd_create(int argc, char **argv)
 		nargs += 2;
 	if (lwm[0])
 		nargs += 2;
+	/* Volume 0 is the default: its table line stays what it always was. */
+	if (vid) {
+		snprintf(volid, sizeof(volid), "%u", vid);
+		nargs += 2;
+	}
 	if (nargs) {
 		p += snprintf(p, sizeof(table) - (size_t)(p - table), " %d", nargs);
 		for (int i = 0; i < nfeat; i++)
@@ -733,23 +797,26 @@ int cmd_create(int argc, char **argv)
 			p += snprintf(p, sizeof(table) - (size_t)(p - table), " %s %s",
 				      SIS_FEAT_COMMIT_INTERVAL, interval);
 		if (lwm[0])
+			p += snprintf(p, sizeof(table) - (size_t)(p - table), " %s %s",
+				      SIS_FEAT_LOW_WATER_MARK, lwm);
+		if (vid)
 			snprintf(p, sizeof(table) - (size_t)(p - table), " %s %s",
-				 SIS_FEAT_LOW_WATER_MARK, lwm);
+				 SIS_FEAT_VOLUME, volid);
 	}
 	if (dry) {
 		printf("%s\n", table);
 		return SIS_EXIT_OK;
 	}
 	{
-		char *av[] = { (char *)dmsetup_bin(), (char *)"create", (char *)name,
+		char *av[] = { (char *)sis_dmsetup_bin(), (char *)"create", (char *)name,
 			       (char *)"--table", table, NULL };
 
-		r = run(av, NULL, 0);
+		r = sis_run(av, NULL, 0);
 	}
 	if (r) {
 		struct stat st;
 
-		sis_err("'%s create %s --table \"%s\"' failed%s", dmsetup_bin(), name,
+		sis_err("'%s create %s --table \"%s\"' failed%s", sis_dmsetup_bin(), name,
 			table, r < 0 ? " (cannot run dmsetup)" : "");
 		if (!stat(dev, &st) && S_ISREG(st.st_mode))
 			sis_err("%s is a regular file: attach it with losetup(8) first", dev);
@@ -762,10 +829,10 @@ int cmd_create(int argc, char **argv)
 
 		snprintf(node, sizeof(node), "/dev/mapper/%s", name);
 		if (stat(node, &st)) {
-			char *av[] = { (char *)dmsetup_bin(), (char *)"mknodes",
+			char *av[] = { (char *)sis_dmsetup_bin(), (char *)"mknodes",
 				       (char *)name, NULL };
 
-			(void)run(av, NULL, 0);
+			(void)sis_run(av, NULL, 0);
 		}
 	}
 	printf("created /dev/mapper/%s: %s\n", name, table);

@@ -41,6 +41,7 @@
 #include "sis-core.h"
 #include "memdev.h"
 #include "sis.h"
+#include "sis-dev.h"
 
 /*
  * The one internal the tool uses: the checksum of a block, to say which
@@ -53,13 +54,6 @@ u32 sis_block_csum(u32 seed, const void *block);
 
 /* ---- Device handling ---- */
 
-struct dev {
-	const char *path;
-	struct filedev f;
-	struct sis_io_ops ops;
-	int excl_fd;		/* block devices opened for writing: O_EXCL claim */
-	bool is_blk;
-};
 
 static void core_log(void *ctx, int level, const char *msg)
 {
@@ -82,7 +76,7 @@ static void core_log(void *ctx, int level, const char *msg)
  * it would report a state that never existed (thin_check refuses the same
  * way).
  */
-static int dev_open(struct dev *d, const char *path, bool write)
+static int dev_open(struct sis_dev *d, const char *path, bool write, bool claim)
 {
 	struct stat st;
 	int r;
@@ -100,7 +94,7 @@ static int dev_open(struct dev *d, const char *path, bool write)
 		return -EINVAL;
 	}
 	d->is_blk = S_ISBLK(st.st_mode);
-	if (d->is_blk) {
+	if (d->is_blk && claim) {
 		d->excl_fd = open(path, O_RDONLY | O_EXCL);
 		if (d->excl_fd < 0) {
 			r = -errno;
@@ -117,6 +111,9 @@ static int dev_open(struct dev *d, const char *path, bool write)
 			close(d->excl_fd);
 		return r;
 	}
+	/* An active target writes around the page cache: drop what it holds. */
+	if (!claim)
+		posix_fadvise(d->f.fd, 0, 0, POSIX_FADV_DONTNEED);
 	filedev_ops(&d->f, &d->ops);
 	d->ops.log = core_log;
 	if (!write)
@@ -124,7 +121,17 @@ static int dev_open(struct dev *d, const char *path, bool write)
 	return 0;
 }
 
-static void dev_close(struct dev *d)
+int sis_dev_open(struct sis_dev *d, const char *path, bool write)
+{
+	return dev_open(d, path, write, true);
+}
+
+int sis_dev_open_shared(struct sis_dev *d, const char *path)
+{
+	return dev_open(d, path, false, false);
+}
+
+void sis_dev_close(struct sis_dev *d)
 {
 	filedev_close(&d->f);
 	if (d->excl_fd >= 0)
@@ -134,7 +141,7 @@ static void dev_close(struct dev *d)
 
 /* Read @n bytes from the start of the device; a short device reads zeros. */
 /* strerror() for the core's errno codes, in the core's own meanings. */
-static const char *core_strerror(int r)
+const char *sis_core_strerror(int r)
 {
 	switch (r) {
 	case -EILSEQ: return "metadata block failed its checksum or location check";
@@ -185,7 +192,7 @@ struct sb_pair {
 	int current;		/* index of the valid copy with the higher seq, or -1 */
 };
 
-static int sb_read(struct dev *d, struct sb_pair *sp)
+static int sb_read(struct sis_dev *d, struct sb_pair *sp)
 {
 	int r;
 
@@ -232,46 +239,8 @@ static void fmt_time(u64 t, char *buf, size_t len)
 		snprintf(buf, len, "%llu", (unsigned long long)t);
 }
 
-/* A --help in @argv (anywhere) prints @help to stdout. */
-static bool want_help(int argc, char **argv, const char *help)
-{
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--"))
-			break;
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			fputs(help, stdout);
-			return true;
-		}
-	}
-	return false;
-}
-
-/*
- * Run getopt_long over @argv; returns the option, '?' on error (message
- * already printed by us, not getopt), -1 at the end.
- */
-static int next_opt(int argc, char **argv, const char *short_opts,
-		    const struct option *longs)
-{
-	int c;
-
-	opterr = 0;
-	c = getopt_long(argc, argv, short_opts, longs, NULL);
-	if (c == '?') {
-		if (optopt)
-			sis_usage_error("option '-%c' is unknown or needs a value", optopt);
-		else
-			sis_usage_error("unknown option or missing value: '%s'",
-					argv[optind - 1]);
-	} else if (c == ':') {
-		sis_usage_error("option '%s' needs a value", argv[optind - 1]);
-		c = '?';
-	}
-	return c;
-}
-
 /* Exactly one positional argument: the device. */
-static int one_device(int argc, char **argv, const char **dev)
+int sis_one_device(int argc, char **argv, const char **dev)
 {
 	if (optind >= argc)
 		return sis_usage_error("missing DEV (a block device or an image file)");
@@ -285,12 +254,12 @@ static int one_device(int argc, char **argv, const char **dev)
  * Why sis_core_open() failed, as an exit code: damaged dm-sis metadata (4)
  * or not something we can check (8).
  */
-static int open_failure(struct dev *d, int r, const char *errmsg, bool check)
+int sis_open_failure(struct sis_dev *d, int r, const char *errmsg, bool check)
 {
 	struct sb_pair sp;
 
 	sis_err("%s: cannot open dm-sis metadata: %s (%s)", d->path,
-		errmsg ? errmsg : "error", core_strerror(r));
+		errmsg ? errmsg : "error", sis_core_strerror(r));
 	if (r == -EIO || r == -ENOMEM || r == -EOPNOTSUPP)
 		return check ? SIS_CHECK_EXIT_OPER : SIS_EXIT_FAIL;
 	if (sb_read(d, &sp))
@@ -307,17 +276,22 @@ static int open_failure(struct dev *d, int r, const char *errmsg, bool check)
 /* ---- format ---- */
 
 static const char format_help[] =
-"Usage: sis format DEV [--logical-size SIZE] [--journal-blocks N] [--force]\n"
+"Usage: sis format DEV [--logical-size SIZE] [--journal-blocks N] [--name NAME]\n"
+"                      [--force]\n"
 "\n"
 "Write fresh dm-sis metadata on DEV (a block device or an image file).\n"
-"Everything DEV held is lost.  Refuses a device that holds dm-sis metadata,\n"
-"a filesystem, a partition table or another volume signature unless --force.\n"
+"The pool starts with one volume, id 0, of the logical size (more with\n"
+"'sis volume').  Everything DEV held is lost.  Refuses a device that holds\n"
+"dm-sis metadata, a filesystem, a partition table or another volume\n"
+"signature unless --force.\n"
 "\n"
 "Options:\n"
 "  -l, --logical-size SIZE   exported size (default: the size of DEV); may be\n"
 "                            larger than DEV (thin); a multiple of 4 KiB\n"
 "  -j, --journal-blocks N    metadata journal size in 4 KiB blocks\n"
-"                            (default: chosen by the core)\n"
+"                            (default: chosen by the core; cloning volumes\n"
+"                            needs at least 1030)\n"
+"  -N, --name NAME           a name for volume 0 (see sis volume)\n"
 "  -f, --force               format whatever DEV holds\n"
 "  -q, --quiet               print nothing on success\n"
 "  -h, --help                this text\n"
@@ -349,21 +323,22 @@ int cmd_format(int argc, char **argv)
 		{ "journal-blocks", required_argument, NULL, 'j' },
 		{ "force", no_argument, NULL, 'f' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "name", required_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sis_core_config cfg = { 0 };
-	const char *path, *sig, *errmsg = NULL;
+	const char *path, *sig, *errmsg = NULL, *name = NULL, *why;
 	struct sis_core_stats st;
 	struct sis_core *c;
 	bool force = false, quiet = false;
 	uint64_t jb;
-	struct dev d;
+	struct sis_dev d;
 	int opt, r;
 	char ub[40], h1[16], h2[16];
 
-	if (want_help(argc, argv, format_help))
+	if (sis_want_help(argc, argv, format_help))
 		return SIS_EXIT_OK;
-	while ((opt = next_opt(argc, argv, ":l:j:fq", longs)) != -1) {
+	while ((opt = sis_next_opt(argc, argv, ":l:j:fqN:", longs)) != -1) {
 		switch (opt) {
 		case 'l':
 			if (parse_logical(optarg, &cfg.logical_blocks))
@@ -381,14 +356,20 @@ int cmd_format(int argc, char **argv)
 		case 'q':
 			quiet = true;
 			break;
+		case 'N':
+			why = sis_volume_name_problem(optarg);
+			if (why)
+				return sis_usage_error("--name '%s' %s", optarg, why);
+			name = optarg;
+			break;
 		default:
 			return SIS_EXIT_USAGE;
 		}
 	}
-	if (one_device(argc, argv, &path))
+	if (sis_one_device(argc, argv, &path))
 		return SIS_EXIT_USAGE;
 
-	if (dev_open(&d, path, true))
+	if (sis_dev_open(&d, path, true))
 		return SIS_EXIT_FAIL;
 	r = SIS_EXIT_FAIL;
 	if (d.f.nr_blocks < 3) {
@@ -423,9 +404,24 @@ int cmd_format(int argc, char **argv)
 	r = sis_core_open(&d.ops, &cfg, &c, &errmsg);
 	if (r) {
 		sis_err("%s: format failed: %s (%s)", path,
-			errmsg ? errmsg : "error", core_strerror(r));
+			errmsg ? errmsg : "error", sis_core_strerror(r));
 		r = SIS_EXIT_FAIL;
 		goto out;
+	}
+	/*
+	 * The core makes volume 0 without a name: an empty volume 0 is
+	 * deleted (O(1)) and made again with the name.
+	 */
+	if (name) {
+		r = sis_core_volume_delete(c, 0);
+		if (!r)
+			r = sis_core_volume_create(c, 0, cfg.logical_blocks, name);
+		if (r) {
+			sis_err("%s: naming volume 0 failed: %s", path, sis_core_strerror(r));
+			sis_core_close(c);
+			r = SIS_EXIT_FAIL;
+			goto out;
+		}
 	}
 	sis_core_get_stats(c, &st);
 	sis_core_close(c);
@@ -446,14 +442,14 @@ int cmd_format(int argc, char **argv)
 	}
 	r = SIS_EXIT_OK;
 out:
-	dev_close(&d);
+	sis_dev_close(&d);
 	return r;
 }
 
 /* ---- check and repair ---- */
 
 struct reporter {
-	struct dev *d;
+	struct sis_dev *d;
 	const char *prefix;	/* "" or "after repair: " */
 	unsigned long long printed, suppressed;
 	uint64_t max_lines;
@@ -499,7 +495,7 @@ static void report_flush(struct reporter *rp)
  * other is valid is reported (the device still opens); it is a minor
  * problem because the next checkpoint rewrites the copies in turn.
  */
-static unsigned int check_sb_copies(struct dev *d, struct reporter *rp)
+static unsigned int check_sb_copies(struct sis_dev *d, struct reporter *rp)
 {
 	struct sb_pair sp;
 	unsigned int bad = 0;
@@ -518,14 +514,19 @@ static unsigned int check_sb_copies(struct dev *d, struct reporter *rp)
 	return bad;
 }
 
+/* @st: the core's counters (the volumes of the pool, needs_check). */
 static void print_summary(const char *what, const struct sis_check_result *res,
-			  unsigned int sb_bad, bool needs_check)
+			  unsigned int sb_bad, const struct sis_core_stats *st)
 {
-	printf("%s: %llu mapped, %llu data blocks, %llu map pages; "
+	bool needs_check = st->needs_check;
+
+	printf("%s: %llu mapped, %llu data blocks, %llu map pages, %u volume%s%s; "
 	       "%llu errors, %llu leaks, %llu info%s%s\n", what,
 	       (unsigned long long)res->mapped,
 	       (unsigned long long)res->data_blocks,
-	       (unsigned long long)res->meta_blocks,
+	       (unsigned long long)res->meta_blocks, st->nr_volumes,
+	       st->nr_volumes == 1 ? "" : "s",
+	       st->nr_deleting ? " (some being deleted)" : "",
 	       (unsigned long long)res->errors,
 	       (unsigned long long)res->leaks,
 	       (unsigned long long)(res->info + sb_bad),
@@ -590,12 +591,12 @@ int cmd_check(int argc, char **argv)
 	struct sis_core *c;
 	bool no_data = false;
 	unsigned int sb_bad;
-	struct dev d;
+	struct sis_dev d;
 	int opt, r;
 
-	if (want_help(argc, argv, check_help))
+	if (sis_want_help(argc, argv, check_help))
 		return SIS_EXIT_OK;
-	while ((opt = next_opt(argc, argv, ":nm:q", longs)) != -1) {
+	while ((opt = sis_next_opt(argc, argv, ":nm:q", longs)) != -1) {
 		switch (opt) {
 		case 'n':
 			no_data = true;
@@ -611,19 +612,19 @@ int cmd_check(int argc, char **argv)
 			return SIS_EXIT_USAGE;
 		}
 	}
-	if (one_device(argc, argv, &path))
+	if (sis_one_device(argc, argv, &path))
 		return SIS_EXIT_USAGE;
 
-	if (dev_open(&d, path, false))
+	if (sis_dev_open(&d, path, false))
 		return SIS_CHECK_EXIT_OPER;
 	rp.d = &d;
 	cfg.flags = SIS_OPEN_READ_ONLY | SIS_OPEN_IGNORE_CHECK;
 	cfg.physical_blocks = d.f.nr_blocks;
 	r = sis_core_open(&d.ops, &cfg, &c, &errmsg);
 	if (r) {
-		r = open_failure(&d, r, errmsg, true);
+		r = sis_open_failure(&d, r, errmsg, true);
 		printf("summary: %s: metadata cannot be opened\n", path);
-		dev_close(&d);
+		sis_dev_close(&d);
 		return r;
 	}
 	/* (A device smaller than its metadata was refused by the open: 4.) */
@@ -635,18 +636,18 @@ int cmd_check(int argc, char **argv)
 	r = sis_core_check(c, &cops, &res);
 	report_flush(&rp);
 	if (r) {
-		sis_err("%s: the check could not complete: %s", path, core_strerror(r));
-		print_summary("summary (incomplete)", &res, sb_bad, st.needs_check);
+		sis_err("%s: the check could not complete: %s", path, sis_core_strerror(r));
+		print_summary("summary (incomplete)", &res, sb_bad, &st);
 		sis_core_close(c);
-		dev_close(&d);
+		sis_dev_close(&d);
 		/* A walk stopped by a checksum failure found damage. */
 		return r == -EILSEQ ? SIS_CHECK_EXIT_ERRORS : SIS_CHECK_EXIT_OPER;
 	}
-	print_summary("summary", &res, sb_bad, st.needs_check);
+	print_summary("summary", &res, sb_bad, &st);
 	if (st.needs_check && !res.errors && !res.leaks)
 		printf("note: needs_check is set; run 'sis repair %s' to clear it\n", path);
 	sis_core_close(c);
-	dev_close(&d);
+	sis_dev_close(&d);
 	return check_exit(&res, sb_bad, st.needs_check);
 }
 
@@ -690,12 +691,12 @@ int cmd_repair(int argc, char **argv)
 	struct sis_core *c;
 	bool no_data = false;
 	unsigned int sb_bad;
-	struct dev d;
+	struct sis_dev d;
 	int opt, r, r2, ret;
 
-	if (want_help(argc, argv, repair_help))
+	if (sis_want_help(argc, argv, repair_help))
 		return SIS_EXIT_OK;
-	while ((opt = next_opt(argc, argv, ":nm:q", longs)) != -1) {
+	while ((opt = sis_next_opt(argc, argv, ":nm:q", longs)) != -1) {
 		switch (opt) {
 		case 'n':
 			no_data = true;
@@ -711,10 +712,10 @@ int cmd_repair(int argc, char **argv)
 			return SIS_EXIT_USAGE;
 		}
 	}
-	if (one_device(argc, argv, &path))
+	if (sis_one_device(argc, argv, &path))
 		return SIS_EXIT_USAGE;
 
-	if (dev_open(&d, path, true))
+	if (sis_dev_open(&d, path, true))
 		return SIS_CHECK_EXIT_OPER;
 	rp.d = &d;
 	/*
@@ -727,9 +728,9 @@ int cmd_repair(int argc, char **argv)
 	cfg.physical_blocks = d.f.nr_blocks;
 	r = sis_core_open(&d.ops, &cfg, &c, &errmsg);
 	if (r) {
-		r = open_failure(&d, r, errmsg, true);
+		r = sis_open_failure(&d, r, errmsg, true);
 		printf("summary: %s: metadata cannot be opened; nothing repaired\n", path);
-		dev_close(&d);
+		sis_dev_close(&d);
 		return r;
 	}
 	cops.read_data = no_data ? NULL : read_data_cb;
@@ -742,18 +743,18 @@ int cmd_repair(int argc, char **argv)
 	report_flush(&rp);
 	if (r) {
 		sis_err("%s: the check before repair could not complete: %s", path,
-			core_strerror(r));
+			sis_core_strerror(r));
 		sis_core_close(c);
-		dev_close(&d);
+		sis_dev_close(&d);
 		return r == -EIO || r == -ENOMEM ? SIS_CHECK_EXIT_OPER :
 			SIS_CHECK_EXIT_ERRORS;
 	}
-	print_summary("found", &before, sb_bad, st.needs_check);
+	print_summary("found", &before, sb_bad, &st);
 	found = before.errors + before.leaks + before.info + sb_bad;
 	if (!found && !st.needs_check) {
 		printf("repair: nothing to repair\n");
 		sis_core_close(c);
-		dev_close(&d);
+		sis_dev_close(&d);
 		return SIS_CHECK_EXIT_CLEAN;
 	}
 
@@ -763,7 +764,7 @@ int cmd_repair(int argc, char **argv)
 	qops.ctx = &qrp;
 	r = sis_core_repair(c, &qops, &res);
 	if (r && r != -EUCLEAN) {
-		sis_err("%s: repair failed: %s", path, core_strerror(r));
+		sis_err("%s: repair failed: %s", path, sis_core_strerror(r));
 		/* What the failed repair left is what the check below shows. */
 	}
 
@@ -775,8 +776,8 @@ int cmd_repair(int argc, char **argv)
 	sis_core_close(c);
 	if (r2) {
 		sis_err("%s: the check after repair could not complete: %s", path,
-			core_strerror(r2));
-		dev_close(&d);
+			sis_core_strerror(r2));
+		sis_dev_close(&d);
 		return SIS_CHECK_EXIT_ERRORS;
 	}
 	/*
@@ -785,14 +786,14 @@ int cmd_repair(int argc, char **argv)
 	 */
 	sb_bad = check_sb_copies(&d, &rp);
 	left = after.errors + after.leaks + after.info + sb_bad;
-	print_summary("after repair", &after, sb_bad, st.needs_check);
+	print_summary("after repair", &after, sb_bad, &st);
 	printf("repair: %s: %llu of %llu problems fixed, %llu left%s\n",
 	       r ? "FAILED" : "done",
 	       (unsigned long long)(found > left ? found - left : 0),
 	       (unsigned long long)found, (unsigned long long)left,
 	       st.needs_check ? "; needs_check still set" : "; needs_check clear");
 	ret = check_exit(&after, sb_bad, st.needs_check);
-	dev_close(&d);
+	sis_dev_close(&d);
 	if (r)
 		return SIS_CHECK_EXIT_ERRORS;
 	/* Leaks left after a repair are a failure of the repair too. */
@@ -805,20 +806,25 @@ static const char dump_help[] =
 "Usage: sis dump DEV [--json] [--blocks] [--full]\n"
 "\n"
 "Print what DEV's dm-sis metadata holds, without writing anything: both\n"
-"superblock copies, the layout, sizes and usage, and a summary of the block\n"
-"map (extents, shared blocks).  With --blocks, the full map follows, one\n"
-"extent per line:\n"
+"superblock copies, the layout, sizes and usage, the volume table (one\n"
+"\"volume ID ...\" line per volume) and a summary of the block maps of all\n"
+"volumes (extents, shared blocks).  With --blocks, the full map of each\n"
+"volume follows, one extent per line:\n"
 "\n"
 "    LBLOCK PBLOCK COUNT\n"
 "\n"
 "meaning logical blocks LBLOCK..LBLOCK+COUNT-1 map to physical blocks\n"
 "PBLOCK..PBLOCK+COUNT-1 (4 KiB blocks, decimal).  Unmapped blocks (which\n"
-"read as zeros) are not listed.  The map section starts with the line\n"
-"\"# sis-map v1 logical_blocks=N\" and ends with \"# end mapped=M\".\n"
+"read as zeros) are not listed.  The map section of volume 0 starts with\n"
+"the line \"# sis-map v1 logical_blocks=N\", that of volume ID > 0 with\n"
+"\"# sis-map v1 volume=ID logical_blocks=N\"; each ends with\n"
+"\"# end mapped=M\".  The logical size printed is volume 0's; the mapped,\n"
+"data and shared counts are the pool's.\n"
 "\n"
 "Options:\n"
 "  -j, --json     JSON instead of text (with --blocks: a \"map\" array of\n"
-"                 [lblock, pblock, count] triples)\n"
+"                 [lblock, pblock, count] triples for volume 0, and one in\n"
+"                 each object of the \"volumes\" array)\n"
 "  -b, --blocks   include the full map\n"
 "  -F, --full     walk every logical block; by default the walk stops after\n"
 "                 as many mappings as the root counts (sis check verifies\n"
@@ -837,16 +843,17 @@ struct extent {
 	u64 l, p, n;
 };
 
-static void emit_extent(const struct extent *e, bool json, struct sis_json *j,
-			bool *first)
+static void emit_extent(const struct extent *e, bool json, struct sis_json *j)
 {
+	char buf[80];
+
 	if (!e->n)
 		return;
 	if (json) {
-		fprintf(j->f, "%s\n    [%llu, %llu, %llu]", *first ? "" : ",",
-			(unsigned long long)e->l, (unsigned long long)e->p,
-			(unsigned long long)e->n);
-		*first = false;
+		snprintf(buf, sizeof(buf), "[%llu, %llu, %llu]",
+			 (unsigned long long)e->l, (unsigned long long)e->p,
+			 (unsigned long long)e->n);
+		sj_raw(j, NULL, buf);
 	} else {
 		printf("%llu %llu %llu\n", (unsigned long long)e->l,
 		       (unsigned long long)e->p, (unsigned long long)e->n);
@@ -854,28 +861,30 @@ static void emit_extent(const struct extent *e, bool json, struct sis_json *j,
 }
 
 /*
- * Walk the map with sis_core_lookup(), the public API: one call per logical
- * block (the core has no public walk yet).  The walk ends early once it has
- * seen @expect mappings (the root's counter) unless @expect is U64_MAX, so
- * a large, sparsely used device costs what it maps up to its last
- * mapping, not its logical size.  Collects the summary and, when @print,
+ * Walk the map of volume @vol with sis_core_lookup(), the public API: one
+ * call per logical block (the core has no public walk yet).  The walk ends
+ * early once it has seen @expect mappings (the volume's counter) unless
+ * @expect is U64_MAX, so a large, sparsely used volume costs what it maps
+ * up to its last mapping, not its logical size.  Adds to the summary
+ * (blocks shared between volumes count as shared too) and, when @print,
  * prints extents.
  */
-static int walk_map(struct sis_core *c, u64 logical, u64 expect,
+static int walk_map(struct sis_core *c, u32 vol, u64 logical, u64 expect,
 		    struct map_summary *ms, bool print, bool json,
 		    struct sis_json *j)
 {
 	struct extent e = { 0 };
-	bool first = true;
+	u64 found = 0;
 
-	for (u64 l = 0; l < logical && ms->mapped < expect; l++) {
+	for (u64 l = 0; l < logical && found < expect; l++) {
 		u64 p;
-		int r = sis_core_lookup(c, l, &p);
+		int r = sis_core_lookup(c, vol, l, &p);
 
 		if (r == -ENODATA)
 			continue;
 		if (r)
 			return r;
+		found++;
 		ms->mapped++;
 		if (p < ms->nr_refs) {
 			if (ms->refs[p]++ == 0)
@@ -892,7 +901,7 @@ static int walk_map(struct sis_core *c, u64 logical, u64 expect,
 		if (e.n)
 			ms->extents++;
 		if (print)
-			emit_extent(&e, json, j, &first);
+			emit_extent(&e, json, j);
 		e.l = l;
 		e.p = p;
 		e.n = 1;
@@ -900,8 +909,56 @@ static int walk_map(struct sis_core *c, u64 logical, u64 expect,
 	if (e.n)
 		ms->extents++;
 	if (print)
-		emit_extent(&e, json, j, &first);
+		emit_extent(&e, json, j);
 	return 0;
+}
+
+/* "used", "used,deleting": the flags of a volume, as dump prints them. */
+static const char *vol_flags(const struct sis_volume_info *vi)
+{
+	return vi->deleting ? "used,deleting" : "used";
+}
+
+/* One "volume ID ..." line of the text dump (the volume table). */
+static void print_volume(const struct sis_volume_info *vi)
+{
+	char org[16] = "-";
+
+	if (vi->origin != SIS_VOL_NO_ORIGIN)
+		snprintf(org, sizeof(org), "%u", vi->origin);
+	printf("volume %-14u name=%s flags=%s map_root=%llu map_depth=%u "
+	       "logical_blocks=%llu mapped=%llu origin=%s create_seq=%llu\n",
+	       vi->id, vi->name[0] ? vi->name : "-", vol_flags(vi),
+	       (unsigned long long)vi->map_root, vi->map_depth,
+	       (unsigned long long)vi->logical_blocks,
+	       (unsigned long long)vi->nr_mapped, org,
+	       (unsigned long long)vi->create_seq);
+}
+
+/* Print the map of @vi (text or a JSON array named "map"). */
+static int print_vol_map(struct sis_core *c, const struct sis_volume_info *vi,
+			 bool full, bool json, struct sis_json *j)
+{
+	struct map_summary ms = { 0 };
+	u64 expect = full ? ~0ULL : vi->nr_mapped;
+	int r;
+
+	if (json) {
+		sj_arr(j, "map");
+		r = walk_map(c, vi->id, vi->logical_blocks, expect, &ms, true, true, j);
+		sj_arr_end(j);
+		return r;
+	}
+	if (vi->id)
+		printf("# sis-map v1 volume=%u logical_blocks=%llu\n", vi->id,
+		       (unsigned long long)vi->logical_blocks);
+	else
+		printf("# sis-map v1 logical_blocks=%llu\n",
+		       (unsigned long long)vi->logical_blocks);
+	r = walk_map(c, vi->id, vi->logical_blocks, expect, &ms, true, false, NULL);
+	if (!r)
+		printf("# end mapped=%llu\n", (unsigned long long)ms.mapped);
+	return r;
 }
 
 static void flag_names(u32 flags, char *buf, size_t len)
@@ -920,9 +977,11 @@ int cmd_dump(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sis_core_config cfg = { 0 };
+	static struct sis_volume_info vols[SIS_MAX_VOLUMES];
 	struct map_summary ms = { 0 };
 	bool full = false;
-	u64 expect;
+	int nvol = 0;
+	u32 vid;
 	struct sis_core_stats st;
 	const char *path, *errmsg = NULL;
 	const struct sis_disk_superblock *sb = NULL;
@@ -930,14 +989,14 @@ int cmd_dump(int argc, char **argv)
 	bool json = false, blocks = false;
 	struct sb_pair sp;
 	struct sis_json j;
-	struct dev d;
+	struct sis_dev d;
 	int opt, r;
 	char ub[40], tb[40], fb[64], h[16];
 	double ratio, saving;
 
-	if (want_help(argc, argv, dump_help))
+	if (sis_want_help(argc, argv, dump_help))
 		return SIS_EXIT_OK;
-	while ((opt = next_opt(argc, argv, ":jbF", longs)) != -1) {
+	while ((opt = sis_next_opt(argc, argv, ":jbF", longs)) != -1) {
 		switch (opt) {
 		case 'j':
 			json = true;
@@ -952,35 +1011,46 @@ int cmd_dump(int argc, char **argv)
 			return SIS_EXIT_USAGE;
 		}
 	}
-	if (one_device(argc, argv, &path))
+	if (sis_one_device(argc, argv, &path))
 		return SIS_EXIT_USAGE;
 
-	if (dev_open(&d, path, false))
+	if (sis_dev_open(&d, path, false))
 		return SIS_EXIT_FAIL;
 	cfg.flags = SIS_OPEN_READ_ONLY | SIS_OPEN_IGNORE_CHECK;
 	cfg.physical_blocks = d.f.nr_blocks;
 	r = sis_core_open(&d.ops, &cfg, &c, &errmsg);
 	if (r) {
-		open_failure(&d, r, errmsg, false);
-		dev_close(&d);
+		sis_open_failure(&d, r, errmsg, false);
+		sis_dev_close(&d);
 		return SIS_EXIT_FAIL;
 	}
 	sis_core_get_stats(c, &st);
 	if (sb_read(&d, &sp) == 0 && sp.current >= 0)
 		sb = &sp.copy[sp.current];
 
+	for (vid = UINT32_MAX; nvol < SIS_MAX_VOLUMES &&
+	     !sis_core_volume_next(c, &vid); nvol++)
+		if (sis_core_volume_info(c, vid, &vols[nvol]))
+			break;
+
 	/* The summary walk comes first, so a failing walk prints nothing. */
-	expect = full ? ~0ULL : st.nr_mapped;
 	ms.nr_refs = st.physical_blocks;
 	ms.refs = calloc(ms.nr_refs ? ms.nr_refs : 1, sizeof(u32));
 	if (!ms.refs) {
 		sis_err("out of memory (%llu blocks)", (unsigned long long)ms.nr_refs);
 		goto fail;
 	}
-	r = walk_map(c, st.logical_blocks, expect, &ms, false, false, NULL);
-	if (r) {
-		sis_err("%s: reading the block map failed: %s", path, core_strerror(r));
-		goto fail;
+	/* A volume being deleted has a partly freed map: not walked. */
+	for (int i = 0; i < nvol; i++) {
+		if (vols[i].deleting)
+			continue;
+		r = walk_map(c, vols[i].id, vols[i].logical_blocks,
+			     full ? ~0ULL : vols[i].nr_mapped, &ms, false, false, NULL);
+		if (r) {
+			sis_err("%s: reading the block map of volume %u failed: %s", path,
+				vols[i].id, sis_core_strerror(r));
+			goto fail;
+		}
 	}
 	ratio = st.nr_data ? (double)st.nr_mapped / (double)st.nr_data : 1.0;
 	saving = st.nr_mapped ? 1.0 - (double)st.nr_data / (double)st.nr_mapped : 0.0;
@@ -1043,20 +1113,38 @@ int cmd_dump(int argc, char **argv)
 		sj_u64(&j, "shared_blocks", ms.shared);
 		sj_u64(&j, "max_sharing", ms.max_refs);
 		sj_obj_end(&j);
-		if (blocks) {
-			fprintf(stdout, ",\n  \"map\": [");
-			memset(ms.refs, 0, ms.nr_refs * sizeof(u32));
-			ms = (struct map_summary){ .refs = ms.refs, .nr_refs = ms.nr_refs };
-			r = walk_map(c, st.logical_blocks, expect, &ms, true, true, &j);
-			fprintf(stdout, "\n  ]");
-			if (r) {
-				sis_err("%s: reading the block map failed: %s", path,
-					core_strerror(r));
-				sj_end(&j);
-				goto fail;
-			}
+		r = 0;
+		/* Volume 0's map where it always was; every volume's below. */
+		if (blocks && nvol && vols[0].id == 0 && !vols[0].deleting)
+			r = print_vol_map(c, &vols[0], full, true, &j);
+		sj_u64(&j, "nr_volumes", st.nr_volumes);
+		sj_arr(&j, "volumes");
+		for (int i = 0; i < nvol && !r; i++) {
+			const struct sis_volume_info *vi = &vols[i];
+
+			sj_obj(&j, NULL);
+			sj_u64(&j, "id", vi->id);
+			sj_str(&j, "name", vi->name);
+			sj_str(&j, "flags", vol_flags(vi));
+			sj_bool(&j, "deleting", vi->deleting);
+			sj_u64(&j, "map_root", vi->map_root);
+			sj_u64(&j, "map_depth", vi->map_depth);
+			sj_u64(&j, "logical_blocks", vi->logical_blocks);
+			sj_u64(&j, "mapped_blocks", vi->nr_mapped);
+			if (vi->origin != SIS_VOL_NO_ORIGIN)
+				sj_u64(&j, "origin", vi->origin);
+			sj_u64(&j, "create_seq", vi->create_seq);
+			if (blocks && !vi->deleting)
+				r = print_vol_map(c, vi, full, true, &j);
+			sj_obj_end(&j);
 		}
+		sj_arr_end(&j);
 		sj_end(&j);
+		if (r) {
+			sis_err("%s: reading the block map failed: %s", path,
+				sis_core_strerror(r));
+			goto fail;
+		}
 	} else {
 		printf("device                %s\n", path);
 		if (sb) {
@@ -1120,27 +1208,28 @@ int cmd_dump(int argc, char **argv)
 		printf("distinct data blocks  %llu\n", (unsigned long long)ms.distinct);
 		printf("shared data blocks    %llu (max %llu references)\n",
 		       (unsigned long long)ms.shared, (unsigned long long)ms.max_refs);
-		if (blocks) {
-			printf("# sis-map v1 logical_blocks=%llu\n",
-			       (unsigned long long)st.logical_blocks);
-			memset(ms.refs, 0, ms.nr_refs * sizeof(u32));
-			ms = (struct map_summary){ .refs = ms.refs, .nr_refs = ms.nr_refs };
-			r = walk_map(c, st.logical_blocks, expect, &ms, true, false, NULL);
+		printf("volumes               %u (%u being deleted)\n", st.nr_volumes,
+		       st.nr_deleting);
+		for (int i = 0; i < nvol; i++)
+			print_volume(&vols[i]);
+		for (int i = 0; blocks && i < nvol; i++) {
+			if (vols[i].deleting)
+				continue;
+			r = print_vol_map(c, &vols[i], full, false, NULL);
 			if (r) {
-				sis_err("%s: reading the block map failed: %s", path,
-					core_strerror(r));
+				sis_err("%s: reading the block map of volume %u failed: %s",
+					path, vols[i].id, sis_core_strerror(r));
 				goto fail;
 			}
-			printf("# end mapped=%llu\n", (unsigned long long)ms.mapped);
 		}
 	}
 	free(ms.refs);
 	sis_core_close(c);
-	dev_close(&d);
+	sis_dev_close(&d);
 	return SIS_EXIT_OK;
 fail:
 	free(ms.refs);
 	sis_core_close(c);
-	dev_close(&d);
+	sis_dev_close(&d);
 	return SIS_EXIT_FAIL;
 }

@@ -15,7 +15,9 @@
  * dm-sis prober).  OPTIONS is a comma-separated list: defaults, noauto (not
  * activated by --all), the feature options of `sis create` in table-word
  * spelling (no_discard_passdown, skip_zero_detection, error_if_no_space,
- * read_only, commit_interval=S, low_water_mark=N) and logical_size=SIZE.
+ * read_only, commit_interval=S, low_water_mark=N), logical_size=SIZE and
+ * volume=ID|NAME (the volume of the pool the device serves; several lines
+ * may name one DEVICE, one per volume).
  *
  * activate runs `sis create` (which takes the logical size from the
  * metadata) for each entry not yet active; deactivate runs `dmsetup remove`.
@@ -307,16 +309,9 @@ static int run_quiet(char *const argv[])
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static const char *dmsetup(void)
-{
-	const char *e = getenv("SIS_DMSETUP");
-
-	return e && *e ? e : "dmsetup";
-}
-
 static bool dm_active(const char *name)
 {
-	char *av[] = { (char *)dmsetup(), (char *)"info", (char *)name, NULL };
+	char *av[] = { (char *)sis_dmsetup_bin(), (char *)"info", (char *)name, NULL };
 
 	return run_quiet(av) == 0;
 }
@@ -353,6 +348,7 @@ static int activate_one(const struct tab_entry *e, const char *tab, bool dry)
 		};
 		static const char *const valued[] = {
 			SIS_FEAT_COMMIT_INTERVAL, SIS_FEAT_LOW_WATER_MARK, "logical_size",
+			SIS_FEAT_VOLUME,
 		};
 		char *eq = strchr(p, '=');
 		bool ok = false;
@@ -412,7 +408,8 @@ static const char activate_help[] =
 "the dm-sis superblock (see sis probe).  OPTIONS, comma-separated:\n"
 "defaults, noauto, no_discard_passdown, skip_zero_detection,\n"
 "error_if_no_space, read_only, commit_interval=S, low_water_mark=N,\n"
-"logical_size=SIZE.\n"
+"logical_size=SIZE, volume=ID|NAME (the volume of the pool on DEVICE the\n"
+"device serves, default 0; one line per volume).\n"
 "\n"
 "Options:\n"
 "  -c, --config FILE  the table (default /etc/sistab)\n"
@@ -492,12 +489,12 @@ static int tab_cmd(int argc, char **argv, bool activate)
 				rc = SIS_EXIT_FAIL;
 			sis_cmd = "activate";
 		} else {
-			char *av[] = { (char *)dmsetup(), (char *)"remove", e[i].name, NULL };
+			char *av[] = { (char *)sis_dmsetup_bin(), (char *)"remove", e[i].name, NULL };
 
 			if (!dm_active(e[i].name))
 				continue;
 			if (run_quiet(av)) {
-				sis_err("'%s remove %s' failed (in use?)", dmsetup(), e[i].name);
+				sis_err("'%s remove %s' failed (in use?)", sis_dmsetup_bin(), e[i].name);
 				rc = SIS_EXIT_FAIL;
 			} else {
 				printf("removed %s\n", e[i].name);

@@ -8,7 +8,9 @@
  *   sis format DEV     write fresh metadata (refuses anything that looks used)
  *   sis check DEV      offline walk of every mapping and refcount
  *   sis repair DEV     rebuild refcounts and counters from the map
- *   sis dump DEV       superblock, sizes, usage, map summary, or the full map
+ *   sis dump DEV       superblock, sizes, usage, volumes, map summary, the maps
+ *   sis ls DEV         the volumes of the pool, like thin_ls
+ *   sis volume create|clone|delete|resize DEV ...   offline volume changes
  *   sis stats NAME     a vdostats-like view of `dmsetup status`
  *   sis create NAME DEV  build the table line and run `dmsetup create`
  *
@@ -20,11 +22,14 @@
  * command line touches nothing and exits 2.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/types.h>
+#include "sis-format.h"
 #include "sis.h"
 
 #ifndef SIS_TOOL_VERSION
@@ -223,6 +228,12 @@ void sj_dbl(struct sis_json *j, const char *key, double val)
 		fprintf(j->f, "%.4f", val);
 }
 
+void sj_raw(struct sis_json *j, const char *key, const char *text)
+{
+	sj_sep(j, key);
+	fputs(text, j->f);
+}
+
 void sj_bool(struct sis_json *j, const char *key, bool val)
 {
 	sj_sep(j, key);
@@ -235,6 +246,46 @@ void sj_end(struct sis_json *j)
 	fputc('\n', j->f);
 }
 
+/* ---- Command lines ---- */
+
+/* A --help in @argv (anywhere) prints @help to stdout. */
+bool sis_want_help(int argc, char **argv, const char *help)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(help, stdout);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Run getopt_long over @argv; returns the option, '?' on error (message
+ * already printed by us, not getopt), -1 at the end.
+ */
+int sis_next_opt(int argc, char **argv, const char *short_opts,
+		 const struct option *longs)
+{
+	int c;
+
+	opterr = 0;
+	c = getopt_long(argc, argv, short_opts, longs, NULL);
+	if (c == '?') {
+		if (optopt)
+			sis_usage_error("option '-%c' is unknown or needs a value", optopt);
+		else
+			sis_usage_error("unknown option or missing value: '%s'",
+					argv[optind - 1]);
+	} else if (c == ':') {
+		sis_usage_error("option '%s' needs a value", argv[optind - 1]);
+		c = '?';
+	}
+	return c;
+}
+
 /* ---- Dispatch ---- */
 
 static const struct {
@@ -245,7 +296,9 @@ static const struct {
 	{ "format", cmd_format, "write fresh dm-sis metadata on a device or image" },
 	{ "check",  cmd_check,  "check the metadata offline (exit codes like fsck)" },
 	{ "repair", cmd_repair, "rebuild refcounts and counters from the map" },
-	{ "dump",   cmd_dump,   "print the superblock, usage and the block map" },
+	{ "dump",   cmd_dump,   "print the superblock, usage, the volume table and the block maps" },
+	{ "ls",     cmd_ls,     "list the volumes of a pool: sizes, mapped and exclusive blocks" },
+	{ "volume", cmd_volume, "create, clone, delete or resize a volume of a pool (offline)" },
 	{ "stats",  cmd_stats,  "print usage and dedup statistics of an active device" },
 	{ "create", cmd_create, "activate a device: build the table, run dmsetup create" },
 	{ "probe",  cmd_probe,  "find dm-sis devices (and their UUIDs) among the block devices" },
@@ -287,7 +340,7 @@ int main(int argc, char **argv)
 		return SIS_EXIT_OK;
 	}
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
-		printf("sis %s (dm-sis on-disk format %d)\n", SIS_TOOL_VERSION, 1);
+		printf("sis %s (dm-sis on-disk format %d)\n", SIS_TOOL_VERSION, SIS_VERSION);
 		return SIS_EXIT_OK;
 	}
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {

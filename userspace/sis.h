@@ -8,6 +8,9 @@
  *                core (libsis-core.a) on a block device or an image file
  *   sis-dm.c     stats, create: online, through dmsetup and the grammar of
  *                include/sis-target.h
+ *   sis-vol.c    ls, volume create/clone/delete/resize: the volumes of a
+ *                pool, offline through the core (sis-dev.h)
+ *   sis-tab.c    probe, activate, deactivate: /etc/sistab
  *
  * The tool never decodes a metadata block by itself except the superblock
  * fields it prints (through include/sis-format.h); every walk, checksum
@@ -19,6 +22,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+
+/*
+ * The volume words of include/sis-target.h (issue 13) for a tree whose
+ * header predates them; identical to the header's (include it first).
+ */
+#ifdef SIS_TARGET_H
+#ifndef SIS_FEAT_VOLUME
+#define SIS_FEAT_VOLUME			"volume"
+#define SIS_MSG_CREATE_VOLUME		"create_volume"
+#define SIS_MSG_CLONE_VOLUME		"clone_volume"
+#define SIS_MSG_DELETE_VOLUME		"delete_volume"
+#define SIS_MSG_SET_VOLUME_SIZE		"set_volume_size"
+#endif
+#endif
 
 /* Exit codes shared by every subcommand. */
 #define SIS_EXIT_OK		0
@@ -52,6 +69,22 @@ int sis_parse_uint(const char *s, uint64_t max, uint64_t *out);
 /* "10.0G"-style rendering of @bytes into @buf (at least 16 bytes). */
 const char *sis_human(uint64_t bytes, char *buf, size_t len);
 
+/* A --help (or -h) anywhere in @argv: print @help to stdout, true. */
+bool sis_want_help(int argc, char **argv, const char *help);
+struct option;
+/*
+ * getopt_long() over @argv with our own messages: returns the option, '?'
+ * on an error (message printed), -1 at the end.
+ */
+int sis_next_opt(int argc, char **argv, const char *short_opts,
+		 const struct option *longs);
+
+/*
+ * Why @name cannot name a volume (NULL if it can): 1..31 bytes of letters,
+ * digits and "._+-:@", not starting with '-', not all digits (sis-vol.c).
+ */
+const char *sis_volume_name_problem(const char *name);
+
 /* Minimal JSON writer: an object per call, comma handling automatic. */
 struct sis_json {
 	FILE *f;
@@ -67,6 +100,8 @@ void sj_str(struct sis_json *j, const char *key, const char *val);
 void sj_u64(struct sis_json *j, const char *key, uint64_t val);
 void sj_dbl(struct sis_json *j, const char *key, double val);
 void sj_bool(struct sis_json *j, const char *key, bool val);
+/* @text as it is (a value the caller formatted as JSON). */
+void sj_raw(struct sis_json *j, const char *key, const char *text);
 void sj_end(struct sis_json *j);
 
 /* Subcommands: argc/argv start at the subcommand name. */
@@ -79,5 +114,14 @@ int cmd_create(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_activate(int argc, char **argv);
 int cmd_deactivate(int argc, char **argv);
+/*
+ * Run argv; with @out, capture its stdout (NUL-terminated, at most @len - 1
+ * bytes).  Returns the exit status, or -1 if it could not be run (sis-dm.c).
+ */
+int sis_run(char *const argv[], char *out, size_t len);
+/* dmsetup, or $SIS_DMSETUP (the host tests' fake). */
+const char *sis_dmsetup_bin(void);
+int cmd_ls(int argc, char **argv);
+int cmd_volume(int argc, char **argv);
 
 #endif /* SIS_TOOL_H */

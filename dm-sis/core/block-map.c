@@ -1,24 +1,47 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * block-map.c - the block map: logical block -> physical block.
+ * block-map.c - the block maps of the volumes: logical block -> physical
+ * block.
  *
- * A radix tree of map pages, SIS_MAP_FANOUT entries each, root.map_depth
- * levels deep (level 0 holds leaves).  A leaf entry is the physical block of
- * one logical block, or 0: unmapped, reads as zeros.  An interior entry is
- * the block of a child page, or 0: the whole subtree is unmapped.  Map pages
- * are allocated from the data area like data blocks (refcount 1, META) only
- * when a mapping is first made under them, so a thin device that has
- * written little has a small map whatever its logical size, and growing the
- * logical size only adds levels on top of the root.
+ * Each volume (struct sis_disk_volume, a slot of the root) has a radix tree
+ * of map pages, SIS_MAP_FANOUT entries each, map_depth levels deep (level 0
+ * holds leaves).  A leaf entry is the physical block of one logical block,
+ * or 0: unmapped, reads as zeros.  An interior entry is the block of a child
+ * page, or 0: the whole subtree is unmapped.  Map pages are allocated from
+ * the data area (META blocks) only when a mapping is first made under them,
+ * so a thin volume that has written little has a small map whatever its
+ * logical size, and growing the logical size only adds levels on top.
  *
- * Map pages are never shared and are never freed (an emptied subtree keeps
- * its pages for the next write to it).
+ * Sharing (clones).  A map page's refcount counts the parents naming it:
+ * map pages and volume roots.  A clone takes one more reference on its
+ * origin's root: O(1), whatever the size.  Invariants:
+ *  - A page with refcount > 1 is never changed.  A change under it first
+ *    copies it (top-down, dm-thin's rule): the copy takes a reference on
+ *    each child, the original loses the parent's reference, and the parent
+ *    (now exclusive) names the copy.  Each copy is one consistent step, so
+ *    a transaction may commit between the levels of one path.
+ *  - A data block is shared when its own refcount is above 1 or any page on
+ *    its path is shared (__map_leaf() reports it to readers).
+ *  - A copy touches the refcount pages of all children: its step needs room
+ *    for them in the running transaction; without it the step returns
+ *    -EAGAIN with c->map_room set, and the operation commits
+ *    (__sis_commit_room()) and retries.
+ *  - Pages of a deleted volume are freed top-down in bounded steps
+ *    (__sis_map_free_step()); a shared page only loses a reference.  An
+ *    exclusive leaf being freed is cleared entry by entry, like an unmap.
+ *
+ * Emptied exclusive pages stay allocated until the volume is deleted.
  *
  * All functions are called with c->lock held.
  */
 #include <linux/kernel.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
+#include <linux/vmalloc.h>
 #include "core-internal.h"
+
+/* Refcount entries a count of exclusive blocks keeps in RAM at most. */
+#define SIS_EXCL_MAX_SHARED	BIT(20)
 
 /**
  * sis_map_capacity() - logical blocks a map of @depth levels can address
@@ -61,29 +84,196 @@ static int __new_map_page(struct sis_core *c, u32 level, u64 *blocknr,
 }
 
 /*
- * The leaf page covering @lblock.  With @create, missing pages on the way
- * are allocated; without, -ENODATA says the subtree is absent and *@skip
- * how many blocks from @lblock it spans.
+ * Refcount pages the entries of @mp may touch, plus @extra: runs of
+ * entries in one group count once (exact for data written in order, an
+ * upper bound otherwise), and never more than the groups there are.
  */
-static int __map_leaf(struct sis_core *c, u64 lblock, bool create,
-		      struct sis_page **leaf, u64 *skip)
+static u64 entry_pages(struct sis_core *c, const struct sis_disk_map_page *mp,
+		       u64 extra)
 {
-	u32 depth = le32_to_cpu(c->root.map_depth);
-	u32 level = depth - 1;
-	u64 blocknr = le64_to_cpu(c->root.map_root);
+	u64 prev = U64_MAX, n = extra;
+	u32 i;
+
+	for (i = 0; i < SIS_MAP_FANOUT; i++) {
+		u64 b = le64_to_cpu(mp->e[i]), g;
+
+		if (!b || b < c->data_start)
+			continue;
+		g = div64_u64(b - c->data_start, SIS_GROUP_BLOCKS);
+		if (g != prev)
+			n++;
+		prev = g;
+	}
+	return min(n, c->nr_groups + extra);
+}
+
+/**
+ * sis_map_copy_pages() - transaction pages one copy of a shared map page
+ * may need at most on this device (see sis_core_volume_clone())
+ */
+u64 sis_map_copy_pages(struct sis_core *c)
+{
+	return min_t(u64, SIS_MAP_FANOUT, c->nr_groups) + 4;
+}
+
+/*
+ * Has the running transaction room for @pages more?  Else say how many
+ * (-EAGAIN), or -ENOSPC if even an empty one could not hold them (the
+ * journal is too small for this step: the device grew since clones were
+ * allowed).
+ */
+static int __room(struct sis_core *c, u64 pages)
+{
+	if (c->mc_nr_dirty + pages <= sis_txn_cap(c))
+		return 0;
+	if (pages + SIS_OP_MAX_DIRTY > sis_txn_cap(c)) {
+		sis_log(c, 3, "journal too small to copy a shared map page (%llu pages)",
+			(unsigned long long)pages);
+		return -ENOSPC;
+	}
+	c->map_room = pages;
+	return -EAGAIN;
+}
+
+/*
+ * Copy the shared page @old (level @level) for a change under it: *@copy
+ * is the new exclusive page and *@blocknr its block.  The caller points the
+ * parent at it.  Everything that can fail runs before the first change.
+ */
+static int __cow_page(struct sis_core *c, u64 old, u32 level, u64 *blocknr,
+		      struct sis_page **copy)
+{
+	struct sis_disk_map_page *om, *nm;
+	struct sis_disk_rc *orc, *rc;
+	struct sis_page *opg;
+	u32 i;
+	int r;
+
+	r = __sis_mc_get(c, old, level_type(level), &opg);
+	if (r)
+		return r;
+	om = opg->data;
+	r = __room(c, entry_pages(c, om, 4));
+	if (r)
+		return r;
+	for (i = 0; i < SIS_MAP_FANOUT; i++) {
+		u64 b = le64_to_cpu(om->e[i]);
+
+		if (!b)
+			continue;
+		if (level)
+			r = __sis_node_rc(c, b, true, &rc);
+		else
+			r = __sis_ref_inc_prepare(c, b);
+		if (r)
+			return r;
+	}
+	r = __sis_node_rc(c, old, true, &orc);
+	if (!r)
+		r = __new_map_page(c, level, blocknr, copy);
+	if (r)
+		return r;
+
+	/* Nothing below can fail: every page is cached and dirty. */
+	nm = (*copy)->data;
+	memcpy(nm->e, om->e, sizeof(nm->e));
+	for (i = 0; i < SIS_MAP_FANOUT; i++) {
+		u64 b = le64_to_cpu(om->e[i]);
+
+		if (!b)
+			continue;
+		if (level) {
+			__sis_node_rc(c, b, true, &rc);
+			rc->refcount = cpu_to_le32(le32_to_cpu(rc->refcount) + 1);
+		} else {
+			WARN_ON(__sis_ref_inc(c, b));
+		}
+	}
+	orc->refcount = cpu_to_le32(le32_to_cpu(orc->refcount) - 1);
+	c->map_copies++;
+	return 0;
+}
+
+/*
+ * The page @blocknr at @level, child @idx of @parent (NULL: the volume's
+ * root), for @mode.  *@shared is set once a page on the path is shared;
+ * for a change, a shared page is copied first and the parent updated.
+ */
+static int __path_page(struct sis_core *c, struct sis_disk_volume *v,
+		       struct sis_page *parent, u32 idx, u64 blocknr,
+		       u32 level, enum sis_map_mode mode, bool *shared,
+		       struct sis_page **pg)
+{
+	struct sis_disk_rc *rc;
+	u64 copy;
+	int r;
+
+	if (!sis_is_data_block(c, blocknr))
+		return __sis_metadata_error(c, -EILSEQ, "map pointer out of range");
+	if (mode == SIS_MAP_LOOKUP && (!shared || *shared))
+		return __sis_mc_get(c, blocknr, level_type(level), pg);
+	r = __sis_node_rc(c, blocknr, false, &rc);
+	if (r)
+		return r;
+	if (le32_to_cpu(rc->refcount) == 1)
+		return __sis_mc_get(c, blocknr, level_type(level), pg);
+	if (mode == SIS_MAP_LOOKUP) {
+		*shared = true;
+		return __sis_mc_get(c, blocknr, level_type(level), pg);
+	}
+	if (parent) {
+		r = __sis_mc_dirty(c, parent);
+		if (r)
+			return r;
+	}
+	r = __cow_page(c, blocknr, level, &copy, pg);
+	if (r)
+		return r;
+	if (parent) {
+		struct sis_disk_map_page *pm = parent->data;
+
+		pm->e[idx] = cpu_to_le64(copy);
+	} else {
+		v->map_root = cpu_to_le64(copy);
+		c->root_dirty = true;
+	}
+	return 0;
+}
+
+/**
+ * __sis_map_leaf() - the leaf page covering @lblock in volume @v
+ * @mode:   SIS_MAP_LOOKUP: read only; SIS_MAP_CREATE: missing pages are
+ *          allocated and shared ones copied; SIS_MAP_CLEAR: shared pages
+ *          are copied, missing ones are not created
+ * @skip:   optional: when the leaf is absent (-ENODATA), how many blocks
+ *          from @lblock its absent subtree spans
+ * @shared: optional (lookups): set if a page on the path is shared
+ *
+ * Return: 0, -ENODATA (absent, without SIS_MAP_CREATE), -EAGAIN (a copy
+ * needs c->map_room free pages in the transaction: commit and retry; the
+ * levels copied so far stay copied, which is consistent), -ENOMEM, or a
+ * metadata error.
+ */
+int __sis_map_leaf(struct sis_core *c, struct sis_disk_volume *v, u64 lblock,
+		   enum sis_map_mode mode, struct sis_page **leaf, u64 *skip,
+		   bool *shared)
+{
+	u32 level = le32_to_cpu(v->map_depth) - 1;
+	u64 blocknr = le64_to_cpu(v->map_root);
 	struct sis_disk_map_page *mp;
 	struct sis_page *pg;
 	int r;
 
 	if (!blocknr) {
-		if (!create)
+		if (mode != SIS_MAP_CREATE)
 			goto absent;
 		r = __new_map_page(c, level, &blocknr, &pg);
 		if (r)
 			return r;
-		c->root.map_root = cpu_to_le64(blocknr);
+		v->map_root = cpu_to_le64(blocknr);
+		c->root_dirty = true;
 	} else {
-		r = __sis_mc_get(c, blocknr, level_type(level), &pg);
+		r = __path_page(c, v, NULL, 0, blocknr, level, mode, shared, &pg);
 		if (r)
 			return r;
 	}
@@ -96,7 +286,7 @@ static int __map_leaf(struct sis_core *c, u64 lblock, bool create,
 		blocknr = le64_to_cpu(mp->e[i]);
 		level--;
 		if (!blocknr) {
-			if (!create)
+			if (mode != SIS_MAP_CREATE)
 				goto absent;
 			r = __sis_mc_dirty(c, pg);
 			if (r)
@@ -106,10 +296,8 @@ static int __map_leaf(struct sis_core *c, u64 lblock, bool create,
 				return r;
 			mp->e[i] = cpu_to_le64(blocknr);
 		} else {
-			if (!sis_is_data_block(c, blocknr))
-				return __sis_metadata_error(c, -EILSEQ,
-							    "map pointer out of range");
-			r = __sis_mc_get(c, blocknr, level_type(level), &child);
+			r = __path_page(c, v, pg, i, blocknr, level, mode,
+					shared, &child);
 			if (r)
 				return r;
 		}
@@ -129,20 +317,23 @@ absent:
 }
 
 /**
- * __sis_map_lookup() - the mapping of @lblock
- * @skip: optional: for an unmapped block, how many blocks from @lblock on
- *        are certainly unmapped too (at least 1)
+ * __sis_map_lookup() - the mapping of @lblock in volume @v
+ * @skip:   optional: for an unmapped block, how many blocks from @lblock on
+ *          are certainly unmapped too (at least 1)
+ * @shared: optional: set if a map page on the path is shared (the block is
+ *          then shared whatever its own refcount)
  *
  * Return: 0, -ENODATA (unmapped) or a metadata error.
  */
-int __sis_map_lookup(struct sis_core *c, u64 lblock, u64 *pblock, u64 *skip)
+int __sis_map_lookup(struct sis_core *c, struct sis_disk_volume *v, u64 lblock,
+		     u64 *pblock, u64 *skip, bool *shared)
 {
 	struct sis_disk_map_page *mp;
 	struct sis_page *leaf;
 	u64 p;
 	int r;
 
-	r = __map_leaf(c, lblock, false, &leaf, skip);
+	r = __sis_map_leaf(c, v, lblock, SIS_MAP_LOOKUP, &leaf, skip, shared);
 	if (r)
 		return r;
 	mp = leaf->data;
@@ -159,19 +350,22 @@ int __sis_map_lookup(struct sis_core *c, u64 lblock, u64 *pblock, u64 *skip)
 }
 
 /**
- * __sis_map_prepare() - make the leaf of @lblock exist and dirty
+ * __sis_map_prepare() - make the leaf of @lblock exist, exclusive and dirty
  * @old: the current mapping of @lblock
  *
  * After it succeeds, __sis_map_set() of the same block cannot fail: callers
  * do every step that can fail before the first change.
+ *
+ * Return: 0, -EAGAIN (see __sis_map_leaf()), -ENOMEM or a metadata error.
  */
-int __sis_map_prepare(struct sis_core *c, u64 lblock, u64 *old)
+int __sis_map_prepare(struct sis_core *c, struct sis_disk_volume *v,
+		      u64 lblock, u64 *old)
 {
 	struct sis_disk_map_page *mp;
 	struct sis_page *leaf;
 	int r;
 
-	r = __map_leaf(c, lblock, true, &leaf, NULL);
+	r = __sis_map_leaf(c, v, lblock, SIS_MAP_CREATE, &leaf, NULL, NULL);
 	if (!r)
 		r = __sis_mc_dirty(c, leaf);
 	if (r)
@@ -182,20 +376,23 @@ int __sis_map_prepare(struct sis_core *c, u64 lblock, u64 *old)
 }
 
 /**
- * __sis_map_set() - map @lblock to @pblock (0: unmap); *@old gets the
- * previous mapping.  Refcounts are the caller's business.
+ * __sis_map_set() - map @lblock of volume @v to @pblock (0: unmap); *@old
+ * gets the previous mapping.  Refcounts are the caller's business.
  *
- * The leaf is made dirty before anything changes, so an error leaves the
- * map as it was.
+ * Called after __sis_map_prepare() of the same block (mapping) or for a
+ * block whose leaf is exclusive; the leaf is made dirty before anything
+ * changes, so an error leaves the map as it was.
  */
-int __sis_map_set(struct sis_core *c, u64 lblock, u64 pblock, u64 *old)
+int __sis_map_set(struct sis_core *c, struct sis_disk_volume *v, u64 lblock,
+		  u64 pblock, u64 *old)
 {
 	struct sis_disk_map_page *mp;
 	struct sis_page *leaf;
 	u32 i = level_index(lblock, 0);
 	int r;
 
-	r = __map_leaf(c, lblock, pblock != 0, &leaf, NULL);
+	r = __sis_map_leaf(c, v, lblock, pblock ? SIS_MAP_CREATE : SIS_MAP_CLEAR,
+			   &leaf, NULL, NULL);
 	if (r == -ENODATA) {
 		*old = 0;
 		return 0;
@@ -212,29 +409,43 @@ int __sis_map_set(struct sis_core *c, u64 lblock, u64 pblock, u64 *old)
 }
 
 /**
- * __sis_map_unmap() - unmap [@lblock, @lblock + @count), dropping refs
+ * __sis_map_unmap() - unmap [@lblock, @lblock + @count) of volume @id,
+ * dropping refs
  *
- * Absent subtrees are skipped whole.  May commit between leaves, dropping
- * c->lock meanwhile (__sis_commit_if_full()).
+ * Absent subtrees are skipped whole; shared leaves are copied first.  May
+ * commit between leaves, dropping c->lock meanwhile (__sis_commit_room()),
+ * so the volume is looked up again after each.
+ *
+ * Return: 0, -ENOENT (the volume went away meanwhile), -ENOMEM, or a
+ * metadata error.
  */
-int __sis_map_unmap(struct sis_core *c, u64 lblock, u64 count)
+int __sis_map_unmap(struct sis_core *c, u32 id, u64 lblock, u64 count)
 {
-	u64 end = lblock + count;
+	u64 end = lblock + count, room = 0;
 	int r;
 
 	while (lblock < end) {
+		struct sis_disk_volume *v;
 		struct sis_disk_map_page *mp;
 		struct sis_page *leaf;
 		u64 skip, leaf_end, rem;
 		u32 i;
 
 		__sis_mc_shrink(c);
-		r = __sis_maybe_commit(c);
+		r = __sis_commit_room(c, room);
 		if (r)
 			return r;
-		r = __map_leaf(c, lblock, false, &leaf, &skip);
+		room = 0;
+		v = __sis_vol_find(c, id);
+		if (!v)
+			return -ENOENT;
+		r = __sis_map_leaf(c, v, lblock, SIS_MAP_CLEAR, &leaf, &skip, NULL);
 		if (r == -ENODATA) {
 			lblock += skip;
+			continue;
+		}
+		if (r == -EAGAIN) {
+			room = c->map_room;
 			continue;
 		}
 		if (r)
@@ -262,7 +473,7 @@ int __sis_map_unmap(struct sis_core *c, u64 lblock, u64 count)
 			if (r)
 				return r;
 			mp->e[i] = 0;
-			le64_add_cpu(&c->root.nr_mapped, -1);
+			v->nr_mapped = cpu_to_le64(le64_to_cpu(v->nr_mapped) - 1);
 			r = __sis_ref_dec(c, old);
 			if (r)
 				return __sis_metadata_error(c, r, "unmap");
@@ -272,15 +483,19 @@ int __sis_map_unmap(struct sis_core *c, u64 lblock, u64 count)
 }
 
 /**
- * __sis_map_grow() - let the map address @logical_blocks blocks
+ * __sis_map_grow() - let the map of volume @v address @logical_blocks
+ *
+ * A new top page names the old root (which keeps its one reference, now
+ * from the new page).
  */
-int __sis_map_grow(struct sis_core *c, u64 logical_blocks)
+int __sis_map_grow(struct sis_core *c, struct sis_disk_volume *v,
+		   u64 logical_blocks)
 {
-	u32 depth = le32_to_cpu(c->root.map_depth);
+	u32 depth = le32_to_cpu(v->map_depth);
 	int r;
 
 	while (sis_map_capacity(depth) < logical_blocks) {
-		u64 root = le64_to_cpu(c->root.map_root);
+		u64 root = le64_to_cpu(v->map_root);
 
 		if (depth >= SIS_MAP_MAX_DEPTH)
 			return -EINVAL;
@@ -294,22 +509,128 @@ int __sis_map_grow(struct sis_core *c, u64 logical_blocks)
 				return r;
 			mp = pg->data;
 			mp->e[0] = cpu_to_le64(root);
-			c->root.map_root = cpu_to_le64(blocknr);
+			v->map_root = cpu_to_le64(blocknr);
 		}
-		c->root.map_depth = cpu_to_le32(++depth);
+		v->map_depth = cpu_to_le32(++depth);
 	}
-	c->root.logical_blocks = cpu_to_le64(logical_blocks);
+	v->logical_blocks = cpu_to_le64(logical_blocks);
 	c->root_dirty = true;
 	return 0;
 }
 
+/* Drop the parent's reference to page @blocknr (refcount page dirty). */
+static void __unlink(struct sis_core *c, struct sis_disk_volume *v,
+		     struct sis_page *parent, u32 idx, u64 blocknr)
+{
+	if (parent) {
+		struct sis_disk_map_page *pm = parent->data;
+
+		pm->e[idx] = 0;
+	} else {
+		v->map_root = 0;
+		c->root_dirty = true;
+	}
+	WARN_ON(__sis_ref_dec(c, blocknr));
+}
+
+/**
+ * __sis_map_free_step() - free one bounded piece of the map of volume @v,
+ * which is being deleted
+ *
+ * Walks down from the root through exclusive pages to the first non-empty
+ * entry, then either drops a shared child's reference, or drops the
+ * references of one leaf's entries (clearing them; as many as the running
+ * transaction holds) and frees the leaf, or frees one emptied page.  Each
+ * step is consistent on its own: a transaction may commit after any of
+ * them, and after a crash the walk starts again from the root.
+ *
+ * Return: 1 (more to do: commit if the transaction is full, then call
+ * again), 0 (the map is empty: v->map_root is 0), -ENOMEM or a metadata
+ * error.
+ */
+int __sis_map_free_step(struct sis_core *c, struct sis_disk_volume *v)
+{
+	u32 level = le32_to_cpu(v->map_depth) - 1, pi = 0, i;
+	u64 blocknr = le64_to_cpu(v->map_root);
+	struct sis_page *pg, *parent = NULL;
+	struct sis_disk_map_page *mp;
+	struct sis_disk_rc *rc;
+	int r;
+
+	if (!blocknr)
+		return 0;
+	for (;;) {
+		if (!sis_is_data_block(c, blocknr))
+			return __sis_metadata_error(c, -EILSEQ, "map pointer out of range");
+		r = __sis_node_rc(c, blocknr, true, &rc);
+		if (!r && parent)
+			r = __sis_mc_dirty(c, parent);
+		if (r)
+			return r;
+		if (le32_to_cpu(rc->refcount) > 1) {
+			__unlink(c, v, parent, pi, blocknr);	/* still shared */
+			return !!v->map_root;
+		}
+		r = __sis_mc_get(c, blocknr, level_type(level), &pg);
+		if (r)
+			return r;
+		mp = pg->data;
+		for (i = 0; i < SIS_MAP_FANOUT && !mp->e[i]; i++)
+			;
+		if (level && i < SIS_MAP_FANOUT) {
+			parent = pg;
+			pi = i;
+			blocknr = le64_to_cpu(mp->e[i]);
+			level--;
+			continue;
+		}
+		break;
+	}
+	if (level)			/* an emptied interior page */
+		goto unlink;
+
+	/* an exclusive leaf: its entries go one by one, as unmap does */
+	r = __sis_mc_dirty(c, pg);
+	if (r)
+		return r;
+	for (i = 0; i < SIS_MAP_FANOUT; i++) {
+		u64 b = le64_to_cpu(mp->e[i]);
+
+		if (!b)
+			continue;
+		if (__sis_txn_full(c))
+			return 1;	/* the rest after a commit */
+		r = __sis_ref_dec_prepare(c, b);
+		if (r)
+			return r;
+		mp->e[i] = 0;
+		r = __sis_ref_dec(c, b);
+		if (r)
+			return __sis_metadata_error(c, r, "volume delete");
+	}
+unlink:
+	__unlink(c, v, parent, pi, blocknr);
+	return !!v->map_root;
+}
+
+/* ---- Walks ---- */
+
+struct walk {
+	struct sis_core *c;
+	struct sis_disk_volume *v;
+	sis_map_walk_fn fn;
+	sis_map_page_fn pfn;
+	void *arg;
+};
+
 /*
  * Walk one subtree.  The entries of each interior page are copied before
- * descending, so the walk may shrink the cache between leaves.
+ * descending, so the walk may shrink the cache between leaves.  @flags:
+ * SIS_WALK_SHADOW once the page callback said the subtree was seen before.
  */
-static int __walk(struct sis_core *c, u64 blocknr, u32 level, u64 base,
-		  sis_map_walk_fn fn, sis_map_page_fn pfn, void *arg)
+static int __walk(struct walk *w, u64 blocknr, u32 level, u64 base, u32 flags)
 {
+	struct sis_core *c = w->c;
 	struct sis_disk_map_page *mp;
 	struct sis_page *pg;
 	u64 *e;
@@ -319,13 +640,17 @@ static int __walk(struct sis_core *c, u64 blocknr, u32 level, u64 base,
 	r = sis_is_data_block(c, blocknr) ? 0 : -EILSEQ;
 	if (!r)
 		r = __sis_mc_read(c, blocknr, level_type(level), &pg);
-	if (r && pfn)	/* the callback decides: skip the subtree, or stop */
-		return pfn(c, arg, blocknr, level | SIS_WALK_BAD);
+	if (r && w->pfn)  /* the callback decides: skip the subtree, or stop */
+		return w->pfn(c, w->arg, blocknr, level | flags | SIS_WALK_BAD);
 	if (r)
 		return __sis_metadata_error(c, r, "map walk");
-	if (pfn) {
-		r = pfn(c, arg, blocknr, level);
-		if (r)
+	if (w->pfn) {
+		r = w->pfn(c, w->arg, blocknr, level | flags);
+		if (r == SIS_WALK_SKIP)
+			return 0;
+		if (r == SIS_WALK_SHADOWED)
+			flags |= SIS_WALK_SHADOW;
+		else if (r)
 			return r;
 		r = __sis_mc_read(c, blocknr, level_type(level), &pg);
 		if (r)
@@ -333,11 +658,13 @@ static int __walk(struct sis_core *c, u64 blocknr, u32 level, u64 base,
 	}
 	mp = pg->data;
 	if (!level) {
+		u64 logical = le64_to_cpu(w->v->logical_blocks);
+
 		for (i = 0; i < SIS_MAP_FANOUT; i++) {
 			u64 p = le64_to_cpu(mp->e[i]);
 
-			if (p && base + i < le64_to_cpu(c->root.logical_blocks)) {
-				r = fn(c, arg, base + i, p);
+			if (p && base + i < logical) {
+				r = w->fn(c, w->arg, base + i, p, flags);
 				if (r)
 					return r;
 			}
@@ -354,8 +681,8 @@ static int __walk(struct sis_core *c, u64 blocknr, u32 level, u64 base,
 	for (i = 0, r = 0; i < SIS_MAP_FANOUT && !r; i++) {
 		if (!e[i])
 			continue;
-		r = __walk(c, e[i], level - 1,
-			   base + i * sis_map_capacity(level), fn, pfn, arg);
+		r = __walk(w, e[i], level - 1,
+			   base + i * sis_map_capacity(level), flags);
 		if (r != SIS_WALK_CUT)
 			continue;
 		/* Repair: unlink the bad child from this (verified) page. */
@@ -372,27 +699,132 @@ static int __walk(struct sis_core *c, u64 blocknr, u32 level, u64 base,
 }
 
 /**
- * __sis_map_walk() - call @fn for every mapping and @pfn for every map page
+ * __sis_map_walk() - call @fn for every mapping of volume @v and @pfn for
+ * every map page on the way
  *
- * Either callback may stop the walk by returning non-zero.  A map page that
- * is out of range or fails verification is passed to @pfn with SIS_WALK_BAD
- * or'ed into its level; @pfn returns 0 to skip the subtree or SIS_WALK_CUT
- * to unlink it from its parent (repair); without @pfn it aborts the walk.
+ * Either callback may stop the walk by returning a value not listed here.
+ * @pfn returns 0 to descend, SIS_WALK_SKIP to skip the subtree, or
+ * SIS_WALK_SHADOWED to descend with SIS_WALK_SHADOW passed to both callbacks
+ * below (a shared subtree met again: its mappings count for this volume,
+ * its pages and references were counted already).  A map page that is out
+ * of range or fails verification is passed to @pfn with SIS_WALK_BAD or'ed
+ * into its level; @pfn returns 0 to skip the subtree or SIS_WALK_CUT to
+ * unlink it from its parent (repair); without @pfn it aborts the walk.
  * May evict clean pages: callers hold no page pointers across it.
  */
-int __sis_map_walk(struct sis_core *c, sis_map_walk_fn fn, sis_map_page_fn pfn,
-		   void *arg)
+int __sis_map_walk(struct sis_core *c, struct sis_disk_volume *v,
+		   sis_map_walk_fn fn, sis_map_page_fn pfn, void *arg)
 {
-	u64 root = le64_to_cpu(c->root.map_root);
+	struct walk w = { .c = c, .v = v, .fn = fn, .pfn = pfn, .arg = arg };
+	u64 root = le64_to_cpu(v->map_root);
 	int r;
 
 	if (!root)
 		return 0;
-	r = __walk(c, root, le32_to_cpu(c->root.map_depth) - 1, 0, fn, pfn, arg);
+	r = __walk(&w, root, le32_to_cpu(v->map_depth) - 1, 0, 0);
 	if (r == SIS_WALK_CUT) {
-		c->root.map_root = 0;
+		v->map_root = 0;
 		c->root_dirty = true;
 		r = 0;
 	}
+	return r;
+}
+
+/* ---- Exclusive blocks ---- */
+
+struct excl {
+	u64 exclusive;
+	u64 *shared;		/* data blocks with refcount > 1, found here */
+	u64 nr_shared;
+	bool truncated;
+};
+
+static int excl_page(struct sis_core *c, void *arg, u64 blocknr, u32 level)
+{
+	struct sis_disk_rc *rc;
+	int r;
+
+	if (level & SIS_WALK_BAD)
+		return -EILSEQ;
+	r = __sis_node_rc(c, blocknr, false, &rc);
+	if (r)
+		return r;
+	/* a shared page: its blocks stay when this volume goes */
+	return le32_to_cpu(rc->refcount) > 1 ? SIS_WALK_SKIP : 0;
+}
+
+static int excl_mapping(struct sis_core *c, void *arg, u64 lblock, u64 pblock,
+			u32 flags)
+{
+	struct excl *x = arg;
+	struct sis_disk_rc *rc;
+	struct sis_page *pg;
+	int r;
+
+	r = __sis_rc_get(c, pblock, &pg, &rc);
+	if (r)
+		return r == -EINVAL ? -EILSEQ : r;
+	if (le32_to_cpu(rc->refcount) == 1)
+		x->exclusive++;
+	else if (x->nr_shared < SIS_EXCL_MAX_SHARED)
+		x->shared[x->nr_shared++] = pblock;
+	else
+		x->truncated = true;
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/**
+ * __sis_map_count_exclusive() - data blocks that deleting volume @v would
+ * free
+ *
+ * A block is exclusive when every reference to it comes from this volume's
+ * exclusive map pages: refcount 1, or refcount k with all k references
+ * found in this walk (blocks the volume holds several copies of).  Pages
+ * with refcount > 1 are skipped: everything under them stays.  May evict
+ * clean pages.
+ *
+ * Return: 0 (exact), 1 (a lower bound: more than SIS_EXCL_MAX_SHARED
+ * shared blocks), -ENOMEM or a metadata error.
+ */
+int __sis_map_count_exclusive(struct sis_core *c, struct sis_disk_volume *v,
+			      u64 *exclusive)
+{
+	struct excl x = {};
+	u64 i, run;
+	int r;
+
+	x.shared = kvmalloc_array(min_t(u64, le64_to_cpu(v->nr_mapped) + 1,
+					SIS_EXCL_MAX_SHARED),
+				  sizeof(u64), GFP_KERNEL);
+	if (!x.shared)
+		return -ENOMEM;
+	r = __sis_map_walk(c, v, excl_mapping, excl_page, &x);
+	if (r)
+		goto out;
+	sort(x.shared, x.nr_shared, sizeof(u64), cmp_u64, NULL);
+	for (i = 0; i < x.nr_shared; i += run) {
+		struct sis_disk_rc *rc;
+		struct sis_page *pg;
+
+		for (run = 1; i + run < x.nr_shared &&
+		     x.shared[i + run] == x.shared[i]; run++)
+			;
+		r = __sis_rc_get(c, x.shared[i], &pg, &rc);
+		if (r)
+			goto out;
+		if (le32_to_cpu(rc->refcount) == run)
+			x.exclusive++;
+	}
+	*exclusive = x.exclusive;
+	r = x.truncated;
+out:
+	kvfree(x.shared);
 	return r;
 }

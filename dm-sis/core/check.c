@@ -12,11 +12,15 @@
  *   mapping to a non-data,
  *   map-page or free block     an error (dangling mapping)
  *
- * Map pages must be referenced exactly once and carry the META flag; the
- * root's counters must equal what the walk found; with a data reader, every
- * block in use must still hash to its fingerprint.  There is no index on
- * disk to check (format version 2): the RAM index is built from the
- * refcount pages checked here.
+ * Every volume's map is walked.  A map page met a second time (shared by
+ * clones) counts one more reference to the page and its subtree is walked
+ * again only to count the volume's mappings ("shadow"), so its entries'
+ * references are counted once.  Map pages must carry the META flag and a
+ * refcount equal to the parents naming them; the root's counters and each
+ * volume's mapped count must equal what the walk found; with a data
+ * reader, every block in use must still hash to its fingerprint.  There is
+ * no index on disk to check: the RAM index is built from the refcount
+ * pages checked here.
  *
  * Repair rebuilds everything derivable from the map: refcounts, flags,
  * fingerprints and counters (and the RAM index from them).  It keeps every mapping that
@@ -26,6 +30,8 @@
  * clears needs_check only when a check after it is clean.
  *
  * RAM: 4 bytes of reference count and 1 bit of map-page mark per block.
+ * A bad mapping is remembered as its leaf block and slot, so repair clears
+ * it in place for every volume sharing the leaf.
  */
 #include <linux/kernel.h>
 #include <linux/slab.h>
@@ -40,8 +46,11 @@ struct check_state {
 	struct sis_check_result *res;
 	u32 *refs;		/* references found, per block */
 	u8 *meta;		/* map pages found, one bit per block */
-	u64 *bad;		/* mappings repair must drop */
+	u64 *bad;		/* mappings repair must drop: leaf << 9 | slot */
 	u64 nr_bad;
+	u64 leaf;		/* the leaf whose mappings the walk is at */
+	u64 vol_mapped;		/* mappings found in the volume walked */
+	u64 found[SIS_MAX_VOLUMES];	/* ...per volume slot */
 	bool repair;
 	void *buf;
 };
@@ -75,37 +84,53 @@ static int check_page(struct sis_core *c, void *arg, u64 blocknr, u32 level)
 {
 	struct check_state *s = arg;
 
+	if (level & SIS_WALK_SHADOW)	/* under a page counted already */
+		return 0;
 	if (level & SIS_WALK_BAD) {
 		report(s, SIS_CHECK_ERROR,
 		       "map page %llu (level %u) is bad; mappings under it are lost",
 		       (unsigned long long)blocknr, level & ~SIS_WALK_BAD);
 		return s->repair ? SIS_WALK_CUT : 0;
 	}
-	if (meta_test(s, blocknr)) {
-		report(s, SIS_CHECK_ERROR, "map page %llu is referenced twice",
-		       (unsigned long long)blocknr);
-		return s->repair ? SIS_WALK_CUT : -EILSEQ; /* a loop: stop */
+	if (!level)
+		s->leaf = blocknr;
+	if (s->refs[blocknr]++) {
+		if (!meta_test(s, blocknr)) {
+			report(s, SIS_CHECK_ERROR,
+			       "block %llu is both mapped data and a map page",
+			       (unsigned long long)blocknr);
+			return s->repair ? SIS_WALK_CUT : 0;
+		}
+		/* shared by clones: count this volume's mappings only */
+		return SIS_WALK_SHADOWED;
 	}
 	s->meta[blocknr >> 3] |= 1U << (blocknr & 7);
 	s->res->meta_blocks++;
 	return 0;
 }
 
-static int check_mapping(struct sis_core *c, void *arg, u64 lblock, u64 pblock)
+static int check_mapping(struct sis_core *c, void *arg, u64 lblock, u64 pblock,
+			 u32 flags)
 {
 	struct check_state *s = arg;
 
-	if (!sis_is_data_block(c, pblock)) {
+	if (!sis_is_data_block(c, pblock) || meta_test(s, pblock)) {
+		if (flags & SIS_WALK_SHADOW)
+			return 0;	/* reported with the first sharer */
 		report(s, SIS_CHECK_ERROR,
 		       "logical block %llu maps block %llu, which is not a data block",
 		       (unsigned long long)lblock, (unsigned long long)pblock);
-		if (s->nr_bad < SIS_CHECK_MAX_BAD_MAPPINGS)
-			s->bad[s->nr_bad++] = lblock;	/* counted as an error */
+		if (s->nr_bad < SIS_CHECK_MAX_BAD_MAPPINGS)	/* an error */
+			s->bad[s->nr_bad++] = s->leaf << 9 |
+				(lblock % SIS_MAP_FANOUT);
 		return 0;
 	}
+	s->vol_mapped++;
+	s->res->mapped++;
+	if (flags & SIS_WALK_SHADOW)
+		return 0;
 	if (!s->refs[pblock]++)
 		s->res->data_blocks++;
-	s->res->mapped++;
 	return 0;
 }
 
@@ -147,11 +172,11 @@ static void check_group(struct sis_core *c, struct check_state *s, u64 group)
 			continue;
 		}
 		if (meta_test(s, b)) {
-			if (!is_meta || count != 1)
+			if (!is_meta || count != s->refs[b])
 				report(s, SIS_CHECK_ERROR,
-				       "map page %llu has refcount %u flags %#x, expected 1 META",
+				       "map page %llu has refcount %u flags %#x, expected %u META",
 				       (unsigned long long)b, count,
-				       le32_to_cpu(p->e[i].flags));
+				       le32_to_cpu(p->e[i].flags), s->refs[b]);
 			continue;
 		}
 		if (is_meta) {
@@ -183,9 +208,18 @@ static void check_counters(struct sis_core *c, struct check_state *s)
 		report(s, SIS_CHECK_ERROR,
 		       "metadata journal damaged: transactions after %llu were not replayed",
 		       (unsigned long long)c->seq);
-	if (le64_to_cpu(c->root.nr_mapped) != s->res->mapped)
-		report(s, SIS_CHECK_ERROR, "root counts %llu mapped blocks, found %llu",
-		       le64_to_cpu(c->root.nr_mapped), s->res->mapped);
+	struct sis_disk_volume *v;
+	u32 i;
+
+	for (i = 0; i < SIS_MAX_VOLUMES; i++) {
+		v = &c->root.vol[i];
+		if (le32_to_cpu(v->flags) == SIS_VOL_USED &&
+		    le64_to_cpu(v->nr_mapped) != s->found[i])
+			report(s, SIS_CHECK_ERROR,
+			       "volume %u counts %llu mapped blocks, found %llu",
+			       le32_to_cpu(v->id), le64_to_cpu(v->nr_mapped),
+			       s->found[i]);
+	}
 	if (le64_to_cpu(c->root.nr_data) != s->res->data_blocks)
 		report(s, SIS_CHECK_ERROR, "root counts %llu data blocks, found %llu",
 		       le64_to_cpu(c->root.nr_data), s->res->data_blocks);
@@ -218,12 +252,30 @@ static void state_free(struct check_state *s)
 	kfree(s->buf);
 }
 
+/* Walk the maps of every volume (those being deleted too). */
+static int __walk_volumes(struct sis_core *c, struct check_state *s)
+{
+	u32 i;
+	int r;
+
+	for (i = 0; i < SIS_MAX_VOLUMES; i++) {
+		if (!c->root.vol[i].flags)
+			continue;
+		s->vol_mapped = 0;
+		r = __sis_map_walk(c, &c->root.vol[i], check_mapping, check_page, s);
+		if (r)
+			return r;
+		s->found[i] = s->vol_mapped;
+	}
+	return 0;
+}
+
 static int __check(struct sis_core *c, struct check_state *s)
 {
 	u64 g;
 	int r;
 
-	r = __sis_map_walk(c, check_mapping, check_page, s);
+	r = __walk_volumes(c, s);
 	if (r)
 		return r;
 	for (g = 0; g < c->nr_groups; g++) {
@@ -298,7 +350,7 @@ static int __rebuild(struct sis_core *c, struct check_state *s)
 			u64 b = base + i, fp = old ? le64_to_cpu(old->e[i].fp) : 0;
 
 			if (meta_test(s, b)) {
-				p->e[i].refcount = cpu_to_le32(1);
+				p->e[i].refcount = cpu_to_le32(s->refs[b]);
 				p->e[i].flags = cpu_to_le32(SIS_RC_META);
 				meta++;
 				continue;
@@ -319,7 +371,9 @@ static int __rebuild(struct sis_core *c, struct check_state *s)
 	c->root.groups_used = cpu_to_le64(used);
 	c->root.nr_data = cpu_to_le64(data);
 	c->root.nr_meta = cpu_to_le64(meta);
-	c->root.nr_mapped = cpu_to_le64(s->res->mapped);
+	for (i = 0; i < SIS_MAX_VOLUMES; i++)
+		if (le32_to_cpu(c->root.vol[i].flags) == SIS_VOL_USED)
+			c->root.vol[i].nr_mapped = cpu_to_le64(s->found[i]);
 	c->root_dirty = true;
 	r = __sis_commit(c);
 	if (r)
@@ -336,7 +390,8 @@ int sis_core_repair(struct sis_core *c, const struct sis_check_ops *ops,
 {
 	struct sis_check_result after;
 	struct check_state s;
-	u64 i, old;
+	struct sis_page *pg;
+	u64 i;
 	int r;
 
 	/* commits between steps keep c->lock: the repair's state lives on */
@@ -350,7 +405,7 @@ int sis_core_repair(struct sis_core *c, const struct sis_check_ops *ops,
 	if (r)
 		goto out_unlock;
 	s.repair = true;
-	r = __sis_map_walk(c, check_mapping, check_page, &s);
+	r = __walk_volumes(c, &s);
 	if (r)
 		goto out;
 	/* Count what is wrong, then rebuild it all. */
@@ -359,12 +414,16 @@ int sis_core_repair(struct sis_core *c, const struct sis_check_ops *ops,
 		check_group(c, &s, i);
 	}
 	check_counters(c, &s);
+	/* bad mappings are cleared in place: for every sharer of the leaf */
 	for (i = 0; i < s.nr_bad; i++) {
 		r = __sis_maybe_commit(c);
 		if (!r)
-			r = __sis_map_set(c, s.bad[i], 0, &old);
+			r = __sis_mc_get(c, s.bad[i] >> 9, SIS_BT_MAP_LEAF, &pg);
+		if (!r)
+			r = __sis_mc_dirty(c, pg);
 		if (r)
 			goto out;
+		((struct sis_disk_map_page *)pg->data)->e[s.bad[i] & 511] = 0;
 	}
 	s.ops = ops;
 	/* blocks the rebuild frees are allocatable at once */

@@ -51,6 +51,10 @@
  * @pend_run:   refcount pages: blocks freed in the running transaction
  * @pend_commit: refcount pages: blocks freed in the committing transaction;
  *              both kinds are skipped by the allocator until released
+ * @pend_meta:  refcount pages: which of those pending blocks were map pages
+ * @pend_ckpt:  refcount pages: freed map pages whose freeing is durable,
+ *              still skipped until a checkpoint: the journal may hold
+ *              images of them that a replay would write home
  * @data:       SIS_BLOCK_SIZE bytes
  */
 struct sis_page {
@@ -64,6 +68,8 @@ struct sis_page {
 	void *cimg;
 	u64 pend_run[SIS_PEND_WORDS];
 	u64 pend_commit[SIS_PEND_WORDS];
+	u64 pend_meta[SIS_PEND_WORDS];
+	u64 pend_ckpt[SIS_PEND_WORDS];
 	void *data;
 };
 
@@ -116,6 +122,7 @@ struct sis_core {
 
 	/* Space accounting not kept on disk. */
 	u64 nr_pending_free;		/* freed, not yet released (pend bits) */
+	u64 nr_meta_wait;		/* of those, map pages in pend_ckpt */
 	u64 nr_reserved;		/* allocated, pinned, not yet mapped */
 
 	/* Journal (journal.c). */
@@ -138,6 +145,8 @@ struct sis_core {
 	 * to the superblock, whatever the open transaction did to c->root.
 	 */
 	struct sis_disk_root committed_root;
+	/* recovery's copy of a replayed transaction's root (too big for a stack) */
+	struct sis_disk_root rec_root;
 	/*
 	 * The checkpoint after a commit failed for memory (the commit itself
 	 * is durable).  It is retried before the next transaction is frozen;
@@ -231,6 +240,13 @@ struct sis_core {
 	bool aborted;
 	bool journal_damaged;		/* recovery found damage (see journal.c) */
 
+	/*
+	 * Block maps (block-map.c): @map_room, the transaction room a map
+	 * page copy asked for (-EAGAIN); @map_copies, shared pages copied.
+	 */
+	u64 map_room;
+	u64 map_copies;
+
 	/* Statistics. */
 	u64 commits;
 	u64 index_lookups, index_hits, index_stale;
@@ -249,6 +265,7 @@ unsigned int __sis_readers_flip(struct sis_core *c);
 void sis_readers_wait(struct sis_core *c, unsigned int epoch);
 void __sis_layout_from_sb(struct sis_core *c);
 void __sis_derive_sizes(struct sis_core *c);
+struct sis_disk_volume *__sis_vol_find(struct sis_core *c, u32 id);
 
 /* mcache.c */
 u32 sis_block_csum(u32 seed, const void *block);
@@ -279,6 +296,8 @@ int __sis_journal_recover(struct sis_core *c, bool write, bool tolerate_damage);
 int __sis_sb_write(struct sis_core *c, u32 flags);
 int __sis_maybe_commit(struct sis_core *c);
 int __sis_commit_if_full(struct sis_core *c);
+int __sis_commit_room(struct sis_core *c, u64 pages);
+u64 sis_txn_cap(struct sis_core *c);
 void sis_journal_setup(struct sis_core *c);
 
 /* space-map.c */
@@ -292,6 +311,9 @@ void __sis_alloc_meta_undo(struct sis_core *c, u64 pblock);
 int __sis_rc_shareable(struct sis_core *c, u64 pblock, struct sis_page **pg,
 		       struct sis_disk_rc **rc);
 int __sis_ref_inc(struct sis_core *c, u64 pblock);
+int __sis_ref_inc_prepare(struct sis_core *c, u64 pblock);
+int __sis_node_rc(struct sis_core *c, u64 blocknr, bool dirty,
+		  struct sis_disk_rc **rc);
 int __sis_ref_dec_prepare(struct sis_core *c, u64 pblock);
 int __sis_ref_dec(struct sis_core *c, u64 pblock);
 struct sis_pin *__sis_pin_find(struct sis_core *c, u64 pblock);
@@ -302,6 +324,7 @@ int sis_pins_reserve(struct sis_core *c);
 unsigned int __sis_collect_freed(struct sis_core *c, struct sis_page *pg,
 				 struct sis_extent *ext);
 void __sis_release_freed(struct sis_core *c, struct sis_page *pg);
+void __sis_release_checkpointed(struct sis_core *c, struct sis_page *pg);
 u64 __sis_nr_free(struct sis_core *c);
 u64 *sis_summary_alloc(struct sis_core *c, u64 physical_blocks, u64 *groups);
 void __sis_summary_install(struct sis_core *c, u64 **map, u64 groups);
@@ -325,21 +348,41 @@ int __sis_index_build(struct sis_core *c);
 void __sis_index_reset(struct sis_core *c);
 
 /* block-map.c */
-int __sis_map_lookup(struct sis_core *c, u64 lblock, u64 *pblock, u64 *skip);
-int __sis_map_prepare(struct sis_core *c, u64 lblock, u64 *old);
-int __sis_map_set(struct sis_core *c, u64 lblock, u64 pblock, u64 *old);
-int __sis_map_unmap(struct sis_core *c, u64 lblock, u64 count);
-int __sis_map_grow(struct sis_core *c, u64 logical_blocks);
+enum sis_map_mode {
+	SIS_MAP_LOOKUP,		/* read only */
+	SIS_MAP_CREATE,		/* create missing pages, copy shared ones */
+	SIS_MAP_CLEAR,		/* copy shared pages, create none */
+};
+
+int __sis_map_leaf(struct sis_core *c, struct sis_disk_volume *v, u64 lblock,
+		   enum sis_map_mode mode, struct sis_page **leaf, u64 *skip,
+		   bool *shared);
+int __sis_map_lookup(struct sis_core *c, struct sis_disk_volume *v, u64 lblock,
+		     u64 *pblock, u64 *skip, bool *shared);
+int __sis_map_prepare(struct sis_core *c, struct sis_disk_volume *v,
+		      u64 lblock, u64 *old);
+int __sis_map_set(struct sis_core *c, struct sis_disk_volume *v, u64 lblock,
+		  u64 pblock, u64 *old);
+int __sis_map_unmap(struct sis_core *c, u32 id, u64 lblock, u64 count);
+int __sis_map_grow(struct sis_core *c, struct sis_disk_volume *v,
+		   u64 logical_blocks);
+int __sis_map_free_step(struct sis_core *c, struct sis_disk_volume *v);
+int __sis_map_count_exclusive(struct sis_core *c, struct sis_disk_volume *v,
+			      u64 *exclusive);
 u64 sis_map_capacity(u32 depth);
+u64 sis_map_copy_pages(struct sis_core *c);
 
 #define SIS_WALK_BAD		0x80000000U	/* page unreadable or out of range */
+#define SIS_WALK_SHADOW		0x40000000U	/* under a page met before */
 #define SIS_WALK_CUT		1		/* pfn: unlink the bad subtree */
+#define SIS_WALK_SKIP		2		/* pfn: do not descend */
+#define SIS_WALK_SHADOWED	3		/* pfn: descend in shadow */
 
 typedef int (*sis_map_walk_fn)(struct sis_core *c, void *arg, u64 lblock,
-			       u64 pblock);
+			       u64 pblock, u32 flags);
 typedef int (*sis_map_page_fn)(struct sis_core *c, void *arg, u64 blocknr,
 			       u32 level);
-int __sis_map_walk(struct sis_core *c, sis_map_walk_fn fn, sis_map_page_fn pfn,
-		   void *arg);
+int __sis_map_walk(struct sis_core *c, struct sis_disk_volume *v,
+		   sis_map_walk_fn fn, sis_map_page_fn pfn, void *arg);
 
 #endif /* SIS_CORE_INTERNAL_H */

@@ -91,8 +91,11 @@ static u64 journal_loc(struct sis_core *c, u64 pos)
 	return c->journal_start + rem;
 }
 
-/* Most pages a transaction may hold when it is frozen. */
-static u64 txn_cap(struct sis_core *c)
+/**
+ * sis_txn_cap() - most pages a transaction may hold when it is frozen
+ * @c: the core (the value is fixed once the journal is set up)
+ */
+u64 sis_txn_cap(struct sis_core *c)
 {
 	return c->txn_limit + 2 * SIS_OP_MAX_DIRTY;
 }
@@ -128,7 +131,7 @@ void sis_journal_setup(struct sis_core *c)
  */
 int sis_journal_alloc(struct sis_core *c)
 {
-	u64 cap = txn_cap(c);
+	u64 cap = sis_txn_cap(c);
 	unsigned int blocks = cap + DIV_ROUND_UP_ULL(cap, SIS_JOURNAL_DESC_MAX) + 1;
 	u64 npages = max_t(u64, cap, c->journal_blocks);
 
@@ -320,6 +323,8 @@ static int __ckpt_run(struct sis_core *c, bool unlocked)
 	for (k = 0; k < n; k++) {
 		pg = c->commit_pages[k];
 		pg->needs_ckpt = false;
+		if (pg->type == SIS_BT_RC)
+			__sis_release_checkpointed(c, pg);
 		kfree(pg->cimg);
 		pg->cimg = NULL;
 		if (!pg->dirty && !pg->committing)
@@ -520,7 +525,9 @@ static int __ckpt_after_commit(struct sis_core *c, bool unlocked)
 {
 	int r;
 
-	if (!c->ckpt_owed && c->head - c->tail <= c->journal_blocks / 2)
+	/* freed map pages are allocatable after a checkpoint */
+	if (!c->ckpt_owed && !c->nr_meta_wait &&
+	    c->head - c->tail <= c->journal_blocks / 2)
 		return 0;
 	r = __ckpt_run(c, unlocked);
 	if (r == -ENOMEM) {
@@ -686,6 +693,33 @@ int __sis_maybe_commit(struct sis_core *c)
 	return __sis_commit_if_full(c);
 }
 
+/**
+ * __sis_commit_room() - at an operation boundary: commit unless the open
+ * transaction has room for @pages more pages (and for one more operation)
+ *
+ * For steps bigger than an operation (copying a shared map page touches
+ * the refcount pages of all its children).  Locking as
+ * __sis_commit_if_full().
+ *
+ * Return: as __sis_commit_if_full().
+ */
+int __sis_commit_room(struct sis_core *c, u64 pages)
+{
+	int r = __sis_commit_if_full(c);
+
+	if (r || !pages || !c->mc_nr_dirty ||
+	    c->mc_nr_dirty + pages <= sis_txn_cap(c))
+		return r;
+	if (c->commit_held)
+		return __sis_commit(c);
+	mutex_unlock(&c->lock);
+	r = sis_commit_run(c, false);
+	mutex_lock(&c->lock);
+	if (!r && c->mode != SIS_MODE_WRITE)
+		r = c->aborted ? -EIO : -EROFS;
+	return r;
+}
+
 static bool journal_image_type_ok(u32 type)
 {
 	return type == SIS_BT_RC ||
@@ -825,12 +859,10 @@ int __sis_journal_recover(struct sis_core *c, bool write, bool tolerate_damage)
 	img = (u8 *)c->jbuf + SIS_BLOCK_SIZE;
 	r = 0;
 	while (!r) {
-		struct sis_disk_root root;
-
-		r = journal_read_txn(c, &c->head, &root, buf, img);
+		r = journal_read_txn(c, &c->head, &c->rec_root, buf, img);
 		if (r)
 			break;
-		c->root = root;
+		c->root = c->rec_root;
 		c->seq++;
 		replayed++;
 	}

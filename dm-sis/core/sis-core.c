@@ -141,6 +141,7 @@ static void __sis_reload(struct sis_core *c)
 	c->root = c->sb.root;
 	c->root_dirty = false;
 	c->nr_pending_free = 0;
+	c->nr_meta_wait = 0;
 	c->frozen = false;	/* a transaction frozen by a failed commit */
 	c->c_frees = false;
 	__sis_summary_forget(c);	/* blocks of the transaction are free */
@@ -228,8 +229,12 @@ static int format(struct sis_core *c, const struct sis_core_config *cfg,
 			*errmsg = "logical size too large";
 			return -EINVAL;
 		}
-	sb->root.logical_blocks = cpu_to_le64(logical);
-	sb->root.map_depth = cpu_to_le32(depth);
+	sb->root.nr_volumes = cpu_to_le32(1);
+	sb->root.vol[0].flags = cpu_to_le32(SIS_VOL_USED);
+	sb->root.vol[0].logical_blocks = cpu_to_le64(logical);
+	sb->root.vol[0].map_depth = cpu_to_le32(depth);
+	sb->root.vol[0].origin = cpu_to_le32(SIS_VOL_NO_ORIGIN);
+	sb->root.vol[0].create_seq = cpu_to_le64(1);
 	sb->root.alloc_cursor = cpu_to_le64(c->data_start + 1);
 	c->root = sb->root;
 	c->committed_root = c->root;
@@ -258,7 +263,6 @@ static const char *sb_layout_error(struct sis_core *c)
 {
 	const struct sis_disk_superblock *sb = &c->sb;
 	u64 p = le64_to_cpu(c->root.physical_blocks);
-	u32 depth = le32_to_cpu(c->root.map_depth);
 
 	if (le32_to_cpu(sb->block_size) != SIS_BLOCK_SIZE)
 		return "block size mismatch: dm-sis metadata with a block size other than 4096";
@@ -269,23 +273,49 @@ static const char *sb_layout_error(struct sis_core *c)
 	    p < c->data_start + 2 * SIS_GROUP_BLOCKS ||
 	    le64_to_cpu(sb->tail_block) >= c->journal_blocks)
 		return "superblock layout is inconsistent";
-	if (!depth || depth > SIS_MAP_MAX_DEPTH ||
-	    sis_map_capacity(depth) < le64_to_cpu(c->root.logical_blocks) ||
-	    !le64_to_cpu(c->root.logical_blocks))
-		return "superblock map geometry is inconsistent";
 	return NULL;
+}
+
+/* Is volume slot @v of the root self-consistent (and unique in it)? */
+static bool volume_ok(struct sis_core *c, const struct sis_disk_volume *v)
+{
+	u32 depth = le32_to_cpu(v->map_depth);
+	u32 flags = le32_to_cpu(v->flags);
+	u64 logical = le64_to_cpu(v->logical_blocks);
+	const struct sis_disk_volume *w;
+
+	if (!flags)
+		return !memchr_inv(v, 0, sizeof(*v));
+	if ((flags & ~(SIS_VOL_USED | SIS_VOL_DELETING)) || !(flags & SIS_VOL_USED) ||
+	    le32_to_cpu(v->id) > SIS_VOL_ID_MAX ||
+	    !depth || depth > SIS_MAP_MAX_DEPTH || !logical ||
+	    sis_map_capacity(depth) < logical ||
+	    le64_to_cpu(v->nr_mapped) > logical ||
+	    (v->map_root && !sis_is_data_block(c, le64_to_cpu(v->map_root))) ||
+	    v->name[SIS_VOL_NAME_LEN - 1])
+		return false;
+	for (w = c->root.vol; w < v; w++)
+		if (w->flags && w->id == v->id)
+			return false;
+	return true;
 }
 
 static const char *root_error(struct sis_core *c)
 {
 	u64 groups_used = le64_to_cpu(c->root.groups_used);
+	u32 i, used = 0;
 
 	__sis_derive_sizes(c);
 	if (groups_used > c->nr_groups ||
-	    le64_to_cpu(c->root.nr_data) + le64_to_cpu(c->root.nr_meta) > c->data_blocks ||
-	    le64_to_cpu(c->root.nr_mapped) > le64_to_cpu(c->root.logical_blocks) ||
-	    (c->root.map_root && !sis_is_data_block(c, le64_to_cpu(c->root.map_root))))
+	    le64_to_cpu(c->root.nr_data) + le64_to_cpu(c->root.nr_meta) > c->data_blocks)
 		return "committed root is inconsistent";
+	for (i = 0; i < SIS_MAX_VOLUMES; i++) {
+		if (!volume_ok(c, &c->root.vol[i]))
+			return "committed root has an inconsistent volume";
+		used += !!c->root.vol[i].flags;
+	}
+	if (used != le32_to_cpu(c->root.nr_volumes))
+		return "committed root has an inconsistent volume count";
 	return NULL;
 }
 
@@ -298,10 +328,12 @@ const char *sis_version_error(u32 version)
 	if (version == SIS_VERSION)
 		return NULL;
 	if (version == 1)
-		return "dm-sis on-disk format version 1 is not supported by this version (2)";
+		return "dm-sis on-disk format version 1 is not supported by this version (3)";
+	if (version == 2)
+		return "dm-sis on-disk format version 2 is not supported by this version (3)";
 	if (version == 0)
-		return "dm-sis on-disk format version 0 is not valid (this version: 2)";
-	return "dm-sis on-disk format is newer than this version (2): use a newer dm-sis";
+		return "dm-sis on-disk format version 0 is not valid (this version: 3)";
+	return "dm-sis on-disk format is newer than this version (3): use a newer dm-sis";
 }
 
 static int open_existing(struct sis_core *c, const struct sis_core_config *cfg,
@@ -406,10 +438,13 @@ static int open_existing(struct sis_core *c, const struct sis_core_config *cfg,
 	return 0;
 }
 
+static int __vols_finish_deletes(struct sis_core *c);
+
 int sis_core_open(const struct sis_io_ops *ops, const struct sis_core_config *cfg,
 		  struct sis_core **out, const char **errmsg)
 {
 	bool ro = cfg->flags & SIS_OPEN_READ_ONLY;
+	struct sis_disk_volume *vol0;
 	struct sis_core *c;
 	u64 logical, groups;
 	u64 *map;
@@ -465,27 +500,35 @@ int sis_core_open(const struct sis_io_ops *ops, const struct sis_core_config *cf
 		sis_log(c, 4, "needs_check is set: %s", c->mode == SIS_MODE_WRITE ?
 			"opening for repair" : "opening read-only; run sis check");
 
-	logical = le64_to_cpu(c->root.logical_blocks);
-	if (cfg->logical_blocks && cfg->logical_blocks < logical) {
+	vol0 = __sis_vol_find(c, 0);
+	logical = vol0 ? le64_to_cpu(vol0->logical_blocks) : 0;
+	if (vol0 && cfg->logical_blocks && cfg->logical_blocks < logical) {
 		*errmsg = "logical size smaller than formatted: shrinking is not supported";
 		r = -EINVAL;
 		goto bad;
 	}
 	if (c->mode == SIS_MODE_WRITE) {
 		r = __sis_sb_write(c, le32_to_cpu(c->sb.flags) & ~SIS_SB_CLEAN);
-		if (!r && (cfg->logical_blocks > logical ||
-			   cfg->physical_blocks > le64_to_cpu(c->root.physical_blocks))) {
+		if (!r && cfg->physical_blocks > le64_to_cpu(c->root.physical_blocks)) {
 			mutex_unlock(&c->lock);
-			r = sis_core_resize(c, cfg->logical_blocks, cfg->physical_blocks);
+			r = sis_core_resize(c, cfg->physical_blocks);
 			mutex_lock(&c->lock);
-			if (!r)
-				r = __sis_commit(c);	/* not published yet */
 		}
+		if (!r && vol0 && cfg->logical_blocks > logical) {
+			mutex_unlock(&c->lock);
+			r = sis_core_volume_resize(c, 0, cfg->logical_blocks);
+			mutex_lock(&c->lock);
+		}
+		/* deletes a crash interrupted (not published yet: no race) */
+		if (!r)
+			r = __vols_finish_deletes(c);
+		if (!r && (c->mc_nr_dirty || c->root_dirty))
+			r = __sis_commit(c);	/* not published yet */
 		if (r) {
 			*errmsg = "error updating the dm-sis superblock";
 			goto bad;
 		}
-	} else if (cfg->logical_blocks > logical) {
+	} else if (vol0 && cfg->logical_blocks > logical) {
 		*errmsg = "cannot grow a read-only device";
 		r = -EROFS;
 		goto bad;
@@ -538,34 +581,60 @@ void sis_core_close(struct sis_core *c)
 
 /* ---- Data path ---- */
 
-static int __lblock_ok(struct sis_core *c, u64 lblock, u64 count)
+/**
+ * __sis_vol_find() - the slot of volume @id, NULL if there is none (or it
+ * is being deleted)
+ *
+ * The pointer is into c->root: valid until c->lock is dropped.
+ */
+struct sis_disk_volume *__sis_vol_find(struct sis_core *c, u32 id)
 {
-	u64 logical = le64_to_cpu(c->root.logical_blocks);
+	struct sis_disk_volume *v;
 
+	for (v = c->root.vol; v < c->root.vol + SIS_MAX_VOLUMES; v++)
+		if (le32_to_cpu(v->flags) == SIS_VOL_USED && le32_to_cpu(v->id) == id)
+			return v;
+	return NULL;
+}
+
+/* Volume @id, and [@lblock, +@count) inside it: -ENOENT, -EINVAL or 0. */
+static int __vol_range(struct sis_core *c, u32 id, u64 lblock, u64 count,
+		       struct sis_disk_volume **vp)
+{
+	struct sis_disk_volume *v = __sis_vol_find(c, id);
+	u64 logical;
+
+	if (!v)
+		return -ENOENT;
+	logical = le64_to_cpu(v->logical_blocks);
+	*vp = v;
 	return lblock < logical && count <= logical - lblock ? 0 : -EINVAL;
 }
 
-int sis_core_lookup(struct sis_core *c, u64 lblock, u64 *pblock)
+int sis_core_lookup(struct sis_core *c, u32 vol, u64 lblock, u64 *pblock)
 {
+	struct sis_disk_volume *v;
 	int r;
 
 	mutex_lock(&c->lock);
 	__sis_op_begin(c);
-	r = c->mode == SIS_MODE_FAIL ? -EIO : __lblock_ok(c, lblock, 1);
+	r = c->mode == SIS_MODE_FAIL ? -EIO : __vol_range(c, vol, lblock, 1, &v);
 	if (!r)
-		r = __sis_map_lookup(c, lblock, pblock, NULL);
+		r = __sis_map_lookup(c, v, lblock, pblock, NULL, NULL);
 	__sis_op_end(c);
 	mutex_unlock(&c->lock);
 	return r;
 }
 
-int sis_core_read_begin(struct sis_core *c, u64 lblock, unsigned int nr,
-			u64 *pblocks, u32 *refs, bool nowait,
+int sis_core_read_begin(struct sis_core *c, u32 vol, u64 lblock,
+			unsigned int nr, u64 *pblocks, u32 *refs, bool nowait,
 			unsigned int *ticket)
 {
+	struct sis_disk_volume *v;
 	struct sis_disk_rc *rc;
 	struct sis_page *pg;
 	unsigned int i;
+	bool shared;
 	int r;
 
 	if (!nowait)
@@ -574,10 +643,11 @@ int sis_core_read_begin(struct sis_core *c, u64 lblock, unsigned int nr,
 		return -EWOULDBLOCK;
 	c->no_io = nowait;
 	__sis_op_begin(c);
-	r = c->mode == SIS_MODE_FAIL ? -EIO : __lblock_ok(c, lblock, nr);
+	r = c->mode == SIS_MODE_FAIL ? -EIO : __vol_range(c, vol, lblock, nr, &v);
 	for (i = 0; !r && i < nr; i++) {
 		refs[i] = 0;
-		r = __sis_map_lookup(c, lblock + i, &pblocks[i], NULL);
+		shared = false;
+		r = __sis_map_lookup(c, v, lblock + i, &pblocks[i], NULL, &shared);
 		if (r == -ENODATA) {
 			pblocks[i] = 0;
 			r = 0;
@@ -585,8 +655,9 @@ int sis_core_read_begin(struct sis_core *c, u64 lblock, unsigned int nr,
 		}
 		if (!r)
 			r = __sis_rc_get(c, pblocks[i], &pg, &rc);
+		/* under a shared map page, another volume maps it too */
 		if (!r)
-			refs[i] = le32_to_cpu(rc->refcount);
+			refs[i] = le32_to_cpu(rc->refcount) + shared;
 	}
 	if (!r && ticket) {
 		*ticket = c->read_epoch & 1;
@@ -741,22 +812,27 @@ int sis_core_alloc(struct sis_core *c, u64 fp, u64 *pblock)
 	return r < 0 ? r : 0;
 }
 
-int sis_core_map(struct sis_core *c, u64 lblock, u64 pblock)
+int sis_core_map(struct sis_core *c, u32 vol, u64 lblock, u64 pblock)
 {
-	u64 old;
+	struct sis_disk_volume *v = NULL;
+	u64 old, room = 0;
 	int r;
 
 	mutex_lock(&c->lock);
 	__sis_op_begin(c);
 	r = __sis_check_writable(c);
-	if (!r)
-		r = __lblock_ok(c, lblock, 1);
 	if (!r && WARN_ON(!__sis_pin_find(c, pblock)))
 		r = -EINVAL;
-	if (!r)
-		r = __sis_maybe_commit(c);
-	if (!r)
-		r = __sis_map_prepare(c, lblock, &old);
+	/* copying shared map pages may need commits between the levels */
+	do {
+		if (!r)
+			r = __sis_commit_room(c, room);
+		if (!r)
+			r = __vol_range(c, vol, lblock, 1, &v);
+		if (!r)
+			r = __sis_map_prepare(c, v, lblock, &old);
+		room = c->map_room;
+	} while (r == -EAGAIN);
 	if (r || old == pblock)
 		goto out;
 	/*
@@ -770,7 +846,7 @@ int sis_core_map(struct sis_core *c, u64 lblock, u64 pblock)
 		r = __sis_ref_inc(c, pblock);
 	if (r)
 		goto out;
-	r = __sis_map_set(c, lblock, pblock, &old);
+	r = __sis_map_set(c, v, lblock, pblock, &old);
 	if (r) {
 		r = __sis_metadata_error(c, r, "map");
 		goto out;
@@ -778,7 +854,7 @@ int sis_core_map(struct sis_core *c, u64 lblock, u64 pblock)
 	if (old)
 		r = __sis_ref_dec(c, old);
 	else
-		le64_add_cpu(&c->root.nr_mapped, 1);
+		v->nr_mapped = cpu_to_le64(le64_to_cpu(v->nr_mapped) + 1);
 	if (r)
 		r = __sis_metadata_error(c, r == -ENOMEM ? -EIO : r, "map");
 out:
@@ -795,17 +871,18 @@ void sis_core_unpin(struct sis_core *c, u64 pblock)
 	mutex_unlock(&c->lock);
 }
 
-int sis_core_unmap(struct sis_core *c, u64 lblock, u64 count)
+int sis_core_unmap(struct sis_core *c, u32 vol, u64 lblock, u64 count)
 {
+	struct sis_disk_volume *v;
 	int r;
 
 	mutex_lock(&c->lock);
 	__sis_op_begin(c);
 	r = __sis_check_writable(c);
 	if (!r)
-		r = __lblock_ok(c, lblock, count);
+		r = __vol_range(c, vol, lblock, count, &v);
 	if (!r)
-		r = __sis_map_unmap(c, lblock, count);
+		r = __sis_map_unmap(c, vol, lblock, count);
 	__sis_op_end(c);
 	mutex_unlock(&c->lock);
 	return r;
@@ -823,7 +900,7 @@ void sis_core_set_discard_passdown(struct sis_core *c, bool on)
 	mutex_unlock(&c->lock);
 }
 
-int sis_core_resize(struct sis_core *c, u64 logical_blocks, u64 physical_blocks)
+int sis_core_resize(struct sis_core *c, u64 physical_blocks)
 {
 	struct sis_hook_table *hooks = NULL;
 	u64 old_groups, groups = 0;
@@ -849,8 +926,7 @@ int sis_core_resize(struct sis_core *c, u64 logical_blocks, u64 physical_blocks)
 	r = __sis_check_writable(c);
 	if (r)
 		goto out;
-	if ((logical_blocks && logical_blocks < le64_to_cpu(c->root.logical_blocks)) ||
-	    (physical_blocks && physical_blocks < le64_to_cpu(c->root.physical_blocks))) {
+	if (physical_blocks && physical_blocks < le64_to_cpu(c->root.physical_blocks)) {
 		r = -EINVAL;
 		goto out;
 	}
@@ -863,8 +939,6 @@ int sis_core_resize(struct sis_core *c, u64 logical_blocks, u64 physical_blocks)
 		__sis_summary_grown(c, old_groups);
 		c->root_dirty = true;
 	}
-	if (logical_blocks > le64_to_cpu(c->root.logical_blocks))
-		r = __sis_map_grow(c, logical_blocks);
 out:
 	__sis_op_end(c);
 	mutex_unlock(&c->lock);
@@ -908,17 +982,318 @@ bool sis_core_dirty(struct sis_core *c)
 	return dirty;
 }
 
+/* ---- Volumes ---- */
+
+/* The slot of volume @id in any state (being deleted too), or NULL. */
+static struct sis_disk_volume *__vol_slot(struct sis_core *c, u32 id)
+{
+	struct sis_disk_volume *v;
+
+	for (v = c->root.vol; v < c->root.vol + SIS_MAX_VOLUMES; v++)
+		if (v->flags && le32_to_cpu(v->id) == id)
+			return v;
+	return NULL;
+}
+
+/* A free slot for a new volume @id: -EEXIST, -ENOSPC (table full) or 0. */
+static int __vol_new_slot(struct sis_core *c, u32 id, struct sis_disk_volume **vp)
+{
+	struct sis_disk_volume *v;
+
+	if (__vol_slot(c, id))
+		return -EEXIST;
+	for (v = c->root.vol; v < c->root.vol + SIS_MAX_VOLUMES; v++)
+		if (!v->flags) {
+			*vp = v;
+			return 0;
+		}
+	return -ENOSPC;
+}
+
+static int vol_args_ok(u32 id, const char *name)
+{
+	if (id > SIS_VOL_ID_MAX)
+		return -EINVAL;
+	if (name && strnlen(name, SIS_VOL_NAME_LEN) >= SIS_VOL_NAME_LEN)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static void __vol_fill(struct sis_core *c, struct sis_disk_volume *v, u32 id,
+		       u32 origin, const char *name)
+{
+	v->id = cpu_to_le32(id);
+	v->flags = cpu_to_le32(SIS_VOL_USED);
+	v->origin = cpu_to_le32(origin);
+	v->create_seq = cpu_to_le64(c->seq);
+	memset(v->name, 0, sizeof(v->name));
+	if (name)	/* its length was checked: the NUL stays */
+		memcpy(v->name, name, strnlen(name, SIS_VOL_NAME_LEN - 1));
+	le32_add_cpu(&c->root.nr_volumes, 1);
+	c->root_dirty = true;
+}
+
+/* End a volume operation that changed the root: make it durable. */
+static int vol_op_commit(struct sis_core *c, int r)
+{
+	__sis_op_end(c);
+	mutex_unlock(&c->lock);
+	return r ? r : sis_commit_run(c, true);
+}
+
+int sis_core_volume_create(struct sis_core *c, u32 id, u64 logical_blocks,
+			   const char *name)
+{
+	struct sis_disk_volume *v;
+	u32 depth = 1;
+	int r;
+
+	r = vol_args_ok(id, name);
+	if (r)
+		return r;
+	while (sis_map_capacity(depth) < logical_blocks)
+		if (++depth > SIS_MAP_MAX_DEPTH)
+			return -EINVAL;
+	if (!logical_blocks)
+		return -EINVAL;
+	mutex_lock(&c->lock);
+	__sis_op_begin(c);
+	r = __sis_check_writable(c);
+	if (!r)
+		r = __vol_new_slot(c, id, &v);
+	if (!r) {
+		v->logical_blocks = cpu_to_le64(logical_blocks);
+		v->map_depth = cpu_to_le32(depth);
+		__vol_fill(c, v, id, SIS_VOL_NO_ORIGIN, name);
+	}
+	return vol_op_commit(c, r);
+}
+
+int sis_core_volume_clone(struct sis_core *c, u32 id, u32 origin,
+			  const char *name)
+{
+	struct sis_disk_volume *v, *o;
+	struct sis_disk_rc *rc;
+	int r;
+
+	r = vol_args_ok(id, name);
+	if (r)
+		return r;
+	mutex_lock(&c->lock);
+	__sis_op_begin(c);
+	r = __sis_check_writable(c);
+	/* one copy of a shared page must fit in a transaction */
+	if (!r && sis_txn_cap(c) < sis_map_copy_pages(c) + SIS_OP_MAX_DIRTY)
+		r = -EOPNOTSUPP;
+	if (!r) {
+		o = __sis_vol_find(c, origin);
+		r = o ? __vol_new_slot(c, id, &v) : -ENOENT;
+	}
+	if (!r)
+		r = __sis_maybe_commit(c);	/* may drop c->lock: look again */
+	if (!r) {
+		o = __sis_vol_find(c, origin);
+		r = o ? __vol_new_slot(c, id, &v) : -ENOENT;
+	}
+	if (!r && o->map_root)
+		r = __sis_node_rc(c, le64_to_cpu(o->map_root), true, &rc);
+	if (!r) {
+		if (o->map_root)
+			rc->refcount = cpu_to_le32(le32_to_cpu(rc->refcount) + 1);
+		*v = *o;
+		__vol_fill(c, v, id, origin, name);
+	}
+	return vol_op_commit(c, r);
+}
+
+/*
+ * Free the map of volume @id, which is marked SIS_VOL_DELETING, step by
+ * step, committing when the transaction is full; then free its slot.
+ */
+static int __vol_delete_run(struct sis_core *c, u32 id)
+{
+	struct sis_disk_volume *v;
+	int r;
+
+	for (;;) {
+		__sis_mc_shrink(c);
+		r = __sis_maybe_commit(c);
+		if (r)
+			return r;
+		v = __vol_slot(c, id);
+		if (!v || !(le32_to_cpu(v->flags) & SIS_VOL_DELETING))
+			return -ENOENT;		/* another caller finished it */
+		r = __sis_map_free_step(c, v);
+		if (r == 1)
+			continue;
+		if (r)
+			return r;
+		memset(v, 0, sizeof(*v));
+		le32_add_cpu(&c->root.nr_volumes, -1);
+		c->root_dirty = true;
+		return 0;
+	}
+}
+
+/* At open: finish the deletes a crash or an error interrupted. */
+static int __vols_finish_deletes(struct sis_core *c)
+{
+	struct sis_disk_volume *v;
+	int r;
+
+	for (v = c->root.vol; v < c->root.vol + SIS_MAX_VOLUMES; v++) {
+		if (!(le32_to_cpu(v->flags) & SIS_VOL_DELETING))
+			continue;
+		r = __vol_delete_run(c, le32_to_cpu(v->id));
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+int sis_core_volume_delete(struct sis_core *c, u32 id)
+{
+	struct sis_disk_volume *v;
+	int r;
+
+	mutex_lock(&c->lock);
+	__sis_op_begin(c);
+	r = __sis_check_writable(c);
+	if (!r) {
+		v = __sis_vol_find(c, id);
+		r = v ? 0 : -ENOENT;
+	}
+	if (!r) {
+		v->flags = cpu_to_le32(le32_to_cpu(v->flags) | SIS_VOL_DELETING);
+		c->root_dirty = true;
+		r = __vol_delete_run(c, id);
+	}
+	return vol_op_commit(c, r);
+}
+
+int sis_core_volume_resize(struct sis_core *c, u32 id, u64 logical_blocks)
+{
+	struct sis_disk_volume *v;
+	int r;
+
+	mutex_lock(&c->lock);
+	__sis_op_begin(c);
+	r = __sis_check_writable(c);
+	if (!r) {
+		v = __sis_vol_find(c, id);
+		r = v ? 0 : -ENOENT;
+	}
+	if (!r && logical_blocks < le64_to_cpu(v->logical_blocks))
+		r = -EINVAL;
+	if (!r)
+		r = __sis_maybe_commit(c);
+	if (!r) {
+		v = __sis_vol_find(c, id);
+		r = v ? 0 : -ENOENT;
+	}
+	if (!r && logical_blocks > le64_to_cpu(v->logical_blocks))
+		r = __sis_map_grow(c, v, logical_blocks);
+	__sis_op_end(c);
+	mutex_unlock(&c->lock);
+	return r;
+}
+
+static void vol_info(const struct sis_disk_volume *v, struct sis_volume_info *vi)
+{
+	vi->id = le32_to_cpu(v->id);
+	vi->deleting = le32_to_cpu(v->flags) & SIS_VOL_DELETING;
+	vi->logical_blocks = le64_to_cpu(v->logical_blocks);
+	vi->nr_mapped = le64_to_cpu(v->nr_mapped);
+	vi->origin = le32_to_cpu(v->origin);
+	vi->create_seq = le64_to_cpu(v->create_seq);
+	vi->map_root = le64_to_cpu(v->map_root);
+	vi->map_depth = le32_to_cpu(v->map_depth);
+	memcpy(vi->name, v->name, sizeof(vi->name));
+	vi->name[sizeof(vi->name) - 1] = 0;
+}
+
+int sis_core_volume_info(struct sis_core *c, u32 id, struct sis_volume_info *vi)
+{
+	struct sis_disk_volume *v;
+
+	mutex_lock(&c->lock);
+	v = __vol_slot(c, id);
+	if (v)
+		vol_info(v, vi);
+	mutex_unlock(&c->lock);
+	return v ? 0 : -ENOENT;
+}
+
+int sis_core_volume_next(struct sis_core *c, u32 *id)
+{
+	struct sis_disk_volume *v;
+	u64 best = U64_MAX, after = *id == U32_MAX ? 0 : (u64)*id + 1;
+
+	mutex_lock(&c->lock);
+	for (v = c->root.vol; v < c->root.vol + SIS_MAX_VOLUMES; v++)
+		if (v->flags && le32_to_cpu(v->id) >= after &&
+		    le32_to_cpu(v->id) < best)
+			best = le32_to_cpu(v->id);
+	mutex_unlock(&c->lock);
+	if (best == U64_MAX)
+		return -ENOENT;
+	*id = best;
+	return 0;
+}
+
+int sis_core_volume_find(struct sis_core *c, const char *name, u32 *id)
+{
+	struct sis_disk_volume *v;
+	int r = -ENOENT;
+
+	mutex_lock(&c->lock);
+	for (v = c->root.vol; v < c->root.vol + SIS_MAX_VOLUMES; v++)
+		if (v->flags && name[0] &&
+		    !strncmp(v->name, name, SIS_VOL_NAME_LEN)) {
+			*id = le32_to_cpu(v->id);
+			r = 0;
+			break;
+		}
+	mutex_unlock(&c->lock);
+	return r;
+}
+
+int sis_core_count_exclusive(struct sis_core *c, u32 id, u64 *exclusive)
+{
+	struct sis_disk_volume *v;
+	int r;
+
+	mutex_lock(&c->lock);
+	__sis_op_begin(c);
+	r = c->mode == SIS_MODE_FAIL ? -EIO : 0;
+	if (!r) {
+		v = __sis_vol_find(c, id);
+		r = v ? __sis_map_count_exclusive(c, v, exclusive) : -ENOENT;
+	}
+	__sis_op_end(c);
+	mutex_unlock(&c->lock);
+	return r;
+}
+
 void sis_core_get_stats(struct sis_core *c, struct sis_core_stats *st)
 {
+	struct sis_disk_volume *v;
+
 	mutex_lock(&c->lock);
 	memset(st, 0, sizeof(*st));
 	st->mode = c->mode;
 	st->needs_check = c->needs_check;
 	st->aborted = c->aborted;
-	st->logical_blocks = le64_to_cpu(c->root.logical_blocks);
+	v = __sis_vol_find(c, 0);
+	st->logical_blocks = v ? le64_to_cpu(v->logical_blocks) : 0;
 	st->physical_blocks = le64_to_cpu(c->root.physical_blocks);
 	st->data_blocks = c->data_blocks;
-	st->nr_mapped = le64_to_cpu(c->root.nr_mapped);
+	for (v = c->root.vol; v < c->root.vol + SIS_MAX_VOLUMES; v++) {
+		st->nr_mapped += le64_to_cpu(v->nr_mapped);
+		st->nr_volumes += !!v->flags;
+		st->nr_deleting += !!(le32_to_cpu(v->flags) & SIS_VOL_DELETING);
+	}
+	st->map_copies = c->map_copies;
 	st->nr_data = le64_to_cpu(c->root.nr_data);
 	st->nr_meta = le64_to_cpu(c->root.nr_meta);
 	st->nr_free = __sis_nr_free(c);

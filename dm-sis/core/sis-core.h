@@ -117,8 +117,9 @@ struct sis_io_ops {
 
 /**
  * struct sis_core_config - what sis_core_open() is asked for
- * @logical_blocks:  exported size in blocks; 0 keeps the on-disk size; larger
- *                   than on disk grows the map; smaller is refused
+ * @logical_blocks:  size of volume 0 in blocks (made when formatting); 0
+ *                   keeps the on-disk size; larger than on disk grows it;
+ *                   smaller is refused
  * @physical_blocks: size of the device in blocks; larger than on disk grows
  *                   the data area; smaller is refused
  * @cache_pages:     metadata cache bound in pages (0: default 4096) for clean
@@ -180,6 +181,9 @@ struct sis_core_stats {
 	u64 alloc_pages_scanned;
 	u64 index_hook_loads;	/* rc pages read for a hook hit */
 	u64 index_ram_bytes;	/* RAM of the fingerprint index (H + C) */
+	u32 nr_volumes;		/* volumes in the pool, being deleted too */
+	u32 nr_deleting;	/* of those, being deleted */
+	u64 map_copies;		/* shared map pages copied since open */
 };
 
 /**
@@ -255,7 +259,7 @@ void sis_core_close(struct sis_core *c);
  * Return: 0 with *@pblock set, -ENODATA if unmapped (reads as zeros),
  * -EINVAL beyond the logical size, or a metadata error.
  */
-int sis_core_lookup(struct sis_core *c, u64 lblock, u64 *pblock);
+int sis_core_lookup(struct sis_core *c, u32 vol, u64 lblock, u64 *pblock);
 
 /**
  * sis_core_read_begin() - map @nr logical blocks from @lblock for a read
@@ -263,8 +267,10 @@ int sis_core_lookup(struct sis_core *c, u64 lblock, u64 *pblock);
  * @lblock:  the first logical block
  * @nr:      how many
  * @pblocks: out: the physical block of each, 0 if unmapped (reads as zeros)
+ * @vol:     the volume
  * @refs:    out: the reference count of each mapped block when looked up
- *           (1: only this logical block maps it; more: shared)
+ *           (1: only this logical block maps it; more: shared), plus one
+ *           when a map page on its path is shared with another volume
  * @nowait:  never sleep and do no I/O: -EWOULDBLOCK when the core lock is
  *           busy or a map or refcount page is not in the cache (for a
  *           look-up from a context that must not block, such as dm's map())
@@ -283,8 +289,8 @@ int sis_core_lookup(struct sis_core *c, u64 lblock, u64 *pblock);
  * Return: 0, -EWOULDBLOCK (@nowait only), -EINVAL beyond the logical
  * size, -EIO in fail mode, -ENOMEM, or a metadata error.
  */
-int sis_core_read_begin(struct sis_core *c, u64 lblock, unsigned int nr,
-			u64 *pblocks, u32 *refs, bool nowait,
+int sis_core_read_begin(struct sis_core *c, u32 vol, u64 lblock,
+			unsigned int nr, u64 *pblocks, u32 *refs, bool nowait,
 			unsigned int *ticket);
 
 /**
@@ -337,7 +343,11 @@ int sis_core_alloc_run(struct sis_core *c, const u64 *fps, unsigned int n,
 		       u64 *pblocks);
 
 /**
- * sis_core_map() - map @lblock to @pblock
+ * sis_core_map() - map @lblock of volume @vol to @pblock
+ *
+ * Map pages the volume shares with a clone are copied first (the first
+ * write under each); that may commit the open transaction, dropping the
+ * core's lock meanwhile.
  *
  * @pblock must be pinned by the caller (from find_dup or alloc) and its data
  * written.  Takes one reference on @pblock and drops the reference of the
@@ -347,12 +357,13 @@ int sis_core_alloc_run(struct sis_core *c, const u64 *fps, unsigned int n,
  * its last mapping and was freed while pinned: a candidate from find_dup, or
  * a block from alloc that a concurrent writer of the same data shared and
  * then dropped (in all these cases: store the data again), -EINVAL, -EROFS,
- * -ENOSPC (no room for a map page), -ENOMEM, or a metadata error.  On any
+ * -ENOSPC (no room for a map page), -ENOENT (no volume @vol), -ENOMEM, or
+ * a metadata error.  On any
  * error but a metadata error @lblock keeps its previous mapping and every
  * refcount is unchanged (map pages created on the way may stay: they are
  * accounted for).
  */
-int sis_core_map(struct sis_core *c, u64 lblock, u64 pblock);
+int sis_core_map(struct sis_core *c, u32 vol, u64 lblock, u64 pblock);
 
 /**
  * sis_core_unpin() - drop a pin taken by find_dup or alloc
@@ -360,7 +371,8 @@ int sis_core_map(struct sis_core *c, u64 lblock, u64 pblock);
 void sis_core_unpin(struct sis_core *c, u64 pblock);
 
 /**
- * sis_core_unmap() - unmap @count logical blocks from @lblock (discard, or a
+ * sis_core_unmap() - unmap @count logical blocks of volume @vol from @lblock
+ * (discard, or a
  * write of zeros); drops one reference per mapped block.  Empty map subtrees
  * are skipped, so large ranges cost what they map, not what they span.
  *
@@ -368,10 +380,11 @@ void sis_core_unpin(struct sis_core *c, u64 pblock);
  * crash a discard may be found partly done (each block either still mapped
  * or unmapped), as block-device semantics allow for an unflushed discard.
  *
- * Return: 0, -EINVAL (beyond the logical size), -EROFS, -ENOMEM (a prefix
- * of the range may be unmapped; no count leaks), or a metadata error.
+ * Return: 0, -EINVAL (beyond the logical size), -ENOENT (no volume @vol),
+ * -EROFS, -ENOMEM (a prefix of the range may be unmapped; no count leaks),
+ * or a metadata error.
  */
-int sis_core_unmap(struct sis_core *c, u64 lblock, u64 count);
+int sis_core_unmap(struct sis_core *c, u32 vol, u64 lblock, u64 count);
 
 /**
  * sis_core_commit() - make every change so far durable
@@ -403,17 +416,128 @@ int sis_core_commit(struct sis_core *c);
 void sis_core_set_discard_passdown(struct sis_core *c, bool on);
 
 /**
- * sis_core_resize() - grow the logical and/or physical size
+ * sis_core_resize() - grow the pool to a backing device of @physical_blocks
  *
- * Zero keeps a size.  Shrinking either is refused with -EINVAL.  The change
- * is part of the open transaction.  Growing the physical size grows the
- * free-space summary (see sis_core_open()); it is allocated before
- * anything changes.  May sleep; do not call it from the I/O path.
+ * Zero or the same size changes nothing; shrinking is refused with
+ * -EINVAL.  The change is part of the open transaction.  Growing grows the
+ * free-space summary and the hook table (see sis_core_open()); they are
+ * allocated before anything changes.  May sleep; do not call it from the
+ * I/O path.
  *
  * Return: 0, -EINVAL, -EROFS, -ENOMEM (nothing changed), or a metadata
  * error.
  */
-int sis_core_resize(struct sis_core *c, u64 logical_blocks, u64 physical_blocks);
+int sis_core_resize(struct sis_core *c, u64 physical_blocks);
+
+/**
+ * struct sis_volume_info - one volume of the pool
+ * @deleting: being deleted (its map is being freed; it takes no I/O)
+ * @origin:   the volume it was cloned from, or SIS_VOL_NO_ORIGIN
+ * @create_seq: transaction that created it
+ * @map_root, @map_depth: its block map (for tools)
+ */
+struct sis_volume_info {
+	u32 id;
+	bool deleting;
+	u64 logical_blocks;
+	u64 nr_mapped;
+	u32 origin;
+	u64 create_seq;
+	u64 map_root;
+	u32 map_depth;
+	char name[SIS_VOL_NAME_LEN];
+};
+
+/**
+ * sis_core_volume_create() - a new, empty volume @id of @logical_blocks
+ * @name: up to SIS_VOL_NAME_LEN - 1 bytes, or NULL
+ *
+ * Committed before it returns.  May sleep.
+ *
+ * Return: 0, -EINVAL (id above SIS_VOL_ID_MAX, size 0 or too large),
+ * -ENAMETOOLONG, -EEXIST (the id is taken), -ENOSPC (SIS_MAX_VOLUMES
+ * volumes exist), -EROFS, -ENOMEM, -EIO.
+ */
+int sis_core_volume_create(struct sis_core *c, u32 id, u64 logical_blocks,
+			   const char *name);
+
+/**
+ * sis_core_volume_clone() - volume @id becomes a copy of volume @origin
+ *
+ * Instant whatever the size: the clone takes a reference on the origin's
+ * map root and shares every map page and data block with it; a later write
+ * to either copies the map pages on its path (block by block, the sharing
+ * breaks).  The clone has the origin's logical size and mapped count.  It
+ * captures the mappings made before the call; for a consistent filesystem
+ * suspend the origin first.  Committed before it returns.  May sleep.
+ *
+ * Return: as sis_core_volume_create(), -ENOENT (no volume @origin), and
+ * -EOPNOTSUPP when the journal is too small to copy a shared map page in
+ * one transaction (a transaction of min(SIS_MAP_FANOUT, groups) + 28
+ * pages: about 1100 journal blocks from 130 MiB of device up; format with
+ * a larger journal).
+ */
+int sis_core_volume_clone(struct sis_core *c, u32 id, u32 origin,
+			  const char *name);
+
+/**
+ * sis_core_volume_delete() - delete volume @id and free every block no
+ * other volume references
+ *
+ * The volume is marked deleting (it takes no I/O from then on), then its
+ * map is freed top-down in bounded steps, committing between them; a page
+ * shared with a clone only loses a reference, so deleting a fresh clone is
+ * O(1).  A crash in between is finished at the next open.  The caller
+ * makes sure no one does I/O to the volume.  Committed before it returns.
+ * May sleep.
+ *
+ * Return: 0, -ENOENT, -EROFS, -ENOMEM (the delete stays pending and is
+ * finished by a later call or open), or a metadata error.
+ */
+int sis_core_volume_delete(struct sis_core *c, u32 id);
+
+/**
+ * sis_core_volume_resize() - grow volume @id to @logical_blocks
+ *
+ * Part of the open transaction.  Return: 0, -ENOENT, -EINVAL (smaller, or
+ * beyond SIS_MAP_MAX_DEPTH levels), -EROFS, -ENOSPC, -ENOMEM, or a
+ * metadata error.
+ */
+int sis_core_volume_resize(struct sis_core *c, u32 id, u64 logical_blocks);
+
+/**
+ * sis_core_volume_info() - what is known of volume @id (being deleted too)
+ *
+ * Return: 0 or -ENOENT.
+ */
+int sis_core_volume_info(struct sis_core *c, u32 id, struct sis_volume_info *vi);
+
+/**
+ * sis_core_volume_next() - the lowest volume id after *@id (U32_MAX: the
+ * first), into *@id
+ *
+ * Return: 0, or -ENOENT when there is none.
+ */
+int sis_core_volume_next(struct sis_core *c, u32 *id);
+
+/**
+ * sis_core_volume_find() - the id of the volume named @name (not empty)
+ *
+ * Return: 0 or -ENOENT.
+ */
+int sis_core_volume_find(struct sis_core *c, const char *name, u32 *id);
+
+/**
+ * sis_core_count_exclusive() - blocks deleting volume @id would free
+ *
+ * Walks the volume's map holding the core's lock (metadata reads included):
+ * an administrative call, not for the I/O path.  See
+ * __sis_map_count_exclusive() for what counts.
+ *
+ * Return: 0 (exact), 1 (a lower bound: too many shared blocks to track),
+ * -ENOENT, -EIO (fail mode), -ENOMEM, or a metadata error.
+ */
+int sis_core_count_exclusive(struct sis_core *c, u32 id, u64 *exclusive);
 
 /**
  * sis_core_set_read_only() - switch to read-only mode (e.g. on a user's

@@ -16,7 +16,10 @@
  * that freed it is durable, and that commit first waits for the reads
  * begun before it was frozen (sis_core_read_begin()), which is all the
  * reuse protection readers need.  A page with pending bits is dirty or
- * committing, so it stays in the cache until they clear.
+ * committing, so it stays in the cache until they clear.  A freed map page
+ * waits longer, for the next checkpoint (pend_ckpt): until the journal's
+ * tail passes the transactions holding its images, a replay could write
+ * one of them home over data stored in the block.
  * The counters keep
  *	data_blocks = nr_data + nr_meta + nr_pending_free + nr_reserved + free
  * exactly, so the allocator knows without scanning when there is no space.
@@ -126,8 +129,8 @@ int __sis_rc_get(struct sis_core *c, u64 pblock, struct sis_page **pg,
 /* Was the block freed in a transaction not yet durable and released? */
 static bool rc_pending(struct sis_page *pg, u32 idx)
 {
-	return ((pg->pend_run[idx / 64] | pg->pend_commit[idx / 64]) >>
-		(idx % 64)) & 1;
+	return ((pg->pend_run[idx / 64] | pg->pend_commit[idx / 64] |
+		 pg->pend_ckpt[idx / 64]) >> (idx % 64)) & 1;
 }
 
 /**
@@ -522,6 +525,51 @@ int __sis_ref_inc(struct sis_core *c, u64 pblock)
 }
 
 /**
+ * __sis_ref_inc_prepare() - make __sis_ref_inc(@pblock) of a mapped data
+ * block unable to fail
+ *
+ * Return: 0, -EOVERFLOW (saturated: no further sharer), -ENOMEM (nothing
+ * changed), or a metadata error (not a mapped data block).
+ */
+int __sis_ref_inc_prepare(struct sis_core *c, u64 pblock)
+{
+	struct sis_disk_rc *rc;
+	struct sis_page *pg;
+	int r;
+
+	r = __sis_rc_get(c, pblock, &pg, &rc);
+	if (r == -EINVAL || (!r && (!rc->refcount ||
+				    (le32_to_cpu(rc->flags) & SIS_RC_META))))
+		return __sis_metadata_error(c, -EILSEQ, "mapping to a free or map block");
+	if (!r && le32_to_cpu(rc->refcount) == U32_MAX)
+		r = -EOVERFLOW;
+	if (!r)
+		r = __sis_mc_dirty(c, pg);
+	return r;
+}
+
+/**
+ * __sis_node_rc() - the refcount entry of the map page at @blocknr
+ * @dirty: make its refcount page dirty (for a change)
+ *
+ * Return: 0, -ENOMEM, or a metadata error (not an allocated map page).
+ */
+int __sis_node_rc(struct sis_core *c, u64 blocknr, bool dirty,
+		  struct sis_disk_rc **rc)
+{
+	struct sis_page *pg;
+	int r;
+
+	r = __sis_rc_get(c, blocknr, &pg, rc);
+	if (r == -EINVAL || (!r && (!(*rc)->refcount ||
+				    !(le32_to_cpu((*rc)->flags) & SIS_RC_META))))
+		return __sis_metadata_error(c, -EILSEQ, "map page not allocated");
+	if (!r && dirty)
+		r = __sis_mc_dirty(c, pg);
+	return r;
+}
+
+/**
  * __sis_ref_dec_prepare() - make __sis_ref_dec(@pblock) unable to fail
  * for memory
  *
@@ -546,10 +594,11 @@ int __sis_ref_dec_prepare(struct sis_core *c, u64 pblock)
 }
 
 /**
- * __sis_ref_dec() - one logical block less maps @pblock; free it at zero
+ * __sis_ref_dec() - one reference less to @pblock; free it at zero
  *
- * Needs no memory after __sis_ref_dec_prepare(); a freed block leaves the
- * fingerprint index (RAM, no memory needed).
+ * A data block loses a logical block (or a leaf) naming it, a map page a
+ * parent.  Needs no memory after __sis_ref_dec_prepare(); a freed data
+ * block leaves the fingerprint index (RAM, no memory needed).
  */
 int __sis_ref_dec(struct sis_core *c, u64 pblock)
 {
@@ -564,7 +613,7 @@ int __sis_ref_dec(struct sis_core *c, u64 pblock)
 	if (r)
 		return r;
 	count = le32_to_cpu(rc->refcount);
-	if (!count || (le32_to_cpu(rc->flags) & SIS_RC_META))
+	if (!count)
 		return __sis_metadata_error(c, -EILSEQ, "refcount underflow");
 	r = __sis_mc_dirty(c, pg);
 	if (r)
@@ -573,8 +622,15 @@ int __sis_ref_dec(struct sis_core *c, u64 pblock)
 	if (count > 1)
 		return 0;
 
-	le64_add_cpu(&c->root.nr_data, -1);
 	block_group(c, pblock, &group, &idx);
+	if (le32_to_cpu(rc->flags) & SIS_RC_META) {
+		rc->flags = 0;
+		le64_add_cpu(&c->root.nr_meta, -1);
+		pg->pend_meta[idx / 64] |= BIT_ULL(idx % 64);
+	} else {
+		le64_add_cpu(&c->root.nr_data, -1);
+		__sis_index_remove(c, le64_to_cpu(rc->fp), pblock);
+	}
 	/*
 	 * Allocatable only after the next commit, even a block the last
 	 * commit never saw mapped: reads begun before the commit may still be
@@ -591,7 +647,6 @@ int __sis_ref_dec(struct sis_core *c, u64 pblock)
 	 * full (it sees the block freed in the open transaction).
 	 */
 	__summary_clear(c, group);
-	__sis_index_remove(c, le64_to_cpu(rc->fp), pblock);
 	return 0;
 }
 
@@ -651,8 +706,35 @@ void __sis_release_freed(struct sis_core *c, struct sis_page *pg)
 	unsigned int w;
 
 	for (w = 0; w < SIS_PEND_WORDS; w++) {
-		c->nr_pending_free -= hweight64(pg->pend_commit[w]);
+		u64 meta = pg->pend_commit[w] & pg->pend_meta[w];
+
+		/* map pages wait for the next checkpoint */
+		c->nr_pending_free -= hweight64(pg->pend_commit[w] & ~meta);
+		c->nr_meta_wait += hweight64(meta);
+		pg->pend_ckpt[w] |= meta;
+		pg->pend_meta[w] &= ~meta;
 		pg->pend_commit[w] = 0;
+	}
+}
+
+/**
+ * __sis_release_checkpointed() - freed map pages of @pg become allocatable
+ *
+ * Called for every refcount page a checkpoint wrote home: the journal no
+ * longer holds a transaction that names those blocks, so no replay can
+ * write an old map page over data stored there later.  A page with
+ * pend_ckpt bits needs a checkpoint until then, so it stays cached.
+ */
+void __sis_release_checkpointed(struct sis_core *c, struct sis_page *pg)
+{
+	unsigned int w;
+
+	for (w = 0; w < SIS_PEND_WORDS; w++) {
+		u64 n = hweight64(pg->pend_ckpt[w]);
+
+		c->nr_pending_free -= n;
+		c->nr_meta_wait -= n;
+		pg->pend_ckpt[w] = 0;
 	}
 }
 

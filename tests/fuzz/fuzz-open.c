@@ -63,7 +63,7 @@ static int write_block(struct sis_core *c, struct memdev *d, u64 l, u32 seed)
 	if (!r) {
 		r = memdev_read(d, p, buf);
 		if (!r)
-			r = memcmp(buf, data, sizeof(buf)) ? -ENOENT : sis_core_map(c, l, p);
+			r = memcmp(buf, data, sizeof(buf)) ? -ENOENT : sis_core_map(c, 0, l, p);
 		sis_core_unpin(c, p);
 		if (r != -ENOENT && r != -EOVERFLOW && r != -ESTALE)
 			return r;
@@ -75,7 +75,7 @@ static int write_block(struct sis_core *c, struct memdev *d, u64 l, u32 seed)
 		return r;
 	r = memdev_write(d, p, data);
 	if (!r)
-		r = sis_core_map(c, l, p);
+		r = sis_core_map(c, 0, l, p);
 	sis_core_unpin(c, p);
 	return r;
 }
@@ -117,7 +117,7 @@ static void build_base(void)
 		for (i = 0; i < 10; i++)
 			if (write_block(c, base, (i * 509 + j) % LOGICAL, 100 + i + j))
 				abort();
-		if (sis_core_unmap(c, 131 * j, 1) || sis_core_commit(c))
+		if (sis_core_unmap(c, 0, 131 * j, 1) || sis_core_commit(c))
 			abort();
 	}
 	memdev_die_after(base, 0);
@@ -136,12 +136,12 @@ static void build_base(void)
 		add_sel(le64_to_cpu(sb.data_start) + (2 + i) * SIS_GROUP_BLOCKS);
 	add_sel(le64_to_cpu(sb.data_start));
 	add_sel(le64_to_cpu(sb.data_start) + SIS_GROUP_BLOCKS);
-	i = le64_to_cpu(sb.root.map_root);
+	i = le64_to_cpu(sb.root.vol[0].map_root);
 	if (i) {
 		add_sel(i);
 		memdev_read_durable(base, i, &mp);
 		for (j = 0; j < SIS_MAP_FANOUT && nr_sel < MAX_SEL; j++)
-			if (le32_to_cpu(sb.root.map_depth) > 1 && mp.e[j])
+			if (le32_to_cpu(sb.root.vol[0].map_depth) > 1 && mp.e[j])
 				add_sel(le64_to_cpu(mp.e[j]));
 	}
 	while (nr_sel < MAX_SEL)	/* anything else, data blocks included */
@@ -216,7 +216,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 	if (sis_core_open(&ops, &cfg, &c, &err) == 0) {
 		sis_core_get_stats(c, &st);
 		for (l = 0; l < min_t(u64, st.logical_blocks, LOGICAL + 600); l++) {
-			if (sis_core_lookup(c, l, &p) == 0 && p >= PHYS)
+			if (sis_core_lookup(c, 0, l, &p) == 0 && p >= PHYS)
 				abort();	/* a mapping outside the device */
 		}
 		for (l = 0; l < 50; l++) {
@@ -234,7 +234,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 				if (write_block(c, d, (l * 77) % max_t(u64, st.logical_blocks, 1), 500 + l % 7) &&
 				    l > 5)
 					break;
-			sis_core_unmap(c, 0, min_t(u64, st.logical_blocks, 100));
+			sis_core_unmap(c, 0, 0, min_t(u64, st.logical_blocks, 100));
 			sis_core_commit(c);
 		}
 		sis_core_close(c);

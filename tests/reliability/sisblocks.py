@@ -25,7 +25,7 @@ def pread(fd, n, off):
     return bytes(buf[:got])
 
 
-# Format version 2: no index buckets (version 1's type 0x58495349).
+# Formats 2 and 3: no index buckets (version 1's type 0x58495349).
 TYPES = {0x53425349: "sb", 0x4a445349: "jdesc", 0x4a435349: "jcommit",
          0x43525349: "rc", 0x4e4d5349: "map_node", 0x4c4d5349: "map_leaf"}
 

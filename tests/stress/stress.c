@@ -30,7 +30,10 @@
  * a candidate pinned while its last mapping goes away; discards of small
  * and huge ranges; commits; clean reopen; cache drops; logical and physical
  * growth; ENOSPC followed by discard and commit (the power sometimes failing
- * in that commit, before or after it is durable).  --weak-fp keeps 8 bits of
+ * in that commit, before or after it is durable); clones (format version 3):
+ * volume 1 is cloned from volume 0, written to (the first write under each
+ * shared map page copies it), and deleted, with the power failing anywhere
+ * in those too.  --weak-fp keeps 8 bits of
  * each fingerprint so real collisions are frequent: a candidate with other
  * data must never be shared.
  *
@@ -54,12 +57,17 @@
 /*
  * A model state.  Blocks in [wild_lo, wild_hi) may also read as zeros: a
  * large discard commits between entries, so a crash may find it partly done.
+ * @clogical: the logical size of the clone (volume CLONE), 0 if none.
  */
 struct snap {
 	u64 logical;
 	u32 *seeds;
 	u64 wild_lo, wild_hi;
+	u64 clogical;
+	u32 *cseeds;
 };
+
+#define CLONE	1	/* the clone's volume id */
 
 static struct {
 	u64 seed, iter, phys, logical;
@@ -75,6 +83,8 @@ static struct {
 
 	u64 logical;		/* model's logical size */
 	u32 *cur;		/* model: seed per logical block */
+	u64 clogical;		/* the clone's logical size, 0: no clone */
+	u32 *ccur;		/* ...and its seeds */
 	struct snap *hist;
 	int nr_hist, cap_hist;	/* hist[0] is known durable */
 
@@ -90,6 +100,7 @@ static struct {
 	u64 crashes, mid_op_crashes, reopens, commits, checks, enospc;
 	u64 writes, dups, zeros, discards, inflight, abandoned, races;
 	u64 matched_older, stale_maps;
+	u64 clones, clone_writes, deletes;
 	u64 died_after_commit;	/* free_space(): device died in the passdown */
 } t;
 
@@ -180,17 +191,46 @@ static u64 fp_of(const void *data)
 static void snap_free(struct snap *s)
 {
 	free(s->seeds);
+	free(s->cseeds);
 	s->seeds = NULL;
+	s->cseeds = NULL;
+}
+
+static u32 *dup_seeds(const u32 *from, u64 n)
+{
+	u32 *to = malloc((n ? n : 1) * sizeof(u32));
+
+	if (!to)
+		die("out of memory");
+	if (n)
+		memcpy(to, from, n * sizeof(u32));
+	return to;
 }
 
 static void snap_take(struct snap *s)
 {
 	s->wild_lo = s->wild_hi = 0;
 	s->logical = t.logical;
-	s->seeds = malloc(t.logical * sizeof(u32));
-	if (!s->seeds)
-		die("out of memory");
-	memcpy(s->seeds, t.cur, t.logical * sizeof(u32));
+	s->seeds = dup_seeds(t.cur, t.logical);
+	s->clogical = t.clogical;
+	s->cseeds = dup_seeds(t.ccur, t.clogical);
+}
+
+/* The model state @s becomes the current one. */
+static void model_set(const struct snap *s)
+{
+	memcpy(t.cur, s->seeds, s->logical * sizeof(u32));
+	t.logical = s->logical;
+	free(t.ccur);
+	t.ccur = dup_seeds(s->cseeds, s->clogical);
+	t.clogical = s->clogical;
+}
+
+/* The current model as a snapshot (not owning its arrays). */
+static struct snap snap_cur(void)
+{
+	return (struct snap){ .logical = t.logical, .seeds = t.cur,
+			      .clogical = t.clogical, .cseeds = t.ccur };
 }
 
 static void hist_reset(void)
@@ -294,7 +334,7 @@ static int same_data(u64 p, const void *data, bool *same)
 	return r;
 }
 
-static int write_block(u64 l, u32 seed)
+static int write_vol(u32 vol, u64 l, u32 seed)
 {
 	u8 data[BS];
 	bool same;
@@ -303,13 +343,13 @@ static int write_block(u64 l, u32 seed)
 
 	gen_block(seed, data);
 	if (sis_block_is_zero(data))
-		return sis_core_unmap(t.c, l, 1);
+		return sis_core_unmap(t.c, vol, l, 1);
 	fp = fp_of(data);
 	r = sis_core_find_dup(t.c, fp, &p);
 	if (!r) {
 		r = same_data(p, data, &same);
 		if (!r)
-			r = same ? sis_core_map(t.c, l, p) : -ENOENT;
+			r = same ? sis_core_map(t.c, vol, l, p) : -ENOENT;
 		sis_core_unpin(t.c, p);
 		if (!r)
 			t.dups++;
@@ -324,9 +364,14 @@ static int write_block(u64 l, u32 seed)
 		return r;
 	r = memdev_write(t.d, p, data);
 	if (!r)
-		r = sis_core_map(t.c, l, p);
+		r = sis_core_map(t.c, vol, l, p);
 	sis_core_unpin(t.c, p);
 	return r;
+}
+
+static int write_block(u64 l, u32 seed)
+{
+	return write_vol(0, l, seed);
 }
 
 /*
@@ -359,7 +404,7 @@ static int inflight_pair(u64 la, u64 lb, u32 seed, bool abandon, bool *a_mapped,
 	} else {
 		r = memdev_write(t.d, pa, data);
 		if (!r)
-			r = sis_core_map(t.c, la, pa);
+			r = sis_core_map(t.c, 0, la, pa);
 		sis_core_unpin(t.c, pa);
 		if (r) {
 			if (!rb)
@@ -377,7 +422,7 @@ static int inflight_pair(u64 la, u64 lb, u32 seed, bool abandon, bool *a_mapped,
 		else
 			r = same_data(pb, data, &same);
 		if (!r && same)
-			r = sis_core_map(t.c, lb, pb);
+			r = sis_core_map(t.c, 0, lb, pb);
 		sis_core_unpin(t.c, pb);
 		if (!r && same) {
 			if (pb == pa)
@@ -421,7 +466,7 @@ static int pinned_race(u64 lb, u64 lo, u32 seed, u32 seed2, u32 lb_old)
 	hist_push_partial(lb, lb_old);
 	r = same_data(p, data, &same);
 	if (!r && same)
-		r = sis_core_map(t.c, lb, p);
+		r = sis_core_map(t.c, 0, lb, p);
 	sis_core_unpin(t.c, p);
 	if (r == -ESTALE)
 		t.stale_maps++;
@@ -488,22 +533,18 @@ static void core_open(void)
 	t.reopens++;
 }
 
-/* Read every logical block through the core; hash its content. */
-static void read_state(u64 *logical, u64 **hashes, u64 *nr_mapped)
+/* Read every block of volume @vol through the core; hash its content. */
+static u64 *read_vol(u32 vol, u64 logical)
 {
-	struct sis_core_stats st;
 	u8 buf[BS];
 	u64 l, p, *h;
 	int r;
 
-	sis_core_get_stats(t.c, &st);
-	*logical = st.logical_blocks;
-	*nr_mapped = st.nr_mapped;
-	h = malloc(st.logical_blocks * sizeof(*h));
+	h = malloc((logical ? logical : 1) * sizeof(*h));
 	if (!h)
 		die("out of memory");
-	for (l = 0; l < st.logical_blocks; l++) {
-		r = sis_core_lookup(t.c, l, &p);
+	for (l = 0; l < logical; l++) {
+		r = sis_core_lookup(t.c, vol, l, &p);
 		if (r == -ENODATA) {
 			memset(buf, 0, BS);
 		} else if (r) {
@@ -515,7 +556,35 @@ static void read_state(u64 *logical, u64 **hashes, u64 *nr_mapped)
 		}
 		h[l] = content_hash(buf);
 	}
-	*hashes = h;
+	return h;
+}
+
+/*
+ * The recovered state: volume 0 into @hashes, the clone (if any) into
+ * t.chash / t.clog_found; @nr_mapped counts every volume.
+ */
+static struct {
+	u64 *h;
+	u64 logical;
+} found_clone;
+
+static void read_state(u64 *logical, u64 **hashes, u64 *nr_mapped)
+{
+	struct sis_volume_info vi;
+	struct sis_core_stats st;
+
+	sis_core_get_stats(t.c, &st);
+	*logical = st.logical_blocks;
+	*nr_mapped = st.nr_mapped;
+	*hashes = read_vol(0, st.logical_blocks);
+	free(found_clone.h);
+	found_clone.logical = 0;
+	if (!sis_core_volume_info(t.c, CLONE, &vi)) {
+		if (vi.deleting)
+			die("volume %u is still being deleted after open", CLONE);
+		found_clone.logical = vi.logical_blocks;
+	}
+	found_clone.h = read_vol(CLONE, found_clone.logical);
 }
 
 static bool snap_matches(const struct snap *s, u64 logical, const u64 *h,
@@ -523,9 +592,16 @@ static bool snap_matches(const struct snap *s, u64 logical, const u64 *h,
 {
 	u64 l, mapped = 0;
 
-	if (s->logical != logical) {
+	if (s->logical != logical || s->clogical != found_clone.logical) {
 		*first_bad = U64_MAX;
 		return false;
+	}
+	for (l = 0; l < s->clogical; l++) {
+		if (found_clone.h[l] != t.hash_of[s->cseeds[l]]) {
+			*first_bad = U64_MAX;
+			return false;
+		}
+		mapped += s->cseeds[l] != 0;
 	}
 	for (l = 0; l < logical; l++) {
 		if (h[l] != t.hash_of[s->seeds[l]]) {
@@ -627,8 +703,8 @@ static void verify_recovered(struct snap *extra)
 		snap_free(&t.hist[0]);
 		t.hist[0] = *extra;
 		extra->seeds = NULL;
-		memcpy(t.cur, t.hist[0].seeds, t.hist[0].logical * sizeof(u32));
-		t.logical = t.hist[0].logical;
+		extra->cseeds = NULL;
+		model_set(&t.hist[0]);
 	}
 	if (found < 0) {
 		diagnose(logical, h, nr_mapped, extra);
@@ -646,8 +722,7 @@ static void verify_recovered(struct snap *extra)
 			t.matched_older++;
 		if (t.hist[found].logical > t.logical)
 			model_grow(t.hist[found].logical);
-		t.logical = t.hist[found].logical;
-		memcpy(t.cur, t.hist[found].seeds, t.logical * sizeof(u32));
+		model_set(&t.hist[found]);
 		for (i = 0; (u64)i < t.logical; i++)	/* a partial discard */
 			if ((u64)i >= t.hist[found].wild_lo && (u64)i < t.hist[found].wild_hi &&
 			    h[i] == t.hash_of[0])
@@ -663,7 +738,7 @@ static void verify_recovered(struct snap *extra)
 static void verify_live(void)
 {
 	u64 logical, *h, nr_mapped, bad;
-	struct snap s = { .logical = t.logical, .seeds = t.cur };
+	struct snap s = snap_cur();
 
 	read_state(&logical, &h, &nr_mapped);
 	if (!snap_matches(&s, logical, h, nr_mapped, &bad)) {
@@ -705,7 +780,7 @@ static void paranoid_check(void)
 		if (snap_matches(&t.hist[i], logical, h, nr_mapped, &bad))
 			break;
 	if (i < 0) {
-		struct snap s = { .logical = t.logical, .seeds = t.cur };
+		struct snap s = snap_cur();
 
 		if (!snap_matches(&s, logical, h, nr_mapped, &bad)) {
 			diagnose(logical, h, nr_mapped, &s);
@@ -842,7 +917,7 @@ static int one_op(struct snap *intended)
 		hist_push_wild(l, l + n);
 		memset(t.cur + l, 0, n * sizeof(u32));
 		snap_take(intended);
-		r = sis_core_unmap(t.c, l, n);
+		r = sis_core_unmap(t.c, 0, l, n);
 		t.discards++;
 	} else if (k < 770) {			/* commit */
 		t.op_name = "commit";
@@ -861,7 +936,7 @@ static int one_op(struct snap *intended)
 		n = t.logical + 1 + rnd_below(600);
 		if (n > opt.logical * 2)
 			return 0;
-		r = sis_core_resize(t.c, n, 0);
+		r = sis_core_volume_resize(t.c, 0, n);
 		if (!r)
 			model_grow(n);
 		snap_take(intended);
@@ -873,12 +948,56 @@ static int one_op(struct snap *intended)
 		if (memdev_resize(t.d, n))
 			die("memdev_resize");
 		snap_take(intended);
-		r = sis_core_resize(t.c, 0, n);
+		r = sis_core_resize(t.c, n);
 	} else if (k < 800) {			/* live verification */
 		t.op_name = "verify-live";
 		if (chance(100))
 			verify_live();
 		return 0;
+	} else if (k < 806) {			/* clone volume 0 */
+		t.op_name = "clone";
+		if (t.clogical)
+			return 0;
+		free(t.ccur);
+		t.ccur = dup_seeds(t.cur, t.logical);
+		t.clogical = t.logical;
+		snap_take(intended);
+		r = sis_core_volume_clone(t.c, CLONE, 0, "clone");
+		if (r == -EOPNOTSUPP && !dead()) {	/* journal too small */
+			free(t.ccur);
+			t.ccur = NULL;
+			t.clogical = 0;
+			return 0;
+		}
+		if (!r) {			/* committed */
+			t.clones++;
+			hist_reset();
+		}
+	} else if (k < 809) {			/* delete the clone */
+		t.op_name = "delete";
+		if (!t.clogical)
+			return 0;
+		free(t.ccur);
+		t.ccur = NULL;
+		t.clogical = 0;
+		snap_take(intended);
+		r = sis_core_volume_delete(t.c, CLONE);
+		if (!r) {			/* committed */
+			t.deletes++;
+			hist_reset();
+		}
+	} else if (k < 840) {			/* write to the clone */
+		t.op_name = "clone-write";
+		if (!t.clogical)
+			return 0;
+		l = chance(500) ? rnd_below(min_t(u64, t.clogical, 64)) :
+			rnd_below(t.clogical);
+		seed = chance(100) ? 0 : chance(500) ? new_seed() : pick_dup_seed();
+		t.ccur[l] = seed;
+		snap_take(intended);
+		r = write_vol(CLONE, l, seed);
+		remember(seed);
+		t.clone_writes++;
 	} else {				/* overwrite in the hot region */
 		t.op_name = "overwrite";
 		l = rnd_below(min_t(u64, t.logical, 16));
@@ -906,9 +1025,34 @@ static bool free_space(void)
 	bool armed = false;
 	int r;
 
+	if (t.clogical) {		/* the clone may hold the space: delete it */
+		struct snap done;
+
+		t.op_name = "enospc-delete-clone";
+		free(t.ccur);
+		t.ccur = NULL;
+		t.clogical = 0;
+		snap_take(&done);
+		r = sis_core_volume_delete(t.c, CLONE);
+		if (r && !dead())
+			die("delete after ENOSPC: %d", r);
+		if (dead()) {
+			if (!r)
+				hist_reset();	/* the delete is durable */
+			t.mid_op_crashes++;
+			power_cut();
+			core_open();
+			verify_recovered(r ? &done : NULL);
+			snap_free(&done);
+			return true;
+		}
+		snap_free(&done);
+		t.deletes++;
+		hist_reset();
+	}
 	t.op_name = "enospc-discard";
 	hist_push_wild(l, t.logical);
-	r = sis_core_unmap(t.c, l, t.logical - l);
+	r = sis_core_unmap(t.c, 0, l, t.logical - l);
 	memset(t.cur + l, 0, (t.logical - l) * sizeof(u32));
 	/*
 	 * Now and then the power fails within the commit's first writes:
@@ -991,8 +1135,7 @@ static void run(void)
 		if (r == -ENOSPC && !dead()) {
 			t.enospc++;
 			/* the op did nothing: the model goes back */
-			memcpy(t.cur, t.hist[t.nr_hist - 1].seeds,
-			       t.hist[t.nr_hist - 1].logical * sizeof(u32));
+			model_set(&t.hist[t.nr_hist - 1]);
 			snap_free(&intended);
 			if (free_space())
 				die_at = 0;
@@ -1029,7 +1172,7 @@ static void run(void)
 			t.c = NULL;
 			core_open();	/* close committed everything */
 			{
-				struct snap s = { .logical = t.logical, .seeds = t.cur };
+				struct snap s = snap_cur();
 				u64 logical, *h, nr_mapped, bad;
 
 				read_state(&logical, &h, &nr_mapped);
@@ -1058,6 +1201,8 @@ static void run(void)
 	verify_live();
 	sis_core_close(t.c);
 	memdev_destroy(t.d);
+	free(t.ccur);
+	free(found_clone.h);
 }
 
 int main(int argc, char **argv)
@@ -1125,9 +1270,10 @@ int main(int argc, char **argv)
 	secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 	if (sis_compat_warnings)
 		die("%lu WARN_ON(s) fired", sis_compat_warnings);
-	printf("ok: %llu ops (%llu writes, %llu dedup hits, %llu in-flight shares, %llu abandoned, %llu pinned races (%llu -ESTALE), %llu zeros, %llu discards), %llu commits, %llu crashes (%llu mid-op), %llu reopens, %llu checks, %llu ENOSPC (%llu died after the discard's commit), %llu recoveries to an older op boundary, %.1fs\n",
+	printf("ok: %llu ops (%llu writes, %llu dedup hits, %llu in-flight shares, %llu abandoned, %llu pinned races (%llu -ESTALE), %llu zeros, %llu discards, %llu clones, %llu clone writes, %llu deletes), %llu commits, %llu crashes (%llu mid-op), %llu reopens, %llu checks, %llu ENOSPC (%llu died after the discard's commit), %llu recoveries to an older op boundary, %.1fs\n",
 	       opt.iter, t.writes, t.dups, t.inflight, t.abandoned, t.races, t.stale_maps,
-	       t.zeros, t.discards, t.commits, t.crashes, t.mid_op_crashes,
+	       t.zeros, t.discards, t.clones, t.clone_writes, t.deletes,
+	       t.commits, t.crashes, t.mid_op_crashes,
 	       t.reopens, t.checks, t.enospc, t.died_after_commit, t.matched_older, secs);
 	return 0;
 }

@@ -18,7 +18,8 @@
  * map-csum       flip a byte in the first block-map leaf       4 (repair cuts it out)
  * rc-csum        flip a byte in refcount page of group 0       4
  * version-1      both superblock copies say format version 1   8 (refused)
- * version-3      both superblock copies say format version 3   8 (refused)
+ * version-2      both superblock copies say format version 2   8 (refused)
+ * version-4      both superblock copies say format version 4   8 (refused)
  * rc-high        a refcount-1 data block gets refcount 2       1 (leak)
  * rc-low         a shared block's refcount drops by one        4
  * leak           a free block gets refcount 1                  1 (leak)
@@ -161,8 +162,8 @@ static u64 capacity(u32 level)
 /* First leaf (block number) and its base, in logical order. */
 static u64 first_leaf(u64 *base)
 {
-	u64 b = le64_to_cpu(sb.root.map_root);
-	u32 level = le32_to_cpu(sb.root.map_depth) - 1;
+	u64 b = le64_to_cpu(sb.root.vol[0].map_root);
+	u32 level = le32_to_cpu(sb.root.vol[0].map_depth) - 1;
 	struct sis_disk_map_page mp;
 
 	*base = 0;
@@ -231,7 +232,7 @@ int main(int argc, char **argv)
 	}
 	data_start = le64_to_cpu(sb.data_start);
 	phys = le64_to_cpu(sb.root.physical_blocks);
-	logical = le64_to_cpu(sb.root.logical_blocks);
+	logical = le64_to_cpu(sb.root.vol[0].logical_blocks);
 	seed = le32_to_cpu(sb.csum_seed);
 
 	if (!strcmp(kind, "sb-a") || !strcmp(kind, "sb-both")) {
@@ -258,7 +259,8 @@ int main(int argc, char **argv)
 		printf("damage: %s: needs_check set in the superblock\n", kind);
 		return 0;
 	}
-	if (!strcmp(kind, "version-1") || !strcmp(kind, "version-3")) {
+	if (!strcmp(kind, "version-1") || !strcmp(kind, "version-2") ||
+	    !strcmp(kind, "version-4")) {
 		for (u64 b = 0; b < 2; b++) {
 			struct sis_disk_superblock s;
 

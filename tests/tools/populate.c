@@ -10,6 +10,7 @@
  *   populate IMG write --crash-after K            stop dead (_exit, no close,
  *                                                 no checkpoint) after the
  *                                                 K-th commit: a crash image
+ *   --volume V                                    volume V instead of 0
  *
  * The content of logical block L is a pure function of (L, S), so verify
  * knows what every block must read, after a repair too:
@@ -36,6 +37,7 @@
 #endif
 
 static u64 seed = 1;
+static u32 vol;
 
 static void fill(u8 *buf, u64 id)
 {
@@ -75,13 +77,13 @@ static int write_block(struct sis_core *c, struct filedev *f, u64 l, u64 id)
 	int r;
 
 	if (!id)
-		return sis_core_unmap(c, l, 1);
+		return sis_core_unmap(c, vol, l, 1);
 	fill(buf, id);
 	fp = sis_fingerprint(buf);
 	if (!sis_core_find_dup(c, fp, &p)) {
 		r = filedev_read(f, p, cand);
 		if (!r && !memcmp(buf, cand, BS))
-			r = sis_core_map(c, l, p);
+			r = sis_core_map(c, vol, l, p);
 		else
 			r = -ENOENT;
 		sis_core_unpin(c, p);
@@ -93,7 +95,7 @@ static int write_block(struct sis_core *c, struct filedev *f, u64 l, u64 id)
 		return r;
 	r = filedev_write(f, p, buf);
 	if (!r)
-		r = sis_core_map(c, l, p);
+		r = sis_core_map(c, vol, l, p);
 	sis_core_unpin(c, p);
 	return r;
 }
@@ -110,7 +112,7 @@ int main(int argc, char **argv)
 	int r, i;
 
 	if (argc < 3 || (strcmp(argv[2], "write") && strcmp(argv[2], "verify"))) {
-		fprintf(stderr, "usage: populate IMG write|verify [--blocks N] [--seed S]\n");
+		fprintf(stderr, "usage: populate IMG write|verify [--blocks N] [--seed S] [--volume V]\n");
 		return 2;
 	}
 	verify = !strcmp(argv[2], "verify");
@@ -119,6 +121,8 @@ int main(int argc, char **argv)
 			n = strtoull(argv[i + 1], NULL, 0);
 		else if (!strcmp(argv[i], "--seed"))
 			seed = strtoull(argv[i + 1], NULL, 0);
+		else if (!strcmp(argv[i], "--volume"))
+			vol = (u32)strtoul(argv[i + 1], NULL, 0);
 		else if (!strcmp(argv[i], "--crash-after"))
 			crash_after = strtoull(argv[i + 1], NULL, 0);
 		else
@@ -143,7 +147,7 @@ int main(int argc, char **argv)
 		for (u64 l = 0; l < n; l++) {
 			u64 id = id_final(l, n), p;
 
-			r = sis_core_lookup(c, l, &p);
+			r = sis_core_lookup(c, vol, l, &p);
 			if (r == -ENODATA)
 				memset(got, 0, BS);
 			else if (r || filedev_read(&f, p, got))

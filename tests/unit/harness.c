@@ -152,7 +152,7 @@ int fx_write_fp(struct fx *f, u64 lblock, const void *data, u64 fp)
 	int r;
 
 	if (sis_block_is_zero(data))
-		return sis_core_unmap(f->c, lblock, 1);
+		return sis_core_unmap(f->c, f->vol, lblock, 1);
 	if (!fp)
 		fp = sis_fingerprint(data);
 again:
@@ -161,7 +161,7 @@ again:
 		r = memdev_read(f->d, p, buf);
 		if (!r)
 			r = memcmp(buf, data, SIS_BLOCK_SIZE) ? -ENOENT :
-				sis_core_map(f->c, lblock, p);
+				sis_core_map(f->c, f->vol, lblock, p);
 		sis_core_unpin(f->c, p);
 		if (r != -ENOENT && r != -EOVERFLOW && r != -ESTALE)
 			return r;
@@ -173,7 +173,7 @@ again:
 		return r;
 	r = memdev_write(f->d, p, data);
 	if (!r)
-		r = sis_core_map(f->c, lblock, p);
+		r = sis_core_map(f->c, f->vol, lblock, p);
 	sis_core_unpin(f->c, p);
 	if (r == -ESTALE)	/* shared by another writer, then freed */
 		goto again;
@@ -191,7 +191,7 @@ int fx_write(struct fx *f, u64 lblock, u32 seed)
 int fx_read(struct fx *f, u64 lblock, void *buf)
 {
 	u64 p;
-	int r = sis_core_lookup(f->c, lblock, &p);
+	int r = sis_core_lookup(f->c, f->vol, lblock, &p);
 
 	if (r == -ENODATA) {
 		memset(buf, 0, SIS_BLOCK_SIZE);

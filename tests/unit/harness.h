@@ -84,13 +84,14 @@ extern const char *sis_test_file;
 			  strerror(-__e));				\
 } while (0)
 
-/* A device, its ops and an open core. */
+/* A device, its ops, an open core and the volume fx_write/fx_read use. */
 struct fx {
 	struct memdev *d;
 	struct sis_io_ops ops;
 	struct sis_core_config cfg;
 	struct sis_core *c;
 	const char *errmsg;
+	u32 vol;
 };
 
 /* Data of "seed" @s: zeros for 0, else a pseudo-random block. */

@@ -35,7 +35,7 @@ TEST(leaf_and_node_boundaries)
 		if (edges[i] + 2 < 3000000 && edges[i] != FANOUT - 1 &&
 		    edges[i] != (u64)FANOUT * FANOUT - 1 && edges[i] != 0 &&
 		    edges[i] != FANOUT)
-			ASSERT_ERR(sis_core_lookup(f.c, edges[i] + 2, &p), -ENODATA);
+			ASSERT_ERR(sis_core_lookup(f.c, 0, edges[i] + 2, &p), -ENODATA);
 	}
 	fx_reopen(&f);
 	for (i = 0; i < ARRAY_SIZE(edges); i++)
@@ -58,13 +58,13 @@ TEST(unmap_huge_sparse_range)
 		ASSERT_OK(fx_write(&f, i * (logical / 100) + i, i % 10 + 1));
 	ASSERT_OK(sis_core_commit(f.c));
 	t0 = now();
-	ASSERT_OK(sis_core_unmap(f.c, 0, logical));
+	ASSERT_OK(sis_core_unmap(f.c, 0, 0, logical));
 	ASSERT_LE((long long)((now() - t0) * 1000), 2000);	/* ms */
 	sis_core_get_stats(f.c, &st);
 	ASSERT_EQ(st.nr_mapped, 0);
 	ASSERT_EQ(st.nr_data, 0);
 	for (i = 0; i < 100; i++)
-		ASSERT_ERR(sis_core_lookup(f.c, i * (logical / 100) + i, &p), -ENODATA);
+		ASSERT_ERR(sis_core_lookup(f.c, 0, i * (logical / 100) + i, &p), -ENODATA);
 	ASSERT_OK(sis_core_commit(f.c));
 	fx_check_clean(&f);
 	fx_reopen(&f);
@@ -83,7 +83,7 @@ TEST(unmap_dense_range_partial_edges)
 	fx_format_journal(&f, PHYS, 20000, 256);
 	for (l = 0; l < 3000; l++)
 		ASSERT_OK(fx_write(&f, l, l % 700 + 1));
-	ASSERT_OK(sis_core_unmap(f.c, 100, 2500));	/* crosses leaves */
+	ASSERT_OK(sis_core_unmap(f.c, 0, 100, 2500));	/* crosses leaves */
 	sis_core_get_stats(f.c, &st);
 	ASSERT_EQ(st.nr_mapped, 500);
 	for (l = 0; l < 3000; l++)
@@ -105,7 +105,7 @@ TEST(overwrite_same_mapping_is_noop)
 
 	fx_format(&f, PHYS, 1000);
 	ASSERT_OK(fx_write(&f, 5, 5));
-	ASSERT_OK(sis_core_lookup(f.c, 5, &p));
+	ASSERT_OK(sis_core_lookup(f.c, 0, 5, &p));
 	sis_core_get_stats(f.c, &a);
 	/* map the same block again through a pin */
 	ASSERT_OK(fx_write(&f, 5, 5));
@@ -128,7 +128,7 @@ TEST(map_pages_counted_as_metadata)
 	sis_core_get_stats(f.c, &st);
 	ASSERT_EQ(st.nr_data, 1);
 	ASSERT_EQ(st.nr_meta, 22);	/* root, one level-1 node, 20 leaves */
-	ASSERT_OK(sis_core_unmap(f.c, 0, 1000000));
+	ASSERT_OK(sis_core_unmap(f.c, 0, 0, 1000000));
 	fx_check_clean(&f);
 	fx_destroy(&f);
 }
@@ -148,14 +148,14 @@ TEST(large_unmap_small_journal_survives_crash)
 	for (l = 0; l < 1500; l++)
 		ASSERT_OK(fx_write(&f, l * 37, l % 300 + 1));
 	ASSERT_OK(sis_core_commit(f.c));
-	ASSERT_OK(sis_core_unmap(f.c, 0, 60000));
+	ASSERT_OK(sis_core_unmap(f.c, 0, 0, 60000));
 	ASSERT_OK(sis_core_commit(f.c));
 	sis_core_get_stats(f.c, &st);
 	ASSERT_EQ(st.nr_mapped, 0);
 	fx_crash(&f, 0, false);
 	fx_reopen(&f);
 	for (l = 0; l < 1500; l++)
-		ASSERT_ERR(sis_core_lookup(f.c, l * 37, &p), -ENODATA);
+		ASSERT_ERR(sis_core_lookup(f.c, 0, l * 37, &p), -ENODATA);
 	sis_core_get_stats(f.c, &st);
 	ASSERT_EQ(st.nr_mapped, 0);
 	fx_check_clean(&f);

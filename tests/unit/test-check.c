@@ -30,7 +30,7 @@ static void bump_refcount(struct fx *f, int delta)
 	struct sis_disk_rc_page rcp;
 	u64 p, g, rcb, i;
 
-	ASSERT_OK(sis_core_lookup(f->c, 0, &p));
+	ASSERT_OK(sis_core_lookup(f->c, 0, 0, &p));
 	g = (p - f->c->data_start) / SIS_GROUP_BLOCKS;
 	rcb = sis_group_rc_block(f->c, g);
 	i = p - rcb - 1;
@@ -109,7 +109,7 @@ TEST(changed_data_found)
 	u64 p;
 
 	populate(&f);
-	ASSERT_OK(sis_core_lookup(f.c, 7, &p));
+	ASSERT_OK(sis_core_lookup(f.c, 0, 7, &p));
 	gen_block(999, junk);
 	memdev_poke(f.d, p, junk);
 	fx_check(&f, &res, true);
@@ -129,7 +129,7 @@ TEST(dangling_mapping_found)
 		struct sis_disk_rc_page rcp;
 		u64 p, rcb, i, g;
 
-		ASSERT_OK(sis_core_lookup(f.c, 0, &p));
+		ASSERT_OK(sis_core_lookup(f.c, 0, 0, &p));
 		g = (p - f.c->data_start) / SIS_GROUP_BLOCKS;
 		rcb = sis_group_rc_block(f.c, g);
 		i = p - rcb - 1;

@@ -63,7 +63,7 @@ static void hook_step(void)
 		H.errors++;
 	} else {
 		H.extra++;
-		if (sis_core_lookup(f->c, l, &p) || p == H.forbidden)
+		if (sis_core_lookup(f->c, 0, l, &p) || p == H.forbidden)
 			H.errors++;
 	}
 	H.in_hook = false;
@@ -103,7 +103,7 @@ static void hook_open(struct fx *f)
 static u64 lookup(struct fx *f, u64 l)
 {
 	u64 p = 0;
-	int r = sis_core_lookup(f->c, l, &p);
+	int r = sis_core_lookup(f->c, 0, l, &p);
 
 	ASSERT_TRUE(!r || r == -ENODATA);
 	return r ? 0 : p;
@@ -205,7 +205,7 @@ TEST(crash_at_every_step_of_commit)
 				ASSERT_OK(fx_write(&f, l, 200 + l));
 				after[l] = 200 + l;
 			}
-			ASSERT_OK(sis_core_unmap(f.c, 8, 2));
+			ASSERT_OK(sis_core_unmap(f.c, 0, 8, 2));
 			after[8] = after[9] = 0;
 			for (l = 30; l < 34; l++) {
 				ASSERT_OK(fx_write(&f, l, 300 + l));
@@ -271,7 +271,7 @@ TEST(commit_waits_for_readers_without_core_lock)
 	ASSERT_OK(fx_write(&R, 0, 1));
 	ASSERT_OK(sis_core_commit(R.c));
 	p0 = lookup(&R, 0);
-	ASSERT_OK(sis_core_read_begin(R.c, 0, 1, &pb, &ref, false, &ticket));
+	ASSERT_OK(sis_core_read_begin(R.c, 0, 0, 1, &pb, &ref, false, &ticket));
 	ASSERT_EQ(pb, p0);
 	ASSERT_OK(fx_write(&R, 0, 2));		/* frees p0 in T(n) */
 	commits = R.c->commits;

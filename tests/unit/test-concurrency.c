@@ -50,7 +50,7 @@ static void *writer_fn(void *arg)
 
 			if (l + n > base + PER_WRITER)
 				n = base + PER_WRITER - l;
-			r = sis_core_unmap(F.c, l, n);
+			r = sis_core_unmap(F.c, 0, l, n);
 			if (!r)
 				memset(&last[l], 0, n * sizeof(u32));
 		} else {
@@ -91,7 +91,7 @@ static void *reader_fn(void *arg)
 	int r;
 
 	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
-		r = sis_core_lookup(F.c, xs(&x) % LOGICAL, &p);
+		r = sis_core_lookup(F.c, 0, xs(&x) % LOGICAL, &p);
 		if (r && r != -ENODATA) {
 			fprintf(stderr, "  lookup: %d\n", r);
 			__atomic_add_fetch(&errors, 1, __ATOMIC_RELAXED);

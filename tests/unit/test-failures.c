@@ -21,9 +21,9 @@ static void stats(struct fx *f, struct sis_core_stats *st)
 static u64 leaf_of(struct fx *f, u64 lblock)
 {
 	struct sis_disk_map_page mp;
-	u64 root = le64_to_cpu(f->c->root.map_root);
+	u64 root = le64_to_cpu(f->c->root.vol[0].map_root);
 
-	ASSERT_EQ(le32_to_cpu(f->c->root.map_depth), 2);
+	ASSERT_EQ(le32_to_cpu(f->c->root.vol[0].map_depth), 2);
 	memdev_read_durable(f->d, root, &mp);
 	ASSERT_TRUE(mp.e[lblock / SIS_MAP_FANOUT] != 0);
 	return le64_to_cpu(mp.e[lblock / SIS_MAP_FANOUT]);
@@ -59,12 +59,12 @@ TEST(commit_fails_after_abort)
 	sis_core_drop_cache(f.c);
 	f.d->fail_read = leaf;
 	sis_backend_mute++;
-	ASSERT_ERR(sis_core_lookup(f.c, FAR, &p), -EIO);
+	ASSERT_ERR(sis_core_lookup(f.c, 0, FAR, &p), -EIO);
 	sis_backend_mute--;
 	f.d->fail_read = U64_MAX;
 
 	/* the transaction holding 20-29 is gone: a flush must fail */
-	ASSERT_ERR(sis_core_lookup(f.c, 25, &p), -ENODATA);
+	ASSERT_ERR(sis_core_lookup(f.c, 0, 25, &p), -ENODATA);
 	ASSERT_ERR(sis_core_commit(f.c), -EIO);
 	ASSERT_ERR(sis_core_commit(f.c), -EIO);	/* and keeps failing */
 	stats(&f, &st);
@@ -127,7 +127,7 @@ static void enomem_setup(struct fx *f, u64 *pb, unsigned int journal)
 		ASSERT_OK(fx_write(f, l * 37, l + 1));
 	}
 	for (l = 0; l < NR_BLOCKS; l++)
-		ASSERT_OK(sis_core_lookup(f->c, l * 37, &pb[l]));
+		ASSERT_OK(sis_core_lookup(f->c, 0, l * 37, &pb[l]));
 }
 
 static void enomem_verify(struct fx *f, const u64 *pb)
@@ -135,7 +135,7 @@ static void enomem_verify(struct fx *f, const u64 *pb)
 	u64 l, p;
 
 	for (l = 0; l < NR_BLOCKS; l++) {
-		ASSERT_OK(sis_core_lookup(f->c, l * 37, &p));
+		ASSERT_OK(sis_core_lookup(f->c, 0, l * 37, &p));
 		ASSERT_EQ(p, pb[l]);
 	}
 	/* durable: a power cut right now loses nothing */
@@ -144,7 +144,7 @@ static void enomem_verify(struct fx *f, const u64 *pb)
 	fx_reopen(f);
 	expect_writable(f);
 	for (l = 0; l < NR_BLOCKS; l++) {
-		ASSERT_OK(sis_core_lookup(f->c, l * 37, &p));
+		ASSERT_OK(sis_core_lookup(f->c, 0, l * 37, &p));
 		ASSERT_EQ(p, pb[l]);
 		fx_expect(f, l * 37, l + 1);
 	}
@@ -218,7 +218,7 @@ TEST(commit_write_enomem_is_transient)
 		}
 		ASSERT_OK(fx_write(&f, 1000, 7777));
 		ASSERT_OK(fx_write(&f, 2000, 7778));
-		ASSERT_OK(sis_core_lookup(f.c, 0, &pb[0]));
+		ASSERT_OK(sis_core_lookup(f.c, 0, 0, &pb[0]));
 		enomem_write_in = n;
 		sis_backend_mute++;
 		r = sis_core_commit(f.c);
@@ -296,7 +296,7 @@ TEST(abort_reload_needs_no_memory)
 		sis_backend_mute++;
 		sis_compat_fail_alloc_every = 0;
 		sis_compat_fail_alloc_in = n;
-		r = sis_core_lookup(f.c, FAR, &p);
+		r = sis_core_lookup(f.c, 0, FAR, &p);
 		if (!sis_compat_fail_alloc_in) {
 			/* the n-th allocation happened: fail every later one */
 			sis_compat_fail_alloc_every = 1;
@@ -304,7 +304,7 @@ TEST(abort_reload_needs_no_memory)
 		sis_compat_fail_alloc_in = 0;
 		if (r == -ENOMEM) {
 			sis_compat_fail_alloc_every = 1;
-			r = sis_core_lookup(f.c, FAR, &p);
+			r = sis_core_lookup(f.c, 0, FAR, &p);
 		}
 		sis_compat_fail_alloc_every = 0;
 		sis_backend_mute--;
@@ -354,7 +354,7 @@ TEST(pinned_free_blocks_are_enospc)
 		gen_block(1000 + i, buf);
 		ASSERT_OK(sis_core_find_dup(f.c, sis_fingerprint(buf), &pins[i]));
 	}
-	ASSERT_OK(sis_core_unmap(f.c, 0, 100));
+	ASSERT_OK(sis_core_unmap(f.c, 0, 0, 100));
 	ASSERT_OK(sis_core_commit(f.c));
 	sis_backend_mute++;
 	for (;;) {
@@ -397,7 +397,7 @@ TEST(map_alloc_failure_never_leaks)
 	for (n = 1; ; n++) {
 		fx_format(&f, PHYS, LOGICAL);
 		ASSERT_OK(fx_write(&f, 5, 1));
-		ASSERT_OK(sis_core_lookup(f.c, 5, &a));
+		ASSERT_OK(sis_core_lookup(f.c, 0, 5, &a));
 		for (l = 0; l < 300; l++)	/* move the cursor to group 1 */
 			ASSERT_OK(fx_write(&f, 1000 + l, 100 + l));
 		fx_reopen(&f);			/* all at home, delta applied */
@@ -409,14 +409,14 @@ TEST(map_alloc_failure_never_leaks)
 		sis_core_drop_cache(f.c);
 
 		sis_compat_fail_alloc_in = n;
-		r = sis_core_map(f.c, 5, b);
+		r = sis_core_map(f.c, 0, 5, b);
 		left = sis_compat_fail_alloc_in;
 		sis_compat_fail_alloc_in = 0;
 		sis_core_unpin(f.c, b);
 
 		ASSERT_TRUE(r == 0 || r == -ENOMEM);
 		expect_writable(&f);
-		ASSERT_OK(sis_core_lookup(f.c, 5, &p));
+		ASSERT_OK(sis_core_lookup(f.c, 0, 5, &p));
 		ASSERT_EQ(p, r ? a : b);
 		fx_check(&f, &res, true);
 		ASSERT_EQ(res.errors, 0);
@@ -455,7 +455,7 @@ TEST(pins_need_no_memory)
 		gen_block(700 + i, buf);
 		fp = sis_fingerprint(buf);
 		ASSERT_OK(sis_core_find_dup(f.c, fp, &p[i]));
-		ASSERT_OK(sis_core_map(f.c, 100 + i, p[i]));
+		ASSERT_OK(sis_core_map(f.c, 0, 100 + i, p[i]));
 	}
 	for (i = 0; i < 16; i++)
 		sis_core_unpin(f.c, p[i]);

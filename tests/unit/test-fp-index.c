@@ -23,7 +23,7 @@ TEST(candidate_found_and_shared)
 
 	fx_format(&f, PHYS, LOGICAL);
 	ASSERT_OK(fx_write(&f, 1, 42));
-	ASSERT_OK(sis_core_lookup(f.c, 1, &p));
+	ASSERT_OK(sis_core_lookup(f.c, 0, 1, &p));
 	gen_block(42, data);
 	ASSERT_OK(sis_core_find_dup(f.c, sis_fingerprint(data), &q));
 	ASSERT_EQ(q, p);
@@ -50,13 +50,13 @@ TEST(fingerprint_collision_never_merges)
 	gen_block(1, x);
 	gen_block(2, y);
 	ASSERT_OK(fx_write_fp(&f, 0, x, FP));
-	ASSERT_OK(sis_core_lookup(f.c, 0, &px));
+	ASSERT_OK(sis_core_lookup(f.c, 0, 0, &px));
 	/* the contract: find_dup offers px for y's fingerprint */
 	ASSERT_OK(sis_core_find_dup(f.c, FP, &p));
 	ASSERT_EQ(p, px);
 	sis_core_unpin(f.c, p);
 	ASSERT_OK(fx_write_fp(&f, 1, y, FP));	/* compares, allocates */
-	ASSERT_OK(sis_core_lookup(f.c, 1, &py));
+	ASSERT_OK(sis_core_lookup(f.c, 0, 1, &py));
 	ASSERT_NE(px, py);
 	ASSERT_OK(fx_write_fp(&f, 2, x, FP));
 	ASSERT_OK(fx_write_fp(&f, 3, y, FP));
@@ -90,14 +90,14 @@ TEST(inflight_duplicates_share)
 	ASSERT_OK(sis_core_find_dup(f.c, fp, &pb));	/* writer B */
 	ASSERT_EQ(pb, pa);
 	ASSERT_OK(memdev_write(f.d, pa, data));		/* A completes */
-	ASSERT_OK(sis_core_map(f.c, 10, pa));
+	ASSERT_OK(sis_core_map(f.c, 0, 10, pa));
 	sis_core_unpin(f.c, pa);
-	ASSERT_OK(sis_core_map(f.c, 11, pb));		/* B after A */
+	ASSERT_OK(sis_core_map(f.c, 0, 11, pb));		/* B after A */
 	sis_core_unpin(f.c, pb);
 	sis_core_get_stats(f.c, &st);
 	ASSERT_EQ(st.nr_data, 1);
 	ASSERT_EQ(st.nr_mapped, 2);
-	ASSERT_OK(sis_core_lookup(f.c, 11, &p));
+	ASSERT_OK(sis_core_lookup(f.c, 0, 11, &p));
 	ASSERT_EQ(p, pa);
 	fx_check_clean(&f);
 	fx_destroy(&f);
@@ -296,8 +296,8 @@ TEST(hook_hit_loads_group)
 	for (s = 300; s < 500; s++) {
 		u64 p, q;
 
-		ASSERT_OK(sis_core_lookup(f.c, s - 1, &p));
-		ASSERT_OK(sis_core_lookup(f.c, hook - 1, &q));
+		ASSERT_OK(sis_core_lookup(f.c, 0, s - 1, &p));
+		ASSERT_OK(sis_core_lookup(f.c, 0, hook - 1, &q));
 		if ((p - f.c->data_start) / SIS_GROUP_BLOCKS !=
 		    (q - f.c->data_start) / SIS_GROUP_BLOCKS)
 			continue;	/* another group */
@@ -352,8 +352,8 @@ TEST(free_removes_from_index)
 			hook = s;
 	ASSERT_TRUE(hook);
 	fill(&f, 0, 1, OLD);
-	ASSERT_OK(sis_core_unmap(f.c, hook - 1, 1));	/* frees it */
-	ASSERT_OK(sis_core_unmap(f.c, OLD - 1, 1));	/* one in C */
+	ASSERT_OK(sis_core_unmap(f.c, 0, hook - 1, 1));	/* frees it */
+	ASSERT_OK(sis_core_unmap(f.c, 0, OLD - 1, 1));	/* one in C */
 	ASSERT_OK(sis_core_commit(f.c));
 	sis_core_drop_cache(f.c);
 	sis_core_get_stats(f.c, &a);
@@ -408,7 +408,7 @@ TEST(growth_keeps_dedup)
 	l += 32 * ARRAY_SIZE(src);
 
 	ASSERT_OK(memdev_resize(f.d, 48000));
-	ASSERT_OK(sis_core_resize(f.c, 0, 48000));
+	ASSERT_OK(sis_core_resize(f.c, 48000));
 	f.cfg.physical_blocks = 48000;
 	sis_core_get_stats(f.c, &st);
 	ram1 = st.index_ram_bytes;
@@ -470,7 +470,7 @@ static void set_version(struct fx *f, u32 version)
 	}
 }
 
-/* Format version 1 (and a newer one) is refused, naming both versions. */
+/* Format versions 1 and 2 (and a newer one) are refused, naming both. */
 TEST(other_versions_refused)
 {
 	struct fx f;
@@ -482,12 +482,15 @@ TEST(other_versions_refused)
 	set_version(&f, 1);
 	sis_backend_mute++;
 	ASSERT_ERR(fx_open(&f), -EOPNOTSUPP);
-	ASSERT_TRUE(strstr(f.errmsg, "version 1 is not supported by this version (2)"));
-	set_version(&f, 3);
-	ASSERT_ERR(fx_open(&f), -EOPNOTSUPP);
-	ASSERT_TRUE(strstr(f.errmsg, "newer than this version (2)"));
-	sis_backend_mute--;
+	ASSERT_TRUE(strstr(f.errmsg, "version 1 is not supported by this version (3)"));
 	set_version(&f, 2);
+	ASSERT_ERR(fx_open(&f), -EOPNOTSUPP);
+	ASSERT_TRUE(strstr(f.errmsg, "version 2 is not supported by this version (3)"));
+	set_version(&f, 4);
+	ASSERT_ERR(fx_open(&f), -EOPNOTSUPP);
+	ASSERT_TRUE(strstr(f.errmsg, "newer than this version (3)"));
+	sis_backend_mute--;
+	set_version(&f, 3);
 	ASSERT_OK(fx_open(&f));
 	fx_expect(&f, 9, 10);
 	fx_destroy(&f);

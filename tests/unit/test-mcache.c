@@ -87,11 +87,11 @@ static void populate_and_damage(struct fx *f, u64 (*pick)(struct fx *f))
 
 static u64 pick_leaf(struct fx *f)
 {
-	u64 root = le64_to_cpu(f->c->root.map_root);
+	u64 root = le64_to_cpu(f->c->root.vol[0].map_root);
 	struct sis_disk_map_page mp;
 
 	ASSERT_TRUE(root != 0);
-	ASSERT_TRUE(le32_to_cpu(f->c->root.map_depth) >= 2);
+	ASSERT_TRUE(le32_to_cpu(f->c->root.vol[0].map_depth) >= 2);
 	memdev_read(f->d, root, &mp);
 	ASSERT_TRUE(mp.e[0] != 0);
 	return le64_to_cpu(mp.e[0]);	/* the leaf holding lblock 0 */
@@ -99,7 +99,7 @@ static u64 pick_leaf(struct fx *f)
 
 static u64 pick_root(struct fx *f)
 {
-	return le64_to_cpu(f->c->root.map_root);
+	return le64_to_cpu(f->c->root.vol[0].map_root);
 }
 
 static u64 pick_rc(struct fx *f)
@@ -134,7 +134,7 @@ TEST(damaged_map_leaf)
 	populate_and_damage(&f, pick_leaf);
 	sis_backend_mute++;
 	ASSERT_OK(fx_open(&f));
-	expect_metadata_error(&f, sis_core_lookup(f.c, 0, &p));
+	expect_metadata_error(&f, sis_core_lookup(f.c, 0, 0, &p));
 	sis_backend_mute--;
 	/* mappings in other leaves still read */
 	fx_expect(&f, 299 * 300, 299 % 50 + 1);
@@ -151,7 +151,7 @@ TEST(damaged_map_root)
 	sis_backend_mute++;
 	r = fx_open(&f);
 	if (r == 0) {
-		expect_metadata_error(&f, sis_core_lookup(f.c, 0, &p));
+		expect_metadata_error(&f, sis_core_lookup(f.c, 0, 0, &p));
 	} else {
 		ASSERT_TRUE(r == -EILSEQ);
 		ASSERT_TRUE(f.errmsg != NULL);

@@ -263,7 +263,7 @@ TEST(needs_check_opens_read_only)
 	ASSERT_EQ(st.mode, SIS_MODE_READ_ONLY);
 	fx_expect(&f, 9, 99);
 	ASSERT_ERR(fx_write(&f, 10, 100), -EROFS);
-	ASSERT_ERR(sis_core_unmap(f.c, 9, 1), -EROFS);
+	ASSERT_ERR(sis_core_unmap(f.c, 0, 9, 1), -EROFS);
 	sis_core_close(f.c);
 
 	f.cfg.flags = SIS_OPEN_IGNORE_CHECK;
@@ -292,7 +292,7 @@ TEST(read_only_open_never_writes)
 	fx_expect(&f, 1, 11);
 	fx_expect(&f, 2, 0);
 	ASSERT_ERR(fx_write(&f, 3, 33), -EROFS);
-	ASSERT_ERR(sis_core_resize(f.c, LOGICAL * 2, 0), -EROFS);
+	ASSERT_ERR(sis_core_volume_resize(f.c, 0, LOGICAL * 2), -EROFS);
 	sis_core_close(f.c);
 	f.c = NULL;
 	ASSERT_EQ(f.d->writes, w);
@@ -311,14 +311,14 @@ TEST(sharing_and_copy_on_write)
 	stats(&f, &st);
 	ASSERT_EQ(st.nr_mapped, 10);
 	ASSERT_EQ(st.nr_data, 1);
-	ASSERT_OK(sis_core_lookup(f.c, 0, &p0));
+	ASSERT_OK(sis_core_lookup(f.c, 0, 0, &p0));
 	for (l = 1; l < 10; l++) {
-		ASSERT_OK(sis_core_lookup(f.c, l, &p));
+		ASSERT_OK(sis_core_lookup(f.c, 0, l, &p));
 		ASSERT_EQ(p, p0);
 	}
 	/* overwrite one sharer: new block; the others keep the old one */
 	ASSERT_OK(fx_write(&f, 4, 999));
-	ASSERT_OK(sis_core_lookup(f.c, 4, &p));
+	ASSERT_OK(sis_core_lookup(f.c, 0, 4, &p));
 	ASSERT_NE(p, p0);
 	fx_expect(&f, 4, 999);
 	for (l = 0; l < 10; l++)
@@ -347,10 +347,10 @@ TEST(zero_elimination)
 
 	fx_format(&f, PHYS, LOGICAL);
 	ASSERT_OK(fx_write(&f, 7, 0));
-	ASSERT_ERR(sis_core_lookup(f.c, 7, &p), -ENODATA);
+	ASSERT_ERR(sis_core_lookup(f.c, 0, 7, &p), -ENODATA);
 	ASSERT_OK(fx_write(&f, 7, 77));
 	ASSERT_OK(fx_write(&f, 7, 0));
-	ASSERT_ERR(sis_core_lookup(f.c, 7, &p), -ENODATA);
+	ASSERT_ERR(sis_core_lookup(f.c, 0, 7, &p), -ENODATA);
 	stats(&f, &st);
 	ASSERT_EQ(st.nr_mapped, 0);
 	ASSERT_EQ(st.nr_data, 0);
@@ -365,12 +365,12 @@ TEST(bounds)
 	u64 p;
 
 	fx_format(&f, PHYS, LOGICAL);
-	ASSERT_ERR(sis_core_lookup(f.c, LOGICAL, &p), -EINVAL);
-	ASSERT_ERR(sis_core_lookup(f.c, U64_MAX, &p), -EINVAL);
+	ASSERT_ERR(sis_core_lookup(f.c, 0, LOGICAL, &p), -EINVAL);
+	ASSERT_ERR(sis_core_lookup(f.c, 0, U64_MAX, &p), -EINVAL);
 	ASSERT_ERR(fx_write(&f, LOGICAL, 5), -EINVAL);
-	ASSERT_ERR(sis_core_unmap(f.c, LOGICAL - 1, 2), -EINVAL);
-	ASSERT_ERR(sis_core_unmap(f.c, 1, U64_MAX), -EINVAL);
-	ASSERT_OK(sis_core_unmap(f.c, 0, LOGICAL));
+	ASSERT_ERR(sis_core_unmap(f.c, 0, LOGICAL - 1, 2), -EINVAL);
+	ASSERT_ERR(sis_core_unmap(f.c, 0, 1, U64_MAX), -EINVAL);
+	ASSERT_OK(sis_core_unmap(f.c, 0, 0, LOGICAL));
 	ASSERT_OK(fx_write(&f, LOGICAL - 1, 5));
 	fx_check_clean(&f);
 	fx_destroy(&f);
@@ -385,8 +385,8 @@ TEST(resize_logical)
 	ASSERT_OK(fx_write(&f, 399, 1));
 	ASSERT_OK(fx_write(&f, 0, 2));
 	ASSERT_ERR(fx_write(&f, 400, 3), -EINVAL);
-	ASSERT_ERR(sis_core_resize(f.c, 100, 0), -EINVAL);
-	ASSERT_OK(sis_core_resize(f.c, 10000000, 0));	/* depth grows */
+	ASSERT_ERR(sis_core_volume_resize(f.c, 0, 100), -EINVAL);
+	ASSERT_OK(sis_core_volume_resize(f.c, 0, 10000000));	/* depth grows */
 	ASSERT_OK(fx_write(&f, 9999999, 3));
 	ASSERT_OK(fx_write(&f, 600, 4));
 	fx_expect(&f, 399, 1);
@@ -430,8 +430,8 @@ TEST(resize_physical)
 	}
 	ASSERT_ERR(r, -ENOSPC);
 	ASSERT_OK(memdev_resize(f.d, PHYS * 2));
-	ASSERT_ERR(sis_core_resize(f.c, 0, PHYS - 1), -EINVAL);
-	ASSERT_OK(sis_core_resize(f.c, 0, PHYS * 2));
+	ASSERT_ERR(sis_core_resize(f.c, PHYS - 1), -EINVAL);
+	ASSERT_OK(sis_core_resize(f.c, PHYS * 2));
 	stats(&f, &b);
 	ASSERT_EQ(b.physical_blocks, PHYS * 2);
 	ASSERT_TRUE(b.data_blocks > a.data_blocks + PHYS / 2);

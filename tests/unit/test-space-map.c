@@ -20,7 +20,7 @@ TEST(freed_blocks_not_reused_before_commit)
 
 	fx_format(&f, PHYS, LOGICAL);
 	ASSERT_OK(fx_write(&f, 0, 1));
-	ASSERT_OK(sis_core_lookup(f.c, 0, &p_old));
+	ASSERT_OK(sis_core_lookup(f.c, 0, 0, &p_old));
 	ASSERT_OK(sis_core_commit(f.c));
 	ASSERT_OK(fx_write(&f, 0, 2));	/* frees p_old */
 	sis_core_get_stats(f.c, &st);
@@ -98,7 +98,7 @@ TEST(enospc_then_discard_then_success)
 	/* freeing takes effect at commit (the core may commit on its own) */
 	sis_core_get_stats(f.c, &st);
 	commits = st.commits;
-	ASSERT_OK(sis_core_unmap(f.c, 0, l / 2));
+	ASSERT_OK(sis_core_unmap(f.c, 0, 0, l / 2));
 	r = fx_write(&f, l, l + 1);
 	sis_core_get_stats(f.c, &st);
 	if (st.commits == commits)
@@ -121,10 +121,10 @@ TEST(discard_passdown_after_commit_only)
 
 	fx_format(&f, PHYS, LOGICAL);
 	ASSERT_OK(fx_write(&f, 3, 33));
-	ASSERT_OK(sis_core_lookup(f.c, 3, &p));
+	ASSERT_OK(sis_core_lookup(f.c, 0, 3, &p));
 	ASSERT_OK(sis_core_commit(f.c));
 	d0 = f.d->discarded_blocks;
-	ASSERT_OK(sis_core_unmap(f.c, 3, 1));
+	ASSERT_OK(sis_core_unmap(f.c, 0, 3, 1));
 	ASSERT_EQ(f.d->discarded_blocks, d0);	/* not before the commit */
 	ASSERT_OK(sis_core_commit(f.c));
 	ASSERT_EQ(f.d->discarded_blocks, d0 + 1);
@@ -132,7 +132,7 @@ TEST(discard_passdown_after_commit_only)
 	sis_core_set_discard_passdown(f.c, false);
 	ASSERT_OK(fx_write(&f, 4, 44));
 	ASSERT_OK(sis_core_commit(f.c));
-	ASSERT_OK(sis_core_unmap(f.c, 4, 1));
+	ASSERT_OK(sis_core_unmap(f.c, 0, 4, 1));
 	ASSERT_OK(sis_core_commit(f.c));
 	ASSERT_EQ(f.d->discarded_blocks, d0 + 1);
 	fx_check_clean(&f);
@@ -149,12 +149,12 @@ TEST(shared_block_freed_with_last_sharer)
 	for (l = 0; l < 100; l++)
 		ASSERT_OK(fx_write(&f, l, 5));
 	ASSERT_OK(sis_core_commit(f.c));
-	ASSERT_OK(sis_core_unmap(f.c, 0, 99));
+	ASSERT_OK(sis_core_unmap(f.c, 0, 0, 99));
 	sis_core_get_stats(f.c, &st);
 	ASSERT_EQ(st.nr_data, 1);
 	ASSERT_EQ(st.nr_pending_free, 0);
 	fx_expect(&f, 99, 5);
-	ASSERT_OK(sis_core_unmap(f.c, 99, 1));
+	ASSERT_OK(sis_core_unmap(f.c, 0, 99, 1));
 	sis_core_get_stats(f.c, &st);
 	ASSERT_EQ(st.nr_data, 0);
 	ASSERT_EQ(st.nr_pending_free, 1);
@@ -242,14 +242,14 @@ TEST(read_begin_protects_against_reuse_and_discard)
 		ASSERT_OK(r);
 	}
 	ASSERT_OK(sis_core_commit(f.c));
-	ASSERT_OK(sis_core_read_begin(f.c, 10, 4, pb, refs, false, &ticket));
+	ASSERT_OK(sis_core_read_begin(f.c, 0, 10, 4, pb, refs, false, &ticket));
 	ASSERT_TRUE(pb[0] && pb[1] && pb[3]);
 	ASSERT_EQ(pb[2], 0);
 	ASSERT_EQ(pb[1], pb[3]);
 	ASSERT_EQ(refs[0], 1);
 	ASSERT_EQ(refs[1], 2);
 	ASSERT_EQ(refs[2], 0);
-	ASSERT_EQ(sis_core_read_begin(f.c, LOGICAL - 2, 4, pb + 1, refs, false,
+	ASSERT_EQ(sis_core_read_begin(f.c, 0, LOGICAL - 2, 4, pb + 1, refs, false,
 				      &arg.ticket), -EINVAL);
 
 	/*
@@ -257,7 +257,7 @@ TEST(read_begin_protects_against_reuse_and_discard)
 	 * the commit that releases it waits for the read to end.
 	 */
 	d0 = f.d->discarded_blocks;
-	ASSERT_OK(sis_core_unmap(f.c, 10, 1));
+	ASSERT_OK(sis_core_unmap(f.c, 0, 10, 1));
 	ASSERT_ERR(sis_core_alloc(f.c, 9999, &p), -ENOSPC);
 	arg.c = f.c;
 	arg.ticket = ticket;
@@ -272,9 +272,9 @@ TEST(read_begin_protects_against_reuse_and_discard)
 
 	/* mapped and freed in one transaction: still waits for a commit */
 	ASSERT_OK(fx_write(&f, 20, 900000));	/* new data: a free block */
-	ASSERT_OK(sis_core_lookup(f.c, 20, &p));
-	ASSERT_OK(sis_core_read_begin(f.c, 20, 1, pb, refs, false, &ticket));
-	ASSERT_OK(sis_core_unmap(f.c, 20, 1));
+	ASSERT_OK(sis_core_lookup(f.c, 0, 20, &p));
+	ASSERT_OK(sis_core_read_begin(f.c, 0, 20, 1, pb, refs, false, &ticket));
+	ASSERT_OK(sis_core_unmap(f.c, 0, 20, 1));
 	ASSERT_ERR(sis_core_alloc(f.c, 9998, &pb[1]), -ENOSPC);
 	sis_core_read_end(f.c, ticket);
 	ASSERT_OK(sis_core_commit(f.c));
@@ -283,11 +283,11 @@ TEST(read_begin_protects_against_reuse_and_discard)
 
 	/* nowait: a page not in the cache is -EWOULDBLOCK, no I/O */
 	sis_core_drop_cache(f.c);
-	ASSERT_EQ(sis_core_read_begin(f.c, 11, 1, pb, refs, true, &ticket),
+	ASSERT_EQ(sis_core_read_begin(f.c, 0, 11, 1, pb, refs, true, &ticket),
 		  -EWOULDBLOCK);
-	ASSERT_OK(sis_core_read_begin(f.c, 11, 1, pb, refs, false, &ticket));
+	ASSERT_OK(sis_core_read_begin(f.c, 0, 11, 1, pb, refs, false, &ticket));
 	sis_core_read_end(f.c, ticket);
-	ASSERT_OK(sis_core_read_begin(f.c, 11, 1, pb, refs, true, &ticket));
+	ASSERT_OK(sis_core_read_begin(f.c, 0, 11, 1, pb, refs, true, &ticket));
 	ASSERT_EQ(refs[0], 2);
 	sis_core_read_end(f.c, ticket);
 	fx_check_clean(&f);
@@ -346,9 +346,9 @@ TEST(alloc_skips_full_groups_cost)
 	ASSERT_TRUE(last > 100);
 	/* free 4 scattered blocks of the last group */
 	for (i = 0; i < l && freed < 4; i += 7) {
-		if (sis_core_lookup(f.c, i, &p) || group_of(&f, p) != last)
+		if (sis_core_lookup(f.c, 0, i, &p) || group_of(&f, p) != last)
 			continue;
-		ASSERT_OK(sis_core_unmap(f.c, i, 1));
+		ASSERT_OK(sis_core_unmap(f.c, 0, i, 1));
 		freed++;
 	}
 	ASSERT_EQ(freed, 4);
@@ -446,7 +446,7 @@ static unsigned int free_scattered(struct fx *f, u64 l_end, u64 g0,
 	u64 l, p, g;
 
 	for (l = 0; l < l_end && n < MAX_FREED; l++) {
-		if (sis_core_lookup(f->c, l, &p))
+		if (sis_core_lookup(f->c, 0, l, &p))
 			continue;
 		g = group_of(f, p);
 		if (g < g0 || (g - g0) % stride)
@@ -455,7 +455,7 @@ static unsigned int free_scattered(struct fx *f, u64 l_end, u64 g0,
 			;
 		if (k < n)
 			continue;
-		ASSERT_OK(sis_core_unmap(f->c, l, 1));
+		ASSERT_OK(sis_core_unmap(f->c, 0, l, 1));
 		freed[n++] = p;
 	}
 	ASSERT_OK(sis_core_commit(f->c));
@@ -484,7 +484,7 @@ static void refill_finds(struct fx *f, u64 *l, u32 seed, const u64 *freed,
 	for (k = 0; k < n; k++) {
 		found = false;
 		for (i = l0; i < *l && !found; i++)
-			found = !sis_core_lookup(f->c, i, &p) && p == freed[k];
+			found = !sis_core_lookup(f->c, 0, i, &p) && p == freed[k];
 		reused += found;
 	}
 	ASSERT_LE(n, reused + SIS_META_RESERVE + 1);
@@ -505,7 +505,7 @@ static bool alloc_lap(struct fx *f, u64 want, u64 l)
 
 	sis_core_get_stats(f->c, &st);
 	if (st.nr_free <= SIS_META_RESERVE + 1) {
-		ASSERT_OK(sis_core_unmap(f->c, l - 2, 2));
+		ASSERT_OK(sis_core_unmap(f->c, 0, l - 2, 2));
 		ASSERT_OK(sis_core_commit(f->c));
 		sis_core_get_stats(f->c, &st);
 	}
@@ -558,7 +558,7 @@ TEST(alloc_summary_loses_no_free_block)
 	sis_core_drop_cache(f.c);
 	f.d->fail_read = sis_group_rc_block(f.c, 0);
 	sis_backend_mute++;
-	ASSERT_ERR(sis_core_unmap(f.c, 0, l), -EIO);
+	ASSERT_ERR(sis_core_unmap(f.c, 0, 0, l), -EIO);
 	sis_backend_mute--;
 	f.d->fail_read = U64_MAX;
 	sis_core_get_stats(f.c, &st);
@@ -573,9 +573,9 @@ TEST(alloc_summary_loses_no_free_block)
 
 	/* after growing by part of a group: the old last group gains blocks */
 	ASSERT_OK(memdev_resize(f.d, BIG_PHYS + 100));
-	ASSERT_OK(sis_core_resize(f.c, 0, BIG_PHYS + 100));
+	ASSERT_OK(sis_core_resize(f.c, BIG_PHYS + 100));
 	ASSERT_OK(memdev_resize(f.d, BIG_PHYS + 1000));
-	ASSERT_OK(sis_core_resize(f.c, 0, BIG_PHYS + 1000));
+	ASSERT_OK(sis_core_resize(f.c, BIG_PHYS + 1000));
 	refill_finds(&f, &l, 1, freed, 0);
 	ASSERT_OK(sis_core_commit(f.c));
 	fx_check_clean(&f);
@@ -599,7 +599,7 @@ TEST(alloc_summary_pinned_free_block)
 	fx_format(&f, BIG_PHYS, BIG_LOGICAL);
 	fill_to_enospc(&f, &l, 1);
 	alloc_lap(&f, 0, l);
-	ASSERT_OK(sis_core_lookup(f.c, 5, &p));
+	ASSERT_OK(sis_core_lookup(f.c, 0, 5, &p));
 	ASSERT_TRUE(f.c->sm_full[group_of(&f, p) / 64] &
 		    BIT_ULL(group_of(&f, p) % 64));
 
@@ -608,7 +608,7 @@ TEST(alloc_summary_pinned_free_block)
 	fp = sis_fingerprint(buf);
 	ASSERT_OK(sis_core_find_dup(f.c, fp, &pinned));
 	ASSERT_EQ(pinned, p);
-	ASSERT_OK(sis_core_unmap(f.c, 5, 1));
+	ASSERT_OK(sis_core_unmap(f.c, 0, 5, 1));
 	ASSERT_OK(sis_core_commit(f.c));
 	ASSERT_TRUE(!alloc_lap(&f, pinned, l));	/* not handed out, not marked */
 	sis_core_unpin(f.c, pinned);
