@@ -19,9 +19,11 @@
  * between them.  The worker (sis_process_bio()) sends a read to read.c, a
  * write or a discard to write.c, and a flush to a commit (pool.c).
  *
- * Invariant: a struct sis_target is immutable after ctr (but for its link
- * on the pool's list of targets, under pools_lock); what the tables of one
- * device share lives in their struct sis_pool.
+ * Invariant: a struct sis_target is immutable after ctr (but for its links
+ * on the pool's lists of targets, under pools_lock and event_lock, and its
+ * requeue flag); what the tables of one pool (every volume's device, and a
+ * reload) share lives in their struct sis_pool.  The volume messages
+ * (sis_vol_message()) go to any device of the pool and act on the pool.
  */
 #include <linux/bio.h>
 #include <linux/blkdev.h>
@@ -40,7 +42,7 @@
 /* ---------------------------------------------------------------- */
 
 static int sis_parse_features(struct dm_arg_set *as, struct sis_features *f,
-			      char **error)
+			      u32 *vol, char **error)
 {
 	static const struct dm_arg _args[] = {
 		{0, SIS_FEATURE_ARGS_MAX, "Invalid number of feature arguments"},
@@ -55,6 +57,7 @@ static int sis_parse_features(struct dm_arg_set *as, struct sis_features *f,
 	f->read_only = false;
 	f->commit_interval = SIS_COMMIT_INTERVAL_DEFAULT;
 	f->low_water_mark = 0;
+	*vol = 0;
 
 	if (!as->argc)
 		return 0;
@@ -97,6 +100,17 @@ static int sis_parse_features(struct dm_arg_set *as, struct sis_features *f,
 				*error = "Invalid low_water_mark (4 KiB blocks)";
 				return -EINVAL;
 			}
+		} else if (!strcasecmp(arg, SIS_FEAT_VOLUME)) {
+			if (!argc) {
+				*error = "volume needs a volume id";
+				return -EINVAL;
+			}
+			arg = dm_shift_arg(as);
+			argc--;
+			if (kstrtou32(arg, 10, vol) || *vol > SIS_VOL_ID_MAX) {
+				*error = "Invalid volume id (0..16777215)";
+				return -EINVAL;
+			}
 		} else {
 			*error = "Unknown feature argument";
 			return -EINVAL;
@@ -106,7 +120,8 @@ static int sis_parse_features(struct dm_arg_set *as, struct sis_features *f,
 }
 
 /*
- * Construct a sis target:
+ * Construct a sis target, a view of one volume of the pool on the backing
+ * device:
  *   <backing dev> [<#feature args> <feature arg>...]
  */
 static int sis_ctr(struct dm_target *ti, unsigned int argc, char **argv)
@@ -132,9 +147,10 @@ static int sis_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		return -ENOMEM;
 	}
 	st->ti = ti;
+	st->md = dm_table_get_md(ti->table);
 
 	path = dm_shift_arg(&as);
-	r = sis_parse_features(&as, &st->f, &ti->error);
+	r = sis_parse_features(&as, &st->f, &st->vol, &ti->error);
 	if (r)
 		goto bad_free;
 	if (as.argc) {
@@ -262,6 +278,204 @@ static int sis_map(struct dm_target *ti, struct bio *bio)
 }
 
 /* ---------------------------------------------------------------- */
+/* Volumes                                                          */
+/* ---------------------------------------------------------------- */
+
+/* The last count_exclusive result of volume @id, if any. */
+static bool sis_excl_get(struct sis_pool *pool, u32 id, u64 *blocks)
+{
+	bool found = false;
+	unsigned int i;
+
+	spin_lock(&pool->excl_lock);
+	for (i = 0; i < SIS_MAX_VOLUMES; i++) {
+		if (pool->excl[i].valid && pool->excl[i].id == id) {
+			*blocks = pool->excl[i].blocks;
+			found = true;
+			break;
+		}
+	}
+	spin_unlock(&pool->excl_lock);
+	return found;
+}
+
+/* Remember (@valid) or forget the exclusive count of volume @id. */
+static void sis_excl_set(struct sis_pool *pool, u32 id, bool valid, u64 blocks)
+{
+	unsigned int i, slot = SIS_MAX_VOLUMES;
+
+	spin_lock(&pool->excl_lock);
+	for (i = 0; i < SIS_MAX_VOLUMES; i++) {
+		if (pool->excl[i].valid && pool->excl[i].id == id) {
+			slot = i;
+			break;
+		}
+		if (!pool->excl[i].valid && slot == SIS_MAX_VOLUMES)
+			slot = i;
+	}
+	if (slot < SIS_MAX_VOLUMES) {
+		pool->excl[slot].id = id;
+		pool->excl[slot].valid = valid;
+		pool->excl[slot].blocks = blocks;
+	}
+	spin_unlock(&pool->excl_lock);
+}
+
+/* The volume messages: each word, its arguments and what they are. */
+enum sis_vol_op {
+	SIS_VOL_CREATE,
+	SIS_VOL_CLONE,
+	SIS_VOL_DELETE,
+	SIS_VOL_SET_SIZE,
+	SIS_VOL_COUNT_EXCLUSIVE,
+};
+
+static const struct {
+	const char *word;
+	const char *usage;
+	unsigned int args;	/* words after the message word */
+	bool size;		/* the second is a size in blocks, not an id */
+	bool name;		/* an optional <name> may follow */
+} sis_vol_msgs[] = {
+	[SIS_VOL_CREATE] = { SIS_MSG_CREATE_VOLUME, "<id> <blocks> [<name>]",
+			     2, true, true },
+	[SIS_VOL_CLONE] = { SIS_MSG_CLONE_VOLUME, "<new id> <origin id> [<name>]",
+			    2, false, true },
+	[SIS_VOL_DELETE] = { SIS_MSG_DELETE_VOLUME, "<id>", 1, false, false },
+	[SIS_VOL_SET_SIZE] = { SIS_MSG_SET_VOLUME_SIZE, "<id> <blocks>",
+			       2, true, false },
+	[SIS_VOL_COUNT_EXCLUSIVE] = { SIS_MSG_COUNT_EXCLUSIVE, "<id>",
+				      1, false, false },
+};
+
+/* What a core error means to the user of volume message @op. */
+static const char *sis_vol_strerror(enum sis_vol_op op, int r)
+{
+	switch (r) {
+	case -EEXIST:
+		return "the volume id is taken";
+	case -ENOENT:
+		return "no such volume";
+	case -ENOSPC:
+		return op == SIS_VOL_SET_SIZE ? "no space for the block map" :
+			"the volume table is full (" __stringify(SIS_MAX_VOLUMES) " volumes)";
+	case -EOPNOTSUPP:
+		return "the journal is too small for clones (sis format --journal-blocks)";
+	case -ENAMETOOLONG:
+		return "name longer than 31 bytes";
+	case -EINVAL:
+		return "invalid size";
+	case -EROFS:
+		return "the pool is read-only";
+	case -ENOMEM:
+		return "out of memory (a delete is finished when the pool is next opened)";
+	case -EIO:
+	case -EILSEQ:
+		return "metadata error";
+	default:
+		return "failed";
+	}
+}
+
+/* A volume id: a decimal number up to SIS_VOL_ID_MAX. */
+static bool sis_parse_vol_id(const char *arg, u32 *id)
+{
+	return !kstrtou32(arg, 10, id) && *id <= SIS_VOL_ID_MAX;
+}
+
+/*
+ * A volume message (sis_vol_msgs[@op]): check every argument first (a bad
+ * one changes nothing: -EINVAL), then one core call, committed.  Returns
+ * 1 with the count in @result for count_exclusive.
+ */
+static int sis_vol_message(struct sis_target *st, enum sis_vol_op op,
+			   unsigned int argc, char **argv, char *result,
+			   unsigned int maxlen)
+{
+	struct sis_pool *pool = st->pool;
+	const char *word = sis_vol_msgs[op].word;
+	const char *name = NULL;
+	struct sis_volume_info vi;
+	u32 id, id2 = 0;
+	u64 blocks = 0;
+	int r;
+
+	if (argc - 1 != sis_vol_msgs[op].args &&
+	    (!sis_vol_msgs[op].name || argc - 1 != sis_vol_msgs[op].args + 1)) {
+		DMERR("%s: usage: %s %s", pool->name, word, sis_vol_msgs[op].usage);
+		return -EINVAL;
+	}
+	if (!sis_parse_vol_id(argv[1], &id) ||
+	    (argc > 2 && !sis_vol_msgs[op].size &&
+	     !sis_parse_vol_id(argv[2], &id2))) {
+		DMERR("%s: %s: invalid volume id (0..%u)", pool->name, word,
+		      SIS_VOL_ID_MAX);
+		return -EINVAL;
+	}
+	if (argc > 2 && sis_vol_msgs[op].size &&
+	    (kstrtou64(argv[2], 10, &blocks) || !blocks)) {
+		DMERR("%s: %s: invalid size '%s' (4 KiB blocks, at least 1)",
+		      pool->name, word, argv[2]);
+		return -EINVAL;
+	}
+	if (argc > 3) {
+		name = argv[3];
+		if (strlen(name) >= SIS_VOL_NAME_LEN) {
+			DMERR("%s: %s %u: %s", pool->name, word, id,
+			      sis_vol_strerror(op, -ENAMETOOLONG));
+			return -EINVAL;
+		}
+	}
+
+	switch (op) {
+	case SIS_VOL_CREATE:
+		r = sis_core_volume_create(pool->core, id, blocks, name);
+		break;
+	case SIS_VOL_CLONE:
+		r = sis_core_volume_clone(pool->core, id, id2, name);
+		break;
+	case SIS_VOL_DELETE:
+		r = sis_pool_volume_delete(pool, id);
+		if (r == -EBUSY)
+			return r;	/* logged, naming the device */
+		break;
+	case SIS_VOL_SET_SIZE:
+		r = sis_core_volume_info(pool->core, id, &vi);
+		if (!r && vi.deleting)
+			r = -ENOENT;
+		if (!r && blocks < vi.logical_blocks) {
+			DMERR("%s: %s %u: cannot shrink a volume (%llu blocks)",
+			      pool->name, word, id, vi.logical_blocks);
+			return -EINVAL;
+		}
+		if (!r)
+			r = sis_core_volume_resize(pool->core, id, blocks);
+		if (!r)
+			r = sis_pool_commit(pool);
+		break;
+	case SIS_VOL_COUNT_EXCLUSIVE:
+		r = sis_core_count_exclusive(pool->core, id, &blocks);
+		if (r < 0)
+			break;
+		if (r)
+			DMINFO("%s: volume %u: exclusive count is a lower bound",
+			       pool->name, id);
+		sis_excl_set(pool, id, true, blocks);
+		scnprintf(result, maxlen, "%llu", blocks);
+		return 1;
+	}
+	if (r) {
+		DMERR("%s: %s %u failed: %s (%d)", pool->name, word, id,
+		      sis_vol_strerror(op, r), r);
+		return r;
+	}
+	if (op != SIS_VOL_SET_SIZE)
+		sis_excl_set(pool, id, false, 0);	/* a new or no volume */
+	DMINFO("%s: %s %u: done", pool->name, word, id);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
 /* Status and messages                                              */
 /* ---------------------------------------------------------------- */
 
@@ -279,12 +493,14 @@ static const char *sis_mode_string(struct sis_pool *pool,
 	}
 }
 
-static unsigned int sis_feature_count(const struct sis_features *f)
+static unsigned int sis_feature_count(const struct sis_target *st)
 {
+	const struct sis_features *f = &st->f;
+
 	return !f->discard_passdown + !f->zero_detect + f->error_if_no_space +
 		f->read_only +
 		(f->commit_interval != SIS_COMMIT_INTERVAL_DEFAULT ? 2 : 0) +
-		(f->low_water_mark ? 2 : 0);
+		(f->low_water_mark ? 2 : 0) + (st->vol ? 2 : 0);
 }
 
 static void sis_status(struct dm_target *ti, status_type_t type,
@@ -294,19 +510,24 @@ static void sis_status(struct dm_target *ti, status_type_t type,
 	struct sis_pool *pool = st->pool;
 	const struct sis_features *f = &st->f;
 	struct sis_core_stats stats;
+	struct sis_volume_info vi;
 	unsigned int sz = 0;
-	u64 ratio, used;
+	u64 ratio, used, excl;
+	bool excl_known;
 	u32 frac;
 
 	switch (type) {
 	case STATUSTYPE_INFO:
 		sis_core_get_stats(pool->core, &stats);
+		if (sis_core_volume_info(pool->core, st->vol, &vi))
+			vi.nr_mapped = 0;	/* cannot happen: see pool.c */
+		excl_known = sis_excl_get(pool, st->vol, &excl);
 		used = stats.physical_blocks - stats.nr_free;
 		ratio = stats.nr_data ?
 			div64_u64(stats.nr_mapped * 1000, stats.nr_data) : 1000;
 		ratio = div_u64_rem(ratio, 1000, &frac);
 		DMEMIT("%s %llu %llu/%llu %llu %llu %llu.%03u ",
-		       sis_mode_string(pool, &stats), stats.nr_mapped,
+		       sis_mode_string(pool, &stats), vi.nr_mapped,
 		       used, stats.physical_blocks,
 		       (u64)atomic64_read(&pool->stat_written),
 		       (u64)atomic64_read(&pool->stat_new_data),
@@ -323,13 +544,19 @@ static void sis_status(struct dm_target *ti, status_type_t type,
 		       (u64)atomic64_read(&pool->stat_dedup),
 		       (u64)atomic64_read(&pool->stat_fast_reads),
 		       stats.index_ram_bytes);
+		DMEMIT(" %u ", st->vol);
+		if (excl_known)
+			DMEMIT("%llu", excl);
+		else
+			DMEMIT(SIS_STATUS_STR_UNKNOWN);
+		DMEMIT(" %u %llu", stats.nr_volumes, stats.nr_mapped);
 		break;
 
 	case STATUSTYPE_TABLE:
 		DMEMIT("%s", st->dev->name);
-		if (!sis_feature_count(f))
+		if (!sis_feature_count(st))
 			break;
-		DMEMIT(" %u", sis_feature_count(f));
+		DMEMIT(" %u", sis_feature_count(st));
 		if (!f->discard_passdown)
 			DMEMIT(" " SIS_FEAT_NO_DISCARD_PASSDOWN);
 		if (!f->zero_detect)
@@ -342,6 +569,8 @@ static void sis_status(struct dm_target *ti, status_type_t type,
 			DMEMIT(" " SIS_FEAT_COMMIT_INTERVAL " %u", f->commit_interval);
 		if (f->low_water_mark)
 			DMEMIT(" " SIS_FEAT_LOW_WATER_MARK " %llu", f->low_water_mark);
+		if (st->vol)
+			DMEMIT(" " SIS_FEAT_VOLUME " %u", st->vol);
 		break;
 
 	case STATUSTYPE_IMA:
@@ -356,12 +585,16 @@ static int sis_message(struct dm_target *ti, unsigned int argc, char **argv,
 	struct sis_target *st = ti->private;
 	struct sis_pool *pool = st->pool;
 	struct sis_core_stats stats;
+	unsigned int op;
 	int r;
 
+	for (op = 0; argc && op < ARRAY_SIZE(sis_vol_msgs); op++)
+		if (!strcasecmp(argv[0], sis_vol_msgs[op].word))
+			return sis_vol_message(st, op, argc, argv, result, maxlen);
 	if (argc != 1) {
-		DMWARN("%s: message takes one word: %s, %s, %s or %s", pool->name,
-		       SIS_MSG_RESET_STATS, SIS_MSG_DROP_CACHE, SIS_MSG_COMMIT,
-		       SIS_MSG_READ_ONLY);
+		DMWARN("%s: message takes one word: %s, %s, %s or %s (or a volume message)",
+		       pool->name, SIS_MSG_RESET_STATS, SIS_MSG_DROP_CACHE,
+		       SIS_MSG_COMMIT, SIS_MSG_READ_ONLY);
 		return -EINVAL;
 	}
 

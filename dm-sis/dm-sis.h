@@ -18,17 +18,22 @@
  * contract below; everything else is static to its file.
  *
  * Objects.  A struct sis_pool exists once per backing device and lives as
- * long as any table names that device, so a reload (new table while the old
- * one is still live) shares one open core instead of opening the metadata
- * twice.  A struct sis_target is one table's view: its feature arguments.
- * A struct sis_bio is the per-bio data of every bio of the target.
+ * long as any table names that device: the tables of the pool's volumes
+ * (one mapped device per volume) and a reload (new table while the old one
+ * is still live) share one open core instead of opening the metadata
+ * twice.  A struct sis_target is one table's view: its volume and its
+ * feature arguments (the pool's, see sis_pool_get()).  A struct sis_bio
+ * is the per-bio data of every bio of the target.
  *
  * Locking order: logical range (write.c) -> hash locks (write.c, ascending)
  * -> commit_lock (pool.c) -> core mutex.  pcache shard locks, range_lock and
  * md_lock are leaves; md_lock is IRQ-safe (taken in bio completions).  No
  * hash lock is held while waiting for space.  pools_lock (pool.c) is taken
- * only by ctr and dtr (sis_pool_get(), sis_pool_put()), event_lock only by
- * the event worker and by resume/postsuspend.
+ * by ctr and dtr (sis_pool_get(), sis_pool_put()) and by the volume
+ * messages that must not race a table load (sis_pool_volume_delete()),
+ * never under another lock of the target: pools_lock -> core mutex.
+ * event_lock is taken only by the event worker and by resume/postsuspend/
+ * dtr; excl_lock is a leaf.
  */
 #ifndef DM_SIS_H
 #define DM_SIS_H
@@ -55,7 +60,8 @@
 #define SIS_HASH_LOCKS		BIT(SIS_HASH_LOCK_BITS)	/* per pool */
 
 /**
- * struct sis_features - one table's feature arguments
+ * struct sis_features - one table's feature arguments, all pool-wide (the
+ * tables of one pool agree on them, see sis_pool_get())
  * @discard_passdown: discard freed blocks on the backing device
  * @zero_detect:      all-zero blocks are unmapped instead of stored
  * @error_if_no_space: fail a write needing a block at once when full
@@ -81,10 +87,8 @@ struct sis_features {
  * Registry (pool.c; pools_lock):
  * @list:        on the registry of pools (pools_lock)
  * @ref:         tables naming this pool (pools_lock)
- * @targets:     the sis_targets holding @ref (pools_lock)
- * @md:          the mapped device whose tables use this pool: a table of
- *               any other device naming the same backing device is refused
- *               (immutable)
+ * @targets:     the sis_targets holding @ref, live or not, of every mapped
+ *               device of the pool (pools_lock)
  * @bdev:        the backing device; kept open by each table's dm_dev
  *               (immutable)
  * @dev:         its dev_t, the pool's and pcache's key (immutable)
@@ -112,11 +116,12 @@ struct sis_features {
  *               smp_load_acquire/smp_store_release)
  * @commit_done: the sequence number of the last finished commit (commit_lock)
  * @commit_err:  its result (commit_lock)
- * @f:           features of the active table (set at preresume, which dm
- *               serialises with the other table methods; the I/O path reads
- *               single fields with READ_ONCE)
- * @timer_on:    commit timer armed (pools_lock is not needed: set in
- *               resume, cleared in postsuspend, both serialised by dm)
+ * @f:           the pool's features: those of its first table, then of
+ *               the table resumed last (set at preresume; every table of
+ *               the pool has the same, except a reload of its only device;
+ *               the I/O path reads single fields with READ_ONCE)
+ * @timer_on:    commit timer armed: some table of the pool is resumed
+ *               (event_lock)
  *
  * Write ordering (write.c):
  * @hash_locks:  one bit lock per SIS_HASH_LOCKS-th of the fingerprint
@@ -127,25 +132,29 @@ struct sis_features {
  *
  * Space and modes (pool.c, write.c; lockless flags, READ_ONCE/WRITE_ONCE):
  * @out_of_space: the last allocation found no space
- * @requeue:     a noflush suspend is under way: writes waiting for space
- *               give their bio back to dm (BLK_STS_DM_REQUEUE), which
- *               resubmits it after resume (set in presuspend, cleared in
- *               postsuspend and presuspend_undo; read with READ_ONCE)
  * @space_wait:  writers waiting for space (they look again every
- *               SIS_NO_SPACE_RETRY_MS); woken at once by @requeue
+ *               SIS_NO_SPACE_RETRY_MS); woken at once by a target's
+ *               @requeue
  * @mode_reported: a read-only or fail mode was logged (atomic)
  * @mode_check:  an error that may mean the core left write mode, for the
  *               event worker to look at (atomic; 0: none)
  *
  * Events (pool.c):
- * @event_work:  raises a dm event on @event_ti's table (on @wq), and logs
- *               a mode change (@mode_check): it holds no read ticket, so it
- *               may take the core lock, which a bio's completion may not
+ * @event_work:  raises a dm event on the table of every target on
+ *               @active (on @wq), and logs a mode change (@mode_check): it
+ *               holds no read ticket, so it may take the core lock, which a
+ *               bio's completion may not
  * @event_pending: an event was asked for (atomic)
- * @event_lock:  protects @event_ti; held while raising the event
- * @event_ti:    the resumed target whose table gets events, or NULL
+ * @event_lock:  protects @active and @timer_on; held while raising events
+ * @active:      the resumed targets (one per mapped device of the pool):
+ *               an event of the pool is raised on each of their tables
  * @low_water_hit: free space is below the low-water mark, event raised
  *               (atomic)
+ *
+ * Volumes (dm-sis-target.c):
+ * @excl_lock:   protects @excl (a leaf)
+ * @excl:        the last count_exclusive result of each volume, for its
+ *               status (entries with @valid false are free)
  *
  * Statistics for status (atomics, every file; reset by reset_stats):
  * @stat_written: bytes of the write bios stored
@@ -161,7 +170,6 @@ struct sis_pool {
 	struct list_head list;
 	unsigned int ref;
 	struct list_head targets;
-	struct mapped_device *md;
 	struct block_device *bdev;
 	dev_t dev;
 	char name[16];
@@ -192,16 +200,22 @@ struct sis_pool {
 	wait_queue_head_t range_wait;
 
 	bool out_of_space;
-	bool requeue;
 	wait_queue_head_t space_wait;
 	atomic_t mode_reported;
 	atomic_t mode_check;
 
 	struct work_struct event_work;
 	atomic_t event_pending;
-	struct mutex event_lock;	/* protects event_ti */
-	struct dm_target *event_ti;
+	struct mutex event_lock;	/* protects active, timer_on */
+	struct list_head active;
 	atomic_t low_water_hit;
+
+	spinlock_t excl_lock;		/* protects excl */
+	struct {
+		u32 id;
+		bool valid;
+		u64 blocks;
+	} excl[SIS_MAX_VOLUMES];
 
 	atomic64_t stat_written;
 	atomic64_t stat_new_data;
@@ -216,17 +230,28 @@ struct sis_pool {
 /**
  * struct sis_target - one table line
  * @ti:   the dm target
+ * @md:   its mapped device (immutable)
  * @dev:  the backing device as opened by this table
  * @pool: the shared pool (set by sis_pool_get(), immutable after ctr)
+ * @vol:  the volume of the pool this table serves (immutable)
  * @f:    this table's features (immutable after ctr)
  * @pool_list: on pool->targets (pools_lock)
+ * @active_list: on pool->active while resumed (pool->event_lock)
+ * @requeue: a noflush suspend of this device is under way: its writes
+ *        waiting for space give their bio back to dm (BLK_STS_DM_REQUEUE),
+ *        which resubmits it after resume (set in presuspend, cleared in
+ *        postsuspend and presuspend_undo; read with READ_ONCE)
  */
 struct sis_target {
 	struct dm_target *ti;
+	struct mapped_device *md;
 	struct dm_dev *dev;
 	struct sis_pool *pool;
+	u32 vol;
 	struct sis_features f;
 	struct list_head pool_list;
+	struct list_head active_list;
+	bool requeue;
 };
 
 /**
@@ -283,13 +308,16 @@ void sis_md_exit(struct sis_pool *pool);
 
 /**
  * sis_pool_get() - attach a table line to the pool of its backing device
- * @st: the target: @st->ti, @st->dev and @st->f set
+ * @st: the target: @st->ti, @st->md, @st->dev, @st->vol and @st->f set
  *
- * Finds the pool of @st's backing device, or creates it (opening the core
- * and formatting an empty device).  A pool is shared only by the tables of
- * one mapped device (a reload), one target per table; a reload may not
- * shrink the logical size nor write to a device opened read-only.
- * Sets @st->pool and links @st on the pool's targets.  Takes pools_lock.
+ * Finds the pool of @st's backing device, or creates it (opening the core;
+ * formatting an empty device, with volume 0 of the table's length, only
+ * for a table of volume 0).  One target per table; one mapped device per
+ * volume (its reloads share it); the volume must exist and be no larger
+ * than the table; the features must be the pool's, unless the table
+ * reloads the pool's only device (and even then a device opened read-only
+ * stays so).  Sets @st->pool and links @st on the pool's targets.  Takes
+ * pools_lock, then the core mutex.
  * Context: process (ctr), may sleep.
  * Return: 0, or -errno with @st->ti->error set.
  */
@@ -328,7 +356,8 @@ int sis_pool_commit(struct sis_pool *pool);
 void sis_pool_nomem_wait(struct sis_pool *pool);
 
 /**
- * sis_pool_raise_event() - raise a dm event on the active table
+ * sis_pool_raise_event() - raise a dm event on the live table of every
+ * resumed device of the pool
  * @pool: the pool
  *
  * Queues the event worker; never sleeps, takes no lock, so it may be
@@ -379,8 +408,9 @@ void sis_pool_presuspend_undo(struct dm_target *ti);
  * sis_pool_postsuspend() - dm postsuspend: quiesce the pool
  * @ti: the target
  *
- * Stops requeueing, events to this table and the commit timer, then
- * commits (unless the table is read-only).  Context: process, may sleep.
+ * Stops requeueing and events to this table, and the commit timer when
+ * no other device of the pool is resumed; then commits (unless the table
+ * is read-only).  Context: process, may sleep.
  */
 void sis_pool_postsuspend(struct dm_target *ti);
 
@@ -389,8 +419,9 @@ void sis_pool_postsuspend(struct dm_target *ti);
  * @ti: the target
  *
  * Makes the table's features the pool's, switches the core read-only if
- * the table asks, and grows the core to the table length and the backing
- * device size (committed at once).  Context: process, may sleep.
+ * the table asks, and grows the table's volume to the table length and the
+ * pool to the backing device size (committed at once).  Context: process,
+ * may sleep.
  * Return: 0 or -errno (the resume fails).
  */
 int sis_pool_preresume(struct dm_target *ti);
@@ -400,6 +431,19 @@ int sis_pool_preresume(struct dm_target *ti);
  * @ti: the target
  */
 void sis_pool_resume(struct dm_target *ti);
+
+/**
+ * sis_pool_volume_delete() - delete a volume no table of the pool serves
+ * @pool: the pool
+ * @id:   the volume
+ *
+ * Refuses (-EBUSY, logged) while a table of any mapped device, live or
+ * loaded, names volume @id; holds pools_lock for the whole delete, so no
+ * table of the volume can be loaded meanwhile.  Context: process
+ * (message), may sleep.
+ * Return: 0, -EBUSY, or sis_core_volume_delete()'s error.
+ */
+int sis_pool_volume_delete(struct sis_pool *pool, u32 id);
 
 /* ------------------------------------------------------------------ */
 /* read.c: the read path                                              */

@@ -4,16 +4,27 @@
  *
  * A struct sis_pool is one open backing device: the open core, its
  * workqueue and reserves, its commits, its mode and its events, shared by
- * every table that names the device (a reload shares one pool instead of
- * opening the metadata twice).  This file owns the registry of pools
- * (pools_lock), the commit worker and timer, the modes (a metadata error
- * switches the core to read-only or fail; logged once), the low-water and
- * out-of-space events, and what suspend and resume do to a pool.
+ * every table that names the device (the devices of its volumes, and a
+ * reload, share one pool instead of opening the metadata twice).  This
+ * file owns the registry of pools (pools_lock), the commit worker and
+ * timer, the modes (a metadata error switches the core to read-only or
+ * fail; logged once), the low-water and out-of-space events, and what
+ * suspend and resume do to a pool.
  *
  * Invariants:
- *  - One pool per backing device, and one mapped device per pool: a table
- *    of another device naming the same backing device is refused, so no
- *    two cores ever open the same metadata.
+ *  - One pool per backing device, so no two cores ever open the same
+ *    metadata.  Its tables serve its volumes, one mapped device per volume
+ *    (a second device naming an open volume is refused: two devices would
+ *    order their writes of one block separately); a device's reload shares
+ *    its volume.  A table serves an existing volume only, and volume 0 is
+ *    the only one a blank device is formatted with; a volume some table
+ *    names is never deleted (sis_pool_volume_delete() holds pools_lock).
+ *  - The features are the pool's: a table whose features differ from the
+ *    pool's is refused, unless it reloads the pool's only device.
+ *  - The commit timer runs while any device of the pool is resumed (not
+ *    read-only); each device's postsuspend commits the whole pool.  Events
+ *    (space, mode) are the pool's and go to every resumed device's table;
+ *    a noflush suspend requeues the writes of that device only.
  *  - Durability.  A data write completes before the mapping naming it is
  *    made (write.c); the core's commit flushes the disk first, then writes
  *    its journal.  A REQ_PREFLUSH completes after a commit that started
@@ -65,8 +76,9 @@ static DEFINE_MUTEX(pools_lock);
  * dm events (dmsetup wait, dmeventd) are raised from a work item on the
  * pool's workqueue, as dm-thin raises them from its worker: the places that
  * notice a change may hold the store lock or run in the I/O path, and
- * dm_table_event() takes dm's own event lock.  The event goes to the table
- * of the target resumed last (NULL while suspended).
+ * dm_table_event() takes dm's own event lock.  Space and mode are the
+ * pool's, so the event goes to the live table of every resumed device of
+ * the pool (none while all are suspended): a monitor of any volume sees it.
  */
 static bool sis_mode_changed(struct sis_pool *pool, int r);
 static void sis_note_mode(struct sis_pool *pool, int r);
@@ -76,14 +88,15 @@ static void sis_event_worker(struct work_struct *ws)
 	struct sis_pool *pool = container_of(ws, struct sis_pool, event_work);
 	int r = atomic_xchg(&pool->mode_check, 0);
 	bool raise = atomic_xchg(&pool->event_pending, 0);
+	struct sis_target *st;
 
 	if (r && sis_mode_changed(pool, r))
 		raise = true;
 	if (!raise)
 		return;
 	mutex_lock(&pool->event_lock);
-	if (pool->event_ti)
-		dm_table_event(pool->event_ti->table);
+	list_for_each_entry(st, &pool->active, active_list)
+		dm_table_event(st->ti->table);
 	mutex_unlock(&pool->event_lock);
 }
 
@@ -94,17 +107,31 @@ void sis_pool_raise_event(struct sis_pool *pool)
 }
 
 /*
- * Resume (@on) makes @ti's table the one that gets events and re-arms the
- * low-water mark (a reload may change it); postsuspend stops events to it.
+ * Resume (@on) puts @st on the pool's resumed targets, whose tables get
+ * events, arms the commit timer (unless read-only) and re-arms the
+ * low-water mark (a reload may change it).  Postsuspend and dtr (!@on)
+ * take it off, and stop the timer when no device of the pool is resumed.
  */
-static void sis_event_target(struct sis_pool *pool, struct dm_target *ti,
-			     bool on)
+static void sis_pool_activate(struct sis_target *st, bool on)
 {
+	struct sis_pool *pool = st->pool;
+
 	mutex_lock(&pool->event_lock);
-	if (on)
-		pool->event_ti = ti;
-	else if (pool->event_ti == ti)
-		pool->event_ti = NULL;
+	if (on) {
+		if (list_empty(&st->active_list))
+			list_add(&st->active_list, &pool->active);
+		if (!pool->timer_on && !st->f.read_only) {
+			pool->timer_on = true;
+			queue_delayed_work(pool->wq, &pool->commit_work,
+					   st->f.commit_interval * HZ);
+		}
+	} else {
+		list_del_init(&st->active_list);
+		if (list_empty(&pool->active) && pool->timer_on) {
+			cancel_delayed_work_sync(&pool->commit_work);
+			pool->timer_on = false;
+		}
+	}
 	mutex_unlock(&pool->event_lock);
 	if (on)
 		atomic_set(&pool->low_water_hit, 0);
@@ -275,11 +302,15 @@ static void pool_free(struct sis_pool *pool)
 	kvfree(pool);
 }
 
-/* pools_lock held */
-static struct sis_pool *__pool_create(struct dm_target *ti, struct dm_dev *dm_dev,
-				      const struct sis_features *f)
+/*
+ * pools_lock held.  Only a table of volume 0 formats a blank device (with
+ * volume 0 of the table's length); another one leaves volume 0's size be.
+ */
+static struct sis_pool *__pool_create(struct sis_target *st)
 {
-	struct block_device *bdev = dm_dev->bdev;
+	struct dm_target *ti = st->ti;
+	const struct sis_features *f = &st->f;
+	struct block_device *bdev = st->dev->bdev;
 	struct sis_core_config cfg = { };
 	const char *errmsg = NULL;
 	struct sis_pool *pool;
@@ -292,7 +323,8 @@ static struct sis_pool *__pool_create(struct dm_target *ti, struct dm_dev *dm_de
 	}
 	pool->ref = 1;
 	INIT_LIST_HEAD(&pool->targets);
-	pool->md = dm_table_get_md(ti->table);
+	INIT_LIST_HEAD(&pool->active);
+	spin_lock_init(&pool->excl_lock);
 	pool->bdev = bdev;
 	pool->dev = bdev->bd_dev;
 	snprintf(pool->name, sizeof(pool->name), "%u:%u",
@@ -328,9 +360,11 @@ static struct sis_pool *__pool_create(struct dm_target *ti, struct dm_dev *dm_de
 		goto bad;
 	}
 
-	cfg.logical_blocks = ti->len >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
+	if (!st->vol)
+		cfg.logical_blocks = ti->len >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
 	cfg.physical_blocks = bdev_nr_sectors(bdev) >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
-	cfg.flags = SIS_OPEN_FORMAT | (f->read_only ? SIS_OPEN_READ_ONLY : 0);
+	cfg.flags = (st->vol ? 0 : SIS_OPEN_FORMAT) |
+		    (f->read_only ? SIS_OPEN_READ_ONLY : 0);
 	generate_random_uuid(cfg.uuid);
 	cfg.now = ktime_get_real_seconds();
 	cfg.cache_pages = clamp_t(u64, (u64)READ_ONCE(metadata_cache_mb) <<
@@ -366,61 +400,130 @@ static void __pool_put(struct sis_pool *pool)
 	pool_free(pool);
 }
 
-int sis_pool_get(struct sis_target *st)
+static bool sis_features_equal(const struct sis_features *a,
+			       const struct sis_features *b)
+{
+	return a->discard_passdown == b->discard_passdown &&
+	       a->zero_detect == b->zero_detect &&
+	       a->error_if_no_space == b->error_if_no_space &&
+	       a->read_only == b->read_only &&
+	       a->commit_interval == b->commit_interval &&
+	       a->low_water_mark == b->low_water_mark;
+}
+
+/*
+ * pools_lock held.  May @st join the open @pool?  One target per table;
+ * one mapped device per volume; the pool's features unless @st reloads
+ * the pool's only device.
+ */
+static int __pool_may_share(struct sis_pool *pool, struct sis_target *st)
 {
 	struct dm_target *ti = st->ti;
-	struct sis_core_stats stats;
+	struct sis_target *other;
+	bool only_device = true;
+
+	list_for_each_entry(other, &pool->targets, pool_list) {
+		if (other->ti->table == ti->table) {
+			/* Two targets of one table would alias each other. */
+			ti->error = "Backing device already used by this table";
+			return -EBUSY;
+		}
+		if (other->md == st->md)
+			continue;
+		only_device = false;
+		if (other->vol == st->vol) {
+			/* Two devices would order their writes apart. */
+			ti->error = "Volume is already in use by another device";
+			return -EBUSY;
+		}
+	}
+	if (!only_device && !sis_features_equal(&pool->f, &st->f)) {
+		ti->error = "Pool features differ from the open pool's";
+		return -EINVAL;
+	}
+	if (pool->f.read_only && !st->f.read_only) {
+		ti->error = "Device is read-only: remove and create it to write";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* pools_lock held: @st's volume exists and is no larger than its table. */
+static int __pool_check_volume(struct sis_pool *pool, struct sis_target *st)
+{
+	struct dm_target *ti = st->ti;
+	struct sis_volume_info vi;
+
+	if (sis_core_volume_info(pool->core, st->vol, &vi) || vi.deleting) {
+		ti->error = "Volume does not exist";
+		return -ENOENT;
+	}
+	if (ti->len >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT) < vi.logical_blocks) {
+		ti->error = "Cannot shrink the logical size";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int sis_pool_get(struct sis_target *st)
+{
 	struct sis_pool *pool;
 	int r;
 
 	mutex_lock(&pools_lock);
 	pool = __pool_find(st->dev->bdev->bd_dev);
 	if (pool) {
-		struct sis_target *other;
-
-		sis_core_get_stats(pool->core, &stats);
-		r = 0;
-		list_for_each_entry(other, &pool->targets, pool_list)
-			if (other->ti->table == ti->table)
-				r = -EBUSY;
-		if (r) {
-			/* Two targets of one table would alias each other. */
-			ti->error = "Backing device already used by this table";
-		} else if (pool->md != dm_table_get_md(ti->table)) {
-			/*
-			 * Only a reload of the same device shares the open
-			 * metadata; another device would alias its blocks.
-			 */
-			ti->error = "Backing device already used by another sis device";
-			r = -EBUSY;
-		} else if (ti->len >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT) < stats.logical_blocks) {
-			ti->error = "Cannot shrink the logical size";
-			r = -EINVAL;
-		} else if (pool->f.read_only && !st->f.read_only) {
-			ti->error = "Device is read-only: remove and create it to write";
-			r = -EINVAL;
-		} else {
+		r = __pool_may_share(pool, st);
+		if (!r)
 			pool->ref++;
-		}
 	} else {
-		pool = __pool_create(ti, st->dev, &st->f);
+		pool = __pool_create(st);
 		r = IS_ERR(pool) ? PTR_ERR(pool) : 0;
 	}
-	if (!r)
+	if (!r) {
+		r = __pool_check_volume(pool, st);
+		if (r)
+			__pool_put(pool);
+	}
+	if (!r) {
+		INIT_LIST_HEAD(&st->active_list);
 		list_add(&st->pool_list, &pool->targets);
-	mutex_unlock(&pools_lock);
-
-	if (!r)
 		st->pool = pool;
+	}
+	mutex_unlock(&pools_lock);
 	return r;
 }
 
 void sis_pool_put(struct sis_target *st)
 {
+	sis_pool_activate(st, false);	/* dm suspended it: a no-op */
 	mutex_lock(&pools_lock);
 	list_del(&st->pool_list);
 	__pool_put(st->pool);
 	mutex_unlock(&pools_lock);
+}
+
+int sis_pool_volume_delete(struct sis_pool *pool, u32 id)
+{
+	char name[DM_NAME_LEN];
+	struct sis_target *st;
+	int r = 0;
+
+	mutex_lock(&pools_lock);
+	list_for_each_entry(st, &pool->targets, pool_list) {
+		if (st->vol == id) {
+			if (dm_copy_name_and_uuid(st->md, name, NULL))
+				strscpy(name, "?", sizeof(name));
+			DMERR("%s: volume %u is in use by device %s (%s): not deleting it",
+			      pool->name, id, name, dm_device_name(st->md));
+			r = -EBUSY;
+			break;
+		}
+	}
+	if (!r)
+		r = sis_core_volume_delete(pool->core, id);
+	mutex_unlock(&pools_lock);
+	return r;
 }
 
 /* ---------------------------------------------------------------- */
@@ -437,7 +540,7 @@ void sis_pool_presuspend(struct dm_target *ti)
 	struct sis_pool *pool = st->pool;
 
 	if (dm_noflush_suspending(ti)) {
-		WRITE_ONCE(pool->requeue, true);
+		WRITE_ONCE(st->requeue, true);
 		wake_up_all(&pool->space_wait);
 	}
 }
@@ -446,7 +549,7 @@ void sis_pool_presuspend_undo(struct dm_target *ti)
 {
 	struct sis_target *st = ti->private;
 
-	WRITE_ONCE(st->pool->requeue, false);
+	WRITE_ONCE(st->requeue, false);
 }
 
 void sis_pool_postsuspend(struct dm_target *ti)
@@ -456,13 +559,9 @@ void sis_pool_postsuspend(struct dm_target *ti)
 	int r;
 
 	/* dm has cleared the noflush flag by now: always end requeueing */
-	WRITE_ONCE(pool->requeue, false);
+	WRITE_ONCE(st->requeue, false);
 
-	sis_event_target(pool, ti, false);
-	if (pool->timer_on) {
-		cancel_delayed_work_sync(&pool->commit_work);
-		pool->timer_on = false;
-	}
+	sis_pool_activate(st, false);
 	if (!st->f.read_only) {
 		r = sis_pool_commit(pool);
 		if (r && r != -EROFS)
@@ -475,6 +574,7 @@ int sis_pool_preresume(struct dm_target *ti)
 	struct sis_target *st = ti->private;
 	struct sis_pool *pool = st->pool;
 	struct sis_core_stats stats;
+	struct sis_volume_info vi;
 	u64 lb = ti->len >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
 	u64 pb = bdev_nr_sectors(pool->bdev) >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
 	int r;
@@ -487,33 +587,30 @@ int sis_pool_preresume(struct dm_target *ti)
 		return 0;
 
 	sis_core_get_stats(pool->core, &stats);
-	if (lb <= stats.logical_blocks && pb <= stats.physical_blocks)
+	r = sis_core_volume_info(pool->core, st->vol, &vi);
+	if (r) {	/* cannot happen: a volume with a table is not deleted */
+		DMERR("%s: volume %u is gone", pool->name, st->vol);
+		return r;
+	}
+	if (lb <= vi.logical_blocks && pb <= stats.physical_blocks)
 		return 0;
 	r = sis_core_resize(pool->core, pb > stats.physical_blocks ? pb : 0);
-	if (!r && lb > stats.logical_blocks)
-		r = sis_core_volume_resize(pool->core, 0, lb);
+	if (!r && lb > vi.logical_blocks)
+		r = sis_core_volume_resize(pool->core, st->vol, lb);
 	if (r) {
-		DMERR("%s: resize to %llu logical / %llu physical blocks failed: %d",
-		      pool->name, lb, pb, r);
+		DMERR("%s: resize of volume %u to %llu / pool to %llu blocks failed: %d",
+		      pool->name, st->vol, lb, pb, r);
 		return r;
 	}
 	r = sis_pool_commit(pool);
 	if (!r)
-		DMINFO("%s: resized to %llu logical / %llu physical blocks",
-		       pool->name, max(lb, stats.logical_blocks),
+		DMINFO("%s: resized volume %u to %llu / pool to %llu blocks",
+		       pool->name, st->vol, max(lb, vi.logical_blocks),
 		       max(pb, stats.physical_blocks));
 	return r;
 }
 
 void sis_pool_resume(struct dm_target *ti)
 {
-	struct sis_target *st = ti->private;
-	struct sis_pool *pool = st->pool;
-
-	if (!pool->timer_on && !st->f.read_only) {
-		pool->timer_on = true;
-		queue_delayed_work(pool->wq, &pool->commit_work,
-				   st->f.commit_interval * HZ);
-	}
-	sis_event_target(pool, ti, true);
+	sis_pool_activate(ti->private, true);
 }

@@ -92,8 +92,8 @@ static struct pcache_entry *sis_cache_get_run(struct sis_target *st, u64 lblock,
 	 * without a ticket of its own.
 	 */
 	nr = min_t(u64, PCACHE_MAX_RUN, end - lblock);
-	if (nr > 1 && !sis_core_read_begin(pool->core, 0, lblock + 1, nr - 1, next,
-					   refs, true, NULL)) {
+	if (nr > 1 && !sis_core_read_begin(pool->core, st->vol, lblock + 1,
+					   nr - 1, next, refs, true, NULL)) {
 		for (i = 1; i < nr && next[i - 1] == pblock + i; i++)
 			;
 		nr = i;
@@ -214,9 +214,13 @@ void sis_read_bio(struct sis_target *st, struct bio *bio)
 		sis_pool_end_bio(st, bio, lblock, -EIO);
 		return;
 	}
-	while ((r = sis_core_read_begin(st->pool->core, 0, lblock, nr, pblocks,
-					refs, false, &sb->ticket)) == -ENOMEM)
+	for (;;) {
+		r = sis_core_read_begin(st->pool->core, st->vol, lblock, nr,
+					pblocks, refs, false, &sb->ticket);
+		if (r != -ENOMEM)
+			break;
 		sis_pool_nomem_wait(st->pool);
+	}
 	if (r) {
 		sis_pool_end_bio(st, bio, lblock, r);
 		return;
@@ -267,8 +271,8 @@ bool sis_read_fast(struct sis_target *st, struct bio *bio, struct sis_bio *sb,
 
 	lblock = sis_bio_lblock(st, bio, &skip, &nr);
 	if (nr > SIS_MAX_IO_BLOCKS ||
-	    sis_core_read_begin(st->pool->core, 0, lblock, nr, pblocks, refs, true,
-				&ticket))
+	    sis_core_read_begin(st->pool->core, st->vol, lblock, nr, pblocks,
+				refs, true, &ticket))
 		return false;
 	kind = sis_read_kind(pblocks, refs, 0);
 	if (sis_read_run_end(pblocks, refs, 0, nr) < nr ||

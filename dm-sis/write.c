@@ -37,8 +37,8 @@
  *    read of them is one disk read.  A candidate that misses the cache is
  *    still read under its hash lock (blocking only writers of that data).
  *
- * Locks of this file: the logical range (pool->ranges, under range_lock,
- * a leaf) is taken first, then the hash locks (bits of pool->hash_locks,
+ * Locks of this file: the logical range of the volume (pool->ranges, under
+ * range_lock, a leaf) is taken first, then the hash locks (bits of pool->hash_locks,
  * ascending); no hash lock is held while waiting for space or while data
  * is written.  A struct sis_wbatch belongs to the one worker that runs it.
  */
@@ -193,13 +193,16 @@ static mempool_t *sis_wbatch_pool;
 /* ---------------------------------------------------------------- */
 
 /**
- * struct sis_range - logical blocks [@start, @end) held by one writer
+ * struct sis_range - logical blocks [@start, @end) of volume @vol held by
+ * one writer
  * @list:  on pool->ranges (pool->range_lock)
+ * @vol:   the volume
  * @start: first logical block
  * @end:   the block after the last
  */
 struct sis_range {
 	struct list_head list;
+	u32 vol;
 	u64 start;
 	u64 end;
 };
@@ -215,7 +218,8 @@ static bool sis_range_try_lock(struct sis_pool *pool, struct sis_range *range)
 
 	spin_lock(&pool->range_lock);
 	list_for_each_entry(other, &pool->ranges, list)
-		if (other->start < range->end && range->start < other->end) {
+		if (other->vol == range->vol && other->start < range->end &&
+		    range->start < other->end) {
 			free = false;
 			break;
 		}
@@ -225,9 +229,12 @@ static bool sis_range_try_lock(struct sis_pool *pool, struct sis_range *range)
 	return free;
 }
 
-static void sis_range_lock(struct sis_pool *pool, struct sis_range *range,
+static void sis_range_lock(struct sis_target *st, struct sis_range *range,
 			   u64 start, u64 count)
 {
+	struct sis_pool *pool = st->pool;
+
+	range->vol = st->vol;
 	range->start = start;
 	range->end = start + count;
 	wait_event(pool->range_wait, sis_range_try_lock(pool, range));
@@ -242,13 +249,14 @@ static void sis_range_unlock(struct sis_pool *pool, struct sis_range *range)
 }
 
 /* Fill @page with the current data of @lblock (read-modify-write). */
-static int sis_read_old(struct sis_pool *pool, u64 lblock, struct page *page)
+static int sis_read_old(struct sis_target *st, u64 lblock, struct page *page)
 {
+	struct sis_pool *pool = st->pool;
 	struct pcache_entry *e;
 	u64 pblock;
 	int r;
 
-	r = sis_core_lookup(pool->core, 0, lblock, &pblock);
+	r = sis_core_lookup(pool->core, st->vol, lblock, &pblock);
 	if (r == -ENODATA) {
 		clear_page(page_address(page));
 		return 0;
@@ -277,7 +285,7 @@ static int sis_wbatch_fill(struct sis_wbatch *wb, struct bio *bio,
 		b->page = pcache_alloc_page();
 		len = min(iter.bi_size, SIS_BLOCK_SIZE - skip);
 		if (len != SIS_BLOCK_SIZE) {
-			r = sis_read_old(wb->st->pool, wb->lblock + i, b->page);
+			r = sis_read_old(wb->st, wb->lblock + i, b->page);
 			if (r)
 				return r;
 		}
@@ -364,13 +372,13 @@ static int sis_wait_space(struct sis_wbatch *wb)
 	}
 	if (wb->st->f.error_if_no_space)
 		return -ENOSPC;
-	if (READ_ONCE(pool->requeue))
+	if (READ_ONCE(wb->st->requeue))
 		return -EAGAIN;
 	if (!wb->space_deadline)
 		wb->space_deadline = jiffies + SIS_NO_SPACE_TIMEOUT * HZ;
 	else if (time_after(jiffies, wb->space_deadline))
 		return -ENOSPC;
-	wait_event_timeout(pool->space_wait, READ_ONCE(pool->requeue),
+	wait_event_timeout(pool->space_wait, READ_ONCE(wb->st->requeue),
 			   msecs_to_jiffies(SIS_NO_SPACE_RETRY_MS));
 	return 1;
 }
@@ -584,7 +592,8 @@ static void sis_wblock_again(struct sis_wblock *b, void *data)
 static int sis_wblock_map(struct sis_wbatch *wb, unsigned int i, u64 pblock,
 			  atomic64_t *stat, s64 add)
 {
-	int r = sis_core_map(wb->st->pool->core, 0, wb->lblock + i, pblock);
+	int r = sis_core_map(wb->st->pool->core, wb->st->vol, wb->lblock + i,
+			     pblock);
 
 	if (!r) {
 		atomic64_add(add, stat);
@@ -612,7 +621,8 @@ static int sis_wbatch_map(struct sis_wbatch *wb)
 		b = &wb->b[i];
 		switch (b->state) {
 		case SIS_W_ZERO:
-			err = sis_core_unmap(pool->core, 0, wb->lblock + i, 1);
+			err = sis_core_unmap(pool->core, wb->st->vol,
+					     wb->lblock + i, 1);
 			if (!err) {
 				atomic64_inc(&pool->stat_zero);
 				b->state = SIS_W_DONE;
@@ -701,7 +711,7 @@ int sis_write_bio(struct sis_target *st, struct bio *bio)
 		return -EIO;
 	}
 
-	sis_range_lock(pool, &range, wb->lblock, wb->nr);
+	sis_range_lock(st, &range, wb->lblock, wb->nr);
 	r = sis_wbatch_fill(wb, bio, skip);
 	while (!r) {
 		/* what was decided before an error (ENOSPC) is still stored */
@@ -747,8 +757,8 @@ int sis_write_discard(struct sis_target *st, struct bio *bio)
 		return -EROFS;
 	if (last <= first)
 		return 0;
-	sis_range_lock(st->pool, &range, first, last - first);
-	r = sis_core_unmap(st->pool->core, 0, first, last - first);
+	sis_range_lock(st, &range, first, last - first);
+	r = sis_core_unmap(st->pool->core, st->vol, first, last - first);
 	sis_range_unlock(st->pool, &range);
 	return r;
 }

@@ -10,9 +10,19 @@
  *
  *   <start> <len> sis <backing dev> [<#feature args> <feature arg>...]
  *
- * <len> is a multiple of SIS_SECTORS_PER_BLOCK sectors.  Each feature is one
- * argument, except SIS_FEAT_COMMIT_INTERVAL and SIS_FEAT_LOW_WATER_MARK which
- * take a value and count as two (as dm-thin counts its arguments).
+ * <len> is a multiple of SIS_SECTORS_PER_BLOCK sectors: the logical size of
+ * the volume the table serves.  Each feature is one argument, except
+ * SIS_FEAT_COMMIT_INTERVAL, SIS_FEAT_LOW_WATER_MARK and SIS_FEAT_VOLUME
+ * which take a value and count as two (as dm-thin counts its arguments).
+ *
+ * Pools and volumes: the backing device is a pool of up to SIS_MAX_VOLUMES
+ * volumes (include/sis-format.h) sharing one fingerprint index, one set of
+ * refcounts and one cached copy of each block.  A table serves one volume
+ * (SIS_FEAT_VOLUME, default 0; volume 0 is made when a blank device is
+ * formatted); several mapped devices may name one pool, one per volume.
+ * Every feature but SIS_FEAT_VOLUME belongs to the pool: the tables of one
+ * pool must agree on them.  The SIS_MSG_*_VOLUME messages (to any device of
+ * the pool) create, clone, delete and grow volumes.
  *
  * Events: the target raises a dm event (dm_table_event(); `dmsetup wait`,
  * dmeventd) when free space falls below the low-water mark (once per
@@ -24,7 +34,8 @@
  *
  *   <mode> <mapped> <used>/<total> <written_bytes> <new_bytes> <ratio>
  *   <zero_blocks> <cache_hits> <cache_misses> <cache_blocks> <commits>
- *   <needs_check> <data_blocks> <dedup_hits> <fast_reads>
+ *   <needs_check> <data_blocks> <dedup_hits> <fast_reads> <index_ram>
+ *   <volume> <exclusive> <volumes> <pool_mapped>
  *
  * <used>/<total> is one whitespace-separated field.  <ratio> is a fixed-point
  * decimal with three digits after the point ("2.500").  New fields are only
@@ -42,17 +53,24 @@
 #define SIS_FEAT_READ_ONLY		"read_only"
 #define SIS_FEAT_COMMIT_INTERVAL	"commit_interval"	/* <seconds> */
 #define SIS_FEAT_LOW_WATER_MARK		"low_water_mark"	/* <blocks> */
+#define SIS_FEAT_VOLUME			"volume"		/* <id> */
 
 #define SIS_COMMIT_INTERVAL_DEFAULT	1	/* seconds */
 #define SIS_COMMIT_INTERVAL_MAX		3600	/* seconds */
 #define SIS_NO_SPACE_TIMEOUT		60	/* seconds a write waits for space */
-#define SIS_FEATURE_ARGS_MAX		8	/* words after <#feature args> */
+#define SIS_FEATURE_ARGS_MAX		10	/* words after <#feature args> */
 
 /* Messages: dmsetup message <dev> 0 <message>. */
 #define SIS_MSG_RESET_STATS		"reset_stats"
 #define SIS_MSG_DROP_CACHE		"drop_cache"
 #define SIS_MSG_COMMIT			"commit"
 #define SIS_MSG_READ_ONLY		"read_only"
+/* Volume messages: decimal ids (0..SIS_VOL_ID_MAX) and 4 KiB block counts. */
+#define SIS_MSG_CREATE_VOLUME		"create_volume"	  /* <id> <blocks> [<name>] */
+#define SIS_MSG_CLONE_VOLUME		"clone_volume"	  /* <id> <origin> [<name>] */
+#define SIS_MSG_DELETE_VOLUME		"delete_volume"	  /* <id> */
+#define SIS_MSG_SET_VOLUME_SIZE		"set_volume_size" /* <id> <blocks> */
+#define SIS_MSG_COUNT_EXCLUSIVE		"count_exclusive" /* <id> */
 
 /* Values of the first status field. */
 #define SIS_STATUS_MODE_WRITE		"write"
@@ -64,17 +82,22 @@
 #define SIS_STATUS_STR_NEEDS_CHECK	"needs_check"
 #define SIS_STATUS_STR_CLEAN		"-"
 
+/* A count not known yet (the exclusive field before count_exclusive). */
+#define SIS_STATUS_STR_UNKNOWN		"-"
+
 /**
  * enum sis_status_field - position of each field in the status line
  * @SIS_STATUS_MODE:         SIS_STATUS_MODE_*
- * @SIS_STATUS_MAPPED:       logical blocks that map a data block
+ * @SIS_STATUS_MAPPED:       logical blocks of this table's volume that map
+ *                           a data block (the other fields are pool-wide
+ *                           unless they say otherwise)
  * @SIS_STATUS_USED_TOTAL:   "<used>/<total>": physical 4 KiB blocks not free
  *                           (data, block-map pages and fixed metadata) and
  *                           the size of the backing device in blocks
  * @SIS_STATUS_WRITTEN:      bytes written by users since load or reset_stats
  * @SIS_STATUS_NEW_DATA:     of those, bytes that needed a new data block
- * @SIS_STATUS_RATIO:        dedup ratio, mapped / data_blocks ("1.000" when
- *                           nothing is mapped); savings = 1 - 1 / ratio
+ * @SIS_STATUS_RATIO:        dedup ratio, pool_mapped / data_blocks ("1.000"
+ *                           when nothing is mapped); savings = 1 - 1 / ratio
  * @SIS_STATUS_ZERO_BLOCKS:  all-zero blocks written (unmapped, no data)
  * @SIS_STATUS_CACHE_HITS:   shared-cache lookups of this device that hit
  * @SIS_STATUS_CACHE_MISSES: lookups that read the disk
@@ -87,6 +110,12 @@
  *                           since load or reset_stats
  * @SIS_STATUS_INDEX_RAM:    bytes of RAM of the fingerprint index (hook
  *                           table and record index; format version 2)
+ * @SIS_STATUS_VOLUME:       the id of this table's volume
+ * @SIS_STATUS_EXCLUSIVE:    blocks only this volume references (what
+ *                           deleting it would free), as counted by the last
+ *                           SIS_MSG_COUNT_EXCLUSIVE, or SIS_STATUS_STR_UNKNOWN
+ * @SIS_STATUS_VOLUMES:      volumes in the pool (being deleted included)
+ * @SIS_STATUS_POOL_MAPPED:  mapped blocks of every volume of the pool
  * @SIS_STATUS_NR_FIELDS:    fields in a status line
  *
  * SIS_STATUS_MIN_FIELDS: the fields every version of the target prints (a
@@ -109,6 +138,10 @@ enum sis_status_field {
 	SIS_STATUS_DEDUP_HITS,
 	SIS_STATUS_FAST_READS,
 	SIS_STATUS_INDEX_RAM,
+	SIS_STATUS_VOLUME,
+	SIS_STATUS_EXCLUSIVE,
+	SIS_STATUS_VOLUMES,
+	SIS_STATUS_POOL_MAPPED,
 	SIS_STATUS_NR_FIELDS,
 };
 

@@ -153,19 +153,6 @@ static int parse_ratio(const char *s, double *v)
 }
 
 /*
- * The fields a pool target appends after SIS_STATUS_INDEX_RAM (issue 13):
- * SIS_STATUS_VOLUME .. SIS_STATUS_POOL_MAPPED of include/sis-target.h on
- * the target's branch, whose enum this tree's header does not have yet.
- */
-enum {
-	ST_VOLUME = SIS_STATUS_INDEX_RAM + 1,
-	ST_EXCLUSIVE,
-	ST_VOLUMES,
-	ST_POOL_MAPPED,
-	ST_NR_FIELDS,
-};
-
-/*
  * Parse one line of `dmsetup status`: "<start> <len> sis <fields...>".
  * Fields beyond SIS_STATUS_NR_FIELDS (appended by a newer target) are
  * ignored.  Returns 0, 1 if the line is not a sis segment, -1 if malformed
@@ -173,7 +160,7 @@ enum {
  */
 static int parse_status_line(char *line, struct sis_status *s, const char **why)
 {
-	char *tok[ST_NR_FIELDS + 3];
+	char *tok[SIS_STATUS_NR_FIELDS + 3];
 	char *save = NULL, *t, *slash;
 	int n = 0;
 	u64 start;
@@ -224,13 +211,13 @@ static int parse_status_line(char *line, struct sis_status *s, const char **why)
 	    parse_u64_field(f[SIS_STATUS_INDEX_RAM], &s->index_ram))
 		return -1;
 	*why = "bad volume fields";
-	s->has_volume = n > ST_POOL_MAPPED + 3;
+	s->has_volume = n > SIS_STATUS_POOL_MAPPED + 3;
 	if (s->has_volume) {
-		s->has_exclusive = strcmp(f[ST_EXCLUSIVE], "-");
-		if (parse_u64_field(f[ST_VOLUME], &s->volume) ||
-		    (s->has_exclusive && parse_u64_field(f[ST_EXCLUSIVE], &s->exclusive)) ||
-		    parse_u64_field(f[ST_VOLUMES], &s->volumes) ||
-		    parse_u64_field(f[ST_POOL_MAPPED], &s->pool_mapped))
+		s->has_exclusive = strcmp(f[SIS_STATUS_EXCLUSIVE], SIS_STATUS_STR_UNKNOWN);
+		if (parse_u64_field(f[SIS_STATUS_VOLUME], &s->volume) ||
+		    (s->has_exclusive && parse_u64_field(f[SIS_STATUS_EXCLUSIVE], &s->exclusive)) ||
+		    parse_u64_field(f[SIS_STATUS_VOLUMES], &s->volumes) ||
+		    parse_u64_field(f[SIS_STATUS_POOL_MAPPED], &s->pool_mapped))
 			return -1;
 	}
 	*why = "bad dedup ratio";

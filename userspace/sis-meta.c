@@ -290,7 +290,7 @@ static const char format_help[] =
 "                            larger than DEV (thin); a multiple of 4 KiB\n"
 "  -j, --journal-blocks N    metadata journal size in 4 KiB blocks\n"
 "                            (default: chosen by the core; cloning volumes\n"
-"                            needs at least 1030)\n"
+"                            needs about 1030 on devices over 130 MiB)\n"
 "  -N, --name NAME           a name for volume 0 (see sis volume)\n"
 "  -f, --force               format whatever DEV holds\n"
 "  -q, --quiet               print nothing on success\n"
@@ -401,27 +401,13 @@ int cmd_format(int argc, char **argv)
 	cfg.uuid[6] = (uint8_t)((cfg.uuid[6] & 0x0f) | 0x40);	/* version 4 */
 	cfg.uuid[8] = (uint8_t)((cfg.uuid[8] & 0x3f) | 0x80);	/* variant */
 
+	cfg.name = name;
 	r = sis_core_open(&d.ops, &cfg, &c, &errmsg);
 	if (r) {
 		sis_err("%s: format failed: %s (%s)", path,
 			errmsg ? errmsg : "error", sis_core_strerror(r));
 		r = SIS_EXIT_FAIL;
 		goto out;
-	}
-	/*
-	 * The core makes volume 0 without a name: an empty volume 0 is
-	 * deleted (O(1)) and made again with the name.
-	 */
-	if (name) {
-		r = sis_core_volume_delete(c, 0);
-		if (!r)
-			r = sis_core_volume_create(c, 0, cfg.logical_blocks, name);
-		if (r) {
-			sis_err("%s: naming volume 0 failed: %s", path, sis_core_strerror(r));
-			sis_core_close(c);
-			r = SIS_EXIT_FAIL;
-			goto out;
-		}
 	}
 	sis_core_get_stats(c, &st);
 	sis_core_close(c);

@@ -230,7 +230,7 @@ static const char *vol_strerror(int r)
 	case -EINVAL:
 		return "invalid id or size (too large for the block map?)";
 	case -EOPNOTSUPP:
-		return "the journal is too small for clones (sis format --journal-blocks 1030 or more)";
+		return "the journal is too small for clones (on devices over 130 MiB: sis format --journal-blocks 1030 or more)";
 	default:
 		return sis_core_strerror(r);
 	}

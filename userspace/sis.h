@@ -23,20 +23,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/*
- * The volume words of include/sis-target.h (issue 13) for a tree whose
- * header predates them; identical to the header's (include it first).
- */
-#ifdef SIS_TARGET_H
-#ifndef SIS_FEAT_VOLUME
-#define SIS_FEAT_VOLUME			"volume"
-#define SIS_MSG_CREATE_VOLUME		"create_volume"
-#define SIS_MSG_CLONE_VOLUME		"clone_volume"
-#define SIS_MSG_DELETE_VOLUME		"delete_volume"
-#define SIS_MSG_SET_VOLUME_SIZE		"set_volume_size"
-#endif
-#endif
-
 /* Exit codes shared by every subcommand. */
 #define SIS_EXIT_OK		0
 #define SIS_EXIT_FAIL		1	/* the operation failed (not check) */

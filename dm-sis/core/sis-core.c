@@ -235,6 +235,13 @@ static int format(struct sis_core *c, const struct sis_core_config *cfg,
 	sb->root.vol[0].map_depth = cpu_to_le32(depth);
 	sb->root.vol[0].origin = cpu_to_le32(SIS_VOL_NO_ORIGIN);
 	sb->root.vol[0].create_seq = cpu_to_le64(1);
+	if (cfg->name) {
+		if (strnlen(cfg->name, SIS_VOL_NAME_LEN) >= SIS_VOL_NAME_LEN) {
+			*errmsg = "volume name too long";
+			return -ENAMETOOLONG;
+		}
+		memcpy(sb->root.vol[0].name, cfg->name, strlen(cfg->name));
+	}
 	sb->root.alloc_cursor = cpu_to_le64(c->data_start + 1);
 	c->root = sb->root;
 	c->committed_root = c->root;
@@ -995,13 +1002,20 @@ static struct sis_disk_volume *__vol_slot(struct sis_core *c, u32 id)
 	return NULL;
 }
 
-/* A free slot for a new volume @id: -EEXIST, -ENOSPC (table full) or 0. */
-static int __vol_new_slot(struct sis_core *c, u32 id, struct sis_disk_volume **vp)
+/*
+ * A free slot for a new volume @id named @name: -EEXIST (the id or the
+ * name is taken), -ENOSPC (table full) or 0.
+ */
+static int __vol_new_slot(struct sis_core *c, u32 id, const char *name,
+			  struct sis_disk_volume **vp)
 {
 	struct sis_disk_volume *v;
 
 	if (__vol_slot(c, id))
 		return -EEXIST;
+	for (v = c->root.vol; name && name[0] && v < c->root.vol + SIS_MAX_VOLUMES; v++)
+		if (v->flags && !strncmp(v->name, name, SIS_VOL_NAME_LEN))
+			return -EEXIST;
 	for (v = c->root.vol; v < c->root.vol + SIS_MAX_VOLUMES; v++)
 		if (!v->flags) {
 			*vp = v;
@@ -1060,7 +1074,7 @@ int sis_core_volume_create(struct sis_core *c, u32 id, u64 logical_blocks,
 	__sis_op_begin(c);
 	r = __sis_check_writable(c);
 	if (!r)
-		r = __vol_new_slot(c, id, &v);
+		r = __vol_new_slot(c, id, name, &v);
 	if (!r) {
 		v->logical_blocks = cpu_to_le64(logical_blocks);
 		v->map_depth = cpu_to_le32(depth);
@@ -1087,13 +1101,13 @@ int sis_core_volume_clone(struct sis_core *c, u32 id, u32 origin,
 		r = -EOPNOTSUPP;
 	if (!r) {
 		o = __sis_vol_find(c, origin);
-		r = o ? __vol_new_slot(c, id, &v) : -ENOENT;
+		r = o ? __vol_new_slot(c, id, name, &v) : -ENOENT;
 	}
 	if (!r)
 		r = __sis_maybe_commit(c);	/* may drop c->lock: look again */
 	if (!r) {
 		o = __sis_vol_find(c, origin);
-		r = o ? __vol_new_slot(c, id, &v) : -ENOENT;
+		r = o ? __vol_new_slot(c, id, name, &v) : -ENOENT;
 	}
 	if (!r && o->map_root)
 		r = __sis_node_rc(c, le64_to_cpu(o->map_root), true, &rc);
@@ -1122,7 +1136,7 @@ static int __vol_delete_run(struct sis_core *c, u32 id)
 			return r;
 		v = __vol_slot(c, id);
 		if (!v || !(le32_to_cpu(v->flags) & SIS_VOL_DELETING))
-			return -ENOENT;		/* another caller finished it */
+			return 0;		/* another caller finished it */
 		r = __sis_map_free_step(c, v);
 		if (r == 1)
 			continue;
@@ -1160,7 +1174,7 @@ int sis_core_volume_delete(struct sis_core *c, u32 id)
 	__sis_op_begin(c);
 	r = __sis_check_writable(c);
 	if (!r) {
-		v = __sis_vol_find(c, id);
+		v = __vol_slot(c, id);	/* a delete that failed is resumed */
 		r = v ? 0 : -ENOENT;
 	}
 	if (!r) {

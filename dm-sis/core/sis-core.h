@@ -130,6 +130,8 @@ struct sis_io_ops {
  * @flags:           SIS_OPEN_*
  * @uuid:            UUID written when formatting
  * @now:             seconds since the epoch, written when formatting
+ * @name:            name of volume 0 when formatting (NULL: none; at most
+ *                   SIS_VOL_NAME_LEN - 1 bytes)
  */
 struct sis_core_config {
 	u64 logical_blocks;
@@ -139,6 +141,7 @@ struct sis_core_config {
 	unsigned int flags;
 	u8 uuid[16];
 	u64 now;
+	const char *name;
 };
 
 enum sis_mode {
@@ -455,8 +458,8 @@ struct sis_volume_info {
  * Committed before it returns.  May sleep.
  *
  * Return: 0, -EINVAL (id above SIS_VOL_ID_MAX, size 0 or too large),
- * -ENAMETOOLONG, -EEXIST (the id is taken), -ENOSPC (SIS_MAX_VOLUMES
- * volumes exist), -EROFS, -ENOMEM, -EIO.
+ * -ENAMETOOLONG, -EEXIST (the id, or a non-empty @name, is taken),
+ * -ENOSPC (SIS_MAX_VOLUMES volumes exist), -EROFS, -ENOMEM, -EIO.
  */
 int sis_core_volume_create(struct sis_core *c, u32 id, u64 logical_blocks,
 			   const char *name);
@@ -491,8 +494,8 @@ int sis_core_volume_clone(struct sis_core *c, u32 id, u32 origin,
  * makes sure no one does I/O to the volume.  Committed before it returns.
  * May sleep.
  *
- * Return: 0, -ENOENT, -EROFS, -ENOMEM (the delete stays pending and is
- * finished by a later call or open), or a metadata error.
+ * Return: 0, -ENOENT, -EROFS, -ENOMEM (the volume stays marked deleting;
+ * calling again, or the next open, finishes it), or a metadata error.
  */
 int sis_core_volume_delete(struct sis_core *c, u32 id);
 

@@ -8,7 +8,8 @@
 
 SIS_TEST=${SIS_TEST:-$(basename "$0" .sh)}
 SIS_FIELDS=(mode mapped used_total written new_data ratio zero_blocks cache_hits
-	cache_misses cache_blocks commits needs_check data_blocks dedup_hits fast_reads index_ram)
+	cache_misses cache_blocks commits needs_check data_blocks dedup_hits fast_reads index_ram
+	volume exclusive volumes pool_mapped)
 
 log() { echo "[$SIS_TEST] $*"; }
 die() {
@@ -69,6 +70,19 @@ drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
 # assert_eq A B MSG
 assert_eq() { [ "$1" = "$2" ] || die "$3: expected '$2', got '$1'"; }
+
+# expect_bad "TABLE" "ERROR": `dmsetup create` of TABLE is refused, and the
+# kernel logs "sis: ERROR" (the ti->error).
+expect_bad() {
+	dmesg -C
+	if dmsetup create bad --table "$1" 2>/dev/null; then
+		dmsetup remove bad
+		die "accepted bad table: $1"
+	fi
+	dmsetup remove bad 2>/dev/null || true
+	dmesg | grep -qF "sis: $2" || { dmesg | tail -5; die "no '$2' for: $1"; }
+	log "rejected: $1 -> $2"
+}
 
 # check_dmesg: no kernel splat so far.
 check_dmesg() {

@@ -3,8 +3,9 @@
 # vm-run: --disk 256M --disk 256M --mem 1024 --timeout 600
 #
 # dm-sis never takes a disk that is not its own (issue 10, items 5 and 9):
-#  - a second `dmsetup create` on a backing device already used by another
-#    dm-sis device is refused with a clear message; the first device keeps
+#  - a second `dmsetup create` of a volume (here volume 0) of a backing
+#    device already used by another dm-sis device is refused with a clear
+#    message (issue 13: one device per volume of a pool); the first device keeps
 #    committing periodically and serving its data (before the fix the
 #    second device aliased the first, and its removal stopped the first
 #    one's commit timer);
@@ -32,9 +33,9 @@ if dmsetup create b --table "0 $((200 * 2048)) sis $D" 2>/dev/null; then
 	dmsetup remove b || true
 	die "second create on the same backing device was accepted"
 fi
-dmesg | grep -q "sis: Backing device already used by another sis device" ||
+dmesg | grep -q "sis: Volume is already in use by another device" ||
 	{ dmesg | tail -5; die "no clear message for the second create"; }
-log "second create refused: $(dmesg | grep -o 'sis: Backing.*' | head -1)"
+log "second create refused: $(dmesg | grep -o 'sis: Volume.*' | head -1)"
 # the first device still commits on its timer (commit_interval 1)
 c0=$(sis_field a commits)
 dd if=/dev/urandom of=/dev/mapper/a bs=4k count=1 seek=1000 oflag=direct status=none

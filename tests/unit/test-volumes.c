@@ -370,3 +370,32 @@ TEST(freed_map_pages_wait_for_checkpoint)
 	fx_check_clean(&f);
 	fx_destroy(&f);
 }
+
+/* A delete that fails for memory is finished by calling it again. */
+TEST(failed_delete_resumed)
+{
+	struct sis_core_stats st;
+	struct fx f;
+	int r;
+
+	fx_format_journal(&f, PHYS, LOGICAL, JOURNAL);
+	ASSERT_OK(sis_core_volume_create(f.c, 1, 5000, "one"));
+	write_range(&f, 1, 0, 3000, 1);
+	f.cfg.cache_pages = 8;		/* the walk must read pages again */
+	fx_reopen(&f);
+	sis_compat_fail_alloc_in = 3;	/* after the first steps */
+	sis_backend_mute++;
+	r = sis_core_volume_delete(f.c, 1);
+	sis_backend_mute--;
+	sis_compat_fail_alloc_in = 0;
+	ASSERT_ERR(r, -ENOMEM);
+	stats(&f, &st);
+	ASSERT_EQ(st.nr_deleting, 1);
+	ASSERT_ERR(sis_core_lookup(f.c, 1, 0, &(u64){0}), -ENOENT);
+	ASSERT_OK(sis_core_volume_delete(f.c, 1));
+	stats(&f, &st);
+	ASSERT_EQ(st.nr_volumes, 1);
+	ASSERT_EQ(st.nr_data, 0);
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
