@@ -17,9 +17,19 @@
 #                       [--seq-cap S] [--containers-budget S] [--randrw-runtime S] [--long-mib MiB]
 #                       [--logical MiB] [--cmd-timeout S]
 #                       [--scale 4G,64G,1T] [--scale-prefill MiB]
+#                       [--clones K] [--clones-stacks thin,thinvdo,sis] [--clones-read-mib MiB]
+#                       [--clones-volume-mib MiB] [--clones-change-kib KiB]
 #
-# --scale: after the targets, dm-sis alone on one more disk per size (the
-# disks after the targets' ones, sparse, of those sizes): format time, RAM
+# --clones K (default 8, 0: none): after the targets, on the next disk, the
+# same scenario on each stack one after another (dm-thin; dm-thin over
+# dm-vdo, the LVM stack; dm-sis volumes): a volume with ext4 holding the tree,
+# K clones of it (thin snapshots / clone_volume), a boot-like cold read of the
+# same files from every clone, a different small change on each; time, disk
+# reads, page cache and target memory, and the space the pool reports
+# ("type": "clones" lines).
+#
+# --scale: after the targets (and the clones), dm-sis alone on one more disk
+# per size (the disks after those, sparse, of those sizes): format time, RAM
 # taken, a prefill of unique data spread over the device, then the raw
 # sequential 128k writes with dedupe 0 and 50 % ("type": "scale" lines).
 import argparse
@@ -190,10 +200,27 @@ def read_files(paths):
     return n
 
 
+def tree_files(top):
+    """The regular files under @top, directory by directory in sorted order."""
+    files = []
+    for root, dirs, names in os.walk(top):
+        dirs.sort()
+        files += [os.path.join(root, x) for x in sorted(names)
+                  if stat.S_ISREG(os.lstat(os.path.join(root, x)).st_mode)]
+    return files
+
+
 def drop_caches():
     os.sync()
     with open("/proc/sys/vm/drop_caches", "w") as f:
         f.write("3\n")
+
+
+def mkfs_ext4(dev, timeout):
+    """ext4 with its inode tables and journal written now (no background
+    init during the jobs) and nothing discarded."""
+    sh("mkfs.ext4 -F -q -E lazy_itable_init=0,lazy_journal_init=0,nodiscard %s" % dev,
+       timeout=timeout, input="")
 
 
 def fsync_path(path):
@@ -406,11 +433,12 @@ class BlkTrace:
 class Target:
     kind = "?"
 
-    def __init__(self, disk, logical_bytes):
+    def __init__(self, disk, logical_bytes, name=None):
         self.disk = disk
         self.logical = logical_bytes
-        self.name = "%s-%s" % (PREFIX, self.kind)
+        self.name = name or "%s-%s" % (PREFIX, self.kind)
         self.dev = "/dev/mapper/" + self.name
+        self.volumes = []  # dm names of the devices activate() made
 
     def mknode(self):
         sh("dmsetup mknodes", check=False)
@@ -430,8 +458,43 @@ class Target:
     def drop_target_cache(self):
         pass
 
+    # Volumes (the clones section): a target with volumes defines
+    # clone_message() and volume_table(); volume 0 is self.dev.
+    def clone_message(self, new, origin):
+        """(dm device, message) that makes volume @new a clone of @origin."""
+        raise NotImplementedError
+
+    def volume_table(self, vid):
+        raise NotImplementedError
+
+    def clone(self, new, origin=0):
+        """Clone volume @origin (0: self.dev, suspended around the message
+        as dm-thin requires, so the clone is a consistent point in time)."""
+        dev, msg = self.clone_message(new, origin)
+        sh("dmsetup suspend %s" % self.name)
+        try:
+            sh("dmsetup message %s 0 %s" % (dev, msg))
+        finally:
+            sh("dmsetup resume %s" % self.name)
+
+    def volume_name(self, vid):
+        """The dm name of volume @vid (activate() makes those after 0)."""
+        return "%s-v%d" % (self.name, vid) if vid else self.name
+
+    def volume_figures(self, vid):
+        """The target's own figures for volume @vid (bytes), or None."""
+        return None
+
+    def activate(self, vid):
+        """A dm device of its own for volume @vid; returns its path."""
+        n = self.volume_name(vid)
+        sh("dmsetup create %s --table '%s'" % (n, self.volume_table(vid)), timeout=300)
+        self.volumes.append(n)
+        sh("dmsetup mknodes", check=False)
+        return "/dev/mapper/" + n
+
     def teardown(self):
-        for n in self.dm_names():
+        for n in self.volumes[::-1] + self.dm_names():
             for _ in range(5):
                 if sh("dmsetup remove %s" % n, check=False, timeout=120) is not None and \
                         not os.path.exists("/dev/mapper/" + n):
@@ -461,20 +524,33 @@ class Thin(Target):
     META = 64 * MiB
     BLOCK_SECTORS = 128  # 64 KiB, LVM's default chunk size
 
-    def setup(self):
+    def pool_data(self):
+        """Make the pool's data device, the disk after the metadata area;
+        return (path, sectors)."""
         disk_bytes = int(sh("blockdev --getsize64 %s" % self.disk))
         data = (disk_bytes - self.META) // 512
         data -= data % self.BLOCK_SECTORS
-        meta, dat, pool = self.name + "-meta", self.name + "-data", self.name + "-pool"
-        sh("dmsetup create %s --table '0 %d linear %s 0'" % (meta, self.META // 512, self.disk))
+        dat = self.name + "-data"
         sh("dmsetup create %s --table '0 %d linear %s %d'" % (dat, data, self.disk, self.META // 512))
+        return "/dev/mapper/" + dat, data
+
+    def setup(self):
+        meta, pool = self.name + "-meta", self.name + "-pool"
+        sh("dmsetup create %s --table '0 %d linear %s 0'" % (meta, self.META // 512, self.disk))
+        dat, data = self.pool_data()
         sh("dmsetup mknodes", check=False)
         sh("dd if=/dev/zero of=/dev/mapper/%s bs=4096 count=1 oflag=direct status=none" % meta)
-        sh("dmsetup create %s --table '0 %d thin-pool /dev/mapper/%s /dev/mapper/%s %d 0'"
+        sh("dmsetup create %s --table '0 %d thin-pool /dev/mapper/%s %s %d 0'"
            % (pool, data, meta, dat, self.BLOCK_SECTORS))
         sh("dmsetup message %s 0 'create_thin 0'" % pool)
-        sh("dmsetup create %s --table '0 %d thin /dev/mapper/%s 0'" % (self.name, self.logical // 512, pool))
+        sh("dmsetup create %s --table '%s'" % (self.name, self.volume_table(0)))
         self.mknode()
+
+    def volume_table(self, vid):
+        return "0 %d thin /dev/mapper/%s-pool %d" % (self.logical // 512, self.name, vid)
+
+    def clone_message(self, new, origin):
+        return self.name + "-pool", "'create_snap %d %d'" % (new, origin)
 
     def dm_names(self):
         return [self.name, self.name + "-pool", self.name + "-data", self.name + "-meta"]
@@ -532,7 +608,8 @@ class Vdo(Target):
 
 SIS_FIELDS = ["mode", "mapped", "used_total", "written", "new_data", "ratio", "zero_blocks",
               "cache_hits", "cache_misses", "cache_blocks", "commits", "needs_check",
-              "data_blocks", "dedup_hits", "fast_reads", "index_ram"]
+              "data_blocks", "dedup_hits", "fast_reads", "index_ram",
+              "volume", "exclusive", "volumes", "pool_mapped"]
 
 
 class Sis(Target):
@@ -544,8 +621,8 @@ class Sis(Target):
            timeout=300)
         self.mknode()
 
-    def status(self):
-        st = sh("dmsetup status %s" % self.name).split()[3:]
+    def status(self, name=None):
+        st = sh("dmsetup status %s" % (name or self.name)).split()[3:]
         d = dict(zip(SIS_FIELDS, st))
         return d
 
@@ -565,11 +642,61 @@ class Sis(Target):
     def drop_target_cache(self):
         sh("dmsetup message %s 0 drop_cache" % self.name, check=False)
 
+    def volume_table(self, vid):
+        return "0 %d sis %s 2 volume %d" % (self.logical // 512, self.disk, vid)
+
+    def clone_message(self, new, origin):
+        return self.name, "clone_volume %d %d clone%d" % (new, origin, new)
+
+    def volume_figures(self, vid):
+        """Mapped and exclusive bytes (count_exclusive: what deleting it would free)."""
+        n = self.volume_name(vid)
+        sh("dmsetup message %s 0 count_exclusive %d" % (n, vid))
+        d = self.status(n)
+        ex = d.get("exclusive", "-")
+        return {"mapped": int(d["mapped"]) * 4096,
+                "exclusive": int(ex) * 4096 if ex.isdigit() else None}
+
     def describe(self):
         return "dm-sis with default features (zero detection on, commit interval 1 s)"
 
 
+class ThinVdo(Thin):
+    """The LVM stack: dm-thin whose pool data device is a dm-vdo device (the
+    disk after the thin metadata area); the thin metadata stays on the disk."""
+    kind = "thinvdo"
+
+    def pool_data(self):
+        disk_bytes = int(sh("blockdev --getsize64 %s" % self.disk))
+        n = (disk_bytes - self.META) // MiB * MiB
+        vd = self.name + "-vdodisk"
+        sh("dmsetup create %s --table '0 %d linear %s %d'" % (vd, n // 512, self.disk, self.META // 512))
+        sh("dmsetup mknodes", check=False)
+        self.vdo = Vdo("/dev/mapper/" + vd, n, name=self.name + "-vdo")
+        self.vdo.setup()
+        self.format_out = self.vdo.format_out
+        return self.vdo.dev, n // 512
+
+    def dm_names(self):
+        return Thin.dm_names(self) + [self.name + "-vdo", self.name + "-vdodisk"]
+
+    def space(self):
+        th, v = Thin.space(self), self.vdo.space()
+        return {"used": v["used"] + th["meta"], "data": v["data"], "meta": v["meta"] + th["meta"],
+                "total": v["total"] + th["meta"], "thin_data": th["data"], "thin_raw": th["raw"],
+                "vdo_logical_used": v["logical_used"]}
+
+    def module_mem(self):
+        return self.vdo.module_mem()
+
+    def describe(self):
+        return ("dm-thin over dm-vdo (the LVM thin-on-VDO stack): thin metadata 64 MiB on the disk, "
+                "the thin pool's data device (64 KiB blocks) a dm-vdo device over the rest of the "
+                "disk (logical size = its physical size, vdoformat --slab-bits=15)")
+
+
 KINDS = {"linear": Linear, "thin": Thin, "vdo": Vdo, "sis": Sis}
+CLONE_KINDS = {"thin": Thin, "thinvdo": ThinVdo, "sis": Sis}
 
 
 # ---- measurement --------------------------------------------------------
@@ -828,8 +955,7 @@ class Bench:
         self.measured(t, run, "raw", "discard_regions",
                       lambda: sh("blkdiscard -o 0 -l %d %s" % (4 * S + a.long_mib * MiB, t.dev)) and None)
         self.measured(t, run, "ext4", "mkfs",
-                      lambda: sh("mkfs.ext4 -F -q -E lazy_itable_init=0,lazy_journal_init=0,nodiscard %s"
-                                 % t.dev, timeout=a.cmd_timeout, input="") and None,
+                      lambda: mkfs_ext4(t.dev, a.cmd_timeout),
                       flush=lambda: fsync_path(t.dev))
         os.makedirs(MNT, exist_ok=True)
         sh("mount -t ext4 %s %s" % (t.dev, MNT))
@@ -909,11 +1035,7 @@ class Bench:
             for c in sorted(os.listdir(d)):
                 if done >= 2 and time.monotonic() - t0 > self.a.containers_budget:
                     break
-                files = []
-                for root, dirs, names in os.walk(os.path.join(d, c)):
-                    dirs.sort()
-                    files += [os.path.join(root, x) for x in sorted(names)
-                              if stat.S_ISREG(os.lstat(os.path.join(root, x)).st_mode)]
+                files = tree_files(os.path.join(d, c))
                 n += read_files(files)
                 nfiles += len(files)
                 done += 1
@@ -1004,6 +1126,147 @@ class Bench:
                       "dmesg": sh("dmesg | tail -n 20", check=False)})
             note("scale: %s done in %.0f s" % (size_s, time.monotonic() - t0))
 
+    # K clones of one volume holding a tree (issue 13) ----------------------
+    def target_mem(self, t):
+        """Memory the stack's targets hold: the target's own figure
+        (module_mem: dm-sis's shared cache, dm-vdo's allocations; none for
+        dm-thin) and dm-bufio's (dm-thin's metadata cache; module-wide)."""
+        mm = t.module_mem() or {}
+        b = param("dm_bufio", "current_allocated_bytes")
+        return {"target": mm.get("bytes") or 0, "bufio": int(b) if b else 0}
+
+    def clones_one(self, t):
+        """One stack: volume 0 holds ext4 with the tree; K clones of it, each
+        on a dm device of its own; a boot-like cold read of the same files
+        (the first --clones-read-mib MiB of the tree, in sorted order) from
+        every clone, each mounted read-only; a different small change on each
+        clone (a file of unique data, 16 files touched); the space the pool
+        reports after each step."""
+        a, K = self.a, self.a.clones
+        rec = {"type": "clones", "stack": t.kind, "clones": K, "disk": t.disk,
+               "volume_bytes": t.logical, "tree_bytes": self.tree_bytes,
+               "tree_files": self.tree_files, "read_mib": a.clones_read_mib,
+               "change_bytes": a.clones_change_kib * 1024}
+        base = MNT + "/base"
+        mnts = []
+        w0 = time.monotonic()
+        STEP[0] = "clones %s setup" % t.kind
+        sh("blkdiscard %s" % t.disk, check=False)
+        t.setup()
+        rec["setup_s"] = round(time.monotonic() - w0, 3)
+        rec["describe"] = t.describe()
+        rec["table"] = sh("dmsetup table %s" % t.name).strip()
+        try:
+            rec["space_empty"] = t.space()
+            # volume 0: ext4 holding the tree, unmounted (clean) before cloning
+            STEP[0] = "clones %s base" % t.kind
+            s0 = time.monotonic()
+            mkfs_ext4(t.dev, a.cmd_timeout)
+            os.makedirs(base, exist_ok=True)
+            sh("mount -t ext4 %s %s" % (t.dev, base))
+            try:
+                sh("tar -C %s -xf %s" % (base, TREE_TAR), timeout=a.cmd_timeout)
+                sample, n = [], 0
+                for f in tree_files(base):
+                    if n >= a.clones_read_mib * MiB:
+                        break
+                    sample.append(os.path.relpath(f, base))
+                    n += os.path.getsize(f)
+            finally:
+                sh("umount %s" % base, timeout=300)
+            fsync_path(t.dev)
+            rec["base_fill_s"] = round(time.monotonic() - s0, 3)
+            rec["sample_files"], rec["sample_bytes"] = len(sample), n
+            rec["space_base"] = t.space()
+
+            # (1) K clones, then a dm device for each
+            STEP[0] = "clones %s clone" % t.kind
+            c0 = time.monotonic()
+            for i in range(1, K + 1):
+                t.clone(i, 0)
+            c1 = time.monotonic()
+            devs = [t.activate(i) for i in range(1, K + 1)]
+            rec["clone_s"] = round(c1 - c0, 3)
+            rec["activate_s"] = round(time.monotonic() - c1, 3)
+            rec["space_clones"] = t.space()
+
+            # (2) boot-like cold read: mount every clone, read the sample
+            STEP[0] = "clones %s cold read" % t.kind
+            drop_caches()
+            t.drop_target_cache()
+            m0, tm0, d0 = mem_snapshot(), self.target_mem(t), disk_stat(t.disk)
+            r0 = time.monotonic()
+            nread, per = 0, []
+            for i, dev in enumerate(devs, 1):
+                mp = "%s/c%d" % (MNT, i)
+                os.makedirs(mp, exist_ok=True)
+                sh("mount -t ext4 -o ro %s %s" % (dev, mp))
+                mnts.append(mp)
+                nread += read_files([os.path.join(mp, f) for f in sample])
+                per.append(disk_stat(t.disk)["read_bytes"] - d0["read_bytes"])
+            r1 = time.monotonic()
+            m1, tm1, d1 = mem_snapshot(), self.target_mem(t), disk_stat(t.disk)
+            rec["read"] = {"elapsed_s": round(r1 - r0, 3), "bytes": nread,
+                           "disk_read_bytes": d1["read_bytes"] - d0["read_bytes"],
+                           "disk_read_ios": d1["read_ios"] - d0["read_ios"],
+                           "disk_read_cumulative": per,
+                           "page_cache_bytes": (m1["cached"] + m1["buffers"]) - (m0["cached"] + m0["buffers"]),
+                           "target_mem_bytes": tm1["target"] - tm0["target"],
+                           "bufio_bytes": tm1["bufio"] - tm0["bufio"],
+                           "target_mem_after": tm1, "free_drop_bytes": m0["free"] - m1["free"],
+                           "mem_before": m0, "mem_after": m1}
+            if t.kind == "sis":
+                rec["read"]["status"] = t.status()
+
+            # (3) a different small change on each clone
+            STEP[0] = "clones %s change" % t.kind
+            d0 = disk_stat(t.disk)
+            w1 = time.monotonic()
+            step = max(1, len(sample) // 16)
+            for i, mp in enumerate(mnts, 1):
+                sh("mount -o remount,rw %s" % mp)
+                with open("%s/bench-change-%d" % (mp, i), "wb") as f:
+                    f.write(os.urandom(a.clones_change_kib * 1024))
+                for p in sample[i - 1::step][:16]:
+                    os.utime(os.path.join(mp, p))
+            os.sync()
+            while mnts:
+                sh("umount %s" % mnts.pop(), timeout=300)
+            for dev in devs:
+                fsync_path(dev)
+            d1 = disk_stat(t.disk)
+            rec["change"] = {"elapsed_s": round(time.monotonic() - w1, 3),
+                             "bytes": K * a.clones_change_kib * 1024, "touched_per_clone": 16,
+                             "disk_write_bytes": d1["write_bytes"] - d0["write_bytes"]}
+            rec["space_end"] = t.space()
+            figs = [t.volume_figures(i) for i in range(K + 1)]
+            if any(figs):
+                rec["volumes"] = figs
+        finally:
+            for mp in mnts:
+                sh("umount %s" % mp, check=False, timeout=300)
+            t.teardown()
+        rec["wall_s"] = round(time.monotonic() - w0, 1)
+        emit(rec)
+
+    def clones(self, disk):
+        """The clones section: each stack of --clones-stacks in turn on @disk."""
+        for kind in [x for x in self.a.clones_stacks.split(",") if x]:
+            note("clones: %s on %s, K %d" % (kind, disk, self.a.clones))
+            t0 = time.monotonic()
+            t = CLONE_KINDS[kind](disk, self.a.clones_volume_mib * MiB, name="%s-kc-%s" % (PREFIX, kind))
+            try:
+                self.clones_one(t)
+            except Stuck as e:
+                emit({"type": "error", "target": "clones", "stack": kind, "error": str(e),
+                      "dmesg": sh("dmesg | tail -n 40", check=False)})
+                break  # a wedged target: the next stack would share its disk
+            except Exception as e:  # noqa: BLE001 (record and go on)
+                emit({"type": "error", "target": "clones", "stack": kind,
+                      "error": "%s: %s" % (type(e).__name__, e),
+                      "dmesg": sh("dmesg | tail -n 20", check=False)})
+            note("clones: %s done in %.0f s" % (kind, time.monotonic() - t0))
+
     # --------------------------------------------------------------------
     def prepare(self):
         a = self.a
@@ -1019,8 +1282,14 @@ class Bench:
         a = self.a
         disks = os.environ.get("SIS_DISKS", "").split()
         targets = [x for x in a.targets.split(",") if x and x != "none"]
-        if len(disks) < len(targets):
-            note("need one disk per target: %d targets, disks '%s'" % (len(targets), disks))
+        nclone = 1 if a.clones else 0
+        if len(disks) < len(targets) + nclone:
+            note("need one disk per target and one for the clones: %d targets, clones %d, disks '%s'"
+                 % (len(targets), a.clones, disks))
+            return 2
+        bad = [x for x in a.clones_stacks.split(",") if x and x not in CLONE_KINDS]
+        if bad:
+            note("unknown --clones-stacks %s (known: %s)" % (bad, ",".join(CLONE_KINDS)))
             return 2
         sh("dmesg -n 1", check=False)
         threading.Thread(target=heartbeat, daemon=True).start()
@@ -1030,7 +1299,7 @@ class Bench:
         mono0 = time.monotonic()
         for m in ("dm-thin-pool", "dm-vdo", "dm-sis"):
             sh("modprobe %s" % m, check=False)
-        if targets:
+        if targets or a.clones:
             self.prepare()
         else:
             self.tree_bytes = self.tree_files = 0
@@ -1045,6 +1314,10 @@ class Bench:
               "containers_budget_s": a.containers_budget, "logical_mib": a.logical,
               "long_mib": a.long_mib, "randrw_runtime_s": a.randrw_runtime,
               "scale": a.scale, "scale_prefill_mib": a.scale_prefill,
+              "clones": a.clones, "clones_stacks": a.clones_stacks,
+              "clones_read_mib": a.clones_read_mib, "clones_volume_mib": a.clones_volume_mib,
+              "clones_change_kib": a.clones_change_kib,
+              "clones_disk": disks[len(targets)] if nclone else None,
               "profile_period_s": PROFILE_PERIOD,
               "disks": dict(zip(targets, disks)), "clock": clock,
               "tsc_dmesg": sh("dmesg | grep -E 'tsc: (Detected|Using|PIT)' || true", check=False).strip()})
@@ -1076,8 +1349,10 @@ class Bench:
                     except Exception:  # noqa: BLE001
                         pass
                 note("run %d: %s done in %.0f s" % (run, kind, time.monotonic() - t_start))
+        if a.clones:
+            self.clones(disks[len(targets)])
         if a.scale:
-            self.scale(disks[len(targets):])
+            self.scale(disks[len(targets) + nclone:])
         end = {"type": "end", "mono_s": round(time.monotonic() - mono0, 1)}
         if rtc0 is not None:
             end["rtc_s"] = int(open(RTC).read()) - rtc0
@@ -1109,6 +1384,15 @@ def main():
                    help="dm-sis alone on one more disk per size (e.g. 4G,64G,1T), after the targets")
     p.add_argument("--scale-prefill", type=int, default=1024,
                    help="unique MiB written over each scale device before its jobs")
+    p.add_argument("--clones", type=int, default=8,
+                   help="K clones of a volume holding the tree, on each --clones-stacks stack "
+                        "(one more disk, after the targets'); 0: none")
+    p.add_argument("--clones-stacks", default="thin,thinvdo,sis")
+    p.add_argument("--clones-read-mib", type=int, default=64,
+                   help="the cold read: the first MiB of the tree's files (sorted) from each clone")
+    p.add_argument("--clones-volume-mib", type=int, default=1024, help="logical size of each volume")
+    p.add_argument("--clones-change-kib", type=int, default=1024,
+                   help="unique data written to each clone (plus 16 files touched)")
     a = p.parse_args()
     CMD_TIMEOUT = a.cmd_timeout
     return Bench(a).main()

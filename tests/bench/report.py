@@ -209,6 +209,7 @@ def build(recs, host, core_text, bad_lines, splats, core_scale_text=""):
             "unparsed_lines": bad_lines, "vm_run_problems": splats, "summary": summary, "target_summary": target_summary,
             "errors": errors, "end": ends, "jobs": jobs, "target_runs": tgts, "bench_core": core_text,
             "scale": [r for r in recs if r["type"] == "scale"],
+            "clones": [r for r in recs if r["type"] == "clones"],
             "bench_core_scale": core_scale_text, "core_scale": core_result(core_scale_text)}
 
 
@@ -287,6 +288,8 @@ def headline(res):
 
 def summary_table(res, w):
     order, H = res["targets"], res["headline"]
+    if not order:
+        return
     w("## Summary")
     w("")
     w("Medians of this run; details below. Ratios are to dm-linear on the same job (1.00 = as fast); "
@@ -535,7 +538,9 @@ def markdown(res):
     w("| tree | git %s |" % host.get("git", "?"))
     w("| disks | one sparse virtio disk per target (%s), `cache=unsafe`, identical size; "
       "every target has a logical size of %s MiB |"
-      % (", ".join("%s %s" % (t, d) for t, d in (env.get("disks") or {}).items()), env.get("logical_mib", "?")))
+      % (", ".join(["%s %s" % (t, d) for t, d in (env.get("disks") or {}).items()] +
+                   (["clones %s" % env["clones_disk"]] if env.get("clones_disk") else [])),
+         env.get("logical_mib", "?")))
     if runs > 1:
         w("| runs | **%d runs** of every target in one boot, interleaved (run 1: all targets, then run 2 ...); "
           "cells give the **median ±half the range** (min to max) as a %% of the median |" % runs)
@@ -554,14 +559,16 @@ def markdown(res):
     st = "complete" if res["complete"] else "**incomplete: the guest did not reach the end (see Failures)**"
     w("| status | %s; vm-run exit %s |" % (st, host.get("vm_run_rc", "?")))
     w("")
-    w("Targets:")
-    w("")
+    if order:
+        w("Targets:")
+        w("")
     for t in order:
         ts = res["target_summary"].get(t)
         desc = ts["describe"] if ts else next((r.get("describe") for r in res["jobs"]
                                                if r["target"] == t and r.get("describe")), "")
         w("- **%s**: %s" % (t, desc or "(no result)"))
-    w("")
+    if order:
+        w("")
 
     errs = res["errors"]
     summary_table(res, w)
@@ -569,7 +576,8 @@ def markdown(res):
         w("## Failures")
         w("")
         for e in errs:
-            where = "scale %s" % e.get("size", "") if e["target"] == "scale" else "run %s" % e.get("run")
+            where = "scale %s" % e.get("size", "") if e["target"] == "scale" else \
+                "stack %s" % e.get("stack") if e["target"] == "clones" else "run %s" % e.get("run")
             w("- %s, **%s**: %s" % (where, e["target"], e["error"].replace("\n", " ")[:600]))
         for t in order:
             if t not in {r["target"] for r in res["jobs"]}:
@@ -603,6 +611,7 @@ def markdown(res):
                 s += " [%s of %s copies]" % ("/".join(str(c) for c in d["copies"]), want)
         return s
 
+    mark = len(L)  # the per-target sections: none in a run without targets (--only-clones)
     w("## Throughput")
     w("")
     w("MiB/s (IOPS for the 4 KiB jobs), and in brackets the ratio to dm-linear on the same job. "
@@ -740,7 +749,10 @@ def markdown(res):
         w("")
         w("Target's own figure: " + "; ".join(whats) + ".")
     w("")
+    if not order:
+        del L[mark:]
 
+    clones_section(res, w)
     scale_section(res, w)
     core_scale_section(res, w)
     w("## Core instruction counts (`make -C userspace bench-core`)")
@@ -753,10 +765,11 @@ def markdown(res):
     w("\n".join(lines) if lines else "(no output)")
     w("```")
     w("")
-    w("## Plot")
-    w("")
-    w("![throughput and space per target](benchmarks.png)")
-    w("")
+    if order:
+        w("## Plot")
+        w("")
+        w("![throughput and space per target](benchmarks.png)")
+        w("")
     w("## Method and caveats")
     w("")
     w("- One guest boot; each target on its own identical disk; targets run one after another in the "
@@ -779,6 +792,100 @@ def markdown(res):
       "backing-I/O bytes and space figures do not depend on the noise.")
     w("")
     return "\n".join(L) + "\n"
+
+
+CLONE_STACKS = {"thin": "dm-thin snapshots", "thinvdo": "dm-thin over dm-vdo (LVM)", "sis": "dm-sis clones"}
+
+
+def clones_section(res, w):
+    """K clones of a volume holding an OS tree on each stack (bench-guest.py --clones)."""
+    rows = res.get("clones") or []
+    if not rows:
+        return
+    r0 = rows[0]
+    K = r0["clones"]
+    w("## K clones of an OS tree: dm-thin, dm-thin over dm-vdo, dm-sis")
+    w("")
+    w("One blank disk, the stacks one after another in the same boot (issue 13). Volume 0 "
+      "(%s MiB logical) gets ext4 and a %s-file, %.0f MiB tree (the guest's `/usr` without kernel "
+      "modules, unpacked from tmpfs), is unmounted, and is cloned **K = %d** times: dm-thin "
+      "`create_snap` to the pool, dm-sis `clone_volume` to the volume's device, the origin suspended "
+      "around each message; then each clone gets a dm device of its own. **Cold read**: page cache "
+      "and target cache dropped, then clone after clone is mounted read-only (same ext4 UUID on all: "
+      "mounted by device path) and the first %s MiB of the tree's files in sorted order (%s files, "
+      "%.1f MiB: one copy) are read whole. **Change**: each clone is remounted read-write, "
+      "gets a file of %s KiB of unique data and has 16 of the sampled files touched; sync, unmount, "
+      "flush. **Space** is what the pool reports: dm-thin data blocks (64 KiB) + metadata blocks from "
+      "the pool status; over dm-vdo the vdo's physical blocks used (data + overhead) + the thin "
+      "metadata; dm-sis `used` from the status (data + metadata); each taken **over the empty pool** "
+      "(what the stack reports just after set-up, before mkfs: see the second table)."
+      % (r0["volume_bytes"] // MiB, r0["tree_files"], r0["tree_bytes"] / MiB,
+         K, r0["read_mib"], r0.get("sample_files"), (r0.get("sample_bytes") or 0) / MiB,
+         r0["change_bytes"] // 1024))
+    w("")
+    w("| stack | K clones: messages s (+ devices s) | cold read of K clones, s | disk reads, MiB "
+      "(x one copy) | page cache, MiB | target memory, MiB | space: base, MiB | space at end, MiB "
+      "| base + changes, MiB | end / (base + changes) |")
+    w("|---|---|---|---|---|---|---|---|---|---|")
+
+    def mib(x):
+        return fmt(x / MiB) if x is not None else "-"
+
+    def used(r, key):
+        """Space the stack reports at step @key, over its empty pool."""
+        v = (r.get(key) or {}).get("used")
+        return None if v is None else v - (r.get("space_empty") or {}).get("used", 0)
+    for r in rows:
+        rd, one = r.get("read") or {}, r.get("sample_bytes") or 0
+        dr, base, end = rd.get("disk_read_bytes"), used(r, "space_base"), used(r, "space_end")
+        tmem = (rd.get("target_mem_bytes") or 0) + (rd.get("bufio_bytes") or 0) if rd else None
+        bc = base + K * r["change_bytes"] if base is not None else None
+        w("| %s | %s (+%s) | %s | %s | %s | %s | %s | %s | %s | %s |"
+          % (CLONE_STACKS.get(r["stack"], r["stack"]), fmt(r.get("clone_s"), 2), fmt(r.get("activate_s"), 2),
+             fmt(rd.get("elapsed_s")),
+             "%s (%.2fx)" % (mib(dr), dr / one) if dr is not None and one else "-",
+             mib(rd.get("page_cache_bytes")), mib(tmem), mib(base), mib(end), mib(bc),
+             "%.2f" % (end / bc) if bc and end is not None else "-"))
+    done = {r["stack"] for r in rows}
+    for e in res["errors"]:
+        if e["target"] == "clones" and e.get("stack") not in done:
+            w("| %s | FAILED: %s | | | | | | | | |"
+              % (CLONE_STACKS.get(e.get("stack"), e.get("stack")), e["error"].replace("\n", " ").replace("|", "/")[:200]))
+    w("")
+    w("Reads: %d clones x %.1f MiB were read (%.0f MiB through the page cache); x one copy = disk reads / "
+      "the sample. Page cache: growth of `Cached` + `Buffers` over the cold read (every clone is its "
+      "own ext4 and block device, so the page cache holds one copy per clone on every stack). Target "
+      "memory: growth of the target's own figure (dm-sis: status `cache_blocks` x 4 KiB, the shared "
+      "cache; dm-vdo: stats `memoryUsage`, allocated at start, block map cache included) + dm-bufio's "
+      "`current_allocated_bytes` (dm-thin's metadata cache) over the cold read. Changes: K x %s KiB "
+      "of unique data; the touched files and ext4's own journal and metadata writes come on top, and "
+      "a dm-thin snapshot copies a whole 64 KiB block for a 4 KiB write."
+      % (K, (r0.get("sample_bytes") or 0) / MiB, K * (r0.get("sample_bytes") or 0) / MiB, r0["change_bytes"] // 1024))
+    w("")
+    w("| stack | set-up s | empty pool: space used, MiB | base fill s | space after cloning, MiB "
+      "| change: s, disk writes MiB | cold read: disk reads after the 1st clone, MiB | after the last, MiB "
+      "| target memory held after the read, MiB | MemFree drop, MiB | wall s |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        rd, ch = r.get("read") or {}, r.get("change") or {}
+        cum = rd.get("disk_read_cumulative") or [None]
+        held = rd.get("target_mem_after")
+        w("| %s | %s | %s | %s | %s | %s, %s | %s | %s | %s | %s | %s |"
+          % (CLONE_STACKS.get(r["stack"], r["stack"]), fmt(r.get("setup_s")),
+             mib((r.get("space_empty") or {}).get("used")), fmt(r.get("base_fill_s")),
+             mib(used(r, "space_clones")), fmt(ch.get("elapsed_s")), mib(ch.get("disk_write_bytes")),
+             mib(cum[0]), mib(cum[-1]), mib(held["target"] + held["bufio"]) if held else "-",
+             mib(rd.get("free_drop_bytes")), fmt(r.get("wall_s"))))
+    w("")
+    for r in rows:
+        v = r.get("volumes")
+        if not v or not v[0]:
+            continue
+        w("%s, per volume after the changes (`count_exclusive`; exclusive = what deleting it would free): "
+          "volume 0 maps %s MiB, %s MiB exclusive; clones 1-%d map %s MiB, exclusive %s MiB."
+          % (CLONE_STACKS.get(r["stack"], r["stack"]), mib(v[0]["mapped"]), mib(v[0]["exclusive"]), len(v) - 1,
+             "/".join(mib(x["mapped"]) for x in v[1:]), "/".join(mib(x["exclusive"]) for x in v[1:])))
+        w("")
 
 
 def scale_section(res, w):
@@ -984,7 +1091,7 @@ def main():
     os.makedirs(a.docs, exist_ok=True)
     os.makedirs(a.plot_dir, exist_ok=True)
     png = os.path.join(a.docs, "benchmarks.png")
-    err = plot(res, a.plot_dir, png)
+    err = plot(res, a.plot_dir, png) if res["targets"] else None
     if err:
         res["plot_error"] = err
         print("report: " + err, file=sys.stderr)
