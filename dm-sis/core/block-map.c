@@ -408,6 +408,42 @@ int __sis_map_set(struct sis_core *c, struct sis_disk_volume *v, u64 lblock,
 	return 0;
 }
 
+/*
+ * Clear entries [@from, @to) of the exclusive leaf @pg, dropping the
+ * references they hold, while the running transaction has room (it stops
+ * at the first entry that does not fit: commit, then go on from there).
+ * *@cleared counts the mappings dropped.  Return: the first entry not
+ * cleared (@to when done), -ENOMEM (nothing lost: entries cleared so far
+ * are consistent), or a metadata error.
+ */
+static int __leaf_clear(struct sis_core *c, struct sis_page *pg, u32 from,
+			u32 to, u64 *cleared)
+{
+	struct sis_disk_map_page *mp = pg->data;
+	u32 i;
+	int r;
+
+	for (i = from; i < to; i++) {
+		u64 b = le64_to_cpu(mp->e[i]);
+
+		if (!b)
+			continue;
+		if (__sis_txn_full(c))
+			break;
+		r = __sis_mc_dirty(c, pg);
+		if (!r)		/* the decrement cannot fail for memory */
+			r = __sis_ref_dec_prepare(c, b);
+		if (r)
+			return r;
+		mp->e[i] = 0;
+		(*cleared)++;
+		r = __sis_ref_dec(c, b);
+		if (r)
+			return __sis_metadata_error(c, r, "clearing a map leaf");
+	}
+	return i;
+}
+
 /**
  * __sis_map_unmap() - unmap [@lblock, @lblock + @count) of volume @id,
  * dropping refs
@@ -426,10 +462,9 @@ int __sis_map_unmap(struct sis_core *c, u32 id, u64 lblock, u64 count)
 
 	while (lblock < end) {
 		struct sis_disk_volume *v;
-		struct sis_disk_map_page *mp;
 		struct sis_page *leaf;
-		u64 skip, leaf_end, rem;
-		u32 i;
+		u64 skip, rem, cleared = 0;
+		u32 n;
 
 		__sis_mc_shrink(c);
 		r = __sis_commit_room(c, room);
@@ -451,33 +486,17 @@ int __sis_map_unmap(struct sis_core *c, u32 id, u64 lblock, u64 count)
 		if (r)
 			return r;
 		div64_u64_rem(lblock, SIS_MAP_FANOUT, &rem);
-		leaf_end = min(end, lblock - rem + SIS_MAP_FANOUT);
-		mp = leaf->data;
-		for (; lblock < leaf_end; lblock++) {
-			u64 old;
-
-			i = level_index(lblock, 0);
-			old = le64_to_cpu(mp->e[i]);
-			if (!old)
-				continue;
-			/*
-			 * Full: commit at the top of the loop, which holds no
-			 * page (the commit may drop c->lock); the first entry
-			 * after it always fits.
-			 */
-			if (__sis_txn_full(c))
-				break;
-			r = __sis_mc_dirty(c, leaf);
-			if (!r)		/* the decrement cannot fail for memory */
-				r = __sis_ref_dec_prepare(c, old);
-			if (r)
-				return r;
-			mp->e[i] = 0;
-			v->nr_mapped = cpu_to_le64(le64_to_cpu(v->nr_mapped) - 1);
-			r = __sis_ref_dec(c, old);
-			if (r)
-				return __sis_metadata_error(c, r, "unmap");
-		}
+		n = min_t(u64, end - lblock, SIS_MAP_FANOUT - rem);
+		/*
+		 * A full transaction stops it: commit at the top of the loop,
+		 * which holds no page (the commit may drop c->lock); the
+		 * first entry after it always fits.
+		 */
+		r = __leaf_clear(c, leaf, rem, rem + n, &cleared);
+		v->nr_mapped = cpu_to_le64(le64_to_cpu(v->nr_mapped) - cleared);
+		if (r < 0)
+			return r;
+		lblock += r - rem;
 	}
 	return 0;
 }
@@ -551,7 +570,7 @@ static void __unlink(struct sis_core *c, struct sis_disk_volume *v,
 int __sis_map_free_step(struct sis_core *c, struct sis_disk_volume *v)
 {
 	u32 level = le32_to_cpu(v->map_depth) - 1, pi = 0, i;
-	u64 blocknr = le64_to_cpu(v->map_root);
+	u64 blocknr = le64_to_cpu(v->map_root), cleared = 0;
 	struct sis_page *pg, *parent = NULL;
 	struct sis_disk_map_page *mp;
 	struct sis_disk_rc *rc;
@@ -590,24 +609,11 @@ int __sis_map_free_step(struct sis_core *c, struct sis_disk_volume *v)
 		goto unlink;
 
 	/* an exclusive leaf: its entries go one by one, as unmap does */
-	r = __sis_mc_dirty(c, pg);
-	if (r)
+	r = __leaf_clear(c, pg, 0, SIS_MAP_FANOUT, &cleared);
+	if (r < 0)
 		return r;
-	for (i = 0; i < SIS_MAP_FANOUT; i++) {
-		u64 b = le64_to_cpu(mp->e[i]);
-
-		if (!b)
-			continue;
-		if (__sis_txn_full(c))
-			return 1;	/* the rest after a commit */
-		r = __sis_ref_dec_prepare(c, b);
-		if (r)
-			return r;
-		mp->e[i] = 0;
-		r = __sis_ref_dec(c, b);
-		if (r)
-			return __sis_metadata_error(c, r, "volume delete");
-	}
+	if (r < SIS_MAP_FANOUT)
+		return 1;	/* the rest after a commit */
 unlink:
 	__unlink(c, v, parent, pi, blocknr);
 	return !!v->map_root;

@@ -188,6 +188,23 @@ static int sb_read_valid(struct sis_core *c, u64 copy, struct sis_disk_superbloc
 	return 0;
 }
 
+static int vol_args_ok(u32 id, const char *name)
+{
+	if (id > SIS_VOL_ID_MAX)
+		return -EINVAL;
+	if (name && strnlen(name, SIS_VOL_NAME_LEN) >= SIS_VOL_NAME_LEN)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* Name volume slot @v @name (NULL: no name); vol_args_ok() checked it. */
+static void vol_set_name(struct sis_disk_volume *v, const char *name)
+{
+	memset(v->name, 0, sizeof(v->name));
+	if (name)	/* the NUL stays */
+		memcpy(v->name, name, strnlen(name, SIS_VOL_NAME_LEN - 1));
+}
+
 static int format(struct sis_core *c, const struct sis_core_config *cfg,
 		  const char **errmsg)
 {
@@ -235,13 +252,12 @@ static int format(struct sis_core *c, const struct sis_core_config *cfg,
 	sb->root.vol[0].map_depth = cpu_to_le32(depth);
 	sb->root.vol[0].origin = cpu_to_le32(SIS_VOL_NO_ORIGIN);
 	sb->root.vol[0].create_seq = cpu_to_le64(1);
-	if (cfg->name) {
-		if (strnlen(cfg->name, SIS_VOL_NAME_LEN) >= SIS_VOL_NAME_LEN) {
-			*errmsg = "volume name too long";
-			return -ENAMETOOLONG;
-		}
-		memcpy(sb->root.vol[0].name, cfg->name, strlen(cfg->name));
+	r = vol_args_ok(0, cfg->name);
+	if (r) {
+		*errmsg = "volume name too long";
+		return r;
 	}
+	vol_set_name(&sb->root.vol[0], cfg->name);
 	sb->root.alloc_cursor = cpu_to_le64(c->data_start + 1);
 	c->root = sb->root;
 	c->committed_root = c->root;
@@ -1002,6 +1018,17 @@ static struct sis_disk_volume *__vol_slot(struct sis_core *c, u32 id)
 	return NULL;
 }
 
+/* The volume named @name (not empty), in any state, or NULL. */
+static struct sis_disk_volume *__vol_named(struct sis_core *c, const char *name)
+{
+	struct sis_disk_volume *v;
+
+	for (v = c->root.vol; name && name[0] && v < c->root.vol + SIS_MAX_VOLUMES; v++)
+		if (v->flags && !strncmp(v->name, name, SIS_VOL_NAME_LEN))
+			return v;
+	return NULL;
+}
+
 /*
  * A free slot for a new volume @id named @name: -EEXIST (the id or the
  * name is taken), -ENOSPC (table full) or 0.
@@ -1011,26 +1038,14 @@ static int __vol_new_slot(struct sis_core *c, u32 id, const char *name,
 {
 	struct sis_disk_volume *v;
 
-	if (__vol_slot(c, id))
+	if (__vol_slot(c, id) || __vol_named(c, name))
 		return -EEXIST;
-	for (v = c->root.vol; name && name[0] && v < c->root.vol + SIS_MAX_VOLUMES; v++)
-		if (v->flags && !strncmp(v->name, name, SIS_VOL_NAME_LEN))
-			return -EEXIST;
 	for (v = c->root.vol; v < c->root.vol + SIS_MAX_VOLUMES; v++)
 		if (!v->flags) {
 			*vp = v;
 			return 0;
 		}
 	return -ENOSPC;
-}
-
-static int vol_args_ok(u32 id, const char *name)
-{
-	if (id > SIS_VOL_ID_MAX)
-		return -EINVAL;
-	if (name && strnlen(name, SIS_VOL_NAME_LEN) >= SIS_VOL_NAME_LEN)
-		return -ENAMETOOLONG;
-	return 0;
 }
 
 static void __vol_fill(struct sis_core *c, struct sis_disk_volume *v, u32 id,
@@ -1040,9 +1055,7 @@ static void __vol_fill(struct sis_core *c, struct sis_disk_volume *v, u32 id,
 	v->flags = cpu_to_le32(SIS_VOL_USED);
 	v->origin = cpu_to_le32(origin);
 	v->create_seq = cpu_to_le64(c->seq);
-	memset(v->name, 0, sizeof(v->name));
-	if (name)	/* its length was checked: the NUL stays */
-		memcpy(v->name, name, strnlen(name, SIS_VOL_NAME_LEN - 1));
+	vol_set_name(v, name);
 	le32_add_cpu(&c->root.nr_volumes, 1);
 	c->root_dirty = true;
 }
@@ -1258,18 +1271,13 @@ int sis_core_volume_next(struct sis_core *c, u32 *id)
 int sis_core_volume_find(struct sis_core *c, const char *name, u32 *id)
 {
 	struct sis_disk_volume *v;
-	int r = -ENOENT;
 
 	mutex_lock(&c->lock);
-	for (v = c->root.vol; v < c->root.vol + SIS_MAX_VOLUMES; v++)
-		if (v->flags && name[0] &&
-		    !strncmp(v->name, name, SIS_VOL_NAME_LEN)) {
-			*id = le32_to_cpu(v->id);
-			r = 0;
-			break;
-		}
+	v = __vol_named(c, name);
+	if (v)
+		*id = le32_to_cpu(v->id);
 	mutex_unlock(&c->lock);
-	return r;
+	return v ? 0 : -ENOENT;
 }
 
 int sis_core_count_exclusive(struct sis_core *c, u32 id, u64 *exclusive)
