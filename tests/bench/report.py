@@ -319,6 +319,78 @@ def summary_table(res, w):
         w("| %s | %s |" % (label, " | ".join(cells)))
     w("")
 
+TARGET_NOTES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "targets-notes.md")
+
+
+def targets_section(res, w):
+    """Issues 11 and 12: each numeric target, the figure of this run, met or not."""
+    S, H, order = res["summary"], res["headline"], res["targets"]
+    if "sis" not in order:
+        return
+    rows = []
+
+    def ratio(key, t="sis"):
+        return ((S.get(key) or {}).get(t) or {}).get("ratio_to_linear")
+
+    def add(issue, what, val, goal, ok, fmtv="%.2fx"):
+        rows.append((issue, what, fmtv % val if val is not None else "-", goal,
+                     "-" if ok is None else ("met" if ok else "**not met**")))
+
+    for job, goal in (("seqwrite_dedupe0", 0.8), ("seqwrite_dedupe50", 1.0),
+                      ("seqwrite_dedupe90", 1.2), ("seqread", 0.9), ("randread4k_qd32", 0.9)):
+        v = ratio("raw/" + job)
+        add(11, "raw %s vs linear" % JOB_LABEL[job], v, ">= %.1fx" % goal,
+            None if v is None else v >= goal)
+    v, vv = ratio("raw/seqwrite_dedupe50"), ratio("raw/seqwrite_dedupe50", "vdo")
+    x = v / vv if v and vv else None
+    add(11, "raw seq write 128k, dedupe 50%, vs dm-vdo", x, ">= 3x", None if x is None else x >= 3)
+    v = ratio("ext4/copies_read_cold")
+    d = (S.get("ext4/copies_read_cold") or {}).get("sis") or {}
+    one = None
+    if d.get("io_mib") and d.get("backing_read_mib") and d.get("copies"):
+        one = d["backing_read_mib"]["median"] * d["copies"][0] / d["io_mib"]["median"]
+    add(11, "ext4 K identical files cold read vs linear", v, ">= 1.0x", None if v is None else v >= 1.0)
+    add(11, "  its disk reads, in copies of one file", one, "about 1", None if one is None else one < 1.2, "%.2f")
+    v = H.get("sis", {}).get("randrw_scaling")
+    add(11, "randrw 4k qd32: IOPS with 4 jobs / 1 job", v, "> 1.0x", None if v is None else v > 1.0)
+    sc = res.get("scale") or []
+    if len(sc) > 1:
+        a, b = (sc[0].get("dedupe0") or {}).get("mib_s"), (sc[-1].get("dedupe0") or {}).get("mib_s")
+        x = b / a if a and b else None
+        add(12, "unique write at %s / at %s" % (sc[-1]["size"], sc[0]["size"]), x, ">= 0.8x",
+            None if x is None else x >= 0.8)
+        last = sc[-1]
+        tib = (last.get("disk_bytes") or 0) / float(1 << 40)
+        if tib and last.get("index_ram_created", -1) >= 0:
+            x = last["index_ram_created"] / MiB / tib
+            add(12, "index RAM per TiB (%s device)" % last["size"], x, "<= 256 MiB", x <= 256, "%.0f MiB")
+    cs = res.get("core_scale") or {}
+    if cs.get("unique_us") is not None:
+        n = "{:,}".format(cs.get("blocks", 0))
+        add(12, "bench-core, %s blocks on a file: unique us/block" % n, cs["unique_us"], "<= 1.0",
+            cs["unique_us"] <= 1.0, "%.2f")
+        if cs.get("dup_us") is not None:
+            add(12, "bench-core, %s blocks on a file: dup us/block" % n, cs["dup_us"], "<= 0.5",
+                cs["dup_us"] <= 0.5, "%.2f")
+    v = H.get("sis", {}).get("long_slow_ios")
+    if v is not None:
+        add(12, "long unique 4k write: writes over 100 ms", v, "0", v == 0, "%d")
+    if not rows:
+        return
+    w("## Targets of issues 11 and 12")
+    w("")
+    w("Each figure is from this run (sections below); ratios are to dm-linear on the same job.")
+    w("")
+    w("| issue | target | this run | goal | |")
+    w("|---|---|---|---|---|")
+    for r in rows:
+        w("| %s | %s | %s | %s | %s |" % r)
+    w("")
+    if os.path.exists(TARGET_NOTES):
+        with open(TARGET_NOTES) as f:
+            w(f.read().rstrip())
+        w("")
+
 
 def last_rec(res, layer, job, t):
     """The job record of target t from the last run that has one."""
@@ -572,6 +644,7 @@ def markdown(res):
 
     errs = res["errors"]
     summary_table(res, w)
+    targets_section(res, w)
     if errs or not res["complete"] or res["unparsed_lines"] or res["vm_run_problems"]:
         w("## Failures")
         w("")
