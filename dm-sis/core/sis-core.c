@@ -635,14 +635,16 @@ static int __vol_range(struct sis_core *c, u32 id, u64 lblock, u64 count,
 }
 
 /*
- * The arguments of one look-up (@refs NULL: an unmapped block is
- * -ENODATA) or read_begin, run by __sis_op_run(): blocks before @done are
- * resolved (kept across runs).
+ * One look-up (@refs NULL: an unmapped block is -ENODATA) or read_begin,
+ * run by __sis_op_run().  Every run resolves all the blocks again: the
+ * mappings must come from the lock hold that counts the reader (a block
+ * looked up before c->lock was dropped for a read may be freed and reused
+ * meanwhile); the pages of earlier runs are still cached.
  */
 struct lookup_op {
 	u32 vol;
 	u64 lblock;
-	unsigned int nr, done;
+	unsigned int nr;
 	u64 *pblocks;
 	u32 *refs;
 };
@@ -653,28 +655,29 @@ static int __lookup_run(struct sis_core *c, void *arg)
 	struct sis_disk_volume *v;
 	struct sis_disk_rc *rc;
 	struct sis_page *pg;
+	unsigned int i;
 	bool shared;
-	u64 *pb;
 	int r;
 
 	r = c->mode == SIS_MODE_FAIL ? -EIO :
 		__vol_range(c, a->vol, a->lblock, a->nr, &v);
-	while (!r && a->done < a->nr) {
-		pb = &a->pblocks[a->done];
+	for (i = 0; !r && i < a->nr; i++) {
 		shared = false;
-		r = __sis_map_lookup(c, v, a->lblock + a->done, pb, NULL, &shared);
-		if (r == -ENODATA && a->refs) {
-			*pb = 0;
-			a->refs[a->done] = 0;
+		r = __sis_map_lookup(c, v, a->lblock + i, &a->pblocks[i], NULL,
+				     &shared);
+		if (!a->refs)
+			continue;	/* a look-up: -ENODATA is its answer */
+		a->refs[i] = 0;
+		if (r == -ENODATA) {
+			a->pblocks[i] = 0;
 			r = 0;
-		} else if (!r && a->refs) {
-			r = __sis_rc_get(c, *pb, &pg, &rc);
-			/* under a shared map page, another volume maps it too */
-			if (!r)
-				a->refs[a->done] = le32_to_cpu(rc->refcount) + shared;
+			continue;
 		}
 		if (!r)
-			a->done++;
+			r = __sis_rc_get(c, a->pblocks[i], &pg, &rc);
+		/* under a shared map page, another volume maps it too */
+		if (!r)
+			a->refs[i] = le32_to_cpu(rc->refcount) + shared;
 	}
 	return r;
 }

@@ -25,6 +25,7 @@ static struct {
 	bool stale_hook;
 	u64 stale_lblock;
 	u32 stale_seed;
+	bool no_ckpt;		/* only overwrite and commit */
 	int hook_err;
 } G;
 
@@ -58,6 +59,8 @@ static void stale_step(void *buf)
 	G.hook_err = fx_write(f, G.stale_lblock, G.stale_seed);
 	if (!G.hook_err)
 		G.hook_err = sis_core_commit(f->c);
+	if (G.no_ckpt)
+		return;
 	if (!G.hook_err)
 		force_checkpoint(f->c);
 	sis_core_drop_cache(f->c);
@@ -246,5 +249,48 @@ TEST(nowait_read_begin_misses_without_reading)
 	ASSERT_OK(sis_core_read_begin(f.c, 0, 77, 1, pb, refs, true, &ticket));
 	sis_core_read_end(f.c, ticket);
 	G.armed = false;
+	fx_destroy(&f);
+}
+
+/*
+ * read_begin of two blocks, the second one's leaf not cached: while it is
+ * read without the lock, the first block is overwritten and the commit
+ * frees (and releases) its old block.  The mappings returned come from the
+ * lock hold that counts the reader, so the first is the new block.
+ */
+TEST(read_begin_maps_from_its_reader_hold)
+{
+	u8 want[SIS_BLOCK_SIZE], got[SIS_BLOCK_SIZE];
+	u64 old, pb[2], l = SIS_MAP_FANOUT - 1;	/* l + 1: the next leaf */
+	unsigned int ticket;
+	u32 refs[2];
+	struct fx f;
+
+	fx_format_journal(&f, PHYS, LOGICAL, JOURNAL);
+	ASSERT_OK(fx_write(&f, l, 1));
+	ASSERT_OK(fx_write(&f, l + 1, 2));
+	ASSERT_OK(sis_core_lookup(f.c, 0, l, &old));
+	open_small(&f, 4);
+	sis_core_drop_cache(f.c);
+	/* l's path and refcount page cached, l + 1's leaf not */
+	ASSERT_OK(sis_core_read_begin(f.c, 0, l, 1, pb, refs, false, &ticket));
+	sis_core_read_end(f.c, ticket);
+	ASSERT_EQ(pb[0], old);
+	G.stale_hook = true;
+	G.no_ckpt = true;
+	G.stale_lblock = l;
+	G.stale_seed = 3;
+	ASSERT_OK(sis_core_read_begin(f.c, 0, l, 2, pb, refs, false, &ticket));
+	ASSERT_OK(G.hook_err);
+	ASSERT_TRUE(!G.stale_hook);	/* the hook ran */
+	ASSERT_NE(pb[0], old);
+	ASSERT_OK(memdev_read(f.d, pb[0], got));
+	gen_block(3, want);
+	ASSERT_TRUE(!memcmp(got, want, SIS_BLOCK_SIZE));
+	ASSERT_OK(memdev_read(f.d, pb[1], got));
+	gen_block(2, want);
+	ASSERT_TRUE(!memcmp(got, want, SIS_BLOCK_SIZE));
+	sis_core_read_end(f.c, ticket);
+	fx_check_clean(&f);
 	fx_destroy(&f);
 }
