@@ -371,7 +371,8 @@ int __sis_op_run(struct sis_core *c, int (*fn)(struct sis_core *c, void *arg),
 			n = 0;
 			nstale = 0;
 		}
-		locked = nstale >= 2;
+		/* an administrative caller keeps c->lock for its commits too */
+		locked = nstale >= 2 || c->commit_held;
 		for (i = 0; i < min_t(unsigned int, n, SIS_FETCH_RING); i++)
 			locked |= ring[i] == c->miss_blk;
 		r = __sis_mc_fetch(c, locked, &stale);
