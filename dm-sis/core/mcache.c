@@ -40,8 +40,8 @@
  * between the steps of a range: __sis_op_step()).  A block missed again
  * within one step of an operation (evicted while the operation dropped
  * c->lock to commit), or a third stale image, is read under the lock: that
- * is what bounds the retries; __sis_mc_read() counts every read under the lock
- * (c->locked_md_reads).
+ * is what bounds the retries.  __sis_mc_read() counts every read under the
+ * lock (c->locked_md_reads).
  *
  * Staleness: the image read without the lock must be the block's newest
  * state whenever it is inserted.  A block that is not cached has its newest
@@ -347,8 +347,10 @@ static int __sis_mc_fetch(struct sis_core *c, bool locked, bool *stale)
  * Each miss is read and inserted by __sis_mc_fetch(), then @fn runs again
  * in the same lock hold.  The lock is dropped only for those reads (and by
  * @fn itself, at operation boundaries, for commits), so @fn must not hold
- * page pointers across its runs.  A block missed twice in one call is read
- * under the lock, which bounds the retries.
+ * page pointers across its runs.  A block missed again within one step
+ * (see __sis_op_step()), a third stale image, or any miss of a caller that
+ * holds commit_mutex with c->lock (c->commit_held) is read under the lock,
+ * which bounds the retries.
  *
  * Return: what @fn returned last, or the fetch's error (-ENOMEM, or a
  * metadata error).

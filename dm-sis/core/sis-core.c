@@ -664,7 +664,7 @@ static int __lookup_run(struct sis_core *c, void *arg)
 	for (i = 0; !r && i < a->nr; i++) {
 		shared = false;
 		r = __sis_map_lookup(c, v, a->lblock + i, &a->pblocks[i], NULL,
-				     &shared);
+				     a->refs ? &shared : NULL);
 		if (!a->refs)
 			continue;	/* a look-up: -ENODATA is its answer */
 		a->refs[i] = 0;
