@@ -445,28 +445,34 @@ static int __leaf_clear(struct sis_core *c, struct sis_page *pg, u32 from,
 }
 
 /**
- * __sis_map_unmap() - unmap [@lblock, @lblock + @count) of volume @id,
- * dropping refs
+ * __sis_map_unmap() - unmap [*@lblock, @end) of volume @id, dropping refs
+ * @lblock: in: where to start; out: the first block not yet unmapped (the
+ *          range before it is done, also when an error stops it)
  *
  * Absent subtrees are skipped whole; shared leaves are copied first.  May
  * commit between leaves, dropping c->lock meanwhile (__sis_commit_room()),
- * so the volume is looked up again after each.
+ * so the volume is looked up again after each.  Trims the cache between
+ * leaves (__sis_op_step(): a range may cover many), never before the
+ * first, so a run of __sis_op_run() finds the page it fetched.
  *
- * Return: 0, -ENOENT (the volume went away meanwhile), -ENOMEM, or a
- * metadata error.
+ * Return: 0, -ENOENT (the volume went away meanwhile), -ENOMEM,
+ * SIS_MISS (see __sis_op_run()), or a metadata error.
  */
-int __sis_map_unmap(struct sis_core *c, u32 id, u64 lblock, u64 count)
+int __sis_map_unmap(struct sis_core *c, u32 id, u64 *lblock, u64 end)
 {
-	u64 end = lblock + count, room = 0;
+	u64 room = 0;
+	bool first = true;
 	int r;
 
-	while (lblock < end) {
+	while (*lblock < end) {
 		struct sis_disk_volume *v;
 		struct sis_page *leaf;
 		u64 skip, rem, cleared = 0;
 		u32 n;
 
-		__sis_mc_shrink(c);
+		if (!first)
+			__sis_op_step(c);
+		first = false;
 		r = __sis_commit_room(c, room);
 		if (r)
 			return r;
@@ -474,9 +480,9 @@ int __sis_map_unmap(struct sis_core *c, u32 id, u64 lblock, u64 count)
 		v = __sis_vol_find(c, id);
 		if (!v)
 			return -ENOENT;
-		r = __sis_map_leaf(c, v, lblock, SIS_MAP_CLEAR, &leaf, &skip, NULL);
+		r = __sis_map_leaf(c, v, *lblock, SIS_MAP_CLEAR, &leaf, &skip, NULL);
 		if (r == -ENODATA) {
-			lblock += skip;
+			*lblock += skip;
 			continue;
 		}
 		if (r == -EAGAIN) {
@@ -485,8 +491,8 @@ int __sis_map_unmap(struct sis_core *c, u32 id, u64 lblock, u64 count)
 		}
 		if (r)
 			return r;
-		div64_u64_rem(lblock, SIS_MAP_FANOUT, &rem);
-		n = min_t(u64, end - lblock, SIS_MAP_FANOUT - rem);
+		div64_u64_rem(*lblock, SIS_MAP_FANOUT, &rem);
+		n = min_t(u64, end - *lblock, SIS_MAP_FANOUT - rem);
 		/*
 		 * A full transaction stops it: commit at the top of the loop,
 		 * which holds no page (the commit may drop c->lock); the
@@ -496,7 +502,7 @@ int __sis_map_unmap(struct sis_core *c, u32 id, u64 lblock, u64 count)
 		v->nr_mapped = cpu_to_le64(le64_to_cpu(v->nr_mapped) - cleared);
 		if (r < 0)
 			return r;
-		lblock += r - rem;
+		*lblock += r - rem;
 	}
 	return 0;
 }

@@ -34,6 +34,11 @@
 #define SIS_TXN_MAX_PAGES	1024	/* cap of one transaction (N3) */
 #define SIS_PEND_WORDS		((SIS_RC_PER_PAGE + 63) / 64)
 #define SIS_DISCARD_RUNS	512	/* extents a discard round collects */
+/*
+ * A metadata cache miss under c->no_io (mcache.c).  Not -EWOULDBLOCK, which
+ * is -EAGAIN, the block map's "commit for room and retry".
+ */
+#define SIS_MISS		(-EINPROGRESS)
 
 /**
  * struct sis_page - a metadata block held in RAM (mcache.c)
@@ -225,11 +230,19 @@ struct sis_core {
 	 * readers[read_epoch & 1], under c->lock, and leaves without it
 	 * (sis_core_read_end()).  read_epoch is protected by c->lock;
 	 * readers[] are atomics.  @no_io: the operation in progress must not
-	 * read metadata (a nowait look-up).
+	 * read metadata under c->lock (a nowait look-up, or a run of
+	 * __sis_op_run()); a miss then records @miss_blk and @miss_type.
+	 * @md_gen: bumped before anything can make a block's home image newer
+	 * than an uncached copy read earlier (checkpoint, recovery, rollback;
+	 * see mcache.c).
 	 */
 	unsigned int read_epoch;
 	atomic_t readers[2];
 	bool no_io;
+	u32 miss_type;
+	u64 miss_blk;
+	u64 md_gen;
+	u64 op_steps;			/* __sis_op_step() calls */
 
 	bool abort_pending;		/* reload committed state at op end */
 	bool abort_check;		/* ...and set needs_check on disk */
@@ -251,6 +264,8 @@ struct sis_core {
 	u64 commits;
 	u64 index_lookups, index_hits, index_stale;
 	u64 index_hook_loads;		/* rc pages read for a hook hit */
+	u64 locked_md_reads;		/* cache misses read under c->lock */
+	u64 md_stale_reads;		/* unlocked reads dropped as stale */
 };
 
 /* sis-core.c */
@@ -284,6 +299,9 @@ void __sis_mc_drop_all(struct sis_core *c);
 void __sis_mc_drop_clean(struct sis_core *c);
 void __sis_mc_recycle_all(struct sis_core *c);
 void __sis_mc_free_spare(struct sis_core *c);
+int __sis_op_run(struct sis_core *c, int (*fn)(struct sis_core *c, void *arg),
+		 void *arg);
+void __sis_op_step(struct sis_core *c);
 
 /* journal.c */
 int sis_journal_alloc(struct sis_core *c);
@@ -363,7 +381,7 @@ int __sis_map_prepare(struct sis_core *c, struct sis_disk_volume *v,
 		      u64 lblock, u64 *old);
 int __sis_map_set(struct sis_core *c, struct sis_disk_volume *v, u64 lblock,
 		  u64 pblock, u64 *old);
-int __sis_map_unmap(struct sis_core *c, u32 id, u64 lblock, u64 count);
+int __sis_map_unmap(struct sis_core *c, u32 id, u64 *lblock, u64 end);
 int __sis_map_grow(struct sis_core *c, struct sis_disk_volume *v,
 		   u64 logical_blocks);
 int __sis_map_free_step(struct sis_core *c, struct sis_disk_volume *v);

@@ -271,6 +271,7 @@ static int __ckpt_run(struct sis_core *c, bool unlocked)
 
 	if (WARN_ON(c->frozen))
 		return -EINVAL;
+	c->md_gen++;	/* home images change: see mcache.c, staleness */
 	for (i = 0; i < ARRAY_SIZE(lists); i++)
 		list_for_each_entry(pg, lists[i], list) {
 			if (!pg->needs_ckpt)
@@ -640,6 +641,24 @@ int sis_commit_run(struct sis_core *c, bool flush)
 	return r;
 }
 
+/*
+ * Commit from inside an operation, at one of its boundaries: drop c->lock
+ * and run sis_commit_run().  Other operations run meanwhile, so the
+ * operation's c->no_io (see __sis_op_run()) is put aside and restored.
+ */
+static int __sis_commit_unlocked(struct sis_core *c)
+{
+	bool no_io = c->no_io;
+	int r;
+
+	c->no_io = false;
+	mutex_unlock(&c->lock);
+	r = sis_commit_run(c, false);
+	mutex_lock(&c->lock);
+	c->no_io = no_io;
+	return r;
+}
+
 /**
  * __sis_txn_full() - has the running transaction reached its limit?
  */
@@ -672,9 +691,7 @@ int __sis_commit_if_full(struct sis_core *c)
 		if (c->mode != SIS_MODE_WRITE)
 			break;
 		dropped = true;
-		mutex_unlock(&c->lock);
-		r = sis_commit_run(c, false);
-		mutex_lock(&c->lock);
+		r = __sis_commit_unlocked(c);
 		if (r)
 			return r;
 	}
@@ -712,9 +729,7 @@ int __sis_commit_room(struct sis_core *c, u64 pages)
 		return r;
 	if (c->commit_held)
 		return __sis_commit(c);
-	mutex_unlock(&c->lock);
-	r = sis_commit_run(c, false);
-	mutex_lock(&c->lock);
+	r = __sis_commit_unlocked(c);
 	if (!r && c->mode != SIS_MODE_WRITE)
 		r = c->aborted ? -EIO : -EROFS;
 	return r;
@@ -848,6 +863,7 @@ int __sis_journal_recover(struct sis_core *c, bool write, bool tolerate_damage)
 	u64 replayed = 0;
 	int r;
 
+	c->md_gen++;	/* the cache's content is reloaded: see mcache.c */
 	c->seq = le64_to_cpu(c->sb.tail_seq);
 	c->tail = le64_to_cpu(c->sb.tail_block);
 	c->head = c->tail;

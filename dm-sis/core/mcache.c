@@ -23,6 +23,44 @@
  * Every block read is verified: its checksum (seeded per type and per
  * device), its type and its own block number.  Index pages that are all
  * zeros are empty buckets, never an error.
+ *
+ * Misses are read without c->lock.  The common entry points run their work
+ * through __sis_op_run() with c->no_io set: a miss records the block
+ * (c->miss_blk, c->miss_type) and fails with SIS_MISS at the very spot
+ * where the page allocation for it could fail with -ENOMEM.  Every caller
+ * already leaves a consistent state on -ENOMEM there (each step does what
+ * can fail before its first change; a range stops between blocks), so the
+ * operation may simply be run again.  __sis_mc_fetch() drops c->lock, reads
+ * and verifies the block into a page of its own (GFP_NOIO, as every page of
+ * this cache; failing, the operation fails with -ENOMEM and changes
+ * nothing, as it would have under the lock), retakes the lock and inserts
+ * the page unless the block got cached meanwhile (the cached copy is never
+ * older).  The same lock hold then runs the operation again; nothing is
+ * evicted before it uses the page (eviction happens only at op begin, and
+ * between the steps of a range: __sis_op_step()).  A block missed again
+ * within one step of an operation (evicted while the operation dropped
+ * c->lock to commit), or a third stale image, is read under the lock: that
+ * is what bounds the retries.  __sis_mc_read() counts every read under the
+ * lock (c->locked_md_reads).
+ *
+ * Staleness: the image read without the lock must be the block's newest
+ * state whenever it is inserted.  A block that is not cached has its newest
+ * state at home: dirty, committing and committed-not-at-home pages never
+ * leave the cache, and a page leaves mc_ckpt only after its checkpoint
+ * write completed.  So when the miss was recorded no write of the block
+ * was in flight, and the home image can become newer only by a checkpoint
+ * that starts afterwards (the block is cached, changed and committed by
+ * another operation meanwhile, then written home and evicted) or by a
+ * wholesale change of the cache (the rollback of an abort, recovery,
+ * repair).  Each of those bumps c->md_gen under c->lock before it writes
+ * anything home or changes what the cache holds; __sis_mc_fetch() samples
+ * it before dropping the lock and drops its page if it moved, and the
+ * operation runs again.  A block freed and reused meanwhile needs such a
+ * checkpoint too: a map page is allocatable again only after the
+ * checkpoint following the commit that freed it (pend_ckpt); refcount
+ * pages never move.  A read or verification error is reported only if
+ * c->md_gen did not move and the block is still not cached: an error while
+ * the block was being rewritten is retried instead.
  */
 #include <linux/kernel.h>
 #include <linux/slab.h>
@@ -106,6 +144,28 @@ static struct sis_page *__mc_find(struct sis_core *c, u64 blocknr)
 	return NULL;
 }
 
+/* A page not in the cache: with or without c->lock. */
+static struct sis_page *mc_page_alloc(void)
+{
+	struct sis_page *pg = kzalloc(sizeof(*pg), GFP_NOIO);
+
+	if (!pg)
+		return NULL;
+	pg->data = kmalloc(SIS_BLOCK_SIZE, GFP_NOIO);
+	if (!pg->data) {
+		kfree(pg);
+		return NULL;
+	}
+	return pg;
+}
+
+static void mc_page_free(struct sis_page *pg)
+{
+	kfree(pg->cimg);
+	kfree(pg->data);
+	kfree(pg);
+}
+
 static void mc_free(struct sis_core *c, struct sis_page *pg)
 {
 	hlist_del(&pg->node);
@@ -113,9 +173,18 @@ static void mc_free(struct sis_core *c, struct sis_page *pg)
 	if (pg->dirty)
 		c->mc_nr_dirty--;
 	c->mc_pages--;
-	kfree(pg->cimg);
-	kfree(pg->data);
-	kfree(pg);
+	mc_page_free(pg);
+}
+
+/* Enter the clean, unlinked page @pg as block @blocknr of @type. */
+static void __mc_link(struct sis_core *c, struct sis_page *pg, u64 blocknr,
+		      u32 type)
+{
+	pg->blocknr = blocknr;
+	pg->type = type;
+	hlist_add_head(&pg->node, mc_bucket(c, blocknr));
+	list_add_tail(&pg->list, &c->mc_lru);
+	c->mc_pages++;
 }
 
 static struct sis_page *__mc_alloc(struct sis_core *c, u64 blocknr, u32 type)
@@ -130,20 +199,11 @@ static struct sis_page *__mc_alloc(struct sis_core *c, u64 blocknr, u32 type)
 		memset(pg, 0, sizeof(*pg));
 		pg->data = data;
 	} else {
-		pg = kzalloc(sizeof(*pg), GFP_NOIO);
+		pg = mc_page_alloc();
 		if (!pg)
 			return NULL;
-		pg->data = kmalloc(SIS_BLOCK_SIZE, GFP_NOIO);
-		if (!pg->data) {
-			kfree(pg);
-			return NULL;
-		}
 	}
-	pg->blocknr = blocknr;
-	pg->type = type;
-	hlist_add_head(&pg->node, mc_bucket(c, blocknr));
-	list_add_tail(&pg->list, &c->mc_lru);
-	c->mc_pages++;
+	__mc_link(c, pg, blocknr, type);
 	return pg;
 }
 
@@ -164,7 +224,9 @@ struct sis_page *__sis_mc_peek(struct sis_core *c, u64 blocknr)
  * other caller uses __sis_mc_get().
  *
  * Return: 0, -EILSEQ (checksum, type or location mismatch), -EIO, -ENOMEM,
- * -EWOULDBLOCK (not cached while c->no_io is set: a nowait look-up).
+ * SIS_MISS (not cached while c->no_io is set: the block is recorded in
+ * c->miss_blk and c->miss_type for __sis_mc_fetch(), or a nowait look-up
+ * fails).
  */
 int __sis_mc_read(struct sis_core *c, u64 blocknr, u32 type,
 		  struct sis_page **out)
@@ -181,11 +243,15 @@ int __sis_mc_read(struct sis_core *c, u64 blocknr, u32 type,
 		return 0;
 	}
 
-	if (c->no_io)
-		return -EWOULDBLOCK;	/* a nowait look-up: not cached */
+	if (c->no_io) {
+		c->miss_blk = blocknr;
+		c->miss_type = type;
+		return SIS_MISS;
+	}
 	pg = __mc_alloc(c, blocknr, type);
 	if (!pg)
 		return -ENOMEM;
+	c->locked_md_reads++;
 	r = c->ops.read(c->ops.ctx, blocknr, pg->data);
 	if (!r)
 		r = sis_block_verify(c, pg->data, type, blocknr);
@@ -195,6 +261,15 @@ int __sis_mc_read(struct sis_core *c, u64 blocknr, u32 type,
 	}
 	*out = pg;
 	return 0;
+}
+
+/* A block that failed to read or verify: a metadata error. */
+static int __mc_read_error(struct sis_core *c, u64 blocknr, u32 type, int r)
+{
+	sis_log(c, 3, "metadata block %llu (type %08x): %s",
+		(unsigned long long)blocknr, type,
+		r == -EILSEQ ? "checksum, type or location mismatch" : "read error");
+	return __sis_metadata_error(c, r, "metadata read");
 }
 
 /**
@@ -208,12 +283,112 @@ int __sis_mc_get(struct sis_core *c, u64 blocknr, u32 type,
 {
 	int r = __sis_mc_read(c, blocknr, type, out);
 
-	if (!r || r == -ENOMEM || r == -EWOULDBLOCK)
+	if (!r || r == -ENOMEM || r == SIS_MISS)
 		return r;
-	sis_log(c, 3, "metadata block %llu (type %08x): %s",
-		(unsigned long long)blocknr, type,
-		r == -EILSEQ ? "checksum, type or location mismatch" : "read error");
-	return __sis_metadata_error(c, r, "metadata read");
+	return __mc_read_error(c, blocknr, type, r);
+}
+
+/* Ring of the blocks one __sis_op_run() fetched, to tell a repeated miss. */
+#define SIS_FETCH_RING	8
+
+/*
+ * Read block c->miss_blk (of c->miss_type) into the cache, the verified
+ * image of its newest state, without c->lock unless @locked.  Called with
+ * c->lock held after an operation failed with SIS_MISS; returns with it
+ * held.  Return: 0 (run the operation again: the block is cached now, or
+ * the image went stale and is read again), -ENOMEM, or a metadata error.
+ */
+static int __sis_mc_fetch(struct sis_core *c, bool locked, bool *stale)
+{
+	u64 blocknr = c->miss_blk, gen = c->md_gen;
+	u32 type = c->miss_type;
+	struct sis_page *pg;
+	int r;
+
+	*stale = false;
+	if (locked) {
+		c->no_io = false;
+		r = __sis_mc_get(c, blocknr, type, &pg);
+		c->no_io = true;
+		return r;
+	}
+	mutex_unlock(&c->lock);
+	pg = mc_page_alloc();
+	r = -ENOMEM;
+	if (pg) {
+		r = c->ops.read(c->ops.ctx, blocknr, pg->data);
+		if (!r)
+			r = sis_block_verify(c, pg->data, type, blocknr);
+	}
+	mutex_lock(&c->lock);
+	if (!pg)
+		return r;
+	if (c->md_gen != gen) {
+		*stale = true;		/* the home image may be newer: again */
+		r = 0;
+	} else if (__mc_find(c, blocknr)) {
+		r = 0;			/* cached meanwhile: that copy wins */
+	} else if (!r) {
+		__mc_link(c, pg, blocknr, type);
+		return 0;
+	}
+	mc_page_free(pg);
+	return r ? __mc_read_error(c, blocknr, type, r) : 0;
+}
+
+/**
+ * __sis_op_run() - run @fn, reading the metadata it misses without c->lock
+ * @c:   the core, c->lock held (and held again on return)
+ * @fn:  the operation: under c->lock, with c->no_io set, it fails with
+ *       SIS_MISS on a metadata cache miss, leaving a consistent state
+ *       from which it may run again (as on -ENOMEM at the same point)
+ * @arg: passed to @fn, which may keep its progress there
+ *
+ * Each miss is read and inserted by __sis_mc_fetch(), then @fn runs again
+ * in the same lock hold.  The lock is dropped only for those reads (and by
+ * @fn itself, at operation boundaries, for commits), so @fn must not hold
+ * page pointers across its runs.  A block missed again within one step
+ * (see __sis_op_step()), a third stale image, or any miss of a caller that
+ * holds commit_mutex with c->lock (c->commit_held) is read under the lock,
+ * which bounds the retries.
+ *
+ * Return: what @fn returned last, or the fetch's error (-ENOMEM, or a
+ * metadata error).
+ */
+int __sis_op_run(struct sis_core *c, int (*fn)(struct sis_core *c, void *arg),
+		 void *arg)
+{
+	unsigned int n = 0, nstale = 0, i;
+	u64 ring[SIS_FETCH_RING], steps = c->op_steps;
+	bool locked, stale;
+	int r;
+
+	for (;;) {
+		c->no_io = true;
+		r = fn(c, arg);
+		if (r != SIS_MISS)
+			break;
+		if (c->op_steps != steps) {
+			steps = c->op_steps;	/* a step done: a fresh start */
+			n = 0;
+			nstale = 0;
+		}
+		/* an administrative caller keeps c->lock for its commits too */
+		locked = nstale >= 2 || c->commit_held;
+		for (i = 0; i < min_t(unsigned int, n, SIS_FETCH_RING); i++)
+			locked |= ring[i] == c->miss_blk;
+		r = __sis_mc_fetch(c, locked, &stale);
+		if (r)
+			break;
+		if (stale) {
+			nstale++;
+			c->md_stale_reads++;
+		} else {
+			ring[n++ % SIS_FETCH_RING] = c->miss_blk;
+		}
+	}
+	c->no_io = false;
+	return r;
 }
 
 /**
@@ -315,6 +490,19 @@ void __sis_mc_shrink(struct sis_core *c)
 }
 
 /**
+ * __sis_op_step() - an operation of many steps finished one: trim the cache
+ *
+ * For ranges (an unmap of many leaves), between the steps, holding no page
+ * pointer.  Pages fetched for the steps before may be evicted and read
+ * again by __sis_op_run() without counting as a repeated miss.
+ */
+void __sis_op_step(struct sis_core *c)
+{
+	c->op_steps++;
+	__sis_mc_shrink(c);
+}
+
+/**
  * __sis_mc_drop_clean() - evict every clean page
  */
 void __sis_mc_drop_clean(struct sis_core *c)
@@ -335,6 +523,7 @@ void __sis_mc_drop_all(struct sis_core *c)
 {
 	struct sis_page *pg, *tmp;
 
+	c->md_gen++;
 	list_for_each_entry_safe(pg, tmp, &c->mc_dirty, list)
 		mc_free(c, pg);
 	list_for_each_entry_safe(pg, tmp, &c->mc_ckpt, list)
@@ -359,6 +548,7 @@ void __sis_mc_recycle_all(struct sis_core *c)
 	struct sis_page *pg, *tmp;
 	unsigned int i;
 
+	c->md_gen++;
 	for (i = 0; i < ARRAY_SIZE(lists); i++)
 		list_for_each_entry_safe(pg, tmp, lists[i], list) {
 			hlist_del(&pg->node);

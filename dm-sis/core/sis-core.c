@@ -634,16 +634,63 @@ static int __vol_range(struct sis_core *c, u32 id, u64 lblock, u64 count,
 	return lblock < logical && count <= logical - lblock ? 0 : -EINVAL;
 }
 
+/*
+ * One look-up (@refs NULL: an unmapped block is -ENODATA) or read_begin,
+ * run by __sis_op_run().  Every run resolves all the blocks again: the
+ * mappings must come from the lock hold that counts the reader (a block
+ * looked up before c->lock was dropped for a read may be freed and reused
+ * meanwhile); the pages of earlier runs are still cached.
+ */
+struct lookup_op {
+	u32 vol;
+	u64 lblock;
+	unsigned int nr;
+	u64 *pblocks;
+	u32 *refs;
+};
+
+static int __lookup_run(struct sis_core *c, void *arg)
+{
+	struct lookup_op *a = arg;
+	struct sis_disk_volume *v;
+	struct sis_disk_rc *rc;
+	struct sis_page *pg;
+	unsigned int i;
+	bool shared;
+	int r;
+
+	r = c->mode == SIS_MODE_FAIL ? -EIO :
+		__vol_range(c, a->vol, a->lblock, a->nr, &v);
+	for (i = 0; !r && i < a->nr; i++) {
+		shared = false;
+		r = __sis_map_lookup(c, v, a->lblock + i, &a->pblocks[i], NULL,
+				     a->refs ? &shared : NULL);
+		if (!a->refs)
+			continue;	/* a look-up: -ENODATA is its answer */
+		a->refs[i] = 0;
+		if (r == -ENODATA) {
+			a->pblocks[i] = 0;
+			r = 0;
+			continue;
+		}
+		if (!r)
+			r = __sis_rc_get(c, a->pblocks[i], &pg, &rc);
+		/* under a shared map page, another volume maps it too */
+		if (!r)
+			a->refs[i] = le32_to_cpu(rc->refcount) + shared;
+	}
+	return r;
+}
+
 int sis_core_lookup(struct sis_core *c, u32 vol, u64 lblock, u64 *pblock)
 {
-	struct sis_disk_volume *v;
+	struct lookup_op a = { .vol = vol, .lblock = lblock, .nr = 1,
+			       .pblocks = pblock };
 	int r;
 
 	mutex_lock(&c->lock);
 	__sis_op_begin(c);
-	r = c->mode == SIS_MODE_FAIL ? -EIO : __vol_range(c, vol, lblock, 1, &v);
-	if (!r)
-		r = __sis_map_lookup(c, v, lblock, pblock, NULL, NULL);
+	r = __sis_op_run(c, __lookup_run, &a);
 	__sis_op_end(c);
 	mutex_unlock(&c->lock);
 	return r;
@@ -653,40 +700,29 @@ int sis_core_read_begin(struct sis_core *c, u32 vol, u64 lblock,
 			unsigned int nr, u64 *pblocks, u32 *refs, bool nowait,
 			unsigned int *ticket)
 {
-	struct sis_disk_volume *v;
-	struct sis_disk_rc *rc;
-	struct sis_page *pg;
-	unsigned int i;
-	bool shared;
+	struct lookup_op a = { .vol = vol, .lblock = lblock, .nr = nr,
+			       .pblocks = pblocks, .refs = refs };
 	int r;
 
 	if (!nowait)
 		mutex_lock(&c->lock);
 	else if (!mutex_trylock(&c->lock))
 		return -EWOULDBLOCK;
-	c->no_io = nowait;
 	__sis_op_begin(c);
-	r = c->mode == SIS_MODE_FAIL ? -EIO : __vol_range(c, vol, lblock, nr, &v);
-	for (i = 0; !r && i < nr; i++) {
-		refs[i] = 0;
-		shared = false;
-		r = __sis_map_lookup(c, v, lblock + i, &pblocks[i], NULL, &shared);
-		if (r == -ENODATA) {
-			pblocks[i] = 0;
-			r = 0;
-			continue;
-		}
-		if (!r)
-			r = __sis_rc_get(c, pblocks[i], &pg, &rc);
-		/* under a shared map page, another volume maps it too */
-		if (!r)
-			refs[i] = le32_to_cpu(rc->refcount) + shared;
+	if (nowait) {
+		/* a miss fails the look-up: the caller goes to its worker */
+		c->no_io = true;
+		r = __lookup_run(c, &a);
+		c->no_io = false;
+		if (r == SIS_MISS)
+			r = -EWOULDBLOCK;
+	} else {
+		r = __sis_op_run(c, __lookup_run, &a);
 	}
 	if (!r && ticket) {
 		*ticket = c->read_epoch & 1;
 		atomic_inc(&c->readers[*ticket]);
 	}
-	c->no_io = false;
 	/* a rollback reads metadata: a nowait caller leaves it to the next op */
 	if (!nowait)
 		__sis_op_end(c);
@@ -750,29 +786,47 @@ static int __candidate_valid(struct sis_core *c, u64 fp, u64 pblock)
 	return r == -EOVERFLOW ? -ENOENT : r;
 }
 
-int sis_core_find_dup(struct sis_core *c, u64 fp, u64 *pblock)
+struct find_dup_op {
+	u64 fp;
+	u64 *pblock;
+};
+
+/*
+ * Find and pin a valid candidate.  Before the pin it changes only the
+ * index (stale entries dropped, groups loaded into C), which is advice:
+ * a run cut short by a miss may run again.
+ */
+static int __find_dup_run(struct sis_core *c, void *arg)
 {
+	struct find_dup_op *a = arg;
 	u64 cand[4];
 	int n, r;
+
+	n = c->mode == SIS_MODE_FAIL ? -EIO :
+		__sis_index_find(c, a->fp, cand, ARRAY_SIZE(cand));
+	r = n < 0 ? n : -ENOENT;
+	/* the newest entry last: try candidates from there */
+	while (n > 0 && r == -ENOENT) {
+		*a->pblock = cand[--n];
+		r = __candidate_valid(c, a->fp, *a->pblock);
+		if (r == -ESTALE) {
+			c->index_stale++;
+			__sis_index_remove(c, a->fp, *a->pblock);
+			r = -ENOENT;
+		}
+	}
+	return r ? r : __sis_pin(c, *a->pblock, false);
+}
+
+int sis_core_find_dup(struct sis_core *c, u64 fp, u64 *pblock)
+{
+	struct find_dup_op a = { .fp = fp, .pblock = pblock };
+	int r;
 
 	mutex_lock(&c->lock);
 	__sis_op_begin(c);
 	c->index_lookups++;
-	n = c->mode == SIS_MODE_FAIL ? -EIO :
-		__sis_index_find(c, fp, cand, ARRAY_SIZE(cand));
-	r = n < 0 ? n : -ENOENT;
-	/* the newest entry last: try candidates from there */
-	while (n > 0 && r == -ENOENT) {
-		*pblock = cand[--n];
-		r = __candidate_valid(c, fp, *pblock);
-		if (r == -ESTALE) {
-			c->index_stale++;
-			__sis_index_remove(c, fp, *pblock);
-			r = -ENOENT;
-		}
-	}
-	if (!r)
-		r = __sis_pin(c, *pblock, false);
+	r = __sis_op_run(c, __find_dup_run, &a);
 	if (!r)
 		c->index_hits++;
 	__sis_op_end(c);
@@ -804,28 +858,48 @@ static int __sis_alloc_one(struct sis_core *c, u64 fp, u64 *pblock)
 	return r;
 }
 
+/* An allocation run: blocks before @done are allocated (kept across runs). */
+struct alloc_op {
+	const u64 *fps;
+	u64 *pblocks;
+	unsigned int n, done;
+};
+
+/*
+ * Each block is allocated whole or not at all; a miss in the allocator's
+ * scan leaves at most summary bits set and groups entering use (fresh
+ * refcount pages), both consistent whether or not a block is allocated.
+ */
+static int __alloc_run(struct sis_core *c, void *arg)
+{
+	struct alloc_op *a = arg;
+	int r = __sis_check_writable(c);
+
+	while (!r && a->done < a->n) {
+		r = __sis_alloc_one(c, a->fps[a->done], &a->pblocks[a->done]);
+		if (!r)
+			a->done++;
+	}
+	return r;
+}
+
 int sis_core_alloc_run(struct sis_core *c, const u64 *fps, unsigned int n,
 		       u64 *pblocks)
 {
-	unsigned int i = 0;
+	struct alloc_op a = { .fps = fps, .pblocks = pblocks, .n = n };
 	int r;
 
 	mutex_lock(&c->lock);
 	__sis_op_begin(c);
-	r = __sis_check_writable(c);
-	while (!r && i < n) {
-		r = __sis_alloc_one(c, fps[i], &pblocks[i]);
-		if (!r)
-			i++;
-	}
-	if (r == -ENOSPC && i)
+	r = __sis_op_run(c, __alloc_run, &a);
+	if (r == -ENOSPC && a.done)
 		r = 0;			/* a part: the caller waits for the rest */
 	if (r)
-		while (i)
-			__sis_unpin(c, pblocks[--i]);
+		while (a.done)
+			__sis_unpin(c, pblocks[--a.done]);
 	__sis_op_end(c);
 	mutex_unlock(&c->lock);
-	return r ? r : (int)i;
+	return r ? r : (int)a.done;
 }
 
 int sis_core_alloc(struct sis_core *c, u64 fp, u64 *pblock)
@@ -835,29 +909,43 @@ int sis_core_alloc(struct sis_core *c, u64 fp, u64 *pblock)
 	return r < 0 ? r : 0;
 }
 
-int sis_core_map(struct sis_core *c, u32 vol, u64 lblock, u64 pblock)
+struct map_op {
+	u32 vol;
+	u64 lblock, pblock;
+	u64 room;		/* transaction room a map page copy asked for */
+};
+
+/*
+ * Everything that can miss (the map path, the refcount pages of the path,
+ * of the old and of the new block, the allocator's scan for new map pages)
+ * runs before the first change, as everything that can fail for memory
+ * does: a miss leaves at most levels copied or created and pages dirty
+ * but unchanged, which is consistent, and the run starts again.
+ */
+static int __map_run(struct sis_core *c, void *arg)
 {
+	struct map_op *a = arg;
 	struct sis_disk_volume *v = NULL;
-	u64 old, room = 0;
+	u64 old, lblock = a->lblock, pblock = a->pblock;
 	int r;
 
-	mutex_lock(&c->lock);
-	__sis_op_begin(c);
 	r = __sis_check_writable(c);
 	if (!r && WARN_ON(!__sis_pin_find(c, pblock)))
 		r = -EINVAL;
 	/* copying shared map pages may need commits between the levels */
-	do {
+	while (!r) {
+		r = __sis_commit_room(c, a->room);
 		if (!r)
-			r = __sis_commit_room(c, room);
-		if (!r)
-			r = __vol_range(c, vol, lblock, 1, &v);
+			r = __vol_range(c, a->vol, lblock, 1, &v);
 		if (!r)
 			r = __sis_map_prepare(c, v, lblock, &old);
-		room = c->map_room;
-	} while (r == -EAGAIN);
+		if (r != -EAGAIN)
+			break;
+		a->room = c->map_room;
+		r = 0;
+	}
 	if (r || old == pblock)
-		goto out;
+		return r;
 	/*
 	 * Everything that can fail for memory before the map changes: the
 	 * old block's refcount page is cached and dirty from here on, so its
@@ -868,19 +956,27 @@ int sis_core_map(struct sis_core *c, u32 vol, u64 lblock, u64 pblock)
 	if (!r)
 		r = __sis_ref_inc(c, pblock);
 	if (r)
-		goto out;
+		return r;
 	r = __sis_map_set(c, v, lblock, pblock, &old);
-	if (r) {
-		r = __sis_metadata_error(c, r, "map");
-		goto out;
-	}
+	if (r)
+		return __sis_metadata_error(c, r, "map");
 	if (old)
 		r = __sis_ref_dec(c, old);
 	else
 		v->nr_mapped = cpu_to_le64(le64_to_cpu(v->nr_mapped) + 1);
 	if (r)
 		r = __sis_metadata_error(c, r == -ENOMEM ? -EIO : r, "map");
-out:
+	return r;
+}
+
+int sis_core_map(struct sis_core *c, u32 vol, u64 lblock, u64 pblock)
+{
+	struct map_op a = { .vol = vol, .lblock = lblock, .pblock = pblock };
+	int r;
+
+	mutex_lock(&c->lock);
+	__sis_op_begin(c);
+	r = __sis_op_run(c, __map_run, &a);
 	__sis_op_end(c);
 	mutex_unlock(&c->lock);
 	return r;
@@ -894,8 +990,23 @@ void sis_core_unpin(struct sis_core *c, u64 pblock)
 	mutex_unlock(&c->lock);
 }
 
+/* An unmap: blocks before @lblock are done (kept across runs). */
+struct unmap_op {
+	u32 vol;
+	u64 lblock, end;
+};
+
+static int __unmap_run(struct sis_core *c, void *arg)
+{
+	struct unmap_op *a = arg;
+	int r = __sis_check_writable(c);
+
+	return r ? r : __sis_map_unmap(c, a->vol, &a->lblock, a->end);
+}
+
 int sis_core_unmap(struct sis_core *c, u32 vol, u64 lblock, u64 count)
 {
+	struct unmap_op a = { .vol = vol, .lblock = lblock, .end = lblock + count };
 	struct sis_disk_volume *v;
 	int r;
 
@@ -905,7 +1016,7 @@ int sis_core_unmap(struct sis_core *c, u32 vol, u64 lblock, u64 count)
 	if (!r)
 		r = __vol_range(c, vol, lblock, count, &v);
 	if (!r)
-		r = __sis_map_unmap(c, vol, lblock, count);
+		r = __sis_op_run(c, __unmap_run, &a);
 	__sis_op_end(c);
 	mutex_unlock(&c->lock);
 	return r;
@@ -1330,6 +1441,7 @@ void sis_core_get_stats(struct sis_core *c, struct sis_core_stats *st)
 	st->cache_pages = c->mc_pages;
 	st->transaction_seq = c->seq;
 	st->alloc_pages_scanned = c->alloc_pages_scanned;
+	st->locked_md_reads = c->locked_md_reads;
 	mutex_unlock(&c->lock);
 }
 

@@ -187,6 +187,7 @@ struct sis_core_stats {
 	u32 nr_volumes;		/* volumes in the pool, being deleted too */
 	u32 nr_deleting;	/* of those, being deleted */
 	u64 map_copies;		/* shared map pages copied since open */
+	u64 locked_md_reads;	/* metadata cache misses read under the core lock */
 };
 
 /**

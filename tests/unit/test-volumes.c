@@ -399,3 +399,42 @@ TEST(failed_delete_resumed)
 	fx_check_clean(&f);
 	fx_destroy(&f);
 }
+
+/*
+ * A write under a shared leaf whose copy needs more room than the running
+ * transaction has left commits and goes on (sis_core_map's -EAGAIN loop
+ * used to spin without committing).
+ */
+TEST(map_commits_for_copy_room)
+{
+	struct fx f;
+	u64 i, k, before;
+
+	fx_format_journal(&f, PHYS, 10 * LOGICAL, 512);
+	/* leaf 0's blocks in 60 groups: a copy needs their 60 rc pages */
+	for (i = 0; i < 60; i++) {
+		ASSERT_OK(fx_write(&f, i, i + 1));
+		for (k = 0; k < SIS_RC_PER_PAGE; k++)
+			ASSERT_OK(fx_write(&f, 5000 + i * SIS_RC_PER_PAGE + k,
+					   100000 + i * SIS_RC_PER_PAGE + k));
+	}
+	ASSERT_OK(sis_core_volume_clone(f.c, 1, 0, "c"));
+	ASSERT_OK(sis_core_commit(f.c));
+	/* fill the running transaction with new leaves of the clone */
+	f.vol = 1;
+	for (k = 0; f.c->mc_nr_dirty + 8 < f.c->txn_limit; k++) {
+		ASSERT_TRUE(2 * LOGICAL + k * SIS_MAP_FANOUT < 10 * LOGICAL);
+		ASSERT_OK(fx_write(&f, 2 * LOGICAL + k * SIS_MAP_FANOUT, 7));
+	}
+	ASSERT_TRUE(f.c->mc_nr_dirty < f.c->txn_limit);
+	ASSERT_TRUE(f.c->mc_nr_dirty + 64 > sis_txn_cap(f.c));
+	before = f.c->commits;
+	ASSERT_OK(fx_write(&f, 3, 8));
+	ASSERT_TRUE(f.c->commits > before);
+	fx_expect(&f, 3, 8);
+	fx_expect(&f, 4, 5);
+	f.vol = 0;
+	fx_expect(&f, 3, 4);
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}

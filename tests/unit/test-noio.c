@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Metadata cache misses are read without the core lock (issue 11 item 2,
+ * mcache.c: __sis_op_run(), __sis_mc_fetch()): with a tiny cache, every
+ * metadata read of the write, read and discard paths happens with c->lock
+ * free, and an image that went stale while it was read (a checkpoint wrote
+ * the block home meanwhile) is never the one cached.
+ */
+#include "harness.h"
+#include "../../dm-sis/core/core-internal.h"
+
+#define PHYS	16384
+#define LOGICAL	200000
+#define JOURNAL	1024
+#define NBLK	1200
+/* unique blocks written after the first NBLK: their groups fill C */
+#define FILLER	9000
+
+/* The wrapped read op's view. */
+static struct {
+	struct fx *f;
+	bool armed;		/* count reads */
+	unsigned long locked, unlocked;
+	/* the stale test: change the block being read, once */
+	bool stale_hook;
+	u64 stale_lblock;
+	u32 stale_seed;
+	bool no_ckpt;		/* only overwrite and commit */
+	int hook_err;
+} G;
+
+static void force_checkpoint(struct sis_core *c)
+{
+	int r;
+
+	mutex_lock(&c->commit_mutex);
+	mutex_lock(&c->lock);
+	c->commit_held = true;
+	r = __sis_journal_checkpoint(c);
+	c->commit_held = false;
+	mutex_unlock(&c->lock);
+	mutex_unlock(&c->commit_mutex);
+	ASSERT_OK(r);
+}
+
+/*
+ * After reading a map leaf (without c->lock), and before the core inserts
+ * it: overwrite G.stale_lblock, commit, write the leaf home (checkpoint)
+ * and evict it, so the image just read is older than home.
+ */
+static void stale_step(void *buf)
+{
+	const struct sis_disk_header *h = buf;
+	struct fx *f = G.f;
+
+	if (le32_to_cpu(h->type) != SIS_BT_MAP_LEAF)
+		return;
+	G.stale_hook = false;
+	G.hook_err = fx_write(f, G.stale_lblock, G.stale_seed);
+	if (!G.hook_err)
+		G.hook_err = sis_core_commit(f->c);
+	if (G.no_ckpt)
+		return;
+	if (!G.hook_err)
+		force_checkpoint(f->c);
+	sis_core_drop_cache(f->c);
+}
+
+static int noio_read(void *ctx, u64 blocknr, void *buf)
+{
+	int r = memdev_read(ctx, blocknr, buf);
+
+	if (G.armed && G.f->c) {
+		if (mutex_is_locked(&G.f->c->lock))
+			G.locked++;
+		else
+			G.unlocked++;
+	}
+	if (!r && G.stale_hook)
+		stale_step(buf);
+	return r;
+}
+
+/* Reopen @f with a cache of @pages pages and the wrapped read op. */
+static void open_small(struct fx *f, unsigned int pages)
+{
+	sis_core_close(f->c);
+	memset(&G, 0, sizeof(G));
+	G.f = f;
+	f->ops.read = noio_read;
+	f->cfg.cache_pages = pages;
+	f->cfg.flags = 0;
+	ASSERT_OK(fx_open(f));
+}
+
+static u64 locked_reads(struct fx *f)
+{
+	struct sis_core_stats st;
+
+	sis_core_get_stats(f->c, &st);
+	return st.locked_md_reads;
+}
+
+static u64 lb(u64 i)
+{
+	return i * 131 % LOGICAL;
+}
+
+/*
+ * Unique writes, duplicates of old data (hook hits reading old groups'
+ * refcount pages), overwrites, look-ups, read_begin and discards, with a
+ * cache of 4 pages dropped between phases: every metadata read happens
+ * without c->lock, none is counted as locked, and every block reads back.
+ */
+TEST(misses_read_without_core_lock)
+{
+	struct sis_core_stats st0, st;
+	u64 base, i, p, pb[4];
+	unsigned int ticket;
+	u32 refs[4];
+	struct fx f;
+
+	fx_format_journal(&f, PHYS, LOGICAL, JOURNAL);
+	for (i = 0; i < NBLK; i++)
+		ASSERT_OK(fx_write(&f, lb(i), i + 1));
+	for (i = 0; i < FILLER; i++)
+		ASSERT_OK(fx_write(&f, 160000 + i, 20000 + i));
+	open_small(&f, 4);		/* closed: checkpointed, all at home */
+	sis_core_drop_cache(f.c);
+	sis_core_get_stats(f.c, &st0);
+	base = st0.locked_md_reads;
+	G.armed = true;
+
+	/* look-ups */
+	for (i = 0; i < NBLK; i += 3)
+		fx_expect(&f, lb(i), i + 1);
+	/* read_begin over mapped and unmapped blocks */
+	sis_core_drop_cache(f.c);
+	for (i = 0; i < NBLK; i += 7) {
+		ASSERT_OK(sis_core_read_begin(f.c, 0, lb(i), 4, pb, refs, false,
+					      &ticket));
+		sis_core_read_end(f.c, ticket);
+		ASSERT_OK(sis_core_lookup(f.c, 0, lb(i), &p));
+		ASSERT_EQ(pb[0], p);
+		ASSERT_EQ(refs[0], 1);
+		ASSERT_EQ(pb[1], 0);
+	}
+	/* duplicates of old data: hook hits load old groups' rc pages */
+	sis_core_drop_cache(f.c);
+	for (i = 0; i < NBLK; i++)
+		ASSERT_OK(fx_write(&f, lb(i) + 1, i + 1));
+	sis_core_get_stats(f.c, &st);
+	ASSERT_TRUE(st.index_hook_loads > st0.index_hook_loads);
+	/* most of them deduplicated */
+	ASSERT_LE(st.nr_data, st0.nr_data + NBLK / 4);
+	/* overwrites: the old blocks' rc pages; unique writes */
+	sis_core_drop_cache(f.c);
+	for (i = 0; i < NBLK; i += 2)
+		ASSERT_OK(fx_write(&f, lb(i), 5000 + i));
+	for (i = 0; i < NBLK / 2; i++)
+		ASSERT_OK(fx_write(&f, lb(i) + 2, 9000 + i));
+	/* discards across leaves */
+	sis_core_drop_cache(f.c);
+	ASSERT_OK(sis_core_unmap(f.c, 0, 1000, 20000));
+	ASSERT_OK(sis_core_commit(f.c));
+	G.armed = false;
+
+	ASSERT_EQ(G.locked, 0);
+	ASSERT_TRUE(G.unlocked > 100);
+	ASSERT_EQ(locked_reads(&f), base);
+	for (i = 0; i < NBLK; i++) {
+		u64 l = lb(i);
+		bool gone = l >= 1000 && l < 21000;
+
+		fx_expect(&f, l, gone ? 0 : i % 2 ? i + 1 : 5000 + i);
+		fx_expect(&f, l + 1, gone ? 0 : i + 1);
+		if (i < NBLK / 2)
+			fx_expect(&f, l + 2, gone ? 0 : 9000 + i);
+	}
+	for (i = 0; i < FILLER; i += 97)
+		fx_expect(&f, 160000 + i, 20000 + i);
+	fx_check_clean(&f);
+	fx_reopen(&f);
+	fx_expect(&f, lb(1), 2);
+	fx_expect(&f, lb(2), 5002);
+	fx_destroy(&f);
+}
+
+/*
+ * A map leaf read without the lock while another writer changes it,
+ * commits and checkpoints it home, and the cache evicts it: the image read
+ * is stale, is dropped (c->md_gen moved), and the look-up reads the block
+ * again and sees the new mapping.  Without the guard the stale leaf is
+ * cached and the look-up returns the freed block.
+ */
+TEST(stale_unlocked_read_not_cached)
+{
+	u64 old, p, l = 4321;
+	struct fx f;
+
+	fx_format_journal(&f, PHYS, LOGICAL, JOURNAL);
+	ASSERT_OK(fx_write(&f, l, 1));
+	ASSERT_OK(fx_write(&f, l + 1, 7));
+	ASSERT_OK(sis_core_lookup(f.c, 0, l, &old));
+	open_small(&f, 4);
+	sis_core_drop_cache(f.c);
+	G.stale_hook = true;
+	G.stale_lblock = l;
+	G.stale_seed = 2;
+	ASSERT_OK(sis_core_lookup(f.c, 0, l, &p));
+	ASSERT_OK(G.hook_err);
+	ASSERT_TRUE(!G.stale_hook);	/* the hook ran */
+	ASSERT_NE(p, old);
+	ASSERT_EQ(f.c->md_stale_reads, 1);
+	fx_expect(&f, l, 2);
+	fx_expect(&f, l + 1, 7);
+	/* a change through the cached leaf keeps both mappings */
+	ASSERT_OK(fx_write(&f, l + 1, 8));
+	fx_reopen(&f);
+	fx_expect(&f, l, 2);
+	fx_expect(&f, l + 1, 8);
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
+
+/*
+ * A nowait read_begin still fails on a miss instead of reading; the same
+ * call that may sleep reads the page without the lock.
+ */
+TEST(nowait_read_begin_misses_without_reading)
+{
+	unsigned int ticket;
+	u64 pb[1];
+	u32 refs[1];
+	struct fx f;
+
+	fx_format_journal(&f, PHYS, LOGICAL, JOURNAL);
+	ASSERT_OK(fx_write(&f, 77, 3));
+	open_small(&f, 4);
+	sis_core_drop_cache(f.c);
+	G.armed = true;
+	ASSERT_ERR(sis_core_read_begin(f.c, 0, 77, 1, pb, refs, true, &ticket),
+		   -EWOULDBLOCK);
+	ASSERT_EQ(G.locked + G.unlocked, 0);
+	ASSERT_OK(sis_core_read_begin(f.c, 0, 77, 1, pb, refs, false, &ticket));
+	sis_core_read_end(f.c, ticket);
+	ASSERT_EQ(G.locked, 0);
+	ASSERT_TRUE(G.unlocked >= 2);	/* root, leaf, rc page */
+	ASSERT_OK(sis_core_read_begin(f.c, 0, 77, 1, pb, refs, true, &ticket));
+	sis_core_read_end(f.c, ticket);
+	G.armed = false;
+	fx_destroy(&f);
+}
+
+/*
+ * read_begin of two blocks, the second one's leaf not cached: while it is
+ * read without the lock, the first block is overwritten and the commit
+ * frees (and releases) its old block.  The mappings returned come from the
+ * lock hold that counts the reader, so the first is the new block.
+ */
+TEST(read_begin_maps_from_its_reader_hold)
+{
+	u8 want[SIS_BLOCK_SIZE], got[SIS_BLOCK_SIZE];
+	u64 old, pb[2], l = SIS_MAP_FANOUT - 1;	/* l + 1: the next leaf */
+	unsigned int ticket;
+	u32 refs[2];
+	struct fx f;
+
+	fx_format_journal(&f, PHYS, LOGICAL, JOURNAL);
+	ASSERT_OK(fx_write(&f, l, 1));
+	ASSERT_OK(fx_write(&f, l + 1, 2));
+	ASSERT_OK(sis_core_lookup(f.c, 0, l, &old));
+	open_small(&f, 4);
+	sis_core_drop_cache(f.c);
+	/* l's path and refcount page cached, l + 1's leaf not */
+	ASSERT_OK(sis_core_read_begin(f.c, 0, l, 1, pb, refs, false, &ticket));
+	sis_core_read_end(f.c, ticket);
+	ASSERT_EQ(pb[0], old);
+	G.stale_hook = true;
+	G.no_ckpt = true;
+	G.stale_lblock = l;
+	G.stale_seed = 3;
+	ASSERT_OK(sis_core_read_begin(f.c, 0, l, 2, pb, refs, false, &ticket));
+	ASSERT_OK(G.hook_err);
+	ASSERT_TRUE(!G.stale_hook);	/* the hook ran */
+	ASSERT_NE(pb[0], old);
+	ASSERT_OK(memdev_read(f.d, pb[0], got));
+	gen_block(3, want);
+	ASSERT_TRUE(!memcmp(got, want, SIS_BLOCK_SIZE));
+	ASSERT_OK(memdev_read(f.d, pb[1], got));
+	gen_block(2, want);
+	ASSERT_TRUE(!memcmp(got, want, SIS_BLOCK_SIZE));
+	sis_core_read_end(f.c, ticket);
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
