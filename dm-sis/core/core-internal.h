@@ -184,7 +184,8 @@ struct sis_core {
 	struct list_head mc_spare;	/* freed pages kept for a reload */
 	u64 mc_pages;
 	u64 mc_nr_dirty;
-	u64 mc_limit;
+	u64 mc_nr_clean;		/* pages on mc_lru */
+	u64 mc_limit;			/* bound of mc_nr_clean */
 
 	/*
 	 * Fingerprint index (fp-index.c), RAM only: H (hooks), C (c_slots
@@ -279,6 +280,7 @@ struct sis_page *__sis_mc_peek(struct sis_core *c, u64 blocknr);
 int __sis_mc_new(struct sis_core *c, u64 blocknr, u32 type, struct sis_page **out);
 int __sis_mc_dirty(struct sis_core *c, struct sis_page *pg);
 int __sis_mc_install(struct sis_core *c, u64 blocknr, const void *image);
+void __sis_mc_settle(struct sis_core *c, struct sis_page *pg);
 void __sis_mc_shrink(struct sis_core *c);
 void __sis_mc_drop_all(struct sis_core *c);
 void __sis_mc_drop_clean(struct sis_core *c);
