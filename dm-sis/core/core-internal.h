@@ -196,7 +196,7 @@ struct sis_core {
 	struct sis_hook_table *hooks;
 	struct sis_cpage *cpages;
 	u32 c_slots, c_hand;
-	u32 *ctab, *cgrp;
+	struct sis_centry *ctab, *cgrp;
 	u32 ctab_bits, cgrp_bits;
 
 	/*
@@ -337,6 +337,7 @@ void sis_summary_free(struct sis_core *c);
 /* fp-index.c */
 struct sis_hook_table;
 struct sis_cpage;
+struct sis_centry;
 int sis_index_alloc(struct sis_core *c, u64 physical_blocks);
 void sis_index_free(struct sis_core *c);
 u64 sis_index_ram(struct sis_core *c);
