@@ -16,7 +16,12 @@
 #include <linux/atomic.h>
 #include "sis-core.h"
 
-#define SIS_MC_HASH_BITS	12
+/*
+ * The metadata cache's hash: 16384 buckets (128 KiB) for the 4096 clean
+ * pages of the default limit plus up to 8192 awaiting the checkpoint (half
+ * the largest journal) and a transaction's dirty ones: chains under one.
+ */
+#define SIS_MC_HASH_BITS	14
 #define SIS_PIN_HASH_BITS	8
 /* pins kept for reuse: writers pin without allocating (about 40 KiB) */
 #define SIS_PIN_RESERVE		1024
