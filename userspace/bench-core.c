@@ -439,8 +439,9 @@ int main(int argc, char **argv)
 	       st.cache_pages, st.cache_pages * 4096.0 / (1 << 20),
 	       (rss1 - rss0) / 1024.0, (memdev_bytes(d) - dev0) / 1048576.0,
 	       ram, ram / (2.0 * n / 1e6));
-	printf("  peak RSS %.1f MiB (the whole process), per million mapped blocks: %.2f MiB\n",
-	       peak, peak / (2.0 * n / 1e6));
+	printf("  peak RSS %.1f MiB (the whole process%s), per million mapped blocks: %.2f MiB\n",
+	       peak, path ? "" : ", the RAM device's storage included",
+	       peak / (2.0 * n / 1e6));
 	if (path)
 		printf("  file: %.1f MiB allocated of %.1f MiB (sparse)\n",
 		       file_allocated(&fdev) / 1048576.0,
