@@ -5,7 +5,12 @@
  * Metadata lives on a RAM device (memdev); data blocks are not stored (the
  * core never reads them), so the numbers are the core's own: fingerprint,
  * index, allocation, refcounts, block map and the commits it does on its
- * own, plus one explicit commit per 4096 operations.
+ * own, plus one explicit commit per --commit-every operations (default
+ * 2^20: the target commits every second, commit_interval 1, or on a flush;
+ * at the 1 us per block the core aims for, a second is a million writes).
+ * The fingerprint (xxh64 of 4 KiB, part of every write) is also timed
+ * alone, and the time spent in the metadata device's ops is reported per
+ * phase with the reads and writes per block.
  *
  *   unique    N writes of distinct data: xxh64 + find_dup (miss) + alloc +
  *             map + unpin
@@ -20,7 +25,8 @@
  *
  * RAM: the core's metadata cache and RAM index as reported by the core,
  * and the process's resident-set growth minus the RAM device's storage,
- * scaled to one million blocks.
+ * scaled to one million blocks; with --file, also the peak resident set
+ * (VmHWM) per million mapped blocks.
  *
  * With --file PATH the metadata goes to a sparse file instead (created or
  * truncated to the physical size; the file backend, pread/pwrite and
@@ -29,7 +35,7 @@
  * line, "bench-core-result: key=value ...", is for scripts/bench.
  *
  * Usage: bench-core [--blocks N] [--mode all|unique|dup|lookup] [--cache PAGES]
- *                   [--file PATH] [--lookups N]
+ *                   [--file PATH] [--lookups N] [--commit-every OPS]
  * With --mode, only that phase runs inside CALLGRIND_TOGGLE_COLLECT, so
  * `valgrind --tool=callgrind --collect-atstart=no bench-core --mode unique`
  * counts the instructions of that phase alone.
@@ -68,6 +74,22 @@ static long rss_kib(void)
 		fclose(f);
 	}
 	return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* The process's peak resident set (VmHWM) in KiB, 0 if unknown. */
+static long peak_rss_kib(void)
+{
+	char line[128];
+	long kib = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %ld", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
 }
 
 static u64 memdev_bytes(struct memdev *d)
@@ -126,6 +148,90 @@ static u64 file_allocated(struct filedev *f)
 	return (u64)st.st_blocks * 512;
 }
 
+/*
+ * The metadata I/O the core asks for, counted per phase: the backend's ops
+ * wrapped (the RAM device counts too, but the file backend does not).
+ */
+static struct sis_io_ops inner;
+static u64 io_reads, io_writes, io_flushes;
+static double io_s;		/* time spent in the backend's ops */
+
+static int count_read(void *ctx, u64 blocknr, void *buf)
+{
+	double t = now();
+	int r = inner.read(ctx, blocknr, buf);
+
+	io_reads++;
+	io_s += now() - t;
+	return r;
+}
+
+static int count_write(void *ctx, u64 blocknr, const void *buf)
+{
+	double t = now();
+	int r = inner.write(ctx, blocknr, buf);
+
+	io_writes++;
+	io_s += now() - t;
+	return r;
+}
+
+static int count_flush(void *ctx)
+{
+	double t = now();
+	int r = inner.flush(ctx);
+
+	io_flushes++;
+	io_s += now() - t;
+	return r;
+}
+
+static void count_ops(struct sis_io_ops *ops)
+{
+	inner = *ops;
+	ops->read = count_read;
+	ops->write = count_write;
+	ops->flush = count_flush;
+}
+
+/* The I/O counters at a point in the run. */
+struct io_mark {
+	u64 reads, writes, flushes;
+	double s;
+};
+
+static void io_mark(struct io_mark *m)
+{
+	m->reads = io_reads;
+	m->writes = io_writes;
+	m->flushes = io_flushes;
+	m->s = io_s;
+}
+
+/* The I/O between marks @a and @b, per block of @n. */
+static void io_print(const char *phase, const struct io_mark *a,
+		     const struct io_mark *b, u64 n)
+{
+	printf("  %-8s metadata I/O per block: %.4f reads, %.4f writes; %llu flushes; %.2f us/block in I/O\n",
+	       phase, (b->reads - a->reads) / (double)n,
+	       (b->writes - a->writes) / (double)n, b->flushes - a->flushes,
+	       (b->s - a->s) * 1e6 / n);
+}
+
+/* Microseconds per block of the fingerprint alone, over @n blocks. */
+static double fingerprint_us(u8 *data, u64 n)
+{
+	u64 i, sum = 0;
+	double t0 = now();
+
+	for (i = 0; i < n; i++) {
+		make_data(i + 1, data);
+		sum += sis_fingerprint(data);
+	}
+	t0 = now() - t0;
+	return sum == 42 ? 0 : t0 * 1e6 / n;	/* sum: keep the loop */
+}
+
 /* Duplicates the index did not find (stored as new data, as the target does). */
 static u64 dup_missed;
 
@@ -154,7 +260,10 @@ static void write_one(struct sis_core *c, u64 l, const u8 *data, bool expect_dup
 		die("map", r);
 }
 
-/* Write blocks @from..@from+@n-1 (data 1..n), committing every 4096. */
+/* Operations between explicit commits (--commit-every). */
+static u64 commit_every = 1ULL << 20;
+
+/* Write blocks @from..@from+@n-1 (data 1..n), committing every commit_every. */
 static void write_phase(struct sis_core *c, u64 from, u64 n, u8 *data, bool expect_dup)
 {
 	u64 i;
@@ -163,7 +272,7 @@ static void write_phase(struct sis_core *c, u64 from, u64 n, u8 *data, bool expe
 	for (i = 0; i < n; i++) {
 		make_data(i + 1, data);
 		write_one(c, from + i, data, expect_dup);
-		if ((i & 4095) == 4095) {
+		if ((i + 1) % commit_every == 0) {
 			r = sis_core_commit(c);
 			if (r)
 				die("commit", r);
@@ -182,6 +291,7 @@ int main(int argc, char **argv)
 		{ "cache", required_argument, NULL, 'c' },
 		{ "file", required_argument, NULL, 'f' },
 		{ "lookups", required_argument, NULL, 'l' },
+		{ "commit-every", required_argument, NULL, 'e' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *mode = "all", *errmsg = NULL, *path = NULL;
@@ -189,17 +299,18 @@ int main(int argc, char **argv)
 	struct sis_core_config cfg = { .flags = SIS_OPEN_FORMAT };
 	struct sis_core_stats st;
 	struct sis_io_ops ops;
+	struct io_mark mk[4];
 	struct sis_core *c;
 	struct memdev *d = NULL;
 	u64 n = 1000000, nl = 0, i, p, x = 88172645463325252ULL;
-	double t0, t_unique, t_dup, t_lookup, t_format, ram;
+	double t0, t_unique, t_dup, t_lookup, t_format, ram, fp_us, peak;
 	long rss0, rss1;
 	u64 dev0;
 	u8 data[BS];
-	bool all;
+	bool all, dup_ran;
 	int ch, r;
 
-	while ((ch = getopt_long(argc, argv, "n:m:c:f:l:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "n:m:c:f:l:e:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'n':
 			n = strtoull(optarg, NULL, 0);
@@ -216,9 +327,15 @@ int main(int argc, char **argv)
 		case 'l':
 			nl = strtoull(optarg, NULL, 0);
 			break;
+		case 'e':
+			commit_every = strtoull(optarg, NULL, 0);
+			if (!commit_every)
+				commit_every = 1;
+			break;
 		default:
 			fprintf(stderr, "usage: bench-core [--blocks N] [--mode all|unique|dup|lookup]\n"
-				"                  [--cache PAGES] [--file PATH] [--lookups N]\n");
+				"                  [--cache PAGES] [--file PATH] [--lookups N]\n"
+				"                  [--commit-every OPS]\n");
 			return 2;
 		}
 	}
@@ -238,6 +355,8 @@ int main(int argc, char **argv)
 		memdev_ops(d, &ops);
 	}
 	ops.discard = NULL;
+	count_ops(&ops);
+	fp_us = fingerprint_us(data, min_t(u64, n, 200000));
 	rss0 = rss_kib();
 	t0 = now();
 	r = sis_core_open(&ops, &cfg, &c, &errmsg);
@@ -251,6 +370,7 @@ int main(int argc, char **argv)
 	/* unique: lblocks 0..n-1 */
 	if (!strcmp(mode, "unique"))
 		CALLGRIND_TOGGLE_COLLECT;
+	io_mark(&mk[0]);
 	t0 = now();
 	write_phase(c, 0, n, data, false);
 	t_unique = now() - t0;
@@ -261,8 +381,10 @@ int main(int argc, char **argv)
 	/* dup: lblocks n..2n-1 share the data of 0..n-1 */
 	if (!strcmp(mode, "dup"))
 		CALLGRIND_TOGGLE_COLLECT;
+	io_mark(&mk[1]);
 	t0 = now();
-	if (all || !strcmp(mode, "dup") || !strcmp(mode, "lookup"))
+	dup_ran = all || !strcmp(mode, "dup") || !strcmp(mode, "lookup");
+	if (dup_ran)
 		write_phase(c, n, n, data, true);
 	t_dup = now() - t0;
 	fprintf(stderr, "bench-core: dup phase %.1f s\n", t_dup);
@@ -272,34 +394,42 @@ int main(int argc, char **argv)
 	/* lookup: random mapped lblocks */
 	if (!strcmp(mode, "lookup"))
 		CALLGRIND_TOGGLE_COLLECT;
+	io_mark(&mk[2]);
 	t0 = now();
 	for (i = 0; i < nl; i++) {
 		x ^= x << 13;
 		x ^= x >> 7;
 		x ^= x << 17;
-		r = sis_core_lookup(c, 0, x % (2 * n), &p);
+		r = sis_core_lookup(c, 0, x % (dup_ran ? 2 * n : n), &p);
 		if (r)
 			die("lookup", r);
 	}
 	t_lookup = now() - t0;
+	io_mark(&mk[3]);
 	fprintf(stderr, "bench-core: lookup phase %.1f s\n", t_lookup);
 	if (!strcmp(mode, "lookup"))
 		CALLGRIND_TOGGLE_COLLECT;
 
 	sis_core_get_stats(c, &st);
 	rss1 = rss_kib();
+	peak = peak_rss_kib() / 1024.0;
 	/* the RAM device holds the metadata in this process: not the core's */
 	ram = ((rss1 - rss0) * 1024.0 - (memdev_bytes(d) - dev0)) / 1048576.0;
-	printf("bench-core: %llu blocks, metadata on %s, cache limit %u pages%s; format %.2f s\n",
+	printf("bench-core: %llu blocks, metadata on %s, metadata cache limit %u clean pages%s (pages of open or uncheckpointed transactions in addition); one commit per %llu operations; format %.2f s\n",
 	       n, path ?: "a RAM device",
 	       cfg.cache_pages ? cfg.cache_pages : 4096,
-	       cfg.cache_pages ? "" : " (default)", t_format);
+	       cfg.cache_pages ? "" : " (default)", commit_every, t_format);
 	printf("  unique writes  %10.0f blocks/s  (%.2f us/block)\n",
 	       n / t_unique, t_unique * 1e6 / n);
 	printf("  dup writes     %10.0f blocks/s  (%.2f us/block; %llu not found, stored again)\n",
 	       n / t_dup, t_dup * 1e6 / n, dup_missed);
 	printf("  lookups        %10.0f blocks/s  (%.2f us/block; %llu lookups)\n",
 	       nl / t_lookup, t_lookup * 1e6 / nl, nl);
+	io_print("unique", &mk[0], &mk[1], n);
+	io_print("dup", &mk[1], &mk[2], n);
+	io_print("lookup", &mk[2], &mk[3], nl);
+	printf("  fingerprint alone (xxh64 of 4 KiB, in every write above): %.2f us/block\n",
+	       fp_us);
 	printf("  dedup: %llu mapped, %llu data blocks, %llu map pages, %llu index hits of %llu lookups, %llu commits\n",
 	       st.nr_mapped, st.nr_data, st.nr_meta, st.index_hits,
 	       st.index_lookups, st.commits);
@@ -309,6 +439,9 @@ int main(int argc, char **argv)
 	       st.cache_pages, st.cache_pages * 4096.0 / (1 << 20),
 	       (rss1 - rss0) / 1024.0, (memdev_bytes(d) - dev0) / 1048576.0,
 	       ram, ram / (2.0 * n / 1e6));
+	printf("  peak RSS %.1f MiB (the whole process%s), per million mapped blocks: %.2f MiB\n",
+	       peak, path ? "" : ", the RAM device's storage included",
+	       peak / (2.0 * n / 1e6));
 	if (path)
 		printf("  file: %.1f MiB allocated of %.1f MiB (sparse)\n",
 		       file_allocated(&fdev) / 1048576.0,
@@ -318,6 +451,12 @@ int main(int argc, char **argv)
 	printf(" unique_us=%.3f dup_us=%.3f lookup_us=%.3f dup_missed=%llu",
 	       t_unique * 1e6 / n, t_dup * 1e6 / n, t_lookup * 1e6 / nl,
 	       dup_missed);
+	printf(" unique_io_us=%.3f dup_io_us=%.3f lookup_io_us=%.3f lookup_reads=%.3f fp_us=%.3f commit_every=%llu cache_limit=%u peak_rss_mib=%.1f peak_per_m_mib=%.2f",
+	       (mk[1].s - mk[0].s) * 1e6 / n, (mk[2].s - mk[1].s) * 1e6 / n,
+	       (mk[3].s - mk[2].s) * 1e6 / nl,
+	       (mk[3].reads - mk[2].reads) / (double)nl, fp_us, commit_every,
+	       cfg.cache_pages ? cfg.cache_pages : 4096, peak,
+	       peak / (2.0 * n / 1e6));
 	printf(" index_ram_mib=%.1f cache_mib=%.1f ram_mib=%.1f ram_per_m_mib=%.2f file_mib=%.1f\n",
 	       st.index_ram_bytes / 1048576.0,
 	       st.cache_pages * 4096.0 / (1 << 20), ram, ram / (2.0 * n / 1e6),

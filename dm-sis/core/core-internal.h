@@ -16,7 +16,12 @@
 #include <linux/atomic.h>
 #include "sis-core.h"
 
-#define SIS_MC_HASH_BITS	12
+/*
+ * The metadata cache's hash: 16384 buckets (128 KiB) for the 4096 clean
+ * pages of the default limit plus up to 8192 awaiting the checkpoint (half
+ * the largest journal) and a transaction's dirty ones: chains under one.
+ */
+#define SIS_MC_HASH_BITS	14
 #define SIS_PIN_HASH_BITS	8
 /* pins kept for reuse: writers pin without allocating (about 40 KiB) */
 #define SIS_PIN_RESERVE		1024
@@ -189,7 +194,8 @@ struct sis_core {
 	struct list_head mc_spare;	/* freed pages kept for a reload */
 	u64 mc_pages;
 	u64 mc_nr_dirty;
-	u64 mc_limit;
+	u64 mc_nr_clean;		/* pages on mc_lru */
+	u64 mc_limit;			/* bound of mc_nr_clean */
 
 	/*
 	 * Fingerprint index (fp-index.c), RAM only: H (hooks), C (c_slots
@@ -200,7 +206,7 @@ struct sis_core {
 	struct sis_hook_table *hooks;
 	struct sis_cpage *cpages;
 	u32 c_slots, c_hand;
-	u32 *ctab, *cgrp;
+	struct sis_centry *ctab, *cgrp;
 	u32 ctab_bits, cgrp_bits;
 
 	/*
@@ -294,6 +300,7 @@ struct sis_page *__sis_mc_peek(struct sis_core *c, u64 blocknr);
 int __sis_mc_new(struct sis_core *c, u64 blocknr, u32 type, struct sis_page **out);
 int __sis_mc_dirty(struct sis_core *c, struct sis_page *pg);
 int __sis_mc_install(struct sis_core *c, u64 blocknr, const void *image);
+void __sis_mc_settle(struct sis_core *c, struct sis_page *pg);
 void __sis_mc_shrink(struct sis_core *c);
 void __sis_mc_drop_all(struct sis_core *c);
 void __sis_mc_drop_clean(struct sis_core *c);
@@ -353,6 +360,7 @@ void sis_summary_free(struct sis_core *c);
 /* fp-index.c */
 struct sis_hook_table;
 struct sis_cpage;
+struct sis_centry;
 int sis_index_alloc(struct sis_core *c, u64 physical_blocks);
 void sis_index_free(struct sis_core *c);
 u64 sis_index_ram(struct sis_core *c);

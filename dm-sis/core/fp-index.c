@@ -11,8 +11,11 @@
  *    dedup" (the allocator's current group, and groups loaded by a hook
  *    hit), c_slots pages at most (a clock evicts the coldest).  Each slot
  *    keeps a copy of its page's fingerprints; an open-addressing table of
- *    u32 entries (slot, index) finds them.  A match is exact (full 64-bit
- *    fingerprint), so probing C reads no disk.
+ *    entries (32 bits of the fingerprint's hash, slot and index) finds
+ *    them.  A match is exact (full 64-bit fingerprint), so probing C reads
+ *    no disk; the stored hash spares a probe, and a deletion's moves, the
+ *    look into the slot's page of every other entry of the cluster (at
+ *    scale those were cache misses: a third of a unique write's time).
  *  - H, the hook table: fingerprints whose low 3 bits are zero ("hooks", 1
  *    in 8) map to their group.  Buckets of one cache line hold 10 slots of
  *    48 bits (a 20-bit tag, a 28-bit group number + 1); the bucket is
@@ -96,6 +99,17 @@ struct sis_cpage {
 	u64 valid[DIV_ROUND_UP(SIS_RC_PER_PAGE, 64)];
 	u64 fp[SIS_RC_PER_PAGE];
 	bool ref;
+};
+
+/**
+ * struct sis_centry - an entry of the linear-probing tables ctab and cgrp
+ * @hash: hash_64(key, 32) of its key (fingerprint, group): the home slot is
+ *        its top bits, and a probe compares it before looking further
+ * @e:    ctab: (slot << 8 | index) + 1; cgrp: slot + 1; 0: empty
+ */
+struct sis_centry {
+	u32 hash;
+	u32 e;
 };
 
 /* ---- H ---- */
@@ -311,82 +325,83 @@ static void c_split_block(struct sis_core *c, u64 pblock, u64 *group, u32 *i)
 	*i = rem - 1;
 }
 
-static u32 ctab_home(struct sis_core *c, u32 e)
+static u32 lp_home(u32 hash, u32 bits)
 {
-	struct sis_cpage *cp = &c->cpages[(e - 1) >> 8];
-
-	return hash_64(cp->fp[(e - 1) & 0xff], c->ctab_bits);
+	return hash >> (32 - bits);
 }
 
-static u32 cgrp_home(struct sis_core *c, u32 e)
+/* Enter @e with @hash in a linear-probing table of 2^@bits entries. */
+static void lp_add(struct sis_centry *tab, u32 bits, u32 hash, u32 e)
 {
-	return hash_64(c->cpages[e - 1].group, c->cgrp_bits);
+	u32 mask = (1U << bits) - 1, i = lp_home(hash, bits);
+
+	while (tab[i].e)
+		i = (i + 1) & mask;
+	tab[i].hash = hash;
+	tab[i].e = e;
 }
 
 /*
- * Remove entry @i of a linear-probing table of 2^@bits entries, moving
- * later entries of the cluster back (no tombstones).
+ * Remove @e (of @hash) from a linear-probing table of 2^@bits entries,
+ * moving later entries of the cluster back (no tombstones).  Returns
+ * false if it is not there.
  */
-static void lp_delete(struct sis_core *c, u32 *tab, u32 bits, u32 i,
-		      u32 (*home)(struct sis_core *c, u32 e))
+static bool lp_delete(struct sis_centry *tab, u32 bits, u32 hash, u32 e)
 {
-	u32 mask = (1U << bits) - 1, j = i, k;
+	u32 mask = (1U << bits) - 1, i = lp_home(hash, bits), j, k;
 
-	for (;;) {
+	for (; tab[i].e != e; i = (i + 1) & mask)
+		if (!tab[i].e)
+			return false;
+	for (j = i;;) {
 		j = (j + 1) & mask;
-		if (!tab[j])
+		if (!tab[j].e)
 			break;
-		k = home(c, tab[j]);
+		k = lp_home(tab[j].hash, bits);
 		/* may tab[j] move to the hole at i? (k not cyclically in (i, j]) */
 		if (i <= j ? (k <= i || k > j) : (k <= i && k > j)) {
 			tab[i] = tab[j];
 			i = j;
 		}
 	}
-	tab[i] = 0;
+	tab[i].e = 0;
+	return true;
 }
 
 static int cgrp_find(struct sis_core *c, u64 group)
 {
-	u32 mask = (1U << c->cgrp_bits) - 1, i = hash_64(group, c->cgrp_bits);
+	u32 mask = (1U << c->cgrp_bits) - 1, h = hash_64(group, 32);
+	u32 i = lp_home(h, c->cgrp_bits);
 
-	for (; c->cgrp[i]; i = (i + 1) & mask)
-		if (c->cpages[c->cgrp[i] - 1].group == group)
-			return c->cgrp[i] - 1;
+	for (; c->cgrp[i].e; i = (i + 1) & mask)
+		if (c->cgrp[i].hash == h &&
+		    c->cpages[c->cgrp[i].e - 1].group == group)
+			return c->cgrp[i].e - 1;
 	return -1;
 }
 
 static void ctab_add(struct sis_core *c, u32 s, u32 idx, u64 fp)
 {
-	u32 mask = (1U << c->ctab_bits) - 1, i = hash_64(fp, c->ctab_bits);
 	struct sis_cpage *cp = &c->cpages[s];
 
 	cp->fp[idx] = fp;
 	cp->valid[idx / 64] |= BIT_ULL(idx % 64);
-	while (c->ctab[i])
-		i = (i + 1) & mask;
-	c->ctab[i] = (s << 8 | idx) + 1;
+	lp_add(c->ctab, c->ctab_bits, hash_64(fp, 32), (s << 8 | idx) + 1);
 }
 
 static void ctab_del(struct sis_core *c, u32 s, u32 idx)
 {
 	struct sis_cpage *cp = &c->cpages[s];
-	u32 mask = (1U << c->ctab_bits) - 1, e = (s << 8 | idx) + 1;
-	u32 i = hash_64(cp->fp[idx], c->ctab_bits);
 
 	cp->valid[idx / 64] &= ~BIT_ULL(idx % 64);
-	for (; c->ctab[i]; i = (i + 1) & mask)
-		if (c->ctab[i] == e) {
-			lp_delete(c, c->ctab, c->ctab_bits, i, ctab_home);
-			return;
-		}
-	WARN_ON(1);
+	WARN_ON(!lp_delete(c->ctab, c->ctab_bits, hash_64(cp->fp[idx], 32),
+			   (s << 8 | idx) + 1));
 }
 
 static void c_evict(struct sis_core *c, u32 s)
 {
 	struct sis_cpage *cp = &c->cpages[s];
-	u32 mask = (1U << c->cgrp_bits) - 1, i, w;
+	u32 w;
 	u64 bits;
 
 	if (cp->group == C_NONE)
@@ -394,11 +409,7 @@ static void c_evict(struct sis_core *c, u32 s)
 	for (w = 0; w < ARRAY_SIZE(cp->valid); w++)
 		for (bits = cp->valid[w]; bits; bits &= bits - 1)
 			ctab_del(c, s, w * 64 + __ffs64(bits));
-	for (i = hash_64(cp->group, c->cgrp_bits); c->cgrp[i]; i = (i + 1) & mask)
-		if (c->cgrp[i] == s + 1) {
-			lp_delete(c, c->cgrp, c->cgrp_bits, i, cgrp_home);
-			break;
-		}
+	lp_delete(c->cgrp, c->cgrp_bits, hash_64(cp->group, 32), s + 1);
 	cp->group = C_NONE;
 }
 
@@ -424,8 +435,8 @@ static u32 c_victim(struct sis_core *c)
 /* Make @group (its rc page is @p) resident in C; returns its slot. */
 static u32 c_load(struct sis_core *c, u64 group, const struct sis_disk_rc_page *p)
 {
-	u32 mask = (1U << c->cgrp_bits) - 1, s, i;
 	int found = cgrp_find(c, group);
+	u32 s, i;
 
 	if (found >= 0) {
 		c->cpages[found].ref = true;
@@ -434,9 +445,7 @@ static u32 c_load(struct sis_core *c, u64 group, const struct sis_disk_rc_page *
 	s = c_victim(c);
 	c->cpages[s].group = group;
 	c->cpages[s].ref = true;
-	for (i = hash_64(group, c->cgrp_bits); c->cgrp[i]; i = (i + 1) & mask)
-		;
-	c->cgrp[i] = s + 1;
+	lp_add(c->cgrp, c->cgrp_bits, hash_64(group, 32), s + 1);
 	for (i = 0; i < SIS_RC_PER_PAGE; i++)
 		if (p->e[i].refcount && !(le32_to_cpu(p->e[i].flags) & SIS_RC_META))
 			ctab_add(c, s, i, le64_to_cpu(p->e[i].fp));
@@ -446,12 +455,15 @@ static u32 c_load(struct sis_core *c, u64 group, const struct sis_disk_rc_page *
 /* The blocks C holds for @fp (at most @max). */
 static unsigned int c_find(struct sis_core *c, u64 fp, u64 *out, unsigned int max)
 {
-	u32 mask = (1U << c->ctab_bits) - 1, i = hash_64(fp, c->ctab_bits), e;
+	u32 mask = (1U << c->ctab_bits) - 1, h = hash_64(fp, 32), e;
+	u32 i = lp_home(h, c->ctab_bits);
 	struct sis_cpage *cp;
 	unsigned int n = 0;
 
-	for (; c->ctab[i] && n < max; i = (i + 1) & mask) {
-		e = c->ctab[i] - 1;
+	for (; c->ctab[i].e && n < max; i = (i + 1) & mask) {
+		if (c->ctab[i].hash != h)
+			continue;
+		e = c->ctab[i].e - 1;
 		cp = &c->cpages[e >> 8];
 		if (cp->fp[e & 0xff] == fp) {
 			cp->ref = true;
@@ -467,8 +479,8 @@ static unsigned int c_find(struct sis_core *c, u64 fp, u64 *out, unsigned int ma
  * sis_index_alloc() - allocate H for @physical_blocks and C for the
  * metadata cache limit (c->mc_limit); no lock needed (c not published)
  *
- * C: max(cache_pages / 4, 32) slots of about 4.1 KiB (the page's
- * fingerprints, two table entries per fingerprint).
+ * C: max(cache_pages / 4, 32) slots of about 6 KiB (the page's
+ * fingerprints, up to four 8-byte table entries per fingerprint).
  *
  * Return: 0 or -ENOMEM.
  */
@@ -513,7 +525,8 @@ u64 sis_index_ram(struct sis_core *c)
 		return 0;
 	return c->hooks->cap * sizeof(struct sis_hook_bucket) + sizeof(*c->hooks) +
 	       (u64)c->c_slots * sizeof(struct sis_cpage) +
-	       (sizeof(u32) << c->ctab_bits) + (sizeof(u32) << c->cgrp_bits);
+	       (sizeof(*c->ctab) << c->ctab_bits) +
+	       (sizeof(*c->cgrp) << c->cgrp_bits);
 }
 
 /**
@@ -651,8 +664,8 @@ void __sis_index_reset(struct sis_core *c)
 	u32 s;
 
 	memset(c->hooks->b, 0, c->hooks->nr * sizeof(*c->hooks->b));
-	memset(c->ctab, 0, sizeof(u32) << c->ctab_bits);
-	memset(c->cgrp, 0, sizeof(u32) << c->cgrp_bits);
+	memset(c->ctab, 0, sizeof(*c->ctab) << c->ctab_bits);
+	memset(c->cgrp, 0, sizeof(*c->cgrp) << c->cgrp_bits);
 	for (s = 0; s < c->c_slots; s++) {
 		memset(&c->cpages[s], 0, sizeof(c->cpages[s]));
 		c->cpages[s].group = C_NONE;

@@ -328,8 +328,7 @@ static int __ckpt_run(struct sis_core *c, bool unlocked)
 			__sis_release_checkpointed(c, pg);
 		kfree(pg->cimg);
 		pg->cimg = NULL;
-		if (!pg->dirty && !pg->committing)
-			list_move_tail(&pg->list, &c->mc_lru);
+		__sis_mc_settle(c, pg);
 	}
 	return 0;
 }

@@ -18,7 +18,11 @@
  * replays whole transactions over it.  Eviction happens only in
  * __sis_mc_shrink(), which the public entry points call before they take any
  * page pointer, so a pointer from __sis_mc_get() stays valid until the
- * caller drops c->lock.  All fields are protected by c->lock.
+ * caller drops c->lock.  The cache limit bounds the clean pages
+ * (c->mc_nr_clean counts mc_lru): the pinned ones are bounded by the
+ * transaction cap and the journal, and must not push the hot clean pages
+ * out (they did: at half a journal of committed pages, every operation
+ * re-read its refcount and map pages).  All fields are protected by c->lock.
  *
  * Every block read is verified: its checksum (seeded per type and per
  * device), its type and its own block number.  Index pages that are all
@@ -126,7 +130,14 @@ void sis_mc_init(struct sis_core *c, u64 limit)
 	INIT_LIST_HEAD(&c->mc_spare);
 	c->mc_pages = 0;
 	c->mc_nr_dirty = 0;
+	c->mc_nr_clean = 0;
 	c->mc_limit = limit;
+}
+
+/* Is @pg on c->mc_lru (neither dirty, committing nor awaiting a checkpoint)? */
+static bool mc_clean(const struct sis_page *pg)
+{
+	return !pg->dirty && !pg->needs_ckpt && !pg->committing;
 }
 
 static struct hlist_head *mc_bucket(struct sis_core *c, u64 blocknr)
@@ -172,6 +183,8 @@ static void mc_free(struct sis_core *c, struct sis_page *pg)
 	list_del(&pg->list);
 	if (pg->dirty)
 		c->mc_nr_dirty--;
+	if (mc_clean(pg))
+		c->mc_nr_clean--;
 	c->mc_pages--;
 	mc_page_free(pg);
 }
@@ -185,6 +198,7 @@ static void __mc_link(struct sis_core *c, struct sis_page *pg, u64 blocknr,
 	hlist_add_head(&pg->node, mc_bucket(c, blocknr));
 	list_add_tail(&pg->list, &c->mc_lru);
 	c->mc_pages++;
+	c->mc_nr_clean++;
 }
 
 static struct sis_page *__mc_alloc(struct sis_core *c, u64 blocknr, u32 type)
@@ -237,7 +251,7 @@ int __sis_mc_read(struct sis_core *c, u64 blocknr, u32 type,
 	if (pg) {
 		if (pg->type != type)
 			return -EILSEQ;
-		if (!pg->dirty && !pg->needs_ckpt && !pg->committing)
+		if (mc_clean(pg))
 			list_move_tail(&pg->list, &c->mc_lru);
 		*out = pg;
 		return 0;
@@ -440,6 +454,8 @@ int __sis_mc_dirty(struct sis_core *c, struct sis_page *pg)
 			return -ENOMEM;
 		memcpy(pg->cimg, pg->data, SIS_BLOCK_SIZE);
 	}
+	if (mc_clean(pg))
+		c->mc_nr_clean--;
 	pg->dirty = true;
 	c->mc_nr_dirty++;
 	list_move_tail(&pg->list, &c->mc_dirty);
@@ -467,13 +483,28 @@ int __sis_mc_install(struct sis_core *c, u64 blocknr, const void *image)
 			return -ENOMEM;
 	}
 	memcpy(pg->data, image, SIS_BLOCK_SIZE);
+	if (mc_clean(pg))
+		c->mc_nr_clean--;
 	pg->needs_ckpt = true;
 	list_move_tail(&pg->list, &c->mc_ckpt);
 	return 0;
 }
 
 /**
- * __sis_mc_shrink() - evict clean pages beyond the cache limit
+ * __sis_mc_settle() - @pg's image is at home: back on c->mc_lru unless the
+ * running transaction dirtied it or it is committing again
+ */
+void __sis_mc_settle(struct sis_core *c, struct sis_page *pg)
+{
+	if (!mc_clean(pg))
+		return;
+	list_move_tail(&pg->list, &c->mc_lru);
+	c->mc_nr_clean++;
+}
+
+/**
+ * __sis_mc_shrink() - evict the least recent clean pages beyond the cache
+ * limit (pinned pages do not count against it)
  *
  * Invalidates every page pointer the caller holds: call it only between
  * operations.
@@ -483,7 +514,7 @@ void __sis_mc_shrink(struct sis_core *c)
 	struct sis_page *pg, *tmp;
 
 	list_for_each_entry_safe(pg, tmp, &c->mc_lru, list) {
-		if (c->mc_pages <= c->mc_limit)
+		if (c->mc_nr_clean <= c->mc_limit)
 			break;
 		mc_free(c, pg);
 	}
@@ -558,6 +589,7 @@ void __sis_mc_recycle_all(struct sis_core *c)
 		}
 	c->mc_pages = 0;
 	c->mc_nr_dirty = 0;
+	c->mc_nr_clean = 0;
 }
 
 /**

@@ -64,6 +64,41 @@ TEST(tiny_cache_under_load)
 	fx_destroy(&f);
 }
 
+/*
+ * The cache limit bounds clean pages: committed pages waiting for the
+ * checkpoint are held in addition and must not push out a hot clean page.
+ * (They did: with more pinned pages than the limit, every operation
+ * evicted every clean page and read its map and refcount pages again.)
+ */
+TEST(pinned_pages_do_not_evict_hot_clean_pages)
+{
+	struct sis_core_stats st;
+	struct fx f;
+	u64 l, p, reads;
+
+	fx_format_journal(&f, PHYS, LOGICAL, JOURNAL);
+	ASSERT_OK(fx_write(&f, 0, 1));
+	sis_core_close(f.c);	/* checkpoint: block 0's pages at home */
+	f.cfg.cache_pages = 8;
+	f.cfg.flags = 0;
+	ASSERT_OK(fx_open(&f));
+	ASSERT_OK(sis_core_lookup(f.c, 0, 0, &p));	/* its leaf, cached */
+	/* far-apart writes: a map leaf each, committed, not checkpointed */
+	for (l = 1; l <= 40; l++)
+		ASSERT_OK(fx_write(&f, l * 2000, l + 1));
+	ASSERT_OK(sis_core_commit(f.c));
+	sis_core_get_stats(f.c, &st);
+	ASSERT_LE(8 + 30, st.cache_pages);	/* far more pinned than the limit */
+	ASSERT_OK(sis_core_lookup(f.c, 0, 0, &p));
+	reads = f.d->reads;
+	for (l = 0; l < 10; l++)
+		ASSERT_OK(sis_core_lookup(f.c, 0, 0, &p));
+	ASSERT_EQ(f.d->reads, reads);		/* the hot leaf stayed */
+	fx_expect(&f, 0, 1);
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
+
 /* Populate, close cleanly (everything at home), damage block @b. */
 static void populate_and_damage(struct fx *f, u64 (*pick)(struct fx *f))
 {

@@ -98,7 +98,7 @@ void sis_compat_free(const void *p)
 	free((void *)p);
 }
 
-/* ---- crc32c: reflected Castagnoli, slicing-by-8, no inversion ---- */
+/* ---- crc32c: reflected Castagnoli, no inversion: SSE4.2 or slicing-by-8 ---- */
 
 static u32 crc32c_table[8][256];
 
@@ -118,7 +118,7 @@ static void __attribute__((constructor)) crc32c_init(void)
 				crc32c_table[0][crc32c_table[j - 1][i] & 0xff];
 }
 
-u32 crc32c(u32 crc, const void *p, unsigned int len)
+static u32 crc32c_table_update(u32 crc, const void *p, unsigned int len)
 {
 	const u8 *b = p;
 
@@ -141,6 +141,44 @@ u32 crc32c(u32 crc, const void *p, unsigned int len)
 	while (len--)
 		crc = (crc >> 8) ^ crc32c_table[0][(crc ^ *b++) & 0xff];
 	return crc;
+}
+
+#ifdef __x86_64__
+/*
+ * The SSE4.2 crc32 instruction computes the same update (the kernel's
+ * crc32c is hardware too): a table loop cost about 2 us per 4 KiB block
+ * verified, which made the userspace core look slower than the kernel's.
+ */
+__attribute__((target("sse4.2")))
+static u32 crc32c_sse42_update(u32 crc, const void *p, unsigned int len)
+{
+	const u8 *b = p;
+	u64 c = crc, w;
+
+	for (; len >= 8; len -= 8, b += 8) {
+		memcpy(&w, b, 8);
+		c = __builtin_ia32_crc32di(c, w);
+	}
+	for (; len; len--)
+		c = __builtin_ia32_crc32qi((u32)c, *b++);
+	return c;
+}
+#endif
+
+static u32 (*crc32c_update)(u32 crc, const void *p, unsigned int len) =
+	crc32c_table_update;
+
+static void __attribute__((constructor)) crc32c_pick(void)
+{
+#ifdef __x86_64__
+	if (__builtin_cpu_supports("sse4.2"))
+		crc32c_update = crc32c_sse42_update;
+#endif
+}
+
+u32 crc32c(u32 crc, const void *p, unsigned int len)
+{
+	return crc32c_update(crc, p, len);
 }
 
 /* ---- xxh64 ---- */
