@@ -750,13 +750,12 @@ static int __candidate_valid(struct sis_core *c, u64 fp, u64 pblock)
 	return r == -EOVERFLOW ? -ENOENT : r;
 }
 
-int sis_core_find_dup(struct sis_core *c, u64 fp, u64 *pblock)
+/* The candidate for @fp, pinned in *@pblock: 0, -ENOENT or -errno. */
+static int __find_dup(struct sis_core *c, u64 fp, u64 *pblock)
 {
 	u64 cand[4];
 	int n, r;
 
-	mutex_lock(&c->lock);
-	__sis_op_begin(c);
 	c->index_lookups++;
 	n = c->mode == SIS_MODE_FAIL ? -EIO :
 		__sis_index_find(c, fp, cand, ARRAY_SIZE(cand));
@@ -775,9 +774,63 @@ int sis_core_find_dup(struct sis_core *c, u64 fp, u64 *pblock)
 		r = __sis_pin(c, *pblock, false);
 	if (!r)
 		c->index_hits++;
+	return r;
+}
+
+int sis_core_find_dup(struct sis_core *c, u64 fp, u64 *pblock)
+{
+	int r;
+
+	mutex_lock(&c->lock);
+	__sis_op_begin(c);
+	r = __find_dup(c, fp, pblock);
 	__sis_op_end(c);
 	mutex_unlock(&c->lock);
 	return r;
+}
+
+int sis_core_find_dups(struct sis_core *c, const u64 *fps, unsigned int n,
+		       u64 *pblocks)
+{
+	unsigned int i, last_load = 0, found = 0;
+	u64 loads;
+	int r = 0;
+
+	mutex_lock(&c->lock);
+	__sis_op_begin(c);
+	for (i = 0; !r && i < n; i++) {
+		loads = c->index_hook_loads;
+		pblocks[i] = 0;
+		r = __find_dup(c, fps[i], &pblocks[i]);
+		if (c->index_hook_loads != loads)
+			last_load = i;
+		if (r == -ENOENT) {
+			pblocks[i] = 0;
+			r = 0;
+		}
+	}
+	/*
+	 * A hook hit brings its group's refcount page into the index: the
+	 * misses before it are looked up once more (in RAM now).
+	 */
+	for (i = 0; !r && i < last_load; i++) {
+		if (pblocks[i])
+			continue;
+		r = __find_dup(c, fps[i], &pblocks[i]);
+		if (r == -ENOENT) {
+			pblocks[i] = 0;
+			r = 0;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (r && pblocks[i])
+			__sis_unpin(c, pblocks[i]);
+		else if (pblocks[i])
+			found++;
+	}
+	__sis_op_end(c);
+	mutex_unlock(&c->lock);
+	return r ? r : (int)found;
 }
 
 /* A new block for data with @fp, pinned, reserved and in the index. */
@@ -835,14 +888,13 @@ int sis_core_alloc(struct sis_core *c, u64 fp, u64 *pblock)
 	return r < 0 ? r : 0;
 }
 
-int sis_core_map(struct sis_core *c, u32 vol, u64 lblock, u64 pblock)
+/* Map @lblock of volume @vol to the pinned @pblock: as sis_core_map(). */
+static int __core_map(struct sis_core *c, u32 vol, u64 lblock, u64 pblock)
 {
 	struct sis_disk_volume *v = NULL;
 	u64 old, room = 0;
 	int r;
 
-	mutex_lock(&c->lock);
-	__sis_op_begin(c);
 	r = __sis_check_writable(c);
 	if (!r && WARN_ON(!__sis_pin_find(c, pblock)))
 		r = -EINVAL;
@@ -857,7 +909,7 @@ int sis_core_map(struct sis_core *c, u32 vol, u64 lblock, u64 pblock)
 		room = c->map_room;
 	} while (r == -EAGAIN);
 	if (r || old == pblock)
-		goto out;
+		return r;
 	/*
 	 * Everything that can fail for memory before the map changes: the
 	 * old block's refcount page is cached and dirty from here on, so its
@@ -868,19 +920,40 @@ int sis_core_map(struct sis_core *c, u32 vol, u64 lblock, u64 pblock)
 	if (!r)
 		r = __sis_ref_inc(c, pblock);
 	if (r)
-		goto out;
+		return r;
 	r = __sis_map_set(c, v, lblock, pblock, &old);
-	if (r) {
-		r = __sis_metadata_error(c, r, "map");
-		goto out;
-	}
+	if (r)
+		return __sis_metadata_error(c, r, "map");
 	if (old)
 		r = __sis_ref_dec(c, old);
 	else
 		v->nr_mapped = cpu_to_le64(le64_to_cpu(v->nr_mapped) + 1);
 	if (r)
 		r = __sis_metadata_error(c, r == -ENOMEM ? -EIO : r, "map");
-out:
+	return r;
+}
+
+/* Unmap [@lblock, +@count) of volume @vol: as sis_core_unmap(). */
+static int __core_unmap(struct sis_core *c, u32 vol, u64 lblock, u64 count)
+{
+	struct sis_disk_volume *v;
+	int r;
+
+	r = __sis_check_writable(c);
+	if (!r)
+		r = __vol_range(c, vol, lblock, count, &v);
+	if (!r)
+		r = __sis_map_unmap(c, vol, lblock, count);
+	return r;
+}
+
+int sis_core_map(struct sis_core *c, u32 vol, u64 lblock, u64 pblock)
+{
+	int r;
+
+	mutex_lock(&c->lock);
+	__sis_op_begin(c);
+	r = __core_map(c, vol, lblock, pblock);
 	__sis_op_end(c);
 	mutex_unlock(&c->lock);
 	return r;
@@ -896,16 +969,40 @@ void sis_core_unpin(struct sis_core *c, u64 pblock)
 
 int sis_core_unmap(struct sis_core *c, u32 vol, u64 lblock, u64 count)
 {
-	struct sis_disk_volume *v;
 	int r;
 
 	mutex_lock(&c->lock);
 	__sis_op_begin(c);
-	r = __sis_check_writable(c);
-	if (!r)
-		r = __vol_range(c, vol, lblock, count, &v);
-	if (!r)
-		r = __sis_map_unmap(c, vol, lblock, count);
+	r = __core_unmap(c, vol, lblock, count);
+	__sis_op_end(c);
+	mutex_unlock(&c->lock);
+	return r;
+}
+
+int sis_core_map_batch(struct sis_core *c, u32 vol, u64 lblock,
+		       unsigned int n, const u64 *pblocks, int *results,
+		       const u64 *unpins, unsigned int nr_unpins)
+{
+	unsigned int i;
+	int r = 0;
+
+	mutex_lock(&c->lock);
+	__sis_op_begin(c);
+	for (i = 0; i < n; i++) {
+		if (r || pblocks[i] == SIS_MAP_KEEP) {
+			results[i] = -ECANCELED;
+			continue;
+		}
+		if (pblocks[i])
+			r = __core_map(c, vol, lblock + i, pblocks[i]);
+		else
+			r = __core_unmap(c, vol, lblock + i, 1);
+		results[i] = r;
+		if (r == -ESTALE || r == -EOVERFLOW)
+			r = 0;
+	}
+	for (i = 0; i < nr_unpins; i++)
+		__sis_unpin(c, unpins[i]);
 	__sis_op_end(c);
 	mutex_unlock(&c->lock);
 	return r;
