@@ -512,30 +512,25 @@ struct pcache_entry *pcache_get(struct block_device *bdev, u64 pblock, bool *hit
 }
 
 unsigned int pcache_get_batch(struct block_device *bdev, const u64 *pblocks,
-			      unsigned int nr, struct pcache_entry **es)
+			      unsigned int nr, struct pcache_entry **es,
+			      unsigned int *nr_read)
 {
 	bool fresh[PCACHE_MAX_RUN];
-	unsigned int i, done, nr_read = 0;
+	unsigned int i;
 
-	if (WARN_ON_ONCE(nr > PCACHE_MAX_RUN))
-		nr = PCACHE_MAX_RUN;
-	/*
-	 * Entries created while memory is free, then loaded; when the
-	 * reserve runs short, only the first of a round waits for it, while
-	 * the entries held are loaded (none is left LOADING meanwhile).
-	 */
-	for (done = 0; done < nr; done = i) {
-		for (i = done; i < nr; i++) {
-			es[i] = pcache_get_or_create(bdev->bd_dev, pblocks[i],
-						     i == done, &fresh[i]);
-			if (!es[i])
-				break;
-			nr_read += fresh[i];
-		}
-		pcache_shrink();
-		pcache_load(bdev, es + done, fresh + done, i - done);
+	nr = clamp(nr, 1U, (unsigned int)PCACHE_MAX_RUN);
+	*nr_read = 0;
+	/* only the first waits for memory: the caller holds none of these */
+	for (i = 0; i < nr; i++) {
+		es[i] = pcache_get_or_create(bdev->bd_dev, pblocks[i], !i,
+					     &fresh[i]);
+		if (!es[i])
+			break;
+		*nr_read += fresh[i];
 	}
-	return nr_read;
+	pcache_shrink();
+	pcache_load(bdev, es, fresh, i);
+	return i;
 }
 
 struct pcache_entry *pcache_install(dev_t dev, u64 pblock, struct page *page)

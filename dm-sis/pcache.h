@@ -180,24 +180,30 @@ struct pcache_entry *pcache_get_run(struct block_device *bdev, u64 pblock,
 				    unsigned int nr, bool *hit);
 
 /**
- * pcache_get_batch() - hold the entries of @nr blocks, reading the absent
- * ones all at once
+ * pcache_get_batch() - hold the entries of up to @nr blocks, reading the
+ * absent ones all at once
  * @bdev:    backing device
  * @pblocks: the blocks, in any order (a block twice is held twice)
- * @nr:      how many (at most PCACHE_MAX_RUN)
+ * @nr:      how many (1..PCACHE_MAX_RUN)
  * @es:      out: the held entries, @es[i] of @pblocks[i]
+ * @nr_read: out: how many of them were read from the disk (the misses)
  *
  * The blocks absent from the index are entered as LOADING and read with
  * one bio per run contiguous on disk, all in flight together; the call
  * returns when those reads are done.  Entries found in the index are held
  * in whatever state they are: pass each to pcache_wait() or
  * pcache_wait_filled() before reading its data (an entry this call read
- * is VALID or ERROR already).  Memory as pcache_get() (never fails).
+ * is VALID or ERROR already).  Memory: only the first block may wait for
+ * the reserve (as pcache_get(), holding nothing of this call); the others
+ * are entered while memory is free at once, so when it is short the call
+ * holds fewer than @nr: the caller releases those and calls again for the
+ * rest.
  *
- * Return: the number of blocks read from the disk (the misses).
+ * Return: the number of entries held, @es[0..n), at least one.
  */
 unsigned int pcache_get_batch(struct block_device *bdev, const u64 *pblocks,
-			      unsigned int nr, struct pcache_entry **es);
+			      unsigned int nr, struct pcache_entry **es,
+			      unsigned int *nr_read);
 
 /**
  * pcache_lookup() - hold the entry of (@dev, @pblock) if it is in the index

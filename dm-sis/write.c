@@ -444,7 +444,7 @@ static void sis_wblock_compare(struct sis_wbatch *wb, struct sis_wblock *b,
 static void sis_wbatch_compare_all(struct sis_wbatch *wb)
 {
 	struct sis_pool *pool = wb->st->pool;
-	unsigned int i, n = 0, misses;
+	unsigned int i, k, n = 0, got, misses;
 
 	for (i = 0; i < wb->nr; i++)
 		if (wb->b[i].state == SIS_W_STORE && wb->b[i].pblock) {
@@ -453,11 +453,15 @@ static void sis_wbatch_compare_all(struct sis_wbatch *wb)
 		}
 	if (!n)
 		return;
-	misses = pcache_get_batch(pool->bdev, wb->pbs, n, wb->es);
-	atomic64_add(misses, &pool->stat_misses);
-	atomic64_add(n - misses, &pool->stat_hits);
-	for (i = 0; i < n; i++)
-		sis_wblock_compare(wb, &wb->b[wb->idx[i]], wb->es[i]);
+	/* all at once, unless memory is short (pcache_get_batch()) */
+	for (k = 0; k < n; k += got) {
+		got = pcache_get_batch(pool->bdev, wb->pbs + k, n - k,
+				       wb->es + k, &misses);
+		atomic64_add(misses, &pool->stat_misses);
+		atomic64_add(got - misses, &pool->stat_hits);
+		for (i = k; i < k + got; i++)
+			sis_wblock_compare(wb, &wb->b[wb->idx[i]], wb->es[i]);
+	}
 }
 
 /*
