@@ -156,14 +156,16 @@ struct sis_wrun {
  * @space_deadline: when a write waiting for space gives up (0: not waiting)
  * @nr_locks: hash locks held (sis_hash_lock_batch())
  * @locks:   their bits, ascending
- * @nr_pins: pins of rejected candidates, then those of @b (map batch)
- * @pins:    the pins the map batch drops
+ * @nr_pins: pins the map batch drops
+ * @pins:    the rejected candidates of the round (at most one per block
+ *           and look-up), then the blocks of @b
  * @idx:     scratch of a core call: the block of each entry of @fps/@pbs
  * @fps:     scratch: fingerprints passed to the core
+ * @es:      scratch: the candidates' pcache entries (compared while @fps is
+ *           unused; sharing its room keeps the batch within 4 KiB)
  * @pbs:     scratch: blocks from or to the core (candidates, new blocks,
  *           the mapping of each block)
  * @res:     scratch: the result of each block's mapping
- * @es:      scratch: the candidates' pcache entries
  * @b:       the blocks
  */
 struct sis_wbatch {
@@ -179,10 +181,12 @@ struct sis_wbatch {
 	unsigned int nr_pins;
 	u64 pins[3 * SIS_MAX_IO_BLOCKS];
 	u8 idx[SIS_MAX_IO_BLOCKS];
-	u64 fps[SIS_MAX_IO_BLOCKS];
+	union {
+		u64 fps[SIS_MAX_IO_BLOCKS];
+		struct pcache_entry *es[SIS_MAX_IO_BLOCKS];
+	};
 	u64 pbs[SIS_MAX_IO_BLOCKS];
 	int res[SIS_MAX_IO_BLOCKS];
-	struct pcache_entry *es[SIS_MAX_IO_BLOCKS];
 	struct sis_wblock b[SIS_MAX_IO_BLOCKS];
 };
 
