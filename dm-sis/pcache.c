@@ -66,11 +66,13 @@
  * bios at PCACHE_MAX_RUN = 32 blocks of 4 KiB) progress however short memory
  * is.  A write batch holds at most 32 entries (its new blocks' and
  * candidates' whose writes are in flight) and waits for one more (an
- * install, or the read of a candidate to compare); a reader waits for one
- * entry and page at a time, holding none, and takes a read-ahead run of up
- * to 32 only from what is free.  So the 128 entries and 128 pages (512 KiB)
- * below guarantee that four write batches and any number of readers
- * progress at once.  Writers of one pool decide in parallel under hash
+ * install, or the read of a candidate to compare); the candidates it reads
+ * at once (pcache_get_batch()) beyond the first come only from what is
+ * free, and it releases them after the compare, waiting for nothing but
+ * their reads meanwhile; a reader waits for one entry and page at a time,
+ * holding none, and takes a read-ahead run of up to 32 only from what is
+ * free.  So the 128 entries and 128 pages (512 KiB) below guarantee that
+ * four write batches and any number of readers progress at once.  Writers of one pool decide in parallel under hash
  * locks (write.c), so more than four batches may hold entries: when memory
  * is exhausted and every reserve entry is held by a batch waiting for one
  * more, they wait until the page allocator succeeds again (mempool_alloc()
