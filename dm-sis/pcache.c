@@ -72,8 +72,9 @@
  * their reads meanwhile; a reader waits for one entry and page at a time,
  * holding none, and takes a read-ahead run of up to 32 only from what is
  * free.  So the 128 entries and 128 pages (512 KiB) below guarantee that
- * four write batches and any number of readers progress at once.  Writers of one pool decide in parallel under hash
- * locks (write.c), so more than four batches may hold entries: when memory
+ * four write batches and any number of readers progress at once.
+ * Writers of one pool decide in parallel under hash locks (write.c), so
+ * more than four batches may hold entries: when memory
  * is exhausted and every reserve entry is held by a batch waiting for one
  * more, they wait until the page allocator succeeds again (mempool_alloc()
  * retries it every few seconds; the shrinker frees unreferenced entries).

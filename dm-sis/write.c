@@ -38,7 +38,10 @@
  *    blocks of a batch are looked up first (no lock held), those missing
  *    from pcache are read all at once, and the blocks found identical are
  *    decided then and there: the candidate is pinned, so mapping it later
- *    is safe without any lock.
+ *    is safe without any lock.  Only mapped candidates count there: their
+ *    data is on disk.  A new block nothing maps yet may be found between
+ *    its allocation and its writer's pcache install, when its disk block
+ *    still holds older data; it is left to the look-up under the hash lock.
  *  - Writers of the same data decide one after the other, writers of
  *    different data in parallel: the blocks left undecided take the hash
  *    locks of their fingerprints (bits of pool->hash_locks, in ascending
@@ -165,6 +168,7 @@ struct sis_wrun {
  *           unused; sharing its room keeps the batch within 4 KiB)
  * @pbs:     scratch: blocks from or to the core (candidates, new blocks,
  *           the mapping of each block)
+ * @unmapped: scratch: which candidates of @pbs are new blocks
  * @res:     scratch: the result of each block's mapping
  * @b:       the blocks
  */
@@ -186,6 +190,7 @@ struct sis_wbatch {
 		struct pcache_entry *es[SIS_MAX_IO_BLOCKS];
 	};
 	u64 pbs[SIS_MAX_IO_BLOCKS];
+	bool unmapped[SIS_MAX_IO_BLOCKS];
 	int res[SIS_MAX_IO_BLOCKS];
 	struct sis_wblock b[SIS_MAX_IO_BLOCKS];
 };
@@ -389,9 +394,13 @@ static int sis_wait_space(struct sis_wbatch *wb)
 
 /*
  * The candidates of every STORE block of @wb, with one core call: each
- * found one is pinned in b->pblock.  Return: 0 or -errno.
+ * found one is pinned in b->pblock.  Without the hash locks (!@locked), a
+ * new block that nothing maps yet is not taken: its writer may not have
+ * installed its data in pcache yet (it does so under the hash lock), so
+ * its disk block may still hold older data; such a block is looked up
+ * again under the hash locks.  Return: 0 or -errno.
  */
-static int sis_wbatch_find(struct sis_wbatch *wb)
+static int sis_wbatch_find(struct sis_wbatch *wb, bool locked)
 {
 	unsigned int i, n = 0;
 	int r;
@@ -403,11 +412,16 @@ static int sis_wbatch_find(struct sis_wbatch *wb)
 		}
 	if (!n)
 		return 0;
-	r = sis_core_find_dups(wb->st->pool->core, wb->fps, n, wb->pbs);
+	r = sis_core_find_dups(wb->st->pool->core, wb->fps, n, wb->pbs,
+			       wb->unmapped);
 	if (r < 0)
 		return r;
-	for (i = 0; i < n; i++)
-		wb->b[wb->idx[i]].pblock = wb->pbs[i];
+	for (i = 0; i < n; i++) {
+		if (wb->pbs[i] && wb->unmapped[i] && !locked)
+			wb->pins[wb->nr_pins++] = wb->pbs[i];
+		else
+			wb->b[wb->idx[i]].pblock = wb->pbs[i];
+	}
 	return 0;
 }
 
@@ -542,7 +556,7 @@ static int sis_wbatch_decide(struct sis_wbatch *wb)
 		}
 	}
 
-	r = sis_wbatch_find(wb);
+	r = sis_wbatch_find(wb, false);
 	if (r)
 		return r;
 	sis_wbatch_compare_all(wb);
@@ -552,7 +566,7 @@ static int sis_wbatch_decide(struct sis_wbatch *wb)
 		wb->space_deadline = 0;
 		return 0;
 	}
-	r = sis_wbatch_find(wb);
+	r = sis_wbatch_find(wb, true);
 	if (!r)
 		sis_wbatch_compare_locked(wb);
 	for (i = 0; !r && i < wb->nr; i++)

@@ -737,8 +737,12 @@ void __sis_readers_drain(struct sis_core *c)
 	sis_readers_wait(c, __sis_readers_flip(c));
 }
 
-/* Is the index's candidate for @fp still a block holding that data? */
-static int __candidate_valid(struct sis_core *c, u64 fp, u64 pblock)
+/*
+ * Is the index's candidate for @fp still a block holding that data?  If
+ * so, *@unmapped tells whether it is a new block no logical block maps yet.
+ */
+static int __candidate_valid(struct sis_core *c, u64 fp, u64 pblock,
+			     bool *unmapped)
 {
 	struct sis_disk_rc *rc;
 	struct sis_page *pg;
@@ -747,11 +751,16 @@ static int __candidate_valid(struct sis_core *c, u64 fp, u64 pblock)
 	r = __sis_rc_shareable(c, pblock, &pg, &rc);
 	if (r == -EINVAL || (!r && le64_to_cpu(rc->fp) != fp))
 		return -ESTALE;
+	if (!r)
+		*unmapped = !rc->refcount;
 	return r == -EOVERFLOW ? -ENOENT : r;
 }
 
-/* The candidate for @fp, pinned in *@pblock: 0, -ENOENT or -errno. */
-static int __find_dup(struct sis_core *c, u64 fp, u64 *pblock)
+/*
+ * The candidate for @fp, pinned in *@pblock (*@unmapped: a new block):
+ * 0, -ENOENT or -errno.
+ */
+static int __find_dup(struct sis_core *c, u64 fp, u64 *pblock, bool *unmapped)
 {
 	u64 cand[4];
 	int n, r;
@@ -763,7 +772,7 @@ static int __find_dup(struct sis_core *c, u64 fp, u64 *pblock)
 	/* the newest entry last: try candidates from there */
 	while (n > 0 && r == -ENOENT) {
 		*pblock = cand[--n];
-		r = __candidate_valid(c, fp, *pblock);
+		r = __candidate_valid(c, fp, *pblock, unmapped);
 		if (r == -ESTALE) {
 			c->index_stale++;
 			__sis_index_remove(c, fp, *pblock);
@@ -779,18 +788,19 @@ static int __find_dup(struct sis_core *c, u64 fp, u64 *pblock)
 
 int sis_core_find_dup(struct sis_core *c, u64 fp, u64 *pblock)
 {
+	bool unmapped;
 	int r;
 
 	mutex_lock(&c->lock);
 	__sis_op_begin(c);
-	r = __find_dup(c, fp, pblock);
+	r = __find_dup(c, fp, pblock, &unmapped);
 	__sis_op_end(c);
 	mutex_unlock(&c->lock);
 	return r;
 }
 
 int sis_core_find_dups(struct sis_core *c, const u64 *fps, unsigned int n,
-		       u64 *pblocks)
+		       u64 *pblocks, bool *unmapped)
 {
 	unsigned int i, last_load = 0, found = 0;
 	u64 loads;
@@ -801,7 +811,7 @@ int sis_core_find_dups(struct sis_core *c, const u64 *fps, unsigned int n,
 	for (i = 0; !r && i < n; i++) {
 		loads = c->index_hook_loads;
 		pblocks[i] = 0;
-		r = __find_dup(c, fps[i], &pblocks[i]);
+		r = __find_dup(c, fps[i], &pblocks[i], &unmapped[i]);
 		if (c->index_hook_loads != loads)
 			last_load = i;
 		if (r == -ENOENT) {
@@ -816,7 +826,7 @@ int sis_core_find_dups(struct sis_core *c, const u64 *fps, unsigned int n,
 	for (i = 0; !r && i < last_load; i++) {
 		if (pblocks[i])
 			continue;
-		r = __find_dup(c, fps[i], &pblocks[i]);
+		r = __find_dup(c, fps[i], &pblocks[i], &unmapped[i]);
 		if (r == -ENOENT) {
 			pblocks[i] = 0;
 			r = 0;

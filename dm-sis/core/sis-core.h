@@ -329,6 +329,9 @@ int sis_core_find_dup(struct sis_core *c, u64 fp, u64 *pblock);
  * @n:       how many
  * @pblocks: out: the candidate for @fps[i], pinned as by sis_core_find_dup(),
  *           or 0 if there is none (block 0 never holds data)
+ * @unmapped: out: for each candidate, whether it is a new block that no
+ *           logical block maps yet: its allocator's data write may still be
+ *           in flight (a mapped block's data is on disk)
  *
  * One hold of the core's lock.  A look-up that loaded a group's refcount
  * page into the index (a hook hit) may make the misses before it findable:
@@ -340,7 +343,7 @@ int sis_core_find_dup(struct sis_core *c, u64 fp, u64 *pblock);
  * -EIO in fail mode) with nothing pinned.
  */
 int sis_core_find_dups(struct sis_core *c, const u64 *fps, unsigned int n,
-		       u64 *pblocks);
+		       u64 *pblocks, bool *unmapped);
 
 /**
  * sis_core_alloc() - allocate a new data block for data with @fp

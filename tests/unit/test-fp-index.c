@@ -499,12 +499,17 @@ TEST(other_versions_refused)
 /* find_dups of seeds @s..@s+@n-1 into @p: the number found. */
 static int probe_batch(struct fx *f, u32 s, unsigned int n, u64 *p)
 {
+	bool unmapped[32];
 	u64 fps[32];
 	unsigned int k;
+	int r;
 
 	for (k = 0; k < n; k++)
 		fps[k] = seed_fp(s + k);
-	return sis_core_find_dups(f->c, fps, n, p);
+	r = sis_core_find_dups(f->c, fps, n, p, unmapped);
+	for (k = 0; r >= 0 && k < n; k++)
+		ASSERT_TRUE(!p[k] || !unmapped[k]);	/* all mapped */
+	return r;
 }
 
 /*
@@ -641,7 +646,9 @@ TEST(find_dups_reprobes_before_hook)
 	{
 		u64 fps[3] = { seed_fp(plain), seed_fp(hook), seed_fp(plain) };
 
-		ASSERT_EQ(sis_core_find_dups(f.c, fps, 3, p), 3);
+		bool un[3];
+
+		ASSERT_EQ(sis_core_find_dups(f.c, fps, 3, p, un), 3);
 	}
 	ASSERT_EQ(p[0], b);
 	ASSERT_EQ(p[1], a);
@@ -663,6 +670,7 @@ TEST(find_dups_reprobes_before_hook)
 TEST(find_dups_error_pins_nothing)
 {
 	u64 reads, p[2], a, x, fps[2];
+	bool un[2];
 	u32 hook;
 	struct fx f;
 
@@ -675,7 +683,7 @@ TEST(find_dups_error_pins_nothing)
 	fps[0] = seed_fp(777777);
 	fps[1] = seed_fp(hook);
 	sis_backend_mute++;
-	ASSERT_ERR(sis_core_find_dups(f.c, fps, 2, p), -EIO);
+	ASSERT_ERR(sis_core_find_dups(f.c, fps, 2, p, un), -EIO);
 	ASSERT_ERR(probe(&f, hook, &reads), -EIO);
 	sis_backend_mute--;
 	f.d->fail_read = U64_MAX;

@@ -505,8 +505,9 @@ TEST(set_read_only_commits)
 TEST(map_batch_maps_unmaps_unpins)
 {
 	u8 data[2][SIS_BLOCK_SIZE];
-	u64 fps[2], pn[2], pd, batch[5], p;
+	u64 fps[2], pn[2], pd, pd2[2], batch[5], p;
 	struct sis_core_stats st;
+	bool un[2];
 	int res[5];
 	struct fx f;
 
@@ -522,8 +523,14 @@ TEST(map_batch_maps_unmaps_unpins)
 	ASSERT_OK(memdev_write(f.d, pn[0], data[0]));
 	ASSERT_OK(memdev_write(f.d, pn[1], data[1]));
 	gen_block(5, data[0]);
+	/* a new block is found, flagged as mapped nowhere yet */
+	ASSERT_EQ(sis_core_find_dups(f.c, fps, 2, pd2, un), 2);
+	ASSERT_TRUE(pd2[0] == pn[0] && pd2[1] == pn[1] && un[0] && un[1]);
+	sis_core_unpin(f.c, pd2[0]);
+	sis_core_unpin(f.c, pd2[1]);
 	ASSERT_EQ(sis_core_find_dups(f.c, &(u64){ sis_fingerprint(data[0]) }, 1,
-				     &pd), 1);
+				     &pd, un), 1);
+	ASSERT_TRUE(!un[0]);
 	batch[0] = pn[0];
 	batch[1] = 0;
 	batch[2] = SIS_MAP_KEEP;
@@ -565,13 +572,14 @@ TEST(map_batch_estale_per_block)
 	u64 fp, pd, pn, batch[2], p;
 	struct sis_core_stats st;
 	int res[2];
+	bool un;
 	struct fx f;
 
 	fx_format(&f, PHYS, LOGICAL);
 	ASSERT_OK(fx_write(&f, 100, 5));
 	gen_block(5, data);
 	ASSERT_EQ(sis_core_find_dups(f.c, &(u64){ sis_fingerprint(data) }, 1,
-				     &pd), 1);
+				     &pd, &un), 1);
 	ASSERT_OK(fx_write(&f, 100, 6));	/* pd loses its last mapping */
 	gen_block(7, data);
 	fp = sis_fingerprint(data);
