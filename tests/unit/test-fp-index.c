@@ -500,7 +500,7 @@ TEST(other_versions_refused)
 static int probe_batch(struct fx *f, u32 s, unsigned int n, u64 *p)
 {
 	bool unmapped[32];
-	u64 fps[32];
+	u64 fps[32] = { 0 };
 	unsigned int k;
 	int r;
 
