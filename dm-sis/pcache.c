@@ -66,12 +66,15 @@
  * bios at PCACHE_MAX_RUN = 32 blocks of 4 KiB) progress however short memory
  * is.  A write batch holds at most 32 entries (its new blocks' and
  * candidates' whose writes are in flight) and waits for one more (an
- * install, or the read of a candidate to compare); a reader waits for one
- * entry and page at a time, holding none, and takes a read-ahead run of up
- * to 32 only from what is free.  So the 128 entries and 128 pages (512 KiB)
- * below guarantee that four write batches and any number of readers
- * progress at once.  Writers of one pool decide in parallel under hash
- * locks (write.c), so more than four batches may hold entries: when memory
+ * install, or the read of a candidate to compare); the candidates it reads
+ * at once (pcache_get_batch()) beyond the first come only from what is
+ * free, and it releases them after the compare, waiting for nothing but
+ * their reads meanwhile; a reader waits for one entry and page at a time,
+ * holding none, and takes a read-ahead run of up to 32 only from what is
+ * free.  So the 128 entries and 128 pages (512 KiB) below guarantee that
+ * four write batches and any number of readers progress at once.
+ * Writers of one pool decide in parallel under hash locks (write.c), so
+ * more than four batches may hold entries: when memory
  * is exhausted and every reserve entry is held by a batch waiting for one
  * more, they wait until the page allocator succeeds again (mempool_alloc()
  * retries it every few seconds; the shrinker frees unreferenced entries).
@@ -353,21 +356,69 @@ int pcache_wait_filled(struct pcache_entry *e)
 	return READ_ONCE(e->state) == PCACHE_ERROR ? -EIO : 0;
 }
 
-/* Read the pages of @es[0..nr) (blocks @pblock..) with one bio. */
-static int pcache_read_run(struct block_device *bdev, u64 pblock,
-			   struct pcache_entry **es, unsigned int nr)
+/* The data reads of one pcache_load(): one for the caller, one per bio. */
+struct pcache_reads {
+	atomic_t pending;
+	struct completion done;
+};
+
+static void pcache_read_endio(struct bio *bio)
 {
-	struct bio *bio;
-	unsigned int i;
+	struct pcache_reads *rd = bio->bi_private;
+
+	if (atomic_dec_and_test(&rd->pending))
+		complete(&rd->done);
+}
+
+/*
+ * Load the entries @es[i] with @fresh[i] set (LOADING, created by the
+ * caller): one bio per run of them contiguous on disk, all in flight at
+ * once; wait for them all, then make each VALID or ERROR.
+ */
+static void pcache_load(struct block_device *bdev, struct pcache_entry **es,
+			const bool *fresh, unsigned int nr)
+{
+	struct bio *bios[PCACHE_MAX_RUN];
+	u8 run_of[PCACHE_MAX_RUN];
+	struct pcache_reads rd;
+	struct bio *bio = NULL;
+	unsigned int i, nr_bios = 0;
+	u64 next = 0;
 	int r;
 
-	bio = bio_alloc(bdev, nr, REQ_OP_READ, GFP_NOIO);
-	bio->bi_iter.bi_sector = pblock << (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
-	for (i = 0; i < nr; i++)
+	atomic_set(&rd.pending, 1);
+	init_completion(&rd.done);
+	for (i = 0; i < nr; i++) {
+		if (!fresh[i])
+			continue;
+		if (!bio || es[i]->pblock != next) {
+			if (bio)
+				submit_bio(bio);
+			bio = bio_alloc(bdev, nr - i, REQ_OP_READ, GFP_NOIO);
+			bio->bi_iter.bi_sector =
+				es[i]->pblock << (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
+			bio->bi_end_io = pcache_read_endio;
+			bio->bi_private = &rd;
+			bios[nr_bios++] = bio;
+			atomic_inc(&rd.pending);
+		}
 		__bio_add_page(bio, es[i]->page, SIS_BLOCK_SIZE, 0);
-	r = submit_bio_wait(bio);
-	bio_put(bio);
-	return r;
+		run_of[i] = nr_bios - 1;
+		next = es[i]->pblock + 1;
+	}
+	if (bio)
+		submit_bio(bio);
+	if (!atomic_dec_and_test(&rd.pending))
+		wait_for_completion_io(&rd.done);
+
+	for (i = 0; i < nr; i++) {
+		if (!fresh[i])
+			continue;
+		r = blk_status_to_errno(bios[run_of[i]]->bi_status);
+		pcache_set_state(es[i], r ? PCACHE_ERROR : PCACHE_VALID);
+	}
+	for (i = 0; i < nr_bios; i++)
+		bio_put(bios[i]);
 }
 
 struct pcache_entry *pcache_lookup(dev_t dev, u64 pblock)
@@ -429,7 +480,7 @@ struct pcache_entry *pcache_get_run(struct block_device *bdev, u64 pblock,
 {
 	struct pcache_entry *es[PCACHE_MAX_RUN];
 	bool fresh[PCACHE_MAX_RUN];
-	unsigned int i, j, k;
+	unsigned int i;
 	int r;
 
 	nr = clamp(nr, 1U, (unsigned int)PCACHE_MAX_RUN);
@@ -445,18 +496,8 @@ struct pcache_entry *pcache_get_run(struct block_device *bdev, u64 pblock,
 	*hit = !fresh[0];
 	pcache_shrink();
 
-	/* one bio per run of blocks nobody else is loading or holds */
-	for (i = 0; i < nr; i = j) {
-		for (j = i; j < nr && fresh[j]; j++)
-			;
-		if (j == i) {
-			j++;
-			continue;
-		}
-		r = pcache_read_run(bdev, pblock + i, es + i, j - i);
-		for (k = i; k < j; k++)
-			pcache_set_state(es[k], r ? PCACHE_ERROR : PCACHE_VALID);
-	}
+	/* the blocks nobody else is loading or holds */
+	pcache_load(bdev, es, fresh, nr);
 	for (i = 1; i < nr; i++)
 		pcache_put(es[i]);
 
@@ -471,6 +512,28 @@ struct pcache_entry *pcache_get_run(struct block_device *bdev, u64 pblock,
 struct pcache_entry *pcache_get(struct block_device *bdev, u64 pblock, bool *hit)
 {
 	return pcache_get_run(bdev, pblock, 1, hit);
+}
+
+unsigned int pcache_get_batch(struct block_device *bdev, const u64 *pblocks,
+			      unsigned int nr, struct pcache_entry **es,
+			      unsigned int *nr_read)
+{
+	bool fresh[PCACHE_MAX_RUN];
+	unsigned int i;
+
+	nr = clamp(nr, 1U, (unsigned int)PCACHE_MAX_RUN);
+	*nr_read = 0;
+	/* only the first waits for memory: the caller holds none of these */
+	for (i = 0; i < nr; i++) {
+		es[i] = pcache_get_or_create(bdev->bd_dev, pblocks[i], !i,
+					     &fresh[i]);
+		if (!es[i])
+			break;
+		*nr_read += fresh[i];
+	}
+	pcache_shrink();
+	pcache_load(bdev, es, fresh, i);
+	return i;
 }
 
 struct pcache_entry *pcache_install(dev_t dev, u64 pblock, struct page *page)

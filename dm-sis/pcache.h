@@ -34,7 +34,8 @@
  *    its own blocks, never the shared blocks read before it.
  *  - Memory: the entries and pages that I/O needs to progress come from
  *    reserves of the cache's own (mempools; sizing in pcache.c), so
- *    pcache_get(), pcache_get_run() and pcache_install() never fail for
+ *    pcache_get(), pcache_get_run(), pcache_get_batch() and
+ *    pcache_install() never fail for
  *    lack of memory: under pressure they may wait until other I/O releases
  *    entries.  A caller may hold up to PCACHE_MAX_RUN entries, and mutexes
  *    of its own, while it calls them, provided that whoever holds entries
@@ -177,6 +178,32 @@ struct pcache_entry *pcache_get(struct block_device *bdev, u64 pblock, bool *hit
  */
 struct pcache_entry *pcache_get_run(struct block_device *bdev, u64 pblock,
 				    unsigned int nr, bool *hit);
+
+/**
+ * pcache_get_batch() - hold the entries of up to @nr blocks, reading the
+ * absent ones all at once
+ * @bdev:    backing device
+ * @pblocks: the blocks, in any order (a block twice is held twice)
+ * @nr:      how many (1..PCACHE_MAX_RUN)
+ * @es:      out: the held entries, @es[i] of @pblocks[i]
+ * @nr_read: out: how many of them were read from the disk (the misses)
+ *
+ * The blocks absent from the index are entered as LOADING and read with
+ * one bio per run contiguous on disk, all in flight together; the call
+ * returns when those reads are done.  Entries found in the index are held
+ * in whatever state they are: pass each to pcache_wait() or
+ * pcache_wait_filled() before reading its data (an entry this call read
+ * is VALID or ERROR already).  Memory: only the first block may wait for
+ * the reserve (as pcache_get(), holding nothing of this call); the others
+ * are entered while memory is free at once, so when it is short the call
+ * holds fewer than @nr: the caller releases those and calls again for the
+ * rest.
+ *
+ * Return: the number of entries held, @es[0..n), at least one.
+ */
+unsigned int pcache_get_batch(struct block_device *bdev, const u64 *pblocks,
+			      unsigned int nr, struct pcache_entry **es,
+			      unsigned int *nr_read);
 
 /**
  * pcache_lookup() - hold the entry of (@dev, @pblock) if it is in the index

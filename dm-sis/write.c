@@ -10,6 +10,16 @@
  * The bio worker (dm-sis-target.c) calls in here with the bio; completing
  * it is the worker's.
  *
+ * Core calls: a round of a batch makes at most four, whatever its size:
+ * sis_core_find_dups() for every block to decide, sis_core_find_dups()
+ * again under the hash locks for the blocks still undecided,
+ * sis_core_alloc_run() for the new blocks, and sis_core_map_batch(), which
+ * maps and unmaps them all and drops the round's pins (the second and
+ * third are skipped when nothing is left for them).  Around them: a
+ * partial block at either end reads its old data (sis_core_lookup()), a
+ * round that allocated checks the low-water mark (sis_core_get_stats(), if
+ * one is set), and a round short of space waits for it and runs again.
+ *
  * The hard part: sharing without ever merging different data, and breaking
  * sharing without disturbing the other sharers.
  *  - A write never modifies a data block in place.  New data goes to a block
@@ -18,24 +28,35 @@
  *    immutable for as long as any logical block maps it, which is what lets
  *    pcache serve one cached copy to every sharer.
  *  - A fingerprint hit is advice.  The candidate is read through pcache and
- *    compared byte for byte before sis_core_map().  The core indexes a block
+ *    compared byte for byte before it is mapped.  The core indexes a block
  *    as soon as it is allocated, so the candidate may be a block whose data
  *    write is still in flight: its pcache entry is then in the WRITING
  *    state, its page already holds the data, so the writer compares at once
  *    and waits for the write only before mapping (a failed write sends the
  *    block back to be decided again).
+ *  - Candidate reads happen outside every lock: the candidates of all the
+ *    blocks of a batch are looked up first (no lock held), those missing
+ *    from pcache are read all at once, and the blocks found identical are
+ *    decided then and there: the candidate is pinned, so mapping it later
+ *    is safe without any lock.  Only mapped candidates count there: their
+ *    data is on disk.  A new block nothing maps yet may be found between
+ *    its allocation and its writer's pcache install, when its disk block
+ *    still holds older data; it is left to the look-up under the hash lock.
  *  - Writers of the same data decide one after the other, writers of
- *    different data in parallel: a batch takes the hash locks of its
- *    blocks' fingerprints (bits of pool->hash_locks, in ascending order)
- *    from find_dup to the pcache install of its new blocks (the hashing
- *    before and the data writes after hold none).  A block is only found
- *    through its fingerprint, so it is always in pcache before another
- *    writer can find it, and writers of the same new data at once find each
- *    other's block instead of storing two copies.  A batch's new blocks are
- *    allocated with one core call, in a row, contiguous on disk as far as
- *    free space allows whatever other writers do, so a later sequential
- *    read of them is one disk read.  A candidate that misses the cache is
- *    still read under its hash lock (blocking only writers of that data).
+ *    different data in parallel: the blocks left undecided take the hash
+ *    locks of their fingerprints (bits of pool->hash_locks, in ascending
+ *    order), look their candidates up again, and hold the locks until the
+ *    pcache install of their new blocks (the hashing, the first look-up
+ *    and the data writes after hold none).  A block is only found through
+ *    its fingerprint, so it is in pcache before another writer can find
+ *    it, and writers of the same new data at once find each other's block
+ *    (WRITING in pcache, so no read) instead of storing two copies.  A
+ *    batch's new blocks are allocated with one core call, in a row,
+ *    contiguous on disk as far as free space allows whatever other writers
+ *    do, so a later sequential read of them is one disk read.  A candidate
+ *    of the second look-up that misses the cache (rare: evicted since its
+ *    writer installed it) is still read under its hash lock, blocking only
+ *    writers of that data.
  *
  * Locks of this file: the logical range of the volume (pool->ranges, under
  * range_lock, a leaf) is taken first, then the hash locks (bits of pool->hash_locks,
@@ -80,41 +101,6 @@ static struct pcache_entry *sis_cache_get(struct sis_pool *pool, u64 pblock)
 	return sis_read_cache_get(pool, pblock, 1);
 }
 
-/*
- * Is the data of candidate @pblock equal to @data?  Reads the candidate
- * through pcache (a failed read is a mismatch).  An entry whose write is
- * still in flight is compared at once, without waiting (its writer may be
- * this very batch): on a match it is returned held in *@pending and the
- * caller waits for the write before mapping the block.
- */
-static bool sis_candidate_matches(struct sis_pool *pool, u64 pblock,
-				  const void *data, struct pcache_entry **pending)
-{
-	struct pcache_entry *e;
-	bool same;
-
-	*pending = NULL;
-	e = pcache_lookup(pool->dev, pblock);
-	if (e) {
-		atomic64_inc(&pool->stat_hits);
-		if (pcache_wait_filled(e)) {
-			pcache_put(e);
-			return false;
-		}
-	} else {
-		e = sis_cache_get(pool, pblock);
-		if (IS_ERR(e))
-			return false;
-	}
-	same = !memcmp(pcache_data(e), data, SIS_BLOCK_SIZE);
-	if (same && READ_ONCE(e->state) == PCACHE_WRITING) {
-		*pending = e;
-		return true;
-	}
-	pcache_put(e);
-	return same;
-}
-
 /* ---------------------------------------------------------------- */
 /* Batches                                                          */
 /* ---------------------------------------------------------------- */
@@ -136,8 +122,9 @@ enum sis_wstate {
  * @e:       NEW: its pcache entry; DUP: the candidate's entry if its write
  *           was in flight at the compare
  * @fp:      fingerprint of the data
- * @pblock:  DUP: the candidate (pinned by find_dup); NEW: the new block
- *           (pinned, reserved)
+ * @pblock:  STORE: a candidate not compared yet; DUP: the candidate; NEW:
+ *           the new block; pinned in every case (dropped by the map batch)
+ * @rejected: a candidate of this round found different (not compared twice)
  * @state:   enum sis_wstate
  * @dup_of:  SAME: the block of the batch with the same data
  * @written: NEW: the data write is done, with result @werr
@@ -148,6 +135,7 @@ struct sis_wblock {
 	struct pcache_entry *e;
 	u64 fp;
 	u64 pblock;
+	u64 rejected;
 	unsigned int state;
 	unsigned int dup_of;
 	bool written;
@@ -171,6 +159,17 @@ struct sis_wrun {
  * @space_deadline: when a write waiting for space gives up (0: not waiting)
  * @nr_locks: hash locks held (sis_hash_lock_batch())
  * @locks:   their bits, ascending
+ * @nr_pins: pins the map batch drops
+ * @pins:    the rejected candidates of the round (at most one per block
+ *           and look-up), then the blocks of @b
+ * @idx:     scratch of a core call: the block of each entry of @fps/@pbs
+ * @fps:     scratch: fingerprints passed to the core
+ * @es:      scratch: the candidates' pcache entries (compared while @fps is
+ *           unused; sharing its room keeps the batch within 4 KiB)
+ * @pbs:     scratch: blocks from or to the core (candidates, new blocks,
+ *           the mapping of each block)
+ * @unmapped: scratch: which candidates of @pbs are new blocks
+ * @res:     scratch: the result of each block's mapping
  * @b:       the blocks
  */
 struct sis_wbatch {
@@ -183,6 +182,16 @@ struct sis_wbatch {
 	unsigned long space_deadline;
 	unsigned int nr_locks;
 	u16 locks[SIS_MAX_IO_BLOCKS];
+	unsigned int nr_pins;
+	u64 pins[3 * SIS_MAX_IO_BLOCKS];
+	u8 idx[SIS_MAX_IO_BLOCKS];
+	union {
+		u64 fps[SIS_MAX_IO_BLOCKS];
+		struct pcache_entry *es[SIS_MAX_IO_BLOCKS];
+	};
+	u64 pbs[SIS_MAX_IO_BLOCKS];
+	bool unmapped[SIS_MAX_IO_BLOCKS];
+	int res[SIS_MAX_IO_BLOCKS];
 	struct sis_wblock b[SIS_MAX_IO_BLOCKS];
 };
 
@@ -384,106 +393,201 @@ static int sis_wait_space(struct sis_wbatch *wb)
 }
 
 /*
- * Phase 1: decide every STORE block, under the hash locks of its data:
- * zero, a duplicate of an earlier block of the batch, of an existing
- * block (compared), or new data.  The new blocks of the batch are then
- * allocated with one core call, so they are contiguous on disk as far as
- * free space allows whatever other writers do, and installed in pcache
- * before the hash locks go (a writer of the same data finds the entry).
+ * The candidates of every STORE block of @wb, with one core call: each
+ * found one is pinned in b->pblock.  Without the hash locks (!@locked), a
+ * new block that nothing maps yet is not taken: its writer may not have
+ * installed its data in pcache yet (it does so under the hash lock), so
+ * its disk block may still hold older data; such a block is looked up
+ * again under the hash locks.  Return: 0 or -errno.
+ */
+static int sis_wbatch_find(struct sis_wbatch *wb, bool locked)
+{
+	unsigned int i, n = 0;
+	int r;
+
+	for (i = 0; i < wb->nr; i++)
+		if (wb->b[i].state == SIS_W_STORE) {
+			wb->idx[n] = i;
+			wb->fps[n++] = wb->b[i].fp;
+		}
+	if (!n)
+		return 0;
+	r = sis_core_find_dups(wb->st->pool->core, wb->fps, n, wb->pbs,
+			       wb->unmapped);
+	if (r < 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		if (wb->pbs[i] && wb->unmapped[i] && !locked)
+			wb->pins[wb->nr_pins++] = wb->pbs[i];
+		else
+			wb->b[wb->idx[i]].pblock = wb->pbs[i];
+	}
+	return 0;
+}
+
+/*
+ * Compare STORE block @b with its candidate b->pblock, whose entry @e the
+ * caller holds (or an error pointer: a failed read is a mismatch).  Equal:
+ * @b becomes DUP.  An entry whose write is still in flight is compared at
+ * once, without waiting (its writer may be this very batch): on a match
+ * it stays held in b->e, and the block waits for the write before it is
+ * mapped.  Different: the pin goes to the batch's pins to drop and @b
+ * stays STORE.  Consumes the caller's hold of @e.
+ */
+static void sis_wblock_compare(struct sis_wbatch *wb, struct sis_wblock *b,
+			       struct pcache_entry *e)
+{
+	bool same = !IS_ERR(e) && !pcache_wait_filled(e) &&
+		    !memcmp(pcache_data(e), page_address(b->page), SIS_BLOCK_SIZE);
+
+	if (same) {
+		b->state = SIS_W_DUP;
+		if (READ_ONCE(e->state) == PCACHE_WRITING) {
+			b->e = e;
+			return;
+		}
+	} else {
+		b->rejected = b->pblock;
+		wb->pins[wb->nr_pins++] = b->pblock;
+		b->pblock = 0;
+	}
+	if (!IS_ERR(e))
+		pcache_put(e);
+}
+
+/*
+ * Without any lock: compare every STORE block that has a candidate with
+ * it, the candidates missing from pcache read all at once.
+ */
+static void sis_wbatch_compare_all(struct sis_wbatch *wb)
+{
+	struct sis_pool *pool = wb->st->pool;
+	unsigned int i, k, n = 0, got, misses;
+
+	for (i = 0; i < wb->nr; i++)
+		if (wb->b[i].state == SIS_W_STORE && wb->b[i].pblock) {
+			wb->idx[n] = i;
+			wb->pbs[n++] = wb->b[i].pblock;
+		}
+	if (!n)
+		return;
+	/* all at once, unless memory is short (pcache_get_batch()) */
+	for (k = 0; k < n; k += got) {
+		got = pcache_get_batch(pool->bdev, wb->pbs + k, n - k,
+				       wb->es + k, &misses);
+		atomic64_add(misses, &pool->stat_misses);
+		atomic64_add(got - misses, &pool->stat_hits);
+		for (i = k; i < k + got; i++)
+			sis_wblock_compare(wb, &wb->b[wb->idx[i]], wb->es[i]);
+	}
+}
+
+/*
+ * Under the hash locks: compare every STORE block that has a candidate
+ * with it.  A candidate found here is usually another writer's new block,
+ * in pcache (WRITING or VALID) since before its hash lock was released; one
+ * that misses pcache (rare: evicted since) is read here, under the hash
+ * lock, blocking only writers of the same data.
+ */
+static void sis_wbatch_compare_locked(struct sis_wbatch *wb)
+{
+	struct sis_pool *pool = wb->st->pool;
+	struct pcache_entry *e;
+	struct sis_wblock *b;
+	unsigned int i;
+
+	for (i = 0; i < wb->nr; i++) {
+		b = &wb->b[i];
+		if (b->state != SIS_W_STORE || !b->pblock)
+			continue;
+		if (b->pblock == b->rejected) {	/* found different already */
+			sis_wblock_compare(wb, b, ERR_PTR(-ESTALE));
+			continue;
+		}
+		e = pcache_lookup(pool->dev, b->pblock);
+		if (e)
+			atomic64_inc(&pool->stat_hits);
+		else
+			e = sis_cache_get(pool, b->pblock);
+		sis_wblock_compare(wb, b, e);
+	}
+}
+
+/*
+ * Phase 1: decide every STORE block: zero, the same data as an earlier
+ * block of the batch, a duplicate of an existing block (compared), or new
+ * data.  First without any lock: the candidates of all blocks (one core
+ * call), read at once where pcache misses them, and compared; the blocks
+ * found equal are decided (their candidates are pinned: safe to map
+ * without a hash lock).  The rest take the hash locks of their data and
+ * look again (one core call), for data another writer is storing at the
+ * same time; the new blocks are then allocated with one core call, so
+ * they are contiguous on disk as far as free space allows whatever other
+ * writers do, and installed in pcache before the hash locks go (a writer
+ * of the same data finds the entry).
  * Return: 0, 1 when blocks are left to decide after waiting for space, or
  * -errno (what was decided before it is still stored).
  */
 static int sis_wbatch_decide(struct sis_wbatch *wb)
 {
 	struct sis_pool *pool = wb->st->pool;
-	unsigned int i, j, k, nr_alloc = 0, last_dup = 0;
-	u8 alloc[SIS_MAX_IO_BLOCKS];
-	u64 fps[SIS_MAX_IO_BLOCKS];
-	u64 pbs[SIS_MAX_IO_BLOCKS];
+	unsigned int i, j, k, nr_alloc = 0;
 	struct sis_wblock *b;
 	void *data;
-	u64 p;
-	int r = 0, n;
+	int r, n;
 
 	for (i = 0; i < wb->nr; i++) {	/* pure CPU: outside any lock */
 		b = &wb->b[i];
 		if (b->state != SIS_W_STORE)
 			continue;
 		data = page_address(b->page);
-		if (wb->st->f.zero_detect && sis_block_is_zero(data))
+		if (wb->st->f.zero_detect && sis_block_is_zero(data)) {
 			b->state = SIS_W_ZERO;
-		else
-			b->fp = sis_fingerprint(data);
-	}
-
-	sis_hash_lock_batch(wb);
-	for (i = 0; i < wb->nr; i++) {
-		b = &wb->b[i];
-		if (b->state != SIS_W_STORE)
 			continue;
-		data = page_address(b->page);
+		}
+		b->fp = sis_fingerprint(data);
 		for (j = 0; j < i; j++)
-			if (wb->b[j].state == SIS_W_ALLOC && wb->b[j].fp == b->fp &&
+			if (wb->b[j].state == SIS_W_STORE && wb->b[j].fp == b->fp &&
 			    !memcmp(page_address(wb->b[j].page), data, SIS_BLOCK_SIZE))
 				break;
 		if (j < i) {
 			b->state = SIS_W_SAME;
 			b->dup_of = j;
-			continue;
 		}
-		r = sis_core_find_dup(pool->core, b->fp, &p);
-		if (!r) {
-			if (sis_candidate_matches(pool, p, data, &b->e)) {
-				b->pblock = p;
-				b->state = SIS_W_DUP;
-				last_dup = i;
-				continue;
-			}
-			sis_core_unpin(pool->core, p);
-		} else if (r != -ENOENT) {
-			break;
-		}
-		r = 0;
-		b->state = SIS_W_ALLOC;
-		alloc[nr_alloc] = i;
-		fps[nr_alloc++] = b->fp;
 	}
-	/*
-	 * A duplicate found after some misses may have brought its source
-	 * refcount page into the core's index (a hook hit): the misses
-	 * before it are looked up once more (in RAM: their source page is
-	 * resident now).
-	 */
-	for (k = 0, j = 0; !r && k < nr_alloc; k++) {
-		b = &wb->b[alloc[k]];
-		if (alloc[k] < last_dup &&
-		    !sis_core_find_dup(pool->core, b->fp, &p)) {
-			if (sis_candidate_matches(pool, p, page_address(b->page),
-						  &b->e)) {
-				b->pblock = p;
-				b->state = SIS_W_DUP;
-				continue;
-			}
-			sis_core_unpin(pool->core, p);
-		}
-		alloc[j] = alloc[k];
-		fps[j++] = b->fp;
+
+	r = sis_wbatch_find(wb, false);
+	if (r)
+		return r;
+	sis_wbatch_compare_all(wb);
+
+	sis_hash_lock_batch(wb);
+	if (!wb->nr_locks) {		/* every block decided */
+		wb->space_deadline = 0;
+		return 0;
 	}
+	r = sis_wbatch_find(wb, true);
 	if (!r)
-		nr_alloc = j;
+		sis_wbatch_compare_locked(wb);
+	for (i = 0; !r && i < wb->nr; i++)
+		if (wb->b[i].state == SIS_W_STORE) {
+			wb->b[i].state = SIS_W_ALLOC;
+			wb->idx[nr_alloc] = i;
+			wb->fps[nr_alloc++] = wb->b[i].fp;
+		}
 
 	n = 0;
-	if (!r && nr_alloc) {
-		n = sis_core_alloc_run(pool->core, fps, nr_alloc, pbs);
+	if (nr_alloc) {
+		n = sis_core_alloc_run(pool->core, wb->fps, nr_alloc, wb->pbs);
 		if (n < 0) {
 			r = n;
 			n = 0;
 		}
 	}
 	for (k = 0; k < nr_alloc; k++) {
-		b = &wb->b[alloc[k]];
+		b = &wb->b[wb->idx[k]];
 		if (k < n) {
-			b->pblock = pbs[k];
+			b->pblock = wb->pbs[k];
 			b->e = pcache_install(pool->dev, b->pblock, b->page);
 			b->page = NULL;		/* pcache owns it now */
 			b->state = SIS_W_NEW;
@@ -492,9 +596,9 @@ static int sis_wbatch_decide(struct sis_wbatch *wb)
 		}
 		/* no block (error, or space ran out): decided again later */
 		b->state = SIS_W_STORE;
-		for (j = alloc[k] + 1; j < wb->nr; j++)
+		for (j = wb->idx[k] + 1; j < wb->nr; j++)
 			if (wb->b[j].state == SIS_W_SAME &&
-			    wb->b[j].dup_of == alloc[k])
+			    wb->b[j].dup_of == wb->idx[k])
 				wb->b[j].state = SIS_W_STORE;
 	}
 	sis_hash_unlock_batch(wb);
@@ -585,72 +689,63 @@ static void sis_wblock_again(struct sis_wblock *b, void *data)
 }
 
 /*
- * Map block @i of @wb to @pblock and count it in @stat.  A block that can
- * no longer be shared (freed under its pin, or saturated) is left as it is,
- * to be decided again.
- */
-static int sis_wblock_map(struct sis_wbatch *wb, unsigned int i, u64 pblock,
-			  atomic64_t *stat, s64 add)
-{
-	int r = sis_core_map(wb->st->pool->core, wb->st->vol, wb->lblock + i,
-			     pblock);
-
-	if (!r) {
-		atomic64_add(add, stat);
-		wb->b[i].state = SIS_W_DONE;
-	}
-	return r == -ESTALE || r == -EOVERFLOW ? 0 : r;
-}
-
-/*
- * Phase 3: map every decided block, in order, until an error; a candidate
- * that turned out unusable (its write failed, it was freed, it saturated)
- * or a new block freed under its pin goes back to STORE.  Then drop the
- * pins and entries of this round.  Return: the first error, or 1 if
- * blocks are to be stored again.
+ * Phase 3: map every decided block, in order, until an error, with one
+ * core call that also drops the pins of the round.  A block that cannot
+ * be shared (its candidate's write failed, the block was freed under its
+ * pin, or it saturated) or a new block freed under its pin goes back to
+ * STORE.  Return: the first error, or 1 if blocks are to be stored again.
  */
 static int sis_wbatch_map(struct sis_wbatch *wb)
 {
 	struct sis_pool *pool = wb->st->pool;
-	struct sis_wblock *b, *src;
+	unsigned int i, n;
+	struct sis_wblock *b;
 	bool again = false;
-	unsigned int i;
-	int err = 0;
+	int err = 0, r;
+	u64 p;
 
-	for (i = 0; i < wb->nr && !err; i++) {
-		b = &wb->b[i];
+	for (n = 0; n < wb->nr; n++) {
+		b = &wb->b[n];
+		p = SIS_MAP_KEEP;
 		switch (b->state) {
 		case SIS_W_ZERO:
-			err = sis_core_unmap(pool->core, wb->st->vol,
-					     wb->lblock + i, 1);
-			if (!err) {
-				atomic64_inc(&pool->stat_zero);
-				b->state = SIS_W_DONE;
-			}
+			p = 0;
 			break;
 		case SIS_W_NEW:
-			err = b->werr ? :
-			      sis_wblock_map(wb, i, b->pblock, &pool->stat_new_data,
-					     SIS_BLOCK_SIZE);
+			err = b->werr;
+			p = b->pblock;
 			break;
 		case SIS_W_SAME:
-			src = &wb->b[b->dup_of];
-			/*
-			 * @src is mapped by now (it comes first) unless it was
-			 * a candidate found unusable (a DUP of the second
-			 * look-up in sis_wbatch_decide()): decided again.
-			 */
-			if (src->state != SIS_W_DONE)
-				break;
-			err = src->werr ? :
-			      sis_wblock_map(wb, i, src->pblock, &pool->stat_dedup, 1);
+			/* KEEP if its block is: decided again with it */
+			p = wb->pbs[b->dup_of];
 			break;
 		case SIS_W_DUP:
-			if (b->e && pcache_wait(b->e))
-				break;	/* its write failed: store again */
-			err = sis_wblock_map(wb, i, b->pblock, &pool->stat_dedup, 1);
-			break;
+			if (!b->e || !pcache_wait(b->e))
+				p = b->pblock;
+			break;	/* its write failed: store again */
 		}
+		if (err)
+			break;
+		wb->pbs[n] = p;
+	}
+	for (i = 0; i < wb->nr; i++)
+		if (wb->b[i].pblock)	/* block 0 is a superblock, never data */
+			wb->pins[wb->nr_pins++] = wb->b[i].pblock;
+	r = sis_core_map_batch(pool->core, wb->st->vol, wb->lblock, n, wb->pbs,
+			       wb->res, wb->pins, wb->nr_pins);
+	if (r)
+		err = r;	/* it came before block n */
+	for (i = 0; i < n; i++) {
+		b = &wb->b[i];
+		if (wb->res[i])
+			continue;
+		if (b->state == SIS_W_ZERO)
+			atomic64_inc(&pool->stat_zero);
+		else if (b->state == SIS_W_NEW)
+			atomic64_add(SIS_BLOCK_SIZE, &pool->stat_new_data);
+		else
+			atomic64_inc(&pool->stat_dedup);
+		b->state = SIS_W_DONE;
 	}
 
 	/* decided blocks left unmapped (no error) are decided again */
@@ -669,12 +764,12 @@ static int sis_wbatch_map(struct sis_wbatch *wb)
 		b = &wb->b[i];
 		if (b->e)
 			pcache_put(b->e);
-		if (b->pblock)		/* block 0 is a superblock, never data */
-			sis_core_unpin(pool->core, b->pblock);
 		b->e = NULL;
 		b->pblock = 0;
+		b->rejected = 0;
 		b->written = false;
 	}
+	wb->nr_pins = 0;
 	return err ? err : again ? 1 : 0;
 }
 

@@ -773,8 +773,12 @@ void __sis_readers_drain(struct sis_core *c)
 	sis_readers_wait(c, __sis_readers_flip(c));
 }
 
-/* Is the index's candidate for @fp still a block holding that data? */
-static int __candidate_valid(struct sis_core *c, u64 fp, u64 pblock)
+/*
+ * Is the index's candidate for @fp still a block holding that data?  If
+ * so, *@unmapped tells whether it is a new block no logical block maps yet.
+ */
+static int __candidate_valid(struct sis_core *c, u64 fp, u64 pblock,
+			     bool *unmapped)
 {
 	struct sis_disk_rc *rc;
 	struct sis_page *pg;
@@ -783,12 +787,15 @@ static int __candidate_valid(struct sis_core *c, u64 fp, u64 pblock)
 	r = __sis_rc_shareable(c, pblock, &pg, &rc);
 	if (r == -EINVAL || (!r && le64_to_cpu(rc->fp) != fp))
 		return -ESTALE;
+	if (!r)
+		*unmapped = !rc->refcount;
 	return r == -EOVERFLOW ? -ENOENT : r;
 }
 
 struct find_dup_op {
 	u64 fp;
 	u64 *pblock;
+	bool *unmapped;
 };
 
 /*
@@ -808,7 +815,7 @@ static int __find_dup_run(struct sis_core *c, void *arg)
 	/* the newest entry last: try candidates from there */
 	while (n > 0 && r == -ENOENT) {
 		*a->pblock = cand[--n];
-		r = __candidate_valid(c, a->fp, *a->pblock);
+		r = __candidate_valid(c, a->fp, *a->pblock, a->unmapped);
 		if (r == -ESTALE) {
 			c->index_stale++;
 			__sis_index_remove(c, a->fp, *a->pblock);
@@ -818,20 +825,80 @@ static int __find_dup_run(struct sis_core *c, void *arg)
 	return r ? r : __sis_pin(c, *a->pblock, false);
 }
 
-int sis_core_find_dup(struct sis_core *c, u64 fp, u64 *pblock)
+/*
+ * The candidate for @fp, pinned in *@pblock (*@unmapped: a new block):
+ * 0, -ENOENT or -errno.  A metadata miss is read without c->lock
+ * (__sis_op_run()).
+ */
+static int __find_dup(struct sis_core *c, u64 fp, u64 *pblock, bool *unmapped)
 {
-	struct find_dup_op a = { .fp = fp, .pblock = pblock };
+	struct find_dup_op a = {
+		.fp = fp, .pblock = pblock, .unmapped = unmapped
+	};
 	int r;
 
-	mutex_lock(&c->lock);
-	__sis_op_begin(c);
 	c->index_lookups++;
 	r = __sis_op_run(c, __find_dup_run, &a);
 	if (!r)
 		c->index_hits++;
+	return r;
+}
+
+int sis_core_find_dup(struct sis_core *c, u64 fp, u64 *pblock)
+{
+	bool unmapped;
+	int r;
+
+	mutex_lock(&c->lock);
+	__sis_op_begin(c);
+	r = __find_dup(c, fp, pblock, &unmapped);
 	__sis_op_end(c);
 	mutex_unlock(&c->lock);
 	return r;
+}
+
+int sis_core_find_dups(struct sis_core *c, const u64 *fps, unsigned int n,
+		       u64 *pblocks, bool *unmapped)
+{
+	unsigned int i, last_load = 0, found = 0;
+	u64 loads;
+	int r = 0;
+
+	mutex_lock(&c->lock);
+	__sis_op_begin(c);
+	for (i = 0; !r && i < n; i++) {
+		loads = c->index_hook_loads;
+		pblocks[i] = 0;
+		r = __find_dup(c, fps[i], &pblocks[i], &unmapped[i]);
+		if (c->index_hook_loads != loads)
+			last_load = i;
+		if (r == -ENOENT) {
+			pblocks[i] = 0;
+			r = 0;
+		}
+	}
+	/*
+	 * A hook hit brings its group's refcount page into the index: the
+	 * misses before it are looked up once more (in RAM now).
+	 */
+	for (i = 0; !r && i < last_load; i++) {
+		if (pblocks[i])
+			continue;
+		r = __find_dup(c, fps[i], &pblocks[i], &unmapped[i]);
+		if (r == -ENOENT) {
+			pblocks[i] = 0;
+			r = 0;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (r && pblocks[i])
+			__sis_unpin(c, pblocks[i]);
+		else if (pblocks[i])
+			found++;
+	}
+	__sis_op_end(c);
+	mutex_unlock(&c->lock);
+	return r ? r : (int)found;
 }
 
 /* A new block for data with @fp, pinned, reserved and in the index. */
@@ -969,14 +1036,21 @@ static int __map_run(struct sis_core *c, void *arg)
 	return r;
 }
 
-int sis_core_map(struct sis_core *c, u32 vol, u64 lblock, u64 pblock)
+/* Map @lblock of volume @vol to the pinned @pblock: as sis_core_map(). */
+static int __core_map(struct sis_core *c, u32 vol, u64 lblock, u64 pblock)
 {
 	struct map_op a = { .vol = vol, .lblock = lblock, .pblock = pblock };
+
+	return __sis_op_run(c, __map_run, &a);
+}
+
+int sis_core_map(struct sis_core *c, u32 vol, u64 lblock, u64 pblock)
+{
 	int r;
 
 	mutex_lock(&c->lock);
 	__sis_op_begin(c);
-	r = __sis_op_run(c, __map_run, &a);
+	r = __core_map(c, vol, lblock, pblock);
 	__sis_op_end(c);
 	mutex_unlock(&c->lock);
 	return r;
@@ -1004,19 +1078,57 @@ static int __unmap_run(struct sis_core *c, void *arg)
 	return r ? r : __sis_map_unmap(c, a->vol, &a->lblock, a->end);
 }
 
-int sis_core_unmap(struct sis_core *c, u32 vol, u64 lblock, u64 count)
+/* Unmap [@lblock, +@count) of volume @vol: as sis_core_unmap(). */
+static int __core_unmap(struct sis_core *c, u32 vol, u64 lblock, u64 count)
 {
 	struct unmap_op a = { .vol = vol, .lblock = lblock, .end = lblock + count };
 	struct sis_disk_volume *v;
 	int r;
 
-	mutex_lock(&c->lock);
-	__sis_op_begin(c);
 	r = __sis_check_writable(c);
 	if (!r)
 		r = __vol_range(c, vol, lblock, count, &v);
 	if (!r)
 		r = __sis_op_run(c, __unmap_run, &a);
+	return r;
+}
+
+int sis_core_unmap(struct sis_core *c, u32 vol, u64 lblock, u64 count)
+{
+	int r;
+
+	mutex_lock(&c->lock);
+	__sis_op_begin(c);
+	r = __core_unmap(c, vol, lblock, count);
+	__sis_op_end(c);
+	mutex_unlock(&c->lock);
+	return r;
+}
+
+int sis_core_map_batch(struct sis_core *c, u32 vol, u64 lblock,
+		       unsigned int n, const u64 *pblocks, int *results,
+		       const u64 *unpins, unsigned int nr_unpins)
+{
+	unsigned int i;
+	int r = 0;
+
+	mutex_lock(&c->lock);
+	__sis_op_begin(c);
+	for (i = 0; i < n; i++) {
+		if (r || pblocks[i] == SIS_MAP_KEEP) {
+			results[i] = -ECANCELED;
+			continue;
+		}
+		if (pblocks[i])
+			r = __core_map(c, vol, lblock + i, pblocks[i]);
+		else
+			r = __core_unmap(c, vol, lblock + i, 1);
+		results[i] = r;
+		if (r == -ESTALE || r == -EOVERFLOW)
+			r = 0;
+	}
+	for (i = 0; i < nr_unpins; i++)
+		__sis_unpin(c, unpins[i]);
 	__sis_op_end(c);
 	mutex_unlock(&c->lock);
 	return r;

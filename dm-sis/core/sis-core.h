@@ -27,6 +27,10 @@
  *	r = sis_core_map(c, L, p);			// the old mapping loses a ref
  *	sis_core_unpin(c, p);
  *
+ * A writer of many blocks at once does the same with the batch calls, one
+ * hold of the core's lock each for the whole batch: sis_core_find_dups(),
+ * sis_core_alloc_run() and sis_core_map_batch() (which drops the pins).
+ *
  * A fingerprint match is only advice: the caller compares the data before it
  * maps a candidate, so two different blocks are never merged.  A block
  * returned by sis_core_alloc() is entered in the index at once, so a second
@@ -320,6 +324,29 @@ void sis_core_read_end(struct sis_core *c, unsigned int ticket);
 int sis_core_find_dup(struct sis_core *c, u64 fp, u64 *pblock);
 
 /**
+ * sis_core_find_dups() - sis_core_find_dup() for @n fingerprints in one call
+ * @c:       the core
+ * @fps:     the fingerprints
+ * @n:       how many
+ * @pblocks: out: the candidate for @fps[i], pinned as by sis_core_find_dup(),
+ *           or 0 if there is none (block 0 never holds data)
+ * @unmapped: out: for each candidate, whether it is a new block that no
+ *           logical block maps yet: its allocator's data write may still be
+ *           in flight (a mapped block's data is on disk)
+ *
+ * One hold of the core's lock.  A look-up that loaded a group's refcount
+ * page into the index (a hook hit) may make the misses before it findable:
+ * those are looked up once more, so the result is what a writer gets by
+ * calling sis_core_find_dup() for each and again for the misses before a
+ * hit.  The same fingerprint twice gets the same candidate pinned twice.
+ *
+ * Return: the number of candidates found, or -errno (a metadata error,
+ * -EIO in fail mode) with nothing pinned.
+ */
+int sis_core_find_dups(struct sis_core *c, const u64 *fps, unsigned int n,
+		       u64 *pblocks, bool *unmapped);
+
+/**
  * sis_core_alloc() - allocate a new data block for data with @fp
  *
  * The block is pinned and entered in the index under @fp; its refcount stays
@@ -389,6 +416,36 @@ void sis_core_unpin(struct sis_core *c, u64 pblock);
  * or a metadata error.
  */
 int sis_core_unmap(struct sis_core *c, u32 vol, u64 lblock, u64 count);
+
+#define SIS_MAP_KEEP	U64_MAX	/* sis_core_map_batch(): leave the block */
+
+/**
+ * sis_core_map_batch() - map or unmap @n logical blocks in a row, then drop
+ * pins, in one hold of the core's lock
+ * @c:         the core
+ * @vol:       the volume
+ * @lblock:    the first logical block
+ * @n:         how many
+ * @pblocks:   for block @lblock + i: the pinned block to map it to (as
+ *             sis_core_map()), 0 to unmap it (a block of zeros, as
+ *             sis_core_unmap()), or SIS_MAP_KEEP to leave it as it is
+ * @results:   out: per block, the result of its sis_core_map() or
+ *             sis_core_unmap(); -ECANCELED if left alone (SIS_MAP_KEEP, or
+ *             after the error returned)
+ * @unpins:    pins to drop once the blocks are done, as sis_core_unpin()
+ *             (the pins of @pblocks among them), dropped on error too
+ * @nr_unpins: how many
+ *
+ * Blocks are done in order.  -ESTALE and -EOVERFLOW are outcomes of one
+ * block (it keeps its previous mapping; store its data again) and the
+ * batch goes on; any other error stops it.
+ *
+ * Return: 0, or the first error other than -ESTALE and -EOVERFLOW (as for
+ * sis_core_map(); blocks before it are done).
+ */
+int sis_core_map_batch(struct sis_core *c, u32 vol, u64 lblock,
+		       unsigned int n, const u64 *pblocks, int *results,
+		       const u64 *unpins, unsigned int nr_unpins);
 
 /**
  * sis_core_commit() - make every change so far durable

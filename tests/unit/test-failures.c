@@ -469,3 +469,53 @@ TEST(pins_need_no_memory)
 	fx_check_clean(&f);
 	fx_destroy(&f);
 }
+
+/*
+ * A metadata error while mapping one block of a batch stops the batch
+ * there with that error (as sis_core_map() of that block fails): the
+ * blocks before it were done, the ones after are left, and every pin is
+ * dropped all the same.
+ */
+TEST(map_batch_metadata_error_stops)
+{
+	u64 fps[3], pn[3], batch[3], leaf, l;
+	u8 data[SIS_BLOCK_SIZE];
+	struct sis_core_stats st;
+	unsigned int i;
+	int res[3];
+	struct fx f;
+
+	fx_format(&f, PHYS, LOGICAL);
+	ASSERT_OK(fx_write(&f, FAR, 3));
+	fx_reopen(&f);			/* checkpointed: FAR's leaf at home */
+	leaf = leaf_of(&f, FAR);
+	for (i = 0; i < 3; i++) {
+		gen_block(50 + i, data);
+		fps[i] = sis_fingerprint(data);
+	}
+	ASSERT_EQ(sis_core_alloc_run(f.c, fps, 3, pn), 3);
+	for (i = 0; i < 3; i++) {
+		gen_block(50 + i, data);
+		ASSERT_OK(memdev_write(f.d, pn[i], data));
+	}
+	sis_core_drop_cache(f.c);
+	f.d->fail_read = leaf;
+	batch[0] = pn[0];
+	batch[1] = pn[1];
+	batch[2] = pn[2];
+	/* l in a leaf of its own, l + 1 and l + 2 in FAR's: unreadable */
+	l = FAR - FAR % SIS_MAP_FANOUT - 1;
+	sis_backend_mute++;
+	ASSERT_ERR(sis_core_map_batch(f.c, 0, l, 3, batch, res, pn, 3), -EIO);
+	sis_backend_mute--;
+	f.d->fail_read = U64_MAX;
+	ASSERT_EQ(res[0], 0);
+	ASSERT_EQ(res[1], -EIO);
+	ASSERT_EQ(res[2], -ECANCELED);
+	for (i = 0; i < 3; i++)
+		ASSERT_TRUE(!__sis_pin_find(f.c, pn[i]));
+	stats(&f, &st);
+	ASSERT_TRUE(st.aborted);
+	fx_expect(&f, FAR, 3);			/* the committed state */
+	fx_destroy(&f);
+}

@@ -496,18 +496,52 @@ TEST(other_versions_refused)
 	fx_destroy(&f);
 }
 
+/* find_dups of seeds @s..@s+@n-1 into @p: the number found. */
+static int probe_batch(struct fx *f, u32 s, unsigned int n, u64 *p)
+{
+	bool unmapped[32];
+	u64 fps[32] = { 0 };
+	unsigned int k;
+	int r;
+
+	for (k = 0; k < n; k++)
+		fps[k] = seed_fp(s + k);
+	r = sis_core_find_dups(f->c, fps, n, p, unmapped);
+	for (k = 0; r >= 0 && k < n; k++)
+		ASSERT_TRUE(!p[k] || !unmapped[k]);	/* all mapped */
+	return r;
+}
+
 /*
- * The target's write batch (dm-sis-target.c): look every block of a
- * 128 KiB bio up, then once more the misses before the last block found
- * (a hook hit brought its source page into C).  Bios of duplicates of old
+ * The same with one find_dup per block, then once more for the misses
+ * before the last block found (the loop write.c had): which were found.
+ */
+static void probe_per_block(struct fx *f, u32 s, int *hit)
+{
+	int k, last = -1;
+	u64 reads;
+
+	for (k = 0; k < 32; k++) {
+		hit[k] = !probe(f, s + k, &reads);
+		if (hit[k])
+			last = k;
+	}
+	for (k = 0; k < last; k++)
+		if (!hit[k])
+			hit[k] = !probe(f, s + k, &reads);
+}
+
+/*
+ * The target's write batch (write.c): sis_core_find_dups() of every block
+ * of a 128 KiB bio, which looks once more for the misses before a hook
+ * hit (it brought its source page into C).  Bios of duplicates of old
  * data (groups no longer in C) are then found almost whole: the
  * design's 1 - (7/8)^32 = 98.6% per bio when every hook is in H.
  */
 TEST(old_stream_found_per_bio)
 {
 	u32 s, k, found = 0, total = 0, bio;
-	int hit[32], last;
-	u64 reads;
+	u64 p[32];
 	struct fx f;
 
 	small_c(&f, 20000, 40000);
@@ -515,21 +549,144 @@ TEST(old_stream_found_per_bio)
 	fx_reopen(&f);
 	for (bio = 0; bio < 24; bio++) {
 		s = 1 + 32 * 9 * bio;		/* groups 0..27: not in C */
-		last = -1;
-		for (k = 0; k < 32; k++) {
-			hit[k] = !probe(&f, s + k, &reads);
-			if (hit[k])
-				last = k;
-		}
-		for (k = 0; (int)k < last; k++)
-			if (!hit[k])
-				hit[k] = !probe(&f, s + k, &reads);
+		found += probe_batch(&f, s, 32, p);
 		for (k = 0; k < 32; k++)
-			found += hit[k];
+			if (p[k])
+				sis_core_unpin(f.c, p[k]);
 		total += 32;
 	}
 	if (getenv("SIS_TEST_VERBOSE"))
 		fprintf(stderr, "old stream: %u of %u found\n", found, total);
 	ASSERT_TRUE(found * 100 >= total * 90);
+	fx_destroy(&f);
+}
+
+/*
+ * sis_core_find_dups() finds what a writer finds with sis_core_find_dup()
+ * per block and again for the misses before a hook hit, on two identical
+ * devices, and pins each candidate once.
+ */
+TEST(find_dups_equals_per_block)
+{
+	int hit[32], n, found;
+	struct fx f, g;
+	u64 p[32], q;
+	u32 s, k, bio;
+
+	small_c(&f, 20000, 40000);
+	fill(&f, 0, 1, OLD);
+	fx_reopen(&f);
+	small_c(&g, 20000, 40000);
+	fill(&g, 0, 1, OLD);
+	fx_reopen(&g);
+	for (bio = 0; bio < 24; bio++) {
+		s = 1 + 32 * 9 * bio;
+		probe_per_block(&f, s, hit);
+		n = probe_batch(&g, s, 32, p);
+		ASSERT_TRUE(n >= 0);
+		for (k = 0, found = 0; k < 32; k++) {
+			ASSERT_EQ(!!p[k], hit[k]);
+			if (!p[k])
+				continue;
+			found++;
+			ASSERT_OK(sis_core_lookup(g.c, 0, s + k - 1, &q));
+			ASSERT_EQ(p[k], q);
+			ASSERT_EQ(__sis_pin_find(g.c, p[k])->count, 1);
+			sis_core_unpin(g.c, p[k]);
+			ASSERT_TRUE(!__sis_pin_find(g.c, p[k]));
+		}
+		ASSERT_EQ(n, found);
+	}
+	fx_destroy(&f);
+	fx_destroy(&g);
+}
+
+/*
+ * A device of old data (as in hook_hit_loads_group): its first hook of
+ * group 1, whose block is put in *@p.
+ */
+static u32 old_hook(struct fx *f, u64 *p)
+{
+	u32 s;
+
+	small_c(f, 20000, 40000);
+	fill(f, 0, 1, OLD);
+	fx_reopen(f);
+	for (s = 300; s < 500 && !is_hook(s); s++)
+		;
+	ASSERT_TRUE(s < 500);
+	ASSERT_OK(sis_core_lookup(f->c, 0, s - 1, p));
+	return s;
+}
+
+/*
+ * A miss before a hook hit of the same group is found in the same call
+ * (the re-probe moved into the core from write.c); the same fingerprint
+ * twice is pinned twice.
+ */
+TEST(find_dups_reprobes_before_hook)
+{
+	u32 s, hook, plain = 0;
+	u64 reads, p[3], a, b;
+	struct fx f;
+
+	hook = old_hook(&f, &a);
+	for (s = 300; s < 500 && !plain; s++) {
+		if (is_hook(s))
+			continue;
+		ASSERT_OK(sis_core_lookup(f.c, 0, s - 1, &b));
+		if ((a - f.c->data_start) / SIS_GROUP_BLOCKS ==
+		    (b - f.c->data_start) / SIS_GROUP_BLOCKS)
+			plain = s;
+	}
+	ASSERT_TRUE(plain);
+	sis_core_drop_cache(f.c);
+	ASSERT_ERR(probe(&f, plain, &reads), -ENOENT);	/* alone: not found */
+
+	{
+		u64 fps[3] = { seed_fp(plain), seed_fp(hook), seed_fp(plain) };
+
+		bool un[3];
+
+		ASSERT_EQ(sis_core_find_dups(f.c, fps, 3, p, un), 3);
+	}
+	ASSERT_EQ(p[0], b);
+	ASSERT_EQ(p[1], a);
+	ASSERT_EQ(p[2], b);
+	ASSERT_EQ(__sis_pin_find(f.c, b)->count, 2);
+	sis_core_unpin(f.c, b);
+	sis_core_unpin(f.c, b);
+	sis_core_unpin(f.c, a);
+	ASSERT_TRUE(!__sis_pin_find(f.c, a) && !__sis_pin_find(f.c, b));
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
+
+/*
+ * A metadata error in one look-up (the hook's rc page unreadable) fails
+ * the whole call with nothing pinned, not even the candidates found
+ * before it, as sis_core_find_dup() of that block fails.
+ */
+TEST(find_dups_error_pins_nothing)
+{
+	u64 reads, p[2], a, x, fps[2];
+	bool un[2];
+	u32 hook;
+	struct fx f;
+
+	hook = old_hook(&f, &a);
+	ASSERT_OK(fx_write(&f, 30000, 777777));	/* new: its group in C */
+	ASSERT_OK(sis_core_lookup(f.c, 0, 30000, &x));
+	sis_core_drop_cache(f.c);
+	f.d->fail_read = sis_group_rc_block(f.c, (a - f.c->data_start) /
+					    SIS_GROUP_BLOCKS);
+	fps[0] = seed_fp(777777);
+	fps[1] = seed_fp(hook);
+	sis_backend_mute++;
+	ASSERT_ERR(sis_core_find_dups(f.c, fps, 2, p, un), -EIO);
+	ASSERT_ERR(probe(&f, hook, &reads), -EIO);
+	sis_backend_mute--;
+	f.d->fail_read = U64_MAX;
+	ASSERT_TRUE(!__sis_pin_find(f.c, x) && !__sis_pin_find(f.c, a));
 	fx_destroy(&f);
 }

@@ -497,3 +497,105 @@ TEST(set_read_only_commits)
 	fx_expect(&f, 1, 1);
 	fx_destroy(&f);
 }
+
+/*
+ * sis_core_map_batch(): maps, unmaps and leaves blocks as the per-block
+ * calls do, in one call, and drops every pin it is given.
+ */
+TEST(map_batch_maps_unmaps_unpins)
+{
+	u8 data[2][SIS_BLOCK_SIZE];
+	u64 fps[2], pn[2], pd, pd2[2], batch[5], p;
+	struct sis_core_stats st;
+	bool un[2];
+	int res[5];
+	struct fx f;
+
+	fx_format(&f, PHYS, LOGICAL);
+	ASSERT_OK(fx_write(&f, 100, 5));		/* the duplicate's source */
+	ASSERT_OK(fx_write(&f, 11, 6));		/* to be unmapped */
+	ASSERT_OK(fx_write(&f, 12, 7));		/* to be kept */
+	gen_block(8, data[0]);
+	gen_block(9, data[1]);
+	fps[0] = sis_fingerprint(data[0]);
+	fps[1] = sis_fingerprint(data[1]);
+	ASSERT_EQ(sis_core_alloc_run(f.c, fps, 2, pn), 2);
+	ASSERT_OK(memdev_write(f.d, pn[0], data[0]));
+	ASSERT_OK(memdev_write(f.d, pn[1], data[1]));
+	gen_block(5, data[0]);
+	/* a new block is found, flagged as mapped nowhere yet */
+	ASSERT_EQ(sis_core_find_dups(f.c, fps, 2, pd2, un), 2);
+	ASSERT_TRUE(pd2[0] == pn[0] && pd2[1] == pn[1] && un[0] && un[1]);
+	sis_core_unpin(f.c, pd2[0]);
+	sis_core_unpin(f.c, pd2[1]);
+	ASSERT_EQ(sis_core_find_dups(f.c, &(u64){ sis_fingerprint(data[0]) }, 1,
+				     &pd, un), 1);
+	ASSERT_TRUE(!un[0]);
+	batch[0] = pn[0];
+	batch[1] = 0;
+	batch[2] = SIS_MAP_KEEP;
+	batch[3] = pd;
+	batch[4] = pn[1];
+	ASSERT_OK(sis_core_map_batch(f.c, 0, 10, 5, batch, res,
+				     (u64[]){ pn[0], pd, pn[1] }, 3));
+	ASSERT_EQ(res[0], 0);
+	ASSERT_EQ(res[1], 0);
+	ASSERT_EQ(res[2], -ECANCELED);
+	ASSERT_EQ(res[3], 0);
+	ASSERT_EQ(res[4], 0);
+	fx_expect(&f, 10, 8);
+	ASSERT_ERR(sis_core_lookup(f.c, 0, 11, &p), -ENODATA);
+	fx_expect(&f, 12, 7);
+	fx_expect(&f, 13, 5);
+	ASSERT_OK(sis_core_lookup(f.c, 0, 13, &p));
+	ASSERT_EQ(p, pd);
+	fx_expect(&f, 14, 9);
+	ASSERT_TRUE(!__sis_pin_find(f.c, pn[0]) && !__sis_pin_find(f.c, pn[1]) &&
+		    !__sis_pin_find(f.c, pd));
+	stats(&f, &st);
+	ASSERT_EQ(st.nr_mapped, 5);	/* 10, 12, 13, 14, 100 */
+	ASSERT_EQ(st.nr_data, 4);	/* 5 (twice), 7, 8, 9 */
+	fx_check_clean(&f);
+	fx_reopen(&f);
+	fx_expect(&f, 13, 5);
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
+
+/*
+ * A candidate freed under its pin is -ESTALE for its block alone, as
+ * sis_core_map() returns it; the blocks after it are mapped.
+ */
+TEST(map_batch_estale_per_block)
+{
+	u8 data[SIS_BLOCK_SIZE];
+	u64 fp, pd, pn, batch[2], p;
+	struct sis_core_stats st;
+	int res[2];
+	bool un;
+	struct fx f;
+
+	fx_format(&f, PHYS, LOGICAL);
+	ASSERT_OK(fx_write(&f, 100, 5));
+	gen_block(5, data);
+	ASSERT_EQ(sis_core_find_dups(f.c, &(u64){ sis_fingerprint(data) }, 1,
+				     &pd, &un), 1);
+	ASSERT_OK(fx_write(&f, 100, 6));	/* pd loses its last mapping */
+	gen_block(7, data);
+	fp = sis_fingerprint(data);
+	ASSERT_EQ(sis_core_alloc_run(f.c, &fp, 1, &pn), 1);
+	ASSERT_OK(memdev_write(f.d, pn, data));
+	batch[0] = pd;
+	batch[1] = pn;
+	ASSERT_OK(sis_core_map_batch(f.c, 0, 20, 2, batch, res,
+				     (u64[]){ pd, pn }, 2));
+	ASSERT_EQ(res[0], -ESTALE);
+	ASSERT_EQ(res[1], 0);
+	ASSERT_ERR(sis_core_lookup(f.c, 0, 20, &p), -ENODATA);
+	fx_expect(&f, 21, 7);
+	ASSERT_TRUE(!__sis_pin_find(f.c, pd) && !__sis_pin_find(f.c, pn));
+	stats(&f, &st);
+	ASSERT_EQ(st.nr_data, 2);
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
