@@ -93,6 +93,20 @@ static void open_small(struct fx *f, unsigned int pages)
 	ASSERT_OK(fx_open(f));
 }
 
+/*
+ * Blocks @l and @l + 1 written (their data seeded 1 and 2), *@old the
+ * block @l maps; then reopened with a cache of 4 pages, all dropped.
+ */
+static void two_blocks_cold(struct fx *f, u64 l, u64 *old)
+{
+	fx_format_journal(f, PHYS, LOGICAL, JOURNAL);
+	ASSERT_OK(fx_write(f, l, 1));
+	ASSERT_OK(fx_write(f, l + 1, 2));
+	ASSERT_OK(sis_core_lookup(f->c, 0, l, old));
+	open_small(f, 4);
+	sis_core_drop_cache(f->c);
+}
+
 static u64 locked_reads(struct fx *f)
 {
 	struct sis_core_stats st;
@@ -198,26 +212,21 @@ TEST(stale_unlocked_read_not_cached)
 	u64 old, p, l = 4321;
 	struct fx f;
 
-	fx_format_journal(&f, PHYS, LOGICAL, JOURNAL);
-	ASSERT_OK(fx_write(&f, l, 1));
-	ASSERT_OK(fx_write(&f, l + 1, 7));
-	ASSERT_OK(sis_core_lookup(f.c, 0, l, &old));
-	open_small(&f, 4);
-	sis_core_drop_cache(f.c);
+	two_blocks_cold(&f, l, &old);
 	G.stale_hook = true;
 	G.stale_lblock = l;
-	G.stale_seed = 2;
+	G.stale_seed = 5;
 	ASSERT_OK(sis_core_lookup(f.c, 0, l, &p));
 	ASSERT_OK(G.hook_err);
 	ASSERT_TRUE(!G.stale_hook);	/* the hook ran */
 	ASSERT_NE(p, old);
 	ASSERT_EQ(f.c->md_stale_reads, 1);
-	fx_expect(&f, l, 2);
-	fx_expect(&f, l + 1, 7);
+	fx_expect(&f, l, 5);
+	fx_expect(&f, l + 1, 2);
 	/* a change through the cached leaf keeps both mappings */
 	ASSERT_OK(fx_write(&f, l + 1, 8));
 	fx_reopen(&f);
-	fx_expect(&f, l, 2);
+	fx_expect(&f, l, 5);
 	fx_expect(&f, l + 1, 8);
 	fx_check_clean(&f);
 	fx_destroy(&f);
@@ -266,12 +275,7 @@ TEST(read_begin_maps_from_its_reader_hold)
 	u32 refs[2];
 	struct fx f;
 
-	fx_format_journal(&f, PHYS, LOGICAL, JOURNAL);
-	ASSERT_OK(fx_write(&f, l, 1));
-	ASSERT_OK(fx_write(&f, l + 1, 2));
-	ASSERT_OK(sis_core_lookup(f.c, 0, l, &old));
-	open_small(&f, 4);
-	sis_core_drop_cache(f.c);
+	two_blocks_cold(&f, l, &old);
 	/* l's path and refcount page cached, l + 1's leaf not */
 	ASSERT_OK(sis_core_read_begin(f.c, 0, l, 1, pb, refs, false, &ticket));
 	sis_core_read_end(f.c, ticket);
