@@ -356,69 +356,99 @@ int pcache_wait_filled(struct pcache_entry *e)
 	return READ_ONCE(e->state) == PCACHE_ERROR ? -EIO : 0;
 }
 
-/* The data reads of one pcache_load(): one for the caller, one per bio. */
-struct pcache_reads {
+/* The bios of one pcache_rw_blocks(): one count for the caller, one per bio. */
+struct pcache_io {
 	atomic_t pending;
 	struct completion done;
 };
 
-static void pcache_read_endio(struct bio *bio)
-{
-	struct pcache_reads *rd = bio->bi_private;
+/* One bio of a pcache_rw_blocks(): its result, kept after the bio is freed. */
+struct pcache_io_run {
+	struct pcache_io *io;
+	int err;
+};
 
-	if (atomic_dec_and_test(&rd->pending))
-		complete(&rd->done);
+static void pcache_rw_endio(struct bio *bio)
+{
+	struct pcache_io_run *run = bio->bi_private;
+	struct pcache_io *io = run->io;
+
+	run->err = blk_status_to_errno(bio->bi_status);
+	bio_put(bio);
+	if (atomic_dec_and_test(&io->pending))
+		complete(&io->done);
+}
+
+void pcache_rw_blocks(struct block_device *bdev, enum req_op op,
+		      struct bio_set *bs, const u64 *pblocks,
+		      struct page **pages, unsigned int nr, int *errs)
+{
+	struct pcache_io_run runs[PCACHE_MAX_RUN];
+	u8 run_of[PCACHE_MAX_RUN];
+	unsigned int i, nr_runs = 0;
+	struct bio *bio = NULL;
+	struct blk_plug plug;
+	struct pcache_io io;
+
+	if (WARN_ON_ONCE(nr > PCACHE_MAX_RUN))
+		nr = PCACHE_MAX_RUN;
+	atomic_set(&io.pending, 1);
+	init_completion(&io.done);
+	blk_start_plug(&plug);
+	for (i = 0; i < nr; i++) {
+		if (!bio || pblocks[i] != pblocks[i - 1] + 1) {
+			if (bio)
+				submit_bio(bio);
+			/* one at a time from @bs: its reserve always serves */
+			bio = bio_alloc_bioset(bdev, nr - i, op, GFP_NOIO, bs);
+			bio->bi_iter.bi_sector =
+				pblocks[i] << (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
+			bio->bi_end_io = pcache_rw_endio;
+			runs[nr_runs].io = &io;
+			runs[nr_runs].err = 0;
+			bio->bi_private = &runs[nr_runs++];
+			atomic_inc(&io.pending);
+		}
+		__bio_add_page(bio, pages[i], SIS_BLOCK_SIZE, 0);
+		run_of[i] = nr_runs - 1;
+	}
+	if (bio)
+		submit_bio(bio);
+	blk_finish_plug(&plug);
+	if (!atomic_dec_and_test(&io.pending))
+		wait_for_completion_io(&io.done);
+	for (i = 0; i < nr; i++)
+		errs[i] = runs[run_of[i]].err;
 }
 
 /*
  * Load the entries @es[i] with @fresh[i] set (LOADING, created by the
- * caller): one bio per run of them contiguous on disk, all in flight at
- * once; wait for them all, then make each VALID or ERROR.
+ * caller), all at once (pcache_rw_blocks()), then make each VALID or
+ * ERROR.
  */
 static void pcache_load(struct block_device *bdev, struct pcache_entry **es,
 			const bool *fresh, unsigned int nr)
 {
-	struct bio *bios[PCACHE_MAX_RUN];
-	u8 run_of[PCACHE_MAX_RUN];
-	struct pcache_reads rd;
-	struct bio *bio = NULL;
-	unsigned int i, nr_bios = 0;
-	u64 next = 0;
-	int r;
-
-	atomic_set(&rd.pending, 1);
-	init_completion(&rd.done);
-	for (i = 0; i < nr; i++) {
-		if (!fresh[i])
-			continue;
-		if (!bio || es[i]->pblock != next) {
-			if (bio)
-				submit_bio(bio);
-			bio = bio_alloc(bdev, nr - i, REQ_OP_READ, GFP_NOIO);
-			bio->bi_iter.bi_sector =
-				es[i]->pblock << (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
-			bio->bi_end_io = pcache_read_endio;
-			bio->bi_private = &rd;
-			bios[nr_bios++] = bio;
-			atomic_inc(&rd.pending);
-		}
-		__bio_add_page(bio, es[i]->page, SIS_BLOCK_SIZE, 0);
-		run_of[i] = nr_bios - 1;
-		next = es[i]->pblock + 1;
-	}
-	if (bio)
-		submit_bio(bio);
-	if (!atomic_dec_and_test(&rd.pending))
-		wait_for_completion_io(&rd.done);
+	struct page *pages[PCACHE_MAX_RUN];
+	u64 pblocks[PCACHE_MAX_RUN];
+	u8 idx[PCACHE_MAX_RUN];
+	int errs[PCACHE_MAX_RUN];
+	unsigned int i, n = 0;
 
 	for (i = 0; i < nr; i++) {
 		if (!fresh[i])
 			continue;
-		r = blk_status_to_errno(bios[run_of[i]]->bi_status);
-		pcache_set_state(es[i], r ? PCACHE_ERROR : PCACHE_VALID);
+		idx[n] = i;
+		pblocks[n] = es[i]->pblock;
+		pages[n++] = es[i]->page;
 	}
-	for (i = 0; i < nr_bios; i++)
-		bio_put(bios[i]);
+	if (!n)
+		return;
+	pcache_rw_blocks(bdev, REQ_OP_READ, &fs_bio_set, pblocks, pages, n,
+			 errs);
+	for (i = 0; i < n; i++)
+		pcache_set_state(es[idx[i]],
+				 errs[i] ? PCACHE_ERROR : PCACHE_VALID);
 }
 
 struct pcache_entry *pcache_lookup(dev_t dev, u64 pblock)
@@ -432,6 +462,19 @@ struct pcache_entry *pcache_lookup(dev_t dev, u64 pblock)
 	if (e)
 		__pcache_hold(e);
 	spin_unlock(&s->lock);
+	return e;
+}
+
+struct pcache_entry *pcache_lookup_valid(dev_t dev, u64 pblock)
+{
+	struct pcache_entry *e = pcache_lookup(dev, pblock);
+
+	if (e && READ_ONCE(e->state) != PCACHE_VALID) {
+		pcache_put(e);
+		return NULL;
+	}
+	/* pairs with the barrier in pcache_set_state(): the page is filled */
+	smp_rmb();
 	return e;
 }
 

@@ -180,6 +180,27 @@ struct pcache_entry *pcache_get_run(struct block_device *bdev, u64 pblock,
 				    unsigned int nr, bool *hit);
 
 /**
+ * pcache_rw_blocks() - read or write @nr data blocks, one bio per run of
+ * them contiguous on disk, all in flight at once, and wait for them all
+ * @bdev:    backing device
+ * @op:      REQ_OP_READ or REQ_OP_WRITE
+ * @bs:      the bio_set the bios come from: each bio is submitted before
+ *           the next is allocated and freed at its completion, so the
+ *           set's reserve always serves
+ * @pblocks: the blocks, in the order of @pages (a run is a stretch of
+ *           consecutive entries with consecutive blocks)
+ * @pages:   one page per block
+ * @nr:      how many (1..PCACHE_MAX_RUN)
+ * @errs:    out: the result of each block's I/O (0 or -errno)
+ *
+ * Sleeps; takes no lock.  Used for the reads of pcache_get_run() and
+ * pcache_get_batch() and for the write path's data writes.
+ */
+void pcache_rw_blocks(struct block_device *bdev, enum req_op op,
+		      struct bio_set *bs, const u64 *pblocks,
+		      struct page **pages, unsigned int nr, int *errs);
+
+/**
  * pcache_get_batch() - hold the entries of up to @nr blocks, reading the
  * absent ones all at once
  * @bdev:    backing device
@@ -214,6 +235,17 @@ unsigned int pcache_get_batch(struct block_device *bdev, const u64 *pblocks,
  * Return: a held entry, or NULL.
  */
 struct pcache_entry *pcache_lookup(dev_t dev, u64 pblock);
+
+/**
+ * pcache_lookup_valid() - hold the entry of (@dev, @pblock) if it is in the
+ * index and VALID now
+ *
+ * For a caller that must not sleep (map()): its data may be read at once.
+ * Never sleeps, never reads.
+ *
+ * Return: a held VALID entry, or NULL (holding nothing).
+ */
+struct pcache_entry *pcache_lookup_valid(dev_t dev, u64 pblock);
 
 /**
  * pcache_wait() - wait until a held entry is VALID or ERROR

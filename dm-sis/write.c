@@ -10,12 +10,13 @@
  * The bio worker (dm-sis-target.c) calls in here with the bio; completing
  * it is the worker's.
  *
- * Core calls: a round of a batch makes at most four, whatever its size:
- * sis_core_find_dups() for every block to decide, sis_core_find_dups()
- * again under the hash locks for the blocks still undecided,
- * sis_core_alloc_run() for the new blocks, and sis_core_map_batch(), which
- * maps and unmaps them all and drops the round's pins (the second and
- * third are skipped when nothing is left for them).  Around them: a
+ * Core calls: a round of a batch makes at most three, whatever its size:
+ * sis_core_find_dups() for every block to decide, sis_core_find_or_alloc()
+ * under the hash locks for the blocks still undecided (it looks again and
+ * allocates the new blocks), and sis_core_map_batch(), which maps and
+ * unmaps them all and drops the round's pins (the second is skipped when
+ * every block was decided by the first).  A duplicate bio makes two, a
+ * unique one three.  Around them: a
  * partial block at either end reads its old data (sis_core_lookup()), a
  * round that allocated checks the low-water mark (sis_core_get_stats(), if
  * one is set), and a round short of space waits for it and runs again.
@@ -124,10 +125,13 @@ enum sis_wstate {
  * @fp:      fingerprint of the data
  * @pblock:  STORE: a candidate not compared yet; DUP: the candidate; NEW:
  *           the new block; pinned in every case (dropped by the map batch)
- * @rejected: a candidate of this round found different (not compared twice)
+ * @rejected: a candidate found different (never compared again: the
+ *           block gets a new one instead)
  * @state:   enum sis_wstate
  * @dup_of:  SAME: the block of the batch with the same data
  * @written: NEW: the data write is done, with result @werr
+ * @reread:  STORE: its candidate (of the look-up under the hash locks)
+ *           missed pcache: read and compared once the locks are released
  * @werr:    NEW: result of the data write
  */
 struct sis_wblock {
@@ -136,16 +140,11 @@ struct sis_wblock {
 	u64 fp;
 	u64 pblock;
 	u64 rejected;
-	unsigned int state;
-	unsigned int dup_of;
+	u8 state;
+	u8 dup_of;
 	bool written;
+	bool reread;
 	int werr;
-};
-
-/* One data write: a run of NEW blocks contiguous on disk. */
-struct sis_wrun {
-	struct sis_wbatch *wb;
-	int err;
 };
 
 /**
@@ -153,9 +152,6 @@ struct sis_wrun {
  * @st:      the target
  * @lblock:  first logical block
  * @nr:      blocks
- * @pending: data writes in flight (and one for the submitter)
- * @done:    completes when @pending reaches zero
- * @runs:    the data writes
  * @space_deadline: when a write waiting for space gives up (0: not waiting)
  * @nr_locks: hash locks held (sis_hash_lock_batch())
  * @locks:   their bits, ascending
@@ -164,21 +160,23 @@ struct sis_wrun {
  *           and look-up), then the blocks of @b
  * @idx:     scratch of a core call: the block of each entry of @fps/@pbs
  * @fps:     scratch: fingerprints passed to the core
+ * @skip:    scratch: the candidate each of @fps must not get again
  * @es:      scratch: the candidates' pcache entries (compared while @fps is
  *           unused; sharing its room keeps the batch within 4 KiB)
+ * @pages:   scratch: the pages of the data writes
  * @pbs:     scratch: blocks from or to the core (candidates, new blocks,
  *           the mapping of each block)
- * @unmapped: scratch: which candidates of @pbs are new blocks
- * @res:     scratch: the result of each block's mapping
+ * @unmapped: scratch: which candidates of @pbs are new blocks (another
+ *           writer's, from sis_core_find_dups(); this batch's, from
+ *           sis_core_find_or_alloc())
+ * @res:     scratch: the result of each block's data write, then of its
+ *           mapping
  * @b:       the blocks
  */
 struct sis_wbatch {
 	struct sis_target *st;
 	u64 lblock;
 	unsigned int nr;
-	atomic_t pending;
-	struct completion done;
-	struct sis_wrun runs[SIS_MAX_IO_BLOCKS];
 	unsigned long space_deadline;
 	unsigned int nr_locks;
 	u16 locks[SIS_MAX_IO_BLOCKS];
@@ -188,12 +186,16 @@ struct sis_wbatch {
 	union {
 		u64 fps[SIS_MAX_IO_BLOCKS];
 		struct pcache_entry *es[SIS_MAX_IO_BLOCKS];
+		struct page *pages[SIS_MAX_IO_BLOCKS];
 	};
+	u64 skip[SIS_MAX_IO_BLOCKS];
 	u64 pbs[SIS_MAX_IO_BLOCKS];
 	bool unmapped[SIS_MAX_IO_BLOCKS];
 	int res[SIS_MAX_IO_BLOCKS];
 	struct sis_wblock b[SIS_MAX_IO_BLOCKS];
 };
+
+static_assert(sizeof(struct sis_wbatch) <= PAGE_SIZE);
 
 static mempool_t *sis_wbatch_pool;
 
@@ -393,14 +395,15 @@ static int sis_wait_space(struct sis_wbatch *wb)
 }
 
 /*
- * The candidates of every STORE block of @wb, with one core call: each
- * found one is pinned in b->pblock.  Without the hash locks (!@locked), a
- * new block that nothing maps yet is not taken: its writer may not have
- * installed its data in pcache yet (it does so under the hash lock), so
- * its disk block may still hold older data; such a block is looked up
- * again under the hash locks.  Return: 0 or -errno.
+ * Without any lock: the candidates of every STORE block of @wb, with one
+ * core call: each found one is pinned in b->pblock.  A new block that
+ * nothing maps yet is not taken: its writer may not have installed its
+ * data in pcache yet (it does so under the hash lock), so its disk block
+ * may still hold older data; such a block is looked up again under the
+ * hash locks.  Nor is a candidate the block found different before.
+ * Return: 0 or -errno.
  */
-static int sis_wbatch_find(struct sis_wbatch *wb, bool locked)
+static int sis_wbatch_find(struct sis_wbatch *wb)
 {
 	unsigned int i, n = 0;
 	int r;
@@ -417,7 +420,8 @@ static int sis_wbatch_find(struct sis_wbatch *wb, bool locked)
 	if (r < 0)
 		return r;
 	for (i = 0; i < n; i++) {
-		if (wb->pbs[i] && wb->unmapped[i] && !locked)
+		if (wb->pbs[i] && (wb->unmapped[i] ||
+				   wb->pbs[i] == wb->b[wb->idx[i]].rejected))
 			wb->pins[wb->nr_pins++] = wb->pbs[i];
 		else
 			wb->b[wb->idx[i]].pblock = wb->pbs[i];
@@ -483,11 +487,58 @@ static void sis_wbatch_compare_all(struct sis_wbatch *wb)
 }
 
 /*
+ * Under the hash locks, one core call: the candidates of every STORE block
+ * (a new block that nothing maps yet included: its writer installed it in
+ * pcache before releasing the hash lock), and a new block, allocated and
+ * installed in pcache, for each block that has none.  The new blocks come
+ * in a row, contiguous on disk as far as free space allows whatever other
+ * writers do.  Return: the number of blocks left without a block for lack
+ * of space, or -errno.
+ */
+static int sis_wbatch_find_or_alloc(struct sis_wbatch *wb)
+{
+	struct sis_pool *pool = wb->st->pool;
+	unsigned int i, j, n = 0, nr_short = 0;
+	struct sis_wblock *b;
+	int r;
+
+	for (i = 0; i < wb->nr; i++)
+		if (wb->b[i].state == SIS_W_STORE) {
+			wb->idx[n] = i;
+			wb->skip[n] = wb->b[i].rejected;
+			wb->fps[n++] = wb->b[i].fp;
+		}
+	r = sis_core_find_or_alloc(pool->core, wb->fps, wb->skip, n, wb->pbs,
+				   wb->unmapped);
+	if (r < 0)
+		return r;
+	if (r)
+		sis_pool_space_check(pool);
+	for (i = 0; i < n; i++) {
+		b = &wb->b[wb->idx[i]];
+		b->pblock = wb->pbs[i];
+		if (b->pblock && wb->unmapped[i]) {	/* a new block */
+			b->e = pcache_install(pool->dev, b->pblock, b->page);
+			b->page = NULL;		/* pcache owns it now */
+			b->state = SIS_W_NEW;
+			b->written = false;
+		} else if (!b->pblock) {	/* no space: decided again later */
+			nr_short++;
+			for (j = wb->idx[i] + 1; j < wb->nr; j++)
+				if (wb->b[j].state == SIS_W_SAME &&
+				    wb->b[j].dup_of == wb->idx[i])
+					wb->b[j].state = SIS_W_STORE;
+		}
+	}
+	return nr_short;
+}
+
+/*
  * Under the hash locks: compare every STORE block that has a candidate
  * with it.  A candidate found here is usually another writer's new block,
- * in pcache (WRITING or VALID) since before its hash lock was released; one
- * that misses pcache (rare: evicted since) is read here, under the hash
- * lock, blocking only writers of the same data.
+ * in pcache (WRITING or VALID) since before its hash lock was released.
+ * One that misses pcache (rare: evicted since) is left for
+ * sis_wbatch_reread(), without the locks.
  */
 static void sis_wbatch_compare_locked(struct sis_wbatch *wb)
 {
@@ -500,16 +551,34 @@ static void sis_wbatch_compare_locked(struct sis_wbatch *wb)
 		b = &wb->b[i];
 		if (b->state != SIS_W_STORE || !b->pblock)
 			continue;
-		if (b->pblock == b->rejected) {	/* found different already */
-			sis_wblock_compare(wb, b, ERR_PTR(-ESTALE));
+		e = pcache_lookup(pool->dev, b->pblock);
+		if (!e) {
+			b->reread = true;
 			continue;
 		}
-		e = pcache_lookup(pool->dev, b->pblock);
-		if (e)
-			atomic64_inc(&pool->stat_hits);
-		else
-			e = sis_cache_get(pool, b->pblock);
+		atomic64_inc(&pool->stat_hits);
 		sis_wblock_compare(wb, b, e);
+	}
+}
+
+/*
+ * Without any lock: read and compare the candidates sis_wbatch_compare_locked()
+ * left.  Such a candidate is not a new block in flight: its writer holds
+ * its pcache entry until the block is mapped, so evicted means mapped (its
+ * data on disk) or freed; pinned, it is not reused meanwhile, so equal data
+ * on disk may be shared.  Different, the block is decided again.
+ */
+static void sis_wbatch_reread(struct sis_wbatch *wb)
+{
+	struct sis_wblock *b;
+	unsigned int i;
+
+	for (i = 0; i < wb->nr; i++) {
+		b = &wb->b[i];
+		if (!b->reread)
+			continue;
+		b->reread = false;
+		sis_wblock_compare(wb, b, sis_cache_get(wb->st->pool, b->pblock));
 	}
 }
 
@@ -519,22 +588,21 @@ static void sis_wbatch_compare_locked(struct sis_wbatch *wb)
  * data.  First without any lock: the candidates of all blocks (one core
  * call), read at once where pcache misses them, and compared; the blocks
  * found equal are decided (their candidates are pinned: safe to map
- * without a hash lock).  The rest take the hash locks of their data and
- * look again (one core call), for data another writer is storing at the
- * same time; the new blocks are then allocated with one core call, so
- * they are contiguous on disk as far as free space allows whatever other
- * writers do, and installed in pcache before the hash locks go (a writer
- * of the same data finds the entry).
- * Return: 0, 1 when blocks are left to decide after waiting for space, or
- * -errno (what was decided before it is still stored).
+ * without a hash lock).  The rest take the hash locks of their data and,
+ * with one core call, look again (for data another writer is storing at
+ * the same time) and get a new block where there is still no candidate,
+ * installed in pcache before the hash locks go (a writer of the same data
+ * finds the entry).  A candidate found then is compared; one found
+ * different leaves its block to the next round, which allocates.
+ * Return: 0, 1 when blocks are left to decide (after waiting for space if
+ * that is why), or -errno (what was decided before it is still stored).
  */
 static int sis_wbatch_decide(struct sis_wbatch *wb)
 {
-	struct sis_pool *pool = wb->st->pool;
-	unsigned int i, j, k, nr_alloc = 0;
+	unsigned int i, j;
 	struct sis_wblock *b;
 	void *data;
-	int r, n;
+	int r;
 
 	for (i = 0; i < wb->nr; i++) {	/* pure CPU: outside any lock */
 		b = &wb->b[i];
@@ -556,7 +624,7 @@ static int sis_wbatch_decide(struct sis_wbatch *wb)
 		}
 	}
 
-	r = sis_wbatch_find(wb, false);
+	r = sis_wbatch_find(wb);
 	if (r)
 		return r;
 	sis_wbatch_compare_all(wb);
@@ -566,63 +634,21 @@ static int sis_wbatch_decide(struct sis_wbatch *wb)
 		wb->space_deadline = 0;
 		return 0;
 	}
-	r = sis_wbatch_find(wb, true);
-	if (!r)
+	r = sis_wbatch_find_or_alloc(wb);
+	if (r >= 0)
 		sis_wbatch_compare_locked(wb);
-	for (i = 0; !r && i < wb->nr; i++)
-		if (wb->b[i].state == SIS_W_STORE) {
-			wb->b[i].state = SIS_W_ALLOC;
-			wb->idx[nr_alloc] = i;
-			wb->fps[nr_alloc++] = wb->b[i].fp;
-		}
-
-	n = 0;
-	if (nr_alloc) {
-		n = sis_core_alloc_run(pool->core, wb->fps, nr_alloc, wb->pbs);
-		if (n < 0) {
-			r = n;
-			n = 0;
-		}
-	}
-	for (k = 0; k < nr_alloc; k++) {
-		b = &wb->b[wb->idx[k]];
-		if (k < n) {
-			b->pblock = wb->pbs[k];
-			b->e = pcache_install(pool->dev, b->pblock, b->page);
-			b->page = NULL;		/* pcache owns it now */
-			b->state = SIS_W_NEW;
-			b->written = false;
-			continue;
-		}
-		/* no block (error, or space ran out): decided again later */
-		b->state = SIS_W_STORE;
-		for (j = wb->idx[k] + 1; j < wb->nr; j++)
-			if (wb->b[j].state == SIS_W_SAME &&
-			    wb->b[j].dup_of == wb->idx[k])
-				wb->b[j].state = SIS_W_STORE;
-	}
 	sis_hash_unlock_batch(wb);
+	sis_wbatch_reread(wb);
 
-	if (n)
-		sis_pool_space_check(pool);
-	if (!r && n < nr_alloc)
-		r = -ENOSPC;
-	if (r == -ENOSPC)
-		r = sis_wait_space(wb);
-	else if (!r)
-		wb->space_deadline = 0;
-	return r;
-}
-
-static void sis_wrun_endio(struct bio *bio)
-{
-	struct sis_wrun *run = bio->bi_private;
-	struct sis_wbatch *wb = run->wb;
-
-	run->err = blk_status_to_errno(bio->bi_status);
-	bio_put(bio);
-	if (atomic_dec_and_test(&wb->pending))
-		complete(&wb->done);
+	if (r > 0)
+		return sis_wait_space(wb);
+	if (r < 0)
+		return r == -ENOSPC ? sis_wait_space(wb) : r;
+	wb->space_deadline = 0;
+	for (i = 0; i < wb->nr; i++)
+		if (wb->b[i].state == SIS_W_STORE)
+			return 1;
+	return 0;
 }
 
 /*
@@ -631,49 +657,26 @@ static void sis_wrun_endio(struct bio *bio)
  */
 static void sis_wbatch_write(struct sis_wbatch *wb)
 {
-	struct block_device *bdev = wb->st->pool->bdev;
-	unsigned int i, nr_runs = 0;
+	struct sis_pool *pool = wb->st->pool;
+	unsigned int i, n = 0;
 	struct sis_wblock *b;
-	struct bio *bio = NULL;
-	struct blk_plug plug;
-	u8 run_of[SIS_MAX_IO_BLOCKS];
-	u64 next = 0;
 
-	atomic_set(&wb->pending, 1);
-	init_completion(&wb->done);
-	blk_start_plug(&plug);
 	for (i = 0; i < wb->nr; i++) {
 		b = &wb->b[i];
 		if (b->state != SIS_W_NEW || b->written)
 			continue;
-		if (!bio || b->pblock != next) {
-			if (bio)
-				submit_bio(bio);
-			bio = bio_alloc_bioset(bdev, wb->nr - i, REQ_OP_WRITE,
-					       GFP_NOIO, &wb->st->pool->io_bs);
-			bio->bi_iter.bi_sector = block_to_sector(b->pblock);
-			bio->bi_end_io = sis_wrun_endio;
-			wb->runs[nr_runs].wb = wb;
-			wb->runs[nr_runs].err = 0;
-			bio->bi_private = &wb->runs[nr_runs++];
-			atomic_inc(&wb->pending);
-		}
-		__bio_add_page(bio, b->e->page, SIS_BLOCK_SIZE, 0);
-		run_of[i] = nr_runs - 1;
-		next = b->pblock + 1;
+		wb->idx[n] = i;
+		wb->pbs[n] = b->pblock;
+		wb->pages[n++] = b->e->page;
 	}
-	if (bio)
-		submit_bio(bio);
-	blk_finish_plug(&plug);
-	if (!atomic_dec_and_test(&wb->pending))
-		wait_for_completion_io(&wb->done);
-
-	for (i = 0; i < wb->nr; i++) {
-		b = &wb->b[i];
-		if (b->state != SIS_W_NEW || b->written)
-			continue;
+	if (!n)
+		return;
+	pcache_rw_blocks(pool->bdev, REQ_OP_WRITE, &pool->io_bs, wb->pbs,
+			 wb->pages, n, wb->res);
+	for (i = 0; i < n; i++) {
+		b = &wb->b[wb->idx[i]];
 		b->written = true;
-		b->werr = wb->runs[run_of[i]].err;
+		b->werr = wb->res[i];
 		pcache_write_done(b->e, b->werr);
 	}
 }
@@ -766,7 +769,6 @@ static int sis_wbatch_map(struct sis_wbatch *wb)
 			pcache_put(b->e);
 		b->e = NULL;
 		b->pblock = 0;
-		b->rejected = 0;
 		b->written = false;
 	}
 	wb->nr_pins = 0;

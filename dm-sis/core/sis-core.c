@@ -857,15 +857,17 @@ int sis_core_find_dup(struct sis_core *c, u64 fp, u64 *pblock)
 	return r;
 }
 
-int sis_core_find_dups(struct sis_core *c, const u64 *fps, unsigned int n,
+/*
+ * sis_core_find_dups()'s look-ups, c->lock held: the number of candidates
+ * found, or -errno with nothing pinned.
+ */
+static int __find_dups(struct sis_core *c, const u64 *fps, unsigned int n,
 		       u64 *pblocks, bool *unmapped)
 {
 	unsigned int i, last_load = 0, found = 0;
 	u64 loads;
 	int r = 0;
 
-	mutex_lock(&c->lock);
-	__sis_op_begin(c);
 	for (i = 0; !r && i < n; i++) {
 		loads = c->index_hook_loads;
 		pblocks[i] = 0;
@@ -896,9 +898,20 @@ int sis_core_find_dups(struct sis_core *c, const u64 *fps, unsigned int n,
 		else if (pblocks[i])
 			found++;
 	}
+	return r ? r : (int)found;
+}
+
+int sis_core_find_dups(struct sis_core *c, const u64 *fps, unsigned int n,
+		       u64 *pblocks, bool *unmapped)
+{
+	int r;
+
+	mutex_lock(&c->lock);
+	__sis_op_begin(c);
+	r = __find_dups(c, fps, n, pblocks, unmapped);
 	__sis_op_end(c);
 	mutex_unlock(&c->lock);
-	return r ? r : (int)found;
+	return r;
 }
 
 /* A new block for data with @fp, pinned, reserved and in the index. */
@@ -925,11 +938,16 @@ static int __sis_alloc_one(struct sis_core *c, u64 fp, u64 *pblock)
 	return r;
 }
 
-/* An allocation run: blocks before @done are allocated (kept across runs). */
+/*
+ * An allocation run over @n blocks: those before @done are dealt with
+ * (kept across runs).  Without @fresh every block gets a new one; with it
+ * only the blocks whose @pblocks entry is 0, and @fresh tells which.
+ */
 struct alloc_op {
 	const u64 *fps;
 	u64 *pblocks;
-	unsigned int n, done;
+	bool *fresh;
+	unsigned int n, done, nr_new;
 };
 
 /*
@@ -941,13 +959,43 @@ static int __alloc_run(struct sis_core *c, void *arg)
 {
 	struct alloc_op *a = arg;
 	int r = __sis_check_writable(c);
+	u64 pblock;
 
-	while (!r && a->done < a->n) {
-		r = __sis_alloc_one(c, a->fps[a->done], &a->pblocks[a->done]);
-		if (!r)
-			a->done++;
+	for (; !r && a->done < a->n; a->done++) {
+		if (a->fresh && a->pblocks[a->done])
+			continue;	/* a candidate */
+		r = __sis_alloc_one(c, a->fps[a->done], &pblock);
+		if (r)
+			break;
+		a->pblocks[a->done] = pblock;
+		if (a->fresh)
+			a->fresh[a->done] = true;
+		a->nr_new++;
 	}
 	return r;
+}
+
+/*
+ * Run @a, c->lock held: the number of blocks allocated (fewer than asked
+ * when space ran out), or -errno with none allocated.  The blocks not
+ * allocated get 0.
+ */
+static int __alloc_blocks(struct sis_core *c, struct alloc_op *a)
+{
+	unsigned int i;
+	int r = __sis_op_run(c, __alloc_run, a);
+
+	if (r == -ENOSPC && a->nr_new)
+		r = 0;			/* a part: the caller waits for the rest */
+	for (i = a->done; !a->fresh && i < a->n; i++)
+		a->pblocks[i] = 0;
+	for (i = 0; r && i < a->done; i++) {
+		if (a->fresh && !a->fresh[i])
+			continue;
+		__sis_unpin(c, a->pblocks[i]);
+		a->pblocks[i] = 0;
+	}
+	return r ? r : (int)a->nr_new;
 }
 
 int sis_core_alloc_run(struct sis_core *c, const u64 *fps, unsigned int n,
@@ -958,15 +1006,46 @@ int sis_core_alloc_run(struct sis_core *c, const u64 *fps, unsigned int n,
 
 	mutex_lock(&c->lock);
 	__sis_op_begin(c);
-	r = __sis_op_run(c, __alloc_run, &a);
-	if (r == -ENOSPC && a.done)
-		r = 0;			/* a part: the caller waits for the rest */
-	if (r)
-		while (a.done)
-			__sis_unpin(c, pblocks[--a.done]);
+	r = __alloc_blocks(c, &a);
 	__sis_op_end(c);
 	mutex_unlock(&c->lock);
-	return r ? r : (int)a.done;
+	return r;
+}
+
+int sis_core_find_or_alloc(struct sis_core *c, const u64 *fps,
+			   const u64 *skip, unsigned int n, u64 *pblocks,
+			   bool *fresh)
+{
+	struct alloc_op a = {
+		.fps = fps, .pblocks = pblocks, .fresh = fresh, .n = n
+	};
+	unsigned int i;
+	int r;
+
+	mutex_lock(&c->lock);
+	__sis_op_begin(c);
+	/* fresh doubles as find_dups' "unmapped", unused here */
+	r = __find_dups(c, fps, n, pblocks, fresh);
+	for (i = 0; r >= 0 && i < n; i++) {
+		fresh[i] = false;
+		if (pblocks[i] && pblocks[i] == skip[i]) {
+			__sis_unpin(c, pblocks[i]);
+			pblocks[i] = 0;
+		}
+	}
+	if (r >= 0) {
+		r = __alloc_blocks(c, &a);
+		if (r == -ENOSPC)
+			r = 0;		/* none: the candidates are still given */
+		for (i = 0; r < 0 && i < n; i++)
+			if (pblocks[i]) {
+				__sis_unpin(c, pblocks[i]);
+				pblocks[i] = 0;
+			}
+	}
+	__sis_op_end(c);
+	mutex_unlock(&c->lock);
+	return r;
 }
 
 int sis_core_alloc(struct sis_core *c, u64 fp, u64 *pblock)

@@ -29,7 +29,9 @@
  *
  * A writer of many blocks at once does the same with the batch calls, one
  * hold of the core's lock each for the whole batch: sis_core_find_dups(),
- * sis_core_alloc_run() and sis_core_map_batch() (which drops the pins).
+ * sis_core_find_or_alloc() (a look-up again, and new blocks for the
+ * fingerprints still without a candidate) and sis_core_map_batch() (which
+ * drops the pins).
  *
  * A fingerprint match is only advice: the caller compares the data before it
  * maps a candidate, so two different blocks are never merged.  A block
@@ -372,6 +374,32 @@ int sis_core_alloc(struct sis_core *c, u64 fp, u64 *pblock);
  */
 int sis_core_alloc_run(struct sis_core *c, const u64 *fps, unsigned int n,
 		       u64 *pblocks);
+
+/**
+ * sis_core_find_or_alloc() - sis_core_find_dups(), then a new block for
+ * every fingerprint without a candidate, in one call
+ * @c:       the core
+ * @fps:     the fingerprints
+ * @skip:    for each, a candidate already found different (or 0): if the
+ *           look-up gives it again, the block gets a new one instead
+ * @n:       how many
+ * @pblocks: out: the candidate (pinned, to be compared) or the new block
+ *           (pinned, in the index, as by sis_core_alloc_run()) of each, or
+ *           0 where space ran out
+ * @fresh:   out: which of @pblocks are new blocks
+ *
+ * One hold of the core's lock, for a writer that holds the hash locks of
+ * @fps: a block with no candidate is allocated in the same hold, so no
+ * other writer of the same data can miss it.  The new blocks are allocated
+ * in a row, in the order of @fps (contiguous on disk as far as free space
+ * allows).  Running out of space is not an error: the blocks left get 0.
+ *
+ * Return: the number of new blocks, or -errno (-EROFS, -ENOMEM, a metadata
+ * error, -EIO in fail mode) with nothing pinned or allocated.
+ */
+int sis_core_find_or_alloc(struct sis_core *c, const u64 *fps,
+			   const u64 *skip, unsigned int n, u64 *pblocks,
+			   bool *fresh);
 
 /**
  * sis_core_map() - map @lblock of volume @vol to @pblock

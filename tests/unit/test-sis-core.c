@@ -563,6 +563,101 @@ TEST(map_batch_maps_unmaps_unpins)
 }
 
 /*
+ * sis_core_find_or_alloc(): a candidate where the index has one (not the
+ * one to skip), new blocks in a row for the rest, all pinned; mapped as
+ * the write path maps them, the device reads back and checks clean.
+ */
+TEST(find_or_alloc_finds_or_allocates)
+{
+	u8 data[4][SIS_BLOCK_SIZE];
+	u64 fps[4], skip[4] = { 0 }, pb[4], old, p;
+	struct sis_core_stats st;
+	bool fresh[4];
+	int res[4], i;
+	struct fx f;
+
+	fx_format(&f, PHYS, LOGICAL);
+	ASSERT_OK(fx_write(&f, 100, 5));
+	ASSERT_OK(fx_write(&f, 101, 6));
+	ASSERT_OK(sis_core_lookup(f.c, 0, 101, &old));
+	for (i = 0; i < 4; i++) {
+		gen_block(i < 2 ? 5 + i : 7 + i, data[i]);
+		fps[i] = sis_fingerprint(data[i]);
+	}
+	skip[1] = old;			/* found different before: not again */
+	ASSERT_EQ(sis_core_find_or_alloc(f.c, fps, skip, 4, pb, fresh), 3);
+	ASSERT_OK(sis_core_lookup(f.c, 0, 100, &p));
+	ASSERT_TRUE(pb[0] == p && !fresh[0]);
+	ASSERT_TRUE(fresh[1] && fresh[2] && fresh[3]);
+	ASSERT_TRUE(pb[1] != old);
+	ASSERT_EQ(pb[2], pb[1] + 1);	/* in a row */
+	ASSERT_EQ(pb[3], pb[2] + 1);
+	ASSERT_TRUE(!__sis_pin_find(f.c, old));
+	for (i = 1; i < 4; i++)
+		ASSERT_OK(memdev_write(f.d, pb[i], data[i]));
+	ASSERT_OK(sis_core_map_batch(f.c, 0, 10, 4, pb, res, pb, 4));
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(res[i], 0);
+		ASSERT_TRUE(!__sis_pin_find(f.c, pb[i]));
+	}
+	fx_expect(&f, 10, 5);
+	fx_expect(&f, 11, 6);
+	fx_expect(&f, 12, 9);
+	fx_expect(&f, 13, 10);
+	stats(&f, &st);
+	ASSERT_EQ(st.nr_data, 5);	/* 5 shared; 6 twice (skipped); 9, 10 */
+	fx_check_clean(&f);
+	fx_reopen(&f);
+	fx_expect(&f, 11, 6);
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
+
+/*
+ * Short of space, sis_core_find_or_alloc() allocates what it can and
+ * keeps the candidates; an error (read-only) pins and allocates nothing.
+ */
+TEST(find_or_alloc_short_and_error)
+{
+	u8 data[3][SIS_BLOCK_SIZE];
+	u64 fps[3], skip[3] = { 0 }, pb[3], l, p;
+	struct sis_core_stats a, b;
+	bool fresh[3];
+	int i, r = 0;
+	struct fx f;
+
+	fx_format(&f, PHYS, 100000);
+	for (l = 0; l < 100000 && !r; l++)
+		r = fx_write(&f, l, l + 1);
+	ASSERT_ERR(r, -ENOSPC);
+	l -= 1;				/* blocks 0 .. l-1 are mapped */
+	ASSERT_OK(sis_core_unmap(f.c, 0, l - 1, 1));
+	ASSERT_OK(sis_core_commit(f.c));	/* frees its block for reuse */
+	gen_block(1, data[0]);		/* the data of logical block 0 */
+	gen_block(200001, data[1]);
+	gen_block(200002, data[2]);
+	for (i = 0; i < 3; i++)
+		fps[i] = sis_fingerprint(data[i]);
+	ASSERT_EQ(sis_core_find_or_alloc(f.c, fps, skip, 3, pb, fresh), 1);
+	ASSERT_OK(sis_core_lookup(f.c, 0, 0, &p));
+	ASSERT_TRUE(pb[0] == p && !fresh[0]);
+	ASSERT_TRUE(pb[1] && fresh[1] && !pb[2] && !fresh[2]);
+	sis_core_unpin(f.c, pb[0]);
+	sis_core_unpin(f.c, pb[1]);	/* never mapped: free again */
+	ASSERT_TRUE(!__sis_pin_find(f.c, pb[0]) && !__sis_pin_find(f.c, pb[1]));
+
+	stats(&f, &a);
+	sis_core_set_read_only(f.c);
+	ASSERT_ERR(sis_core_find_or_alloc(f.c, fps, skip, 3, pb, fresh), -EROFS);
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(pb[i], 0);
+	ASSERT_TRUE(!__sis_pin_find(f.c, p));
+	stats(&f, &b);
+	ASSERT_EQ(a.nr_data, b.nr_data);
+	fx_destroy(&f);
+}
+
+/*
  * A candidate freed under its pin is -ESTALE for its block alone, as
  * sis_core_map() returns it; the blocks after it are mapped.
  */
