@@ -171,7 +171,7 @@ struct sis_features {
  * @stat_hits:   pcache look-ups that found the block
  * @stat_misses: pcache look-ups that read it
  * @stat_dedup:  blocks mapped to an existing block (duplicates)
- * @stat_fast_reads: reads remapped in map() (sis_read_fast())
+ * @stat_fast_reads: reads served in map() (sis_read_fast())
  * @commits_base: core commit count at the last reset_stats (READ_ONCE)
  */
 struct sis_pool {

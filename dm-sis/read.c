@@ -4,8 +4,9 @@
  *
  * dm core splits bios at 128 KiB boundaries (max_io_len is
  * SIS_MAX_IO_BLOCKS blocks).  map() never sleeps: a read whose mapping is
- * cached is remapped (or zero-filled) there at once (sis_read_fast());
- * any other read is queued as its own work item on the pool's unbound
+ * cached is remapped (or zero-filled, or copied from pcache when its
+ * shared blocks are all there) at once (sis_read_fast()); any other read
+ * is queued as its own work item on the pool's unbound
  * workqueue (dm-sis-target.c), where sis_read_bio() looks its blocks up at
  * once and cuts it into runs: unmapped runs are zeros, unique blocks
  * contiguous on disk are remapped to the disk as one bio, shared blocks
@@ -253,12 +254,58 @@ void sis_read_bio(struct sis_target *st, struct bio *bio)
 }
 
 /*
+ * In map(): serve @bio, whose blocks are shared or unmapped, from pcache
+ * if every shared one is there and VALID now; else hold nothing and
+ * return false.
+ */
+static bool sis_read_fast_cached(struct sis_target *st, struct bio *bio,
+				 const u64 *pblocks, const u32 *refs,
+				 unsigned int nr, unsigned int skip)
+{
+	struct pcache_entry *es[SIS_MAX_IO_BLOCKS];
+	struct bvec_iter iter = bio->bi_iter;
+	struct sis_pool *pool = st->pool;
+	unsigned int i, n, len;
+	const u8 *src;
+
+	for (n = 0; n < nr; n++) {
+		es[n] = NULL;
+		if (sis_read_kind(pblocks, refs, n) == SIS_READ_DIRECT)
+			break;
+		if (pblocks[n]) {
+			es[n] = pcache_lookup_valid(pool->dev, pblocks[n]);
+			if (!es[n])
+				break;
+		}
+	}
+	if (n < nr) {
+		while (n--)
+			if (es[n])
+				pcache_put(es[n]);
+		return false;
+	}
+	for (i = 0; i < nr; i++, skip = 0) {
+		len = min(iter.bi_size, SIS_BLOCK_SIZE - skip);
+		src = es[i] ? (u8 *)pcache_data(es[i]) :
+			      (u8 *)page_address(ZERO_PAGE(0));
+		copy_to_bio(bio, &iter, src + skip, len);
+		if (es[i]) {
+			pcache_put(es[i]);
+			atomic64_inc(&pool->stat_hits);
+		}
+	}
+	return true;
+}
+
+/*
  * A read in map(), without sleeping: when every map and refcount page it
  * needs is cached and the core lock is free, a read of blocks that only
  * one logical block maps, contiguous on disk, is remapped to the disk at
- * once (no worker, no copy), and a read of unmapped blocks completes with
- * zeros.  Anything else (shared blocks, a mix, a page to read, a busy lock)
- * goes to the worker: return false.
+ * once (no worker, no copy); a read of unmapped blocks completes with
+ * zeros, and a read of shared (and unmapped) blocks that are all in pcache
+ * is copied from there (no worker).  Anything else (a mix with unique
+ * blocks, a cache miss, a page to read, a busy lock) goes to the worker:
+ * return false.
  */
 bool sis_read_fast(struct sis_target *st, struct bio *bio, struct sis_bio *sb,
 		   int *mapio)
@@ -275,17 +322,26 @@ bool sis_read_fast(struct sis_target *st, struct bio *bio, struct sis_bio *sb,
 				refs, true, &ticket))
 		return false;
 	kind = sis_read_kind(pblocks, refs, 0);
-	if (sis_read_run_end(pblocks, refs, 0, nr) < nr ||
-	    kind == SIS_READ_CACHED) {
+	if (kind != SIS_READ_DIRECT) {
+		bool done = kind == SIS_READ_ZERO &&
+			    sis_read_run_end(pblocks, refs, 0, nr) == nr;
+
+		if (done)
+			zero_fill_bio(bio);
+		else
+			done = sis_read_fast_cached(st, bio, pblocks, refs,
+						    nr, skip);
 		sis_core_read_end(st->pool->core, ticket);
-		return false;
-	}
-	if (kind == SIS_READ_ZERO) {
-		sis_core_read_end(st->pool->core, ticket);
-		zero_fill_bio(bio);
+		if (!done)
+			return false;
+		atomic64_inc(&st->pool->stat_fast_reads);
 		bio_endio(bio);
 		*mapio = DM_MAPIO_SUBMITTED;
 		return true;
+	}
+	if (sis_read_run_end(pblocks, refs, 0, nr) < nr) {
+		sis_core_read_end(st->pool->core, ticket);
+		return false;
 	}
 	sb->ticket = ticket;
 	sb->ticket_held = true;
