@@ -4,9 +4,9 @@
  *
  * dm core splits bios at 128 KiB boundaries (max_io_len is
  * SIS_MAX_IO_BLOCKS blocks).  map() never sleeps: a read whose mapping is
- * cached is remapped (or zero-filled, or copied from pcache when its
- * shared blocks are all there) at once (sis_read_fast()); any other read
- * is queued as its own work item on the pool's unbound
+ * cached is served there at once, a run of blocks of one kind at a time
+ * (sis_read_fast()): remapped, zero-filled, or copied from pcache when its
+ * shared blocks are all there; any other read is queued as its own work item on the pool's unbound
  * workqueue (dm-sis-target.c), where sis_read_bio() looks its blocks up at
  * once and cuts it into runs: unmapped runs are zeros, unique blocks
  * contiguous on disk are remapped to the disk as one bio, shared blocks
@@ -253,101 +253,101 @@ void sis_read_bio(struct sis_target *st, struct bio *bio)
 	}
 }
 
+/* A bio of more runs than this goes to the worker (one look-up for all). */
+#define SIS_FAST_MAX_RUNS	4
+
 /*
- * In map(): serve @bio, whose blocks are shared or unmapped, from pcache
- * if every shared one is there and VALID now; else hold nothing and
- * return false.
+ * In map(): hold the pcache entries of shared blocks @pblocks[0..nr) if
+ * every one is there and VALID now; else hold nothing and return false.
  */
-static bool sis_read_fast_cached(struct sis_target *st, struct bio *bio,
-				 const u64 *pblocks, const u32 *refs,
-				 unsigned int nr, unsigned int skip)
+static bool sis_read_fast_hold(struct sis_pool *pool, const u64 *pblocks,
+			       unsigned int nr, struct pcache_entry **es)
 {
-	struct pcache_entry *es[SIS_MAX_IO_BLOCKS];
-	struct bvec_iter iter = bio->bi_iter;
-	struct sis_pool *pool = st->pool;
-	unsigned int i, n, len;
-	const u8 *src;
+	unsigned int n;
 
 	for (n = 0; n < nr; n++) {
-		es[n] = NULL;
-		if (sis_read_kind(pblocks, refs, n) == SIS_READ_DIRECT)
+		es[n] = pcache_lookup_valid(pool->dev, pblocks[n]);
+		if (!es[n])
 			break;
-		if (pblocks[n]) {
-			es[n] = pcache_lookup_valid(pool->dev, pblocks[n]);
-			if (!es[n])
-				break;
-		}
 	}
-	if (n < nr) {
-		while (n--)
-			if (es[n])
-				pcache_put(es[n]);
-		return false;
-	}
+	if (n == nr)
+		return true;
+	while (n--)
+		pcache_put(es[n]);
+	return false;
+}
+
+/* Copy the data of the held entries @es[0..nr) into @bio and drop them. */
+static void sis_read_fast_copy(struct sis_pool *pool, struct bio *bio,
+			       struct pcache_entry **es, unsigned int nr,
+			       unsigned int skip)
+{
+	struct bvec_iter iter = bio->bi_iter;
+	unsigned int i, len;
+
 	for (i = 0; i < nr; i++, skip = 0) {
 		len = min(iter.bi_size, SIS_BLOCK_SIZE - skip);
-		src = es[i] ? (u8 *)pcache_data(es[i]) :
-			      (u8 *)page_address(ZERO_PAGE(0));
-		copy_to_bio(bio, &iter, src + skip, len);
-		if (es[i]) {
-			pcache_put(es[i]);
-			atomic64_inc(&pool->stat_hits);
-		}
+		copy_to_bio(bio, &iter, (u8 *)pcache_data(es[i]) + skip, len);
+		pcache_put(es[i]);
 	}
-	return true;
+	atomic64_add(nr, &pool->stat_hits);
 }
 
 /*
- * A read in map(), without sleeping: when every map and refcount page it
- * needs is cached and the core lock is free, a read of blocks that only
- * one logical block maps, contiguous on disk, is remapped to the disk at
- * once (no worker, no copy); a read of unmapped blocks completes with
- * zeros, and a read of shared (and unmapped) blocks that are all in pcache
- * is copied from there (no worker).  Anything else (a mix with unique
- * blocks, a cache miss, a page to read, a busy lock) goes to the worker:
- * return false.
+ * A read in map(), without sleeping, when every map and refcount page it
+ * needs is cached and the core lock is free.  Its first run of blocks of
+ * one kind is served there and then: unique blocks contiguous on disk are
+ * remapped to the disk (DM_MAPIO_REMAPPED: no worker, no copy), unmapped
+ * blocks complete with zeros, and shared blocks that are all in pcache,
+ * VALID, are copied from it.  If the bio holds more runs, dm core sends
+ * the rest as a bio of its own (dm_accept_partial_bio()), which comes back
+ * here.  Anything else (a shared block missing from pcache, more than
+ * SIS_FAST_MAX_RUNS runs, a page to read, a busy lock) goes to the worker
+ * whole: return false.
  */
 bool sis_read_fast(struct sis_target *st, struct bio *bio, struct sis_bio *sb,
 		   int *mapio)
 {
+	struct pcache_entry *es[SIS_MAX_IO_BLOCKS];
+	struct sis_pool *pool = st->pool;
 	u64 pblocks[SIS_MAX_IO_BLOCKS];
 	u32 refs[SIS_MAX_IO_BLOCKS];
-	unsigned int skip, nr, ticket;
+	unsigned int skip, nr, ticket, j, k, runs = 1;
 	enum sis_read_kind kind;
 	u64 lblock;
 
 	lblock = sis_bio_lblock(st, bio, &skip, &nr);
 	if (nr > SIS_MAX_IO_BLOCKS ||
-	    sis_core_read_begin(st->pool->core, st->vol, lblock, nr, pblocks,
+	    sis_core_read_begin(pool->core, st->vol, lblock, nr, pblocks,
 				refs, true, &ticket))
 		return false;
 	kind = sis_read_kind(pblocks, refs, 0);
-	if (kind != SIS_READ_DIRECT) {
-		bool done = kind == SIS_READ_ZERO &&
-			    sis_read_run_end(pblocks, refs, 0, nr) == nr;
-
-		if (done)
-			zero_fill_bio(bio);
-		else
-			done = sis_read_fast_cached(st, bio, pblocks, refs,
-						    nr, skip);
-		sis_core_read_end(st->pool->core, ticket);
-		if (!done)
-			return false;
-		atomic64_inc(&st->pool->stat_fast_reads);
-		bio_endio(bio);
-		*mapio = DM_MAPIO_SUBMITTED;
-		return true;
-	}
-	if (sis_read_run_end(pblocks, refs, 0, nr) < nr) {
-		sis_core_read_end(st->pool->core, ticket);
+	j = sis_read_run_end(pblocks, refs, 0, nr);
+	for (k = j; k < nr && runs <= SIS_FAST_MAX_RUNS; runs++)
+		k = sis_read_run_end(pblocks, refs, k, nr);
+	if (runs > SIS_FAST_MAX_RUNS ||
+	    (kind == SIS_READ_CACHED && !sis_read_fast_hold(pool, pblocks, j, es))) {
+		sis_core_read_end(pool->core, ticket);
 		return false;
 	}
-	sb->ticket = ticket;
-	sb->ticket_held = true;
-	sis_remap(st, bio, pblocks, skip);
-	atomic64_inc(&st->pool->stat_fast_reads);
-	*mapio = DM_MAPIO_REMAPPED;
+	if (j < nr)
+		dm_accept_partial_bio(bio, (j * SIS_BLOCK_SIZE - skip) >>
+				      SECTOR_SHIFT);
+	atomic64_inc(&pool->stat_fast_reads);
+	if (kind == SIS_READ_DIRECT) {
+		sb->ticket = ticket;
+		sb->ticket_held = true;
+		sis_remap(st, bio, pblocks, skip);
+		*mapio = DM_MAPIO_REMAPPED;
+		return true;
+	}
+	if (kind == SIS_READ_ZERO)
+		zero_fill_bio(bio);
+	else
+		sis_read_fast_copy(pool, bio, es, j, skip);
+	sis_core_read_end(pool->core, ticket);
+	bio_endio(bio);
+	*mapio = DM_MAPIO_SUBMITTED;
 	return true;
 }
 

@@ -6,7 +6,8 @@
 #  1. K=8 logical copies of 16 MiB (raw ranges of the device), read cold
 #     (shared cache and page cache dropped): the backing disk's read counter
 #     grows by about one copy, not eight; the copies after the first are
-#     served from the cache in map() itself (fast_reads).
+#     served from the cache in map() itself (fast_reads), and so are bios
+#     of shared and unique blocks, a run at a time.
 #  2. The same with K=8 files on ext4, read cold after a remount.
 #  3. Breaking sharing on ext4: after dedup, one copy is overwritten with
 #     write(2) and another through mmap + msync; after dropping caches and a
@@ -57,6 +58,24 @@ f=$(sis_field sc fast_reads)
 log "raw: fast_reads $f of $((K * 128)) bios"
 [ "$f" -ge $(((K - 1) * 128 * 9 / 10)) ] ||
 	die "$f of the $(((K - 1) * 128)) bios of warm copies served in map()"
+
+# A mix in every 128 KiB bio: 64 KiB shared with the copies above, then
+# 64 KiB of unique data.  Warm, map() serves each bio in two pieces (dm
+# core sends the second as a bio of its own): a copy, then a remap.
+head -c $((2 << 20)) /dev/urandom >/tmp/u
+for i in $(seq 0 31); do
+	dd if=/tmp/c bs=64k skip=$i count=1 status=none
+	dd if=/tmp/u bs=64k skip=$i count=1 status=none
+done >/tmp/mix
+dd if=/tmp/mix of=$S bs=128k seek=$((300 * 8)) oflag=direct status=none
+cmp <(dd if=$S bs=128k skip=$((300 * 8)) count=32 iflag=direct status=none) /tmp/mix ||
+	die "mixed bios read back differ (first read)"
+dmsetup message sc 0 reset_stats
+cmp <(dd if=$S bs=128k skip=$((300 * 8)) count=32 iflag=direct status=none) /tmp/mix ||
+	die "mixed bios read back differ (warm)"
+f=$(sis_field sc fast_reads)
+log "raw: 32 mixed 128 KiB bios read warm: fast_reads $f (2 pieces each)"
+[ "$f" -ge 60 ] || die "$f pieces of 32 mixed bios served in map(), want 64"
 
 # ---- 2. files on ext4 ------------------------------------------------------
 sis_remove sc
