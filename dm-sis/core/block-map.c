@@ -630,7 +630,7 @@ unlink:
 struct walk {
 	struct sis_core *c;
 	struct sis_disk_volume *v;
-	u64 from;		/* mappings below it are skipped */
+	u64 *pos;		/* mappings below it are skipped (done) */
 	sis_map_walk_fn fn;
 	sis_map_page_fn pfn;
 	void *arg;
@@ -640,7 +640,11 @@ struct walk {
  * Walk one subtree.  The entries of each interior page are copied before
  * descending, so the walk may shrink the cache between leaves
  * (__sis_op_step()).  @flags: SIS_WALK_SHADOW once the page callback said
- * the subtree was seen before.  A miss (SIS_MISS) stops the walk as it is.
+ * the subtree was seen before.  *w->pos moves past every mapping passed
+ * to the callback, every leaf done and every subtree skipped, so a walk
+ * a miss (SIS_MISS) stopped goes on from there when run again; a leaf
+ * done is never walked again, so the pages a rerun fetched are used before
+ * the step ends.
  */
 static int __walk(struct walk *w, u64 blocknr, u32 level, u64 base, u32 flags)
 {
@@ -662,8 +666,10 @@ static int __walk(struct walk *w, u64 blocknr, u32 level, u64 base, u32 flags)
 		return __sis_metadata_error(c, r, "map walk");
 	if (w->pfn) {
 		r = w->pfn(c, w->arg, blocknr, level | flags);
-		if (r == SIS_WALK_SKIP)
+		if (r == SIS_WALK_SKIP) {
+			*w->pos = max(*w->pos, base + sis_map_capacity(level + 1));
 			return 0;
+		}
 		if (r == SIS_WALK_SHADOWED)
 			flags |= SIS_WALK_SHADOW;
 		else if (r)
@@ -679,12 +685,14 @@ static int __walk(struct walk *w, u64 blocknr, u32 level, u64 base, u32 flags)
 		for (i = 0; i < SIS_MAP_FANOUT; i++) {
 			u64 p = le64_to_cpu(mp->e[i]);
 
-			if (p && base + i < logical && base + i >= w->from) {
+			if (p && base + i < logical && base + i >= *w->pos) {
 				r = w->fn(c, w->arg, base + i, p, flags);
 				if (r)
 					return r;
+				*w->pos = base + i + 1;
 			}
 		}
+		*w->pos = max(*w->pos, base + SIS_MAP_FANOUT);
 		__sis_op_step(c);
 		return 0;
 	}
@@ -697,9 +705,9 @@ static int __walk(struct walk *w, u64 blocknr, u32 level, u64 base, u32 flags)
 	for (i = 0, r = 0; i < SIS_MAP_FANOUT && !r; i++) {
 		u64 cb = base + i * sis_map_capacity(level);
 
-		/* a subtree wholly below w->from was walked before */
-		if (!e[i] || (w->from > cb &&
-			      w->from - cb >= sis_map_capacity(level)))
+		/* a subtree wholly below *w->pos was walked before */
+		if (!e[i] || (*w->pos > cb &&
+			      *w->pos - cb >= sis_map_capacity(level)))
 			continue;
 		r = __walk(w, e[i], level - 1, cb, flags);
 		if (r != SIS_WALK_CUT)
@@ -717,12 +725,15 @@ static int __walk(struct walk *w, u64 blocknr, u32 level, u64 base, u32 flags)
 	return r;
 }
 
-/* __sis_map_walk() from logical block @from on: see there. */
+/*
+ * __sis_map_walk() from logical block *@pos on, moving *@pos past what it
+ * walked (see __walk()).
+ */
 static int __map_walk_from(struct sis_core *c, struct sis_disk_volume *v,
-			   u64 from, sis_map_walk_fn fn, sis_map_page_fn pfn,
+			   u64 *pos, sis_map_walk_fn fn, sis_map_page_fn pfn,
 			   void *arg)
 {
-	struct walk w = { .c = c, .v = v, .from = from, .fn = fn, .pfn = pfn,
+	struct walk w = { .c = c, .v = v, .pos = pos, .fn = fn, .pfn = pfn,
 			  .arg = arg };
 	u64 root = le64_to_cpu(v->map_root);
 	int r;
@@ -755,7 +766,9 @@ static int __map_walk_from(struct sis_core *c, struct sis_disk_volume *v,
 int __sis_map_walk(struct sis_core *c, struct sis_disk_volume *v,
 		   sis_map_walk_fn fn, sis_map_page_fn pfn, void *arg)
 {
-	return __map_walk_from(c, v, 0, fn, pfn, arg);
+	u64 pos = 0;
+
+	return __map_walk_from(c, v, &pos, fn, pfn, arg);
 }
 
 /* ---- Exclusive blocks ---- */
@@ -769,7 +782,7 @@ struct excl {
 	u64 exclusive;
 	u64 *shared;		/* data blocks with refcount > 1, found here */
 	u64 nr_shared, max_shared;
-	u64 next;		/* the walk: the first mapping not counted */
+	u64 next;		/* the walk: where it goes on (__walk()) */
 	bool walked;		/* the walk is done, the shared ones sorted */
 	u64 i;			/* then: the first shared block not counted */
 	bool truncated;
@@ -806,7 +819,6 @@ static int excl_mapping(struct sis_core *c, void *arg, u64 lblock, u64 pblock,
 		x->shared[x->nr_shared++] = pblock;
 	else
 		x->truncated = true;
-	x->next = lblock + 1;
 	return 0;
 }
 
@@ -838,7 +850,7 @@ static int __excl_run(struct sis_core *c, void *arg)
 	if (!v)
 		return -ENOENT;
 	if (!x->walked) {
-		r = __map_walk_from(c, v, x->next, excl_mapping, excl_page, x);
+		r = __map_walk_from(c, v, &x->next, excl_mapping, excl_page, x);
 		if (r)
 			return r;
 		sort(x->shared, x->nr_shared, sizeof(u64), cmp_u64, NULL);
