@@ -39,13 +39,39 @@
  * this cache; failing, the operation fails with -ENOMEM and changes
  * nothing, as it would have under the lock), retakes the lock and inserts
  * the page unless the block got cached meanwhile (the cached copy is never
- * older).  The same lock hold then runs the operation again; nothing is
- * evicted before it uses the page (eviction happens only at op begin, and
- * between the steps of a range: __sis_op_step()).  A block missed again
- * within one step of an operation (evicted while the operation dropped
- * c->lock to commit), or a third stale image, is read under the lock: that
- * is what bounds the retries.  __sis_mc_read() counts every read under the
- * lock (c->locked_md_reads).
+ * older).  The same lock hold then runs the operation again.
+ *
+ * Pins.  Every page __sis_mc_fetch() brings in (or finds brought in) is
+ * pinned for the operation's step (pg->op_pins, the blocks listed in the
+ * operation's struct sis_op_ctx, c->op_cur): neither __sis_mc_shrink() nor
+ * __sis_mc_drop_clean() evicts it until the step ends (__sis_op_step(),
+ * between the leaves of an unmap, the steps of a volume delete, the leaves
+ * of a map walk) or __sis_op_run() returns.  So a step that drops c->lock
+ * to commit finds its pages again afterwards, however many other
+ * operations trimmed the cache meanwhile, and a step fetches each block at
+ * most once.  Pinned pages count as clean (c->mc_nr_clean) but are
+ * skipped: a step may hold more than the cache limit for a while.  The
+ * only ways a pinned page leaves the cache are wholesale (the rollback of
+ * an abort, close) or the reallocation of a freed map block
+ * (__sis_mc_new(), after the checkpoint following its free).
+ *
+ * Retries, and why they end.  A step retries when an image read without
+ * the lock went stale (below) or when it misses a block it had fetched
+ * (its pinned page went as above).  After two retries in a step, every
+ * fetch of the step takes commit_mutex before it reads (order: commit_mutex, then
+ * c->lock): it waits for the running commit and its checkpoint to end,
+ * and none can start until the image is inserted.  A checkpoint is the only
+ * thing but a rollback that makes a home image newer, and a core rolls
+ * back at most once (an abort leaves write mode for good), so the retries
+ * of a step are bounded without any read under c->lock.  The data path
+ * holds no read ticket when it fetches (a reader with a ticket looks up
+ * nowait: see sis_core_read_begin()), so waiting for commit_mutex cannot
+ * wait for itself; operations already commit through it from the same
+ * places.  Only a caller that holds commit_mutex with c->lock
+ * (c->commit_held: open, close, repair) reads under c->lock: it is not
+ * published or the data path is stopped.  __sis_mc_read() counts every
+ * read under the lock (c->locked_md_reads), c->md_serial_reads the reads
+ * holding commit_mutex.
  *
  * Staleness: the image read without the lock must be the block's newest
  * state whenever it is inserted.  A block that is not cached has its newest
@@ -454,8 +480,8 @@ static int __sis_mc_fetch(struct sis_core *c, struct sis_op_ctx *op,
  * page pointers across its runs.  Every page fetched stays pinned until
  * the step ends (__sis_op_step()) or @fn returns, so a step misses a block
  * twice only if its page was dropped wholesale or reallocated; that, or a
- * stale image, is a retry, and from the third retry of a step on the read
- * holds commit_mutex (see the header).  Only a caller that holds
+ * stale image, is a retry, and after two retries the step's reads hold
+ * commit_mutex (see the header).  Only a caller that holds
  * commit_mutex with c->lock (c->commit_held: open, close, repair) reads
  * under c->lock.
  *

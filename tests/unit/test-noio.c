@@ -28,6 +28,9 @@ static struct {
 	u64 stale_lblock;
 	u32 stale_seed;
 	bool no_ckpt;		/* only overwrite and commit */
+	unsigned int stale_more;	/* times to go on after the first */
+	bool in_hook;
+	unsigned long serial;	/* reads of an op holding commit_mutex */
 	int hook_err;
 	/* the repeated-miss test: other look-ups during a commit's write */
 	bool evict_hook;
@@ -59,15 +62,24 @@ static void stale_step(void *buf)
 
 	if (le32_to_cpu(h->type) != SIS_BT_MAP_LEAF)
 		return;
-	G.stale_hook = false;
-	G.hook_err = fx_write(f, G.stale_lblock, G.stale_seed);
+	if (mutex_is_locked(&f->c->commit_mutex))
+		return;			/* a serial read: nothing can commit */
+	if (G.stale_more)
+		G.stale_more--;
+	else
+		G.stale_hook = false;
+	G.in_hook = true;
+	G.hook_err = fx_write(f, G.stale_lblock, G.stale_seed++);
 	if (!G.hook_err)
 		G.hook_err = sis_core_commit(f->c);
-	if (G.no_ckpt)
+	if (G.no_ckpt) {
+		G.in_hook = false;
 		return;
+	}
 	if (!G.hook_err)
 		force_checkpoint(f->c);
 	sis_core_drop_cache(f->c);
+	G.in_hook = false;
 }
 
 static int noio_read(void *ctx, u64 blocknr, void *buf)
@@ -79,8 +91,10 @@ static int noio_read(void *ctx, u64 blocknr, void *buf)
 			G.locked++;
 		else
 			G.unlocked++;
+		if (!G.in_hook && mutex_is_locked(&G.f->c->commit_mutex))
+			G.serial++;
 	}
-	if (!r && G.stale_hook)
+	if (!r && G.stale_hook && !G.in_hook)
 		stale_step(buf);
 	return r;
 }
@@ -512,5 +526,39 @@ TEST(volume_ops_read_without_core_lock)
 	fx_check_clean(&f);
 	fx_reopen(&f);
 	vols_expect(&f);
+	fx_destroy(&f);
+}
+
+/*
+ * Two images of a map leaf in a row go stale while read (a checkpoint
+ * each time): the third read holds commit_mutex, so no checkpoint can run
+ * meanwhile, and still not c->lock.  Before, it was read under c->lock.
+ */
+TEST(third_read_after_two_stale_holds_commit_mutex)
+{
+	u64 old, p, l = 4321;
+	struct fx f;
+
+	two_blocks_cold(&f, l, &old);
+	G.stale_hook = true;
+	G.stale_more = 1;
+	G.stale_lblock = l;
+	G.stale_seed = 5;		/* then 6 */
+	G.armed = true;
+	ASSERT_OK(sis_core_lookup(f.c, 0, l, &p));
+	G.armed = false;
+	ASSERT_OK(G.hook_err);
+	ASSERT_TRUE(!G.stale_hook && !G.stale_more);	/* it ran twice */
+	ASSERT_EQ(f.c->md_stale_reads, 2);
+	ASSERT_EQ(f.c->md_serial_reads, 1);
+	ASSERT_EQ(G.serial, 1);
+	ASSERT_EQ(G.locked, 0);
+	ASSERT_EQ(locked_reads(&f), 0);
+	ASSERT_NE(p, old);
+	fx_expect(&f, l, 6);
+	fx_expect(&f, l + 1, 2);
+	fx_reopen(&f);
+	fx_expect(&f, l, 6);
+	fx_check_clean(&f);
 	fx_destroy(&f);
 }
