@@ -243,6 +243,27 @@ TEST(misses_read_without_core_lock)
 }
 
 /*
+ * Look up block @l of two_blocks_cold() while the hook makes @times
+ * images of its leaf in a row stale (writing seeds 5, 6, ... to it):
+ * *@p is what the look-up found, *@old the block @l mapped before.
+ */
+static void stale_lookup(struct fx *f, u64 l, unsigned int times, u64 *old,
+			 u64 *p)
+{
+	two_blocks_cold(f, l, old);
+	G.stale_hook = true;
+	G.stale_more = times - 1;
+	G.stale_lblock = l;
+	G.stale_seed = 5;
+	G.armed = true;
+	ASSERT_OK(sis_core_lookup(f->c, 0, l, p));
+	G.armed = false;
+	ASSERT_OK(G.hook_err);
+	ASSERT_TRUE(!G.stale_hook && !G.stale_more);	/* it ran @times */
+	ASSERT_NE(*p, *old);
+}
+
+/*
  * A map leaf read without the lock while another writer changes it,
  * commits and checkpoints it home, and the cache evicts it: the image read
  * is stale, is dropped (c->md_gen moved), and the look-up reads the block
@@ -254,14 +275,7 @@ TEST(stale_unlocked_read_not_cached)
 	u64 old, p, l = 4321;
 	struct fx f;
 
-	two_blocks_cold(&f, l, &old);
-	G.stale_hook = true;
-	G.stale_lblock = l;
-	G.stale_seed = 5;
-	ASSERT_OK(sis_core_lookup(f.c, 0, l, &p));
-	ASSERT_OK(G.hook_err);
-	ASSERT_TRUE(!G.stale_hook);	/* the hook ran */
-	ASSERT_NE(p, old);
+	stale_lookup(&f, l, 1, &old, &p);
 	ASSERT_EQ(f.c->md_stale_reads, 1);
 	fx_expect(&f, l, 5);
 	fx_expect(&f, l + 1, 2);
@@ -539,22 +553,12 @@ TEST(third_read_after_two_stale_holds_commit_mutex)
 	u64 old, p, l = 4321;
 	struct fx f;
 
-	two_blocks_cold(&f, l, &old);
-	G.stale_hook = true;
-	G.stale_more = 1;
-	G.stale_lblock = l;
-	G.stale_seed = 5;		/* then 6 */
-	G.armed = true;
-	ASSERT_OK(sis_core_lookup(f.c, 0, l, &p));
-	G.armed = false;
-	ASSERT_OK(G.hook_err);
-	ASSERT_TRUE(!G.stale_hook && !G.stale_more);	/* it ran twice */
+	stale_lookup(&f, l, 2, &old, &p);
 	ASSERT_EQ(f.c->md_stale_reads, 2);
 	ASSERT_EQ(f.c->md_serial_reads, 1);
 	ASSERT_EQ(G.serial, 1);
 	ASSERT_EQ(G.locked, 0);
 	ASSERT_EQ(locked_reads(&f), 0);
-	ASSERT_NE(p, old);
 	fx_expect(&f, l, 6);
 	fx_expect(&f, l + 1, 2);
 	fx_reopen(&f);
