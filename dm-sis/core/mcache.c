@@ -67,9 +67,10 @@
  * holds no read ticket when it fetches (a reader with a ticket looks up
  * nowait: see sis_core_read_begin()), so waiting for commit_mutex cannot
  * wait for itself; operations already commit through it from the same
- * places.  Only a caller that holds commit_mutex with c->lock
- * (c->commit_held: open, close, repair) reads under c->lock: it is not
- * published or the data path is stopped.  __sis_mc_read() counts every
+ * places.  A caller that holds commit_mutex with c->lock (c->commit_held:
+ * close, repair, set_read_only) would read under c->lock, as it cannot
+ * drop it; none runs an operation through __sis_op_run() today, and each
+ * reads its own misses under the lock anyway.  __sis_mc_read() counts every
  * read under the lock (c->locked_md_reads), c->md_serial_reads the reads
  * holding commit_mutex.
  *
@@ -482,8 +483,7 @@ static int __sis_mc_fetch(struct sis_core *c, struct sis_op_ctx *op,
  * twice only if its page was dropped wholesale or reallocated; that, or a
  * stale image, is a retry, and after two retries the step's reads hold
  * commit_mutex (see the header).  Only a caller that holds
- * commit_mutex with c->lock (c->commit_held: open, close, repair) reads
- * under c->lock.
+ * commit_mutex with c->lock (c->commit_held) reads under c->lock.
  *
  * Return: what @fn returned last, or the fetch's error (-ENOMEM, or a
  * metadata error).
