@@ -630,6 +630,7 @@ unlink:
 struct walk {
 	struct sis_core *c;
 	struct sis_disk_volume *v;
+	u64 *pos;		/* mappings below it are skipped (done) */
 	sis_map_walk_fn fn;
 	sis_map_page_fn pfn;
 	void *arg;
@@ -637,8 +638,13 @@ struct walk {
 
 /*
  * Walk one subtree.  The entries of each interior page are copied before
- * descending, so the walk may shrink the cache between leaves.  @flags:
- * SIS_WALK_SHADOW once the page callback said the subtree was seen before.
+ * descending, so the walk may shrink the cache between leaves
+ * (__sis_op_step()).  @flags: SIS_WALK_SHADOW once the page callback said
+ * the subtree was seen before.  *w->pos moves past every mapping passed
+ * to the callback, every leaf done and every subtree skipped, so a walk
+ * a miss (SIS_MISS) stopped goes on from there when run again; a leaf
+ * done is never walked again, so the pages a rerun fetched are used before
+ * the step ends.
  */
 static int __walk(struct walk *w, u64 blocknr, u32 level, u64 base, u32 flags)
 {
@@ -652,14 +658,18 @@ static int __walk(struct walk *w, u64 blocknr, u32 level, u64 base, u32 flags)
 	r = sis_is_data_block(c, blocknr) ? 0 : -EILSEQ;
 	if (!r)
 		r = __sis_mc_read(c, blocknr, level_type(level), &pg);
+	if (r == SIS_MISS || r == -ENOMEM)
+		return r;
 	if (r && w->pfn)  /* the callback decides: skip the subtree, or stop */
 		return w->pfn(c, w->arg, blocknr, level | flags | SIS_WALK_BAD);
 	if (r)
 		return __sis_metadata_error(c, r, "map walk");
 	if (w->pfn) {
 		r = w->pfn(c, w->arg, blocknr, level | flags);
-		if (r == SIS_WALK_SKIP)
+		if (r == SIS_WALK_SKIP) {
+			*w->pos = max(*w->pos, base + sis_map_capacity(level + 1));
 			return 0;
+		}
 		if (r == SIS_WALK_SHADOWED)
 			flags |= SIS_WALK_SHADOW;
 		else if (r)
@@ -675,13 +685,15 @@ static int __walk(struct walk *w, u64 blocknr, u32 level, u64 base, u32 flags)
 		for (i = 0; i < SIS_MAP_FANOUT; i++) {
 			u64 p = le64_to_cpu(mp->e[i]);
 
-			if (p && base + i < logical) {
+			if (p && base + i < logical && base + i >= *w->pos) {
 				r = w->fn(c, w->arg, base + i, p, flags);
 				if (r)
 					return r;
+				*w->pos = base + i + 1;
 			}
 		}
-		__sis_mc_shrink(c);
+		*w->pos = max(*w->pos, base + SIS_MAP_FANOUT);
+		__sis_op_step(c);
 		return 0;
 	}
 
@@ -691,10 +703,13 @@ static int __walk(struct walk *w, u64 blocknr, u32 level, u64 base, u32 flags)
 	for (i = 0; i < SIS_MAP_FANOUT; i++)
 		e[i] = le64_to_cpu(mp->e[i]);
 	for (i = 0, r = 0; i < SIS_MAP_FANOUT && !r; i++) {
-		if (!e[i])
+		u64 cb = base + i * sis_map_capacity(level);
+
+		/* a subtree wholly below *w->pos was walked before */
+		if (!e[i] || (*w->pos > cb &&
+			      *w->pos - cb >= sis_map_capacity(level)))
 			continue;
-		r = __walk(w, e[i], level - 1,
-			   base + i * sis_map_capacity(level), flags);
+		r = __walk(w, e[i], level - 1, cb, flags);
 		if (r != SIS_WALK_CUT)
 			continue;
 		/* Repair: unlink the bad child from this (verified) page. */
@@ -707,6 +722,30 @@ static int __walk(struct walk *w, u64 blocknr, u32 level, u64 base, u32 flags)
 		}
 	}
 	kfree(e);
+	return r;
+}
+
+/*
+ * __sis_map_walk() from logical block *@pos on, moving *@pos past what it
+ * walked (see __walk()).
+ */
+static int __map_walk_from(struct sis_core *c, struct sis_disk_volume *v,
+			   u64 *pos, sis_map_walk_fn fn, sis_map_page_fn pfn,
+			   void *arg)
+{
+	struct walk w = { .c = c, .v = v, .pos = pos, .fn = fn, .pfn = pfn,
+			  .arg = arg };
+	u64 root = le64_to_cpu(v->map_root);
+	int r;
+
+	if (!root)
+		return 0;
+	r = __walk(&w, root, le32_to_cpu(v->map_depth) - 1, 0, 0);
+	if (r == SIS_WALK_CUT) {
+		v->map_root = 0;
+		c->root_dirty = true;
+		r = 0;
+	}
 	return r;
 }
 
@@ -727,27 +766,25 @@ static int __walk(struct walk *w, u64 blocknr, u32 level, u64 base, u32 flags)
 int __sis_map_walk(struct sis_core *c, struct sis_disk_volume *v,
 		   sis_map_walk_fn fn, sis_map_page_fn pfn, void *arg)
 {
-	struct walk w = { .c = c, .v = v, .fn = fn, .pfn = pfn, .arg = arg };
-	u64 root = le64_to_cpu(v->map_root);
-	int r;
+	u64 pos = 0;
 
-	if (!root)
-		return 0;
-	r = __walk(&w, root, le32_to_cpu(v->map_depth) - 1, 0, 0);
-	if (r == SIS_WALK_CUT) {
-		v->map_root = 0;
-		c->root_dirty = true;
-		r = 0;
-	}
-	return r;
+	return __map_walk_from(c, v, &pos, fn, pfn, arg);
 }
 
 /* ---- Exclusive blocks ---- */
 
+/*
+ * A count of exclusive blocks, run by __sis_op_run(): the progress is kept
+ * here across the runs a miss cuts short.
+ */
 struct excl {
+	u32 id;
 	u64 exclusive;
 	u64 *shared;		/* data blocks with refcount > 1, found here */
-	u64 nr_shared;
+	u64 nr_shared, max_shared;
+	u64 next;		/* the walk: where it goes on (__walk()) */
+	bool walked;		/* the walk is done, the shared ones sorted */
+	u64 i;			/* then: the first shared block not counted */
 	bool truncated;
 };
 
@@ -778,7 +815,7 @@ static int excl_mapping(struct sis_core *c, void *arg, u64 lblock, u64 pblock,
 		return r == -EINVAL ? -EILSEQ : r;
 	if (le32_to_cpu(rc->refcount) == 1)
 		x->exclusive++;
-	else if (x->nr_shared < SIS_EXCL_MAX_SHARED)
+	else if (x->nr_shared < x->max_shared)
 		x->shared[x->nr_shared++] = pblock;
 	else
 		x->truncated = true;
@@ -792,51 +829,82 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/*
+ * Walk from x->next on, then count the shared blocks all of whose
+ * references were found, from x->i on.  A miss stops either part between
+ * two blocks; the next run goes on from there.  The volume is looked up
+ * again in every run (c->lock was dropped to read).  x->i moves past a
+ * run only in the loop's increment, after the step, so a rerun after a
+ * miss counts each run once.
+ */
+static int __excl_run(struct sis_core *c, void *arg)
+{
+	struct excl *x = arg;
+	struct sis_disk_volume *v;
+	u64 run;
+	int r;
+
+	if (c->mode == SIS_MODE_FAIL)
+		return -EIO;
+	v = __sis_vol_find(c, x->id);
+	if (!v)
+		return -ENOENT;
+	if (!x->walked) {
+		r = __map_walk_from(c, v, &x->next, excl_mapping, excl_page, x);
+		if (r)
+			return r;
+		sort(x->shared, x->nr_shared, sizeof(u64), cmp_u64, NULL);
+		x->walked = true;
+	}
+	for (; x->i < x->nr_shared; x->i += run) {
+		struct sis_disk_rc *rc;
+		struct sis_page *pg;
+
+		for (run = 1; x->i + run < x->nr_shared &&
+		     x->shared[x->i + run] == x->shared[x->i]; run++)
+			;
+		r = __sis_rc_get(c, x->shared[x->i], &pg, &rc);
+		if (r)
+			return r;
+		if (le32_to_cpu(rc->refcount) == run)
+			x->exclusive++;
+		__sis_op_step(c);	/* after the use: the next may miss */
+	}
+	return 0;
+}
+
 /**
- * __sis_map_count_exclusive() - data blocks that deleting volume @v would
+ * __sis_map_count_exclusive() - data blocks that deleting volume @id would
  * free
  *
  * A block is exclusive when every reference to it comes from this volume's
  * exclusive map pages: refcount 1, or refcount k with all k references
  * found in this walk (blocks the volume holds several copies of).  Pages
- * with refcount > 1 are skipped: everything under them stays.  May evict
- * clean pages.
+ * with refcount > 1 are skipped: everything under them stays.  Misses are
+ * read without c->lock (__sis_op_run()), so a volume written meanwhile is
+ * counted as each part of its map was when walked.  May evict clean pages.
  *
  * Return: 0 (exact), 1 (a lower bound: more than SIS_EXCL_MAX_SHARED
- * shared blocks), -ENOMEM or a metadata error.
+ * shared blocks), -ENOENT, -ENOMEM or a metadata error.
  */
-int __sis_map_count_exclusive(struct sis_core *c, struct sis_disk_volume *v,
-			      u64 *exclusive)
+int __sis_map_count_exclusive(struct sis_core *c, u32 id, u64 *exclusive)
 {
-	struct excl x = {};
-	u64 i, run;
+	struct excl x = { .id = id };
+	struct sis_disk_volume *v = __sis_vol_find(c, id);
 	int r;
 
-	x.shared = kvmalloc_array(min_t(u64, le64_to_cpu(v->nr_mapped) + 1,
-					SIS_EXCL_MAX_SHARED),
-				  sizeof(u64), GFP_KERNEL);
+	if (!v)
+		return -ENOENT;
+	x.max_shared = min_t(u64, le64_to_cpu(v->nr_mapped) + 1,
+			     SIS_EXCL_MAX_SHARED);
+	x.shared = kvmalloc_array(x.max_shared, sizeof(u64), GFP_KERNEL);
 	if (!x.shared)
 		return -ENOMEM;
-	r = __sis_map_walk(c, v, excl_mapping, excl_page, &x);
-	if (r)
-		goto out;
-	sort(x.shared, x.nr_shared, sizeof(u64), cmp_u64, NULL);
-	for (i = 0; i < x.nr_shared; i += run) {
-		struct sis_disk_rc *rc;
-		struct sis_page *pg;
-
-		for (run = 1; i + run < x.nr_shared &&
-		     x.shared[i + run] == x.shared[i]; run++)
-			;
-		r = __sis_rc_get(c, x.shared[i], &pg, &rc);
-		if (r)
-			goto out;
-		if (le32_to_cpu(rc->refcount) == run)
-			x.exclusive++;
+	r = __sis_op_run(c, __excl_run, &x);
+	if (!r) {
+		*exclusive = x.exclusive;
+		r = x.truncated;
 	}
-	*exclusive = x.exclusive;
-	r = x.truncated;
-out:
 	kvfree(x.shared);
 	return r;
 }

@@ -75,12 +75,29 @@ struct sis_page {
 	bool dirty;
 	bool committing;
 	bool needs_ckpt;
+	u32 op_pins;		/* operation steps holding it (mcache.c) */
 	void *cimg;
 	u64 pend_run[SIS_PEND_WORDS];
 	u64 pend_commit[SIS_PEND_WORDS];
 	u64 pend_meta[SIS_PEND_WORDS];
 	u64 pend_ckpt[SIS_PEND_WORDS];
 	void *data;
+};
+
+/**
+ * struct sis_op_ctx - one run of __sis_op_run() (mcache.c), on its stack
+ * @pins:    the blocks whose pages the current step fetched and pinned
+ * @nr_pins: how many; @max_pins: room in @pins
+ * @nretry:  images of this step dropped (stale, or a pinned page gone)
+ * @inline_pins: the first pins, before @pins has to grow
+ *
+ * Protected by c->lock; c->op_cur names the one whose operation holds it.
+ */
+struct sis_op_ctx {
+	u64 *pins;
+	unsigned int nr_pins, max_pins;
+	unsigned int nretry;
+	u64 inline_pins[16];
 };
 
 /**
@@ -248,7 +265,7 @@ struct sis_core {
 	u32 miss_type;
 	u64 miss_blk;
 	u64 md_gen;
-	u64 op_steps;			/* __sis_op_step() calls */
+	struct sis_op_ctx *op_cur;	/* the running __sis_op_run(), or NULL */
 
 	bool abort_pending;		/* reload committed state at op end */
 	bool abort_check;		/* ...and set needs_check on disk */
@@ -272,6 +289,7 @@ struct sis_core {
 	u64 index_hook_loads;		/* rc pages read for a hook hit */
 	u64 locked_md_reads;		/* cache misses read under c->lock */
 	u64 md_stale_reads;		/* unlocked reads dropped as stale */
+	u64 md_serial_reads;		/* reads holding commit_mutex instead */
 };
 
 /* sis-core.c */
@@ -393,8 +411,7 @@ int __sis_map_unmap(struct sis_core *c, u32 id, u64 *lblock, u64 end);
 int __sis_map_grow(struct sis_core *c, struct sis_disk_volume *v,
 		   u64 logical_blocks);
 int __sis_map_free_step(struct sis_core *c, struct sis_disk_volume *v);
-int __sis_map_count_exclusive(struct sis_core *c, struct sis_disk_volume *v,
-			      u64 *exclusive);
+int __sis_map_count_exclusive(struct sis_core *c, u32 id, u64 *exclusive);
 u64 sis_map_capacity(u32 depth);
 u64 sis_map_copy_pages(struct sis_core *c);
 

@@ -643,17 +643,21 @@ int sis_commit_run(struct sis_core *c, bool flush)
 /*
  * Commit from inside an operation, at one of its boundaries: drop c->lock
  * and run sis_commit_run().  Other operations run meanwhile, so the
- * operation's c->no_io (see __sis_op_run()) is put aside and restored.
+ * operation's c->no_io and c->op_cur (see __sis_op_run()) are put aside
+ * and restored; the pages its step pinned stay pinned.
  */
 static int __sis_commit_unlocked(struct sis_core *c)
 {
+	struct sis_op_ctx *op = c->op_cur;
 	bool no_io = c->no_io;
 	int r;
 
 	c->no_io = false;
+	c->op_cur = NULL;
 	mutex_unlock(&c->lock);
 	r = sis_commit_run(c, false);
 	mutex_lock(&c->lock);
+	c->op_cur = op;
 	c->no_io = no_io;
 	return r;
 }

@@ -39,13 +39,40 @@
  * this cache; failing, the operation fails with -ENOMEM and changes
  * nothing, as it would have under the lock), retakes the lock and inserts
  * the page unless the block got cached meanwhile (the cached copy is never
- * older).  The same lock hold then runs the operation again; nothing is
- * evicted before it uses the page (eviction happens only at op begin, and
- * between the steps of a range: __sis_op_step()).  A block missed again
- * within one step of an operation (evicted while the operation dropped
- * c->lock to commit), or a third stale image, is read under the lock: that
- * is what bounds the retries.  __sis_mc_read() counts every read under the
- * lock (c->locked_md_reads).
+ * older).  The same lock hold then runs the operation again.
+ *
+ * Pins.  Every page __sis_mc_fetch() brings in (or finds brought in) is
+ * pinned for the operation's step (pg->op_pins, the blocks listed in the
+ * operation's struct sis_op_ctx, c->op_cur): neither __sis_mc_shrink() nor
+ * __sis_mc_drop_clean() evicts it until the step ends (__sis_op_step(),
+ * between the leaves of an unmap, the steps of a volume delete, the leaves
+ * of a map walk) or __sis_op_run() returns.  So a step that drops c->lock
+ * to commit finds its pages again afterwards, however many other
+ * operations trimmed the cache meanwhile, and a step fetches each block at
+ * most once.  Pinned pages count as clean (c->mc_nr_clean) but are
+ * skipped: a step may hold more than the cache limit for a while.  The
+ * only ways a pinned page leaves the cache are wholesale (the rollback of
+ * an abort, close) or the reallocation of a freed map block
+ * (__sis_mc_new(), after the checkpoint following its free).
+ *
+ * Retries, and why they end.  A step retries when an image read without
+ * the lock went stale (below) or when it misses a block it had fetched
+ * (its pinned page went as above).  After two retries in a step, every
+ * fetch of the step takes commit_mutex before it reads (order: commit_mutex, then
+ * c->lock): it waits for the running commit and its checkpoint to end,
+ * and none can start until the image is inserted.  A checkpoint is the only
+ * thing but a rollback that makes a home image newer, and a core rolls
+ * back at most once (an abort leaves write mode for good), so the retries
+ * of a step are bounded without any read under c->lock.  The data path
+ * holds no read ticket when it fetches (a reader with a ticket looks up
+ * nowait: see sis_core_read_begin()), so waiting for commit_mutex cannot
+ * wait for itself; operations already commit through it from the same
+ * places.  A caller that holds commit_mutex with c->lock (c->commit_held:
+ * close, repair, set_read_only) would read under c->lock, as it cannot
+ * drop it; none runs an operation through __sis_op_run() today, and each
+ * reads its own misses under the lock anyway.  __sis_mc_read() counts every
+ * read under the lock (c->locked_md_reads), c->md_serial_reads the reads
+ * holding commit_mutex.
  *
  * Staleness: the image read without the lock must be the block's newest
  * state whenever it is inserted.  A block that is not cached has its newest
@@ -302,30 +329,116 @@ int __sis_mc_get(struct sis_core *c, u64 blocknr, u32 type,
 	return __mc_read_error(c, blocknr, type, r);
 }
 
-/* Ring of the blocks one __sis_op_run() fetched, to tell a repeated miss. */
-#define SIS_FETCH_RING	8
+/*
+ * Make room for one more pin in @op, before the fetch drops c->lock:
+ * -ENOMEM fails the operation as a failed page allocation would.
+ */
+static int __op_pin_room(struct sis_op_ctx *op)
+{
+	u64 *pins;
+
+	if (op->nr_pins < op->max_pins)
+		return 0;
+	pins = kmalloc_array(op->max_pins * 2, sizeof(*pins), GFP_NOIO);
+	if (!pins)
+		return -ENOMEM;
+	memcpy(pins, op->pins, op->nr_pins * sizeof(*pins));
+	if (op->pins != op->inline_pins)
+		kfree(op->pins);
+	op->pins = pins;
+	op->max_pins *= 2;
+	return 0;
+}
+
+/* @pg stays cached until @op's step ends (room made by __op_pin_room()). */
+static void __op_pin(struct sis_op_ctx *op, struct sis_page *pg)
+{
+	op->pins[op->nr_pins++] = pg->blocknr;
+	pg->op_pins++;
+}
+
+/*
+ * The step of @op ended: its pages may be evicted again.  A page dropped
+ * while pinned (the rollback of an abort, or a freed map block reallocated
+ * by __sis_mc_new()) took its pin with it; a later page of the same block
+ * loses a pin only if it has one, which at worst lets another operation's
+ * page be evicted early and read again.
+ */
+static void __op_unpin(struct sis_core *c, struct sis_op_ctx *op)
+{
+	struct sis_page *pg;
+	unsigned int i;
+
+	for (i = 0; i < op->nr_pins; i++) {
+		pg = __mc_find(c, op->pins[i]);
+		if (pg && pg->op_pins)
+			pg->op_pins--;
+	}
+	op->nr_pins = 0;
+	op->nretry = 0;
+}
+
+/* Did @op's step fetch @blocknr before (its pinned page is gone)? */
+static bool op_pinned(const struct sis_op_ctx *op, u64 blocknr)
+{
+	unsigned int i;
+
+	for (i = 0; i < op->nr_pins; i++)
+		if (op->pins[i] == blocknr)
+			return true;
+	return false;
+}
+
+/* How __sis_mc_fetch() reads. */
+enum sis_fetch_mode {
+	SIS_FETCH_UNLOCKED,	/* without c->lock */
+	SIS_FETCH_SERIAL,	/* without c->lock, holding commit_mutex */
+	SIS_FETCH_LOCKED,	/* under c->lock: the caller holds commit_mutex */
+};
 
 /*
  * Read block c->miss_blk (of c->miss_type) into the cache, the verified
- * image of its newest state, without c->lock unless @locked.  Called with
+ * image of its newest state, and pin it for @op's step.  Called with
  * c->lock held after an operation failed with SIS_MISS; returns with it
- * held.  Return: 0 (run the operation again: the block is cached now, or
- * the image went stale and is read again), -ENOMEM, or a metadata error.
+ * held.  SIS_FETCH_SERIAL first waits for the running commit (and its
+ * checkpoint) to end and keeps any other from starting until the image is
+ * in: only a rollback can make that image stale.  Return: 0 (run the
+ * operation again: the block is cached now, or the image went stale
+ * (*@stale) and is read again), -ENOMEM, or a metadata error.
  */
-static int __sis_mc_fetch(struct sis_core *c, bool locked, bool *stale)
+static int __sis_mc_fetch(struct sis_core *c, struct sis_op_ctx *op,
+			  enum sis_fetch_mode mode, bool *stale)
 {
-	u64 blocknr = c->miss_blk, gen = c->md_gen;
+	u64 blocknr = c->miss_blk, gen;
 	u32 type = c->miss_type;
 	struct sis_page *pg;
 	int r;
 
 	*stale = false;
-	if (locked) {
+	r = __op_pin_room(op);
+	if (r)
+		return r;
+	if (mode == SIS_FETCH_LOCKED) {
 		c->no_io = false;
 		r = __sis_mc_get(c, blocknr, type, &pg);
 		c->no_io = true;
+		if (!r)
+			__op_pin(op, pg);
 		return r;
 	}
+	if (mode == SIS_FETCH_SERIAL) {
+		mutex_unlock(&c->lock);
+		mutex_lock(&c->commit_mutex);	/* order: commit_mutex, c->lock */
+		mutex_lock(&c->lock);
+		c->md_serial_reads++;
+		pg = __mc_find(c, blocknr);
+		if (pg) {			/* cached meanwhile */
+			mutex_unlock(&c->commit_mutex);
+			__op_pin(op, pg);
+			return 0;
+		}
+	}
+	gen = c->md_gen;
 	mutex_unlock(&c->lock);
 	pg = mc_page_alloc();
 	r = -ENOMEM;
@@ -335,15 +448,19 @@ static int __sis_mc_fetch(struct sis_core *c, bool locked, bool *stale)
 			r = sis_block_verify(c, pg->data, type, blocknr);
 	}
 	mutex_lock(&c->lock);
+	if (mode == SIS_FETCH_SERIAL)
+		mutex_unlock(&c->commit_mutex);
 	if (!pg)
 		return r;
 	if (c->md_gen != gen) {
 		*stale = true;		/* the home image may be newer: again */
 		r = 0;
 	} else if (__mc_find(c, blocknr)) {
+		__op_pin(op, __mc_find(c, blocknr));
 		r = 0;			/* cached meanwhile: that copy wins */
 	} else if (!r) {
 		__mc_link(c, pg, blocknr, type);
+		__op_pin(op, pg);
 		return 0;
 	}
 	mc_page_free(pg);
@@ -361,10 +478,12 @@ static int __sis_mc_fetch(struct sis_core *c, bool locked, bool *stale)
  * Each miss is read and inserted by __sis_mc_fetch(), then @fn runs again
  * in the same lock hold.  The lock is dropped only for those reads (and by
  * @fn itself, at operation boundaries, for commits), so @fn must not hold
- * page pointers across its runs.  A block missed again within one step
- * (see __sis_op_step()), a third stale image, or any miss of a caller that
- * holds commit_mutex with c->lock (c->commit_held) is read under the lock,
- * which bounds the retries.
+ * page pointers across its runs.  Every page fetched stays pinned until
+ * the step ends (__sis_op_step()) or @fn returns, so a step misses a block
+ * twice only if its page was dropped wholesale or reallocated; that, or a
+ * stale image, is a retry, and after two retries the step's reads hold
+ * commit_mutex (see the header).  Only a caller that holds
+ * commit_mutex with c->lock (c->commit_held) reads under c->lock.
  *
  * Return: what @fn returned last, or the fetch's error (-ENOMEM, or a
  * metadata error).
@@ -372,35 +491,39 @@ static int __sis_mc_fetch(struct sis_core *c, bool locked, bool *stale)
 int __sis_op_run(struct sis_core *c, int (*fn)(struct sis_core *c, void *arg),
 		 void *arg)
 {
-	unsigned int n = 0, nstale = 0, i;
-	u64 ring[SIS_FETCH_RING], steps = c->op_steps;
-	bool locked, stale;
+	struct sis_op_ctx op = { .max_pins = ARRAY_SIZE(op.inline_pins) };
+	struct sis_op_ctx *outer = c->op_cur;
+	enum sis_fetch_mode mode;
+	bool stale;
 	int r;
 
+	op.pins = op.inline_pins;
 	for (;;) {
 		c->no_io = true;
+		c->op_cur = &op;
 		r = fn(c, arg);
 		if (r != SIS_MISS)
 			break;
-		if (c->op_steps != steps) {
-			steps = c->op_steps;	/* a step done: a fresh start */
-			n = 0;
-			nstale = 0;
-		}
-		/* an administrative caller keeps c->lock for its commits too */
-		locked = nstale >= 2 || c->commit_held;
-		for (i = 0; i < min_t(unsigned int, n, SIS_FETCH_RING); i++)
-			locked |= ring[i] == c->miss_blk;
-		r = __sis_mc_fetch(c, locked, &stale);
+		if (op_pinned(&op, c->miss_blk))
+			op.nretry++;	/* its page was dropped: see the header */
+		if (c->commit_held)
+			mode = SIS_FETCH_LOCKED;
+		else if (op.nretry >= 2)
+			mode = SIS_FETCH_SERIAL;
+		else
+			mode = SIS_FETCH_UNLOCKED;
+		r = __sis_mc_fetch(c, &op, mode, &stale);
 		if (r)
 			break;
 		if (stale) {
-			nstale++;
+			op.nretry++;
 			c->md_stale_reads++;
-		} else {
-			ring[n++ % SIS_FETCH_RING] = c->miss_blk;
 		}
 	}
+	__op_unpin(c, &op);
+	if (op.pins != op.inline_pins)
+		kfree(op.pins);
+	c->op_cur = outer;
 	c->no_io = false;
 	return r;
 }
@@ -516,32 +639,43 @@ void __sis_mc_shrink(struct sis_core *c)
 	list_for_each_entry_safe(pg, tmp, &c->mc_lru, list) {
 		if (c->mc_nr_clean <= c->mc_limit)
 			break;
-		mc_free(c, pg);
+		if (!pg->op_pins)
+			mc_free(c, pg);
 	}
 }
 
 /**
  * __sis_op_step() - an operation of many steps finished one: trim the cache
  *
- * For ranges (an unmap of many leaves), between the steps, holding no page
- * pointer.  Pages fetched for the steps before may be evicted and read
- * again by __sis_op_run() without counting as a repeated miss.
+ * For ranges (an unmap of many leaves, a volume delete, a map walk),
+ * between the steps, holding no page pointer.  The pages the running
+ * __sis_op_run() fetched for the step before are unpinned: they may be
+ * evicted and read again without counting as a retry.
  */
 void __sis_op_step(struct sis_core *c)
 {
-	c->op_steps++;
+	if (c->op_cur)
+		__op_unpin(c, c->op_cur);
 	__sis_mc_shrink(c);
 }
 
-/**
- * __sis_mc_drop_clean() - evict every clean page
- */
-void __sis_mc_drop_clean(struct sis_core *c)
+/* Evict every clean page; with @all the pinned ones too. */
+static void __mc_drop_lru(struct sis_core *c, bool all)
 {
 	struct sis_page *pg, *tmp;
 
 	list_for_each_entry_safe(pg, tmp, &c->mc_lru, list)
-		mc_free(c, pg);
+		if (all || !pg->op_pins)
+			mc_free(c, pg);
+}
+
+/**
+ * __sis_mc_drop_clean() - evict every clean page an operation's step does
+ * not hold pinned
+ */
+void __sis_mc_drop_clean(struct sis_core *c)
+{
+	__mc_drop_lru(c, false);
 }
 
 /**
@@ -559,7 +693,7 @@ void __sis_mc_drop_all(struct sis_core *c)
 		mc_free(c, pg);
 	list_for_each_entry_safe(pg, tmp, &c->mc_ckpt, list)
 		mc_free(c, pg);
-	__sis_mc_drop_clean(c);
+	__mc_drop_lru(c, true);
 	__sis_mc_free_spare(c);
 }
 

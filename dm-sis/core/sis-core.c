@@ -1398,31 +1398,38 @@ int sis_core_volume_create(struct sis_core *c, u32 id, u64 logical_blocks,
 	return vol_op_commit(c, r);
 }
 
-int sis_core_volume_clone(struct sis_core *c, u32 id, u32 origin,
-			  const char *name)
+/* A volume operation run by __sis_op_run(). */
+struct vol_op {
+	u32 id, origin;
+	const char *name;
+	u64 logical_blocks;
+};
+
+/*
+ * The clone: the origin root's refcount page, the one page it may miss,
+ * is read before anything changes, so a run cut short by a miss (or by
+ * the commit before it) starts again from the look-ups.
+ */
+static int __clone_run(struct sis_core *c, void *arg)
 {
+	struct vol_op *a = arg;
 	struct sis_disk_volume *v, *o;
 	struct sis_disk_rc *rc;
 	int r;
 
-	r = vol_args_ok(id, name);
-	if (r)
-		return r;
-	mutex_lock(&c->lock);
-	__sis_op_begin(c);
 	r = __sis_check_writable(c);
 	/* one copy of a shared page must fit in a transaction */
 	if (!r && sis_txn_cap(c) < sis_map_copy_pages(c) + SIS_OP_MAX_DIRTY)
 		r = -EOPNOTSUPP;
 	if (!r) {
-		o = __sis_vol_find(c, origin);
-		r = o ? __vol_new_slot(c, id, name, &v) : -ENOENT;
+		o = __sis_vol_find(c, a->origin);
+		r = o ? __vol_new_slot(c, a->id, a->name, &v) : -ENOENT;
 	}
 	if (!r)
 		r = __sis_maybe_commit(c);	/* may drop c->lock: look again */
 	if (!r) {
-		o = __sis_vol_find(c, origin);
-		r = o ? __vol_new_slot(c, id, name, &v) : -ENOENT;
+		o = __sis_vol_find(c, a->origin);
+		r = o ? __vol_new_slot(c, a->id, a->name, &v) : -ENOENT;
 	}
 	if (!r && o->map_root)
 		r = __sis_node_rc(c, le64_to_cpu(o->map_root), true, &rc);
@@ -1430,26 +1437,50 @@ int sis_core_volume_clone(struct sis_core *c, u32 id, u32 origin,
 		if (o->map_root)
 			rc->refcount = cpu_to_le32(le32_to_cpu(rc->refcount) + 1);
 		*v = *o;
-		__vol_fill(c, v, id, origin, name);
+		__vol_fill(c, v, a->id, a->origin, a->name);
 	}
+	return r;
+}
+
+int sis_core_volume_clone(struct sis_core *c, u32 id, u32 origin,
+			  const char *name)
+{
+	struct vol_op a = { .id = id, .origin = origin, .name = name };
+	int r;
+
+	r = vol_args_ok(id, name);
+	if (r)
+		return r;
+	mutex_lock(&c->lock);
+	__sis_op_begin(c);
+	r = __sis_op_run(c, __clone_run, &a);
 	return vol_op_commit(c, r);
 }
 
 /*
- * Free the map of volume @id, which is marked SIS_VOL_DELETING, step by
- * step, committing when the transaction is full; then free its slot.
+ * Free the map of volume @a->id, which is marked SIS_VOL_DELETING, step by
+ * step, committing when the transaction is full; then free its slot.  Run
+ * by __sis_op_run(): each step of __sis_map_free_step() is consistent on
+ * its own and a miss stops one before it changes anything it cannot
+ * leave, so a run starts again from the root.  The cache is trimmed
+ * between steps (__sis_op_step()), never before a run's first, which uses
+ * the page just fetched.
  */
-static int __vol_delete_run(struct sis_core *c, u32 id)
+static int __vol_delete_run(struct sis_core *c, void *arg)
 {
+	struct vol_op *a = arg;
 	struct sis_disk_volume *v;
+	bool first = true;
 	int r;
 
 	for (;;) {
-		__sis_mc_shrink(c);
+		if (!first)
+			__sis_op_step(c);
+		first = false;
 		r = __sis_maybe_commit(c);
 		if (r)
 			return r;
-		v = __vol_slot(c, id);
+		v = __vol_slot(c, a->id);
 		if (!v || !(le32_to_cpu(v->flags) & SIS_VOL_DELETING))
 			return 0;		/* another caller finished it */
 		r = __sis_map_free_step(c, v);
@@ -1464,6 +1495,14 @@ static int __vol_delete_run(struct sis_core *c, u32 id)
 	}
 }
 
+/* Free the map and then the slot of volume @id, being deleted. */
+static int __vol_delete(struct sis_core *c, u32 id)
+{
+	struct vol_op a = { .id = id };
+
+	return __sis_op_run(c, __vol_delete_run, &a);
+}
+
 /* At open: finish the deletes a crash or an error interrupted. */
 static int __vols_finish_deletes(struct sis_core *c)
 {
@@ -1473,7 +1512,7 @@ static int __vols_finish_deletes(struct sis_core *c)
 	for (v = c->root.vol; v < c->root.vol + SIS_MAX_VOLUMES; v++) {
 		if (!(le32_to_cpu(v->flags) & SIS_VOL_DELETING))
 			continue;
-		r = __vol_delete_run(c, le32_to_cpu(v->id));
+		r = __vol_delete(c, le32_to_cpu(v->id));
 		if (r)
 			return r;
 	}
@@ -1495,33 +1534,47 @@ int sis_core_volume_delete(struct sis_core *c, u32 id)
 	if (!r) {
 		v->flags = cpu_to_le32(le32_to_cpu(v->flags) | SIS_VOL_DELETING);
 		c->root_dirty = true;
-		r = __vol_delete_run(c, id);
+		r = __vol_delete(c, id);
 	}
 	return vol_op_commit(c, r);
 }
 
+/*
+ * The resize: a miss (in the allocator's scan for a new top page) leaves
+ * the levels added so far, each consistent: the run goes on from there.
+ */
+static int __resize_run(struct sis_core *c, void *arg)
+{
+	struct vol_op *a = arg;
+	struct sis_disk_volume *v;
+	int r;
+
+	r = __sis_check_writable(c);
+	if (!r) {
+		v = __sis_vol_find(c, a->id);
+		r = v ? 0 : -ENOENT;
+	}
+	if (!r && a->logical_blocks < le64_to_cpu(v->logical_blocks))
+		r = -EINVAL;
+	if (!r)
+		r = __sis_maybe_commit(c);	/* may drop c->lock: look again */
+	if (!r) {
+		v = __sis_vol_find(c, a->id);
+		r = v ? 0 : -ENOENT;
+	}
+	if (!r && a->logical_blocks > le64_to_cpu(v->logical_blocks))
+		r = __sis_map_grow(c, v, a->logical_blocks);
+	return r;
+}
+
 int sis_core_volume_resize(struct sis_core *c, u32 id, u64 logical_blocks)
 {
-	struct sis_disk_volume *v;
+	struct vol_op a = { .id = id, .logical_blocks = logical_blocks };
 	int r;
 
 	mutex_lock(&c->lock);
 	__sis_op_begin(c);
-	r = __sis_check_writable(c);
-	if (!r) {
-		v = __sis_vol_find(c, id);
-		r = v ? 0 : -ENOENT;
-	}
-	if (!r && logical_blocks < le64_to_cpu(v->logical_blocks))
-		r = -EINVAL;
-	if (!r)
-		r = __sis_maybe_commit(c);
-	if (!r) {
-		v = __sis_vol_find(c, id);
-		r = v ? 0 : -ENOENT;
-	}
-	if (!r && logical_blocks > le64_to_cpu(v->logical_blocks))
-		r = __sis_map_grow(c, v, logical_blocks);
+	r = __sis_op_run(c, __resize_run, &a);
 	__sis_op_end(c);
 	mutex_unlock(&c->lock);
 	return r;
@@ -1584,16 +1637,11 @@ int sis_core_volume_find(struct sis_core *c, const char *name, u32 *id)
 
 int sis_core_count_exclusive(struct sis_core *c, u32 id, u64 *exclusive)
 {
-	struct sis_disk_volume *v;
 	int r;
 
 	mutex_lock(&c->lock);
 	__sis_op_begin(c);
-	r = c->mode == SIS_MODE_FAIL ? -EIO : 0;
-	if (!r) {
-		v = __sis_vol_find(c, id);
-		r = v ? __sis_map_count_exclusive(c, v, exclusive) : -ENOENT;
-	}
+	r = __sis_map_count_exclusive(c, id, exclusive);
 	__sis_op_end(c);
 	mutex_unlock(&c->lock);
 	return r;

@@ -2,9 +2,11 @@
 /*
  * Metadata cache misses are read without the core lock (issue 11 item 2,
  * mcache.c: __sis_op_run(), __sis_mc_fetch()): with a tiny cache, every
- * metadata read of the write, read and discard paths happens with c->lock
- * free, and an image that went stale while it was read (a checkpoint wrote
- * the block home meanwhile) is never the one cached.
+ * metadata read of the write, read and discard paths and of the volume
+ * operations (create, clone, resize, delete, count_exclusive) happens with
+ * c->lock free, a page an operation fetched is not evicted while it drops
+ * the lock to commit, and an image that went stale while it was read (a
+ * checkpoint wrote the block home meanwhile) is never the one cached.
  */
 #include "harness.h"
 #include "../../dm-sis/core/core-internal.h"
@@ -26,7 +28,12 @@ static struct {
 	u64 stale_lblock;
 	u32 stale_seed;
 	bool no_ckpt;		/* only overwrite and commit */
+	unsigned int stale_more;	/* times to go on after the first */
+	bool in_hook;
+	unsigned long serial;	/* reads of an op holding commit_mutex */
 	int hook_err;
+	/* the repeated-miss test: other look-ups during a commit's write */
+	bool evict_hook;
 } G;
 
 static void force_checkpoint(struct sis_core *c)
@@ -55,15 +62,24 @@ static void stale_step(void *buf)
 
 	if (le32_to_cpu(h->type) != SIS_BT_MAP_LEAF)
 		return;
-	G.stale_hook = false;
-	G.hook_err = fx_write(f, G.stale_lblock, G.stale_seed);
+	if (mutex_is_locked(&f->c->commit_mutex))
+		return;			/* a serial read: nothing can commit */
+	if (G.stale_more)
+		G.stale_more--;
+	else
+		G.stale_hook = false;
+	G.in_hook = true;
+	G.hook_err = fx_write(f, G.stale_lblock, G.stale_seed++);
 	if (!G.hook_err)
 		G.hook_err = sis_core_commit(f->c);
-	if (G.no_ckpt)
+	if (G.no_ckpt) {
+		G.in_hook = false;
 		return;
+	}
 	if (!G.hook_err)
 		force_checkpoint(f->c);
 	sis_core_drop_cache(f->c);
+	G.in_hook = false;
 }
 
 static int noio_read(void *ctx, u64 blocknr, void *buf)
@@ -75,19 +91,45 @@ static int noio_read(void *ctx, u64 blocknr, void *buf)
 			G.locked++;
 		else
 			G.unlocked++;
+		if (!G.in_hook && mutex_is_locked(&G.f->c->commit_mutex))
+			G.serial++;
 	}
-	if (!r && G.stale_hook)
+	if (!r && G.stale_hook && !G.in_hook)
 		stale_step(buf);
 	return r;
 }
 
-/* Reopen @f with a cache of @pages pages and the wrapped read op. */
+static u64 lb(u64 i);
+
+/*
+ * Once, at a commit's first write without c->lock: other operations run
+ * (look-ups of blocks in other leaves), and their begin trims the 4-page
+ * cache, as it would between any two operations.
+ */
+static int noio_write(void *ctx, u64 blocknr, const void *buf)
+{
+	struct sis_core *c = G.f->c;
+	u64 i, p;
+
+	if (G.evict_hook && c && !mutex_is_locked(&c->lock)) {
+		G.evict_hook = false;
+		for (i = 0; i < 8 && !G.hook_err; i++) {
+			G.hook_err = sis_core_lookup(c, 0, lb(i * 50), &p);
+			if (G.hook_err == -ENODATA)
+				G.hook_err = 0;
+		}
+	}
+	return memdev_write(ctx, blocknr, buf);
+}
+
+/* Reopen @f with a cache of @pages pages and the wrapped I/O ops. */
 static void open_small(struct fx *f, unsigned int pages)
 {
 	sis_core_close(f->c);
 	memset(&G, 0, sizeof(G));
 	G.f = f;
 	f->ops.read = noio_read;
+	f->ops.write = noio_write;
 	f->cfg.cache_pages = pages;
 	f->cfg.flags = 0;
 	ASSERT_OK(fx_open(f));
@@ -201,6 +243,27 @@ TEST(misses_read_without_core_lock)
 }
 
 /*
+ * Look up block @l of two_blocks_cold() while the hook makes @times
+ * images of its leaf in a row stale (writing seeds 5, 6, ... to it):
+ * *@p is what the look-up found, *@old the block @l mapped before.
+ */
+static void stale_lookup(struct fx *f, u64 l, unsigned int times, u64 *old,
+			 u64 *p)
+{
+	two_blocks_cold(f, l, old);
+	G.stale_hook = true;
+	G.stale_more = times - 1;
+	G.stale_lblock = l;
+	G.stale_seed = 5;
+	G.armed = true;
+	ASSERT_OK(sis_core_lookup(f->c, 0, l, p));
+	G.armed = false;
+	ASSERT_OK(G.hook_err);
+	ASSERT_TRUE(!G.stale_hook && !G.stale_more);	/* it ran @times */
+	ASSERT_NE(*p, *old);
+}
+
+/*
  * A map leaf read without the lock while another writer changes it,
  * commits and checkpoints it home, and the cache evicts it: the image read
  * is stale, is dropped (c->md_gen moved), and the look-up reads the block
@@ -212,14 +275,7 @@ TEST(stale_unlocked_read_not_cached)
 	u64 old, p, l = 4321;
 	struct fx f;
 
-	two_blocks_cold(&f, l, &old);
-	G.stale_hook = true;
-	G.stale_lblock = l;
-	G.stale_seed = 5;
-	ASSERT_OK(sis_core_lookup(f.c, 0, l, &p));
-	ASSERT_OK(G.hook_err);
-	ASSERT_TRUE(!G.stale_hook);	/* the hook ran */
-	ASSERT_NE(p, old);
+	stale_lookup(&f, l, 1, &old, &p);
 	ASSERT_EQ(f.c->md_stale_reads, 1);
 	fx_expect(&f, l, 5);
 	fx_expect(&f, l + 1, 2);
@@ -295,6 +351,218 @@ TEST(read_begin_maps_from_its_reader_hold)
 	gen_block(2, want);
 	ASSERT_TRUE(!memcmp(got, want, SIS_BLOCK_SIZE));
 	sis_core_read_end(f.c, ticket);
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
+
+/*
+ * One step of an operation reads block @a->lblock's map path, commits
+ * (dropping c->lock: other operations trim the cache meanwhile), and reads
+ * the path again.  The pages it fetched stay pinned for the step, so the
+ * second look stays in the cache; before the pins, those pages were
+ * evicted and read again under c->lock (a block missed twice in a step).
+ */
+struct twice_op {
+	u64 lblock, pblock;
+	bool committed;
+};
+
+static int __twice_run(struct sis_core *c, void *arg)
+{
+	struct twice_op *a = arg;
+	struct sis_disk_volume *v = __sis_vol_find(c, 0);
+	int r;
+
+	r = __sis_map_lookup(c, v, a->lblock, &a->pblock, NULL, NULL);
+	if (r || a->committed)
+		return r;
+	a->committed = true;
+	G.evict_hook = true;
+	r = __sis_commit_room(c, sis_txn_cap(c));	/* drops c->lock */
+	G.evict_hook = false;
+	if (r)
+		return r;
+	v = __sis_vol_find(c, 0);
+	return __sis_map_lookup(c, v, a->lblock, &a->pblock, NULL, NULL);
+}
+
+TEST(missed_twice_in_a_step_not_read_locked)
+{
+	struct twice_op a = { .lblock = lb(7) };
+	u64 i, p, base;
+	struct fx f;
+
+	fx_format_journal(&f, PHYS, LOGICAL, JOURNAL);
+	for (i = 0; i < 400; i++)
+		ASSERT_OK(fx_write(&f, lb(i), i + 1));
+	open_small(&f, 4);
+	ASSERT_OK(fx_write(&f, 3, 9));		/* something to commit */
+	sis_core_drop_cache(f.c);
+	base = locked_reads(&f);
+	G.armed = true;
+	mutex_lock(&f.c->lock);
+	__sis_op_begin(f.c);
+	ASSERT_OK(__sis_op_run(f.c, __twice_run, &a));
+	__sis_op_end(f.c);
+	mutex_unlock(&f.c->lock);
+	G.armed = false;
+	ASSERT_OK(G.hook_err);
+	ASSERT_TRUE(a.committed && !G.evict_hook);	/* the hook ran */
+	ASSERT_EQ(G.locked, 0);
+	ASSERT_EQ(locked_reads(&f), base);
+	ASSERT_OK(sis_core_lookup(f.c, 0, lb(7), &p));
+	ASSERT_EQ(a.pblock, p);
+	fx_expect(&f, lb(7), 8);
+	fx_expect(&f, 3, 9);
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
+
+/* What the volume operations below report, to compare two cache sizes. */
+enum {
+	R_X0, R_X1, R_X0_CLONED, R_X2, R_X2_WRITTEN, R_X2_ALONE, R_X3,
+	R_DATA, R_META, R_MAPPED, R_VOLUMES, R_NR
+};
+
+#define VOL_N	1500	/* blocks of volume 0, every tenth a duplicate */
+
+/* Volume 0 over many leaves (some blocks twice), volume 1 sharing some. */
+static void vols_setup(struct fx *f)
+{
+	u64 i;
+
+	fx_format_journal(f, PHYS, LOGICAL, JOURNAL);
+	f->vol = 0;
+	for (i = 0; i < VOL_N; i++)
+		ASSERT_OK(fx_write(f, lb(i), i % 10 ? i + 1 : i / 10 + 1));
+	ASSERT_OK(sis_core_volume_create(f->c, 1, 50000, "one"));
+	f->vol = 1;
+	for (i = 0; i < 300; i++)
+		ASSERT_OK(fx_write(f, i * 97 % 50000, i % 3 ? 30000 + i : i + 1));
+	f->vol = 0;
+}
+
+static u64 vol_exclusive(struct fx *f, u32 vol)
+{
+	u64 x = ~0ULL;
+
+	ASSERT_OK(sis_core_count_exclusive(f->c, vol, &x));
+	return x;
+}
+
+/*
+ * Count, clone, write to the clone, resize (new top pages), create,
+ * delete an exclusive volume and the clone's origin, count again.
+ */
+static void vols_ops(struct fx *f, u64 *res)
+{
+	struct sis_core_stats st;
+	u64 i;
+
+	res[R_X0] = vol_exclusive(f, 0);
+	res[R_X1] = vol_exclusive(f, 1);
+	ASSERT_OK(sis_core_volume_clone(f->c, 2, 0, "two"));
+	res[R_X0_CLONED] = vol_exclusive(f, 0);
+	res[R_X2] = vol_exclusive(f, 2);
+	f->vol = 2;
+	for (i = 0; i < 60; i++)
+		ASSERT_OK(fx_write(f, lb(i * 20), 40000 + i));
+	res[R_X2_WRITTEN] = vol_exclusive(f, 2);
+	ASSERT_OK(sis_core_volume_resize(f->c, 0, 600000));
+	ASSERT_OK(sis_core_volume_resize(f->c, 1, 300000));
+	ASSERT_OK(sis_core_volume_create(f->c, 3, 1000, "three"));
+	f->vol = 3;
+	for (i = 0; i < 5; i++)
+		ASSERT_OK(fx_write(f, i, 50000 + i));
+	ASSERT_OK(sis_core_volume_delete(f->c, 1));
+	ASSERT_OK(sis_core_volume_delete(f->c, 0));
+	res[R_X2_ALONE] = vol_exclusive(f, 2);
+	res[R_X3] = vol_exclusive(f, 3);
+	ASSERT_OK(sis_core_commit(f->c));
+	sis_core_get_stats(f->c, &st);
+	res[R_DATA] = st.nr_data;
+	res[R_META] = st.nr_meta;
+	res[R_MAPPED] = st.nr_mapped;
+	res[R_VOLUMES] = st.nr_volumes;
+}
+
+/* The clone's data after vols_ops(). */
+static void vols_expect(struct fx *f)
+{
+	u64 i;
+
+	f->vol = 2;
+	for (i = 0; i < VOL_N; i++)
+		fx_expect(f, lb(i), i % 20 == 0 && i < 1200 ? 40000 + i / 20 :
+			  i % 10 ? i + 1 : i / 10 + 1);
+	f->vol = 3;
+	for (i = 0; i < 5; i++)
+		fx_expect(f, i, 50000 + i);
+	f->vol = 0;
+}
+
+/*
+ * With a 4-page cache, dropped before: the volume operations read every
+ * metadata block they miss without c->lock (none counted as locked), and
+ * report what they report with the default cache.
+ */
+TEST(volume_ops_read_without_core_lock)
+{
+	u64 want[R_NR], got[R_NR], base;
+	struct fx f;
+	int i;
+
+	vols_setup(&f);
+	vols_ops(&f, want);
+	vols_expect(&f);
+	fx_check_clean(&f);
+	fx_destroy(&f);
+	ASSERT_EQ(want[R_X0_CLONED], 0);	/* all under the shared root */
+	ASSERT_EQ(want[R_X2], 0);
+	ASSERT_TRUE(want[R_X0] > 1000);
+	ASSERT_EQ(want[R_X2_ALONE], want[R_DATA] - 5);
+	ASSERT_EQ(want[R_X3], 5);
+	ASSERT_EQ(want[R_VOLUMES], 2);
+
+	vols_setup(&f);
+	open_small(&f, 4);
+	sis_core_drop_cache(f.c);
+	base = locked_reads(&f);
+	G.armed = true;
+	vols_ops(&f, got);
+	G.armed = false;
+	ASSERT_EQ(G.locked, 0);
+	ASSERT_TRUE(G.unlocked > 100);
+	ASSERT_EQ(locked_reads(&f), base);
+	for (i = 0; i < R_NR; i++)
+		ASSERT_EQ(got[i], want[i]);
+	vols_expect(&f);
+	fx_check_clean(&f);
+	fx_reopen(&f);
+	vols_expect(&f);
+	fx_destroy(&f);
+}
+
+/*
+ * Two images of a map leaf in a row go stale while read (a checkpoint
+ * each time): the third read holds commit_mutex, so no checkpoint can run
+ * meanwhile, and still not c->lock.  Before, it was read under c->lock.
+ */
+TEST(third_read_after_two_stale_holds_commit_mutex)
+{
+	u64 old, p, l = 4321;
+	struct fx f;
+
+	stale_lookup(&f, l, 2, &old, &p);
+	ASSERT_EQ(f.c->md_stale_reads, 2);
+	ASSERT_EQ(f.c->md_serial_reads, 1);
+	ASSERT_EQ(G.serial, 1);
+	ASSERT_EQ(G.locked, 0);
+	ASSERT_EQ(locked_reads(&f), 0);
+	fx_expect(&f, l, 6);
+	fx_expect(&f, l + 1, 2);
+	fx_reopen(&f);
+	fx_expect(&f, l, 6);
 	fx_check_clean(&f);
 	fx_destroy(&f);
 }
