@@ -28,6 +28,12 @@
  * scaled to one million blocks; with --file, also the peak resident set
  * (VmHWM) per million mapped blocks.
  *
+ * Each phase also reports the process's CPU time per block (user and
+ * system, every thread; on a loaded host steadier than the wall clock),
+ * and prints its start and end on CLOCK_MONOTONIC to stderr, so that
+ * `perf record -k CLOCK_MONOTONIC` + `perf report --time START,END`
+ * profiles one phase alone.
+ *
  * With --file PATH the metadata goes to a sparse file instead (created or
  * truncated to the physical size; the file backend, pread/pwrite and
  * fdatasync per commit): there is no RAM device to subtract, and the
@@ -60,6 +66,15 @@ static double now(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* CPU seconds of the whole process (every thread), user and system. */
+static double cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
@@ -304,6 +319,7 @@ int main(int argc, char **argv)
 	struct memdev *d = NULL;
 	u64 n = 1000000, nl = 0, i, p, x = 88172645463325252ULL;
 	double t0, t_unique, t_dup, t_lookup, t_format, ram, fp_us, peak;
+	double c0, c_unique, c_dup, c_lookup;
 	long rss0, rss1;
 	u64 dev0;
 	u8 data[BS];
@@ -371,10 +387,13 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "unique"))
 		CALLGRIND_TOGGLE_COLLECT;
 	io_mark(&mk[0]);
+	c0 = cpu_now();
 	t0 = now();
 	write_phase(c, 0, n, data, false);
 	t_unique = now() - t0;
-	fprintf(stderr, "bench-core: unique phase %.1f s\n", t_unique);
+	c_unique = cpu_now() - c0;
+	fprintf(stderr, "bench-core: unique phase %.1f s (CLOCK_MONOTONIC %.6f to %.6f)\n",
+		t_unique, t0, t0 + t_unique);
 	if (!strcmp(mode, "unique"))
 		CALLGRIND_TOGGLE_COLLECT;
 
@@ -382,12 +401,15 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "dup"))
 		CALLGRIND_TOGGLE_COLLECT;
 	io_mark(&mk[1]);
+	c0 = cpu_now();
 	t0 = now();
 	dup_ran = all || !strcmp(mode, "dup") || !strcmp(mode, "lookup");
 	if (dup_ran)
 		write_phase(c, n, n, data, true);
 	t_dup = now() - t0;
-	fprintf(stderr, "bench-core: dup phase %.1f s\n", t_dup);
+	c_dup = cpu_now() - c0;
+	fprintf(stderr, "bench-core: dup phase %.1f s (CLOCK_MONOTONIC %.6f to %.6f)\n",
+		t_dup, t0, t0 + t_dup);
 	if (!strcmp(mode, "dup"))
 		CALLGRIND_TOGGLE_COLLECT;
 
@@ -395,6 +417,7 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "lookup"))
 		CALLGRIND_TOGGLE_COLLECT;
 	io_mark(&mk[2]);
+	c0 = cpu_now();
 	t0 = now();
 	for (i = 0; i < nl; i++) {
 		x ^= x << 13;
@@ -405,8 +428,10 @@ int main(int argc, char **argv)
 			die("lookup", r);
 	}
 	t_lookup = now() - t0;
+	c_lookup = cpu_now() - c0;
 	io_mark(&mk[3]);
-	fprintf(stderr, "bench-core: lookup phase %.1f s\n", t_lookup);
+	fprintf(stderr, "bench-core: lookup phase %.1f s (CLOCK_MONOTONIC %.6f to %.6f)\n",
+		t_lookup, t0, t0 + t_lookup);
 	if (!strcmp(mode, "lookup"))
 		CALLGRIND_TOGGLE_COLLECT;
 
@@ -419,12 +444,12 @@ int main(int argc, char **argv)
 	       n, path ?: "a RAM device",
 	       cfg.cache_pages ? cfg.cache_pages : 4096,
 	       cfg.cache_pages ? "" : " (default)", commit_every, t_format);
-	printf("  unique writes  %10.0f blocks/s  (%.2f us/block)\n",
-	       n / t_unique, t_unique * 1e6 / n);
-	printf("  dup writes     %10.0f blocks/s  (%.2f us/block; %llu not found, stored again)\n",
-	       n / t_dup, t_dup * 1e6 / n, dup_missed);
-	printf("  lookups        %10.0f blocks/s  (%.2f us/block; %llu lookups)\n",
-	       nl / t_lookup, t_lookup * 1e6 / nl, nl);
+	printf("  unique writes  %10.0f blocks/s  (%.2f us/block; CPU %.2f us/block)\n",
+	       n / t_unique, t_unique * 1e6 / n, c_unique * 1e6 / n);
+	printf("  dup writes     %10.0f blocks/s  (%.2f us/block; CPU %.2f us/block; %llu not found, stored again)\n",
+	       n / t_dup, t_dup * 1e6 / n, c_dup * 1e6 / n, dup_missed);
+	printf("  lookups        %10.0f blocks/s  (%.2f us/block; CPU %.2f us/block; %llu lookups)\n",
+	       nl / t_lookup, t_lookup * 1e6 / nl, c_lookup * 1e6 / nl, nl);
 	io_print("unique", &mk[0], &mk[1], n);
 	io_print("dup", &mk[1], &mk[2], n);
 	io_print("lookup", &mk[2], &mk[3], nl);
@@ -451,6 +476,8 @@ int main(int argc, char **argv)
 	printf(" unique_us=%.3f dup_us=%.3f lookup_us=%.3f dup_missed=%llu",
 	       t_unique * 1e6 / n, t_dup * 1e6 / n, t_lookup * 1e6 / nl,
 	       dup_missed);
+	printf(" unique_cpu_us=%.3f dup_cpu_us=%.3f lookup_cpu_us=%.3f",
+	       c_unique * 1e6 / n, c_dup * 1e6 / n, c_lookup * 1e6 / nl);
 	printf(" unique_io_us=%.3f dup_io_us=%.3f lookup_io_us=%.3f lookup_reads=%.3f fp_us=%.3f commit_every=%llu cache_limit=%u peak_rss_mib=%.1f peak_per_m_mib=%.2f",
 	       (mk[1].s - mk[0].s) * 1e6 / n, (mk[2].s - mk[1].s) * 1e6 / n,
 	       (mk[3].s - mk[2].s) * 1e6 / nl,
