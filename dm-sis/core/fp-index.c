@@ -559,6 +559,23 @@ u64 sis_index_ram(struct sis_core *c)
 }
 
 /**
+ * __sis_index_prefetch() - start loading what __sis_index_find(@fp) reads
+ * first: its home entry in C and, for a hook, its bucket of H
+ *
+ * A hint for a batch of look-ups (sis_core_find_dups()): issued for every
+ * fingerprint before the first probe, the cache misses of the batch
+ * overlap instead of following one another.
+ */
+void __sis_index_prefetch(struct sis_core *c, u64 fp)
+{
+	struct sis_hook_table *h = c->hooks;
+
+	ctab_prefetch(c, fp);
+	if (!(fp & HOOK_MASK))
+		prefetch(&h->b[hook_bucket(h, fp)]);
+}
+
+/**
  * __sis_index_find() - candidate blocks for @fp
  * @cand: out: up to @max blocks, each to be validated by the caller
  *
