@@ -12,6 +12,13 @@
  * alone, and the time spent in the metadata device's ops is reported per
  * phase with the reads and writes per block.
  *
+ * Writes go in batches of --batch blocks (default 32, a 128 KiB bio), with
+ * the calls the target makes per bio (dm-sis/write.c): find_dups, then
+ * find_or_alloc of the misses (a second look-up and the allocation, which
+ * the target does under its hash locks), map_batch (which drops the pins);
+ * --batch 1 makes the
+ * single-block calls named below instead.
+ *
  *   unique    N writes of distinct data: xxh64 + find_dup (miss) + alloc +
  *             map + unpin
  *   dup       N writes of data already stored, in the order it was written:
@@ -28,6 +35,12 @@
  * scaled to one million blocks; with --file, also the peak resident set
  * (VmHWM) per million mapped blocks.
  *
+ * Each phase also reports the process's CPU time per block (user and
+ * system, every thread; on a loaded host steadier than the wall clock),
+ * and prints its start and end on CLOCK_MONOTONIC to stderr, so that
+ * `perf record -k CLOCK_MONOTONIC` + `perf report --time START,END`
+ * profiles one phase alone.
+ *
  * With --file PATH the metadata goes to a sparse file instead (created or
  * truncated to the physical size; the file backend, pread/pwrite and
  * fdatasync per commit): there is no RAM device to subtract, and the
@@ -36,6 +49,7 @@
  *
  * Usage: bench-core [--blocks N] [--mode all|unique|dup|lookup] [--cache PAGES]
  *                   [--file PATH] [--lookups N] [--commit-every OPS]
+ *                   [--batch N]
  * With --mode, only that phase runs inside CALLGRIND_TOGGLE_COLLECT, so
  * `valgrind --tool=callgrind --collect-atstart=no bench-core --mode unique`
  * counts the instructions of that phase alone.
@@ -60,6 +74,15 @@ static double now(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* CPU seconds of the whole process (every thread), user and system. */
+static double cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
@@ -260,19 +283,81 @@ static void write_one(struct sis_core *c, u64 l, const u8 *data, bool expect_dup
 		die("map", r);
 }
 
+/* Blocks per batch of core calls (--batch); 1: the single-block calls. */
+#define BATCH_MAX	256
+static unsigned int batch = 32;
+
+/*
+ * The target's write path for one bio of @nb blocks (data @id..@id+nb-1)
+ * at @l: fingerprints, sis_core_find_dups(), sis_core_find_or_alloc() for
+ * the misses, sis_core_map_batch() dropping every pin: three holds of the
+ * core's lock per batch (two when every block is found), as dm-sis/write.c
+ * does per bio.
+ */
+static void write_batch(struct sis_core *c, u64 l, u64 id, unsigned int nb,
+			u8 *data, bool expect_dup)
+{
+	u64 fps[BATCH_MAX] = { 0 }, pbs[BATCH_MAX], afps[BATCH_MAX], apbs[BATCH_MAX];
+	u64 skip[BATCH_MAX] = { 0 };
+	bool unmapped[BATCH_MAX];
+	int results[BATCH_MAX];
+	unsigned int i, k, na = 0;
+	int r;
+
+	for (i = 0; i < nb; i++) {
+		make_data(id + i, data);
+		fps[i] = sis_fingerprint(data);
+	}
+	r = sis_core_find_dups(c, fps, nb, pbs, unmapped);
+	if (r < 0)
+		die("find_dups", r);
+	for (i = 0; i < nb; i++)
+		if (!pbs[i])
+			afps[na++] = fps[i];
+	if (expect_dup)
+		dup_missed += na;
+	if (na) {
+		/* a candidate found now is mapped like a new block */
+		r = sis_core_find_or_alloc(c, afps, skip, na, apbs, unmapped);
+		if (r < 0)
+			die("find_or_alloc", r);
+		for (k = 0; k < na; k++)
+			if (!apbs[k])
+				die("find_or_alloc", -ENOSPC);
+		for (i = 0, k = 0; i < nb; i++)
+			if (!pbs[i])
+				pbs[i] = apbs[k++];
+	}
+	r = sis_core_map_batch(c, 0, l, nb, pbs, results, pbs, nb);
+	if (r)
+		die("map_batch", r);
+	for (i = 0; i < nb; i++)
+		if (results[i])
+			die("map_batch (block)", results[i]);
+}
+
 /* Operations between explicit commits (--commit-every). */
 static u64 commit_every = 1ULL << 20;
 
-/* Write blocks @from..@from+@n-1 (data 1..n), committing every commit_every. */
+/*
+ * Write blocks @from..@from+@n-1 (data 1..n) in batches of @batch,
+ * committing every commit_every blocks.
+ */
 static void write_phase(struct sis_core *c, u64 from, u64 n, u8 *data, bool expect_dup)
 {
-	u64 i;
+	u64 i, nb, next_commit = commit_every;
 	int r;
 
-	for (i = 0; i < n; i++) {
-		make_data(i + 1, data);
-		write_one(c, from + i, data, expect_dup);
-		if ((i + 1) % commit_every == 0) {
+	for (i = 0; i < n; i += nb) {
+		nb = min_t(u64, batch, n - i);
+		if (batch == 1) {
+			make_data(i + 1, data);
+			write_one(c, from + i, data, expect_dup);
+		} else {
+			write_batch(c, from + i, i + 1, nb, data, expect_dup);
+		}
+		if (i + nb >= next_commit) {
+			next_commit += commit_every;
 			r = sis_core_commit(c);
 			if (r)
 				die("commit", r);
@@ -292,6 +377,7 @@ int main(int argc, char **argv)
 		{ "file", required_argument, NULL, 'f' },
 		{ "lookups", required_argument, NULL, 'l' },
 		{ "commit-every", required_argument, NULL, 'e' },
+		{ "batch", required_argument, NULL, 'b' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *mode = "all", *errmsg = NULL, *path = NULL;
@@ -304,13 +390,14 @@ int main(int argc, char **argv)
 	struct memdev *d = NULL;
 	u64 n = 1000000, nl = 0, i, p, x = 88172645463325252ULL;
 	double t0, t_unique, t_dup, t_lookup, t_format, ram, fp_us, peak;
+	double c0, c_unique, c_dup, c_lookup;
 	long rss0, rss1;
 	u64 dev0;
 	u8 data[BS];
 	bool all, dup_ran;
 	int ch, r;
 
-	while ((ch = getopt_long(argc, argv, "n:m:c:f:l:e:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "n:m:c:f:l:e:b:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'n':
 			n = strtoull(optarg, NULL, 0);
@@ -332,10 +419,14 @@ int main(int argc, char **argv)
 			if (!commit_every)
 				commit_every = 1;
 			break;
+		case 'b':
+			batch = clamp_t(unsigned int, strtoul(optarg, NULL, 0), 1,
+					BATCH_MAX);
+			break;
 		default:
 			fprintf(stderr, "usage: bench-core [--blocks N] [--mode all|unique|dup|lookup]\n"
 				"                  [--cache PAGES] [--file PATH] [--lookups N]\n"
-				"                  [--commit-every OPS]\n");
+				"                  [--commit-every OPS] [--batch N]\n");
 			return 2;
 		}
 	}
@@ -371,10 +462,13 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "unique"))
 		CALLGRIND_TOGGLE_COLLECT;
 	io_mark(&mk[0]);
+	c0 = cpu_now();
 	t0 = now();
 	write_phase(c, 0, n, data, false);
 	t_unique = now() - t0;
-	fprintf(stderr, "bench-core: unique phase %.1f s\n", t_unique);
+	c_unique = cpu_now() - c0;
+	fprintf(stderr, "bench-core: unique phase %.1f s (CLOCK_MONOTONIC %.6f to %.6f)\n",
+		t_unique, t0, t0 + t_unique);
 	if (!strcmp(mode, "unique"))
 		CALLGRIND_TOGGLE_COLLECT;
 
@@ -382,12 +476,15 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "dup"))
 		CALLGRIND_TOGGLE_COLLECT;
 	io_mark(&mk[1]);
+	c0 = cpu_now();
 	t0 = now();
 	dup_ran = all || !strcmp(mode, "dup") || !strcmp(mode, "lookup");
 	if (dup_ran)
 		write_phase(c, n, n, data, true);
 	t_dup = now() - t0;
-	fprintf(stderr, "bench-core: dup phase %.1f s\n", t_dup);
+	c_dup = cpu_now() - c0;
+	fprintf(stderr, "bench-core: dup phase %.1f s (CLOCK_MONOTONIC %.6f to %.6f)\n",
+		t_dup, t0, t0 + t_dup);
 	if (!strcmp(mode, "dup"))
 		CALLGRIND_TOGGLE_COLLECT;
 
@@ -395,6 +492,7 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "lookup"))
 		CALLGRIND_TOGGLE_COLLECT;
 	io_mark(&mk[2]);
+	c0 = cpu_now();
 	t0 = now();
 	for (i = 0; i < nl; i++) {
 		x ^= x << 13;
@@ -405,8 +503,10 @@ int main(int argc, char **argv)
 			die("lookup", r);
 	}
 	t_lookup = now() - t0;
+	c_lookup = cpu_now() - c0;
 	io_mark(&mk[3]);
-	fprintf(stderr, "bench-core: lookup phase %.1f s\n", t_lookup);
+	fprintf(stderr, "bench-core: lookup phase %.1f s (CLOCK_MONOTONIC %.6f to %.6f)\n",
+		t_lookup, t0, t0 + t_lookup);
 	if (!strcmp(mode, "lookup"))
 		CALLGRIND_TOGGLE_COLLECT;
 
@@ -419,12 +519,17 @@ int main(int argc, char **argv)
 	       n, path ?: "a RAM device",
 	       cfg.cache_pages ? cfg.cache_pages : 4096,
 	       cfg.cache_pages ? "" : " (default)", commit_every, t_format);
-	printf("  unique writes  %10.0f blocks/s  (%.2f us/block)\n",
-	       n / t_unique, t_unique * 1e6 / n);
-	printf("  dup writes     %10.0f blocks/s  (%.2f us/block; %llu not found, stored again)\n",
-	       n / t_dup, t_dup * 1e6 / n, dup_missed);
-	printf("  lookups        %10.0f blocks/s  (%.2f us/block; %llu lookups)\n",
-	       nl / t_lookup, t_lookup * 1e6 / nl, nl);
+	if (batch > 1)
+		printf("  writes in batches of %u blocks: sis_core_find_dups(), sis_core_find_or_alloc() of the misses, sis_core_map_batch() (the target's calls per bio)\n",
+		       batch);
+	else
+		printf("  writes one block at a time: sis_core_find_dup(), sis_core_alloc() on a miss, sis_core_map(), sis_core_unpin()\n");
+	printf("  unique writes  %10.0f blocks/s  (%.2f us/block; CPU %.2f us/block)\n",
+	       n / t_unique, t_unique * 1e6 / n, c_unique * 1e6 / n);
+	printf("  dup writes     %10.0f blocks/s  (%.2f us/block; CPU %.2f us/block; %llu not found, stored again)\n",
+	       n / t_dup, t_dup * 1e6 / n, c_dup * 1e6 / n, dup_missed);
+	printf("  lookups        %10.0f blocks/s  (%.2f us/block; CPU %.2f us/block; %llu lookups)\n",
+	       nl / t_lookup, t_lookup * 1e6 / nl, c_lookup * 1e6 / nl, nl);
 	io_print("unique", &mk[0], &mk[1], n);
 	io_print("dup", &mk[1], &mk[2], n);
 	io_print("lookup", &mk[2], &mk[3], nl);
@@ -451,6 +556,9 @@ int main(int argc, char **argv)
 	printf(" unique_us=%.3f dup_us=%.3f lookup_us=%.3f dup_missed=%llu",
 	       t_unique * 1e6 / n, t_dup * 1e6 / n, t_lookup * 1e6 / nl,
 	       dup_missed);
+	printf(" batch=%u", batch);
+	printf(" unique_cpu_us=%.3f dup_cpu_us=%.3f lookup_cpu_us=%.3f",
+	       c_unique * 1e6 / n, c_dup * 1e6 / n, c_lookup * 1e6 / nl);
 	printf(" unique_io_us=%.3f dup_io_us=%.3f lookup_io_us=%.3f lookup_reads=%.3f fp_us=%.3f commit_every=%llu cache_limit=%u peak_rss_mib=%.1f peak_per_m_mib=%.2f",
 	       (mk[1].s - mk[0].s) * 1e6 / n, (mk[2].s - mk[1].s) * 1e6 / n,
 	       (mk[3].s - mk[2].s) * 1e6 / nl,

@@ -351,61 +351,46 @@ int __sis_map_lookup(struct sis_core *c, struct sis_disk_volume *v, u64 lblock,
 
 /**
  * __sis_map_prepare() - make the leaf of @lblock exist, exclusive and dirty
- * @old: the current mapping of @lblock
+ * @old:  the current mapping of @lblock
+ * @leaf: out: that leaf, for __sis_map_leaf_set() in the same lock hold
+ *        (no eviction and no commit in between)
  *
- * After it succeeds, __sis_map_set() of the same block cannot fail: callers
- * do every step that can fail before the first change.
+ * After it succeeds, __sis_map_leaf_set() of the same block cannot fail:
+ * callers do every step that can fail before the first change.
  *
  * Return: 0, -EAGAIN (see __sis_map_leaf()), -ENOMEM or a metadata error.
  */
 int __sis_map_prepare(struct sis_core *c, struct sis_disk_volume *v,
-		      u64 lblock, u64 *old)
+		      u64 lblock, u64 *old, struct sis_page **leaf)
 {
 	struct sis_disk_map_page *mp;
-	struct sis_page *leaf;
 	int r;
 
-	r = __sis_map_leaf(c, v, lblock, SIS_MAP_CREATE, &leaf, NULL, NULL);
+	r = __sis_map_leaf(c, v, lblock, SIS_MAP_CREATE, leaf, NULL, NULL);
 	if (!r)
-		r = __sis_mc_dirty(c, leaf);
+		r = __sis_mc_dirty(c, *leaf);
 	if (r)
 		return r;
-	mp = leaf->data;
+	mp = (*leaf)->data;
 	*old = le64_to_cpu(mp->e[level_index(lblock, 0)]);
 	return 0;
 }
 
 /**
- * __sis_map_set() - map @lblock of volume @v to @pblock (0: unmap); *@old
- * gets the previous mapping.  Refcounts are the caller's business.
+ * __sis_map_leaf_set() - set the entry of @lblock in its dirty, exclusive
+ * @leaf to @pblock; *@old gets the previous one
  *
- * Called after __sis_map_prepare() of the same block (mapping) or for a
- * block whose leaf is exclusive; the leaf is made dirty before anything
- * changes, so an error leaves the map as it was.
+ * Refcounts are the caller's business.  The leaf comes from
+ * __sis_map_prepare() in the same lock hold, so the map path is walked
+ * once per mapping.
  */
-int __sis_map_set(struct sis_core *c, struct sis_disk_volume *v, u64 lblock,
-		  u64 pblock, u64 *old)
+void __sis_map_leaf_set(struct sis_page *leaf, u64 lblock, u64 pblock, u64 *old)
 {
-	struct sis_disk_map_page *mp;
-	struct sis_page *leaf;
+	struct sis_disk_map_page *mp = leaf->data;
 	u32 i = level_index(lblock, 0);
-	int r;
 
-	r = __sis_map_leaf(c, v, lblock, pblock ? SIS_MAP_CREATE : SIS_MAP_CLEAR,
-			   &leaf, NULL, NULL);
-	if (r == -ENODATA) {
-		*old = 0;
-		return 0;
-	}
-	if (r)
-		return r;
-	r = __sis_mc_dirty(c, leaf);
-	if (r)
-		return r;
-	mp = leaf->data;
 	*old = le64_to_cpu(mp->e[i]);
 	mp->e[i] = cpu_to_le64(pblock);
-	return 0;
 }
 
 /*

@@ -385,6 +385,7 @@ u64 sis_index_ram(struct sis_core *c);
 struct sis_hook_table *sis_hooks_alloc(u64 physical_blocks);
 void sis_hooks_free(struct sis_hook_table *h);
 void __sis_hooks_grow(struct sis_core *c, struct sis_hook_table **bigger);
+void __sis_index_prefetch(struct sis_core *c, u64 fp);
 int __sis_index_find(struct sis_core *c, u64 fp, u64 *cand, unsigned int max);
 void __sis_index_insert(struct sis_core *c, u64 fp, u64 pblock, struct sis_page *pg);
 void __sis_index_remove(struct sis_core *c, u64 fp, u64 pblock);
@@ -404,9 +405,8 @@ int __sis_map_leaf(struct sis_core *c, struct sis_disk_volume *v, u64 lblock,
 int __sis_map_lookup(struct sis_core *c, struct sis_disk_volume *v, u64 lblock,
 		     u64 *pblock, u64 *skip, bool *shared);
 int __sis_map_prepare(struct sis_core *c, struct sis_disk_volume *v,
-		      u64 lblock, u64 *old);
-int __sis_map_set(struct sis_core *c, struct sis_disk_volume *v, u64 lblock,
-		  u64 pblock, u64 *old);
+		      u64 lblock, u64 *old, struct sis_page **leaf);
+void __sis_map_leaf_set(struct sis_page *leaf, u64 lblock, u64 pblock, u64 *old);
 int __sis_map_unmap(struct sis_core *c, u32 id, u64 *lblock, u64 end);
 int __sis_map_grow(struct sis_core *c, struct sis_disk_volume *v,
 		   u64 logical_blocks);

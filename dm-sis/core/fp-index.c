@@ -46,6 +46,7 @@
 #include <linux/string.h>
 #include <linux/hash.h>
 #include <linux/bitops.h>
+#include <linux/prefetch.h>
 #include "core-internal.h"
 
 #define HOOK_MASK		7ULL		/* a hook: fp & HOOK_MASK == 0 */
@@ -56,6 +57,12 @@
 #define HOOK_BLOCKS_PER_BUCKET	72		/* 8 blocks per hook x 9 */
 #define HOOK_MIN_BUCKETS	16
 #define C_MIN_SLOTS		32
+/*
+ * Entering or evicting a whole page touches 254 random entries of ctab, a
+ * cache miss each at scale: the home of the entry this many ahead is
+ * prefetched, so the misses overlap instead of queueing.
+ */
+#define C_PREFETCH_AHEAD	8
 #define C_NONE			U64_MAX
 
 /**
@@ -398,17 +405,31 @@ static void ctab_del(struct sis_core *c, u32 s, u32 idx)
 			   (s << 8 | idx) + 1));
 }
 
+/* Prefetch the home entry of @fp in ctab (about to be added or deleted). */
+static void ctab_prefetch(struct sis_core *c, u64 fp)
+{
+	prefetchw(&c->ctab[lp_home(hash_64(fp, 32), c->ctab_bits)]);
+}
+
 static void c_evict(struct sis_core *c, u32 s)
 {
 	struct sis_cpage *cp = &c->cpages[s];
-	u32 w;
+	u8 idx[SIS_RC_PER_PAGE];
+	u32 w, n = 0, k;
 	u64 bits;
 
 	if (cp->group == C_NONE)
 		return;
 	for (w = 0; w < ARRAY_SIZE(cp->valid); w++)
 		for (bits = cp->valid[w]; bits; bits &= bits - 1)
-			ctab_del(c, s, w * 64 + __ffs64(bits));
+			idx[n++] = w * 64 + __ffs64(bits);
+	for (k = 0; k < n && k < C_PREFETCH_AHEAD; k++)
+		ctab_prefetch(c, cp->fp[idx[k]]);
+	for (k = 0; k < n; k++) {
+		if (k + C_PREFETCH_AHEAD < n)
+			ctab_prefetch(c, cp->fp[idx[k + C_PREFETCH_AHEAD]]);
+		ctab_del(c, s, idx[k]);
+	}
 	lp_delete(c->cgrp, c->cgrp_bits, hash_64(cp->group, 32), s + 1);
 	cp->group = C_NONE;
 }
@@ -436,7 +457,8 @@ static u32 c_victim(struct sis_core *c)
 static u32 c_load(struct sis_core *c, u64 group, const struct sis_disk_rc_page *p)
 {
 	int found = cgrp_find(c, group);
-	u32 s, i;
+	u8 idx[SIS_RC_PER_PAGE];
+	u32 s, i, n = 0, k;
 
 	if (found >= 0) {
 		c->cpages[found].ref = true;
@@ -448,7 +470,14 @@ static u32 c_load(struct sis_core *c, u64 group, const struct sis_disk_rc_page *
 	lp_add(c->cgrp, c->cgrp_bits, hash_64(group, 32), s + 1);
 	for (i = 0; i < SIS_RC_PER_PAGE; i++)
 		if (p->e[i].refcount && !(le32_to_cpu(p->e[i].flags) & SIS_RC_META))
-			ctab_add(c, s, i, le64_to_cpu(p->e[i].fp));
+			idx[n++] = i;
+	for (k = 0; k < n && k < C_PREFETCH_AHEAD; k++)
+		ctab_prefetch(c, le64_to_cpu(p->e[idx[k]].fp));
+	for (k = 0; k < n; k++) {
+		if (k + C_PREFETCH_AHEAD < n)
+			ctab_prefetch(c, le64_to_cpu(p->e[idx[k + C_PREFETCH_AHEAD]].fp));
+		ctab_add(c, s, idx[k], le64_to_cpu(p->e[idx[k]].fp));
+	}
 	return s;
 }
 
@@ -527,6 +556,23 @@ u64 sis_index_ram(struct sis_core *c)
 	       (u64)c->c_slots * sizeof(struct sis_cpage) +
 	       (sizeof(*c->ctab) << c->ctab_bits) +
 	       (sizeof(*c->cgrp) << c->cgrp_bits);
+}
+
+/**
+ * __sis_index_prefetch() - start loading what __sis_index_find(@fp) reads
+ * first: its home entry in C and, for a hook, its bucket of H
+ *
+ * A hint for a batch of look-ups (sis_core_find_dups()): issued for every
+ * fingerprint before the first probe, the cache misses of the batch
+ * overlap instead of following one another.
+ */
+void __sis_index_prefetch(struct sis_core *c, u64 fp)
+{
+	struct sis_hook_table *h = c->hooks;
+
+	ctab_prefetch(c, fp);
+	if (!(fp & HOOK_MASK))
+		prefetch(&h->b[hook_bucket(h, fp)]);
 }
 
 /**

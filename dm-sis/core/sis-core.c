@@ -868,6 +868,8 @@ static int __find_dups(struct sis_core *c, const u64 *fps, unsigned int n,
 	u64 loads;
 	int r = 0;
 
+	for (i = 0; i < n; i++)
+		__sis_index_prefetch(c, fps[i]);
 	for (i = 0; !r && i < n; i++) {
 		loads = c->index_hook_loads;
 		pblocks[i] = 0;
@@ -1073,6 +1075,7 @@ static int __map_run(struct sis_core *c, void *arg)
 	struct map_op *a = arg;
 	struct sis_disk_volume *v = NULL;
 	u64 old, lblock = a->lblock, pblock = a->pblock;
+	struct sis_page *leaf;
 	int r;
 
 	r = __sis_check_writable(c);
@@ -1084,7 +1087,7 @@ static int __map_run(struct sis_core *c, void *arg)
 		if (!r)
 			r = __vol_range(c, a->vol, lblock, 1, &v);
 		if (!r)
-			r = __sis_map_prepare(c, v, lblock, &old);
+			r = __sis_map_prepare(c, v, lblock, &old, &leaf);
 		if (r != -EAGAIN)
 			break;
 		a->room = c->map_room;
@@ -1103,9 +1106,8 @@ static int __map_run(struct sis_core *c, void *arg)
 		r = __sis_ref_inc(c, pblock);
 	if (r)
 		return r;
-	r = __sis_map_set(c, v, lblock, pblock, &old);
-	if (r)
-		return __sis_metadata_error(c, r, "map");
+	/* the leaf stays cached and dirty: nothing evicts or commits here */
+	__sis_map_leaf_set(leaf, lblock, pblock, &old);
 	if (old)
 		r = __sis_ref_dec(c, old);
 	else
