@@ -498,6 +498,15 @@ TEST(set_read_only_commits)
 	fx_destroy(&f);
 }
 
+/* Check @f clean, reopen it, expect @seed's data at @l, check it again. */
+static void check_reopen_expect(struct fx *f, u64 l, u32 seed)
+{
+	fx_check_clean(f);
+	fx_reopen(f);
+	fx_expect(f, l, seed);
+	fx_check_clean(f);
+}
+
 /*
  * sis_core_map_batch(): maps, unmaps and leaves blocks as the per-block
  * calls do, in one call, and drops every pin it is given.
@@ -555,10 +564,7 @@ TEST(map_batch_maps_unmaps_unpins)
 	stats(&f, &st);
 	ASSERT_EQ(st.nr_mapped, 5);	/* 10, 12, 13, 14, 100 */
 	ASSERT_EQ(st.nr_data, 4);	/* 5 (twice), 7, 8, 9 */
-	fx_check_clean(&f);
-	fx_reopen(&f);
-	fx_expect(&f, 13, 5);
-	fx_check_clean(&f);
+	check_reopen_expect(&f, 13, 5);
 	fx_destroy(&f);
 }
 
@@ -606,10 +612,7 @@ TEST(find_or_alloc_finds_or_allocates)
 	fx_expect(&f, 13, 10);
 	stats(&f, &st);
 	ASSERT_EQ(st.nr_data, 5);	/* 5 shared; 6 twice (skipped); 9, 10 */
-	fx_check_clean(&f);
-	fx_reopen(&f);
-	fx_expect(&f, 11, 6);
-	fx_check_clean(&f);
+	check_reopen_expect(&f, 11, 6);
 	fx_destroy(&f);
 }
 
