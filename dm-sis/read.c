@@ -257,40 +257,28 @@ void sis_read_bio(struct sis_target *st, struct bio *bio)
 #define SIS_FAST_MAX_RUNS	4
 
 /*
- * In map(): hold the pcache entries of shared blocks @pblocks[0..nr) if
- * every one is there and VALID now; else hold nothing and return false.
+ * In map(): copy shared blocks @pblocks[0..nr) into @bio from pcache, one
+ * held entry at a time, up to the first that is not there and VALID now.
+ * Return: the number of blocks copied.
  */
-static bool sis_read_fast_hold(struct sis_pool *pool, const u64 *pblocks,
-			       unsigned int nr, struct pcache_entry **es)
-{
-	unsigned int n;
-
-	for (n = 0; n < nr; n++) {
-		es[n] = pcache_lookup_valid(pool->dev, pblocks[n]);
-		if (!es[n])
-			break;
-	}
-	if (n == nr)
-		return true;
-	while (n--)
-		pcache_put(es[n]);
-	return false;
-}
-
-/* Copy the data of the held entries @es[0..nr) into @bio and drop them. */
-static void sis_read_fast_copy(struct sis_pool *pool, struct bio *bio,
-			       struct pcache_entry **es, unsigned int nr,
-			       unsigned int skip)
+static unsigned int sis_read_fast_copy(struct sis_pool *pool, struct bio *bio,
+				       const u64 *pblocks, unsigned int nr,
+				       unsigned int skip)
 {
 	struct bvec_iter iter = bio->bi_iter;
+	struct pcache_entry *e;
 	unsigned int i, len;
 
 	for (i = 0; i < nr; i++, skip = 0) {
+		e = pcache_lookup_valid(pool->dev, pblocks[i]);
+		if (!e)
+			break;
 		len = min(iter.bi_size, SIS_BLOCK_SIZE - skip);
-		copy_to_bio(bio, &iter, (u8 *)pcache_data(es[i]) + skip, len);
-		pcache_put(es[i]);
+		copy_to_bio(bio, &iter, (u8 *)pcache_data(e) + skip, len);
+		pcache_put(e);
 	}
-	atomic64_add(nr, &pool->stat_hits);
+	atomic64_add(i, &pool->stat_hits);
+	return i;
 }
 
 /*
@@ -301,14 +289,14 @@ static void sis_read_fast_copy(struct sis_pool *pool, struct bio *bio,
  * blocks complete with zeros, and shared blocks that are all in pcache,
  * VALID, are copied from it.  If the bio holds more runs, dm core sends
  * the rest as a bio of its own (dm_accept_partial_bio()), which comes back
- * here.  Anything else (a shared block missing from pcache, more than
- * SIS_FAST_MAX_RUNS runs, a page to read, a busy lock) goes to the worker
- * whole: return false.
+ * here; so does the rest of a shared run after a block missing from
+ * pcache.  Anything else (a first shared block missing from pcache, more
+ * than SIS_FAST_MAX_RUNS runs, a page to read, a busy lock) goes to the
+ * worker whole: return false.
  */
 bool sis_read_fast(struct sis_target *st, struct bio *bio, struct sis_bio *sb,
 		   int *mapio)
 {
-	struct pcache_entry *es[SIS_MAX_IO_BLOCKS];
 	struct sis_pool *pool = st->pool;
 	u64 pblocks[SIS_MAX_IO_BLOCKS];
 	u32 refs[SIS_MAX_IO_BLOCKS];
@@ -325,8 +313,10 @@ bool sis_read_fast(struct sis_target *st, struct bio *bio, struct sis_bio *sb,
 	j = sis_read_run_end(pblocks, refs, 0, nr);
 	for (k = j; k < nr && runs <= SIS_FAST_MAX_RUNS; runs++)
 		k = sis_read_run_end(pblocks, refs, k, nr);
-	if (runs > SIS_FAST_MAX_RUNS ||
-	    (kind == SIS_READ_CACHED && !sis_read_fast_hold(pool, pblocks, j, es))) {
+	/* a shared run is served as far as pcache holds it, from its start */
+	if (runs <= SIS_FAST_MAX_RUNS && kind == SIS_READ_CACHED)
+		j = sis_read_fast_copy(pool, bio, pblocks, j, skip);
+	if (runs > SIS_FAST_MAX_RUNS || !j) {
 		sis_core_read_end(pool->core, ticket);
 		return false;
 	}
@@ -343,8 +333,6 @@ bool sis_read_fast(struct sis_target *st, struct bio *bio, struct sis_bio *sb,
 	}
 	if (kind == SIS_READ_ZERO)
 		zero_fill_bio(bio);
-	else
-		sis_read_fast_copy(pool, bio, es, j, skip);
 	sis_core_read_end(pool->core, ticket);
 	bio_endio(bio);
 	*mapio = DM_MAPIO_SUBMITTED;
