@@ -5,8 +5,9 @@
  * dm core splits bios at 128 KiB boundaries (max_io_len is
  * SIS_MAX_IO_BLOCKS blocks).  map() never sleeps: a read whose mapping is
  * cached is served there at once, a run of blocks of one kind at a time
- * (sis_read_fast()): remapped, zero-filled, or copied from pcache when its
- * shared blocks are all there; any other read is queued as its own work item on the pool's unbound
+ * (sis_read_fast()): remapped, zero-filled, or copied from pcache as far
+ * as its shared blocks are there; any other read is queued as its own
+ * work item on the pool's unbound
  * workqueue (dm-sis-target.c), where sis_read_bio() looks its blocks up at
  * once and cuts it into runs: unmapped runs are zeros, unique blocks
  * contiguous on disk are remapped to the disk as one bio, shared blocks
@@ -286,8 +287,8 @@ static unsigned int sis_read_fast_copy(struct sis_pool *pool, struct bio *bio,
  * needs is cached and the core lock is free.  Its first run of blocks of
  * one kind is served there and then: unique blocks contiguous on disk are
  * remapped to the disk (DM_MAPIO_REMAPPED: no worker, no copy), unmapped
- * blocks complete with zeros, and shared blocks that are all in pcache,
- * VALID, are copied from it.  If the bio holds more runs, dm core sends
+ * blocks complete with zeros, and shared blocks VALID in pcache are copied
+ * from it.  If the bio holds more runs, dm core sends
  * the rest as a bio of its own (dm_accept_partial_bio()), which comes back
  * here; so does the rest of a shared run after a block missing from
  * pcache.  Anything else (a first shared block missing from pcache, more

@@ -112,7 +112,6 @@ enum sis_wstate {
 	SIS_W_ZERO,	/* all zeros: unmapped */
 	SIS_W_DUP,	/* identical to the existing block @pblock */
 	SIS_W_SAME,	/* identical to block @dup_of of this batch, a NEW one */
-	SIS_W_ALLOC,	/* new data: gets a new block at the end of the round */
 	SIS_W_NEW,	/* new data in the newly allocated block @pblock */
 	SIS_W_DONE,	/* mapped */
 };
@@ -492,10 +491,10 @@ static void sis_wbatch_compare_all(struct sis_wbatch *wb)
  * pcache before releasing the hash lock), and a new block, allocated and
  * installed in pcache, for each block that has none.  The new blocks come
  * in a row, contiguous on disk as far as free space allows whatever other
- * writers do.  Return: the number of blocks left without a block for lack
- * of space, or -errno.
+ * writers do.  *@nr_new: how many new blocks it got.  Return: the number
+ * of blocks left without a block for lack of space, or -errno.
  */
-static int sis_wbatch_find_or_alloc(struct sis_wbatch *wb)
+static int sis_wbatch_find_or_alloc(struct sis_wbatch *wb, int *nr_new)
 {
 	struct sis_pool *pool = wb->st->pool;
 	unsigned int i, j, n = 0, nr_short = 0;
@@ -512,8 +511,7 @@ static int sis_wbatch_find_or_alloc(struct sis_wbatch *wb)
 				   wb->unmapped);
 	if (r < 0)
 		return r;
-	if (r)
-		sis_pool_space_check(pool);
+	*nr_new = r;
 	for (i = 0; i < n; i++) {
 		b = &wb->b[wb->idx[i]];
 		b->pblock = wb->pbs[i];
@@ -601,8 +599,8 @@ static int sis_wbatch_decide(struct sis_wbatch *wb)
 {
 	unsigned int i, j;
 	struct sis_wblock *b;
+	int r, nr_new = 0;
 	void *data;
-	int r;
 
 	for (i = 0; i < wb->nr; i++) {	/* pure CPU: outside any lock */
 		b = &wb->b[i];
@@ -634,16 +632,16 @@ static int sis_wbatch_decide(struct sis_wbatch *wb)
 		wb->space_deadline = 0;
 		return 0;
 	}
-	r = sis_wbatch_find_or_alloc(wb);
+	r = sis_wbatch_find_or_alloc(wb, &nr_new);
 	if (r >= 0)
 		sis_wbatch_compare_locked(wb);
 	sis_hash_unlock_batch(wb);
 	sis_wbatch_reread(wb);
 
-	if (r > 0)
-		return sis_wait_space(wb);
-	if (r < 0)
-		return r == -ENOSPC ? sis_wait_space(wb) : r;
+	if (nr_new)
+		sis_pool_space_check(wb->st->pool);
+	if (r)		/* short of space (> 0), or an error */
+		return r > 0 ? sis_wait_space(wb) : r;
 	wb->space_deadline = 0;
 	for (i = 0; i < wb->nr; i++)
 		if (wb->b[i].state == SIS_W_STORE)
