@@ -49,6 +49,7 @@
 #include <linux/log2.h>
 #include <linux/mempool.h>
 #include <linux/module.h>
+#include <linux/semaphore.h>
 #include <linux/shrinker.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -62,27 +63,36 @@
 #define PCACHE_MIN_BUCKETS	64
 
 /*
- * The reserves: PCACHE_RESERVE_IOS I/Os of one max-size bio each (dm splits
- * bios at PCACHE_MAX_RUN = 32 blocks of 4 KiB) progress however short memory
- * is.  A write batch holds at most 32 entries (its new blocks' and
- * candidates' whose writes are in flight) and waits for one more (an
- * install, or the read of a candidate to compare); the candidates it reads
- * at once (pcache_get_batch()) beyond the first come only from what is
- * free, and it releases them after the compare, waiting for nothing but
- * their reads meanwhile; a reader waits for one entry and page at a time,
- * holding none, and takes a read-ahead run of up to 32 only from what is
- * free.  So the 128 entries and 128 pages (512 KiB) below guarantee that
- * four write batches and any number of readers progress at once.
- * Writers of one pool decide in parallel under hash locks (write.c), so
- * more than four batches may hold entries: when memory
- * is exhausted and every reserve entry is held by a batch waiting for one
- * more, they wait until the page allocator succeeds again (mempool_alloc()
- * retries it every few seconds; the shrinker frees unreferenced entries).
- * A bound on the entries held by waiting batches would remove that wait; it
- * is not built (docs/target.md, "Known limits").
+ * The reserves, and who may draw on them.  A reader waits for one entry and
+ * page at a time, holding none, and takes a read-ahead run of up to
+ * PCACHE_MAX_RUN only from what is free; a writer's candidate reads
+ * (pcache_get_batch()) wait for the first entry only and release all of
+ * them after the compare: such holds are brief, each ends when its own
+ * read does.  What is held while its holder waits for more is a write
+ * batch's own blocks (pcache_new(): one entry and page per block of a
+ * 128 KiB bio, dm splits bios at PCACHE_MAX_RUN = 32 blocks, and as many
+ * again for blocks to store again while the first are still held), plus
+ * one brief hold.  Such a batch draws on the reserves only under one of
+ * PCACHE_TICKETS tickets (struct pcache_ticket), taken the first time the
+ * page allocator gives it nothing and kept until the batch ends.  So the
+ * reserves below (PCACHE_TICKETS * PCACHE_TICKET_NEED entries and pages,
+ * 260 of each, 1 MiB of pages, for the whole module) always cover the
+ * ticket holders, which therefore progress however short memory is; the
+ * brief holders wait for nothing but their own reads.  Batches without a
+ * ticket take only what the page allocator gives, or wait for a ticket,
+ * holding no reserve element and no hash lock (write.c takes its blocks
+ * before its hash locks).
  */
-#define PCACHE_RESERVE_IOS	4
-#define PCACHE_RESERVE		(PCACHE_RESERVE_IOS * PCACHE_MAX_RUN)
+#define PCACHE_TICKETS		4
+#define PCACHE_TICKET_NEED	(2 * PCACHE_MAX_RUN + 1)
+#define PCACHE_RESERVE		(PCACHE_TICKETS * PCACHE_TICKET_NEED)
+
+static struct semaphore pcache_tickets;
+
+static bool test_reserve_only;
+module_param(test_reserve_only, bool, 0644);
+MODULE_PARM_DESC(test_reserve_only,
+		 "For tests: the shared cache takes nothing from the page allocator, only its reserves, as when memory is exhausted (default N)");
 
 static unsigned int cache_mb = 256;
 module_param(cache_mb, uint, 0644);
@@ -206,11 +216,41 @@ static bool pcache_reserve_short(void)
 
 static unsigned long pcache_evict(unsigned long nr);
 
+/* test_reserve_only, once the reserves are filled (module init) */
+static bool pcache_reserves_filled;
+
+static bool pcache_test_exhausted(void)
+{
+	return READ_ONCE(test_reserve_only) && pcache_reserves_filled;
+}
+
+/* The page allocator behind both mempools (nothing under test_reserve_only). */
+static void *pcache_mempool_alloc_page(gfp_t gfp, void *data)
+{
+	return pcache_test_exhausted() ? NULL : alloc_page(gfp);
+}
+
+static void pcache_mempool_free_page(void *page, void *data)
+{
+	__free_page(page);
+}
+
+static void *pcache_mempool_alloc_entry(gfp_t gfp, void *data)
+{
+	return pcache_test_exhausted() ? NULL :
+	       kmem_cache_alloc(pcache_entry_cache, gfp);
+}
+
+static void pcache_mempool_free_entry(void *e, void *data)
+{
+	kmem_cache_free(pcache_entry_cache, e);
+}
+
 /*
- * An element of @pool: without waiting if @wait is false (NULL if none is
- * free), else never NULL: after a non-waiting try, unreferenced entries are
- * evicted (refilling the reserves), then mempool_alloc() waits.  The caller
- * holds no shard lock.
+ * An element of @pool for a brief hold (see the reserves above): without
+ * waiting if @wait is false (NULL if none is free), else never NULL: after
+ * a non-waiting try, unreferenced entries are evicted (refilling the
+ * reserves), then mempool_alloc() waits.  The caller holds no shard lock.
  */
 static void *pcache_pool_alloc(mempool_t *pool, bool wait)
 {
@@ -222,35 +262,37 @@ static void *pcache_pool_alloc(mempool_t *pool, bool wait)
 	return mempool_alloc(pool, GFP_NOIO);
 }
 
-struct page *pcache_alloc_page(void)
-{
-	return pcache_pool_alloc(pcache_page_pool, true);
-}
-
-void pcache_free_page(struct page *page)
-{
-	mempool_free(page, pcache_page_pool);
-}
-
 /*
- * A new held LOADING entry; a page from the reserve if @page is NULL (else
- * the entry takes over the caller's).  NULL only if !@wait.
+ * An element of @pool held while its holder may wait for more: from the
+ * page allocator, else from the reserve under @t's ticket (taken here the
+ * first time, waiting for one if need be).  Never NULL.
  */
-static struct pcache_entry *pcache_alloc_entry(dev_t dev, u64 pblock,
-					       struct page *page, bool wait)
+static void *pcache_pool_alloc_held(mempool_t *pool, struct pcache_ticket *t)
 {
-	struct pcache_entry *e;
+	void *p = pool->alloc(GFP_NOIO | __GFP_NORETRY | __GFP_NOWARN,
+			      pool->pool_data);
 
-	e = pcache_pool_alloc(pcache_entry_pool, wait);
-	if (!e)
-		return NULL;
-	if (!page) {
-		page = pcache_pool_alloc(pcache_page_pool, wait);
-		if (!page) {
-			mempool_free(e, pcache_entry_pool);
-			return NULL;
-		}
+	if (p)
+		return p;
+	if (!t->held) {
+		down(&pcache_tickets);
+		t->held = true;
 	}
+	pcache_evict(PCACHE_MAX_RUN);
+	return mempool_alloc(pool, GFP_NOIO);
+}
+
+void pcache_ticket_put(struct pcache_ticket *t)
+{
+	if (t->held)
+		up(&pcache_tickets);
+	t->held = false;
+}
+
+/* Make @e a held LOADING entry of (@dev, @pblock) with @page, unhashed. */
+static void pcache_init_entry(struct pcache_entry *e, dev_t dev, u64 pblock,
+			      struct page *page)
+{
 	INIT_HLIST_NODE(&e->node);
 	INIT_LIST_HEAD(&e->lru);
 	e->dev = dev;
@@ -261,6 +303,23 @@ static struct pcache_entry *pcache_alloc_entry(dev_t dev, u64 pblock,
 	e->cold = false;
 	e->state = PCACHE_LOADING;
 	atomic_long_inc(&pcache_nr);
+}
+
+/* A new held LOADING entry with a page, for a brief hold.  NULL only if !@wait. */
+static struct pcache_entry *pcache_alloc_entry(dev_t dev, u64 pblock, bool wait)
+{
+	struct pcache_entry *e;
+	struct page *page;
+
+	e = pcache_pool_alloc(pcache_entry_pool, wait);
+	if (!e)
+		return NULL;
+	page = pcache_pool_alloc(pcache_page_pool, wait);
+	if (!page) {
+		mempool_free(e, pcache_entry_pool);
+		return NULL;
+	}
+	pcache_init_entry(e, dev, pblock, page);
 	return e;
 }
 
@@ -497,7 +556,7 @@ static struct pcache_entry *pcache_get_or_create(dev_t dev, u64 pblock,
 	if (e)
 		return e;
 
-	e = pcache_alloc_entry(dev, pblock, NULL, wait);
+	e = pcache_alloc_entry(dev, pblock, wait);
 	if (!e)
 		return NULL;
 
@@ -579,14 +638,24 @@ unsigned int pcache_get_batch(struct block_device *bdev, const u64 *pblocks,
 	return i;
 }
 
-struct pcache_entry *pcache_install(dev_t dev, u64 pblock, struct page *page)
+struct pcache_entry *pcache_new(struct pcache_ticket *t)
+{
+	struct pcache_entry *e = pcache_pool_alloc_held(pcache_entry_pool, t);
+
+	pcache_init_entry(e, 0, 0, pcache_pool_alloc_held(pcache_page_pool, t));
+	return e;
+}
+
+void pcache_install(struct pcache_entry *e, dev_t dev, u64 pblock)
 {
 	u64 h = pcache_hash(dev, pblock);
 	struct pcache_shard *s = pcache_shard_of(h);
-	struct pcache_entry *e, *old;
+	struct pcache_entry *old;
 	bool free_old = false;
 
-	e = pcache_alloc_entry(dev, pblock, page, true);
+	/* unnamed and held by the caller alone: nobody else sees it yet */
+	e->dev = dev;
+	e->pblock = pblock;
 	e->state = PCACHE_WRITING;
 	e->cold = true;		/* until someone else looks it up */
 
@@ -600,7 +669,6 @@ struct pcache_entry *pcache_install(dev_t dev, u64 pblock, struct page *page)
 	if (free_old)
 		pcache_free(old);
 	pcache_shrink();
-	return e;
 }
 
 void pcache_write_done(struct pcache_entry *e, int err)
@@ -810,13 +878,18 @@ int pcache_init(void)
 	pcache_entry_cache = KMEM_CACHE(pcache_entry, 0);
 	if (!pcache_entry_cache)
 		return -ENOMEM;
-	pcache_entry_pool = mempool_create_slab_pool(PCACHE_RESERVE,
-						     pcache_entry_cache);
+	sema_init(&pcache_tickets, PCACHE_TICKETS);
+	pcache_entry_pool = mempool_create(PCACHE_RESERVE,
+					   pcache_mempool_alloc_entry,
+					   pcache_mempool_free_entry, NULL);
 	if (!pcache_entry_pool)
 		goto bad_entry_pool;
-	pcache_page_pool = mempool_create_page_pool(PCACHE_RESERVE, 0);
+	pcache_page_pool = mempool_create(PCACHE_RESERVE,
+					  pcache_mempool_alloc_page,
+					  pcache_mempool_free_page, NULL);
 	if (!pcache_page_pool)
 		goto bad_page_pool;
+	pcache_reserves_filled = true;
 
 	for (i = 0; i < PCACHE_SHARDS; i++) {
 		struct pcache_shard *s = &pcache_shards[i];

@@ -34,13 +34,13 @@
  *    its own blocks, never the shared blocks read before it.
  *  - Memory: the entries and pages that I/O needs to progress come from
  *    reserves of the cache's own (mempools; sizing in pcache.c), so
- *    pcache_get(), pcache_get_run(), pcache_get_batch() and
- *    pcache_install() never fail for
- *    lack of memory: under pressure they may wait until other I/O releases
- *    entries.  A caller may hold up to PCACHE_MAX_RUN entries, and mutexes
- *    of its own, while it calls them, provided that whoever holds entries
- *    can release them without those mutexes (write.c: its hash locks);
- *    the reserves are sized for a few such callers at once (pcache.c).
+ *    pcache_get(), pcache_get_run(), pcache_get_batch() and pcache_new()
+ *    never fail for lack of memory: under pressure they may wait until
+ *    other I/O releases entries.  A caller may hold up to 2 *
+ *    PCACHE_MAX_RUN entries of pcache_new() while it calls them; those are
+ *    drawn from the reserves only under a ticket (struct pcache_ticket),
+ *    of which there are as many as the reserves can serve at once, so every
+ *    ticket holder progresses however short memory is.
  *  - The cache knows nothing of refcounts: the target must call
  *    pcache_install() (or pcache_invalidate()) for a block it allocates
  *    before the block's new data can be read, and pcache_forget_dev() for a
@@ -267,37 +267,50 @@ int pcache_wait(struct pcache_entry *e);
 int pcache_wait_filled(struct pcache_entry *e);
 
 /**
- * pcache_install() - enter new data for a block the caller just allocated
+ * struct pcache_ticket - a caller's right to draw on the reserves for what
+ * it holds while waiting for more (pcache.c: the reserves)
+ * @held: the ticket is taken; pcache_ticket_put() gives it back
+ *
+ * Zeroed by its owner, which uses it from one task at a time.
+ */
+struct pcache_ticket {
+	bool held;
+};
+
+/**
+ * pcache_new() - a held, unnamed entry with a page of its own
+ * @t: the caller's ticket, taken here if the reserves must serve
+ *
+ * For new data the caller fills (pcache_data()) and may then name with
+ * pcache_install(); pcache_put() frees an entry never installed.  Never
+ * fails: from the page allocator, else from the reserves under @t, waiting
+ * for a ticket or an element if need be (may sleep).  The caller must not
+ * hold a lock that a holder of entries or of a ticket may wait for (write.c
+ * calls it before taking its hash locks), and gives the ticket back with
+ * pcache_ticket_put() once it holds none of these entries.
+ */
+struct pcache_entry *pcache_new(struct pcache_ticket *t);
+
+/**
+ * pcache_ticket_put() - give back @t's ticket, if taken; never sleeps
+ */
+void pcache_ticket_put(struct pcache_ticket *t);
+
+/**
+ * pcache_install() - name new data for a block the caller just allocated
+ * @e:      an entry of pcache_new(), held by the caller alone, its page
+ *          filled
  * @dev:    backing device
  * @pblock: the new block
- * @page:   its data; the cache takes over the caller's reference
  *
- * The entry starts in PCACHE_WRITING and replaces any entry of the same name
- * in the index (whose holders keep it).  The caller writes @page to disk and
- * then calls pcache_write_done().  Never fails: a failure here would leave a
- * window in which a duplicate writer reads stale data from the disk, so the
- * entry comes from the reserve when memory is short, waiting for one to be
- * released if it is empty (may sleep; see the memory contract above).
- *
- * Return: the held entry.
+ * The entry becomes (@dev, @pblock) in PCACHE_WRITING and replaces any
+ * entry of the same name in the index (whose holders keep it).  The caller
+ * still holds it, writes its page to disk and then calls
+ * pcache_write_done().  Allocates nothing and never fails: a failure here
+ * would leave a window in which a duplicate writer reads stale data from
+ * the disk.  May be called under the caller's own locks.
  */
-struct pcache_entry *pcache_install(dev_t dev, u64 pblock, struct page *page);
-
-/**
- * pcache_alloc_page() - a page for a block's data, from the cache's reserve
- *
- * For a writer's data, which may become an entry's page by
- * pcache_install(): taking it from the same reserve that freed entries
- * refill keeps the reserve whole however pages move between writers and
- * the cache.  Never fails: after a non-waiting try it evicts unreferenced
- * entries, then waits for the reserve (may sleep).
- */
-struct page *pcache_alloc_page(void);
-
-/**
- * pcache_free_page() - give back a page of pcache_alloc_page() not installed
- */
-void pcache_free_page(struct page *page);
+void pcache_install(struct pcache_entry *e, dev_t dev, u64 pblock);
 
 /**
  * pcache_write_done() - the disk write of an installed entry finished

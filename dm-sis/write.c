@@ -60,9 +60,13 @@
  *    writers of that data.
  *
  * Locks of this file: the logical range of the volume (pool->ranges, under
- * range_lock, a leaf) is taken first, then the hash locks (bits of pool->hash_locks,
- * ascending); no hash lock is held while waiting for space or while data
- * is written.  A struct sis_wbatch belongs to the one worker that runs it.
+ * range_lock, a leaf) is taken first, then the hash locks (bits of
+ * pool->hash_locks, ascending); no hash lock is held while waiting for space or while data
+ * is written.  A batch's blocks are entries of pcache_new(), taken before
+ * its hash locks: under memory pressure they come from pcache's reserves
+ * under the batch's ticket (wb->ticket), kept until the batch ends, so a
+ * batch never waits for a ticket or a reserve element under a hash lock.
+ * A struct sis_wbatch belongs to the one worker that runs it.
  */
 #include <linux/bio.h>
 #include <linux/blkdev.h>
@@ -118,7 +122,8 @@ enum sis_wstate {
 
 /**
  * struct sis_wblock - one block of a write batch
- * @page:    its data while the batch owns it (a NEW block's is @e's)
+ * @own:    its data while the batch owns it, an unnamed entry of
+ *           pcache_new() (a NEW block's becomes @e)
  * @e:       NEW: its pcache entry; DUP: the candidate's entry if its write
  *           was in flight at the compare
  * @fp:      fingerprint of the data
@@ -134,7 +139,7 @@ enum sis_wstate {
  * @werr:    NEW: result of the data write
  */
 struct sis_wblock {
-	struct page *page;
+	struct pcache_entry *own;
 	struct pcache_entry *e;
 	u64 fp;
 	u64 pblock;
@@ -149,6 +154,7 @@ struct sis_wblock {
 /**
  * struct sis_wbatch - the blocks of one write bio (from sis_wbatch_pool)
  * @st:      the target
+ * @ticket:  its right to pcache's reserves for its blocks' entries
  * @lblock:  first logical block
  * @nr:      blocks
  * @space_deadline: when a write waiting for space gives up (0: not waiting)
@@ -174,6 +180,7 @@ struct sis_wblock {
  */
 struct sis_wbatch {
 	struct sis_target *st;
+	struct pcache_ticket ticket;
 	u64 lblock;
 	unsigned int nr;
 	unsigned long space_deadline;
@@ -292,15 +299,14 @@ static int sis_wbatch_fill(struct sis_wbatch *wb, struct bio *bio,
 
 	for (i = 0; i < wb->nr; i++, skip = 0) {
 		b = &wb->b[i];
-		b->page = pcache_alloc_page();
+		b->own = pcache_new(&wb->ticket);
 		len = min(iter.bi_size, SIS_BLOCK_SIZE - skip);
 		if (len != SIS_BLOCK_SIZE) {
-			r = sis_read_old(wb->st, wb->lblock + i, b->page);
+			r = sis_read_old(wb->st, wb->lblock + i, b->own->page);
 			if (r)
 				return r;
 		}
-		copy_from_bio((u8 *)page_address(b->page) + skip, bio, &iter,
-			      len);
+		copy_from_bio((u8 *)pcache_data(b->own) + skip, bio, &iter, len);
 	}
 	return 0;
 }
@@ -441,7 +447,7 @@ static void sis_wblock_compare(struct sis_wbatch *wb, struct sis_wblock *b,
 			       struct pcache_entry *e)
 {
 	bool same = !IS_ERR(e) && !pcache_wait_filled(e) &&
-		    !memcmp(pcache_data(e), page_address(b->page), SIS_BLOCK_SIZE);
+		    !memcmp(pcache_data(e), pcache_data(b->own), SIS_BLOCK_SIZE);
 
 	if (same) {
 		b->state = SIS_W_DUP;
@@ -516,8 +522,9 @@ static int sis_wbatch_find_or_alloc(struct sis_wbatch *wb, int *nr_new)
 		b = &wb->b[wb->idx[i]];
 		b->pblock = wb->pbs[i];
 		if (b->pblock && wb->unmapped[i]) {	/* a new block */
-			b->e = pcache_install(pool->dev, b->pblock, b->page);
-			b->page = NULL;		/* pcache owns it now */
+			pcache_install(b->own, pool->dev, b->pblock);
+			b->e = b->own;
+			b->own = NULL;
 			b->state = SIS_W_NEW;
 			b->written = false;
 		} else if (!b->pblock) {	/* no space: decided again later */
@@ -606,7 +613,7 @@ static int sis_wbatch_decide(struct sis_wbatch *wb)
 		b = &wb->b[i];
 		if (b->state != SIS_W_STORE)
 			continue;
-		data = page_address(b->page);
+		data = pcache_data(b->own);
 		if (wb->st->f.zero_detect && sis_block_is_zero(data)) {
 			b->state = SIS_W_ZERO;
 			continue;
@@ -614,7 +621,7 @@ static int sis_wbatch_decide(struct sis_wbatch *wb)
 		b->fp = sis_fingerprint(data);
 		for (j = 0; j < i; j++)
 			if (wb->b[j].state == SIS_W_STORE && wb->b[j].fp == b->fp &&
-			    !memcmp(page_address(wb->b[j].page), data, SIS_BLOCK_SIZE))
+			    !memcmp(pcache_data(wb->b[j].own), data, SIS_BLOCK_SIZE))
 				break;
 		if (j < i) {
 			b->state = SIS_W_SAME;
@@ -679,12 +686,13 @@ static void sis_wbatch_write(struct sis_wbatch *wb)
 	}
 }
 
-/* A block to store again: give it its data back as a page of its own. */
-static void sis_wblock_again(struct sis_wblock *b, void *data)
+/* A block to store again: give it its data back as an entry of its own. */
+static void sis_wblock_again(struct sis_wbatch *wb, struct sis_wblock *b,
+			     void *data)
 {
-	if (!b->page) {
-		b->page = pcache_alloc_page();
-		copy_page(page_address(b->page), data);
+	if (!b->own) {
+		b->own = pcache_new(&wb->ticket);
+		copy_page(pcache_data(b->own), data);
 	}
 	b->state = SIS_W_STORE;
 }
@@ -753,10 +761,10 @@ static int sis_wbatch_map(struct sis_wbatch *wb)
 	for (i = 0; i < wb->nr && !err; i++) {
 		b = &wb->b[i];
 		if (b->state == SIS_W_SAME || b->state == SIS_W_DUP) {
-			sis_wblock_again(b, NULL);
+			sis_wblock_again(wb, b, NULL);
 			again = true;
 		} else if (b->state == SIS_W_NEW) {
-			sis_wblock_again(b, pcache_data(b->e));
+			sis_wblock_again(wb, b, pcache_data(b->e));
 			again = true;
 		}
 	}
@@ -824,8 +832,9 @@ int sis_write_bio(struct sis_target *st, struct bio *bio)
 	sis_range_unlock(pool, &range);
 
 	for (i = 0; i < wb->nr; i++)
-		if (wb->b[i].page)
-			pcache_free_page(wb->b[i].page);
+		if (wb->b[i].own)
+			pcache_put(wb->b[i].own);
+	pcache_ticket_put(&wb->ticket);
 	mempool_free(wb, sis_wbatch_pool);
 	if (!r) {
 		atomic64_add(len, &pool->stat_written);
