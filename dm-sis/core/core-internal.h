@@ -84,11 +84,22 @@ struct sis_page {
 	void *data;
 };
 
+/*
+ * The reserve of pin lists for operations that outgrow their inline pins
+ * (struct sis_op_ctx): SIS_OP_SPARES lists of SIS_OP_SPARE_PINS blocks in
+ * each core, 16 KiB, so that many operations grow at once without an
+ * allocation; beyond them a list is allocated (GFP_NOIO), and its failure
+ * is an -ENOMEM that changes nothing (the target retries).
+ */
+#define SIS_OP_SPARES		4
+#define SIS_OP_SPARE_PINS	512
+
 /**
  * struct sis_op_ctx - one run of __sis_op_run() (mcache.c), on its stack
  * @pins:    the blocks whose pages the current step fetched and pinned
  * @nr_pins: how many; @max_pins: room in @pins
  * @nretry:  images of this step dropped (stale, or a pinned page gone)
+ * @spare:   @pins is one of the core's spare lists (c->op_spares)
  * @inline_pins: the first pins, before @pins has to grow
  *
  * Protected by c->lock; c->op_cur names the one whose operation holds it.
@@ -97,6 +108,7 @@ struct sis_op_ctx {
 	u64 *pins;
 	unsigned int nr_pins, max_pins;
 	unsigned int nretry;
+	bool spare;
 	u64 inline_pins[16];
 };
 
@@ -266,6 +278,10 @@ struct sis_core {
 	u64 miss_blk;
 	u64 md_gen;
 	struct sis_op_ctx *op_cur;	/* the running __sis_op_run(), or NULL */
+	/* spare pin lists (struct sis_op_ctx): the free ones, a stack */
+	u64 *op_spares[SIS_OP_SPARES];
+	unsigned int nr_op_spares;
+	u64 op_spare_pins[SIS_OP_SPARES][SIS_OP_SPARE_PINS];
 
 	bool abort_pending;		/* reload committed state at op end */
 	bool abort_check;		/* ...and set needs_check on disk */

@@ -329,24 +329,44 @@ int __sis_mc_get(struct sis_core *c, u64 blocknr, u32 type,
 	return __mc_read_error(c, blocknr, type, r);
 }
 
-/*
- * Make room for one more pin in @op, before the fetch drops c->lock:
- * -ENOMEM fails the operation as a failed page allocation would.
- */
-static int __op_pin_room(struct sis_op_ctx *op)
+/* Give back @op's pin list, unless inline: a spare to the core's stack. */
+static void __op_pins_free(struct sis_core *c, struct sis_op_ctx *op)
 {
+	if (op->spare)
+		c->op_spares[c->nr_op_spares++] = op->pins;
+	else if (op->pins != op->inline_pins)
+		kfree(op->pins);
+	op->spare = false;
+}
+
+/*
+ * Make room for one more pin in @op, before the fetch drops c->lock: the
+ * first growth takes one of the core's spare lists if one is free, later
+ * ones (or none free) allocate; -ENOMEM fails the operation as a failed
+ * page allocation would.
+ */
+static int __op_pin_room(struct sis_core *c, struct sis_op_ctx *op)
+{
+	unsigned int max = op->max_pins * 2;
+	bool spare = false;
 	u64 *pins;
 
 	if (op->nr_pins < op->max_pins)
 		return 0;
-	pins = kmalloc_array(op->max_pins * 2, sizeof(*pins), GFP_NOIO);
-	if (!pins)
-		return -ENOMEM;
+	if (op->pins == op->inline_pins && c->nr_op_spares) {
+		pins = c->op_spares[--c->nr_op_spares];
+		max = SIS_OP_SPARE_PINS;
+		spare = true;
+	} else {
+		pins = kmalloc_array(max, sizeof(*pins), GFP_NOIO);
+		if (!pins)
+			return -ENOMEM;
+	}
 	memcpy(pins, op->pins, op->nr_pins * sizeof(*pins));
-	if (op->pins != op->inline_pins)
-		kfree(op->pins);
+	__op_pins_free(c, op);
 	op->pins = pins;
-	op->max_pins *= 2;
+	op->max_pins = max;
+	op->spare = spare;
 	return 0;
 }
 
@@ -415,7 +435,7 @@ static int __sis_mc_fetch(struct sis_core *c, struct sis_op_ctx *op,
 	int r;
 
 	*stale = false;
-	r = __op_pin_room(op);
+	r = __op_pin_room(c, op);
 	if (r)
 		return r;
 	if (mode == SIS_FETCH_LOCKED) {
@@ -521,8 +541,7 @@ int __sis_op_run(struct sis_core *c, int (*fn)(struct sis_core *c, void *arg),
 		}
 	}
 	__op_unpin(c, &op);
-	if (op.pins != op.inline_pins)
-		kfree(op.pins);
+	__op_pins_free(c, &op);
 	c->op_cur = outer;
 	c->no_io = false;
 	return r;

@@ -482,6 +482,8 @@ int sis_core_open(const struct sis_io_ops *ops, const struct sis_core_config *cf
 	}
 	mutex_init(&c->commit_mutex);
 	mutex_init(&c->lock);
+	for (c->nr_op_spares = 0; c->nr_op_spares < SIS_OP_SPARES; c->nr_op_spares++)
+		c->op_spares[c->nr_op_spares] = c->op_spare_pins[c->nr_op_spares];
 	c->ops = *ops;
 	c->discard_passdown = true;
 	sis_mc_init(c, cfg->cache_pages ? cfg->cache_pages : SIS_DEFAULT_CACHE_PAGES);

@@ -41,10 +41,12 @@ int main(int argc, char **argv)
 			continue;
 		sis_compat_fail_alloc_in = 0;
 		sis_compat_fail_alloc_every = 0;
+		sis_compat_fail_alloc_size = 0;
 		sis_backend_mute = 0;
 		ok = run_one(tests[i].fn);
 		sis_compat_fail_alloc_in = 0;
 		sis_compat_fail_alloc_every = 0;
+		sis_compat_fail_alloc_size = 0;
 		if (ok && sis_compat_warnings != warn) {
 			fprintf(stderr, "  %lu WARN_ON(s) fired\n",
 				sis_compat_warnings - warn);

@@ -544,6 +544,38 @@ TEST(volume_ops_read_without_core_lock)
 }
 
 /*
+ * The same volume operations on a cold 4-page cache, with every allocation
+ * of a grown pin list failing (32 pins, the first growth past the 16
+ * inline ones): a step that pins more than 16 pages takes one of the
+ * core's spare lists instead, so nothing fails and no spare is lost.
+ * Before the spares, the first growth failed count_exclusive with -ENOMEM.
+ */
+TEST(op_pins_grow_into_spares_without_allocating)
+{
+	u64 want[R_NR], got[R_NR];
+	struct fx f;
+	int i;
+
+	vols_setup(&f);
+	vols_ops(&f, want);
+	fx_destroy(&f);
+
+	vols_setup(&f);
+	open_small(&f, 4);
+	sis_core_drop_cache(f.c);
+	sis_compat_fail_alloc_size = 2 * ARRAY_SIZE(((struct sis_op_ctx *)0)->inline_pins) *
+				     sizeof(u64);
+	vols_ops(&f, got);
+	sis_compat_fail_alloc_size = 0;
+	for (i = 0; i < R_NR; i++)
+		ASSERT_EQ(got[i], want[i]);
+	ASSERT_EQ(f.c->nr_op_spares, SIS_OP_SPARES);
+	vols_expect(&f);
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
+
+/*
  * Two images of a map leaf in a row go stale while read (a checkpoint
  * each time): the third read holds commit_mutex, so no checkpoint can run
  * meanwhile, and still not c->lock.  Before, it was read under c->lock.

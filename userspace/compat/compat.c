@@ -15,6 +15,7 @@
 unsigned long sis_compat_warnings;
 unsigned long sis_compat_fail_alloc_in;
 unsigned long sis_compat_fail_alloc_every;
+size_t sis_compat_fail_alloc_size;
 int sis_compat_loglevel = -1;
 
 void sis_compat_warn(const char *file, int line, const char *cond)
@@ -72,10 +73,12 @@ void *memchr_inv(const void *s, int c, size_t n)
 
 /* ---- allocation ---- */
 
-static bool alloc_should_fail(void)
+static bool alloc_should_fail(size_t size)
 {
 	static unsigned long nr;
 
+	if (sis_compat_fail_alloc_size && size == sis_compat_fail_alloc_size)
+		return true;
 	if (sis_compat_fail_alloc_in && !--sis_compat_fail_alloc_in)
 		return true;
 	if (sis_compat_fail_alloc_every &&
@@ -86,7 +89,7 @@ static bool alloc_should_fail(void)
 
 void *sis_compat_alloc(size_t size, gfp_t flags)
 {
-	if (alloc_should_fail())
+	if (alloc_should_fail(size))
 		return NULL;
 	if (!size)
 		size = 1;

@@ -4,7 +4,8 @@
  *
  * Allocation-failure injection: when sis_compat_fail_alloc_in is set to
  * n > 0, the n-th allocation from now fails (returns NULL) and the counter
- * stops; sis_compat_fail_alloc_every = k makes every k-th allocation fail.
+ * stops; sis_compat_fail_alloc_every = k makes every k-th allocation fail;
+ * sis_compat_fail_alloc_size = s makes every allocation of s bytes fail.
  */
 #ifndef _COMPAT_LINUX_SLAB_H
 #define _COMPAT_LINUX_SLAB_H
@@ -23,6 +24,7 @@
 
 extern unsigned long sis_compat_fail_alloc_in;
 extern unsigned long sis_compat_fail_alloc_every;
+extern size_t sis_compat_fail_alloc_size;
 
 void *sis_compat_alloc(size_t size, gfp_t flags);
 void sis_compat_free(const void *p);
