@@ -274,6 +274,7 @@ struct sis_core {
 	unsigned int read_epoch;
 	atomic_t readers[2];
 	bool no_io;
+	bool op_nowait;		/* __sis_op_run() fails a miss: -EWOULDBLOCK */
 	u32 miss_type;
 	u64 miss_blk;
 	u64 md_gen;

@@ -681,7 +681,8 @@ bool __sis_txn_full(struct sis_core *c)
  * (sis_commit_run()) and other operations run meanwhile.
  *
  * Return: as __sis_commit(); on -ENOMEM the operation must fail before it
- * dirties anything.
+ * dirties anything.  SIS_MISS for a nowait operation (c->op_nowait) that
+ * would have to commit: it fails with -EWOULDBLOCK (__sis_op_run()).
  */
 int __sis_commit_if_full(struct sis_core *c)
 {
@@ -690,6 +691,8 @@ int __sis_commit_if_full(struct sis_core *c)
 
 	if (c->commit_held)
 		return __sis_txn_full(c) ? __sis_commit(c) : 0;
+	if (c->op_nowait && __sis_txn_full(c))
+		return SIS_MISS;	/* a nowait caller leaves it to its worker */
 	while (__sis_txn_full(c)) {
 		if (c->mode != SIS_MODE_WRITE)
 			break;
@@ -730,6 +733,8 @@ int __sis_commit_room(struct sis_core *c, u64 pages)
 	if (r || !pages || !c->mc_nr_dirty ||
 	    c->mc_nr_dirty + pages <= sis_txn_cap(c))
 		return r;
+	if (c->op_nowait)
+		return SIS_MISS;
 	if (c->commit_held)
 		return __sis_commit(c);
 	r = __sis_commit_unlocked(c);

@@ -503,10 +503,12 @@ static int __sis_mc_fetch(struct sis_core *c, struct sis_op_ctx *op,
  * twice only if its page was dropped wholesale or reallocated; that, or a
  * stale image, is a retry, and after two retries the step's reads hold
  * commit_mutex (see the header).  Only a caller that holds
- * commit_mutex with c->lock (c->commit_held) reads under c->lock.
+ * commit_mutex with c->lock (c->commit_held) reads under c->lock.  A
+ * nowait caller (c->op_nowait) reads nothing: the first miss, or a commit
+ * the operation would need, fails it with -EWOULDBLOCK.
  *
- * Return: what @fn returned last, or the fetch's error (-ENOMEM, or a
- * metadata error).
+ * Return: what @fn returned last, -EWOULDBLOCK, or the fetch's error
+ * (-ENOMEM, or a metadata error).
  */
 int __sis_op_run(struct sis_core *c, int (*fn)(struct sis_core *c, void *arg),
 		 void *arg)
@@ -524,6 +526,10 @@ int __sis_op_run(struct sis_core *c, int (*fn)(struct sis_core *c, void *arg),
 		r = fn(c, arg);
 		if (r != SIS_MISS)
 			break;
+		if (c->op_nowait) {	/* its caller does no I/O: see the header */
+			r = -EWOULDBLOCK;
+			break;
+		}
 		if (op_pinned(&op, c->miss_blk))
 			op.nretry++;	/* its page was dropped: see the header */
 		if (c->commit_held)

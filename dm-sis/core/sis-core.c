@@ -829,7 +829,7 @@ static int __find_dup_run(struct sis_core *c, void *arg)
 
 /*
  * The candidate for @fp, pinned in *@pblock (*@unmapped: a new block):
- * 0, -ENOENT or -errno.  A metadata miss is read without c->lock
+ * 0, or -ENOENT or -errno with *@pblock 0.  A metadata miss is read without c->lock
  * (__sis_op_run()).
  */
 static int __find_dup(struct sis_core *c, u64 fp, u64 *pblock, bool *unmapped)
@@ -843,6 +843,8 @@ static int __find_dup(struct sis_core *c, u64 fp, u64 *pblock, bool *unmapped)
 	r = __sis_op_run(c, __find_dup_run, &a);
 	if (!r)
 		c->index_hits++;
+	else
+		*pblock = 0;	/* a candidate tried, not pinned */
 	return r;
 }
 
@@ -870,11 +872,13 @@ static int __find_dups(struct sis_core *c, const u64 *fps, unsigned int n,
 	u64 loads;
 	int r = 0;
 
-	for (i = 0; i < n; i++)
+	/* all zero first: an error unpins what was found, and only that */
+	for (i = 0; i < n; i++) {
+		pblocks[i] = 0;
 		__sis_index_prefetch(c, fps[i]);
+	}
 	for (i = 0; !r && i < n; i++) {
 		loads = c->index_hook_loads;
-		pblocks[i] = 0;
 		r = __find_dup(c, fps[i], &pblocks[i], &unmapped[i]);
 		if (c->index_hook_loads != loads)
 			last_load = i;
@@ -905,17 +909,60 @@ static int __find_dups(struct sis_core *c, const u64 *fps, unsigned int n,
 	return r ? r : (int)found;
 }
 
+/* How an operation takes c->lock (core_lock_op()). */
+enum sis_lock_mode {
+	SIS_LOCK_WAIT,		/* wait for it; the operation may read */
+	SIS_LOCK_TRY,		/* only if free; no reads, no commit */
+	SIS_LOCK_NOIO,		/* wait for it (no holder does I/O); no reads */
+};
+
+/*
+ * Take c->lock for an operation as @mode says, with c->op_nowait set
+ * unless SIS_LOCK_WAIT, so that the operation reads nothing and commits
+ * nothing (__sis_op_run()).  Return: 0 or -EWOULDBLOCK (SIS_LOCK_TRY).
+ */
+static int core_lock_op(struct sis_core *c, enum sis_lock_mode mode)
+{
+	if (mode != SIS_LOCK_TRY)
+		mutex_lock(&c->lock);
+	else if (!mutex_trylock(&c->lock))
+		return -EWOULDBLOCK;
+	__sis_op_begin(c);
+	c->op_nowait = mode != SIS_LOCK_WAIT;
+	return 0;
+}
+
+/* End what core_lock_op() began; a rollback (reads) is not a nowait one's. */
+static void core_unlock_op(struct sis_core *c)
+{
+	if (!c->op_nowait)
+		__sis_op_end(c);
+	c->op_nowait = false;
+	mutex_unlock(&c->lock);
+}
+
+static int core_find_dups(struct sis_core *c, const u64 *fps, unsigned int n,
+			  u64 *pblocks, bool *unmapped, enum sis_lock_mode mode)
+{
+	int r = core_lock_op(c, mode);
+
+	if (r)
+		return r;
+	r = __find_dups(c, fps, n, pblocks, unmapped);
+	core_unlock_op(c);
+	return r;
+}
+
 int sis_core_find_dups(struct sis_core *c, const u64 *fps, unsigned int n,
 		       u64 *pblocks, bool *unmapped)
 {
-	int r;
+	return core_find_dups(c, fps, n, pblocks, unmapped, SIS_LOCK_WAIT);
+}
 
-	mutex_lock(&c->lock);
-	__sis_op_begin(c);
-	r = __find_dups(c, fps, n, pblocks, unmapped);
-	__sis_op_end(c);
-	mutex_unlock(&c->lock);
-	return r;
+int sis_core_find_dups_nowait(struct sis_core *c, const u64 *fps,
+			      unsigned int n, u64 *pblocks, bool *unmapped)
+{
+	return core_find_dups(c, fps, n, pblocks, unmapped, SIS_LOCK_TRY);
 }
 
 /* A new block for data with @fp, pinned, reserved and in the index. */
@@ -1188,15 +1235,16 @@ int sis_core_unmap(struct sis_core *c, u32 vol, u64 lblock, u64 count)
 	return r;
 }
 
-int sis_core_map_batch(struct sis_core *c, u32 vol, u64 lblock,
-		       unsigned int n, const u64 *pblocks, int *results,
-		       const u64 *unpins, unsigned int nr_unpins)
+static int core_map_batch(struct sis_core *c, u32 vol, u64 lblock,
+			  unsigned int n, const u64 *pblocks, int *results,
+			  const u64 *unpins, unsigned int nr_unpins,
+			  enum sis_lock_mode mode)
 {
 	unsigned int i;
-	int r = 0;
+	int r = core_lock_op(c, mode);
 
-	mutex_lock(&c->lock);
-	__sis_op_begin(c);
+	if (r)
+		return r;
 	for (i = 0; i < n; i++) {
 		if (r || pblocks[i] == SIS_MAP_KEEP) {
 			results[i] = -ECANCELED;
@@ -1212,9 +1260,24 @@ int sis_core_map_batch(struct sis_core *c, u32 vol, u64 lblock,
 	}
 	for (i = 0; i < nr_unpins; i++)
 		__sis_unpin(c, unpins[i]);
-	__sis_op_end(c);
-	mutex_unlock(&c->lock);
+	core_unlock_op(c);
 	return r;
+}
+
+int sis_core_map_batch(struct sis_core *c, u32 vol, u64 lblock,
+		       unsigned int n, const u64 *pblocks, int *results,
+		       const u64 *unpins, unsigned int nr_unpins)
+{
+	return core_map_batch(c, vol, lblock, n, pblocks, results, unpins,
+			      nr_unpins, SIS_LOCK_WAIT);
+}
+
+int sis_core_map_batch_nowait(struct sis_core *c, u32 vol, u64 lblock,
+			      unsigned int n, const u64 *pblocks, int *results,
+			      const u64 *unpins, unsigned int nr_unpins)
+{
+	return core_map_batch(c, vol, lblock, n, pblocks, results, unpins,
+			      nr_unpins, SIS_LOCK_NOIO);
 }
 
 int sis_core_commit(struct sis_core *c)

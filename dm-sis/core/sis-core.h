@@ -349,6 +349,21 @@ int sis_core_find_dups(struct sis_core *c, const u64 *fps, unsigned int n,
 		       u64 *pblocks, bool *unmapped);
 
 /**
+ * sis_core_find_dups_nowait() - sis_core_find_dups() that never sleeps on
+ * the core's lock and does no I/O
+ *
+ * For a caller that may not wait (a target's map()): the lock is only
+ * tried, and anything that would read metadata (a hook hit on a refcount
+ * page not cached, a map page) fails the call instead, as does the
+ * rollback of an abort, left to the next waiting call.
+ *
+ * Return: as sis_core_find_dups(), or -EWOULDBLOCK (lock busy, or I/O
+ * needed) with nothing pinned.
+ */
+int sis_core_find_dups_nowait(struct sis_core *c, const u64 *fps,
+			      unsigned int n, u64 *pblocks, bool *unmapped);
+
+/**
  * sis_core_alloc() - allocate a new data block for data with @fp
  *
  * The block is pinned and entered in the index under @fp; its refcount stays
@@ -474,6 +489,23 @@ int sis_core_unmap(struct sis_core *c, u32 vol, u64 lblock, u64 count);
 int sis_core_map_batch(struct sis_core *c, u32 vol, u64 lblock,
 		       unsigned int n, const u64 *pblocks, int *results,
 		       const u64 *unpins, unsigned int nr_unpins);
+
+/**
+ * sis_core_map_batch_nowait() - sis_core_map_batch() that does no I/O
+ *
+ * It waits for the core's lock (whose holders do no I/O on the data path)
+ * but reads no metadata and commits nothing: a block whose mapping would
+ * read a page or need a commit first stops the batch with -EWOULDBLOCK
+ * (blocks before it are done, as on any error: the caller may run the
+ * whole batch again with sis_core_map_batch(), mapping a block to the
+ * block it maps changes nothing).  @unpins are dropped in every case.  The
+ * rollback of an abort is left to the next waiting call.
+ *
+ * Return: as sis_core_map_batch(), or -EWOULDBLOCK.
+ */
+int sis_core_map_batch_nowait(struct sis_core *c, u32 vol, u64 lblock,
+			      unsigned int n, const u64 *pblocks, int *results,
+			      const u64 *unpins, unsigned int nr_unpins);
 
 /**
  * sis_core_commit() - make every change so far durable

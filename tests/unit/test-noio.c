@@ -543,6 +543,84 @@ TEST(volume_ops_read_without_core_lock)
 	fx_destroy(&f);
 }
 
+/* The fingerprint of the data of seed @seed. */
+static u64 seed_fp(u32 seed)
+{
+	u8 buf[SIS_BLOCK_SIZE];
+
+	gen_block(seed, buf);
+	return sis_fingerprint(buf);
+}
+
+/*
+ * The nowait calls of a target's map() (dm-sis/write.c, sis_write_fast()):
+ * on a cold 4-page cache, sis_core_find_dups_nowait() of old data (a hook
+ * hit on a refcount page not cached) and sis_core_map_batch_nowait() of a
+ * block whose map leaf is not cached read nothing and fail with
+ * -EWOULDBLOCK, leaving nothing pinned and the old mapping; the waiting
+ * calls then do the same work, after which the nowait ones succeed without
+ * a read, and everything reads back.
+ */
+TEST(nowait_dup_write_reads_nothing)
+{
+	u64 fps[2], pbs[2], p, old, dst = lb(300);
+	int res[2];
+	bool un[2];
+	struct fx f;
+	u64 i;
+
+	fx_format_journal(&f, PHYS, LOGICAL, JOURNAL);
+	for (i = 0; i < 400; i++)
+		ASSERT_OK(fx_write(&f, lb(i), i + 1));
+	ASSERT_OK(sis_core_lookup(f.c, 0, dst, &old));
+	open_small(&f, 4);
+	sis_core_drop_cache(f.c);
+	fps[0] = seed_fp(8);		/* the data of lb(7) and lb(8)... */
+	fps[1] = seed_fp(9);
+
+	G.armed = true;
+	ASSERT_EQ(sis_core_find_dups_nowait(f.c, fps, 2, pbs, un), -EWOULDBLOCK);
+	ASSERT_EQ(G.locked + G.unlocked, 0);
+	G.armed = false;
+	ASSERT_EQ(sis_core_find_dups(f.c, fps, 2, pbs, un), 2);
+	ASSERT_TRUE(pbs[0] && pbs[1] && !un[0] && !un[1]);
+	sis_core_unpin(f.c, pbs[0]);
+	sis_core_unpin(f.c, pbs[1]);
+	ASSERT_EQ(sis_core_find_dups_nowait(f.c, fps, 2, pbs, un), 2);
+	sis_core_unpin(f.c, pbs[0]);
+	sis_core_unpin(f.c, pbs[1]);
+
+	/* ...mapped to lb(300) and the block after: its leaf is not cached */
+	sis_core_drop_cache(f.c);
+	ASSERT_EQ(sis_core_find_dups(f.c, fps, 2, pbs, un), 2);
+	sis_core_drop_cache(f.c);
+	G.armed = true;
+	ASSERT_EQ(sis_core_map_batch_nowait(f.c, 0, dst, 2, pbs, res, pbs, 2),
+		  -EWOULDBLOCK);
+	ASSERT_EQ(G.locked + G.unlocked, 0);
+	G.armed = false;
+	ASSERT_OK(sis_core_lookup(f.c, 0, dst, &p));
+	ASSERT_EQ(p, old);		/* nothing changed, and no pin left: */
+	fx_check_clean(&f);
+	ASSERT_EQ(sis_core_find_dups(f.c, fps, 2, pbs, un), 2);
+	ASSERT_OK(sis_core_map_batch(f.c, 0, dst, 1, pbs, res, NULL, 0));
+	ASSERT_OK(res[0]);
+	/* cached now: the nowait call maps without a read (again for dst) */
+	G.armed = true;
+	ASSERT_OK(sis_core_map_batch_nowait(f.c, 0, dst, 2, pbs, res, pbs, 2));
+	ASSERT_EQ(G.locked + G.unlocked, 0);
+	G.armed = false;
+	ASSERT_OK(res[0]);
+	ASSERT_OK(res[1]);
+	fx_expect(&f, dst, 8);
+	fx_expect(&f, dst + 1, 9);
+	fx_check_clean(&f);
+	fx_reopen(&f);
+	fx_expect(&f, dst, 8);
+	fx_expect(&f, dst + 1, 9);
+	fx_destroy(&f);
+}
+
 /*
  * The same volume operations on a cold 4-page cache, with every allocation
  * of a grown pin list failing (32 pins, the first growth past the 16
