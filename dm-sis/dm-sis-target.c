@@ -272,6 +272,10 @@ static int sis_map(struct dm_target *ti, struct bio *bio)
 	sb->ticket_held = false;
 	if (bio_op(bio) == REQ_OP_READ && sis_read_fast(st, bio, sb, &mapio))
 		return mapio;
+	if (bio_op(bio) == REQ_OP_WRITE && sis_write_fast(st, bio)) {
+		bio_endio(bio);
+		return DM_MAPIO_SUBMITTED;
+	}
 	INIT_WORK(&sb->work, sis_process_bio);
 	queue_work(st->pool->wq, &sb->work);
 	return DM_MAPIO_SUBMITTED;
@@ -549,7 +553,8 @@ static void sis_status(struct dm_target *ti, status_type_t type,
 			DMEMIT("%llu", excl);
 		else
 			DMEMIT(SIS_STATUS_STR_UNKNOWN);
-		DMEMIT(" %u %llu", stats.nr_volumes, stats.nr_mapped);
+		DMEMIT(" %u %llu %llu", stats.nr_volumes, stats.nr_mapped,
+		       (u64)atomic64_read(&pool->stat_fast_writes));
 		break;
 
 	case STATUSTYPE_TABLE:
@@ -608,6 +613,7 @@ static int sis_message(struct dm_target *ti, unsigned int argc, char **argv,
 		atomic64_set(&pool->stat_misses, 0);
 		atomic64_set(&pool->stat_dedup, 0);
 		atomic64_set(&pool->stat_fast_reads, 0);
+		atomic64_set(&pool->stat_fast_writes, 0);
 		return 0;
 	}
 	if (!strcasecmp(argv[0], SIS_MSG_DROP_CACHE)) {

@@ -172,6 +172,7 @@ struct sis_features {
  * @stat_misses: pcache look-ups that read it
  * @stat_dedup:  blocks mapped to an existing block (duplicates)
  * @stat_fast_reads: reads served in map() (sis_read_fast())
+ * @stat_fast_writes: writes done in map() (sis_write_fast())
  * @commits_base: core commit count at the last reset_stats (READ_ONCE)
  */
 struct sis_pool {
@@ -232,6 +233,7 @@ struct sis_pool {
 	atomic64_t stat_misses;
 	atomic64_t stat_dedup;
 	atomic64_t stat_fast_reads;
+	atomic64_t stat_fast_writes;
 	u64 commits_base;
 };
 
@@ -526,6 +528,20 @@ struct pcache_entry *sis_read_cache_get(struct sis_pool *pool, u64 pblock,
  * -ENOMEM (nothing lost: call again) or a core or I/O error.
  */
 int sis_write_bio(struct sis_target *st, struct bio *bio);
+
+/**
+ * sis_write_fast() - in map(): a write whose every block is zeros or a
+ * duplicate whose data the shared cache holds, with its metadata cached
+ *
+ * Done then and there, without a worker: hashed and compared in the bio's
+ * pages, mapped with sis_core_map_batch_nowait().  Does no I/O and
+ * allocates nothing (its batch from the mempool only if one is free).
+ *
+ * Return: true if the write is done (the caller ends the bio with
+ * success), false if it is left to the worker (anything else; blocks
+ * mapped here before a miss are mapped again by it to the same blocks).
+ */
+bool sis_write_fast(struct sis_target *st, struct bio *bio);
 
 /**
  * sis_write_discard() - unmap the whole blocks of a discard bio

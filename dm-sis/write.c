@@ -844,6 +844,171 @@ int sis_write_bio(struct sis_target *st, struct bio *bio)
 	return r;
 }
 
+/* ---------------------------------------------------------------- */
+/* Duplicates in map()                                              */
+/* ---------------------------------------------------------------- */
+
+/*
+ * Fingerprint block @i of the bio at @iter in its own page (wb->pages[i],
+ * offset in wb->res[i]), or mark it ZERO; advances @iter.  Return: false
+ * if the block is not within one page of the bio.
+ */
+static bool sis_fast_hash(struct sis_wbatch *wb, struct bio *bio,
+			  struct bvec_iter *iter, unsigned int i)
+{
+	struct bio_vec bv = bio_iter_iovec(bio, *iter);
+	struct sis_wblock *b = &wb->b[i];
+	void *data;
+
+	if (bv.bv_len < SIS_BLOCK_SIZE)
+		return false;
+	wb->pages[i] = bv.bv_page;
+	wb->res[i] = bv.bv_offset;
+	data = bvec_kmap_local(&bv);
+	if (wb->st->f.zero_detect && sis_block_is_zero(data))
+		b->state = SIS_W_ZERO;
+	else
+		b->fp = sis_fingerprint(data);
+	kunmap_local(data);
+	bio_advance_iter_single(bio, iter, SIS_BLOCK_SIZE);
+	return true;
+}
+
+/*
+ * The candidates of blocks [@from, @to) that are not ZERO, with the
+ * nowait look-up; each found one becomes DUP with its pin in b->pblock.
+ * Return: false unless every one has a candidate whose data is on disk
+ * (mapped) and VALID in pcache, and equal to the block's.
+ */
+static bool sis_fast_find(struct sis_wbatch *wb, unsigned int from,
+			  unsigned int to)
+{
+	struct sis_pool *pool = wb->st->pool;
+	struct pcache_entry *e;
+	unsigned int i, n = 0;
+	bool same;
+	void *data;
+
+	for (i = from; i < to; i++)
+		if (wb->b[i].state != SIS_W_ZERO) {
+			wb->idx[n] = i;
+			wb->skip[n++] = wb->b[i].fp;
+		}
+	if (!n)
+		return true;
+	if (sis_core_find_dups_nowait(pool->core, wb->skip, n, wb->pbs,
+				      wb->unmapped) < 0)
+		return false;
+	for (i = 0; i < n; i++)
+		if (wb->pbs[i]) {
+			wb->b[wb->idx[i]].pblock = wb->pbs[i];
+			wb->b[wb->idx[i]].state = SIS_W_DUP;
+		}
+	for (i = 0; i < n; i++) {
+		if (!wb->pbs[i] || wb->unmapped[i])
+			return false;
+		e = pcache_lookup_valid(pool->dev, wb->pbs[i]);
+		if (!e)
+			return false;
+		data = kmap_local_page(wb->pages[wb->idx[i]]);
+		same = !memcmp((u8 *)data + wb->res[wb->idx[i]], pcache_data(e),
+			       SIS_BLOCK_SIZE);
+		kunmap_local(data);
+		pcache_put(e);
+		if (!same)
+			return false;
+	}
+	atomic64_add(n, &pool->stat_hits);
+	return true;
+}
+
+/*
+ * A write served in map(), no worker: a bio of whole blocks, each one
+ * zeros or a duplicate of a mapped block whose data pcache holds (VALID),
+ * with every metadata page the mapping needs cached.  The blocks are
+ * hashed and compared in the bio's own pages: nothing is copied and
+ * nothing allocated (the batch comes from its mempool only if one is
+ * free), no I/O is issued and nothing waits but the mapping for the core's
+ * lock, whose holders do no I/O.  The first block is looked up before the
+ * others are hashed, so a bio of new data costs one block's hash here.
+ * Anything else (new data, a candidate not cached or different, a miss, a
+ * busy range or look-up, FUA or flush, a partial block) goes to the worker,
+ * which does it all again: blocks mapped here before a miss are mapped
+ * again to the same block, which changes nothing.
+ * Return: true if the bio is done (its caller ends it).
+ */
+bool sis_write_fast(struct sis_target *st, struct bio *bio)
+{
+	struct sis_pool *pool = st->pool;
+	sector_t off = dm_target_offset(st->ti, bio->bi_iter.bi_sector);
+	unsigned int len = bio->bi_iter.bi_size, nr = len >> SIS_BLOCK_SHIFT;
+	struct bvec_iter iter = bio->bi_iter;
+	struct sis_range range;
+	struct sis_wbatch *wb;
+	unsigned int i, n;
+	bool done = false;
+	int r;
+
+	if (st->f.read_only || (bio->bi_opf & (REQ_FUA | REQ_PREFLUSH)) ||
+	    (off & (SIS_SECTORS_PER_BLOCK - 1)) || !nr ||
+	    (len & (SIS_BLOCK_SIZE - 1)) || nr > SIS_MAX_IO_BLOCKS)
+		return false;
+	wb = mempool_alloc(sis_wbatch_pool, GFP_NOWAIT);
+	if (!wb)
+		return false;
+	memset(wb, 0, sizeof(*wb));
+	wb->st = st;
+	wb->lblock = off >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
+	wb->nr = nr;
+	range.vol = st->vol;
+	range.start = wb->lblock;
+	range.end = wb->lblock + nr;
+	if (!sis_range_try_lock(pool, &range))
+		goto out_free;
+
+	if (!sis_fast_hash(wb, bio, &iter, 0) || !sis_fast_find(wb, 0, 1))
+		goto out_unpin;
+	for (i = 1; i < nr; i++)
+		if (!sis_fast_hash(wb, bio, &iter, i))
+			goto out_unpin;
+	if (!sis_fast_find(wb, 1, nr))
+		goto out_unpin;
+
+	for (i = 0; i < nr; i++) {
+		wb->pbs[i] = wb->b[i].pblock;	/* 0 for ZERO: unmap */
+		if (wb->b[i].pblock)
+			wb->pins[wb->nr_pins++] = wb->b[i].pblock;
+	}
+	r = sis_core_map_batch_nowait(pool->core, st->vol, wb->lblock, nr,
+				      wb->pbs, wb->res, wb->pins, wb->nr_pins);
+	wb->nr_pins = 0;		/* dropped */
+	for (i = 0; !r && i < nr; i++)
+		r = wb->res[i];
+	if (r)
+		goto out_unlock;
+	for (i = 0, n = 0; i < nr; i++)
+		n += wb->b[i].state == SIS_W_ZERO;
+	atomic64_add(n, &pool->stat_zero);
+	atomic64_add(nr - n, &pool->stat_dedup);
+	atomic64_add(len, &pool->stat_written);
+	atomic64_inc(&pool->stat_fast_writes);
+	done = true;
+	goto out_unlock;
+
+out_unpin:
+	for (i = 0; i < nr; i++)
+		if (wb->b[i].pblock)
+			wb->pins[wb->nr_pins++] = wb->b[i].pblock;
+	if (wb->nr_pins)
+		sis_core_map_batch_nowait(pool->core, st->vol, wb->lblock, 0,
+					  NULL, NULL, wb->pins, wb->nr_pins);
+out_unlock:
+	sis_range_unlock(pool, &range);
+out_free:
+	mempool_free(wb, sis_wbatch_pool);
+	return done;
+}
+
 /*
  * Discard whole blocks of the range as one unmap; the partial blocks at its
  * ends are left alone (discard is advisory).

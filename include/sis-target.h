@@ -35,7 +35,7 @@
  *   <mode> <mapped> <used>/<total> <written_bytes> <new_bytes> <ratio>
  *   <zero_blocks> <cache_hits> <cache_misses> <cache_blocks> <commits>
  *   <needs_check> <data_blocks> <dedup_hits> <fast_reads> <index_ram>
- *   <volume> <exclusive> <volumes> <pool_mapped>
+ *   <volume> <exclusive> <volumes> <pool_mapped> <fast_writes>
  *
  * <used>/<total> is one whitespace-separated field.  <ratio> is a fixed-point
  * decimal with three digits after the point ("2.500").  New fields are only
@@ -116,6 +116,9 @@
  *                           SIS_MSG_COUNT_EXCLUSIVE, or SIS_STATUS_STR_UNKNOWN
  * @SIS_STATUS_VOLUMES:      volumes in the pool (being deleted included)
  * @SIS_STATUS_POOL_MAPPED:  mapped blocks of every volume of the pool
+ * @SIS_STATUS_FAST_WRITES:  writes done in map() (every block zeros or a
+ *                           duplicate found in the shared cache: no worker)
+ *                           since load or reset_stats
  * @SIS_STATUS_NR_FIELDS:    fields in a status line
  *
  * SIS_STATUS_MIN_FIELDS: the fields every version of the target prints (a
@@ -142,6 +145,7 @@ enum sis_status_field {
 	SIS_STATUS_EXCLUSIVE,
 	SIS_STATUS_VOLUMES,
 	SIS_STATUS_POOL_MAPPED,
+	SIS_STATUS_FAST_WRITES,
 	SIS_STATUS_NR_FIELDS,
 };
 
