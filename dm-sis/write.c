@@ -73,6 +73,7 @@
 #include <linux/hash.h>
 #include <linux/jiffies.h>
 #include <linux/mempool.h>
+#include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/wait_bit.h>
 
@@ -81,6 +82,11 @@
 
 #define SIS_WBATCH_POOL_MIN	64
 #define SIS_NO_SPACE_RETRY_MS	250
+
+static bool map_writes = true;
+module_param(map_writes, bool, 0644);
+MODULE_PARM_DESC(map_writes,
+		 "Do writes of zeros and cached duplicates in map(), without a worker (default Y)");
 
 /* ---------------------------------------------------------------- */
 /* Candidates                                                       */
@@ -949,7 +955,8 @@ bool sis_write_fast(struct sis_target *st, struct bio *bio)
 	bool done = false;
 	int r;
 
-	if (st->f.read_only || (bio->bi_opf & (REQ_FUA | REQ_PREFLUSH)) ||
+	if (!READ_ONCE(map_writes) || st->f.read_only ||
+	    (bio->bi_opf & (REQ_FUA | REQ_PREFLUSH)) ||
 	    (off & (SIS_SECTORS_PER_BLOCK - 1)) || !nr ||
 	    (len & (SIS_BLOCK_SIZE - 1)) || nr > SIS_MAX_IO_BLOCKS)
 		return false;
