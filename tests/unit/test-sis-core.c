@@ -697,3 +697,51 @@ TEST(map_batch_estale_per_block)
 	fx_check_clean(&f);
 	fx_destroy(&f);
 }
+
+/*
+ * A batch whose blocks go to refcount pages of several groups in turn
+ * fills the running transaction many times over: sis_core_map_batch()
+ * commits between its blocks, and every mapping made after such a commit
+ * must be in a transaction (its leaf dirty again), so a power cut after
+ * the final commit keeps them all.  The batch keeps its leaf and refcount
+ * page from block to block; a commit must make it look them up again.
+ */
+TEST(map_batch_commits_between_blocks)
+{
+	enum { NB = 64, SRC = 5 * SIS_RC_PER_PAGE };
+	u8 data[SIS_BLOCK_SIZE];
+	u64 fps[NB], pb[NB], commits;
+	struct sis_core_stats st;
+	int res[NB], i;
+	bool un[NB];
+	struct fx f;
+
+	fx_format_journal(&f, PHYS, LOGICAL, 64);
+	for (i = 0; i < SRC; i++)
+		ASSERT_OK(fx_write(&f, i, i + 1));
+	ASSERT_OK(sis_core_commit(f.c));
+	/* block i: a duplicate from group i % 5, so the groups alternate */
+	for (i = 0; i < NB; i++) {
+		gen_block((i % 5) * SIS_RC_PER_PAGE + i / 5 + 1, data);
+		fps[i] = sis_fingerprint(data);
+	}
+	ASSERT_EQ(sis_core_find_dups(f.c, fps, NB, pb, un), NB);
+	stats(&f, &st);
+	commits = st.commits;
+	ASSERT_OK(sis_core_map_batch(f.c, 0, SRC + 100, NB, pb, res, pb, NB));
+	stats(&f, &st);
+	commits = st.commits - commits;
+	for (i = 0; i < NB; i++)
+		ASSERT_EQ(res[i], 0);
+	ASSERT_OK(sis_core_commit(f.c));
+	fx_crash(&f, 0, false);
+	fx_reopen(&f);
+	for (i = 0; i < NB; i++)
+		fx_expect(&f, SRC + 100 + i, (i % 5) * SIS_RC_PER_PAGE + i / 5 + 1);
+	stats(&f, &st);
+	ASSERT_EQ(st.nr_mapped, SRC + NB);
+	ASSERT_EQ(st.nr_data, SRC);
+	fx_check_clean(&f);
+	ASSERT_LE(4, commits);		/* it did commit inside the batch */
+	fx_destroy(&f);
+}
