@@ -843,7 +843,7 @@ struct find_dups_op {
 
 static int __find_dups_run(struct sis_core *c, void *arg)
 {
-	struct sis_rc_cursor rcur = { NULL };
+	struct sis_rc_cursor rcur = { .pg = NULL };
 	struct find_dups_op *a = arg;
 	unsigned int i;
 	int r;
@@ -1187,8 +1187,8 @@ static int __map_one(struct sis_core *c, struct map_op *a,
  */
 static int __map_run(struct sis_core *c, void *arg)
 {
-	struct sis_rc_cursor rcur = { NULL };
-	struct sis_leaf_memo leaf = { NULL };
+	struct sis_rc_cursor rcur = { .pg = NULL };
+	struct sis_leaf_memo leaf = { .leaf = NULL };
 	struct map_op *a = arg;
 	int r;
 
