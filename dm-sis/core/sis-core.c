@@ -828,6 +828,27 @@ static int __find_dup_one(struct sis_core *c, u64 fp, u64 *pblock,
 }
 
 /*
+ * Data written in a row was stored in a row: the block after the previous
+ * block's candidate, @p, is tried first, by its refcount entry (which
+ * holds its fingerprint) without probing the index.  Return: as
+ * __find_dup_one(); -ENOENT: not that block (look it up in the index).
+ */
+static int __find_dup_after(struct sis_core *c, u64 fp, u64 p, u64 *pblock,
+			    bool *unmapped, struct sis_rc_cursor *rcur)
+{
+	int r = c->mode == SIS_MODE_FAIL ? -ENOENT :
+		__candidate_valid(c, rcur, fp, p, unmapped);
+
+	if (r == -ESTALE)
+		return -ENOENT;		/* other data: not an index entry */
+	if (!r)
+		r = __sis_pin(c, p, false);
+	if (!r)
+		*pblock = p;
+	return r;
+}
+
+/*
  * The look-ups of sis_core_find_dups(): @pos counts them, the blocks in
  * order (0..@n-1), then once more the misses before @last_load, the last
  * block whose look-up loaded a group into the index (@loads: the index's
@@ -852,8 +873,14 @@ static int __find_dups_run(struct sis_core *c, void *arg)
 		i = a->pos < a->n ? a->pos : a->pos - a->n;
 		if (a->pblocks[i])
 			continue;	/* found the first time */
-		r = __find_dup_one(c, a->fps[i], &a->pblocks[i],
-				   &a->unmapped[i], &rcur);
+		r = -ENOENT;
+		if (i && a->pblocks[i - 1])
+			r = __find_dup_after(c, a->fps[i], a->pblocks[i - 1] + 1,
+					     &a->pblocks[i], &a->unmapped[i],
+					     &rcur);
+		if (r == -ENOENT)
+			r = __find_dup_one(c, a->fps[i], &a->pblocks[i],
+					   &a->unmapped[i], &rcur);
 		if (r == SIS_MISS)
 			return r;
 		c->index_lookups++;
