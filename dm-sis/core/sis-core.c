@@ -828,6 +828,23 @@ static int __find_dup_one(struct sis_core *c, u64 fp, u64 *pblock,
 }
 
 /*
+ * A block of a batch is done: if it fetched pages (read without c->lock),
+ * end the operation's step (__sis_op_step()), so that a batch holds no
+ * more pages pinned at a time than one block does.  The step's trim may
+ * evict pages: the batch's @leaf (optional) and @rcur are dropped too.
+ */
+static void __batch_step(struct sis_core *c, struct sis_leaf_memo *leaf,
+			 struct sis_rc_cursor *rcur)
+{
+	if (!c->op_cur->nr_pins)
+		return;
+	__sis_op_step(c);
+	if (leaf)
+		leaf->leaf = NULL;
+	rcur->pg = NULL;
+}
+
+/*
  * Data written in a row was stored in a row: the block after the previous
  * block's candidate, @p, is tried first, by its refcount entry (which
  * holds its fingerprint) without probing the index.  Return: as
@@ -891,6 +908,7 @@ static int __find_dups_run(struct sis_core *c, void *arg)
 		a->loads = c->index_hook_loads;
 		if (r && r != -ENOENT)
 			return r;
+		__batch_step(c, NULL, &rcur);
 	}
 	return 0;
 }
@@ -1225,6 +1243,7 @@ static int __map_run(struct sis_core *c, void *arg)
 			return r;
 		a->results[a->done] = r;
 		a->room = 0;
+		__batch_step(c, &leaf, &rcur);
 	}
 	return 0;
 }
