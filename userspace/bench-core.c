@@ -41,6 +41,18 @@
  * `perf record -k CLOCK_MONOTONIC` + `perf report --time START,END`
  * profiles one phase alone.
  *
+ * With --commit-thread MS, a second thread commits as the target's commit
+ * worker does (dm-sis/pool.c, with the core lock dropped across the I/O):
+ * sis_core_commit() whenever sis_core_dirty(), then a pause of MS
+ * milliseconds (the target's timer is commit_interval, 1 s; a flush
+ * commits at once).  The writer then rarely finds the running transaction
+ * full and commits inline only at the end of a phase and every
+ * --commit-every operations, as before.  Nothing is hidden: the output
+ * says the thread ran and how many commits it made, the I/O per phase
+ * counts both threads' I/O (its time summed over both), and the CPU time
+ * per block is that of every thread, next to the wall time.  Without the
+ * option (the default) the single thread does every commit itself.
+ *
  * With --file PATH the metadata goes to a sparse file instead (created or
  * truncated to the physical size; the file backend, pread/pwrite and
  * fdatasync per commit): there is no RAM device to subtract, and the
@@ -49,13 +61,14 @@
  *
  * Usage: bench-core [--blocks N] [--mode all|unique|dup|lookup] [--cache PAGES]
  *                   [--file PATH] [--lookups N] [--commit-every OPS]
- *                   [--batch N]
+ *                   [--batch N] [--commit-thread MS]
  * With --mode, only that phase runs inside CALLGRIND_TOGGLE_COLLECT, so
  * `valgrind --tool=callgrind --collect-atstart=no bench-core --mode unique`
  * counts the instructions of that phase alone.
  */
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,16 +189,25 @@ static u64 file_allocated(struct filedev *f)
  * wrapped (the RAM device counts too, but the file backend does not).
  */
 static struct sis_io_ops inner;
-static u64 io_reads, io_writes, io_flushes;
+/* io_lock: the committer thread (--commit-thread) counts too */
+static pthread_mutex_t io_lock = PTHREAD_MUTEX_INITIALIZER;
+static u64 io_reads, io_writes, io_flushes, io_commits;
 static double io_s;		/* time spent in the backend's ops */
+
+static void io_count(u64 *counter, double t)
+{
+	pthread_mutex_lock(&io_lock);
+	(*counter)++;
+	io_s += now() - t;
+	pthread_mutex_unlock(&io_lock);
+}
 
 static int count_read(void *ctx, u64 blocknr, void *buf)
 {
 	double t = now();
 	int r = inner.read(ctx, blocknr, buf);
 
-	io_reads++;
-	io_s += now() - t;
+	io_count(&io_reads, t);
 	return r;
 }
 
@@ -194,8 +216,7 @@ static int count_write(void *ctx, u64 blocknr, const void *buf)
 	double t = now();
 	int r = inner.write(ctx, blocknr, buf);
 
-	io_writes++;
-	io_s += now() - t;
+	io_count(&io_writes, t);
 	return r;
 }
 
@@ -204,8 +225,7 @@ static int count_flush(void *ctx)
 	double t = now();
 	int r = inner.flush(ctx);
 
-	io_flushes++;
-	io_s += now() - t;
+	io_count(&io_flushes, t);
 	return r;
 }
 
@@ -219,26 +239,64 @@ static void count_ops(struct sis_io_ops *ops)
 
 /* The I/O counters at a point in the run. */
 struct io_mark {
-	u64 reads, writes, flushes;
+	u64 reads, writes, flushes, commits;
 	double s;
 };
 
 static void io_mark(struct io_mark *m)
 {
+	pthread_mutex_lock(&io_lock);
 	m->reads = io_reads;
 	m->writes = io_writes;
 	m->flushes = io_flushes;
+	m->commits = io_commits;
 	m->s = io_s;
+	pthread_mutex_unlock(&io_lock);
 }
+
+/* Milliseconds between the committer thread's commits; 0: no thread. */
+static unsigned int commit_thread_ms;
 
 /* The I/O between marks @a and @b, per block of @n. */
 static void io_print(const char *phase, const struct io_mark *a,
 		     const struct io_mark *b, u64 n)
 {
-	printf("  %-8s metadata I/O per block: %.4f reads, %.4f writes; %llu flushes; %.2f us/block in I/O\n",
+	printf("  %-8s metadata I/O per block: %.4f reads, %.4f writes; %llu flushes; %.2f us/block in I/O%s",
 	       phase, (b->reads - a->reads) / (double)n,
 	       (b->writes - a->writes) / (double)n, b->flushes - a->flushes,
-	       (b->s - a->s) * 1e6 / n);
+	       (b->s - a->s) * 1e6 / n,
+	       commit_thread_ms ? " (both threads)" : "");
+	if (commit_thread_ms)
+		printf("; %llu commits by the committer thread",
+		       b->commits - a->commits);
+	printf("\n");
+}
+
+/*
+ * The committer thread (--commit-thread): the target's commit worker,
+ * every commit_thread_ms while the core holds changes.
+ */
+static bool committer_stop;
+
+static void *committer(void *arg)
+{
+	struct sis_core *c = arg;
+	int r;
+
+	while (!__atomic_load_n(&committer_stop, __ATOMIC_ACQUIRE)) {
+		if (sis_core_dirty(c)) {
+			r = sis_core_commit(c);
+			if (r) {
+				fprintf(stderr, "bench-core: commit (thread): %d\n", r);
+				exit(1);
+			}
+			pthread_mutex_lock(&io_lock);
+			io_commits++;
+			pthread_mutex_unlock(&io_lock);
+		}
+		usleep(commit_thread_ms * 1000);
+	}
+	return NULL;
 }
 
 /* Microseconds per block of the fingerprint alone, over @n blocks. */
@@ -378,6 +436,7 @@ int main(int argc, char **argv)
 		{ "lookups", required_argument, NULL, 'l' },
 		{ "commit-every", required_argument, NULL, 'e' },
 		{ "batch", required_argument, NULL, 'b' },
+		{ "commit-thread", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *mode = "all", *errmsg = NULL, *path = NULL;
@@ -388,6 +447,7 @@ int main(int argc, char **argv)
 	struct io_mark mk[4];
 	struct sis_core *c;
 	struct memdev *d = NULL;
+	pthread_t cthread;
 	u64 n = 1000000, nl = 0, i, p, x = 88172645463325252ULL;
 	double t0, t_unique, t_dup, t_lookup, t_format, ram, fp_us, peak;
 	double c0, c_unique, c_dup, c_lookup;
@@ -397,7 +457,7 @@ int main(int argc, char **argv)
 	bool all, dup_ran;
 	int ch, r;
 
-	while ((ch = getopt_long(argc, argv, "n:m:c:f:l:e:b:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "n:m:c:f:l:e:b:t:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'n':
 			n = strtoull(optarg, NULL, 0);
@@ -423,10 +483,15 @@ int main(int argc, char **argv)
 			batch = clamp_t(unsigned int, strtoul(optarg, NULL, 0), 1,
 					BATCH_MAX);
 			break;
+		case 't':
+			commit_thread_ms = strtoul(optarg, NULL, 0);
+			if (!commit_thread_ms)
+				commit_thread_ms = 1;
+			break;
 		default:
 			fprintf(stderr, "usage: bench-core [--blocks N] [--mode all|unique|dup|lookup]\n"
 				"                  [--cache PAGES] [--file PATH] [--lookups N]\n"
-				"                  [--commit-every OPS] [--batch N]\n");
+				"                  [--commit-every OPS] [--batch N] [--commit-thread MS]\n");
 			return 2;
 		}
 	}
@@ -457,6 +522,8 @@ int main(int argc, char **argv)
 	}
 	t_format = now() - t0;
 	dev0 = memdev_bytes(d);
+	if (commit_thread_ms && pthread_create(&cthread, NULL, committer, c))
+		die("pthread_create", -EAGAIN);
 
 	/* unique: lblocks 0..n-1 */
 	if (!strcmp(mode, "unique"))
@@ -510,6 +577,10 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "lookup"))
 		CALLGRIND_TOGGLE_COLLECT;
 
+	if (commit_thread_ms) {
+		__atomic_store_n(&committer_stop, true, __ATOMIC_RELEASE);
+		pthread_join(cthread, NULL);
+	}
 	sis_core_get_stats(c, &st);
 	rss1 = rss_kib();
 	peak = peak_rss_kib() / 1024.0;
@@ -519,6 +590,9 @@ int main(int argc, char **argv)
 	       n, path ?: "a RAM device",
 	       cfg.cache_pages ? cfg.cache_pages : 4096,
 	       cfg.cache_pages ? "" : " (default)", commit_every, t_format);
+	if (commit_thread_ms)
+		printf("  a committer thread commits every %u ms while the core holds changes (as the target's commit worker; the writer commits only when it finds the transaction full, every %llu operations and at the end of a phase); CPU per block counts both threads\n",
+		       commit_thread_ms, commit_every);
 	if (batch > 1)
 		printf("  writes in batches of %u blocks: sis_core_find_dups(), sis_core_find_or_alloc() of the misses, sis_core_map_batch() (the target's calls per bio)\n",
 		       batch);
@@ -556,7 +630,7 @@ int main(int argc, char **argv)
 	printf(" unique_us=%.3f dup_us=%.3f lookup_us=%.3f dup_missed=%llu",
 	       t_unique * 1e6 / n, t_dup * 1e6 / n, t_lookup * 1e6 / nl,
 	       dup_missed);
-	printf(" batch=%u", batch);
+	printf(" batch=%u commit_thread_ms=%u", batch, commit_thread_ms);
 	printf(" unique_cpu_us=%.3f dup_cpu_us=%.3f lookup_cpu_us=%.3f",
 	       c_unique * 1e6 / n, c_dup * 1e6 / n, c_lookup * 1e6 / nl);
 	printf(" unique_io_us=%.3f dup_io_us=%.3f lookup_io_us=%.3f lookup_reads=%.3f fp_us=%.3f commit_every=%llu cache_limit=%u peak_rss_mib=%.1f peak_per_m_mib=%.2f",

@@ -186,7 +186,7 @@ static int __cow_page(struct sis_core *c, u64 old, u32 level, u64 *blocknr,
 			__sis_node_rc(c, b, true, &rc);
 			rc->refcount = cpu_to_le32(le32_to_cpu(rc->refcount) + 1);
 		} else {
-			WARN_ON(__sis_ref_inc(c, b));
+			WARN_ON(__sis_ref_inc(c, NULL, b));
 		}
 	}
 	orc->refcount = cpu_to_le32(le32_to_cpu(orc->refcount) - 1);
@@ -354,25 +354,44 @@ int __sis_map_lookup(struct sis_core *c, struct sis_disk_volume *v, u64 lblock,
  * @old:  the current mapping of @lblock
  * @leaf: out: that leaf, for __sis_map_leaf_set() in the same lock hold
  *        (no eviction and no commit in between)
+ * @memo: optional: the leaf a batch prepared last (struct sis_leaf_memo);
+ *        a block under it takes it from there without walking the path,
+ *        and a walk leaves its leaf there
  *
  * After it succeeds, __sis_map_leaf_set() of the same block cannot fail:
- * callers do every step that can fail before the first change.
+ * callers do every step that can fail before the first change.  The leaf
+ * stays exclusive and dirty until the next commit (c->hold_gen): a page
+ * is shared only by a clone, and made clean only by a commit.
  *
  * Return: 0, -EAGAIN (see __sis_map_leaf()), -ENOMEM or a metadata error.
  */
 int __sis_map_prepare(struct sis_core *c, struct sis_disk_volume *v,
-		      u64 lblock, u64 *old, struct sis_page **leaf)
+		      u64 lblock, u64 *old, struct sis_page **leaf,
+		      struct sis_leaf_memo *memo)
 {
+	u32 i = level_index(lblock, 0);
 	struct sis_disk_map_page *mp;
 	int r;
 
-	r = __sis_map_leaf(c, v, lblock, SIS_MAP_CREATE, leaf, NULL, NULL);
-	if (!r)
-		r = __sis_mc_dirty(c, *leaf);
-	if (r)
-		return r;
+	if (memo && memo->leaf && memo->v == v && memo->gen == c->hold_gen &&
+	    lblock - i == memo->first) {
+		*leaf = memo->leaf;
+	} else {
+		r = __sis_map_leaf(c, v, lblock, SIS_MAP_CREATE, leaf, NULL,
+				   NULL);
+		if (!r)
+			r = __sis_mc_dirty(c, *leaf);
+		if (r)
+			return r;
+		if (memo) {
+			memo->leaf = *leaf;
+			memo->v = v;
+			memo->first = lblock - i;
+			memo->gen = c->hold_gen;
+		}
+	}
 	mp = (*leaf)->data;
-	*old = le64_to_cpu(mp->e[level_index(lblock, 0)]);
+	*old = le64_to_cpu(mp->e[i]);
 	return 0;
 }
 

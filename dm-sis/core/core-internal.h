@@ -113,6 +113,42 @@ struct sis_op_ctx {
 };
 
 /**
+ * struct sis_rc_cursor - the refcount page a batch located last
+ * (space-map.c), for the next block of the same group
+ * @pg:    that page, or NULL
+ * @group: its group
+ * @gen:   c->hold_gen when it was located
+ *
+ * On the stack of one run of an operation (__sis_op_run(): a cache miss
+ * ends the run, so it never outlives the lock hold); a page pointer, valid
+ * while c->hold_gen does not move.
+ */
+struct sis_rc_cursor {
+	struct sis_page *pg;
+	u64 group;
+	u64 gen;
+};
+
+/**
+ * struct sis_leaf_memo - the leaf a batch of mappings prepared last
+ * (block-map.c), for the next block under the same leaf
+ * @leaf:  that leaf, exclusive and dirty, or NULL
+ * @v:     its volume
+ * @first: the first logical block it covers
+ * @gen:   c->hold_gen when it was prepared
+ *
+ * Lifetime as struct sis_rc_cursor.  A commit since (which freezes the
+ * leaf's dirty state, and may drop c->lock for a clone to share it) moves
+ * c->hold_gen and makes the memo stale.
+ */
+struct sis_leaf_memo {
+	struct sis_page *leaf;
+	const struct sis_disk_volume *v;
+	u64 first;
+	u64 gen;
+};
+
+/**
  * struct sis_extent - a run of blocks (discard passdown)
  */
 struct sis_extent {
@@ -283,6 +319,14 @@ struct sis_core {
 	u64 *op_spares[SIS_OP_SPARES];
 	unsigned int nr_op_spares;
 	u64 op_spare_pins[SIS_OP_SPARES][SIS_OP_SPARE_PINS];
+	/*
+	 * Bumped when a page pointer kept from one block of a batch to the
+	 * next (struct sis_rc_cursor, struct sis_leaf_memo) may be stale
+	 * without an eviction point between: a transaction frozen (its dirty
+	 * pages are no longer dirty) or c->lock dropped inside an operation
+	 * to commit (journal.c).
+	 */
+	u64 hold_gen;
 
 	bool abort_pending;		/* reload committed state at op end */
 	bool abort_check;		/* ...and set needs_check on disk */
@@ -368,9 +412,9 @@ u64 sis_group_rc_block(struct sis_core *c, u64 group);
 int __sis_alloc_block(struct sis_core *c, u64 *pblock);
 int __sis_alloc_meta(struct sis_core *c, u64 *pblock);
 void __sis_alloc_meta_undo(struct sis_core *c, u64 pblock);
-int __sis_rc_shareable(struct sis_core *c, u64 pblock, struct sis_page **pg,
-		       struct sis_disk_rc **rc);
-int __sis_ref_inc(struct sis_core *c, u64 pblock);
+int __sis_rc_shareable(struct sis_core *c, struct sis_rc_cursor *cur,
+		       u64 pblock, struct sis_page **pg, struct sis_disk_rc **rc);
+int __sis_ref_inc(struct sis_core *c, struct sis_rc_cursor *cur, u64 pblock);
 int __sis_ref_inc_prepare(struct sis_core *c, u64 pblock);
 int __sis_node_rc(struct sis_core *c, u64 blocknr, bool dirty,
 		  struct sis_disk_rc **rc);
@@ -422,7 +466,8 @@ int __sis_map_leaf(struct sis_core *c, struct sis_disk_volume *v, u64 lblock,
 int __sis_map_lookup(struct sis_core *c, struct sis_disk_volume *v, u64 lblock,
 		     u64 *pblock, u64 *skip, bool *shared);
 int __sis_map_prepare(struct sis_core *c, struct sis_disk_volume *v,
-		      u64 lblock, u64 *old, struct sis_page **leaf);
+		      u64 lblock, u64 *old, struct sis_page **leaf,
+		      struct sis_leaf_memo *memo);
 void __sis_map_leaf_set(struct sis_page *leaf, u64 lblock, u64 pblock, u64 *old);
 int __sis_map_unmap(struct sis_core *c, u32 id, u64 *lblock, u64 end);
 int __sis_map_grow(struct sis_core *c, struct sis_disk_volume *v,

@@ -430,6 +430,7 @@ static int __txn_freeze(struct sis_core *c)
 		c->c_epoch = __sis_readers_flip(c);
 	c->head += blocks;
 	c->seq++;
+	c->hold_gen++;		/* no page is dirty now */
 	c->root_dirty = false;
 	c->frozen = true;
 	return 0;
@@ -654,6 +655,7 @@ static int __sis_commit_unlocked(struct sis_core *c)
 
 	c->no_io = false;
 	c->op_cur = NULL;
+	c->hold_gen++;		/* other operations run meanwhile */
 	mutex_unlock(&c->lock);
 	r = sis_commit_run(c, false);
 	mutex_lock(&c->lock);

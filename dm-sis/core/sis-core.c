@@ -779,14 +779,14 @@ void __sis_readers_drain(struct sis_core *c)
  * Is the index's candidate for @fp still a block holding that data?  If
  * so, *@unmapped tells whether it is a new block no logical block maps yet.
  */
-static int __candidate_valid(struct sis_core *c, u64 fp, u64 pblock,
-			     bool *unmapped)
+static int __candidate_valid(struct sis_core *c, struct sis_rc_cursor *rcur,
+			     u64 fp, u64 pblock, bool *unmapped)
 {
 	struct sis_disk_rc *rc;
 	struct sis_page *pg;
 	int r;
 
-	r = __sis_rc_shareable(c, pblock, &pg, &rc);
+	r = __sis_rc_shareable(c, rcur, pblock, &pg, &rc);
 	if (r == -EINVAL || (!r && le64_to_cpu(rc->fp) != fp))
 		return -ESTALE;
 	if (!r)
@@ -794,58 +794,155 @@ static int __candidate_valid(struct sis_core *c, u64 fp, u64 pblock,
 	return r == -EOVERFLOW ? -ENOENT : r;
 }
 
-struct find_dup_op {
-	u64 fp;
-	u64 *pblock;
-	bool *unmapped;
-};
-
 /*
- * Find and pin a valid candidate.  Before the pin it changes only the
- * index (stale entries dropped, groups loaded into C), which is advice:
- * a run cut short by a miss may run again.
+ * Find and pin a valid candidate for @fp in *@pblock (left alone unless
+ * one is pinned).  Before the pin it changes only the index (stale entries
+ * dropped, groups loaded into C), which is advice: a look-up cut short by
+ * a miss may run again.  @rcur: the refcount page of the last candidate
+ * (a batch's candidates are mostly in one group).
  */
-static int __find_dup_run(struct sis_core *c, void *arg)
+static int __find_dup_one(struct sis_core *c, u64 fp, u64 *pblock,
+			  bool *unmapped, struct sis_rc_cursor *rcur)
 {
-	struct find_dup_op *a = arg;
-	u64 cand[4];
+	u64 cand[4], p = 0;
 	int n, r;
 
 	n = c->mode == SIS_MODE_FAIL ? -EIO :
-		__sis_index_find(c, a->fp, cand, ARRAY_SIZE(cand));
+		__sis_index_find(c, fp, cand, ARRAY_SIZE(cand));
 	r = n < 0 ? n : -ENOENT;
 	/* the newest entry last: try candidates from there */
 	while (n > 0 && r == -ENOENT) {
-		*a->pblock = cand[--n];
-		r = __candidate_valid(c, a->fp, *a->pblock, a->unmapped);
+		p = cand[--n];
+		r = __candidate_valid(c, rcur, fp, p, unmapped);
 		if (r == -ESTALE) {
 			c->index_stale++;
-			__sis_index_remove(c, a->fp, *a->pblock);
+			__sis_index_remove(c, fp, p);
 			r = -ENOENT;
 		}
 	}
-	return r ? r : __sis_pin(c, *a->pblock, false);
+	if (!r)
+		r = __sis_pin(c, p, false);
+	if (!r)
+		*pblock = p;
+	return r;
 }
 
 /*
- * The candidate for @fp, pinned in *@pblock (*@unmapped: a new block):
- * 0, or -ENOENT or -errno with *@pblock 0.  A metadata miss is read without c->lock
- * (__sis_op_run()).
+ * A block of a batch is done: if it fetched pages (read without c->lock),
+ * end the operation's step (__sis_op_step()), so that a batch holds no
+ * more pages pinned at a time than one block does.  The step's trim may
+ * evict pages: the batch's @leaf (optional) and @rcur are dropped too.
  */
-static int __find_dup(struct sis_core *c, u64 fp, u64 *pblock, bool *unmapped)
+static void __batch_step(struct sis_core *c, struct sis_leaf_memo *leaf,
+			 struct sis_rc_cursor *rcur)
 {
-	struct find_dup_op a = {
-		.fp = fp, .pblock = pblock, .unmapped = unmapped
-	};
+	if (!c->op_cur->nr_pins)
+		return;
+	__sis_op_step(c);
+	if (leaf)
+		leaf->leaf = NULL;
+	rcur->pg = NULL;
+}
+
+/*
+ * Data written in a row was stored in a row: the block after the previous
+ * block's candidate, @p, is tried first, by its refcount entry (which
+ * holds its fingerprint) without probing the index.  Return: as
+ * __find_dup_one(); -ENOENT: not that block (look it up in the index).
+ */
+static int __find_dup_after(struct sis_core *c, u64 fp, u64 p, u64 *pblock,
+			    bool *unmapped, struct sis_rc_cursor *rcur)
+{
+	int r = c->mode == SIS_MODE_FAIL ? -ENOENT :
+		__candidate_valid(c, rcur, fp, p, unmapped);
+
+	if (r == -ESTALE)
+		return -ENOENT;		/* other data: not an index entry */
+	if (!r)
+		r = __sis_pin(c, p, false);
+	if (!r)
+		*pblock = p;
+	return r;
+}
+
+/*
+ * The look-ups of sis_core_find_dups(): @pos counts them, the blocks in
+ * order (0..@n-1), then once more the misses before @last_load, the last
+ * block whose look-up loaded a group into the index (@loads: the index's
+ * count of loads when the block before was done).  Kept across runs.
+ */
+struct find_dups_op {
+	const u64 *fps;
+	u64 *pblocks;
+	bool *unmapped;
+	unsigned int n, pos, last_load;
+	u64 loads;
+};
+
+static int __find_dups_run(struct sis_core *c, void *arg)
+{
+	struct sis_rc_cursor rcur = { .pg = NULL };
+	struct find_dups_op *a = arg;
+	unsigned int i;
 	int r;
 
-	c->index_lookups++;
-	r = __sis_op_run(c, __find_dup_run, &a);
-	if (!r)
-		c->index_hits++;
-	else
-		*pblock = 0;	/* a candidate tried, not pinned */
-	return r;
+	for (; a->pos < a->n + a->last_load; a->pos++) {
+		i = a->pos < a->n ? a->pos : a->pos - a->n;
+		if (a->pblocks[i])
+			continue;	/* found the first time */
+		r = -ENOENT;
+		if (i && a->pblocks[i - 1])
+			r = __find_dup_after(c, a->fps[i], a->pblocks[i - 1] + 1,
+					     &a->pblocks[i], &a->unmapped[i],
+					     &rcur);
+		if (r == -ENOENT)
+			r = __find_dup_one(c, a->fps[i], &a->pblocks[i],
+					   &a->unmapped[i], &rcur);
+		if (r == SIS_MISS)
+			return r;
+		c->index_lookups++;
+		if (!r)
+			c->index_hits++;
+		if (a->pos < a->n && c->index_hook_loads != a->loads)
+			a->last_load = i;
+		a->loads = c->index_hook_loads;
+		if (r && r != -ENOENT)
+			return r;
+		__batch_step(c, NULL, &rcur);
+	}
+	return 0;
+}
+
+/*
+ * sis_core_find_dups()'s look-ups, c->lock held: the number of candidates
+ * found, or -errno with nothing pinned.  A hook hit brings its group's
+ * refcount page into the index: the misses before it are looked up once
+ * more (in RAM now).
+ */
+static int __find_dups(struct sis_core *c, const u64 *fps, unsigned int n,
+		       u64 *pblocks, bool *unmapped)
+{
+	struct find_dups_op a = {
+		.fps = fps, .pblocks = pblocks, .unmapped = unmapped, .n = n,
+		.loads = c->index_hook_loads
+	};
+	unsigned int i, found = 0;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		pblocks[i] = 0;
+		__sis_index_prefetch(c, fps[i]);
+	}
+	r = __sis_op_run(c, __find_dups_run, &a);
+	for (i = 0; i < n; i++) {
+		if (r && pblocks[i]) {
+			__sis_unpin(c, pblocks[i]);
+			pblocks[i] = 0;
+		} else if (pblocks[i]) {
+			found++;
+		}
+	}
+	return r ? r : (int)found;
 }
 
 int sis_core_find_dup(struct sis_core *c, u64 fp, u64 *pblock)
@@ -855,58 +952,10 @@ int sis_core_find_dup(struct sis_core *c, u64 fp, u64 *pblock)
 
 	mutex_lock(&c->lock);
 	__sis_op_begin(c);
-	r = __find_dup(c, fp, pblock, &unmapped);
+	r = __find_dups(c, &fp, 1, pblock, &unmapped);
 	__sis_op_end(c);
 	mutex_unlock(&c->lock);
-	return r;
-}
-
-/*
- * sis_core_find_dups()'s look-ups, c->lock held: the number of candidates
- * found, or -errno with nothing pinned.
- */
-static int __find_dups(struct sis_core *c, const u64 *fps, unsigned int n,
-		       u64 *pblocks, bool *unmapped)
-{
-	unsigned int i, last_load = 0, found = 0;
-	u64 loads;
-	int r = 0;
-
-	/* all zero first: an error unpins what was found, and only that */
-	for (i = 0; i < n; i++) {
-		pblocks[i] = 0;
-		__sis_index_prefetch(c, fps[i]);
-	}
-	for (i = 0; !r && i < n; i++) {
-		loads = c->index_hook_loads;
-		r = __find_dup(c, fps[i], &pblocks[i], &unmapped[i]);
-		if (c->index_hook_loads != loads)
-			last_load = i;
-		if (r == -ENOENT) {
-			pblocks[i] = 0;
-			r = 0;
-		}
-	}
-	/*
-	 * A hook hit brings its group's refcount page into the index: the
-	 * misses before it are looked up once more (in RAM now).
-	 */
-	for (i = 0; !r && i < last_load; i++) {
-		if (pblocks[i])
-			continue;
-		r = __find_dup(c, fps[i], &pblocks[i], &unmapped[i]);
-		if (r == -ENOENT) {
-			pblocks[i] = 0;
-			r = 0;
-		}
-	}
-	for (i = 0; i < n; i++) {
-		if (r && pblocks[i])
-			__sis_unpin(c, pblocks[i]);
-		else if (pblocks[i])
-			found++;
-	}
-	return r ? r : (int)found;
+	return r < 0 ? r : r ? 0 : -ENOENT;
 }
 
 /* How an operation takes c->lock (core_lock_op()). */
@@ -1106,25 +1155,36 @@ int sis_core_alloc(struct sis_core *c, u64 fp, u64 *pblock)
 	return r < 0 ? r : 0;
 }
 
+/*
+ * A run of mappings: @n logical blocks from @lblock of volume @vol to
+ * @pblocks; those before @done are dealt with (kept across runs), their
+ * outcomes in @results.
+ */
 struct map_op {
 	u32 vol;
-	u64 lblock, pblock;
+	u64 lblock;
+	const u64 *pblocks;
+	int *results;
+	unsigned int n, done;
 	u64 room;		/* transaction room a map page copy asked for */
 };
 
 /*
- * Everything that can miss (the map path, the refcount pages of the path,
- * of the old and of the new block, the allocator's scan for new map pages)
- * runs before the first change, as everything that can fail for memory
- * does: a miss leaves at most levels copied or created and pages dirty
- * but unchanged, which is consistent, and the run starts again.
+ * Map block @a->done.  Everything that can miss (the map path, the
+ * refcount pages of the path, of the old and of the new block, the
+ * allocator's scan for new map pages) runs before the first change, as
+ * everything that can fail for memory does: a miss leaves at most levels
+ * copied or created and pages dirty but unchanged, which is consistent,
+ * and the run starts again.  @leaf and @rcur keep the leaf and the
+ * refcount page of the new block for the next block of the run (blocks in
+ * a row share a leaf; blocks written in a row share a refcount page).
  */
-static int __map_run(struct sis_core *c, void *arg)
+static int __map_one(struct sis_core *c, struct map_op *a,
+		     struct sis_leaf_memo *leaf, struct sis_rc_cursor *rcur)
 {
-	struct map_op *a = arg;
+	u64 old, lblock = a->lblock + a->done, pblock = a->pblocks[a->done];
 	struct sis_disk_volume *v = NULL;
-	u64 old, lblock = a->lblock, pblock = a->pblock;
-	struct sis_page *leaf;
+	struct sis_page *lpg;
 	int r;
 
 	r = __sis_check_writable(c);
@@ -1136,7 +1196,7 @@ static int __map_run(struct sis_core *c, void *arg)
 		if (!r)
 			r = __vol_range(c, a->vol, lblock, 1, &v);
 		if (!r)
-			r = __sis_map_prepare(c, v, lblock, &old, &leaf);
+			r = __sis_map_prepare(c, v, lblock, &old, &lpg, leaf);
 		if (r != -EAGAIN)
 			break;
 		a->room = c->map_room;
@@ -1152,11 +1212,11 @@ static int __map_run(struct sis_core *c, void *arg)
 	if (old)
 		r = __sis_ref_dec_prepare(c, old);
 	if (!r)
-		r = __sis_ref_inc(c, pblock);
+		r = __sis_ref_inc(c, rcur, pblock);
 	if (r)
 		return r;
 	/* the leaf stays cached and dirty: nothing evicts or commits here */
-	__sis_map_leaf_set(leaf, lblock, pblock, &old);
+	__sis_map_leaf_set(lpg, lblock, pblock, &old);
 	if (old)
 		r = __sis_ref_dec(c, old);
 	else
@@ -1166,12 +1226,45 @@ static int __map_run(struct sis_core *c, void *arg)
 	return r;
 }
 
-/* Map @lblock of volume @vol to the pinned @pblock: as sis_core_map(). */
-static int __core_map(struct sis_core *c, u32 vol, u64 lblock, u64 pblock)
+/*
+ * -ESTALE and -EOVERFLOW are outcomes of one block and the run goes on;
+ * any other error stops it at that block (@a->done), as does a miss.
+ */
+static int __map_run(struct sis_core *c, void *arg)
 {
-	struct map_op a = { .vol = vol, .lblock = lblock, .pblock = pblock };
+	struct sis_rc_cursor rcur = { .pg = NULL };
+	struct sis_leaf_memo leaf = { .leaf = NULL };
+	struct map_op *a = arg;
+	int r;
 
-	return __sis_op_run(c, __map_run, &a);
+	for (; a->done < a->n; a->done++) {
+		r = __map_one(c, a, &leaf, &rcur);
+		if (r && r != -ESTALE && r != -EOVERFLOW)
+			return r;
+		a->results[a->done] = r;
+		a->room = 0;
+		__batch_step(c, &leaf, &rcur);
+	}
+	return 0;
+}
+
+/*
+ * Map @n blocks from @lblock of volume @vol to the pinned @pblocks, in
+ * order: as sis_core_map() each, the outcomes in @results.  Return: 0, or
+ * the error that stopped the run (its block's result; the blocks after
+ * it get -ECANCELED).
+ */
+static int __core_map(struct sis_core *c, u32 vol, u64 lblock, unsigned int n,
+		      const u64 *pblocks, int *results)
+{
+	struct map_op a = { .vol = vol, .lblock = lblock, .pblocks = pblocks,
+			    .results = results, .n = n };
+	unsigned int i;
+	int r = __sis_op_run(c, __map_run, &a);
+
+	for (i = a.done; i < n; i++)
+		results[i] = i == a.done ? r : -ECANCELED;
+	return r;
 }
 
 int sis_core_map(struct sis_core *c, u32 vol, u64 lblock, u64 pblock)
@@ -1180,7 +1273,7 @@ int sis_core_map(struct sis_core *c, u32 vol, u64 lblock, u64 pblock)
 
 	mutex_lock(&c->lock);
 	__sis_op_begin(c);
-	r = __core_map(c, vol, lblock, pblock);
+	__core_map(c, vol, lblock, 1, &pblock, &r);
 	__sis_op_end(c);
 	mutex_unlock(&c->lock);
 	return r;
@@ -1240,23 +1333,29 @@ static int core_map_batch(struct sis_core *c, u32 vol, u64 lblock,
 			  const u64 *unpins, unsigned int nr_unpins,
 			  enum sis_lock_mode mode)
 {
-	unsigned int i;
+	unsigned int i, k;
 	int r = core_lock_op(c, mode);
 
 	if (r)
 		return r;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i += k) {
+		k = 1;
 		if (r || pblocks[i] == SIS_MAP_KEEP) {
 			results[i] = -ECANCELED;
 			continue;
 		}
-		if (pblocks[i])
-			r = __core_map(c, vol, lblock + i, pblocks[i]);
-		else
+		if (!pblocks[i]) {
 			r = __core_unmap(c, vol, lblock + i, 1);
-		results[i] = r;
-		if (r == -ESTALE || r == -EOVERFLOW)
-			r = 0;
+			results[i] = r;
+			if (r == -ESTALE || r == -EOVERFLOW)
+				r = 0;
+			continue;
+		}
+		/* the mappings in a row: one run */
+		while (i + k < n && pblocks[i + k] &&
+		       pblocks[i + k] != SIS_MAP_KEEP)
+			k++;
+		r = __core_map(c, vol, lblock + i, k, pblocks + i, results + i);
 	}
 	for (i = 0; i < nr_unpins; i++)
 		__sis_unpin(c, unpins[i]);

@@ -338,9 +338,14 @@ int sis_core_find_dup(struct sis_core *c, u64 fp, u64 *pblock);
  *
  * One hold of the core's lock.  A look-up that loaded a group's refcount
  * page into the index (a hook hit) may make the misses before it findable:
- * those are looked up once more, so the result is what a writer gets by
- * calling sis_core_find_dup() for each and again for the misses before a
- * hit.  The same fingerprint twice gets the same candidate pinned twice.
+ * those are looked up once more, so a candidate is found wherever a writer
+ * finds one by calling sis_core_find_dup() for each and again for the
+ * misses before a hit.  Data written in a row is stored in a row: the
+ * block after the previous block's candidate is tried first (by its
+ * refcount entry), so where several blocks hold the same data the
+ * candidate may be another of them than sis_core_find_dup() gives.  Each
+ * candidate is pinned once per block it is given for (the same fingerprint
+ * twice: two pins).
  *
  * Return: the number of candidates found, or -errno (a metadata error,
  * -EIO in fail mode) with nothing pinned.

@@ -102,13 +102,12 @@ static int __rc_page(struct sis_core *c, u64 group, struct sis_page **pg)
 	return __sis_mc_get(c, sis_group_rc_block(c, group), SIS_BT_RC, pg);
 }
 
-/**
- * __sis_rc_get() - the refcount entry of data block @pblock
- *
- * Return: 0, -EINVAL if @pblock is not a data block, or a metadata error.
+/*
+ * __sis_rc_get() through @cur (or none): a block of the group @cur located
+ * last, in the same generation (c->hold_gen), takes its page from there.
  */
-int __sis_rc_get(struct sis_core *c, u64 pblock, struct sis_page **pg,
-		 struct sis_disk_rc **rc)
+static int __rc_get(struct sis_core *c, struct sis_rc_cursor *cur,
+		    u64 pblock, struct sis_page **pg, struct sis_disk_rc **rc)
 {
 	struct sis_disk_rc_page *p;
 	u64 group;
@@ -118,12 +117,32 @@ int __sis_rc_get(struct sis_core *c, u64 pblock, struct sis_page **pg,
 	if (!sis_is_data_block(c, pblock))
 		return -EINVAL;
 	block_group(c, pblock, &group, &idx);
-	r = __rc_page(c, group, pg);
-	if (r)
-		return r;
+	if (cur && cur->pg && cur->group == group && cur->gen == c->hold_gen) {
+		*pg = cur->pg;
+	} else {
+		r = __rc_page(c, group, pg);
+		if (r)
+			return r;
+		if (cur) {
+			cur->pg = *pg;
+			cur->group = group;
+			cur->gen = c->hold_gen;
+		}
+	}
 	p = (*pg)->data;
 	*rc = &p->e[idx];
 	return 0;
+}
+
+/**
+ * __sis_rc_get() - the refcount entry of data block @pblock
+ *
+ * Return: 0, -EINVAL if @pblock is not a data block, or a metadata error.
+ */
+int __sis_rc_get(struct sis_core *c, u64 pblock, struct sis_page **pg,
+		 struct sis_disk_rc **rc)
+{
+	return __rc_get(c, NULL, pblock, pg, rc);
 }
 
 /* Was the block freed in a transaction not yet durable and released? */
@@ -463,6 +482,8 @@ void __sis_alloc_meta_undo(struct sis_core *c, u64 pblock)
 /**
  * __sis_rc_shareable() - may one more logical block map @pblock?
  * @c:      the core (c->lock held)
+ * @cur:    optional: a batch's refcount page located last (see
+ *          struct sis_rc_cursor), used and updated
  * @pblock: a data block the caller holds a pin on
  * @pg:     out: the refcount page of @pblock
  * @rc:     out: the refcount entry of @pblock
@@ -474,14 +495,14 @@ void __sis_alloc_meta_undo(struct sis_core *c, u64 pblock)
  * Return: 0, -EOVERFLOW (saturated), -ESTALE (freed under the caller's pin
  * and not its reservation), -EINVAL (not a data block), or a metadata error.
  */
-int __sis_rc_shareable(struct sis_core *c, u64 pblock, struct sis_page **pg,
-		       struct sis_disk_rc **rc)
+int __sis_rc_shareable(struct sis_core *c, struct sis_rc_cursor *cur,
+		       u64 pblock, struct sis_page **pg, struct sis_disk_rc **rc)
 {
-	struct sis_pin *pin = __sis_pin_find(c, pblock);
+	struct sis_pin *pin;
 	u32 count;
 	int r;
 
-	r = __sis_rc_get(c, pblock, pg, rc);
+	r = __rc_get(c, cur, pblock, pg, rc);
 	if (r)
 		return r;
 	count = le32_to_cpu((*rc)->refcount);
@@ -489,17 +510,19 @@ int __sis_rc_shareable(struct sis_core *c, u64 pblock, struct sis_page **pg,
 		return -EINVAL;
 	if (count == U32_MAX)
 		return -EOVERFLOW;
-	if (!count && !(pin && pin->reserved))
-		return -ESTALE;
-	return 0;
+	if (count)
+		return 0;
+	pin = __sis_pin_find(c, pblock);
+	return pin && pin->reserved ? 0 : -ESTALE;
 }
 
 /**
  * __sis_ref_inc() - one more logical block maps @pblock
+ * @cur: optional, as for __sis_rc_shareable()
  *
  * Return: as __sis_rc_shareable(), which it checks first.
  */
-int __sis_ref_inc(struct sis_core *c, u64 pblock)
+int __sis_ref_inc(struct sis_core *c, struct sis_rc_cursor *cur, u64 pblock)
 {
 	struct sis_pin *pin;
 	struct sis_disk_rc *rc;
@@ -507,7 +530,7 @@ int __sis_ref_inc(struct sis_core *c, u64 pblock)
 	u32 count;
 	int r;
 
-	r = __sis_rc_shareable(c, pblock, &pg, &rc);
+	r = __sis_rc_shareable(c, cur, pblock, &pg, &rc);
 	if (r)
 		return r;
 	count = le32_to_cpu(rc->refcount);

@@ -697,3 +697,100 @@ TEST(map_batch_estale_per_block)
 	fx_check_clean(&f);
 	fx_destroy(&f);
 }
+
+/*
+ * A batch whose blocks go to refcount pages of several groups in turn
+ * fills the running transaction many times over: sis_core_map_batch()
+ * commits between its blocks, and every mapping made after such a commit
+ * must be in a transaction (its leaf dirty again), so a power cut after
+ * the final commit keeps them all.  The batch keeps its leaf and refcount
+ * page from block to block; a commit must make it look them up again.
+ */
+TEST(map_batch_commits_between_blocks)
+{
+	enum { NB = 64, SRC = 5 * SIS_RC_PER_PAGE };
+	u8 data[SIS_BLOCK_SIZE];
+	u64 fps[NB], pb[NB], commits;
+	struct sis_core_stats st;
+	int res[NB], i;
+	bool un[NB];
+	struct fx f;
+
+	fx_format_journal(&f, PHYS, LOGICAL, 64);
+	for (i = 0; i < SRC; i++)
+		ASSERT_OK(fx_write(&f, i, i + 1));
+	ASSERT_OK(sis_core_commit(f.c));
+	/* block i: a duplicate from group i % 5, so the groups alternate */
+	for (i = 0; i < NB; i++) {
+		gen_block((i % 5) * SIS_RC_PER_PAGE + i / 5 + 1, data);
+		fps[i] = sis_fingerprint(data);
+	}
+	ASSERT_EQ(sis_core_find_dups(f.c, fps, NB, pb, un), NB);
+	stats(&f, &st);
+	commits = st.commits;
+	ASSERT_OK(sis_core_map_batch(f.c, 0, SRC + 100, NB, pb, res, pb, NB));
+	stats(&f, &st);
+	commits = st.commits - commits;
+	for (i = 0; i < NB; i++)
+		ASSERT_EQ(res[i], 0);
+	ASSERT_OK(sis_core_commit(f.c));
+	fx_crash(&f, 0, false);
+	fx_reopen(&f);
+	for (i = 0; i < NB; i++)
+		fx_expect(&f, SRC + 100 + i, (i % 5) * SIS_RC_PER_PAGE + i / 5 + 1);
+	stats(&f, &st);
+	ASSERT_EQ(st.nr_mapped, SRC + NB);
+	ASSERT_EQ(st.nr_data, SRC);
+	fx_check_clean(&f);
+	ASSERT_LE(4, commits);		/* it did commit inside the batch */
+	fx_destroy(&f);
+}
+
+/*
+ * sis_core_find_dups() tries the block after the previous candidate first:
+ * it is taken only when its refcount entry holds the same fingerprint;
+ * otherwise the index finds the block, wherever it is.
+ */
+TEST(find_dups_next_block_first)
+{
+	u8 data[SIS_BLOCK_SIZE];
+	u64 fps[3], pb[3], p[3];
+	bool un[3];
+	int i;
+	struct fx f;
+
+	fx_format(&f, PHYS, LOGICAL);
+	ASSERT_OK(fx_write(&f, 9, 19));		/* the map pages first */
+	for (i = 0; i < 3; i++) {
+		ASSERT_OK(fx_write(&f, 10 + i, 20 + i));	/* in a row */
+		ASSERT_OK(sis_core_lookup(f.c, 0, 10 + i, &p[i]));
+		gen_block(20 + i, data);
+		fps[i] = sis_fingerprint(data);
+	}
+	ASSERT_EQ(p[1], p[0] + 1);
+	ASSERT_EQ(p[2], p[1] + 1);
+	ASSERT_EQ(sis_core_find_dups(f.c, fps, 3, pb, un), 3);
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(pb[i], p[i]);
+		sis_core_unpin(f.c, pb[i]);
+	}
+	/* the block after p[0] holds other data: the index finds p[2] */
+	fps[1] = fps[2];
+	ASSERT_EQ(sis_core_find_dups(f.c, fps, 2, pb, un), 2);
+	ASSERT_EQ(pb[0], p[0]);
+	ASSERT_EQ(pb[1], p[2]);
+	sis_core_unpin(f.c, pb[0]);
+	sis_core_unpin(f.c, pb[1]);
+	/* nothing stored after p[2]: a miss, nothing pinned */
+	gen_block(99, data);
+	fps[1] = sis_fingerprint(data);
+	fps[0] = fps[2];
+	ASSERT_EQ(sis_core_find_dups(f.c, fps, 2, pb, un), 1);
+	ASSERT_EQ(pb[0], p[2]);
+	ASSERT_EQ(pb[1], 0);
+	sis_core_unpin(f.c, pb[0]);
+	ASSERT_TRUE(!__sis_pin_find(f.c, p[0]) && !__sis_pin_find(f.c, p[1]) &&
+		    !__sis_pin_find(f.c, p[2]) && !__sis_pin_find(f.c, p[2] + 1));
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
