@@ -446,6 +446,14 @@ static int __sis_mc_fetch(struct sis_core *c, struct sis_op_ctx *op,
 			__op_pin(op, pg);
 		return r;
 	}
+	/*
+	 * Other operations run while c->lock is dropped: they must not take
+	 * @op for theirs (__sis_op_step() would unpin its pages, and a
+	 * __sis_op_run() would restore it as its outer one after @op is
+	 * gone).  __sis_op_run() sets both again before the next run.
+	 */
+	c->op_cur = NULL;
+	c->no_io = false;
 	if (mode == SIS_FETCH_SERIAL) {
 		mutex_unlock(&c->lock);
 		mutex_lock(&c->commit_mutex);	/* order: commit_mutex, c->lock */

@@ -6,10 +6,11 @@
 # data already stored costs neither a work-queue hop nor a copy):
 #  1. 8 MiB of new data written (128 KiB O_DIRECT bios) goes to the worker:
 #     fast_writes stays 0.
-#  2. The same 8 MiB written elsewhere: all 64 bios are done in map()
-#     (fast_writes 64), every block shared (dedup_hits 2048, new_data 0),
-#     no new data block; it reads back byte for byte.
-#  3. 1 MiB of zeros: 8 bios in map(), nothing mapped there.
+#  2. The same 8 MiB written elsewhere: its 64 bios are done in map()
+#     (at least 60: one that finds the core lock busy, or a metadata page
+#     evicted, goes to the worker), every block shared (dedup_hits 2048,
+#     new_data 0), no new data block; it reads back byte for byte.
+#  3. 1 MiB of zeros: 8 bios in map() (at least 7), nothing mapped there.
 #  4. With the shared cache dropped (candidates not cached) and in bios
 #     that mix duplicates with new data, writes go to the worker and still
 #     share what they can.
@@ -37,7 +38,8 @@ db=$(sis_field s data_blocks)
 dmsetup message s 0 reset_stats
 wr /tmp/a 16
 log "duplicate 8 MiB: fast_writes $(sis_field s fast_writes), dedup_hits $(sis_field s dedup_hits)"
-assert_eq "$(sis_field s fast_writes)" 64 "duplicate bios done in map()"
+fw=$(sis_field s fast_writes)
+[ "$fw" -ge 60 ] || die "only $fw of 64 duplicate bios done in map()"
 assert_eq "$(sis_field s dedup_hits)" 2048 "duplicate blocks shared"
 assert_eq "$(sis_field s new_data)" 0 "new data for duplicates"
 assert_eq "$(sis_field s data_blocks)" "$db" "data blocks after duplicates"
@@ -46,14 +48,16 @@ rd_eq /tmp/a 16 "fast-written duplicate"
 # ---- 3. zeros ----
 dd if=/dev/zero of=/tmp/z bs=1M count=1 status=none
 wr /tmp/z 32
-assert_eq "$(sis_field s fast_writes)" 72 "zero bios done in map()"
+[ $(($(sis_field s fast_writes) - fw)) -ge 7 ] ||
+	die "only $(($(sis_field s fast_writes) - fw)) of 8 zero bios done in map()"
+fw=$(sis_field s fast_writes)
 assert_eq "$(sis_field s zero_blocks)" 256 "zero blocks"
 rd_eq /tmp/z 32 "zeros"
 
 # ---- 4. not cached, or mixed with new data: the worker ----
 dmsetup message s 0 drop_cache
 wr /tmp/a 48
-assert_eq "$(sis_field s fast_writes)" 72 "uncached duplicates done in map()"
+assert_eq "$(sis_field s fast_writes)" "$fw" "uncached duplicates done in map()"
 assert_eq "$(sis_field s data_blocks)" "$db" "data blocks after uncached duplicates"
 # each 128 KiB: 64 KiB of /tmp/a, then 64 KiB new
 python3 - <<'EOF'
@@ -75,7 +79,8 @@ wr /tmp/b 16
 rd_eq /tmp/b 16 "overwrite of fast-written blocks"
 dmsetup message s 0 reset_stats
 wr /tmp/a 16
-assert_eq "$(sis_field s fast_writes)" 64 "rewrite of the old data in map()"
+fw=$(sis_field s fast_writes)
+[ "$fw" -ge 60 ] || die "only $fw of 64 bios rewriting the old data done in map()"
 for r in 0 16 48; do rd_eq /tmp/a $r "before reload"; done
 sis_remove s
 sis_create s "$D" $((1024 * 2048))
