@@ -698,37 +698,55 @@ int sis_core_lookup(struct sis_core *c, u32 vol, u64 lblock, u64 *pblock)
 	return r;
 }
 
+/* How an operation takes c->lock (core_lock_op()). */
+enum sis_lock_mode {
+	SIS_LOCK_WAIT,		/* wait for it; the operation may read */
+	SIS_LOCK_TRY,		/* only if free; no reads, no commit */
+	SIS_LOCK_NOIO,		/* wait for it (no holder does I/O); no reads */
+};
+
+/*
+ * Take c->lock for an operation as @mode says, with c->op_nowait set
+ * unless SIS_LOCK_WAIT, so that the operation reads nothing and commits
+ * nothing (__sis_op_run()).  Return: 0 or -EWOULDBLOCK (SIS_LOCK_TRY).
+ */
+static int core_lock_op(struct sis_core *c, enum sis_lock_mode mode)
+{
+	if (mode != SIS_LOCK_TRY)
+		mutex_lock(&c->lock);
+	else if (!mutex_trylock(&c->lock))
+		return -EWOULDBLOCK;
+	__sis_op_begin(c);
+	c->op_nowait = mode != SIS_LOCK_WAIT;
+	return 0;
+}
+
+/* End what core_lock_op() began; a rollback (reads) is not a nowait one's. */
+static void core_unlock_op(struct sis_core *c)
+{
+	if (!c->op_nowait)
+		__sis_op_end(c);
+	c->op_nowait = false;
+	mutex_unlock(&c->lock);
+}
+
 int sis_core_read_begin(struct sis_core *c, u32 vol, u64 lblock,
 			unsigned int nr, u64 *pblocks, u32 *refs, bool nowait,
 			unsigned int *ticket)
 {
 	struct lookup_op a = { .vol = vol, .lblock = lblock, .nr = nr,
 			       .pblocks = pblocks, .refs = refs };
-	int r;
+	/* nowait: a miss fails the look-up, the caller goes to its worker */
+	int r = core_lock_op(c, nowait ? SIS_LOCK_TRY : SIS_LOCK_WAIT);
 
-	if (!nowait)
-		mutex_lock(&c->lock);
-	else if (!mutex_trylock(&c->lock))
-		return -EWOULDBLOCK;
-	__sis_op_begin(c);
-	if (nowait) {
-		/* a miss fails the look-up: the caller goes to its worker */
-		c->no_io = true;
-		r = __lookup_run(c, &a);
-		c->no_io = false;
-		if (r == SIS_MISS)
-			r = -EWOULDBLOCK;
-	} else {
-		r = __sis_op_run(c, __lookup_run, &a);
-	}
+	if (r)
+		return r;
+	r = __sis_op_run(c, __lookup_run, &a);
 	if (!r && ticket) {
 		*ticket = c->read_epoch & 1;
 		atomic_inc(&c->readers[*ticket]);
 	}
-	/* a rollback reads metadata: a nowait caller leaves it to the next op */
-	if (!nowait)
-		__sis_op_end(c);
-	mutex_unlock(&c->lock);
+	core_unlock_op(c);
 	return r;
 }
 
@@ -945,51 +963,6 @@ static int __find_dups(struct sis_core *c, const u64 *fps, unsigned int n,
 	return r ? r : (int)found;
 }
 
-int sis_core_find_dup(struct sis_core *c, u64 fp, u64 *pblock)
-{
-	bool unmapped;
-	int r;
-
-	mutex_lock(&c->lock);
-	__sis_op_begin(c);
-	r = __find_dups(c, &fp, 1, pblock, &unmapped);
-	__sis_op_end(c);
-	mutex_unlock(&c->lock);
-	return r < 0 ? r : r ? 0 : -ENOENT;
-}
-
-/* How an operation takes c->lock (core_lock_op()). */
-enum sis_lock_mode {
-	SIS_LOCK_WAIT,		/* wait for it; the operation may read */
-	SIS_LOCK_TRY,		/* only if free; no reads, no commit */
-	SIS_LOCK_NOIO,		/* wait for it (no holder does I/O); no reads */
-};
-
-/*
- * Take c->lock for an operation as @mode says, with c->op_nowait set
- * unless SIS_LOCK_WAIT, so that the operation reads nothing and commits
- * nothing (__sis_op_run()).  Return: 0 or -EWOULDBLOCK (SIS_LOCK_TRY).
- */
-static int core_lock_op(struct sis_core *c, enum sis_lock_mode mode)
-{
-	if (mode != SIS_LOCK_TRY)
-		mutex_lock(&c->lock);
-	else if (!mutex_trylock(&c->lock))
-		return -EWOULDBLOCK;
-	__sis_op_begin(c);
-	c->op_nowait = mode != SIS_LOCK_WAIT;
-	return 0;
-}
-
-/* End what core_lock_op() began; a rollback (reads) is not a nowait one's. */
-static void core_unlock_op(struct sis_core *c)
-{
-	if (!c->op_nowait)
-		__sis_op_end(c);
-	c->op_nowait = false;
-	mutex_unlock(&c->lock);
-}
-
 static int core_find_dups(struct sis_core *c, const u64 *fps, unsigned int n,
 			  u64 *pblocks, bool *unmapped, enum sis_lock_mode mode)
 {
@@ -1000,6 +973,14 @@ static int core_find_dups(struct sis_core *c, const u64 *fps, unsigned int n,
 	r = __find_dups(c, fps, n, pblocks, unmapped);
 	core_unlock_op(c);
 	return r;
+}
+
+int sis_core_find_dup(struct sis_core *c, u64 fp, u64 *pblock)
+{
+	bool unmapped;
+	int r = core_find_dups(c, &fp, 1, pblock, &unmapped, SIS_LOCK_WAIT);
+
+	return r < 0 ? r : r ? 0 : -ENOENT;
 }
 
 int sis_core_find_dups(struct sis_core *c, const u64 *fps, unsigned int n,
