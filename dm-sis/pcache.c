@@ -224,26 +224,18 @@ static bool pcache_test_exhausted(void)
 	return READ_ONCE(test_reserve_only) && pcache_reserves_filled;
 }
 
-/* The page allocator behind both mempools (nothing under test_reserve_only). */
-static void *pcache_mempool_alloc_page(gfp_t gfp, void *data)
+/*
+ * The mempools' allocators: the kernel's, except that under
+ * test_reserve_only they give nothing (the frees are the kernel's).
+ */
+static void *pcache_mempool_alloc_page(gfp_t gfp, void *order)
 {
-	return pcache_test_exhausted() ? NULL : alloc_page(gfp);
+	return pcache_test_exhausted() ? NULL : mempool_alloc_pages(gfp, order);
 }
 
-static void pcache_mempool_free_page(void *page, void *data)
+static void *pcache_mempool_alloc_entry(gfp_t gfp, void *cache)
 {
-	__free_page(page);
-}
-
-static void *pcache_mempool_alloc_entry(gfp_t gfp, void *data)
-{
-	return pcache_test_exhausted() ? NULL :
-	       kmem_cache_alloc(pcache_entry_cache, gfp);
-}
-
-static void pcache_mempool_free_entry(void *e, void *data)
-{
-	kmem_cache_free(pcache_entry_cache, e);
+	return pcache_test_exhausted() ? NULL : mempool_alloc_slab(gfp, cache);
 }
 
 /*
@@ -881,12 +873,12 @@ int pcache_init(void)
 	sema_init(&pcache_tickets, PCACHE_TICKETS);
 	pcache_entry_pool = mempool_create(PCACHE_RESERVE,
 					   pcache_mempool_alloc_entry,
-					   pcache_mempool_free_entry, NULL);
+					   mempool_free_slab, pcache_entry_cache);
 	if (!pcache_entry_pool)
 		goto bad_entry_pool;
 	pcache_page_pool = mempool_create(PCACHE_RESERVE,
 					  pcache_mempool_alloc_page,
-					  pcache_mempool_free_page, NULL);
+					  mempool_free_pages, NULL /* order 0 */);
 	if (!pcache_page_pool)
 		goto bad_page_pool;
 	pcache_reserves_filled = true;
