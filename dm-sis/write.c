@@ -211,6 +211,24 @@ static_assert(sizeof(struct sis_wbatch) <= PAGE_SIZE);
 
 static mempool_t *sis_wbatch_pool;
 
+/*
+ * A zeroed batch for @nr blocks of @st from @lblock, from the mempool
+ * (NULL only if @gfp does not wait).
+ */
+static struct sis_wbatch *sis_wbatch_new(struct sis_target *st, u64 lblock,
+					 unsigned int nr, gfp_t gfp)
+{
+	struct sis_wbatch *wb = mempool_alloc(sis_wbatch_pool, gfp);
+
+	if (!wb)
+		return NULL;
+	memset(wb, 0, sizeof(*wb));
+	wb->st = st;
+	wb->lblock = lblock;
+	wb->nr = nr;
+	return wb;
+}
+
 /* ---------------------------------------------------------------- */
 /* Logical ranges and hash locks                                    */
 /* ---------------------------------------------------------------- */
@@ -252,15 +270,20 @@ static bool sis_range_try_lock(struct sis_pool *pool, struct sis_range *range)
 	return free;
 }
 
-static void sis_range_lock(struct sis_target *st, struct sis_range *range,
+/* Name blocks [@start, @start + @count) of @st's volume in @range. */
+static void sis_range_init(struct sis_target *st, struct sis_range *range,
 			   u64 start, u64 count)
 {
-	struct sis_pool *pool = st->pool;
-
 	range->vol = st->vol;
 	range->start = start;
 	range->end = start + count;
-	wait_event(pool->range_wait, sis_range_try_lock(pool, range));
+}
+
+static void sis_range_lock(struct sis_target *st, struct sis_range *range,
+			   u64 start, u64 count)
+{
+	sis_range_init(st, range, start, count);
+	wait_event(st->pool->range_wait, sis_range_try_lock(st->pool, range));
 }
 
 static void sis_range_unlock(struct sis_pool *pool, struct sis_range *range)
@@ -594,6 +617,21 @@ static void sis_wbatch_reread(struct sis_wbatch *wb)
 }
 
 /*
+ * Pure CPU: make block @b ZERO if its @data is zeros (zero_detect), else
+ * take its fingerprint.  Return: whether it is ZERO.
+ */
+static bool sis_wblock_hash(struct sis_wbatch *wb, struct sis_wblock *b,
+			    const void *data)
+{
+	if (wb->st->f.zero_detect && sis_block_is_zero(data)) {
+		b->state = SIS_W_ZERO;
+		return true;
+	}
+	b->fp = sis_fingerprint(data);
+	return false;
+}
+
+/*
  * Phase 1: decide every STORE block: zero, the same data as an earlier
  * block of the batch, a duplicate of an existing block (compared), or new
  * data.  First without any lock: the candidates of all blocks (one core
@@ -620,11 +658,8 @@ static int sis_wbatch_decide(struct sis_wbatch *wb)
 		if (b->state != SIS_W_STORE)
 			continue;
 		data = pcache_data(b->own);
-		if (wb->st->f.zero_detect && sis_block_is_zero(data)) {
-			b->state = SIS_W_ZERO;
+		if (sis_wblock_hash(wb, b, data))
 			continue;
-		}
-		b->fp = sis_fingerprint(data);
 		for (j = 0; j < i; j++)
 			if (wb->b[j].state == SIS_W_STORE && wb->b[j].fp == b->fp &&
 			    !memcmp(pcache_data(wb->b[j].own), data, SIS_BLOCK_SIZE))
@@ -692,6 +727,16 @@ static void sis_wbatch_write(struct sis_wbatch *wb)
 	}
 }
 
+/* The blocks' pins (b->pblock) join those the next map batch drops. */
+static void sis_wbatch_pin_blocks(struct sis_wbatch *wb)
+{
+	unsigned int i;
+
+	for (i = 0; i < wb->nr; i++)
+		if (wb->b[i].pblock)	/* block 0 is a superblock, never data */
+			wb->pins[wb->nr_pins++] = wb->b[i].pblock;
+}
+
 /* A block to store again: give it its data back as an entry of its own. */
 static void sis_wblock_again(struct sis_wbatch *wb, struct sis_wblock *b,
 			     void *data)
@@ -743,9 +788,7 @@ static int sis_wbatch_map(struct sis_wbatch *wb)
 			break;
 		wb->pbs[n] = p;
 	}
-	for (i = 0; i < wb->nr; i++)
-		if (wb->b[i].pblock)	/* block 0 is a superblock, never data */
-			wb->pins[wb->nr_pins++] = wb->b[i].pblock;
+	sis_wbatch_pin_blocks(wb);
 	r = sis_core_map_batch(pool->core, wb->st->vol, wb->lblock, n, wb->pbs,
 			       wb->res, wb->pins, wb->nr_pins);
 	if (r)
@@ -810,11 +853,8 @@ int sis_write_bio(struct sis_target *st, struct bio *bio)
 
 	if (st->f.read_only)
 		return -EROFS;
-	wb = mempool_alloc(sis_wbatch_pool, GFP_NOIO);
-	memset(wb, 0, sizeof(*wb));
-	wb->st = st;
-	wb->lblock = off >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
-	wb->nr = DIV_ROUND_UP(skip + len, SIS_BLOCK_SIZE);
+	wb = sis_wbatch_new(st, off >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT),
+			    DIV_ROUND_UP(skip + len, SIS_BLOCK_SIZE), GFP_NOIO);
 	if (WARN_ON_ONCE(wb->nr > SIS_MAX_IO_BLOCKS)) {
 		mempool_free(wb, sis_wbatch_pool);
 		return -EIO;
@@ -871,10 +911,7 @@ static bool sis_fast_hash(struct sis_wbatch *wb, struct bio *bio,
 	wb->pages[i] = bv.bv_page;
 	wb->res[i] = bv.bv_offset;
 	data = bvec_kmap_local(&bv);
-	if (wb->st->f.zero_detect && sis_block_is_zero(data))
-		b->state = SIS_W_ZERO;
-	else
-		b->fp = sis_fingerprint(data);
+	sis_wblock_hash(wb, b, data);
 	kunmap_local(data);
 	bio_advance_iter_single(bio, iter, SIS_BLOCK_SIZE);
 	return true;
@@ -960,16 +997,11 @@ bool sis_write_fast(struct sis_target *st, struct bio *bio)
 	    (off & (SIS_SECTORS_PER_BLOCK - 1)) || !nr ||
 	    (len & (SIS_BLOCK_SIZE - 1)) || nr > SIS_MAX_IO_BLOCKS)
 		return false;
-	wb = mempool_alloc(sis_wbatch_pool, GFP_NOWAIT);
+	wb = sis_wbatch_new(st, off >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT), nr,
+			    GFP_NOWAIT);
 	if (!wb)
 		return false;
-	memset(wb, 0, sizeof(*wb));
-	wb->st = st;
-	wb->lblock = off >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
-	wb->nr = nr;
-	range.vol = st->vol;
-	range.start = wb->lblock;
-	range.end = wb->lblock + nr;
+	sis_range_init(st, &range, wb->lblock, nr);
 	if (!sis_range_try_lock(pool, &range))
 		goto out_free;
 
@@ -981,11 +1013,9 @@ bool sis_write_fast(struct sis_target *st, struct bio *bio)
 	if (!sis_fast_find(wb, 1, nr))
 		goto out_unpin;
 
-	for (i = 0; i < nr; i++) {
+	for (i = 0; i < nr; i++)
 		wb->pbs[i] = wb->b[i].pblock;	/* 0 for ZERO: unmap */
-		if (wb->b[i].pblock)
-			wb->pins[wb->nr_pins++] = wb->b[i].pblock;
-	}
+	sis_wbatch_pin_blocks(wb);
 	r = sis_core_map_batch_nowait(pool->core, st->vol, wb->lblock, nr,
 				      wb->pbs, wb->res, wb->pins, wb->nr_pins);
 	wb->nr_pins = 0;		/* dropped */
@@ -1003,9 +1033,7 @@ bool sis_write_fast(struct sis_target *st, struct bio *bio)
 	goto out_unlock;
 
 out_unpin:
-	for (i = 0; i < nr; i++)
-		if (wb->b[i].pblock)
-			wb->pins[wb->nr_pins++] = wb->b[i].pblock;
+	sis_wbatch_pin_blocks(wb);
 	if (wb->nr_pins)
 		sis_core_map_batch_nowait(pool->core, st->vol, wb->lblock, 0,
 					  NULL, NULL, wb->pins, wb->nr_pins);
