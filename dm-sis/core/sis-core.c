@@ -736,8 +736,12 @@ int sis_core_read_begin(struct sis_core *c, u32 vol, u64 lblock,
 {
 	struct lookup_op a = { .vol = vol, .lblock = lblock, .nr = nr,
 			       .pblocks = pblocks, .refs = refs };
-	/* nowait: a miss fails the look-up, the caller goes to its worker */
-	int r = core_lock_op(c, nowait ? SIS_LOCK_TRY : SIS_LOCK_WAIT);
+	/*
+	 * nowait: a miss fails the look-up, the caller goes to its worker;
+	 * without a ticket the caller may hold one: only try the lock
+	 */
+	int r = core_lock_op(c, !nowait ? SIS_LOCK_WAIT :
+			     ticket ? SIS_LOCK_NOIO : SIS_LOCK_TRY);
 
 	if (r)
 		return r;
@@ -992,7 +996,7 @@ int sis_core_find_dups(struct sis_core *c, const u64 *fps, unsigned int n,
 int sis_core_find_dups_nowait(struct sis_core *c, const u64 *fps,
 			      unsigned int n, u64 *pblocks, bool *unmapped)
 {
-	return core_find_dups(c, fps, n, pblocks, unmapped, SIS_LOCK_TRY);
+	return core_find_dups(c, fps, n, pblocks, unmapped, SIS_LOCK_NOIO);
 }
 
 /* A new block for data with @fp, pinned, reserved and in the index. */

@@ -281,9 +281,14 @@ int sis_core_lookup(struct sis_core *c, u32 vol, u64 lblock, u64 *pblock);
  * @refs:    out: the reference count of each mapped block when looked up
  *           (1: only this logical block maps it; more: shared), plus one
  *           when a map page on its path is shared with another volume
- * @nowait:  never sleep and do no I/O: -EWOULDBLOCK when the core lock is
- *           busy or a map or refcount page is not in the cache (for a
- *           look-up from a context that must not block, such as dm's map())
+ * @nowait:  do no I/O: -EWOULDBLOCK when a map or refcount page is not in
+ *           the cache (for a look-up from a context that must not wait for
+ *           I/O, such as dm's map()).  With a @ticket it waits for the core
+ *           lock, whose holders do no I/O on the data path; without one the
+ *           caller may hold a ticket already (read-ahead), and a reader
+ *           that holds one never waits for the lock (a commit may be
+ *           waiting for it), so the lock is only tried: -EWOULDBLOCK when
+ *           it is busy
  * @ticket:  out: pass it to sis_core_read_end() when every read of the
  *           returned blocks has completed; NULL for a look-up that is only
  *           a hint (read-ahead) and needs no protection
@@ -354,16 +359,16 @@ int sis_core_find_dups(struct sis_core *c, const u64 *fps, unsigned int n,
 		       u64 *pblocks, bool *unmapped);
 
 /**
- * sis_core_find_dups_nowait() - sis_core_find_dups() that never sleeps on
- * the core's lock and does no I/O
+ * sis_core_find_dups_nowait() - sis_core_find_dups() that does no I/O
  *
- * For a caller that may not wait (a target's map()): the lock is only
- * tried, and anything that would read metadata (a hook hit on a refcount
- * page not cached, a map page) fails the call instead, as does the
- * rollback of an abort, left to the next waiting call.
+ * For a caller that may not wait for I/O (a target's map()): it waits for
+ * the core's lock (whose holders do no I/O on the data path, so the wait is
+ * for CPU work only) but anything that would read metadata (a hook hit on
+ * a refcount page not cached, a map page) fails the call instead, as does
+ * the rollback of an abort, left to the next waiting call.
  *
- * Return: as sis_core_find_dups(), or -EWOULDBLOCK (lock busy, or I/O
- * needed) with nothing pinned.
+ * Return: as sis_core_find_dups(), or -EWOULDBLOCK (I/O needed) with
+ * nothing pinned.
  */
 int sis_core_find_dups_nowait(struct sis_core *c, const u64 *fps,
 			      unsigned int n, u64 *pblocks, bool *unmapped);
