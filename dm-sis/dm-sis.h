@@ -110,6 +110,9 @@ struct sis_features {
  * @md_lock:     protects @md_error; IRQ-safe: taken in bio completions
  * @md_error:    first metadata write error since the last flush (md_lock)
  * @md_pages:    pages of metadata I/O (a reserve of SIS_MD_RESERVE_PAGES)
+ * @md_discard:  the discards of a passdown round in flight, chained (their
+ *               last bio); owned by the one commit that runs (the core's
+ *               commit_mutex)
  *
  * I/O resources (pool.c creates them; immutable pointers):
  * @wq:          the unbound workqueue processing bios and the commit timer
@@ -194,6 +197,7 @@ struct sis_pool {
 	struct bio_set bs;
 	struct bio_set io_bs;
 	mempool_t *md_pages;
+	struct bio *md_discard;
 	struct delayed_work commit_work;
 	struct mutex commit_lock;	/* serialises commits */
 	u64 commit_started;

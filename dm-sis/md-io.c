@@ -16,9 +16,13 @@
  *  - A write error is kept in md_error (md_lock, IRQ-safe: completions may
  *    run in hard-IRQ context) and returned by the next flush, which
  *    clears it: the core learns of every failed write before it commits.
+ *  - A discard only starts: the bios of a passdown round are chained
+ *    (md_discard) and all in flight at once; discard_wait waits for them
+ *    before the core makes the blocks allocatable.
  *  - Every metadata bio comes from the pool's io_bs and every page from
  *    md_pages, reserves that writes in flight refill, so metadata I/O
- *    makes progress under memory pressure.
+ *    makes progress under memory pressure (discard bios come from the
+ *    kernel's fs_bio_set, __blkdev_issue_discard()'s own reserve).
  */
 #include <linux/bio.h>
 #include <linux/blkdev.h>
@@ -116,8 +120,23 @@ static int sis_md_discard(void *ctx, u64 blocknr, u64 count)
 
 	if (!bdev_max_discard_sectors(pool->bdev))
 		return 0;
-	return blkdev_issue_discard(pool->bdev, block_to_sector(blocknr),
-				    block_to_sector(count), GFP_NOIO);
+	return __blkdev_issue_discard(pool->bdev, block_to_sector(blocknr),
+				      block_to_sector(count), GFP_NOIO,
+				      &pool->md_discard);
+}
+
+static int sis_md_discard_wait(void *ctx)
+{
+	struct sis_pool *pool = ctx;
+	struct bio *bio = pool->md_discard;
+	int r;
+
+	if (!bio)
+		return 0;
+	pool->md_discard = NULL;
+	r = submit_bio_wait(bio);
+	bio_put(bio);
+	return r;
 }
 
 static void sis_md_log(void *ctx, int level, const char *msg)
@@ -145,6 +164,7 @@ int sis_md_init(struct sis_pool *pool)
 	pool->ops.write = sis_md_write;
 	pool->ops.flush = sis_md_flush;
 	pool->ops.discard = sis_md_discard;
+	pool->ops.discard_wait = sis_md_discard_wait;
 	pool->ops.log = sis_md_log;
 	pool->ops.ctx = pool;
 	return 0;

@@ -19,8 +19,9 @@
  *              flush.  (c) Under c->lock again: T(n) is durable, its pages
  *              wait for the checkpoint.  Then the blocks T(n) freed are
  *              released: the reads begun before the freeze are waited for
- *              and the blocks discarded (passdown) without c->lock, and
- *              only then do they become allocatable.
+ *              and the blocks discarded (passdown, all in flight at
+ *              once) without c->lock, and only then do they become
+ *              allocatable.
  *  checkpoint: when the journal is more than half full after a commit,
  *              write the newest committed image of every page not at home
  *              (copied into c->jbuf under c->lock, written without it),
@@ -512,6 +513,11 @@ static void __txn_release(struct sis_core *c, bool unlocked)
 			if (r)
 				sis_log(c, 4, "discard passdown failed: %d", r);
 		}
+		/* all in flight at once; done before any is allocatable */
+		r = n && c->ops.discard_wait ?
+			c->ops.discard_wait(c->ops.ctx) : 0;
+		if (r)
+			sis_log(c, 4, "discard passdown failed: %d", r);
 		io_lock(c, unlocked);
 	}
 	if (c->aborted)

@@ -98,8 +98,14 @@ struct sis_core;
  * @flush:   wait for every @write issued so far, then make them and every
  *           data write that completed before this call durable
  *           (REQ_PREFLUSH); returns the first error seen since the last flush
- * @discard: optional (may be NULL): discard @count blocks from @blocknr,
- *           synchronously; called only for blocks whose freeing is durable
+ * @discard: optional (may be NULL): discard @count blocks from @blocknr;
+ *           called only for blocks whose freeing is durable.  Synchronous
+ *           unless @discard_wait is set: then it may only start the
+ *           discard, and the core calls @discard_wait before any block it
+ *           discarded can be allocated again
+ * @discard_wait: optional (may be NULL): wait for every discard started
+ *           so far; returns the first error among them (a failed discard
+ *           is only logged: discard is advisory)
  * @log:     optional: report a message; @level is a printk level digit
  *           (3 error, 4 warning, 6 info)
  * @ctx:     passed to every op
@@ -109,6 +115,7 @@ struct sis_io_ops {
 	int (*write)(void *ctx, u64 blocknr, const void *buf);
 	int (*flush)(void *ctx);
 	int (*discard)(void *ctx, u64 blocknr, u64 count);
+	int (*discard_wait)(void *ctx);
 	void (*log)(void *ctx, int level, const char *msg);
 	void *ctx;
 };

@@ -105,6 +105,7 @@ void memdev_destroy(struct memdev *d)
 		return;
 	drop_log(d);
 	free(d->log);
+	free(d->dq);
 	for (i = 0; i < d->nr_blocks; i++)
 		free(d->durable[i]);
 	free(d->durable);
@@ -205,16 +206,14 @@ int memdev_flush(void *ctx)
 	return r;
 }
 
-int memdev_discard(void *ctx, u64 blocknr, u64 count)
+/* Discard (poison) @count blocks from @blocknr; d->lock held. */
+static int __discard(struct memdev *d, u64 blocknr, u64 count)
 {
-	struct memdev *d = ctx;
 	u8 poison[BS];
 	u64 i;
 	int r = 0;
 
 	memset(poison, 0xdd, BS);
-	pthread_mutex_lock(&d->lock);
-	d->discards++;
 	if (blocknr > d->nr_blocks || count > d->nr_blocks - blocknr)
 		r = -EIO;
 	for (i = 0; !r && i < count; i++) {
@@ -223,6 +222,50 @@ int memdev_discard(void *ctx, u64 blocknr, u64 count)
 	}
 	if (!r)
 		d->discarded_blocks += count;
+	return r;
+}
+
+int memdev_discard(void *ctx, u64 blocknr, u64 count)
+{
+	struct memdev *d = ctx;
+	int r = 0;
+
+	pthread_mutex_lock(&d->lock);
+	d->discards++;
+	if (!d->async_discard) {
+		r = __discard(d, blocknr, count);
+		goto out;
+	}
+	if (d->dq_len == d->dq_cap) {
+		size_t cap = d->dq_cap ? 2 * d->dq_cap : 64;
+		struct memdev_extent *q = realloc(d->dq, cap * sizeof(*q));
+
+		if (!q) {
+			r = -ENOMEM;
+			goto out;
+		}
+		d->dq = q;
+		d->dq_cap = cap;
+	}
+	d->dq[d->dq_len++] = (struct memdev_extent){ blocknr, count };
+out:
+	pthread_mutex_unlock(&d->lock);
+	return r;
+}
+
+int memdev_discard_wait(void *ctx)
+{
+	struct memdev *d = ctx;
+	int r = 0, r2;
+	size_t i;
+
+	pthread_mutex_lock(&d->lock);
+	d->discard_waits++;
+	for (i = 0; i < d->dq_len; i++) {
+		r2 = __discard(d, d->dq[i].start, d->dq[i].count);
+		r = r ? r : r2;
+	}
+	d->dq_len = 0;
 	pthread_mutex_unlock(&d->lock);
 	return r;
 }

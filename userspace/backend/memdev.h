@@ -30,6 +30,10 @@ struct memdev_pending {
 	u8 *buf;
 };
 
+struct memdev_extent {
+	u64 start, count;
+};
+
 struct memdev {
 	pthread_mutex_t lock;
 	u64 nr_blocks;
@@ -46,8 +50,16 @@ struct memdev {
 	bool fail_flush;
 	bool lie_flush;			/* flush "succeeds" but lands nothing */
 
+	/*
+	 * async_discard: a discard only queues its extent (@dq), as a
+	 * block device's discard in flight; memdev_discard_wait() does them
+	 */
+	bool async_discard;
+	struct memdev_extent *dq;
+	size_t dq_len, dq_cap;
+
 	/* statistics */
-	u64 reads, writes, flushes, discards, discarded_blocks;
+	u64 reads, writes, flushes, discards, discarded_blocks, discard_waits;
 };
 
 struct memdev *memdev_create(u64 nr_blocks, u64 seed);
@@ -59,6 +71,8 @@ int memdev_read(void *ctx, u64 blocknr, void *buf);
 int memdev_write(void *ctx, u64 blocknr, const void *buf);
 int memdev_flush(void *ctx);
 int memdev_discard(void *ctx, u64 blocknr, u64 count);
+/* Do the discards queued in async_discard mode; the first error. */
+int memdev_discard_wait(void *ctx);
 /* Fill @ops with this device's ops (discard included, log to stderr). */
 void memdev_ops(struct memdev *d, struct sis_io_ops *ops);
 
