@@ -684,20 +684,6 @@ static int __lookup_run(struct sis_core *c, void *arg)
 	return r;
 }
 
-int sis_core_lookup(struct sis_core *c, u32 vol, u64 lblock, u64 *pblock)
-{
-	struct lookup_op a = { .vol = vol, .lblock = lblock, .nr = 1,
-			       .pblocks = pblock };
-	int r;
-
-	mutex_lock(&c->lock);
-	__sis_op_begin(c);
-	r = __sis_op_run(c, __lookup_run, &a);
-	__sis_op_end(c);
-	mutex_unlock(&c->lock);
-	return r;
-}
-
 /* How an operation takes c->lock (core_lock_op()). */
 enum sis_lock_mode {
 	SIS_LOCK_WAIT,		/* wait for it; the operation may read */
@@ -728,6 +714,18 @@ static void core_unlock_op(struct sis_core *c)
 		__sis_op_end(c);
 	c->op_nowait = false;
 	mutex_unlock(&c->lock);
+}
+
+int sis_core_lookup(struct sis_core *c, u32 vol, u64 lblock, u64 *pblock)
+{
+	struct lookup_op a = { .vol = vol, .lblock = lblock, .nr = 1,
+			       .pblocks = pblock };
+	int r;
+
+	core_lock_op(c, SIS_LOCK_WAIT);
+	r = __sis_op_run(c, __lookup_run, &a);
+	core_unlock_op(c);
+	return r;
 }
 
 int sis_core_read_begin(struct sis_core *c, u32 vol, u64 lblock,
@@ -1089,11 +1087,9 @@ int sis_core_alloc_run(struct sis_core *c, const u64 *fps, unsigned int n,
 	struct alloc_op a = { .fps = fps, .pblocks = pblocks, .n = n };
 	int r;
 
-	mutex_lock(&c->lock);
-	__sis_op_begin(c);
+	core_lock_op(c, SIS_LOCK_WAIT);
 	r = __alloc_blocks(c, &a);
-	__sis_op_end(c);
-	mutex_unlock(&c->lock);
+	core_unlock_op(c);
 	return r;
 }
 
@@ -1107,8 +1103,7 @@ int sis_core_find_or_alloc(struct sis_core *c, const u64 *fps,
 	unsigned int i;
 	int r;
 
-	mutex_lock(&c->lock);
-	__sis_op_begin(c);
+	core_lock_op(c, SIS_LOCK_WAIT);
 	/* fresh doubles as find_dups' "unmapped", unused here */
 	r = __find_dups(c, fps, n, pblocks, fresh);
 	for (i = 0; r >= 0 && i < n; i++) {
@@ -1128,8 +1123,7 @@ int sis_core_find_or_alloc(struct sis_core *c, const u64 *fps,
 				pblocks[i] = 0;
 			}
 	}
-	__sis_op_end(c);
-	mutex_unlock(&c->lock);
+	core_unlock_op(c);
 	return r;
 }
 
@@ -1256,11 +1250,9 @@ int sis_core_map(struct sis_core *c, u32 vol, u64 lblock, u64 pblock)
 {
 	int r;
 
-	mutex_lock(&c->lock);
-	__sis_op_begin(c);
+	core_lock_op(c, SIS_LOCK_WAIT);
 	__core_map(c, vol, lblock, 1, &pblock, &r);
-	__sis_op_end(c);
-	mutex_unlock(&c->lock);
+	core_unlock_op(c);
 	return r;
 }
 
@@ -1305,11 +1297,9 @@ int sis_core_unmap(struct sis_core *c, u32 vol, u64 lblock, u64 count)
 {
 	int r;
 
-	mutex_lock(&c->lock);
-	__sis_op_begin(c);
+	core_lock_op(c, SIS_LOCK_WAIT);
 	r = __core_unmap(c, vol, lblock, count);
-	__sis_op_end(c);
-	mutex_unlock(&c->lock);
+	core_unlock_op(c);
 	return r;
 }
 
@@ -1397,8 +1387,7 @@ int sis_core_resize(struct sis_core *c, u64 physical_blocks)
 			return -ENOMEM;
 		}
 	}
-	mutex_lock(&c->lock);
-	__sis_op_begin(c);
+	core_lock_op(c, SIS_LOCK_WAIT);
 	r = __sis_check_writable(c);
 	if (r)
 		goto out;
@@ -1416,8 +1405,7 @@ int sis_core_resize(struct sis_core *c, u64 physical_blocks)
 		c->root_dirty = true;
 	}
 out:
-	__sis_op_end(c);
-	mutex_unlock(&c->lock);
+	core_unlock_op(c);
 	kvfree(map);
 	sis_hooks_free(hooks);
 	return r;
@@ -1516,8 +1504,7 @@ static void __vol_fill(struct sis_core *c, struct sis_disk_volume *v, u32 id,
 /* End a volume operation that changed the root: make it durable. */
 static int vol_op_commit(struct sis_core *c, int r)
 {
-	__sis_op_end(c);
-	mutex_unlock(&c->lock);
+	core_unlock_op(c);
 	return r ? r : sis_commit_run(c, true);
 }
 
@@ -1536,8 +1523,7 @@ int sis_core_volume_create(struct sis_core *c, u32 id, u64 logical_blocks,
 			return -EINVAL;
 	if (!logical_blocks)
 		return -EINVAL;
-	mutex_lock(&c->lock);
-	__sis_op_begin(c);
+	core_lock_op(c, SIS_LOCK_WAIT);
 	r = __sis_check_writable(c);
 	if (!r)
 		r = __vol_new_slot(c, id, name, &v);
@@ -1602,8 +1588,7 @@ int sis_core_volume_clone(struct sis_core *c, u32 id, u32 origin,
 	r = vol_args_ok(id, name);
 	if (r)
 		return r;
-	mutex_lock(&c->lock);
-	__sis_op_begin(c);
+	core_lock_op(c, SIS_LOCK_WAIT);
 	r = __sis_op_run(c, __clone_run, &a);
 	return vol_op_commit(c, r);
 }
@@ -1675,8 +1660,7 @@ int sis_core_volume_delete(struct sis_core *c, u32 id)
 	struct sis_disk_volume *v;
 	int r;
 
-	mutex_lock(&c->lock);
-	__sis_op_begin(c);
+	core_lock_op(c, SIS_LOCK_WAIT);
 	r = __sis_check_writable(c);
 	if (!r) {
 		v = __vol_slot(c, id);	/* a delete that failed is resumed */
@@ -1723,11 +1707,9 @@ int sis_core_volume_resize(struct sis_core *c, u32 id, u64 logical_blocks)
 	struct vol_op a = { .id = id, .logical_blocks = logical_blocks };
 	int r;
 
-	mutex_lock(&c->lock);
-	__sis_op_begin(c);
+	core_lock_op(c, SIS_LOCK_WAIT);
 	r = __sis_op_run(c, __resize_run, &a);
-	__sis_op_end(c);
-	mutex_unlock(&c->lock);
+	core_unlock_op(c);
 	return r;
 }
 
@@ -1790,11 +1772,9 @@ int sis_core_count_exclusive(struct sis_core *c, u32 id, u64 *exclusive)
 {
 	int r;
 
-	mutex_lock(&c->lock);
-	__sis_op_begin(c);
+	core_lock_op(c, SIS_LOCK_WAIT);
 	r = __sis_map_count_exclusive(c, id, exclusive);
-	__sis_op_end(c);
-	mutex_unlock(&c->lock);
+	core_unlock_op(c);
 	return r;
 }
 
