@@ -428,6 +428,50 @@ class BlkTrace:
         return res
 
 
+# ---- lock contention ------------------------------------------------------
+LOCK_EV = "/sys/kernel/tracing/events/lock/contention_begin"
+LOCK_HIST = "hist:keys=common_stacktrace:vals=hitcount:sort=hitcount.descending:size=2048"
+
+
+class LockTrace:
+    """Lock contention while a job runs: the kernel's lock:contention_begin
+    event (a mutex, rwsem or spinlock found held; no lockdep needed) counted
+    by call stack with a hist trigger.  A site is the first two frames of the
+    stack, offsets dropped (for dm-sis's core mutex: the core call that took
+    it, and its caller)."""
+
+    def start(self):
+        if not os.path.exists(LOCK_EV) and os.path.isdir("/sys/kernel/tracing"):
+            sh("mount -t tracefs nodev /sys/kernel/tracing", check=False)
+        self.ok = os.path.exists(LOCK_EV + "/trigger")
+        if self.ok:
+            with open(LOCK_EV + "/trigger", "w") as f:
+                f.write(LOCK_HIST)
+
+    def stop(self, top=8):
+        if not self.ok:
+            return {"error": "no lock:contention_begin event"}
+        text = _read(LOCK_EV + "/hist")
+        with open(LOCK_EV + "/trigger", "w") as f:
+            f.write("!" + LOCK_HIST)
+        sites, frames = {}, []
+        for line in text.splitlines():
+            line = line.strip()
+            if line.startswith("{"):
+                frames = []
+            elif line.startswith("}") and "hitcount:" in line:
+                n = int(line.split("hitcount:")[1].split()[0])
+                site = " < ".join(frames[:2]) or "?"
+                sites[site] = sites.get(site, 0) + n
+            elif line and not line.startswith("#") and ":" not in line.split()[0]:
+                fr = line.split()[0].split("+")[0]
+                frames.append(fr + (" [dm_sis]" if "[dm_sis]" in line else ""))
+        rows = sorted(sites.items(), key=lambda kv: -kv[1])
+        return {"total": sum(sites.values()),
+                "sis_total": sum(n for k, n in sites.items() if "[dm_sis]" in k),
+                "top": [{"site": k, "count": n} for k, n in rows[:top]]}
+
+
 # ---- targets ------------------------------------------------------------
 
 class Target:
@@ -730,12 +774,14 @@ class Bench:
         emit(rec)
         return rec
 
-    def measured(self, t, run, layer, job, fn, flush=None, cold=None, profile=False, trace=False):
+    def measured(self, t, run, layer, job, fn, flush=None, cold=None, profile=False, trace=False,
+                 locks=False):
         """Run fn() between two snapshots; fn returns a dict of extra figures.
         cold: drop the page cache and the target's cache first (default: read jobs).
         profile: per-thread CPU profile (Profiler); trace: blktrace of the
-        target's disk (BlkTrace); both start before the first snapshot and stop
-        after the second, so their set-up is outside the job's time."""
+        target's disk (BlkTrace); locks: lock contention by call site
+        (LockTrace); all start before the first snapshot and stop after the
+        second, so their set-up is outside the job's time."""
         STEP[0] = "run %d %s %s %s" % (run, t.kind, layer, job)
         if cold is None:
             cold = "read" in job
@@ -744,6 +790,9 @@ class Bench:
             t.drop_target_cache()
         bt = BlkTrace(t.disk) if trace else None
         prof = Profiler() if profile else None
+        lt = LockTrace() if locks else None
+        if lt:
+            lt.start()
         if bt:
             bt.start()
         if prof:
@@ -761,6 +810,10 @@ class Bench:
                 pr = prof.stop()
             if bt:
                 btr = bt.stop()
+            if lt:
+                ltr = lt.stop()
+        if lt:
+            extra["lock_contention"] = ltr
         if prof:
             extra["profile"] = pr
         if bt:
@@ -923,7 +976,7 @@ class Bench:
             common.update(ws)
             self.measured(t, run, "raw", "randrw4k_qd32_dedupe50_nj%d" % nj,
                           lambda: self.fio("rrw%d" % nj, [(fn, off, S, a.randrw_runtime)], common),
-                          flush=lambda: fsync_path(fn), cold=True)
+                          flush=lambda: fsync_path(fn), cold=True, locks=True)
         if a.long_mib:
             L = a.long_mib * MiB
             fn, off = where(4)

@@ -447,7 +447,33 @@ def extra_sections(res, w, tcell):
         for key, lab in ((k1, "guest CPU s per GiB, 1 job"), (k4, "guest CPU s per GiB, 4 jobs")):
             w("| %s | %s |" % (lab, " | ".join(cell((S.get(key, {}).get(t) or {}).get("cpu_s_per_gib"))
                                                   for t in order)))
+        recs = {(j, t): last_rec(res, "raw", j, t) or {} for j in SCALE_JOBS for t in order}
+        for j, lab in ((SCALE_JOBS[0], "1 job"), (SCALE_JOBS[1], "4 jobs")):
+            w("| fio's IOPS without the final flush, %s | %s |"
+              % (lab, " | ".join(fmt(recs[j, t].get("fio_iops"), 0) for t in order)))
+        for j, lab in ((SCALE_JOBS[0], "1 job"), (SCALE_JOBS[1], "4 jobs")):
+            w("| the final flush, s, %s | %s |" % (lab, " | ".join(fmt(recs[j, t].get("flush_s"), 2)
+                                                                 for t in order)))
+        for j, lab in ((SCALE_JOBS[0], "1 job"), (SCALE_JOBS[1], "4 jobs")):
+            row = []
+            for t in order:
+                r = recs[j, t]
+                lc, ios = r.get("lock_contention") or {}, r.get("io_bytes", 0) / 4096.0
+                row.append("%.1f" % (1000.0 * lc["total"] / ios) if "total" in lc and ios else "-")
+            w("| lock contentions per 1000 I/Os, %s | %s |" % (lab, " | ".join(row)))
         w("")
+        sites = []
+        for j, lab in ((SCALE_JOBS[0], "1 job"), (SCALE_JOBS[1], "4 jobs")):
+            lc = recs[j, "sis"].get("lock_contention") if "sis" in order else None
+            if lc and lc.get("top"):
+                sites.append("%s: %d in all, %d at dm-sis sites (%s)" % (
+                    lab, lc["total"], lc.get("sis_total", 0),
+                    "; ".join("`%s` %d" % (x["site"], x["count"]) for x in lc["top"][:5])))
+        if sites:
+            w("Lock contention is the kernel's `lock:contention_begin` event (a mutex, rwsem or "
+              "spinlock found held) counted by call stack during the job; a site is the function "
+              "that took the lock and its caller. dm-sis, most frequent sites: " + ". ".join(sites) + ".")
+            w("")
 
     kl = "raw/" + LONG_JOB
     if kl in S:
