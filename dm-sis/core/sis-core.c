@@ -735,11 +735,10 @@ int sis_core_read_begin(struct sis_core *c, u32 vol, u64 lblock,
 	struct lookup_op a = { .vol = vol, .lblock = lblock, .nr = nr,
 			       .pblocks = pblocks, .refs = refs };
 	/*
-	 * nowait: a miss fails the look-up, the caller goes to its worker;
-	 * without a ticket the caller may hold one: only try the lock
+	 * nowait: only try the lock (the caller may hold a ticket); a miss
+	 * fails the look-up, the caller goes to its worker
 	 */
-	int r = core_lock_op(c, !nowait ? SIS_LOCK_WAIT :
-			     ticket ? SIS_LOCK_NOIO : SIS_LOCK_TRY);
+	int r = core_lock_op(c, nowait ? SIS_LOCK_TRY : SIS_LOCK_WAIT);
 
 	if (r)
 		return r;

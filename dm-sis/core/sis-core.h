@@ -288,14 +288,13 @@ int sis_core_lookup(struct sis_core *c, u32 vol, u64 lblock, u64 *pblock);
  * @refs:    out: the reference count of each mapped block when looked up
  *           (1: only this logical block maps it; more: shared), plus one
  *           when a map page on its path is shared with another volume
- * @nowait:  do no I/O: -EWOULDBLOCK when a map or refcount page is not in
- *           the cache (for a look-up from a context that must not wait for
- *           I/O, such as dm's map()).  With a @ticket it waits for the core
- *           lock, whose holders do no I/O on the data path; without one the
- *           caller may hold a ticket already (read-ahead), and a reader
- *           that holds one never waits for the lock (a commit may be
- *           waiting for it), so the lock is only tried: -EWOULDBLOCK when
- *           it is busy
+ * @nowait:  never wait for the core lock and do no I/O: -EWOULDBLOCK when
+ *           the lock is busy or a map or refcount page is not in the cache.
+ *           For a reader that may hold a ticket already: a reader holding
+ *           one must never wait for the lock, whose holder may be waiting
+ *           for that ticket (set_read_only() commits under it).  In dm's
+ *           map() that is the rest of a bio whose first run was remapped:
+ *           its clone, ticket held, is only dispatched once map() returns
  * @ticket:  out: pass it to sis_core_read_end() when every read of the
  *           returned blocks has completed; NULL for a look-up that is only
  *           a hint (read-ahead) and needs no protection
