@@ -24,7 +24,9 @@
  * walk (sis_core_check, with data fingerprints) must find no error and no
  * leak; the counters must match the model.
  *
- * Operations: unique, duplicate, zero and overwrite writes; in-flight
+ * Operations: unique, duplicate, zero and overwrite writes; batches of up
+ * to 32 blocks written as the target writes a bio (find_dups, alloc_run,
+ * map_batch: every prefix a state a crash may find); in-flight
  * duplicates (a second writer finds the first's block before it is written,
  * waits, and shares it); abandoned allocations (a data write that failed);
  * a candidate pinned while its last mapping goes away; discards of small
@@ -372,6 +374,116 @@ static int write_vol(u32 vol, u64 l, u32 seed)
 static int write_block(u64 l, u32 seed)
 {
 	return write_vol(0, l, seed);
+}
+
+#define BATCH_MAX	32	/* blocks of a batch write (SIS_MAX_IO_BLOCKS) */
+
+static u8 batch_data[BATCH_MAX][BS];
+
+/* Drop @np pins of @pins; return @r. */
+static int unpin_all(const u64 *pins, unsigned int np, int r)
+{
+	while (np--)
+		sis_core_unpin(t.c, pins[np]);
+	return r;
+}
+
+/*
+ * A write of @n blocks from @l (volume 0) as the target does one bio
+ * (dm-sis/write.c): one sis_core_find_dups() for every block not zero, the
+ * candidates compared, one sis_core_alloc_run() for the blocks left, their
+ * data written, then one sis_core_map_batch() that maps every block in order
+ * and drops every pin.  The model changes only once the blocks are
+ * allocated (-ENOSPC before that: nothing done): every prefix of the batch
+ * is a state a crash may recover (the core may commit between two blocks
+ * of a map batch).  @seeds are distinct and none is an old seed of the
+ * range, so no candidate loses its last mapping inside the batch (no
+ * -ESTALE: that outcome is the target's to retry).
+ */
+static int write_batch(u64 l, unsigned int n, const u32 *seeds)
+{
+	u64 fps[BATCH_MAX], cand[BATCH_MAX], pbs[BATCH_MAX], pins[BATCH_MAX];
+	u64 nfps[BATCH_MAX], nps[BATCH_MAX];
+	unsigned int i, j, nf = 0, nn = 0, np = 0;
+	u8 idx[BATCH_MAX], nidx[BATCH_MAX];
+	bool unmapped[BATCH_MAX], same;
+	int res[BATCH_MAX], r = 0;
+	u32 old[BATCH_MAX];
+
+	for (i = 0; i < n; i++) {
+		gen_block(seeds[i], batch_data[i]);
+		pbs[i] = 0;		/* zeros: unmapped */
+		if (sis_block_is_zero(batch_data[i]))
+			continue;
+		idx[nf] = i;
+		fps[nf++] = fp_of(batch_data[i]);
+	}
+	if (nf)
+		r = sis_core_find_dups(t.c, fps, nf, cand, unmapped);
+	if (r < 0)
+		return r;
+	for (j = 0; j < nf; j++) {
+		i = idx[j];
+		same = false;
+		if (cand[j]) {
+			pins[np++] = cand[j];
+			r = unmapped[j] ? 0 : same_data(cand[j], batch_data[i], &same);
+			if (r)
+				return unpin_all(pins, np, r);
+		}
+		if (same) {
+			pbs[i] = cand[j];
+			t.dups++;
+		} else {
+			nidx[nn] = i;
+			nfps[nn++] = fps[j];
+		}
+	}
+	if (nn) {
+		r = sis_core_alloc_run(t.c, nfps, nn, nps);
+		if (r < 0)
+			return unpin_all(pins, np, r);
+		for (j = 0; j < (unsigned int)r; j++) {
+			pins[np++] = nps[j];
+			pbs[nidx[j]] = nps[j];
+		}
+		if ((unsigned int)r < nn)
+			return unpin_all(pins, np, -ENOSPC);
+		for (j = 0; j < nn; j++) {
+			r = memdev_write(t.d, nps[j], batch_data[nidx[j]]);
+			if (r)
+				return unpin_all(pins, np, r);
+		}
+	}
+
+	/* from here the batch maps: every prefix may be what a crash finds */
+	if (t.nr_hist + n + 1 >= MAX_HISTORY && !dead() &&
+	    !sis_core_commit(t.c)) {
+		t.commits++;
+		hist_reset();
+	}
+	memcpy(old, t.cur + l, n * sizeof(*old));
+	for (i = 0; i + 1 < n; i++) {
+		t.cur[l + i] = seeds[i];
+		hist_push();
+	}
+	t.cur[l + n - 1] = seeds[n - 1];
+	r = sis_core_map_batch(t.c, 0, l, n, pbs, res, pins, np);
+	for (i = 0; !r && i < n; i++)
+		r = res[i];
+	if (r == -ENOSPC && !dead()) {
+		/*
+		 * The blocks before the failing one are done (the others get
+		 * its error or -ECANCELED): that state is where the op ends
+		 */
+		for (i = 0; i < n && !res[i]; i++)
+			;
+		for (; i < n; i++)
+			t.cur[l + i] = old[i];
+		hist_push();
+	}
+	t.writes += n;
+	return r;
 }
 
 /*
@@ -848,7 +960,31 @@ static int one_op(struct snap *intended)
 		return 0;
 	}
 
-	if (k < 300) {				/* unique or overwrite */
+	if (k >= 260 && k < 300) {		/* a batch, as one bio */
+		u32 seeds[BATCH_MAX];
+		unsigned int i, j;
+
+		t.op_name = "write-batch";
+		n = 1 + rnd_below(min_t(u64, BATCH_MAX, t.logical));
+		l = rnd_below(t.logical - n + 1);
+		for (i = 0; i < n; i++) {
+			do {
+				seed = chance(100) ? 0 : chance(500) ?
+					new_seed() : pick_dup_seed();
+				for (j = 0; seed && j < n; j++)
+					if (t.cur[l + j] == seed ||
+					    (j < i && seeds[j] == seed))
+						break;
+			} while (seed && j < n);
+			seeds[i] = seed;
+		}
+		snap_take(intended);
+		for (i = 0; i < n; i++)
+			intended->seeds[l + i] = seeds[i];
+		r = write_batch(l, n, seeds);
+		for (i = 0; i < n; i++)
+			remember(seeds[i]);
+	} else if (k < 300) {			/* unique or overwrite */
 		t.op_name = "write-unique";
 		l = rnd_lblock();
 		seed = new_seed();
