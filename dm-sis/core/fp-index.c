@@ -72,7 +72,7 @@
 #define C_PREFETCH_AHEAD	8
 #define C_NONE			U64_MAX
 /* ctab entry: (gen << 24 | slot << 8 | index) + 1, so at most 2^16 slots */
-#define C_MAX_SLOTS		(1U << 16)
+#define C_MAX_SLOTS		BIT(16)
 /* sweep the dead entries out when live + dead reach 3/4 of ctab */
 #define C_SWEEP_NUM		3U
 #define C_SWEEP_DEN		4U
