@@ -265,17 +265,14 @@ struct sis_core {
 	/*
 	 * Fingerprint index (fp-index.c), RAM only: H (hooks), C (c_slots
 	 * resident rc pages, found through ctab by fingerprint and cgrp by
-	 * group; c_hand is the eviction clock; cgen the slots' generations;
-	 * ctab_used counts ctab's live and dead entries).  Allocated at open;
-	 * H is replaced (not reallocated in place) when the device grows.
+	 * group; c_hand is the eviction clock).  Allocated at open; H is
+	 * replaced (not reallocated in place) when the device grows.
 	 */
 	struct sis_hook_table *hooks;
 	struct sis_cpage *cpages;
 	u32 c_slots, c_hand;
 	struct sis_centry *ctab, *cgrp;
 	u32 ctab_bits, cgrp_bits;
-	u32 ctab_used;
-	u8 *cgen;
 
 	/*
 	 * Pins (space-map.c): the pins held, by block, and unused pins
@@ -351,7 +348,6 @@ struct sis_core {
 	u64 commits;
 	u64 index_lookups, index_hits, index_stale;
 	u64 index_hook_loads;		/* rc pages read for a hook hit */
-	u64 index_sweeps;		/* ctab sweeps of dead entries */
 	u64 locked_md_reads;		/* cache misses read under c->lock */
 	u64 md_stale_reads;		/* unlocked reads dropped as stale */
 	u64 md_serial_reads;		/* reads holding commit_mutex instead */

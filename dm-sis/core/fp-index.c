@@ -11,18 +11,11 @@
  *    dedup" (the allocator's current group, and groups loaded by a hook
  *    hit), c_slots pages at most (a clock evicts the coldest).  Each slot
  *    keeps a copy of its page's fingerprints; an open-addressing table of
- *    entries (32 bits of the fingerprint's hash, slot, index and the
- *    slot's generation) finds them.  A match is exact (full 64-bit
- *    fingerprint), so probing C reads no disk; the stored hash spares a
- *    probe, and a deletion's moves, the look into the slot's page of every
- *    other entry of the cluster (at scale those were cache misses: a third
- *    of a unique write's time).  Evicting a page deletes none of its
- *    entries: it bumps the slot's generation, which makes them dead (an
- *    entry is live iff its generation is its slot's).  An insert reuses a
- *    dead entry on its probe path; when live and dead entries fill 3/4 of
- *    the table, one sequential sweep drops the dead ones (C_SWEEP_*).  A
- *    slot's generation never comes back to that of a dead entry of it: the
- *    slot that would wrap sweeps first.
+ *    entries (32 bits of the fingerprint's hash, slot and index) finds
+ *    them.  A match is exact (full 64-bit fingerprint), so probing C reads
+ *    no disk; the stored hash spares a probe, and a deletion's moves, the
+ *    look into the slot's page of every other entry of the cluster (at
+ *    scale those were cache misses: a third of a unique write's time).
  *  - H, the hook table: fingerprints whose low 3 bits are zero ("hooks", 1
  *    in 8) map to their group.  Buckets of one cache line hold 10 slots of
  *    48 bits (a 20-bit tag, a 28-bit group number + 1); the bucket is
@@ -71,11 +64,6 @@
  */
 #define C_PREFETCH_AHEAD	8
 #define C_NONE			U64_MAX
-/* ctab entry: (gen << 24 | slot << 8 | index) + 1, so at most 2^16 slots */
-#define C_MAX_SLOTS		BIT(16)
-/* sweep the dead entries out when live + dead reach 3/4 of ctab */
-#define C_SWEEP_NUM		3U
-#define C_SWEEP_DEN		4U
 
 /**
  * struct sis_hook_bucket - one cache line of H
@@ -109,27 +97,22 @@ struct sis_hook_table {
 /**
  * struct sis_cpage - one rc page resident in C
  * @group: its group, C_NONE when the slot is free
- * @swept: the slot's generation (c->cgen) at the last sweep: entries of
- *         older generations may be in ctab, dead; the generation may not
- *         wrap around to @swept
- * @ref:   used since the clock hand last passed
  * @valid: which of @fp are entered in c->ctab
  * @fp:    the fingerprints of the page's blocks
+ * @ref:   used since the clock hand last passed
  */
 struct sis_cpage {
 	u64 group;
-	u8 swept;
-	bool ref;
 	u64 valid[DIV_ROUND_UP(SIS_RC_PER_PAGE, 64)];
 	u64 fp[SIS_RC_PER_PAGE];
+	bool ref;
 };
 
 /**
  * struct sis_centry - an entry of the linear-probing tables ctab and cgrp
  * @hash: hash_64(key, 32) of its key (fingerprint, group): the home slot is
  *        its top bits, and a probe compares it before looking further
- * @e:    ctab: (gen << 24 | slot << 8 | index) + 1; cgrp: slot + 1;
- *        0: empty
+ * @e:    ctab: (slot << 8 | index) + 1; cgrp: slot + 1; 0: empty
  */
 struct sis_centry {
 	u32 hash;
@@ -404,73 +387,13 @@ static int cgrp_find(struct sis_core *c, u64 group)
 	return -1;
 }
 
-/* The ctab entry value of index @idx of slot @s in its current generation. */
-static u32 ctab_e(struct sis_core *c, u32 s, u32 idx)
-{
-	return ((u32)c->cgen[s] << 24 | s << 8 | idx) + 1;
-}
-
-/* Is ctab entry value @e (not 0) of its slot's current generation? */
-static bool ctab_live(struct sis_core *c, u32 e)
-{
-	return (e - 1) >> 24 == c->cgen[((e - 1) >> 8) & 0xffff];
-}
-
-/*
- * Drop every dead entry of ctab in one sequential pass: from an empty
- * entry on (a cluster never spans it), each dead entry is cleared and each
- * live one moved to the first empty entry from its home (never past
- * itself: the entries before it are final).  Then no slot has dead entries
- * (swept = gen).
- */
-static void ctab_sweep(struct sis_core *c)
-{
-	u32 mask = (1U << c->ctab_bits) - 1, start, k, i, j;
-	struct sis_centry x;
-
-	for (start = 0; c->ctab[start].e; start++)
-		;	/* found: at most 3/4 of ctab is in use */
-	for (k = 1; k <= mask; k++) {
-		i = (start + k) & mask;
-		x = c->ctab[i];
-		if (!x.e)
-			continue;
-		c->ctab[i].e = 0;
-		if (!ctab_live(c, x.e)) {
-			c->ctab_used--;
-			continue;
-		}
-		for (j = lp_home(x.hash, c->ctab_bits); c->ctab[j].e;
-		     j = (j + 1) & mask)
-			;
-		c->ctab[j] = x;
-	}
-	for (k = 0; k < c->c_slots; k++)
-		c->cpages[k].swept = c->cgen[k];
-	c->index_sweeps++;
-}
-
-/*
- * Enter index @idx of slot @s (fingerprint @fp) in ctab, in the first
- * empty or dead entry from its home (a dead entry on the path is as good as
- * an empty one: every entry before it is in use).
- */
 static void ctab_add(struct sis_core *c, u32 s, u32 idx, u64 fp)
 {
 	struct sis_cpage *cp = &c->cpages[s];
-	u32 mask = (1U << c->ctab_bits) - 1, h = hash_64(fp, 32), i;
 
-	if (c->ctab_used >= (C_SWEEP_NUM << c->ctab_bits) / C_SWEEP_DEN)
-		ctab_sweep(c);
 	cp->fp[idx] = fp;
 	cp->valid[idx / 64] |= BIT_ULL(idx % 64);
-	for (i = lp_home(h, c->ctab_bits); c->ctab[i].e; i = (i + 1) & mask)
-		if (!ctab_live(c, c->ctab[i].e))
-			goto put;
-	c->ctab_used++;
-put:
-	c->ctab[i].hash = h;
-	c->ctab[i].e = ctab_e(c, s, idx);
+	lp_add(c->ctab, c->ctab_bits, hash_64(fp, 32), (s << 8 | idx) + 1);
 }
 
 static void ctab_del(struct sis_core *c, u32 s, u32 idx)
@@ -478,9 +401,8 @@ static void ctab_del(struct sis_core *c, u32 s, u32 idx)
 	struct sis_cpage *cp = &c->cpages[s];
 
 	cp->valid[idx / 64] &= ~BIT_ULL(idx % 64);
-	if (!WARN_ON(!lp_delete(c->ctab, c->ctab_bits, hash_64(cp->fp[idx], 32),
-				ctab_e(c, s, idx))))
-		c->ctab_used--;
+	WARN_ON(!lp_delete(c->ctab, c->ctab_bits, hash_64(cp->fp[idx], 32),
+			   (s << 8 | idx) + 1));
 }
 
 /* Prefetch the home entry of @fp in ctab (about to be added or deleted). */
@@ -489,20 +411,25 @@ static void ctab_prefetch(struct sis_core *c, u64 fp)
 	prefetchw(&c->ctab[lp_home(hash_64(fp, 32), c->ctab_bits)]);
 }
 
-/*
- * Free slot @s: its entries in ctab die with its generation (left in
- * place, for ctab_add() to reuse or ctab_sweep() to drop).
- */
 static void c_evict(struct sis_core *c, u32 s)
 {
 	struct sis_cpage *cp = &c->cpages[s];
+	u8 idx[SIS_RC_PER_PAGE];
+	u32 w, n = 0, k;
+	u64 bits;
 
 	if (cp->group == C_NONE)
 		return;
-	if ((u8)(c->cgen[s] + 1) == cp->swept)
-		ctab_sweep(c);	/* no dead entry may match the new generation */
-	c->cgen[s]++;
-	memset(cp->valid, 0, sizeof(cp->valid));
+	for (w = 0; w < ARRAY_SIZE(cp->valid); w++)
+		for (bits = cp->valid[w]; bits; bits &= bits - 1)
+			idx[n++] = w * 64 + __ffs64(bits);
+	for (k = 0; k < n && k < C_PREFETCH_AHEAD; k++)
+		ctab_prefetch(c, cp->fp[idx[k]]);
+	for (k = 0; k < n; k++) {
+		if (k + C_PREFETCH_AHEAD < n)
+			ctab_prefetch(c, cp->fp[idx[k + C_PREFETCH_AHEAD]]);
+		ctab_del(c, s, idx[k]);
+	}
 	lp_delete(c->cgrp, c->cgrp_bits, hash_64(cp->group, 32), s + 1);
 	cp->group = C_NONE;
 }
@@ -563,10 +490,10 @@ static unsigned int c_find(struct sis_core *c, u64 fp, u64 *out, unsigned int ma
 	unsigned int n = 0;
 
 	for (; c->ctab[i].e && n < max; i = (i + 1) & mask) {
-		if (c->ctab[i].hash != h || !ctab_live(c, c->ctab[i].e))
+		if (c->ctab[i].hash != h)
 			continue;
 		e = c->ctab[i].e - 1;
-		cp = &c->cpages[(e >> 8) & 0xffff];
+		cp = &c->cpages[e >> 8];
 		if (cp->fp[e & 0xff] == fp) {
 			cp->ref = true;
 			out[n++] = c_pblock(c, cp->group, e & 0xff);
@@ -581,8 +508,8 @@ static unsigned int c_find(struct sis_core *c, u64 fp, u64 *out, unsigned int ma
  * sis_index_alloc() - allocate H for @physical_blocks and C for the
  * metadata cache limit (c->mc_limit); no lock needed (c not published)
  *
- * C: max(cache_pages / 4, 32) slots, at most 2^16, of about 6 KiB (the
- * page's fingerprints, up to four 8-byte table entries per fingerprint).
+ * C: max(cache_pages / 4, 32) slots of about 6 KiB (the page's
+ * fingerprints, up to four 8-byte table entries per fingerprint).
  *
  * Return: 0 or -ENOMEM.
  */
@@ -590,15 +517,14 @@ int sis_index_alloc(struct sis_core *c, u64 physical_blocks)
 {
 	u32 s;
 
-	c->c_slots = clamp_t(u64, c->mc_limit / 4, C_MIN_SLOTS, C_MAX_SLOTS);
+	c->c_slots = max_t(u64, c->mc_limit / 4, C_MIN_SLOTS);
 	c->ctab_bits = order_of(2 * c->c_slots * SIS_RC_PER_PAGE);
 	c->cgrp_bits = order_of(2 * c->c_slots);
 	c->hooks = sis_hooks_alloc(physical_blocks);
 	c->cpages = kvcalloc(c->c_slots, sizeof(*c->cpages), GFP_KERNEL);
 	c->ctab = kvcalloc(1U << c->ctab_bits, sizeof(*c->ctab), GFP_KERNEL);
 	c->cgrp = kvcalloc(1U << c->cgrp_bits, sizeof(*c->cgrp), GFP_KERNEL);
-	c->cgen = kvcalloc(c->c_slots, sizeof(*c->cgen), GFP_KERNEL);
-	if (!c->hooks || !c->cpages || !c->ctab || !c->cgrp || !c->cgen) {
+	if (!c->hooks || !c->cpages || !c->ctab || !c->cgrp) {
 		sis_index_free(c);
 		return -ENOMEM;
 	}
@@ -613,12 +539,10 @@ void sis_index_free(struct sis_core *c)
 	kvfree(c->cpages);
 	kvfree(c->ctab);
 	kvfree(c->cgrp);
-	kvfree(c->cgen);
 	c->hooks = NULL;
 	c->cpages = NULL;
 	c->ctab = NULL;
 	c->cgrp = NULL;
-	c->cgen = NULL;
 }
 
 /**
@@ -631,7 +555,7 @@ u64 sis_index_ram(struct sis_core *c)
 	return c->hooks->cap * sizeof(struct sis_hook_bucket) + sizeof(*c->hooks) +
 	       (u64)c->c_slots * sizeof(struct sis_cpage) +
 	       (sizeof(*c->ctab) << c->ctab_bits) +
-	       (sizeof(*c->cgrp) << c->cgrp_bits) + c->c_slots;
+	       (sizeof(*c->cgrp) << c->cgrp_bits);
 }
 
 /**
@@ -788,8 +712,6 @@ void __sis_index_reset(struct sis_core *c)
 	memset(c->hooks->b, 0, c->hooks->nr * sizeof(*c->hooks->b));
 	memset(c->ctab, 0, sizeof(*c->ctab) << c->ctab_bits);
 	memset(c->cgrp, 0, sizeof(*c->cgrp) << c->cgrp_bits);
-	c->ctab_used = 0;
-	memset(c->cgen, 0, c->c_slots);
 	for (s = 0; s < c->c_slots; s++) {
 		memset(&c->cpages[s], 0, sizeof(c->cpages[s]));
 		c->cpages[s].group = C_NONE;
