@@ -336,6 +336,43 @@ TEST(c_evicts_oldest_groups)
 }
 
 /*
+ * 60 groups through C of 32 slots, then 100 blocks of a new group, whose
+ * slot held a full page before (so its page's fingerprint copies beyond
+ * index 100 are an evicted page's): C offers a block either alone and
+ * exactly once (its group is resident) or not at all, never another block
+ * of the slot.
+ */
+TEST(c_evicted_entries_never_match)
+{
+	u32 s, n_old = 0, n_new = 0, nr = 60 * 254 + 100;
+	u64 cand[4], p;
+	struct fx f;
+	int n;
+
+	small_c(&f, 20000, 40000);
+	fill(&f, 0, 1, nr);
+	for (s = 1; s <= nr; s++) {
+		if (is_hook(s))
+			continue;	/* a miss would load its group */
+		ASSERT_OK(sis_core_lookup(f.c, 0, s - 1, &p));
+		mutex_lock(&f.c->lock);
+		n = __sis_index_find(f.c, seed_fp(s), cand, ARRAY_SIZE(cand));
+		mutex_unlock(&f.c->lock);
+		if (n != -ENOENT) {
+			ASSERT_EQ(n, 1);
+			ASSERT_EQ(cand[0], p);
+			n_new++;
+		} else {
+			ASSERT_EQ(n, -ENOENT);
+			n_old++;
+		}
+	}
+	ASSERT_TRUE(n_new > 6000 && n_old > 6000);
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
+
+/*
  * A freed block leaves C and H: no stale candidate to validate, and a
  * freed hook of an evicted group costs no read.
  */
