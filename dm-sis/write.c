@@ -971,13 +971,14 @@ static bool sis_fast_find(struct sis_wbatch *wb, unsigned int from,
  * with every metadata page the mapping needs cached.  The blocks are
  * hashed and compared in the bio's own pages: nothing is copied and
  * nothing allocated (the batch comes from its mempool only if one is
- * free), no I/O is issued and nothing waits but the mapping for the core's
- * lock, whose holders do no I/O.  The first block is looked up before the
- * others are hashed, so a bio of new data costs one block's hash here.
- * Anything else (new data, a candidate not cached or different, a miss, a
- * busy range or look-up, FUA or flush, a partial block) goes to the worker,
- * which does it all again: blocks mapped here before a miss are mapped
- * again to the same block, which changes nothing.
+ * free), no I/O is issued and nothing waits but the look-ups and the
+ * mapping for the core's lock, whose holders do no I/O (a write's map()
+ * holds no read ticket: see sis_core_read_begin()).  The first block is
+ * looked up before the others are hashed, so a bio of new data costs one
+ * block's hash here.  Anything else (new data, a candidate not cached or
+ * different, a miss, a busy range, FUA or flush, a partial block) goes to
+ * the worker, which does it all again: blocks mapped here before a miss
+ * are mapped again to the same block, which changes nothing.
  * Return: true if the bio is done (its caller ends it).
  */
 bool sis_write_fast(struct sis_target *st, struct bio *bio)
