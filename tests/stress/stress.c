@@ -402,8 +402,10 @@ static int unpin_all(const u64 *pins, unsigned int np, int r)
  */
 static int write_batch(u64 l, unsigned int n, const u32 *seeds)
 {
-	u64 fps[BATCH_MAX], cand[BATCH_MAX], pbs[BATCH_MAX], pins[BATCH_MAX];
+	u64 fps[BATCH_MAX], cand[BATCH_MAX], pbs[BATCH_MAX];
 	u64 nfps[BATCH_MAX], nps[BATCH_MAX];
+	/* a rejected candidate's pin and its block's new one: two per block */
+	u64 pins[2 * BATCH_MAX];
 	unsigned int i, j, nf = 0, nn = 0, np = 0;
 	u8 idx[BATCH_MAX], nidx[BATCH_MAX];
 	bool unmapped[BATCH_MAX], same;
