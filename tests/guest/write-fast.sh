@@ -7,8 +7,8 @@
 #  1. 8 MiB of new data written (128 KiB O_DIRECT bios) goes to the worker:
 #     fast_writes stays 0.
 #  2. The same 8 MiB written elsewhere: its 64 bios are done in map()
-#     (at least 60: one that finds the core lock busy, or a metadata page
-#     evicted, goes to the worker), every block shared (dedup_hits 2048,
+#     (at least 60: one whose logical range is busy, or whose metadata page
+#     was evicted, goes to the worker), every block shared (dedup_hits 2048,
 #     new_data 0), no new data block; it reads back byte for byte.
 #  3. 1 MiB of zeros: 8 bios in map() (at least 7), nothing mapped there.
 #  4. With the shared cache dropped (candidates not cached) and in bios

@@ -148,6 +148,25 @@ int memdev_read(void *ctx, u64 blocknr, void *buf)
 	return r;
 }
 
+/*
+ * Room for one more element of @size in the array *@arr of *@cap, @len in
+ * use: doubled (64 at first) when full.  Return: 0 or -ENOMEM.
+ */
+static int room_for_one(void **arr, size_t *cap, size_t len, size_t size)
+{
+	size_t n = *cap ? *cap * 2 : 64;
+	void *a;
+
+	if (len < *cap)
+		return 0;
+	a = realloc(*arr, n * size);
+	if (!a)
+		return -ENOMEM;
+	*arr = a;
+	*cap = n;
+	return 0;
+}
+
 static int __write(struct memdev *d, u64 blocknr, const void *buf)
 {
 	struct memdev_pending *p;
@@ -159,15 +178,9 @@ static int __write(struct memdev *d, u64 blocknr, const void *buf)
 		d->dead = true;
 		return -EIO;
 	}
-	if (d->log_len == d->log_cap) {
-		size_t cap = d->log_cap ? d->log_cap * 2 : 64;
-		void *n = realloc(d->log, cap * sizeof(*d->log));
-
-		if (!n)
-			return -ENOMEM;
-		d->log = n;
-		d->log_cap = cap;
-	}
+	if (room_for_one((void **)&d->log, &d->log_cap, d->log_len,
+			 sizeof(*d->log)))
+		return -ENOMEM;
 	p = &d->log[d->log_len++];
 	p->blocknr = blocknr;
 	p->buf = xmalloc(BS);
@@ -234,21 +247,12 @@ int memdev_discard(void *ctx, u64 blocknr, u64 count)
 	d->discards++;
 	if (!d->async_discard) {
 		r = __discard(d, blocknr, count);
-		goto out;
+	} else {
+		r = room_for_one((void **)&d->dq, &d->dq_cap, d->dq_len,
+				 sizeof(*d->dq));
+		if (!r)
+			d->dq[d->dq_len++] = (struct memdev_extent){ blocknr, count };
 	}
-	if (d->dq_len == d->dq_cap) {
-		size_t cap = d->dq_cap ? 2 * d->dq_cap : 64;
-		struct memdev_extent *q = realloc(d->dq, cap * sizeof(*q));
-
-		if (!q) {
-			r = -ENOMEM;
-			goto out;
-		}
-		d->dq = q;
-		d->dq_cap = cap;
-	}
-	d->dq[d->dq_len++] = (struct memdev_extent){ blocknr, count };
-out:
 	pthread_mutex_unlock(&d->lock);
 	return r;
 }
