@@ -44,6 +44,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 
 HZ = os.sysconf("SC_CLK_TCK")
 MiB = 1 << 20
@@ -259,9 +260,17 @@ def task_group(comm):
 
 
 def _read(path):
+    """The whole of a sysfs, procfs or tracefs file (a tracefs hist is
+    larger than a page: read until end of file)."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        return os.read(fd, 4096).decode(errors="replace")
+        parts = []
+        while True:
+            b = os.read(fd, 65536)
+            if not b:
+                break
+            parts.append(b)
+        return b"".join(parts).decode(errors="replace")
     finally:
         os.close(fd)
 
@@ -1395,6 +1404,7 @@ class Bench:
                 except Exception as e:  # noqa: BLE001 (record and go on)
                     emit({"type": "error", "run": run, "target": kind,
                           "error": "%s: %s" % (type(e).__name__, e),
+                          "step": STEP[0], "traceback": traceback.format_exc()[-2000:],
                           "dmesg": sh("dmesg | tail -n 20", check=False)})
                     sh("umount %s" % MNT, check=False, timeout=120)
                     try:
