@@ -437,6 +437,76 @@ class BlkTrace:
         return res
 
 
+# ---- kernel stacks at the timer tick --------------------------------------
+TICK_EV = "/sys/kernel/tracing/events/irq_vectors/local_timer_entry"
+TICK_HIST = "hist:keys=common_stacktrace:vals=hitcount:sort=hitcount.descending:size=8192"
+TICK_ENTRY = "asm_sysvec_apic_timer_interrupt"
+
+
+def hist_stacks(text):
+    """[(count, [frame, ...])] of a tracefs hist keyed by stack trace, frames
+    without offsets, innermost first; " [dm_sis]" marks dm-sis's."""
+    out, frames = [], []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            frames = []
+        elif line.startswith("}") and "hitcount:" in line:
+            v = line.split("hitcount:")[1].split()
+            if v and v[0].isdigit():
+                out.append((int(v[0]), frames))
+        elif line and not line.startswith("#") and ":" not in line.split()[0]:
+            fr = line.split()[0].split("+")[0]
+            frames.append(fr + (" [dm_sis]" if "[dm_sis]" in line else ""))
+    return out
+
+
+class TickProfile:
+    """Where the guest's CPUs are at each local timer interrupt while a job
+    runs: a hist trigger on irq_vectors:local_timer_entry keyed by stack.
+    The unwinder crosses the interrupt entry, so the frames after it are the
+    interrupted code (a task, the idle loop or a softirq).  Under TCG the
+    tick is the one sampling clock there is (no PMU); an idle CPU ticks
+    less, so the idle share is a lower bound."""
+
+    def start(self):
+        self.ok = os.path.exists(TICK_EV + "/trigger")
+        if self.ok:
+            try:
+                with open(TICK_EV + "/trigger", "w") as f:
+                    f.write(TICK_HIST)
+            except OSError:
+                self.ok = False
+
+    def stop(self, top=10):
+        if not self.ok:
+            return {"error": "no irq_vectors:local_timer_entry event"}
+        text = _read(TICK_EV + "/hist")
+        with open(TICK_EV + "/trigger", "w") as f:
+            f.write("!" + TICK_HIST)
+        leaf, incl, total, idle = {}, {}, 0, 0
+        for n, frames in hist_stacks(text):
+            if TICK_ENTRY in frames:
+                frames = frames[frames.index(TICK_ENTRY) + 1:]
+            total += n
+            if any(f in ("do_idle", "default_idle_call") for f in frames):
+                idle += n
+                continue
+            k = frames[0] if frames else "(user space)"
+            leaf[k] = leaf.get(k, 0) + n
+            for f in set(frames):
+                if "[dm_sis]" in f:
+                    incl[f] = incl.get(f, 0) + n
+
+        def top_of(d):
+            return [{"fn": k, "pct": round(100.0 * n / total, 1)}
+                    for k, n in sorted(d.items(), key=lambda kv: -kv[1])[:top]]
+        if not total:
+            return {"samples": 0}
+        return {"samples": total, "idle_pct": round(100.0 * idle / total, 1),
+                "leaf": top_of(leaf), "sis_inclusive": top_of(incl)}
+
+
 # ---- lock contention ------------------------------------------------------
 LOCK_EV = "/sys/kernel/tracing/events/lock/contention_begin"
 LOCK_HIST = "hist:keys=common_stacktrace:vals=hitcount:sort=hitcount.descending:size=2048"
@@ -463,18 +533,10 @@ class LockTrace:
         text = _read(LOCK_EV + "/hist")
         with open(LOCK_EV + "/trigger", "w") as f:
             f.write("!" + LOCK_HIST)
-        sites, frames = {}, []
-        for line in text.splitlines():
-            line = line.strip()
-            if line.startswith("{"):
-                frames = []
-            elif line.startswith("}") and "hitcount:" in line:
-                n = int(line.split("hitcount:")[1].split()[0])
-                site = " < ".join(frames[:2]) or "?"
-                sites[site] = sites.get(site, 0) + n
-            elif line and not line.startswith("#") and ":" not in line.split()[0]:
-                fr = line.split()[0].split("+")[0]
-                frames.append(fr + (" [dm_sis]" if "[dm_sis]" in line else ""))
+        sites = {}
+        for n, frames in hist_stacks(text):
+            site = " < ".join(frames[:2]) or "?"
+            sites[site] = sites.get(site, 0) + n
         rows = sorted(sites.items(), key=lambda kv: -kv[1])
         return {"total": sum(sites.values()),
                 "sis_total": sum(n for k, n in sites.items() if "[dm_sis]" in k),
@@ -800,8 +862,11 @@ class Bench:
         bt = BlkTrace(t.disk) if trace else None
         prof = Profiler() if profile else None
         lt = LockTrace() if locks else None
+        tp = TickProfile() if profile else None
         if lt:
             lt.start()
+        if tp:
+            tp.start()
         if bt:
             bt.start()
         if prof:
@@ -821,6 +886,10 @@ class Bench:
                 btr = bt.stop()
             if lt:
                 ltr = lt.stop()
+            if tp:
+                tpr = tp.stop()
+        if tp:
+            extra["tick_profile"] = tpr
         if lt:
             extra["lock_contention"] = ltr
         if prof:

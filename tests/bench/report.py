@@ -547,8 +547,14 @@ def extra_sections(res, w, tcell):
           "one interval is charged to the last. The sampler and the job's blktrace (dedupe 0%% only) run "
           "in the guest too and are listed. Seconds over the whole job; %s. `/proc/stat` busy counts "
           "timer ticks, schedstat the scheduler clock: under TCG the tick count runs short, so the "
-          "task sum can exceed it." % (
-              env.get("profile_period_s", "?"), "last run" if runs > 1 else "single run"))
+          "task sum can exceed it.%s" % (
+              env.get("profile_period_s", "?"), "last run" if runs > 1 else "single run",
+              " Below each table, the same jobs' kernel stacks at the local timer interrupt (a "
+              "tracefs hist on `irq_vectors:local_timer_entry` keyed by stack; the unwinder crosses "
+              "the interrupt entry, so the frames are the interrupted code; user space shows as "
+              "`(user space)`; an idle CPU ticks less, so the idle share is a lower bound)."
+              if any((last_rec(res, "raw", j, t) or {}).get("tick_profile") for t in order
+                     for j in ("seqwrite_dedupe0", "seqwrite_dedupe90")) else ""))
         w("")
         for t in order:
             p0, p9 = profs.get((t, "seqwrite_dedupe0")), profs.get((t, "seqwrite_dedupe90"))
@@ -576,6 +582,22 @@ def extra_sections(res, w, tcell):
                            "wall %s" % fmt(p["wall_s"], 1)] if p else ["-"] * 3)
             w("| all (`/proc/stat` busy; sum of task run; wall) | %s |" % " | ".join(cells))
             w("")
+            ticks = {j: (last_rec(res, "raw", j, t) or {}).get("tick_profile")
+                     for j in ("seqwrite_dedupe0", "seqwrite_dedupe90")}
+            for j, lab in (("seqwrite_dedupe0", "unique"), ("seqwrite_dedupe90", "duplicate")):
+                tp = ticks.get(j)
+                if not tp or not tp.get("samples"):
+                    continue
+                line = ("Kernel stacks at the timer tick, %s write: %d samples, %s%% idle; busy samples "
+                        "by the function interrupted (%% of all): %s."
+                        % (lab, tp["samples"], fmt(tp.get("idle_pct"), 1),
+                           ", ".join("`%s` %s" % (x["fn"], fmt(x["pct"], 1)) for x in tp.get("leaf", []))))
+                if t == "sis" and tp.get("sis_inclusive"):
+                    line += (" dm-sis functions on the stack (inclusive, %% of all): %s."
+                             % ", ".join("`%s` %s" % (x["fn"].replace(" [dm_sis]", ""), fmt(x["pct"], 1))
+                                         for x in tp["sis_inclusive"]))
+                w(line)
+                w("")
 
     traced = [("raw", "seqwrite_dedupe0"), ("ext4", "copies_read_cold")]
     bts = {(l, j, t): (last_rec(res, l, j, t) or {}).get("blktrace") for l, j in traced for t in order}
