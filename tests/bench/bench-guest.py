@@ -461,31 +461,48 @@ def hist_stacks(text):
     return out
 
 
-class TickProfile:
+class StackHist:
+    """A tracefs hist trigger keyed by stack trace on event self.EV (a path
+    under /sys/kernel/tracing/events), armed by start() and read and
+    disarmed by take(): the [(count, frames)] of hist_stacks(), or None if
+    the kernel has no such event."""
+    EV = HIST = None
+
+    def start(self):
+        if not os.path.exists(self.EV) and os.path.isdir("/sys/kernel/tracing"):
+            sh("mount -t tracefs nodev /sys/kernel/tracing", check=False)
+        self.ok = os.path.exists(self.EV + "/trigger")
+        if self.ok:
+            try:
+                with open(self.EV + "/trigger", "w") as f:
+                    f.write(self.HIST)
+            except OSError:
+                self.ok = False
+
+    def take(self):
+        if not self.ok:
+            return None
+        text = _read(self.EV + "/hist")
+        with open(self.EV + "/trigger", "w") as f:
+            f.write("!" + self.HIST)
+        return hist_stacks(text)
+
+
+class TickProfile(StackHist):
     """Where the guest's CPUs are at each local timer interrupt while a job
     runs: a hist trigger on irq_vectors:local_timer_entry keyed by stack.
     The unwinder crosses the interrupt entry, so the frames after it are the
     interrupted code (a task, the idle loop or a softirq).  Under TCG the
     tick is the one sampling clock there is (no PMU); an idle CPU ticks
     less, so the idle share is a lower bound."""
-
-    def start(self):
-        self.ok = os.path.exists(TICK_EV + "/trigger")
-        if self.ok:
-            try:
-                with open(TICK_EV + "/trigger", "w") as f:
-                    f.write(TICK_HIST)
-            except OSError:
-                self.ok = False
+    EV, HIST = TICK_EV, TICK_HIST
 
     def stop(self, top=10):
-        if not self.ok:
+        stacks = self.take()
+        if stacks is None:
             return {"error": "no irq_vectors:local_timer_entry event"}
-        text = _read(TICK_EV + "/hist")
-        with open(TICK_EV + "/trigger", "w") as f:
-            f.write("!" + TICK_HIST)
         leaf, incl, total, idle = {}, {}, 0, 0
-        for n, frames in hist_stacks(text):
+        for n, frames in stacks:
             if TICK_ENTRY in frames:
                 frames = frames[frames.index(TICK_ENTRY) + 1:]
             total += n
@@ -512,29 +529,20 @@ LOCK_EV = "/sys/kernel/tracing/events/lock/contention_begin"
 LOCK_HIST = "hist:keys=common_stacktrace:vals=hitcount:sort=hitcount.descending:size=2048"
 
 
-class LockTrace:
+class LockTrace(StackHist):
     """Lock contention while a job runs: the kernel's lock:contention_begin
     event (a mutex, rwsem or spinlock found held; no lockdep needed) counted
     by call stack with a hist trigger.  A site is the first two frames of the
     stack, offsets dropped (for dm-sis's core mutex: the core call that took
     it, and its caller)."""
-
-    def start(self):
-        if not os.path.exists(LOCK_EV) and os.path.isdir("/sys/kernel/tracing"):
-            sh("mount -t tracefs nodev /sys/kernel/tracing", check=False)
-        self.ok = os.path.exists(LOCK_EV + "/trigger")
-        if self.ok:
-            with open(LOCK_EV + "/trigger", "w") as f:
-                f.write(LOCK_HIST)
+    EV, HIST = LOCK_EV, LOCK_HIST
 
     def stop(self, top=8):
-        if not self.ok:
+        stacks = self.take()
+        if stacks is None:
             return {"error": "no lock:contention_begin event"}
-        text = _read(LOCK_EV + "/hist")
-        with open(LOCK_EV + "/trigger", "w") as f:
-            f.write("!" + LOCK_HIST)
         sites = {}
-        for n, frames in hist_stacks(text):
+        for n, frames in stacks:
             site = " < ".join(frames[:2]) or "?"
             sites[site] = sites.get(site, 0) + n
         rows = sorted(sites.items(), key=lambda kv: -kv[1])

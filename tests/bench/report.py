@@ -94,12 +94,6 @@ def core_results(text):
     return out
 
 
-def core_result(text):
-    """The last "bench-core-result:" line of bench-core's output as a dict."""
-    rs = core_results(text)
-    return rs[-1] if rs else {}
-
-
 def throughput(r):
     """MiB/s and IOPS of one job record; the flush after a write counts."""
     nbytes = r.get("io_bytes")
@@ -217,8 +211,7 @@ def build(recs, host, core_text, bad_lines, splats, core_scale_text=""):
             "errors": errors, "end": ends, "jobs": jobs, "target_runs": tgts, "bench_core": core_text,
             "scale": [r for r in recs if r["type"] == "scale"],
             "clones": [r for r in recs if r["type"] == "clones"],
-            "bench_core_scale": core_scale_text, "core_scale": core_result(core_scale_text),
-            "core_scale_runs": core_results(core_scale_text)}
+            "bench_core_scale": core_scale_text, "core_scale_runs": core_results(core_scale_text)}
 
 
 # ---- markdown -------------------------------------------------------------
@@ -383,7 +376,7 @@ def targets_section(res, w):
         if tib and last.get("index_ram_created", -1) >= 0:
             x = last["index_ram_created"] / MiB / tib
             add(12, "index RAM per TiB (%s device)" % last["size"], x, "<= 256 MiB", x <= 256, "%.0f MiB")
-    runs = res.get("core_scale_runs") or ([res["core_scale"]] if res.get("core_scale") else [])
+    runs = res.get("core_scale_runs") or []
     for cs in runs:
         if cs.get("unique_us") is None:
             continue
@@ -531,9 +524,10 @@ def extra_sections(res, w, tcell):
             w("Figures are medians over %d runs." % runs)
             w("")
 
-    profs = {(t, j): last_rec(res, "raw", j, t) for t in order
-             for j in ("seqwrite_dedupe0", "seqwrite_dedupe90")}
-    profs = {k: v["profile"] for k, v in profs.items() if v and v.get("profile")}
+    recs = {(t, j): last_rec(res, "raw", j, t) or {} for t in order
+            for j in ("seqwrite_dedupe0", "seqwrite_dedupe90")}
+    profs = {k: v["profile"] for k, v in recs.items() if v.get("profile")}
+    ticks = {k: v["tick_profile"] for k, v in recs.items() if (v.get("tick_profile") or {}).get("samples")}
     if profs:
         w("## Profile: where a unique and a duplicate write spend their time (raw)")
         w("")
@@ -553,8 +547,7 @@ def extra_sections(res, w, tcell):
               "tracefs hist on `irq_vectors:local_timer_entry` keyed by stack; the unwinder crosses "
               "the interrupt entry, so the frames are the interrupted code; user space shows as "
               "`(user space)`; an idle CPU ticks less, so the idle share is a lower bound)."
-              if any((last_rec(res, "raw", j, t) or {}).get("tick_profile") for t in order
-                     for j in ("seqwrite_dedupe0", "seqwrite_dedupe90")) else ""))
+              if ticks else ""))
         w("")
         for t in order:
             p0, p9 = profs.get((t, "seqwrite_dedupe0")), profs.get((t, "seqwrite_dedupe90"))
@@ -582,11 +575,9 @@ def extra_sections(res, w, tcell):
                            "wall %s" % fmt(p["wall_s"], 1)] if p else ["-"] * 3)
             w("| all (`/proc/stat` busy; sum of task run; wall) | %s |" % " | ".join(cells))
             w("")
-            ticks = {j: (last_rec(res, "raw", j, t) or {}).get("tick_profile")
-                     for j in ("seqwrite_dedupe0", "seqwrite_dedupe90")}
             for j, lab in (("seqwrite_dedupe0", "unique"), ("seqwrite_dedupe90", "duplicate")):
-                tp = ticks.get(j)
-                if not tp or not tp.get("samples"):
+                tp = ticks.get((t, j))
+                if not tp:
                     continue
                 line = ("Kernel stacks at the timer tick, %s write: %d samples, %s%% idle; busy samples "
                         "by the function interrupted (%% of all): %s."
@@ -1105,7 +1096,7 @@ def scale_section(res, w):
 
 def core_scale_section(res, w):
     """The core benchmark at scale, metadata on a file (make bench-core-scale)."""
-    runs = res.get("core_scale_runs") or ([res["core_scale"]] if res.get("core_scale") else [])
+    runs = res.get("core_scale_runs") or []
     text = (res.get("bench_core_scale") or "").rstrip()
     if not runs and not text:
         return
