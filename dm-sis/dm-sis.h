@@ -116,7 +116,7 @@ struct sis_features {
  *
  * I/O resources (pool.c creates them; immutable pointers):
  * @wq:          the unbound workqueue processing bios and the commit timer
- * @bs:          splits of multi-block bios into pieces (read.c)
+ * @bs:          the gather bios of reads (read.c: sis_read_gather())
  * @io_bs:       bios of metadata I/O and data writes (with a bvec reserve)
  *
  * Commits (pool.c):
@@ -274,7 +274,8 @@ struct sis_target {
  * @work:        runs sis_process_bio()
  * @st:          the target
  * @ticket:      a read's sis_core_read_begin() ticket, released by
- *               sis_read_end_io() when the whole bio (every piece) has completed
+ *               sis_read_end_io() when the whole bio (every gather bio
+ *               chained to it) has completed
  * @ticket_held: @ticket is to be released
  */
 struct sis_bio {
@@ -470,10 +471,12 @@ int sis_pool_volume_delete(struct sis_pool *pool, u32 id);
  * @sb:    its per-bio data (@sb->ticket_held false)
  * @mapio: where to store map()'s return value when it returns true
  *
- * Remaps a read of unique blocks contiguous on disk, or zero-fills a read
- * of unmapped blocks, when every page it needs is cached and the core
- * mutex is free (trylock).  A remapped bio holds a read ticket until
- * sis_read_end_io().  Context: map(), atomic: never sleeps.
+ * Serves the read there (as sis_read_bio() would, see read.c) when every
+ * metadata page it needs is cached, the core mutex is free (trylock),
+ * every shared block it reads is valid in pcache and its gather bios can
+ * be allocated without waiting; otherwise does nothing.  A bio served
+ * holds a read ticket until sis_read_end_io().  Context: map(), atomic:
+ * never sleeps.
  * Return: true if the bio was dealt with, false to queue it to the worker.
  */
 bool sis_read_fast(struct sis_target *st, struct bio *bio, struct sis_bio *sb,
@@ -484,7 +487,7 @@ bool sis_read_fast(struct sis_target *st, struct bio *bio, struct sis_bio *sb,
  * @st:  the target
  * @bio: the dm bio
  *
- * Completes @bio (possibly after it returns, through remapped pieces).
+ * Completes @bio (possibly after it returns, through its gather bios).
  * Holds no lock while it waits for I/O.  Context: process (worker).
  */
 void sis_read_bio(struct sis_target *st, struct bio *bio);

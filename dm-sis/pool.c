@@ -346,7 +346,7 @@ static struct sis_pool *__pool_create(struct sis_target *st)
 		r = -ENOMEM;
 		goto bad;
 	}
-	r = bioset_init(&pool->bs, BIO_POOL_SIZE, 0, 0);
+	r = bioset_init(&pool->bs, BIO_POOL_SIZE, 0, BIOSET_NEED_BVECS);
 	if (!r)
 		r = bioset_init(&pool->io_bs, SIS_IO_RESERVE_BIOS, 0,
 				BIOSET_NEED_BVECS);

@@ -3,21 +3,23 @@
  * read.c: the read path of the "sis" target.
  *
  * dm core splits bios at 128 KiB boundaries (max_io_len is
- * SIS_MAX_IO_BLOCKS blocks).  map() never sleeps: a read whose mapping is
- * cached is served there at once, a run of blocks of one kind at a time
- * (sis_read_fast()): remapped, zero-filled, or copied from pcache as far
- * as its shared blocks are there; any other read is queued as its own
- * work item on the pool's unbound
- * workqueue (dm-sis-target.c), where sis_read_bio() looks its blocks up at
- * once and cuts it into runs: unmapped runs are zeros, unique blocks
- * contiguous on disk are remapped to the disk as one bio, shared blocks
- * are served from pcache, where one copy serves every sharer.
+ * SIS_MAX_IO_BLOCKS blocks).  A bio is served block by block into its own
+ * pages: unmapped blocks are zeros; unique blocks (refcount 1) are read
+ * from the disk by one bio per run of them contiguous on disk, whatever
+ * blocks sit between them in the bio (a gather bio, chained to it), or the
+ * bio is remapped whole if all of it is one such run; shared blocks are
+ * copied from pcache, where one copy serves every sharer.  map() never
+ * sleeps: a read whose mapping is cached and whose shared blocks are all
+ * in pcache is served there (sis_read_fast()); any other read is queued as
+ * its own work item on the pool's unbound workqueue (dm-sis-target.c),
+ * where sis_read_bio() serves it the same way, reading the missing shared
+ * blocks into pcache all at once.
  *
  * Invariant: a read returns the old or the new data of a block it races a
  * write with, never a third block's.  Reuse protection takes no lock and
  * no allocation: the look-up (sis_core_read_begin()) counts the bio in the
  * core's current read epoch (its ticket, kept in struct sis_bio) and
- * sis_read_end_io() uncounts it when the whole bio (every piece) has
+ * sis_read_end_io() uncounts it when the whole bio (every gather bio) has
  * completed; a freed block is only handed out (or discarded) after a
  * commit, which first waits for the reads of the epoch before it.  So a
  * reader holding a ticket must never wait for the core lock (a commit
@@ -33,21 +35,6 @@
 /* ---------------------------------------------------------------- */
 /* Through the shared cache                                         */
 /* ---------------------------------------------------------------- */
-
-/* Copy @len bytes from @src into @bio at @iter, advancing @iter. */
-static void copy_to_bio(struct bio *bio, struct bvec_iter *iter, const u8 *src,
-			unsigned int len)
-{
-	while (len) {
-		struct bio_vec bv = bio_iter_iovec(bio, *iter);
-
-		bv.bv_len = min(bv.bv_len, len);
-		memcpy_to_bvec(&bv, src);
-		bio_advance_iter_single(bio, iter, bv.bv_len);
-		src += bv.bv_len;
-		len -= bv.bv_len;
-	}
-}
 
 struct pcache_entry *sis_read_cache_get(struct sis_pool *pool, u64 pblock,
 					unsigned int nr)
@@ -106,13 +93,13 @@ static struct pcache_entry *sis_cache_get_run(struct sis_target *st, u64 lblock,
 }
 
 /* ---------------------------------------------------------------- */
-/* Runs of one kind                                                 */
+/* A bio, block by block                                            */
 /* ---------------------------------------------------------------- */
 
-/* How a read serves a block (see sis_read_bio()). */
+/* How a read serves a block (see sis_read_serve()). */
 enum sis_read_kind {
 	SIS_READ_ZERO,		/* unmapped: zeros, no I/O */
-	SIS_READ_DIRECT,	/* one logical block maps it: remap to the disk */
+	SIS_READ_DIRECT,	/* one logical block maps it: read from the disk */
 	SIS_READ_CACHED,	/* shared: through pcache, one copy for all */
 };
 
@@ -122,56 +109,6 @@ static enum sis_read_kind sis_read_kind(const u64 *pblocks, const u32 *refs,
 	if (!pblocks[i])
 		return SIS_READ_ZERO;
 	return refs[i] == 1 ? SIS_READ_DIRECT : SIS_READ_CACHED;
-}
-
-/*
- * Point @piece, which reads physically contiguous blocks from
- * @pblocks[0], byte @skip, at the backing device.  The blocks are safe
- * from reuse until the whole bio ends (its read ticket, sis_read_end_io()).
- */
-static void sis_remap(struct sis_target *st, struct bio *piece,
-		      const u64 *pblocks, unsigned int skip)
-{
-	bio_set_dev(piece, st->pool->bdev);
-	piece->bi_iter.bi_sector = block_to_sector(pblocks[0]) +
-				   (skip >> SECTOR_SHIFT);
-}
-
-/* Serve @piece from pcache: shared blocks @pblocks[0..nr). */
-static void sis_read_cached(struct sis_target *st, struct bio *piece,
-			    u64 lblock, const u64 *pblocks, unsigned int nr,
-			    unsigned int skip)
-{
-	struct bvec_iter iter = piece->bi_iter;
-	struct pcache_entry *e;
-	unsigned int i, len;
-	int r = 0;
-
-	for (i = 0; i < nr && iter.bi_size; i++) {
-		e = sis_cache_get_run(st, lblock + i, pblocks[i]);
-		if (IS_ERR(e)) {
-			r = PTR_ERR(e);
-			break;
-		}
-		len = min(iter.bi_size, SIS_BLOCK_SIZE - skip);
-		copy_to_bio(piece, &iter, (u8 *)pcache_data(e) + skip, len);
-		pcache_put(e);
-		skip = 0;
-	}
-	sis_pool_end_bio(st, piece, lblock + i, r);
-}
-
-/* The end of the run of blocks from @i that a read serves one way. */
-static unsigned int sis_read_run_end(const u64 *pblocks, const u32 *refs,
-				     unsigned int i, unsigned int nr)
-{
-	enum sis_read_kind kind = sis_read_kind(pblocks, refs, i);
-	unsigned int j;
-
-	for (j = i + 1; j < nr && sis_read_kind(pblocks, refs, j) == kind &&
-	     (kind != SIS_READ_DIRECT || pblocks[j] == pblocks[j - 1] + 1); j++)
-		;
-	return j;
 }
 
 /* Where a read of @bio starts: its first logical block and its offset in it. */
@@ -185,6 +122,153 @@ static u64 sis_bio_lblock(struct sis_target *st, struct bio *bio,
 	return off >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
 }
 
+/* The part of @bio that holds its block @i (block 0 starts @skip bytes in). */
+static struct bvec_iter sis_block_iter(struct bio *bio, unsigned int i,
+				       unsigned int skip)
+{
+	struct bvec_iter iter = bio->bi_iter;
+
+	if (i)
+		bio_advance_iter(bio, &iter, i * SIS_BLOCK_SIZE - skip);
+	iter.bi_size = min(iter.bi_size, SIS_BLOCK_SIZE - (i ? 0 : skip));
+	return iter;
+}
+
+/* Copy the held entry @e into block @i of @bio, or zero it if @e is NULL. */
+static void sis_fill_block(struct bio *bio, unsigned int i, unsigned int skip,
+			   struct pcache_entry *e)
+{
+	const u8 *src = e ? (u8 *)pcache_data(e) + (i ? 0 : skip) : NULL;
+	struct bvec_iter iter;
+	struct bio_vec bv;
+
+	__bio_for_each_segment(bv, bio, iter, sis_block_iter(bio, i, skip)) {
+		if (src) {
+			memcpy_to_bvec(&bv, src);
+			src += bv.bv_len;
+		} else {
+			memzero_bvec(&bv);
+		}
+	}
+}
+
+/*
+ * The last of the unique blocks from @i (of kind DIRECT) that follow it on
+ * disk block by block, skipping the blocks of other kinds between them;
+ * *@next: the next unique block after it (or @nr).
+ */
+static unsigned int sis_read_run_last(const u64 *pblocks, const u32 *refs,
+				      unsigned int i, unsigned int nr,
+				      unsigned int *next)
+{
+	unsigned int j, last = i;
+
+	for (j = i + 1; j < nr; j++) {
+		if (sis_read_kind(pblocks, refs, j) != SIS_READ_DIRECT)
+			continue;
+		if (pblocks[j] != pblocks[last] + 1)
+			break;
+		last = j;
+	}
+	*next = j;
+	return last;
+}
+
+#define SIS_READ_FLAGS	(REQ_SYNC | REQ_META | REQ_PRIO)
+
+/*
+ * A bio that reads the unique blocks @first..@last of @bio (those of kind
+ * DIRECT, contiguous on disk from @pblocks[@first]) straight into @bio's
+ * pages (the caller chains it to @bio): the disk sees one request for
+ * them however many shared or unmapped blocks sit between them in @bio.
+ * NULL if @gfp cannot allocate it.
+ */
+static struct bio *sis_read_gather(struct sis_target *st, struct bio *bio,
+				   const u64 *pblocks, const u32 *refs,
+				   unsigned int first, unsigned int last,
+				   unsigned int skip, gfp_t gfp)
+{
+	unsigned short nr_vecs = 0;
+	struct bvec_iter iter;
+	struct bio_vec bv;
+	struct bio *gb;
+	unsigned int i;
+
+	for (i = first; i <= last; i++)
+		if (sis_read_kind(pblocks, refs, i) == SIS_READ_DIRECT)
+			__bio_for_each_segment(bv, bio, iter,
+					       sis_block_iter(bio, i, skip))
+				nr_vecs++;
+	gb = bio_alloc_bioset(st->pool->bdev, nr_vecs,
+			      REQ_OP_READ | (bio->bi_opf & SIS_READ_FLAGS), gfp,
+			      &st->pool->bs);
+	if (!gb)
+		return NULL;
+	bio_clone_blkg_association(gb, bio);
+	gb->bi_ioprio = bio->bi_ioprio;
+	gb->bi_iter.bi_sector = block_to_sector(pblocks[first]) +
+				((first ? 0 : skip) >> SECTOR_SHIFT);
+	for (i = first; i <= last; i++)
+		if (sis_read_kind(pblocks, refs, i) == SIS_READ_DIRECT)
+			__bio_for_each_segment(bv, bio, iter,
+					       sis_block_iter(bio, i, skip))
+				WARN_ON_ONCE(bio_add_page(gb, bv.bv_page,
+							  bv.bv_len,
+							  bv.bv_offset) !=
+					     bv.bv_len);
+	return gb;
+}
+
+/*
+ * The shared blocks of a worker read, from pcache: those missing from it
+ * are read all at once, one bio per run contiguous on disk
+ * (pcache_get_batch()), not one after another.  A lone shared block reads
+ * ahead the blocks that follow it both logically and on disk instead
+ * (sis_cache_get_run()).  *@bad: the first block that failed.
+ * Return: 0 or the first error.
+ */
+static int sis_read_cached(struct sis_target *st, struct bio *bio, u64 lblock,
+			   const u64 *pblocks, const u32 *refs, unsigned int nr,
+			   unsigned int skip, unsigned int *bad)
+{
+	struct sis_pool *pool = st->pool;
+	struct pcache_entry *es[SIS_MAX_IO_BLOCKS];
+	u64 pbs[SIS_MAX_IO_BLOCKS];
+	u8 idx[SIS_MAX_IO_BLOCKS];
+	unsigned int i, k, n = 0, got, misses;
+	int r, err = 0;
+
+	for (i = 0; i < nr; i++)
+		if (sis_read_kind(pblocks, refs, i) == SIS_READ_CACHED) {
+			idx[n] = i;
+			pbs[n++] = pblocks[i];
+		}
+	for (k = 0; k < n; k += got) {
+		if (n == 1) {
+			es[0] = sis_cache_get_run(st, lblock + idx[0], pbs[0]);
+			got = 1;
+		} else {
+			/* all at once, unless memory is short */
+			got = pcache_get_batch(pool->bdev, pbs + k, n - k,
+					       es + k, &misses);
+			atomic64_add(misses, &pool->stat_misses);
+			atomic64_add(got - misses, &pool->stat_hits);
+		}
+		for (i = k; i < k + got; i++) {
+			r = IS_ERR(es[i]) ? PTR_ERR(es[i]) : pcache_wait(es[i]);
+			if (r && !err) {
+				err = r;
+				*bad = idx[i];
+			}
+			if (!err)
+				sis_fill_block(bio, idx[i], skip, es[i]);
+			if (!IS_ERR(es[i]))
+				pcache_put(es[i]);
+		}
+	}
+	return err;
+}
+
 /* ---------------------------------------------------------------- */
 /* The worker, map() and end_io                                     */
 /* ---------------------------------------------------------------- */
@@ -193,21 +277,21 @@ static u64 sis_bio_lblock(struct sis_target *st, struct bio *bio,
  * A read of up to SIS_MAX_IO_BLOCKS blocks, in the worker.  One look-up
  * maps every block and takes a read ticket for the whole bio (so no block
  * it reads is reallocated under it, whatever writes do meanwhile, until
- * sis_read_end_io()); then the bio is cut into runs of one kind, each a piece
- * chained to it: unmapped runs complete with zeros and no I/O; runs of
- * unique blocks that are contiguous on disk are remapped as one bio (no copy
- * and no cache space for data only one logical block reads); shared blocks
- * are read through pcache, where one copy serves every sharer on every
- * device.
+ * sis_read_end_io()).  A bio of unique blocks contiguous on disk is
+ * remapped whole.  Otherwise it is served block by block, into its own
+ * pages: its unique blocks are read by one bio per run of them contiguous
+ * on disk, whatever blocks sit between them (sis_read_gather(), all
+ * submitted first so they are in flight together), unmapped blocks are
+ * zeros, and shared blocks are copied from pcache, where one copy serves
+ * every sharer on every device.
  */
 void sis_read_bio(struct sis_target *st, struct bio *bio)
 {
 	struct sis_bio *sb = dm_per_bio_data(bio, sizeof(*sb));
 	u64 pblocks[SIS_MAX_IO_BLOCKS];
 	u32 refs[SIS_MAX_IO_BLOCKS];
-	enum sis_read_kind kind;
-	unsigned int i, j, skip, nr;
-	struct bio *piece;
+	unsigned int i, j, last, skip, nr, bad = 0;
+	struct bio *gb;
 	u64 lblock;
 	int r;
 
@@ -228,81 +312,54 @@ void sis_read_bio(struct sis_target *st, struct bio *bio)
 		return;
 	}
 	sb->ticket_held = true;
-	for (i = 0; i < nr; i = j, skip = 0) {
-		kind = sis_read_kind(pblocks, refs, i);
-		j = sis_read_run_end(pblocks, refs, i, nr);
-		piece = bio;
-		if (j < nr) {
-			piece = bio_split(bio, ((j - i) * SIS_BLOCK_SIZE - skip) >>
-					  SECTOR_SHIFT, GFP_NOIO, &st->pool->bs);
-			bio_chain(piece, bio);
+	for (i = 0; i < nr; i = j) {
+		j = i + 1;
+		if (sis_read_kind(pblocks, refs, i) != SIS_READ_DIRECT)
+			continue;
+		last = sis_read_run_last(pblocks, refs, i, nr, &j);
+		if (!i && last == nr - 1 && j == nr &&
+		    pblocks[last] == pblocks[0] + last) {
+			/* unique and contiguous on disk: remapped whole */
+			bio_set_dev(bio, st->pool->bdev);
+			bio->bi_iter.bi_sector = block_to_sector(pblocks[0]) +
+						 (skip >> SECTOR_SHIFT);
+			submit_bio_noacct(bio);
+			return;
 		}
-		switch (kind) {
-		case SIS_READ_ZERO:
-			zero_fill_bio(piece);
-			bio_endio(piece);
-			break;
-		case SIS_READ_DIRECT:
-			sis_remap(st, piece, pblocks + i, skip);
-			submit_bio_noacct(piece);
-			break;
-		case SIS_READ_CACHED:
-			sis_read_cached(st, piece, lblock + i, pblocks + i,
-					j - i, skip);
-			break;
-		}
+		/* from the bio_set's reserve: each is submitted before the next */
+		gb = sis_read_gather(st, bio, pblocks, refs, i, last, skip,
+				     GFP_NOIO);
+		bio_chain(gb, bio);
+		submit_bio_noacct(gb);
 	}
+	for (i = 0; i < nr; i++)
+		if (sis_read_kind(pblocks, refs, i) == SIS_READ_ZERO)
+			sis_fill_block(bio, i, skip, NULL);
+	r = sis_read_cached(st, bio, lblock, pblocks, refs, nr, skip, &bad);
+	sis_pool_end_bio(st, bio, lblock + bad, r);
 }
 
-/* A bio of more runs than this goes to the worker (one look-up for all). */
-#define SIS_FAST_MAX_RUNS	4
-
-/*
- * In map(): copy shared blocks @pblocks[0..nr) into @bio from pcache, one
- * held entry at a time, up to the first that is not there and VALID now.
- * Return: the number of blocks copied.
- */
-static unsigned int sis_read_fast_copy(struct sis_pool *pool, struct bio *bio,
-				       const u64 *pblocks, unsigned int nr,
-				       unsigned int skip)
-{
-	struct bvec_iter iter = bio->bi_iter;
-	struct pcache_entry *e;
-	unsigned int i, len;
-
-	for (i = 0; i < nr; i++, skip = 0) {
-		e = pcache_lookup_valid(pool->dev, pblocks[i]);
-		if (!e)
-			break;
-		len = min(iter.bi_size, SIS_BLOCK_SIZE - skip);
-		copy_to_bio(bio, &iter, (u8 *)pcache_data(e) + skip, len);
-		pcache_put(e);
-	}
-	atomic64_add(i, &pool->stat_hits);
-	return i;
-}
+/* A read in map() with more runs of unique blocks than this goes to the worker. */
+#define SIS_FAST_MAX_GATHERS	8
 
 /*
  * A read in map(), without sleeping, when every map and refcount page it
- * needs is cached and the core lock is free.  Its first run of blocks of
- * one kind is served there and then: unique blocks contiguous on disk are
- * remapped to the disk (DM_MAPIO_REMAPPED: no worker, no copy), unmapped
- * blocks complete with zeros, and shared blocks VALID in pcache are copied
- * from it.  If the bio holds more runs, dm core sends
- * the rest as a bio of its own (dm_accept_partial_bio()), which comes back
- * here; so does the rest of a shared run after a block missing from
- * pcache.  Anything else (a first shared block missing from pcache, more
- * than SIS_FAST_MAX_RUNS runs, a page to read, a busy lock) goes to the
- * worker whole: return false.
+ * needs is cached and the core lock is free: served there and then as
+ * sis_read_bio() serves it, if every shared block it reads is VALID in
+ * pcache and its gather bios (at most SIS_FAST_MAX_GATHERS) can be
+ * allocated at once.  A bio of unique blocks contiguous on disk is
+ * remapped (DM_MAPIO_REMAPPED: no worker, no copy).  Anything else goes to
+ * the worker whole, nothing done: return false.
  */
 bool sis_read_fast(struct sis_target *st, struct bio *bio, struct sis_bio *sb,
 		   int *mapio)
 {
 	struct sis_pool *pool = st->pool;
+	struct pcache_entry *es[SIS_MAX_IO_BLOCKS];
+	struct bio *gbs[SIS_FAST_MAX_GATHERS];
 	u64 pblocks[SIS_MAX_IO_BLOCKS];
 	u32 refs[SIS_MAX_IO_BLOCKS];
-	unsigned int skip, nr, ticket, j, k, runs = 1;
-	enum sis_read_kind kind;
+	unsigned int skip, nr, ticket, i, j, last, n = 0, nr_gb = 0;
 	u64 lblock;
 
 	lblock = sis_bio_lblock(st, bio, &skip, &nr);
@@ -310,34 +367,70 @@ bool sis_read_fast(struct sis_target *st, struct bio *bio, struct sis_bio *sb,
 	    sis_core_read_begin(pool->core, st->vol, lblock, nr, pblocks,
 				refs, true, &ticket))
 		return false;
-	kind = sis_read_kind(pblocks, refs, 0);
-	j = sis_read_run_end(pblocks, refs, 0, nr);
-	for (k = j; k < nr && runs <= SIS_FAST_MAX_RUNS; runs++)
-		k = sis_read_run_end(pblocks, refs, k, nr);
-	/* a shared run is served as far as pcache holds it, from its start */
-	if (runs <= SIS_FAST_MAX_RUNS && kind == SIS_READ_CACHED)
-		j = sis_read_fast_copy(pool, bio, pblocks, j, skip);
-	if (runs > SIS_FAST_MAX_RUNS || !j) {
-		sis_core_read_end(pool->core, ticket);
-		return false;
-	}
-	if (j < nr)
-		dm_accept_partial_bio(bio, (j * SIS_BLOCK_SIZE - skip) >>
-				      SECTOR_SHIFT);
-	atomic64_inc(&pool->stat_fast_reads);
-	if (kind == SIS_READ_DIRECT) {
-		sb->ticket = ticket;
-		sb->ticket_held = true;
-		sis_remap(st, bio, pblocks, skip);
+	sb->ticket = ticket;
+	sb->ticket_held = true;
+	if (sis_read_kind(pblocks, refs, 0) == SIS_READ_DIRECT &&
+	    sis_read_run_last(pblocks, refs, 0, nr, &j) == nr - 1 &&
+	    j == nr && pblocks[nr - 1] == pblocks[0] + nr - 1) {
+		bio_set_dev(bio, pool->bdev);
+		bio->bi_iter.bi_sector = block_to_sector(pblocks[0]) +
+					 (skip >> SECTOR_SHIFT);
 		*mapio = DM_MAPIO_REMAPPED;
-		return true;
+		goto served;
 	}
-	if (kind == SIS_READ_ZERO)
-		zero_fill_bio(bio);
-	sis_core_read_end(pool->core, ticket);
+	for (i = 0; i < nr; i++) {
+		if (sis_read_kind(pblocks, refs, i) != SIS_READ_CACHED)
+			continue;
+		es[n] = pcache_lookup_valid(pool->dev, pblocks[i]);
+		if (!es[n])
+			goto fail;
+		n++;
+	}
+	for (i = 0; i < nr; i = j) {
+		j = i + 1;
+		if (sis_read_kind(pblocks, refs, i) != SIS_READ_DIRECT)
+			continue;
+		last = sis_read_run_last(pblocks, refs, i, nr, &j);
+		if (nr_gb == SIS_FAST_MAX_GATHERS)
+			goto fail;
+		gbs[nr_gb] = sis_read_gather(st, bio, pblocks, refs, i, last,
+					     skip, GFP_NOWAIT);
+		if (!gbs[nr_gb])
+			goto fail;
+		nr_gb++;
+	}
+	for (i = 0; i < nr_gb; i++) {
+		bio_chain(gbs[i], bio);
+		submit_bio_noacct(gbs[i]);
+	}
+	for (i = 0, n = 0; i < nr; i++) {
+		switch (sis_read_kind(pblocks, refs, i)) {
+		case SIS_READ_ZERO:
+			sis_fill_block(bio, i, skip, NULL);
+			break;
+		case SIS_READ_CACHED:
+			sis_fill_block(bio, i, skip, es[n]);
+			pcache_put(es[n++]);
+			break;
+		case SIS_READ_DIRECT:
+			break;
+		}
+	}
+	atomic64_add(n, &pool->stat_hits);
 	bio_endio(bio);
 	*mapio = DM_MAPIO_SUBMITTED;
+served:
+	atomic64_inc(&pool->stat_fast_reads);
 	return true;
+
+fail:
+	while (nr_gb)
+		bio_put(gbs[--nr_gb]);
+	while (n)
+		pcache_put(es[--n]);
+	sb->ticket_held = false;
+	sis_core_read_end(pool->core, ticket);
+	return false;
 }
 
 /*

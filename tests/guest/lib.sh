@@ -64,6 +64,7 @@ sis_status() { dmsetup status "$1"; }
 
 # read_sectors DEV: sectors read so far from a whole disk (/sys/block/X/stat).
 read_sectors() { awk '{print $3}' "/sys/block/$(basename "$1")/stat"; }
+read_ios() { awk '{print $1}' "/sys/block/$(basename "$1")/stat"; }
 write_sectors() { awk '{print $7}' "/sys/block/$(basename "$1")/stat"; }
 
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
