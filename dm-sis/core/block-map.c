@@ -322,22 +322,45 @@ absent:
  *          are certainly unmapped too (at least 1)
  * @shared: optional: set if a map page on the path is shared (the block is
  *          then shared whatever its own refcount)
+ * @memo:   optional: the leaf a run of look-ups located last; a block
+ *          under it takes it (and its path's sharing) from there without
+ *          walking the path, and a walk leaves its leaf there
  *
  * Return: 0, -ENODATA (unmapped) or a metadata error.
  */
 int __sis_map_lookup(struct sis_core *c, struct sis_disk_volume *v, u64 lblock,
-		     u64 *pblock, u64 *skip, bool *shared)
+		     u64 *pblock, u64 *skip, bool *shared,
+		     struct sis_lookup_memo *memo)
 {
+	u32 i = level_index(lblock, 0);
 	struct sis_disk_map_page *mp;
 	struct sis_page *leaf;
+	bool path_shared = false;
 	u64 p;
 	int r;
 
-	r = __sis_map_leaf(c, v, lblock, SIS_MAP_LOOKUP, &leaf, skip, shared);
-	if (r)
-		return r;
+	if (memo && memo->leaf && memo->v == v && memo->gen == c->hold_gen &&
+	    lblock - i == memo->first) {
+		leaf = memo->leaf;
+		path_shared = memo->shared;
+	} else {
+		/* a memo knows its path's sharing, whoever asks next */
+		r = __sis_map_leaf(c, v, lblock, SIS_MAP_LOOKUP, &leaf, skip,
+				   shared || memo ? &path_shared : NULL);
+		if (r)
+			return r;
+		if (memo) {
+			memo->leaf = leaf;
+			memo->v = v;
+			memo->first = lblock - i;
+			memo->gen = c->hold_gen;
+			memo->shared = path_shared;
+		}
+	}
+	if (shared)
+		*shared |= path_shared;
 	mp = leaf->data;
-	p = le64_to_cpu(mp->e[level_index(lblock, 0)]);
+	p = le64_to_cpu(mp->e[i]);
 	if (!p) {
 		if (skip)
 			*skip = 1;
@@ -814,7 +837,7 @@ static int excl_mapping(struct sis_core *c, void *arg, u64 lblock, u64 pblock,
 	struct sis_page *pg;
 	int r;
 
-	r = __sis_rc_get(c, pblock, &pg, &rc);
+	r = __sis_rc_get(c, NULL, pblock, &pg, &rc);
 	if (r)
 		return r == -EINVAL ? -EILSEQ : r;
 	if (le32_to_cpu(rc->refcount) == 1)
@@ -867,7 +890,7 @@ static int __excl_run(struct sis_core *c, void *arg)
 		for (run = 1; x->i + run < x->nr_shared &&
 		     x->shared[x->i + run] == x->shared[x->i]; run++)
 			;
-		r = __sis_rc_get(c, x->shared[x->i], &pg, &rc);
+		r = __sis_rc_get(c, NULL, x->shared[x->i], &pg, &rc);
 		if (r)
 			return r;
 		if (le32_to_cpu(rc->refcount) == run)

@@ -149,6 +149,26 @@ struct sis_leaf_memo {
 };
 
 /**
+ * struct sis_lookup_memo - the leaf a run of look-ups located last
+ * (block-map.c), for the next block under the same leaf
+ * @leaf:   that leaf, or NULL
+ * @v:      its volume
+ * @first:  the first logical block it covers
+ * @gen:    c->hold_gen when it was located
+ * @shared: a page on the leaf's path is shared
+ *
+ * Lifetime as struct sis_rc_cursor.  Read only: a change goes through
+ * __sis_map_prepare() and its struct sis_leaf_memo.
+ */
+struct sis_lookup_memo {
+	struct sis_page *leaf;
+	const struct sis_disk_volume *v;
+	u64 first;
+	u64 gen;
+	bool shared;
+};
+
+/**
  * struct sis_extent - a run of blocks (discard passdown)
  */
 struct sis_extent {
@@ -405,8 +425,8 @@ u64 sis_txn_cap(struct sis_core *c);
 void sis_journal_setup(struct sis_core *c);
 
 /* space-map.c */
-int __sis_rc_get(struct sis_core *c, u64 pblock, struct sis_page **pg,
-		 struct sis_disk_rc **rc);
+int __sis_rc_get(struct sis_core *c, struct sis_rc_cursor *cur, u64 pblock,
+		 struct sis_page **pg, struct sis_disk_rc **rc);
 bool sis_is_data_block(struct sis_core *c, u64 pblock);
 u64 sis_group_rc_block(struct sis_core *c, u64 group);
 int __sis_alloc_block(struct sis_core *c, u64 *pblock);
@@ -464,7 +484,8 @@ int __sis_map_leaf(struct sis_core *c, struct sis_disk_volume *v, u64 lblock,
 		   enum sis_map_mode mode, struct sis_page **leaf, u64 *skip,
 		   bool *shared);
 int __sis_map_lookup(struct sis_core *c, struct sis_disk_volume *v, u64 lblock,
-		     u64 *pblock, u64 *skip, bool *shared);
+		     u64 *pblock, u64 *skip, bool *shared,
+		     struct sis_lookup_memo *memo);
 int __sis_map_prepare(struct sis_core *c, struct sis_disk_volume *v,
 		      u64 lblock, u64 *old, struct sis_page **leaf,
 		      struct sis_leaf_memo *memo);

@@ -654,6 +654,8 @@ struct lookup_op {
 static int __lookup_run(struct sis_core *c, void *arg)
 {
 	struct lookup_op *a = arg;
+	struct sis_lookup_memo memo = {};
+	struct sis_rc_cursor rcur = {};
 	struct sis_disk_volume *v;
 	struct sis_disk_rc *rc;
 	struct sis_page *pg;
@@ -665,8 +667,9 @@ static int __lookup_run(struct sis_core *c, void *arg)
 		__vol_range(c, a->vol, a->lblock, a->nr, &v);
 	for (i = 0; !r && i < a->nr; i++) {
 		shared = false;
+		/* one walk per leaf, one refcount page per group */
 		r = __sis_map_lookup(c, v, a->lblock + i, &a->pblocks[i], NULL,
-				     a->refs ? &shared : NULL);
+				     a->refs ? &shared : NULL, &memo);
 		if (!a->refs)
 			continue;	/* a look-up: -ENODATA is its answer */
 		a->refs[i] = 0;
@@ -676,7 +679,7 @@ static int __lookup_run(struct sis_core *c, void *arg)
 			continue;
 		}
 		if (!r)
-			r = __sis_rc_get(c, a->pblocks[i], &pg, &rc);
+			r = __sis_rc_get(c, &rcur, a->pblocks[i], &pg, &rc);
 		/* under a shared map page, another volume maps it too */
 		if (!r)
 			a->refs[i] = le32_to_cpu(rc->refcount) + shared;
@@ -1008,7 +1011,7 @@ static int __sis_alloc_one(struct sis_core *c, u64 fp, u64 *pblock)
 		r = __sis_alloc_block(c, pblock);
 	if (r)
 		return r;
-	r = __sis_rc_get(c, *pblock, &pg, &rc);
+	r = __sis_rc_get(c, NULL, *pblock, &pg, &rc);
 	if (!r)
 		r = __sis_mc_dirty(c, pg);
 	if (!r) {

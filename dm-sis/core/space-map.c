@@ -136,13 +136,15 @@ static int __rc_get(struct sis_core *c, struct sis_rc_cursor *cur,
 
 /**
  * __sis_rc_get() - the refcount entry of data block @pblock
+ * @cur: optional: the page a run of look-ups located last (a block of the
+ *       same group takes it from there)
  *
  * Return: 0, -EINVAL if @pblock is not a data block, or a metadata error.
  */
-int __sis_rc_get(struct sis_core *c, u64 pblock, struct sis_page **pg,
-		 struct sis_disk_rc **rc)
+int __sis_rc_get(struct sis_core *c, struct sis_rc_cursor *cur, u64 pblock,
+		 struct sis_page **pg, struct sis_disk_rc **rc)
 {
-	return __rc_get(c, NULL, pblock, pg, rc);
+	return __rc_get(c, cur, pblock, pg, rc);
 }
 
 /* Was the block freed in a transaction not yet durable and released? */
@@ -447,7 +449,7 @@ int __sis_alloc_meta(struct sis_core *c, u64 *pblock)
 	r = __alloc_scan(c, pblock, 0);
 	if (r)
 		return r;
-	r = __sis_rc_get(c, *pblock, &pg, &rc);
+	r = __sis_rc_get(c, NULL, *pblock, &pg, &rc);
 	if (!r)
 		r = __sis_mc_dirty(c, pg);
 	if (r)
@@ -471,7 +473,7 @@ void __sis_alloc_meta_undo(struct sis_core *c, u64 pblock)
 	struct sis_disk_rc *rc;
 	struct sis_page *pg;
 
-	if (WARN_ON(__sis_rc_get(c, pblock, &pg, &rc) || !pg->dirty))
+	if (WARN_ON(__sis_rc_get(c, NULL, pblock, &pg, &rc) || !pg->dirty))
 		return;
 	rc->refcount = 0;
 	rc->flags = 0;
@@ -560,7 +562,7 @@ int __sis_ref_inc_prepare(struct sis_core *c, u64 pblock)
 	struct sis_page *pg;
 	int r;
 
-	r = __sis_rc_get(c, pblock, &pg, &rc);
+	r = __sis_rc_get(c, NULL, pblock, &pg, &rc);
 	if (r == -EINVAL || (!r && (!rc->refcount ||
 				    (le32_to_cpu(rc->flags) & SIS_RC_META))))
 		return __sis_metadata_error(c, -EILSEQ, "mapping to a free or map block");
@@ -583,7 +585,7 @@ int __sis_node_rc(struct sis_core *c, u64 blocknr, bool dirty,
 	struct sis_page *pg;
 	int r;
 
-	r = __sis_rc_get(c, blocknr, &pg, rc);
+	r = __sis_rc_get(c, NULL, blocknr, &pg, rc);
 	if (r == -EINVAL || (!r && (!(*rc)->refcount ||
 				    !(le32_to_cpu((*rc)->flags) & SIS_RC_META))))
 		return __sis_metadata_error(c, -EILSEQ, "map page not allocated");
@@ -608,7 +610,7 @@ int __sis_ref_dec_prepare(struct sis_core *c, u64 pblock)
 	struct sis_page *pg;
 	int r;
 
-	r = __sis_rc_get(c, pblock, &pg, &rc);
+	r = __sis_rc_get(c, NULL, pblock, &pg, &rc);
 	if (r == -EINVAL)
 		return __sis_metadata_error(c, -EILSEQ, "mapping out of range");
 	if (!r)
@@ -632,7 +634,7 @@ int __sis_ref_dec(struct sis_core *c, u64 pblock)
 	u32 idx;
 	int r;
 
-	r = __sis_rc_get(c, pblock, &pg, &rc);
+	r = __sis_rc_get(c, NULL, pblock, &pg, &rc);
 	if (r)
 		return r;
 	count = le32_to_cpu(rc->refcount);
@@ -857,7 +859,7 @@ void __sis_unpin(struct sis_core *c, u64 pblock)
 		c->nr_reserved--;
 		/* Never mapped: its index entry must not outlive it. */
 		if (c->mode == SIS_MODE_WRITE &&
-		    !__sis_rc_get(c, pblock, &pg, &rc) && !rc->refcount)
+		    !__sis_rc_get(c, NULL, pblock, &pg, &rc) && !rc->refcount)
 			__sis_index_remove(c, le64_to_cpu(rc->fp), pblock);
 	}
 	hlist_del(&pin->node);

@@ -373,7 +373,7 @@ static int __twice_run(struct sis_core *c, void *arg)
 	struct sis_disk_volume *v = __sis_vol_find(c, 0);
 	int r;
 
-	r = __sis_map_lookup(c, v, a->lblock, &a->pblock, NULL, NULL);
+	r = __sis_map_lookup(c, v, a->lblock, &a->pblock, NULL, NULL, NULL);
 	if (r || a->committed)
 		return r;
 	a->committed = true;
@@ -383,7 +383,7 @@ static int __twice_run(struct sis_core *c, void *arg)
 	if (r)
 		return r;
 	v = __sis_vol_find(c, 0);
-	return __sis_map_lookup(c, v, a->lblock, &a->pblock, NULL, NULL);
+	return __sis_map_lookup(c, v, a->lblock, &a->pblock, NULL, NULL, NULL);
 }
 
 TEST(missed_twice_in_a_step_not_read_locked)

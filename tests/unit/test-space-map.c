@@ -417,7 +417,7 @@ static void assert_summary_sound(struct fx *f)
 			continue;
 		for (b = sis_group_rc_block(c, g) + 1;
 		     b < sis_group_rc_block(c, g + 1) && b < end; b++) {
-			if (__sis_rc_get(c, b, &pg, &rc))
+			if (__sis_rc_get(c, NULL, b, &pg, &rc))
 				bad = b;
 			else if (!rc->refcount)
 				bad = b;

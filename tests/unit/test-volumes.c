@@ -188,6 +188,37 @@ TEST(reads_see_shared_paths)
 	fx_destroy(&f);
 }
 
+/*
+ * One look-up of a run that crosses leaves (one walk per leaf, the leaf and
+ * its path's sharing kept for the next block under it) answers as a
+ * look-up of each block alone: a leaf the clone copied is its own, the
+ * leaves around it are still shared.
+ */
+TEST(read_run_across_leaves_sees_each_leaf)
+{
+	const u64 first = SIS_MAP_FANOUT - 16, nr = 32;
+	u64 pb[32], one;
+	u32 refs[32], ref1;
+	unsigned int t, i;
+	struct fx f;
+
+	fx_format_journal(&f, PHYS, LOGICAL, JOURNAL);
+	write_range(&f, 0, 0, 2 * SIS_MAP_FANOUT, 1);
+	ASSERT_OK(sis_core_volume_clone(f.c, 1, 0, NULL));
+	write_range(&f, 1, SIS_MAP_FANOUT + 3, 1, 777777);	/* copies leaf 1 */
+	ASSERT_OK(sis_core_read_begin(f.c, 1, first, nr, pb, refs, false, &t));
+	sis_core_read_end(f.c, t);
+	for (i = 0; i < nr; i++) {
+		ASSERT_OK(sis_core_read_begin(f.c, 1, first + i, 1, &one, &ref1,
+					      false, &t));
+		sis_core_read_end(f.c, t);
+		ASSERT_EQ(pb[i], one);
+		ASSERT_EQ(refs[i], ref1);
+		ASSERT_EQ(refs[i], first + i == SIS_MAP_FANOUT + 3 ? 1 : 2);
+	}
+	fx_destroy(&f);
+}
+
 /* Discard on a clone unmaps only there; growing a clone keeps its data. */
 TEST(clone_discard_and_grow)
 {
