@@ -340,13 +340,13 @@ int __sis_map_lookup(struct sis_core *c, struct sis_disk_volume *v, u64 lblock,
 	int r;
 
 	if (memo && memo->leaf && memo->v == v && memo->gen == c->hold_gen &&
-	    lblock - i == memo->first) {
+	    lblock - i == memo->first && (!shared || memo->shared_known)) {
 		leaf = memo->leaf;
 		path_shared = memo->shared;
 	} else {
-		/* a memo knows its path's sharing, whoever asks next */
+		/* the sharing costs the path's node refcounts: only if asked */
 		r = __sis_map_leaf(c, v, lblock, SIS_MAP_LOOKUP, &leaf, skip,
-				   shared || memo ? &path_shared : NULL);
+				   shared ? &path_shared : NULL);
 		if (r)
 			return r;
 		if (memo) {
@@ -355,6 +355,7 @@ int __sis_map_lookup(struct sis_core *c, struct sis_disk_volume *v, u64 lblock,
 			memo->first = lblock - i;
 			memo->gen = c->hold_gen;
 			memo->shared = path_shared;
+			memo->shared_known = !!shared;
 		}
 	}
 	if (shared)

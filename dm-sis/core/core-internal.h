@@ -155,7 +155,8 @@ struct sis_leaf_memo {
  * @v:      its volume
  * @first:  the first logical block it covers
  * @gen:    c->hold_gen when it was located
- * @shared: a page on the leaf's path is shared
+ * @shared: a page on the leaf's path is shared (if @shared_known)
+ * @shared_known: the walk that located it was asked for @shared
  *
  * Lifetime as struct sis_rc_cursor.  Read only: a change goes through
  * __sis_map_prepare() and its struct sis_leaf_memo.
@@ -166,6 +167,7 @@ struct sis_lookup_memo {
 	u64 first;
 	u64 gen;
 	bool shared;
+	bool shared_known;
 };
 
 /**

@@ -99,6 +99,40 @@ TEST(pinned_pages_do_not_evict_hot_clean_pages)
 	fx_destroy(&f);
 }
 
+/*
+ * A look-up that does not ask for sharing reads the map pages of its path
+ * and nothing else: not the refcounts of those pages, which only a
+ * reader's clone-sharing flag needs.  (It read them once a look-up kept
+ * its leaf for the next block: 2.17 metadata reads per random look-up at
+ * 100M blocks against 1.00, twice the time; here 37 reads for 34 leaves.)
+ */
+TEST(lookup_reads_only_its_path)
+{
+	u64 l, p, reads, leaf, last = ~0ULL, leaves = 0, depth = 1;
+	struct fx f;
+
+	fx_format_journal(&f, PHYS, LOGICAL, JOURNAL);
+	for (l = 0; l < 300; l++)
+		ASSERT_OK(fx_write(&f, l * 61, l + 1));
+	sis_core_close(f.c);	/* checkpoint: every page at home */
+	f.cfg.cache_pages = 8;
+	f.cfg.flags = 0;
+	ASSERT_OK(fx_open(&f));
+	while (sis_map_capacity(depth) < LOGICAL)
+		depth++;
+	reads = f.d->reads;
+	for (l = 0; l < 300; l += 9) {	/* leaf after leaf, cold */
+		ASSERT_OK(sis_core_lookup(f.c, 0, l * 61, &p));
+		leaf = l * 61 / SIS_MAP_FANOUT;
+		leaves += leaf != last;
+		last = leaf;
+	}
+	/* each leaf once, and the nodes above them */
+	ASSERT_LE(f.d->reads - reads, leaves + depth - 1);
+	fx_expect(&f, 0, 1);
+	fx_destroy(&f);
+}
+
 /* Populate, close cleanly (everything at home), damage block @b. */
 static void populate_and_damage(struct fx *f, u64 (*pick)(struct fx *f))
 {
