@@ -102,12 +102,16 @@ static int __rc_page(struct sis_core *c, u64 group, struct sis_page **pg)
 	return __sis_mc_get(c, sis_group_rc_block(c, group), SIS_BT_RC, pg);
 }
 
-/*
- * __sis_rc_get() through @cur (or none): a block of the group @cur located
- * last, in the same generation (c->hold_gen), takes its page from there.
+/**
+ * __sis_rc_get() - the refcount entry of data block @pblock
+ * @cur: optional: the page a batch or a run of look-ups located last; a
+ *       block of its group, in the same generation (c->hold_gen), takes
+ *       the page from there, and a page located anew is left there
+ *
+ * Return: 0, -EINVAL if @pblock is not a data block, or a metadata error.
  */
-static int __rc_get(struct sis_core *c, struct sis_rc_cursor *cur,
-		    u64 pblock, struct sis_page **pg, struct sis_disk_rc **rc)
+int __sis_rc_get(struct sis_core *c, struct sis_rc_cursor *cur, u64 pblock,
+		 struct sis_page **pg, struct sis_disk_rc **rc)
 {
 	struct sis_disk_rc_page *p;
 	u64 group;
@@ -132,19 +136,6 @@ static int __rc_get(struct sis_core *c, struct sis_rc_cursor *cur,
 	p = (*pg)->data;
 	*rc = &p->e[idx];
 	return 0;
-}
-
-/**
- * __sis_rc_get() - the refcount entry of data block @pblock
- * @cur: optional: the page a run of look-ups located last (a block of the
- *       same group takes it from there)
- *
- * Return: 0, -EINVAL if @pblock is not a data block, or a metadata error.
- */
-int __sis_rc_get(struct sis_core *c, struct sis_rc_cursor *cur, u64 pblock,
-		 struct sis_page **pg, struct sis_disk_rc **rc)
-{
-	return __rc_get(c, cur, pblock, pg, rc);
 }
 
 /* Was the block freed in a transaction not yet durable and released? */
@@ -504,7 +495,7 @@ int __sis_rc_shareable(struct sis_core *c, struct sis_rc_cursor *cur,
 	u32 count;
 	int r;
 
-	r = __rc_get(c, cur, pblock, pg, rc);
+	r = __sis_rc_get(c, cur, pblock, pg, rc);
 	if (r)
 		return r;
 	count = le32_to_cpu((*rc)->refcount);
