@@ -13,11 +13,16 @@
  * The data path.  dm core splits bios at 128 KiB boundaries (max_io_len is
  * SIS_MAX_IO_BLOCKS blocks).  map() never sleeps: a read whose mapping is
  * cached is remapped (or zero-filled) there at once (sis_read_fast(),
- * read.c); every other bio is queued as its own work item on the pool's
- * unbound workqueue, so many bios are processed at once by as many
- * kworkers; the core's mutex serialises only the short metadata operations
- * between them.  The worker (sis_process_bio()) sends a read to read.c, a
- * write or a discard to write.c, and a flush to a commit (pool.c).
+ * read.c), and so is a write of zeros and cached duplicates
+ * (sis_write_fast(), write.c).  Every other write (without REQ_PREFLUSH)
+ * goes to the pool's list of writes, which its write workers drain a group
+ * of bios at a time (sis_write_defer(), write.c), so the data writes of
+ * many bios reach the disk together.  Any other bio is queued as its own
+ * work item on the pool's unbound workqueue, so many bios are processed at
+ * once by as many kworkers; the core's mutex serialises only the short
+ * metadata operations between them.  That worker (sis_process_bio())
+ * sends a read to read.c, a discard to write.c, and a flush to a commit
+ * (pool.c), then the write of a REQ_PREFLUSH bio's data, if any.
  *
  * Invariant: a struct sis_target is immutable after ctr (but for its links
  * on the pool's lists of targets, under pools_lock and event_lock, and its
@@ -272,8 +277,11 @@ static int sis_map(struct dm_target *ti, struct bio *bio)
 	sb->ticket_held = false;
 	if (bio_op(bio) == REQ_OP_READ && sis_read_fast(st, bio, sb, &mapio))
 		return mapio;
-	if (bio_op(bio) == REQ_OP_WRITE && sis_write_fast(st, bio)) {
-		bio_endio(bio);
+	if (bio_op(bio) == REQ_OP_WRITE && !(bio->bi_opf & REQ_PREFLUSH)) {
+		if (sis_write_fast(st, bio))
+			bio_endio(bio);
+		else
+			sis_write_defer(st, bio);
 		return DM_MAPIO_SUBMITTED;
 	}
 	INIT_WORK(&sb->work, sis_process_bio);

@@ -140,6 +140,10 @@ struct sis_features {
  * @range_lock:  protects @ranges (a leaf: no other lock is taken under it)
  * @ranges:      logical ranges held by writers and discards (range_lock)
  * @range_wait:  woken when a range is released
+ * @write_lock:  protects @writes (a leaf)
+ * @writes:      write bios waiting for @write_work (sis_write_defer())
+ * @writers:     the write workers (sis_write_worker()) on @wq: each
+ *               starts the bios of @writes a group at a time
  *
  * Space and modes (pool.c, write.c; lockless flags, READ_ONCE/WRITE_ONCE):
  * @out_of_space: the last allocation found no space
@@ -178,6 +182,18 @@ struct sis_features {
  * @stat_fast_writes: writes done in map() (sis_write_fast())
  * @commits_base: core commit count at the last reset_stats (READ_ONCE)
  */
+/**
+ * struct sis_writer - one write worker of a pool (write.c)
+ * @work: runs sis_write_worker()
+ * @pool: its pool
+ */
+struct sis_writer {
+	struct work_struct work;
+	struct sis_pool *pool;
+};
+
+#define SIS_WRITERS	2	/* write workers per pool */
+
 struct sis_pool {
 	struct list_head list;
 	unsigned int ref;
@@ -211,6 +227,9 @@ struct sis_pool {
 	spinlock_t range_lock;		/* protects ranges */
 	struct list_head ranges;
 	wait_queue_head_t range_wait;
+	spinlock_t write_lock;		/* protects writes */
+	struct bio_list writes;
+	struct sis_writer writers[SIS_WRITERS];
 
 	bool out_of_space;
 	wait_queue_head_t space_wait;
@@ -270,7 +289,7 @@ struct sis_target {
 
 /**
  * struct sis_bio - per-bio data: each bio that needs a worker is its own
- * work item
+ * work item, except the writes, which wait on pool->writes
  * @work:        runs sis_process_bio()
  * @st:          the target
  * @ticket:      a read's sis_core_read_begin() ticket, released by
@@ -524,17 +543,44 @@ struct pcache_entry *sis_read_cache_get(struct sis_pool *pool, u64 pblock,
 /* ------------------------------------------------------------------ */
 
 /**
- * sis_write_bio() - write the data of a bio of up to 128 KiB
+ * sis_write_bio() - write the data of a bio of up to 128 KiB, alone
  * @st:  the target
  * @bio: a REQ_OP_WRITE dm bio (REQ_PREFLUSH already dealt with)
  *
  * Stores every block (zero, duplicate or new data) and maps it; commits
- * for REQ_FUA.  Does not complete @bio.  Takes the logical range, then the
- * hash locks.  Context: process (worker), may sleep.
+ * for REQ_FUA.  What a write worker does for a group of bios, for one: for
+ * the data of a REQ_PREFLUSH bio, and to store a bio again after -ENOMEM.
+ * Does not complete @bio.  Takes the logical range, then the hash locks.
+ * Context: process (worker), may sleep.
  * Return: 0, -EROFS, -ENOSPC, -EAGAIN (requeue during a noflush suspend),
  * -ENOMEM (nothing lost: call again) or a core or I/O error.
  */
 int sis_write_bio(struct sis_target *st, struct bio *bio);
+
+/**
+ * sis_write_defer() - in map(): queue a write for the pool's write worker
+ * @st:  the target
+ * @bio: a REQ_OP_WRITE dm bio without REQ_PREFLUSH, not served in map()
+ *
+ * Never sleeps.  The worker completes the bio.
+ */
+void sis_write_defer(struct sis_target *st, struct bio *bio);
+
+/**
+ * sis_write_worker() - a write worker of the pool (pool->writers)
+ * @ws: the work of one of pool->writers
+ *
+ * Drains pool->writes a group of up to SIS_WRITE_GROUP bios at a time:
+ * starts each (its data gathered, its blocks decided, the data writes of
+ * its new blocks submitted), all under one plug so that the disk gets
+ * them together, then finishes each (waits for its data writes, maps its
+ * blocks), commits once if any of them is REQ_FUA, and completes them.
+ * Only the first bio of a group may wait for its logical range or for a
+ * batch from the mempool; a later one that would wait, or a bio after one
+ * holding pcache's reserves (a ticket), ends the group.  Context: process
+ * (the pool's workqueue), may sleep.
+ */
+void sis_write_worker(struct work_struct *ws);
 
 /**
  * sis_write_fast() - in map(): a write whose every block is zeros or a

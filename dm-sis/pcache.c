@@ -407,69 +407,142 @@ int pcache_wait_filled(struct pcache_entry *e)
 	return READ_ONCE(e->state) == PCACHE_ERROR ? -EIO : 0;
 }
 
-/* The bios of one pcache_rw_blocks(): one count for the caller, one per bio. */
-struct pcache_io {
-	atomic_t pending;
-	struct completion done;
-};
-
-/* One bio of a pcache_rw_blocks(): its result, kept after the bio is freed. */
-struct pcache_io_run {
-	struct pcache_io *io;
-	int err;
-};
+/*
+ * A written entry's state, from its write's completion (any context):
+ * WRITING -> VALID, or ERROR, which pcache_write_done() then takes out of
+ * the index under the shard lock.  Lockless: nothing but the completion
+ * changes a WRITING entry's state, and its waiters read it with
+ * READ_ONCE().
+ */
+static void pcache_settle_write(struct pcache_entry *e, int err)
+{
+	/* pairs with the barrier after the waiters' READ_ONCE() */
+	smp_wmb();
+	WRITE_ONCE(e->state, err ? PCACHE_ERROR : PCACHE_VALID);
+	/* wake_up_var() needs a full barrier after the condition's store */
+	smp_mb();
+	wake_up_var(&e->state);
+}
 
 static void pcache_rw_endio(struct bio *bio)
 {
-	struct pcache_io_run *run = bio->bi_private;
-	struct pcache_io *io = run->io;
+	struct pcache_rw *rw = bio->bi_private;
+	int err = blk_status_to_errno(bio->bi_status);
+	unsigned int k, i;
 
-	run->err = blk_status_to_errno(bio->bi_status);
+	/* runs before this one were published before it was submitted */
+	for (k = 0; READ_ONCE(rw->bios[k]) != bio; k++)
+		;
+	for (i = rw->first[k]; i < rw->first[k + 1]; i++) {
+		if (err)
+			rw->errs[i] = err;
+		if (rw->es)
+			pcache_settle_write(rw->es[i], err);
+	}
 	bio_put(bio);
-	if (atomic_dec_and_test(&io->pending))
-		complete(&io->done);
+	if (atomic_dec_and_test(&rw->pending))
+		complete(&rw->done);
+}
+
+/*
+ * Submit block @i of @nr (@pblock, @page) of a pcache_rw: a new bio when
+ * it does not follow the previous block on disk.
+ */
+static void pcache_rw_add(struct pcache_rw *rw, struct block_device *bdev,
+			  enum req_op op, struct bio_set *bs, unsigned int i,
+			  unsigned int nr, u64 pblock, struct page *page)
+{
+	unsigned int k = rw->nr_runs;
+
+	rw->errs[i] = 0;
+	if (!k || pblock != rw->last + 1) {
+		rw->first[k] = i;	/* the end of run k - 1 too */
+		if (k)
+			submit_bio(rw->bios[k - 1]);
+		/* one at a time from @bs: its reserve always serves */
+		rw->cur = bio_alloc_bioset(bdev, nr - i, op, GFP_NOIO, bs);
+		rw->cur->bi_iter.bi_sector =
+			pblock << (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
+		rw->cur->bi_end_io = pcache_rw_endio;
+		rw->cur->bi_private = rw;
+		WRITE_ONCE(rw->bios[k], rw->cur);
+		rw->nr_runs++;
+		atomic_inc(&rw->pending);
+	}
+	rw->last = pblock;
+	__bio_add_page(rw->cur, page, SIS_BLOCK_SIZE, 0);
+}
+
+/* Start a pcache_rw of @nr blocks, results to @errs, settling @es if set. */
+static void pcache_rw_init(struct pcache_rw *rw, int *errs,
+			   struct pcache_entry **es)
+{
+	atomic_set(&rw->pending, 1);
+	init_completion(&rw->done);
+	rw->errs = errs;
+	rw->es = es;
+	rw->nr_runs = 0;
+	memset(rw->bios, 0, sizeof(rw->bios));
+}
+
+/* Submit the last run of a pcache_rw of @nr blocks. */
+static void pcache_rw_end_submit(struct pcache_rw *rw, unsigned int nr)
+{
+	if (!rw->nr_runs)
+		return;
+	rw->first[rw->nr_runs] = nr;
+	submit_bio(rw->cur);
+}
+
+void pcache_rw_submit(struct pcache_rw *rw, struct block_device *bdev,
+		      enum req_op op, struct bio_set *bs, const u64 *pblocks,
+		      struct page **pages, unsigned int nr, int *errs)
+{
+	struct blk_plug plug;
+	unsigned int i;
+
+	if (WARN_ON_ONCE(nr > PCACHE_MAX_RUN))
+		nr = PCACHE_MAX_RUN;
+	pcache_rw_init(rw, errs, NULL);
+	blk_start_plug(&plug);
+	for (i = 0; i < nr; i++)
+		pcache_rw_add(rw, bdev, op, bs, i, nr, pblocks[i], pages[i]);
+	pcache_rw_end_submit(rw, nr);
+	blk_finish_plug(&plug);
+}
+
+void pcache_write_submit(struct pcache_rw *rw, struct block_device *bdev,
+			 struct bio_set *bs, struct pcache_entry **es,
+			 unsigned int nr, int *errs)
+{
+	struct blk_plug plug;
+	unsigned int i;
+
+	if (WARN_ON_ONCE(nr > PCACHE_MAX_RUN))
+		nr = PCACHE_MAX_RUN;
+	pcache_rw_init(rw, errs, es);
+	blk_start_plug(&plug);
+	for (i = 0; i < nr; i++)
+		pcache_rw_add(rw, bdev, REQ_OP_WRITE, bs, i, nr, es[i]->pblock,
+			      es[i]->page);
+	pcache_rw_end_submit(rw, nr);
+	blk_finish_plug(&plug);
+}
+
+void pcache_rw_wait(struct pcache_rw *rw)
+{
+	if (!atomic_dec_and_test(&rw->pending))
+		wait_for_completion_io(&rw->done);
 }
 
 void pcache_rw_blocks(struct block_device *bdev, enum req_op op,
 		      struct bio_set *bs, const u64 *pblocks,
 		      struct page **pages, unsigned int nr, int *errs)
 {
-	struct pcache_io_run runs[PCACHE_MAX_RUN];
-	u8 run_of[PCACHE_MAX_RUN];
-	unsigned int i, nr_runs = 0;
-	struct bio *bio = NULL;
-	struct blk_plug plug;
-	struct pcache_io io;
+	struct pcache_rw rw;
 
-	if (WARN_ON_ONCE(nr > PCACHE_MAX_RUN))
-		nr = PCACHE_MAX_RUN;
-	atomic_set(&io.pending, 1);
-	init_completion(&io.done);
-	blk_start_plug(&plug);
-	for (i = 0; i < nr; i++) {
-		if (!bio || pblocks[i] != pblocks[i - 1] + 1) {
-			if (bio)
-				submit_bio(bio);
-			/* one at a time from @bs: its reserve always serves */
-			bio = bio_alloc_bioset(bdev, nr - i, op, GFP_NOIO, bs);
-			bio->bi_iter.bi_sector =
-				pblocks[i] << (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
-			bio->bi_end_io = pcache_rw_endio;
-			runs[nr_runs].io = &io;
-			runs[nr_runs].err = 0;
-			bio->bi_private = &runs[nr_runs++];
-			atomic_inc(&io.pending);
-		}
-		__bio_add_page(bio, pages[i], SIS_BLOCK_SIZE, 0);
-		run_of[i] = nr_runs - 1;
-	}
-	if (bio)
-		submit_bio(bio);
-	blk_finish_plug(&plug);
-	if (!atomic_dec_and_test(&io.pending))
-		wait_for_completion_io(&io.done);
-	for (i = 0; i < nr; i++)
-		errs[i] = runs[run_of[i]].err;
+	pcache_rw_submit(&rw, bdev, op, bs, pblocks, pages, nr, errs);
+	pcache_rw_wait(&rw);
 }
 
 /*

@@ -16,7 +16,8 @@
  *  - States: PCACHE_LOADING (a disk read is filling the page),
  *    PCACHE_WRITING (the page holds the data, its disk write is in flight),
  *    PCACHE_VALID, PCACHE_ERROR (the read or write failed; the entry is
- *    already out of the index, so the next lookup reads the disk again).
+ *    out of the index, or about to be once its writer sees the error, so
+ *    the next lookup reads the disk again).
  *    LOADING and WRITING only move to VALID or ERROR.
  *  - pcache_get() returns an entry whose page may be read: VALID, or -EIO
  *    for ERROR.  It waits for LOADING and WRITING to finish.
@@ -64,7 +65,10 @@
  * ->hashed and ->ref of its entries; the count of unreferenced entries (the
  * shrinker's) changes under it and is read locklessly.  entry->state is
  * written under the shard lock and read locklessly (READ_ONCE) by waiters,
- * who sleep in wait_var_event() on &entry->state.  entry->dev, ->pblock and
+ * who sleep in wait_var_event() on &entry->state; the one exception is a
+ * write's completion, which moves WRITING to VALID or ERROR locklessly
+ * (nothing else changes a WRITING entry's state; pcache_write_done() then
+ * unhashes an ERROR one under the lock).  entry->dev, ->pblock and
  * ->page are set before the entry is published and never change.  The
  * reserves (mempools) have their own locks, never taken under a shard lock
  * by pcache (mempool_free() is called after the shard lock is dropped).
@@ -83,6 +87,7 @@
 
 #include <linux/types.h>
 #include <linux/blk_types.h>
+#include <linux/completion.h>
 #include <linux/list.h>
 #include <linux/mm.h>
 
@@ -180,8 +185,39 @@ struct pcache_entry *pcache_get_run(struct block_device *bdev, u64 pblock,
 				    unsigned int nr, bool *hit);
 
 /**
- * pcache_rw_blocks() - read or write @nr data blocks, one bio per run of
- * them contiguous on disk, all in flight at once, and wait for them all
+ * struct pcache_rw - the bios of one pcache_rw_submit() while in flight
+ * @pending: one count for the submitter (dropped by pcache_rw_wait()) and
+ *           one per bio in flight
+ * @done:    completed when @pending reaches zero
+ * @errs:    where each block's result goes (the caller's array)
+ * @es:      pcache_write_submit(): the entries written, which the
+ *           completions settle
+ * @cur:     while submitting: the bio of the last run
+ * @last:    while submitting: the last block added
+ * @nr_runs: runs (bios) so far
+ * @first:   first block of each run (bio), and @first[k + 1] its end
+ * @bios:    the bio of each run, set before it is submitted (its
+ *           completion finds its run here)
+ *
+ * Owned by the submitter until pcache_rw_wait() returns; the completions
+ * write only @errs of their run and @pending.
+ */
+struct pcache_rw {
+	atomic_t pending;
+	struct completion done;
+	int *errs;
+	struct pcache_entry **es;
+	struct bio *cur;
+	u64 last;
+	unsigned int nr_runs;
+	u8 first[PCACHE_MAX_RUN + 1];
+	struct bio *bios[PCACHE_MAX_RUN];
+};
+
+/**
+ * pcache_rw_submit() - submit the reads or writes of @nr data blocks, one
+ * bio per run of them contiguous on disk, without waiting for them
+ * @rw:      the caller's in-flight state, until pcache_rw_wait()
  * @bdev:    backing device
  * @op:      REQ_OP_READ or REQ_OP_WRITE
  * @bs:      the bio_set the bios come from: each bio is submitted before
@@ -191,10 +227,57 @@ struct pcache_entry *pcache_get_run(struct block_device *bdev, u64 pblock,
  *           consecutive entries with consecutive blocks)
  * @pages:   one page per block
  * @nr:      how many (1..PCACHE_MAX_RUN)
+ * @errs:    out: the result of each block's I/O (0 or -errno), valid once
+ *           pcache_rw_wait() returns
+ *
+ * The bios go out under a plug of their own; a caller with a plug of its
+ * own (the write worker, which submits several batches) keeps them in it
+ * until it finishes its plug or sleeps.  Sleeps only for a bio from @bs;
+ * takes no lock.
+ */
+void pcache_rw_submit(struct pcache_rw *rw, struct block_device *bdev,
+		      enum req_op op, struct bio_set *bs, const u64 *pblocks,
+		      struct page **pages, unsigned int nr, int *errs);
+
+/**
+ * pcache_write_submit() - write the pages of @nr entries, as
+ * pcache_rw_submit(), and settle each entry when its write completes
+ * @rw:      the caller's in-flight state, until pcache_rw_wait()
+ * @bdev:    backing device
+ * @bs:      as for pcache_rw_submit()
+ * @es:      held WRITING entries (pcache_install()); the array must stay
+ *           until pcache_rw_wait() returns
+ * @nr:      how many (1..PCACHE_MAX_RUN)
+ * @errs:    out: the result of each entry's write, valid once
+ *           pcache_rw_wait() returns
+ *
+ * Each write's completion makes its entries VALID, or ERROR, at once,
+ * whatever the submitter is doing, so a duplicate writer waiting for one
+ * (pcache_wait()) depends only on the disk.  For an ERROR entry the
+ * submitter must still call pcache_write_done(), which takes it out of the
+ * index.
+ */
+void pcache_write_submit(struct pcache_rw *rw, struct block_device *bdev,
+			 struct bio_set *bs, struct pcache_entry **es,
+			 unsigned int nr, int *errs);
+
+/**
+ * pcache_rw_wait() - wait for the bios of pcache_rw_submit() to complete
+ * @rw: as given to pcache_rw_submit()
+ */
+void pcache_rw_wait(struct pcache_rw *rw);
+
+/**
+ * pcache_rw_blocks() - pcache_rw_submit() and pcache_rw_wait() in one
+ * @bdev:    backing device
+ * @op:      REQ_OP_READ or REQ_OP_WRITE
+ * @bs:      as for pcache_rw_submit()
+ * @pblocks: the blocks
+ * @pages:   one page per block
+ * @nr:      how many (1..PCACHE_MAX_RUN)
  * @errs:    out: the result of each block's I/O (0 or -errno)
  *
- * Sleeps; takes no lock.  Used for the reads of pcache_get_run() and
- * pcache_get_batch() and for the write path's data writes.
+ * Used for the reads of pcache_get_run() and pcache_get_batch().
  */
 void pcache_rw_blocks(struct block_device *bdev, enum req_op op,
 		      struct bio_set *bs, const u64 *pblocks,
@@ -305,8 +388,8 @@ void pcache_ticket_put(struct pcache_ticket *t);
  *
  * The entry becomes (@dev, @pblock) in PCACHE_WRITING and replaces any
  * entry of the same name in the index (whose holders keep it).  The caller
- * still holds it, writes its page to disk and then calls
- * pcache_write_done().  Allocates nothing and never fails: a failure here
+ * still holds it and writes its page to disk with pcache_write_submit(),
+ * which settles it.  Allocates nothing and never fails: a failure here
  * would leave a window in which a duplicate writer reads stale data from
  * the disk.  May be called under the caller's own locks.
  */
@@ -316,6 +399,9 @@ void pcache_install(struct pcache_entry *e, dev_t dev, u64 pblock);
  * pcache_write_done() - the disk write of an installed entry finished
  * @e:   the entry from pcache_install(), still held
  * @err: 0 or the write's -errno; on error the entry leaves the index
+ *
+ * After pcache_write_submit(), whose completion settled the entry, needed
+ * only for an error.
  */
 void pcache_write_done(struct pcache_entry *e, int err);
 

@@ -314,6 +314,7 @@ static struct sis_pool *__pool_create(struct sis_target *st)
 	struct sis_core_config cfg = { };
 	const char *errmsg = NULL;
 	struct sis_pool *pool;
+	unsigned int i;
 	int r;
 
 	pool = kvzalloc(sizeof(*pool), GFP_KERNEL);
@@ -333,6 +334,12 @@ static struct sis_pool *__pool_create(struct sis_target *st)
 	spin_lock_init(&pool->range_lock);
 	INIT_LIST_HEAD(&pool->ranges);
 	init_waitqueue_head(&pool->range_wait);
+	spin_lock_init(&pool->write_lock);
+	bio_list_init(&pool->writes);
+	for (i = 0; i < SIS_WRITERS; i++) {
+		INIT_WORK(&pool->writers[i].work, sis_write_worker);
+		pool->writers[i].pool = pool;
+	}
 	init_waitqueue_head(&pool->space_wait);
 	INIT_DELAYED_WORK(&pool->commit_work, sis_commit_worker);
 	INIT_WORK(&pool->event_work, sis_event_worker);

@@ -7,8 +7,24 @@
  * (zero, duplicate or new), write all new blocks with one bio per run
  * contiguous on disk, then map them all.  A writer holds its logical range
  * (struct sis_range), which orders writes and discards of the same blocks.
- * The bio worker (dm-sis-target.c) calls in here with the bio; completing
- * it is the worker's.
+ * Writes reach here from map(): a write of zeros and cached duplicates is
+ * done there (sis_write_fast()); any other is queued on the pool's list
+ * of writes (sis_write_defer()).  The pool's write workers
+ * (sis_write_worker(), SIS_WRITERS of them) take the list a group of up to
+ * SIS_WRITE_GROUP bios at a time: under one plug, each bio of the group is
+ * started (gathered, decided, its data writes submitted, not waited for:
+ * sis_write_start()), so the disk receives the data writes of the whole
+ * group together, as it would from the application without dm-sis; then
+ * each is finished (its writes waited for, its blocks mapped:
+ * sis_write_finish()), one commit serves every REQ_FUA of the group, and
+ * the bios are completed.  A write's completion settles its pcache entries
+ * at once (pcache_write_submit()), so a writer of the same data waiting
+ * for one depends on the disk only, never on this worker's progress.  A
+ * group never waits for what it holds: only its first bio may wait for its
+ * logical range or for a batch from the mempool; a later bio whose range
+ * is held, or for which no batch is free, goes back to the head of the
+ * list and ends the group, and so does any bio after one that holds
+ * pcache's reserves (a ticket).
  *
  * Core calls: a round of a batch makes at most three, whatever its size:
  * sis_core_find_dups() for every block to decide, sis_core_find_or_alloc()
@@ -81,6 +97,7 @@
 #include "dm-sis.h"
 
 #define SIS_WBATCH_POOL_MIN	64
+#define SIS_WRITE_GROUP		16	/* bios a write worker starts at once */
 #define SIS_NO_SPACE_RETRY_MS	250
 
 static bool map_writes = true;
@@ -115,6 +132,21 @@ static struct pcache_entry *sis_cache_get(struct sis_pool *pool, u64 pblock)
 /* ---------------------------------------------------------------- */
 /* Batches                                                          */
 /* ---------------------------------------------------------------- */
+
+/**
+ * struct sis_range - logical blocks [@start, @end) of volume @vol held by
+ * one writer
+ * @list:  on pool->ranges (pool->range_lock)
+ * @vol:   the volume
+ * @start: first logical block
+ * @end:   the block after the last
+ */
+struct sis_range {
+	struct list_head list;
+	u32 vol;
+	u64 start;
+	u64 end;
+};
 
 /* What becomes of one block of a write (struct sis_wblock). */
 enum sis_wstate {
@@ -160,9 +192,17 @@ struct sis_wblock {
 /**
  * struct sis_wbatch - the blocks of one write bio (from sis_wbatch_pool)
  * @st:      the target
+ * @bio:     the write
  * @ticket:  its right to pcache's reserves for its blocks' entries
+ * @range:   the logical blocks it holds
  * @lblock:  first logical block
  * @nr:      blocks
+ * @r:       the result of the round's decisions (sis_wbatch_decide())
+ * @filled:  its data was gathered (sis_wbatch_fill() succeeded)
+ * @nr_writing: data writes submitted and not waited for: the first
+ *           @nr_writing entries of @idx and @es, results in @res (so those
+ *           stay untouched until sis_wbatch_written())
+ * @rw:      those writes in flight
  * @space_deadline: when a write waiting for space gives up (0: not waiting)
  * @nr_locks: hash locks held (sis_hash_lock_batch())
  * @locks:   their bits, ascending
@@ -173,8 +213,9 @@ struct sis_wblock {
  * @fps:     scratch: fingerprints passed to the core
  * @skip:    scratch: the candidate each of @fps must not get again
  * @es:      scratch: the candidates' pcache entries (compared while @fps is
- *           unused; sharing its room keeps the batch within 4 KiB)
- * @pages:   scratch: the pages of the data writes
+ *           unused; sharing its room keeps the batch within 4 KiB), then
+ *           the entries of the data writes
+ * @pages:   scratch: the pages of the blocks of a write served in map()
  * @pbs:     scratch: blocks from or to the core (candidates, new blocks,
  *           the mapping of each block)
  * @unmapped: scratch: which candidates of @pbs are new blocks (another
@@ -186,9 +227,15 @@ struct sis_wblock {
  */
 struct sis_wbatch {
 	struct sis_target *st;
+	struct bio *bio;
 	struct pcache_ticket ticket;
+	struct sis_range range;
 	u64 lblock;
 	unsigned int nr;
+	int r;
+	bool filled;
+	unsigned int nr_writing;
+	struct pcache_rw rw;
 	unsigned long space_deadline;
 	unsigned int nr_locks;
 	u16 locks[SIS_MAX_IO_BLOCKS];
@@ -232,21 +279,6 @@ static struct sis_wbatch *sis_wbatch_new(struct sis_target *st, u64 lblock,
 /* ---------------------------------------------------------------- */
 /* Logical ranges and hash locks                                    */
 /* ---------------------------------------------------------------- */
-
-/**
- * struct sis_range - logical blocks [@start, @end) of volume @vol held by
- * one writer
- * @list:  on pool->ranges (pool->range_lock)
- * @vol:   the volume
- * @start: first logical block
- * @end:   the block after the last
- */
-struct sis_range {
-	struct list_head list;
-	u32 vol;
-	u64 start;
-	u64 end;
-};
 
 /*
  * Write ordering per logical block: a writer (or discard) waits until no
@@ -698,8 +730,10 @@ static int sis_wbatch_decide(struct sis_wbatch *wb)
 }
 
 /*
- * Phase 2: write the data of the NEW blocks not yet written, one bio per
- * run of blocks contiguous on disk, all in flight at once.
+ * Phase 2: submit the data writes of the NEW blocks not yet written, one
+ * bio per run of blocks contiguous on disk, all in flight at once, and
+ * return (sis_wbatch_written() waits for them).  Under the caller's plug,
+ * if it has one.
  */
 static void sis_wbatch_write(struct sis_wbatch *wb)
 {
@@ -712,19 +746,31 @@ static void sis_wbatch_write(struct sis_wbatch *wb)
 		if (b->state != SIS_W_NEW || b->written)
 			continue;
 		wb->idx[n] = i;
-		wb->pbs[n] = b->pblock;
-		wb->pages[n++] = b->e->page;
+		wb->es[n++] = b->e;
 	}
-	if (!n)
+	wb->nr_writing = n;
+	if (n)
+		pcache_write_submit(&wb->rw, pool->bdev, &pool->io_bs, wb->es,
+				    n, wb->res);
+}
+
+/* Wait for the data writes of sis_wbatch_write(); settle their entries. */
+static void sis_wbatch_written(struct sis_wbatch *wb)
+{
+	struct sis_wblock *b;
+	unsigned int i;
+
+	if (!wb->nr_writing)
 		return;
-	pcache_rw_blocks(pool->bdev, REQ_OP_WRITE, &pool->io_bs, wb->pbs,
-			 wb->pages, n, wb->res);
-	for (i = 0; i < n; i++) {
+	pcache_rw_wait(&wb->rw);
+	for (i = 0; i < wb->nr_writing; i++) {
 		b = &wb->b[wb->idx[i]];
 		b->written = true;
 		b->werr = wb->res[i];
-		pcache_write_done(b->e, b->werr);
+		if (b->werr)
+			pcache_write_done(b->e, b->werr);
 	}
+	wb->nr_writing = 0;
 }
 
 /* The blocks' pins (b->pblock) join those the next map batch drops. */
@@ -835,37 +881,68 @@ static int sis_wbatch_map(struct sis_wbatch *wb)
 /* ---------------------------------------------------------------- */
 
 /*
- * A write of up to SIS_MAX_IO_BLOCKS blocks, as one batch: gather the
- * data, decide each block, write the new ones, map them all; blocks whose
- * candidate fell through are decided again.  The range lock orders it
- * against other writes and discards of the same blocks.
+ * The first round of a write of up to SIS_MAX_IO_BLOCKS blocks, as one
+ * batch: take its logical range (waiting for it if @wait, else giving up
+ * if it is held), gather the data, decide each block and submit the
+ * writes of the new ones without waiting for them.  Without @wait nothing
+ * waits for memory either (the batch comes from its mempool only if one
+ * is free).  Return: the batch for sis_write_finish(), NULL (only without
+ * @wait: try again later), or ERR_PTR(-errno) (the bio is not started).
  */
-int sis_write_bio(struct sis_target *st, struct bio *bio)
+static struct sis_wbatch *sis_write_start(struct sis_target *st,
+					  struct bio *bio, bool wait)
 {
-	struct sis_pool *pool = st->pool;
 	sector_t off = dm_target_offset(st->ti, bio->bi_iter.bi_sector);
 	unsigned int skip = (off & (SIS_SECTORS_PER_BLOCK - 1)) << SECTOR_SHIFT;
-	unsigned int len = bio->bi_iter.bi_size;
-	struct sis_range range;
 	struct sis_wbatch *wb;
-	unsigned int i;
-	int r, r2;
 
 	if (st->f.read_only)
-		return -EROFS;
+		return ERR_PTR(-EROFS);
 	wb = sis_wbatch_new(st, off >> (SIS_BLOCK_SHIFT - SECTOR_SHIFT),
-			    DIV_ROUND_UP(skip + len, SIS_BLOCK_SIZE), GFP_NOIO);
+			    DIV_ROUND_UP(skip + bio->bi_iter.bi_size,
+					 SIS_BLOCK_SIZE),
+			    wait ? GFP_NOIO : GFP_NOWAIT);
+	if (!wb)
+		return NULL;
 	if (WARN_ON_ONCE(wb->nr > SIS_MAX_IO_BLOCKS)) {
 		mempool_free(wb, sis_wbatch_pool);
-		return -EIO;
+		return ERR_PTR(-EIO);
 	}
+	wb->bio = bio;
+	if (wait) {
+		sis_range_lock(st, &wb->range, wb->lblock, wb->nr);
+	} else {
+		sis_range_init(st, &wb->range, wb->lblock, wb->nr);
+		if (!sis_range_try_lock(st->pool, &wb->range)) {
+			mempool_free(wb, sis_wbatch_pool);
+			return NULL;
+		}
+	}
+	wb->r = sis_wbatch_fill(wb, bio, skip);
+	if (wb->r)
+		return wb;
+	wb->filled = true;
+	/* what was decided before an error (ENOSPC) is still stored */
+	wb->r = sis_wbatch_decide(wb);
+	sis_wbatch_write(wb);
+	return wb;
+}
 
-	sis_range_lock(st, &range, wb->lblock, wb->nr);
-	r = sis_wbatch_fill(wb, bio, skip);
-	while (!r) {
-		/* what was decided before an error (ENOSPC) is still stored */
-		r = sis_wbatch_decide(wb);
-		sis_wbatch_write(wb);
+/*
+ * The rest of a write begun by sis_write_start(): wait for its data
+ * writes, map its blocks, and run more rounds for blocks whose candidate
+ * fell through, until every block is stored or an error; then release
+ * the batch.  Return: 0 or -errno (a FUA is the caller's).
+ */
+static int sis_write_finish(struct sis_wbatch *wb)
+{
+	struct sis_pool *pool = wb->st->pool;
+	unsigned int len = wb->bio->bi_iter.bi_size;
+	int r = wb->r, r2;
+	unsigned int i;
+
+	while (wb->filled) {
+		sis_wbatch_written(wb);
 		r2 = sis_wbatch_map(wb);
 		if (r < 0 || r2 < 0) {
 			r = r < 0 ? r : r2;
@@ -873,21 +950,142 @@ int sis_write_bio(struct sis_target *st, struct bio *bio)
 		}
 		if (!r && !r2)
 			break;
-		r = 0;		/* blocks to decide again */
+		/* blocks to decide again */
+		r = sis_wbatch_decide(wb);
+		sis_wbatch_write(wb);
 	}
-	sis_range_unlock(pool, &range);
+	sis_range_unlock(pool, &wb->range);
 
 	for (i = 0; i < wb->nr; i++)
 		if (wb->b[i].own)
 			pcache_put(wb->b[i].own);
 	pcache_ticket_put(&wb->ticket);
 	mempool_free(wb, sis_wbatch_pool);
-	if (!r) {
+	if (!r)
 		atomic64_add(len, &pool->stat_written);
-		if (bio->bi_opf & REQ_FUA)
-			r = sis_pool_commit(pool);
-	}
 	return r;
+}
+
+int sis_write_bio(struct sis_target *st, struct bio *bio)
+{
+	struct sis_wbatch *wb = sis_write_start(st, bio, true);
+	int r;
+
+	if (IS_ERR(wb))
+		return PTR_ERR(wb);
+	r = sis_write_finish(wb);
+	if (!r && (bio->bi_opf & REQ_FUA))
+		r = sis_pool_commit(st->pool);
+	return r;
+}
+
+static struct sis_target *sis_bio_target(struct bio *bio)
+{
+	struct sis_bio *sb = dm_per_bio_data(bio, sizeof(*sb));
+
+	return sb->st;
+}
+
+/* The logical block of the start of @bio, for messages. */
+static u64 sis_bio_lblock(struct sis_target *st, struct bio *bio)
+{
+	return dm_target_offset(st->ti, bio->bi_iter.bi_sector) >>
+	       (SIS_BLOCK_SHIFT - SECTOR_SHIFT);
+}
+
+/* Complete write @bio with @r, storing it all again while memory is short. */
+static void sis_write_end(struct sis_target *st, struct bio *bio, int r)
+{
+	while (r == -ENOMEM) {
+		sis_pool_nomem_wait(st->pool);
+		r = sis_write_bio(st, bio);
+	}
+	sis_pool_end_bio(st, bio, sis_bio_lblock(st, bio), r);
+}
+
+void sis_write_defer(struct sis_target *st, struct bio *bio)
+{
+	struct sis_pool *pool = st->pool;
+	unsigned int i;
+
+	spin_lock(&pool->write_lock);
+	bio_list_add(&pool->writes, bio);
+	spin_unlock(&pool->write_lock);
+	for (i = 0; i < SIS_WRITERS; i++)
+		queue_work(pool->wq, &pool->writers[i].work);
+}
+
+static struct bio *sis_write_pop(struct sis_pool *pool)
+{
+	struct bio *bio;
+
+	spin_lock(&pool->write_lock);
+	bio = bio_list_pop(&pool->writes);
+	spin_unlock(&pool->write_lock);
+	return bio;
+}
+
+/* Give back a bio sis_write_pop() took, first in line again. */
+static void sis_write_unpop(struct sis_pool *pool, struct bio *bio)
+{
+	spin_lock(&pool->write_lock);
+	bio_list_add_head(&pool->writes, bio);
+	spin_unlock(&pool->write_lock);
+}
+
+void sis_write_worker(struct work_struct *ws)
+{
+	struct sis_pool *pool = container_of(ws, struct sis_writer, work)->pool;
+	struct sis_wbatch *group[SIS_WRITE_GROUP];
+	struct bio *bios[SIS_WRITE_GROUP];
+	int res[SIS_WRITE_GROUP];
+	struct sis_target *st;
+	struct blk_plug plug;
+	unsigned int i, n;
+	struct sis_wbatch *wb;
+	struct bio *bio;
+	bool fua, more = true;
+	int r;
+
+	while (more) {
+		n = 0;
+		fua = false;
+		blk_start_plug(&plug);
+		while (n < SIS_WRITE_GROUP) {
+			bio = sis_write_pop(pool);
+			if (!bio) {
+				more = false;
+				break;
+			}
+			st = sis_bio_target(bio);
+			wb = sis_write_start(st, bio, !n);
+			if (!wb) {
+				sis_write_unpop(pool, bio);
+				break;
+			}
+			if (IS_ERR(wb)) {
+				sis_write_end(st, bio, PTR_ERR(wb));
+				continue;
+			}
+			bios[n] = bio;
+			group[n++] = wb;
+			fua |= !!(bio->bi_opf & REQ_FUA);
+			/* reserves held: it must end before another starts */
+			if (wb->ticket.held)
+				break;
+		}
+		blk_finish_plug(&plug);
+
+		for (i = 0; i < n; i++)
+			res[i] = sis_write_finish(group[i]);
+		r = fua ? sis_pool_commit(pool) : 0;
+		for (i = 0; i < n; i++) {
+			bio = bios[i];
+			if (!res[i] && (bio->bi_opf & REQ_FUA))
+				res[i] = r;
+			sis_write_end(sis_bio_target(bio), bio, res[i]);
+		}
+	}
 }
 
 /* ---------------------------------------------------------------- */
