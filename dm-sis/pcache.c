@@ -215,6 +215,7 @@ static bool pcache_reserve_short(void)
 }
 
 static unsigned long pcache_evict(unsigned long nr);
+static struct pcache_entry *pcache_reuse(void);
 
 /* test_reserve_only, once the reserves are filled (module init) */
 static bool pcache_reserves_filled;
@@ -300,9 +301,13 @@ static void pcache_init_entry(struct pcache_entry *e, dev_t dev, u64 pblock,
 /* A new held LOADING entry with a page, for a brief hold.  NULL only if !@wait. */
 static struct pcache_entry *pcache_alloc_entry(dev_t dev, u64 pblock, bool wait)
 {
-	struct pcache_entry *e;
+	struct pcache_entry *e = pcache_reuse();
 	struct page *page;
 
+	if (e) {
+		pcache_init_entry(e, dev, pblock, e->page);
+		return e;
+	}
 	e = pcache_pool_alloc(pcache_entry_pool, wait);
 	if (!e)
 		return NULL;
@@ -323,36 +328,68 @@ static void __pcache_insert(struct pcache_shard *s, u64 h, struct pcache_entry *
 }
 
 /*
- * Evict up to @nr unreferenced entries, the least recently released of a
- * shard first, shards taken round-robin.  Return: entries freed (fewer if
- * every LRU list is empty).
+ * Take the least recently released unreferenced entry of a shard out of
+ * the index, shards taken round-robin.  Return: the entry, owned by the
+ * caller (free it or reuse it), or NULL if every LRU list is empty.
  */
-static unsigned long pcache_evict(unsigned long nr)
+static struct pcache_entry *pcache_evict_one(void)
 {
-	unsigned long freed = 0;
-	unsigned int idle = 0;
+	unsigned int idle;
 
-	while (freed < nr && idle < PCACHE_SHARDS) {
+	for (idle = 0; idle < PCACHE_SHARDS; idle++) {
 		unsigned int i = (unsigned int)atomic_inc_return(&pcache_evict_cursor);
 		struct pcache_shard *s = &pcache_shards[i & (PCACHE_SHARDS - 1)];
 		struct pcache_entry *e = NULL;
-		bool do_free = false;
+		bool evicted = false;
 
 		spin_lock(&s->lock);
 		if (!list_empty(&s->lru)) {
 			e = list_last_entry(&s->lru, struct pcache_entry, lru);
-			do_free = __pcache_unhash(e);
+			evicted = __pcache_unhash(e);
 		}
 		spin_unlock(&s->lock);
-		if (do_free) {
-			pcache_free(e);
-			freed++;
-			idle = 0;
-		} else {
-			idle++;
-		}
+		if (evicted)
+			return e;
+	}
+	return NULL;
+}
+
+/*
+ * Evict up to @nr unreferenced entries (pcache_evict_one()).  Return:
+ * entries freed (fewer if every LRU list is empty).
+ */
+static unsigned long pcache_evict(unsigned long nr)
+{
+	struct pcache_entry *e;
+	unsigned long freed;
+
+	for (freed = 0; freed < nr; freed++) {
+		e = pcache_evict_one();
+		if (!e)
+			break;
+		pcache_free(e);
 	}
 	return freed;
+}
+
+/*
+ * A full cache makes room by reusing its coldest entry, page and all, for
+ * the new one, as dm-bufio reuses its least recently used clean buffer:
+ * no free and no allocation, and no page for the allocator to zero
+ * (init_on_alloc).  Not while a reserve is short: eviction refills it.
+ * Return: an unhashed entry to initialise, or NULL (allocate instead).
+ */
+static struct pcache_entry *pcache_reuse(void)
+{
+	struct pcache_entry *e;
+
+	if (atomic_long_read(&pcache_nr) < pcache_limit() ||
+	    pcache_reserve_short())
+		return NULL;
+	e = pcache_evict_one();
+	if (e)
+		atomic_long_dec(&pcache_nr);	/* pcache_init_entry() counts it */
+	return e;
 }
 
 /* Evict unreferenced entries until under the limit (as far as possible). */
@@ -705,8 +742,13 @@ unsigned int pcache_get_batch(struct block_device *bdev, const u64 *pblocks,
 
 struct pcache_entry *pcache_new(struct pcache_ticket *t)
 {
-	struct pcache_entry *e = pcache_pool_alloc_held(pcache_entry_pool, t);
+	struct pcache_entry *e = pcache_reuse();
 
+	if (e) {
+		pcache_init_entry(e, 0, 0, e->page);
+		return e;
+	}
+	e = pcache_pool_alloc_held(pcache_entry_pool, t);
 	pcache_init_entry(e, 0, 0, pcache_pool_alloc_held(pcache_page_pool, t));
 	return e;
 }

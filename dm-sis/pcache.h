@@ -32,7 +32,11 @@
  *    of a shard, shards taken round-robin ("LRU-ish", like dm-bufio); a
  *    block pcache_install()ed by a writer and not looked up since enters
  *    at the cold end when released, so a stream of new unique data evicts
- *    its own blocks, never the shared blocks read before it.
+ *    its own blocks, never the shared blocks read before it.  A full cache
+ *    gives a new entry the evicted one's memory, page and all, as dm-bufio
+ *    reuses its least recently used clean buffer: a stream of new blocks
+ *    then frees and allocates nothing (and the page allocator zeroes no
+ *    page for it under init_on_alloc).
  *  - Memory: the entries and pages that I/O needs to progress come from
  *    reserves of the cache's own (mempools; sizing in pcache.c), so
  *    pcache_get(), pcache_get_run(), pcache_get_batch() and pcache_new()
