@@ -510,41 +510,36 @@ static void pcache_rw_add(struct pcache_rw *rw, struct block_device *bdev,
 	__bio_add_page(rw->cur, page, SIS_BLOCK_SIZE, 0);
 }
 
-/* Start a pcache_rw of @nr blocks, results to @errs, settling @es if set. */
-static void pcache_rw_init(struct pcache_rw *rw, int *errs,
-			   struct pcache_entry **es)
-{
-	atomic_set(&rw->pending, 1);
-	init_completion(&rw->done);
-	rw->errs = errs;
-	rw->es = es;
-	rw->nr_runs = 0;
-	memset(rw->bios, 0, sizeof(rw->bios));
-}
-
-/* Submit the last run of a pcache_rw of @nr blocks. */
-static void pcache_rw_end_submit(struct pcache_rw *rw, unsigned int nr)
-{
-	if (!rw->nr_runs)
-		return;
-	rw->first[rw->nr_runs] = nr;
-	submit_bio(rw->cur);
-}
-
-void pcache_rw_submit(struct pcache_rw *rw, struct block_device *bdev,
-		      enum req_op op, struct bio_set *bs, const u64 *pblocks,
-		      struct page **pages, unsigned int nr, int *errs)
+/*
+ * Submit @nr blocks under one plug, one bio per run contiguous on disk:
+ * the blocks and pages of @es if set (which the completions settle), else
+ * @pblocks and @pages.  Results to @errs once pcache_rw_wait() returns.
+ */
+static void pcache_rw_start(struct pcache_rw *rw, struct block_device *bdev,
+			    enum req_op op, struct bio_set *bs,
+			    struct pcache_entry **es, const u64 *pblocks,
+			    struct page **pages, unsigned int nr, int *errs)
 {
 	struct blk_plug plug;
 	unsigned int i;
 
 	if (WARN_ON_ONCE(nr > PCACHE_MAX_RUN))
 		nr = PCACHE_MAX_RUN;
-	pcache_rw_init(rw, errs, NULL);
+	atomic_set(&rw->pending, 1);
+	init_completion(&rw->done);
+	rw->errs = errs;
+	rw->es = es;
+	rw->nr_runs = 0;
+	memset(rw->bios, 0, sizeof(rw->bios));
 	blk_start_plug(&plug);
 	for (i = 0; i < nr; i++)
-		pcache_rw_add(rw, bdev, op, bs, i, nr, pblocks[i], pages[i]);
-	pcache_rw_end_submit(rw, nr);
+		pcache_rw_add(rw, bdev, op, bs, i, nr,
+			      es ? es[i]->pblock : pblocks[i],
+			      es ? es[i]->page : pages[i]);
+	if (rw->nr_runs) {	/* the last run */
+		rw->first[rw->nr_runs] = nr;
+		submit_bio(rw->cur);
+	}
 	blk_finish_plug(&plug);
 }
 
@@ -552,18 +547,7 @@ void pcache_write_submit(struct pcache_rw *rw, struct block_device *bdev,
 			 struct bio_set *bs, struct pcache_entry **es,
 			 unsigned int nr, int *errs)
 {
-	struct blk_plug plug;
-	unsigned int i;
-
-	if (WARN_ON_ONCE(nr > PCACHE_MAX_RUN))
-		nr = PCACHE_MAX_RUN;
-	pcache_rw_init(rw, errs, es);
-	blk_start_plug(&plug);
-	for (i = 0; i < nr; i++)
-		pcache_rw_add(rw, bdev, REQ_OP_WRITE, bs, i, nr, es[i]->pblock,
-			      es[i]->page);
-	pcache_rw_end_submit(rw, nr);
-	blk_finish_plug(&plug);
+	pcache_rw_start(rw, bdev, REQ_OP_WRITE, bs, es, NULL, NULL, nr, errs);
 }
 
 void pcache_rw_wait(struct pcache_rw *rw)
@@ -578,7 +562,7 @@ void pcache_rw_blocks(struct block_device *bdev, enum req_op op,
 {
 	struct pcache_rw rw;
 
-	pcache_rw_submit(&rw, bdev, op, bs, pblocks, pages, nr, errs);
+	pcache_rw_start(&rw, bdev, op, bs, NULL, pblocks, pages, nr, errs);
 	pcache_rw_wait(&rw);
 }
 

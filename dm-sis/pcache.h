@@ -189,7 +189,7 @@ struct pcache_entry *pcache_get_run(struct block_device *bdev, u64 pblock,
 				    unsigned int nr, bool *hit);
 
 /**
- * struct pcache_rw - the bios of one pcache_rw_submit() while in flight
+ * struct pcache_rw - the bios of one pcache_write_submit() while in flight
  * @pending: one count for the submitter (dropped by pcache_rw_wait()) and
  *           one per bio in flight
  * @done:    completed when @pending reaches zero
@@ -219,36 +219,14 @@ struct pcache_rw {
 };
 
 /**
- * pcache_rw_submit() - submit the reads or writes of @nr data blocks, one
- * bio per run of them contiguous on disk, without waiting for them
+ * pcache_write_submit() - write the pages of @nr entries, one bio per run
+ * of them contiguous on disk, all in flight at once, without waiting for
+ * them, and settle each entry when its write completes
  * @rw:      the caller's in-flight state, until pcache_rw_wait()
  * @bdev:    backing device
- * @op:      REQ_OP_READ or REQ_OP_WRITE
  * @bs:      the bio_set the bios come from: each bio is submitted before
  *           the next is allocated and freed at its completion, so the
  *           set's reserve always serves
- * @pblocks: the blocks, in the order of @pages (a run is a stretch of
- *           consecutive entries with consecutive blocks)
- * @pages:   one page per block
- * @nr:      how many (1..PCACHE_MAX_RUN)
- * @errs:    out: the result of each block's I/O (0 or -errno), valid once
- *           pcache_rw_wait() returns
- *
- * The bios go out under a plug of their own; a caller with a plug of its
- * own (the write worker, which submits several batches) keeps them in it
- * until it finishes its plug or sleeps.  Sleeps only for a bio from @bs;
- * takes no lock.
- */
-void pcache_rw_submit(struct pcache_rw *rw, struct block_device *bdev,
-		      enum req_op op, struct bio_set *bs, const u64 *pblocks,
-		      struct page **pages, unsigned int nr, int *errs);
-
-/**
- * pcache_write_submit() - write the pages of @nr entries, as
- * pcache_rw_submit(), and settle each entry when its write completes
- * @rw:      the caller's in-flight state, until pcache_rw_wait()
- * @bdev:    backing device
- * @bs:      as for pcache_rw_submit()
  * @es:      held WRITING entries (pcache_install()); the array must stay
  *           until pcache_rw_wait() returns
  * @nr:      how many (1..PCACHE_MAX_RUN)
@@ -259,24 +237,29 @@ void pcache_rw_submit(struct pcache_rw *rw, struct block_device *bdev,
  * whatever the submitter is doing, so a duplicate writer waiting for one
  * (pcache_wait()) depends only on the disk.  For an ERROR entry the
  * submitter must still call pcache_write_done(), which takes it out of the
- * index.
+ * index.  The bios go out under a plug of their own; a caller with a plug
+ * of its own (the write worker, which submits several batches) keeps them
+ * in it until it finishes its plug or sleeps.  Sleeps only for a bio from
+ * @bs; takes no lock.
  */
 void pcache_write_submit(struct pcache_rw *rw, struct block_device *bdev,
 			 struct bio_set *bs, struct pcache_entry **es,
 			 unsigned int nr, int *errs);
 
 /**
- * pcache_rw_wait() - wait for the bios of pcache_rw_submit() to complete
- * @rw: as given to pcache_rw_submit()
+ * pcache_rw_wait() - wait for the bios of pcache_write_submit() to complete
+ * @rw: as given to pcache_write_submit()
  */
 void pcache_rw_wait(struct pcache_rw *rw);
 
 /**
- * pcache_rw_blocks() - pcache_rw_submit() and pcache_rw_wait() in one
+ * pcache_rw_blocks() - read or write @nr data blocks as
+ * pcache_write_submit() writes entries, and wait for them
  * @bdev:    backing device
  * @op:      REQ_OP_READ or REQ_OP_WRITE
- * @bs:      as for pcache_rw_submit()
- * @pblocks: the blocks
+ * @bs:      as for pcache_write_submit()
+ * @pblocks: the blocks, in the order of @pages (a run is a stretch of
+ *           consecutive entries with consecutive blocks)
  * @pages:   one page per block
  * @nr:      how many (1..PCACHE_MAX_RUN)
  * @errs:    out: the result of each block's I/O (0 or -errno)
