@@ -13,10 +13,12 @@ The model (what the kernel must do with `0 LEN sis DEV [N FEAT...]`):
     enough to format (blank), or holding dm-sis metadata; a device holding
     another file system is refused ("foreign data"); a device with a
     logical block size above 4 KiB is refused;
-  * the feature group: a count 0..6 (dm's argument-group rules: at most the
-    number of arguments left) and exactly that many arguments, each a known
-    feature, case-insensitive; commit_interval takes a decimal value
-    1..3600 and counts as two; anything left over is refused;
+  * the feature group: a count 0..SIS_FEATURE_ARGS_MAX (read from
+    include/sis-target.h; dm's argument-group rules: at most the number of
+    arguments left) and exactly that many arguments, each a known feature,
+    case-insensitive, repeats allowed (the last value wins, as in dm-thin);
+    commit_interval takes a decimal value 1..3600 and counts as two;
+    anything left over is refused;
   * the logical size can grow but never shrink below the formatted one; a
     read_only table cannot grow it.
 Outcomes the model cannot decide (huge sizes) are "any": either is fine,
@@ -33,12 +35,28 @@ import argparse
 import mmap
 import os
 import random
+import re
 import subprocess
 import sys
 
 FEATS = ["no_discard_passdown", "skip_zero_detection", "error_if_no_space",
          "read_only"]
 MAXDEPTH_BLOCKS = 508 ** 4   # above this the model says "any"
+
+
+def header_define(name):
+    """A numeric #define of include/sis-target.h: the model and the kernel
+    read the grammar's limits from one place."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        "..", "..", "include", "sis-target.h")
+    with open(path) as f:
+        m = re.search(r"^#define\s+%s\s+(\d+)" % name, f.read(), re.M)
+    if not m:
+        raise SystemExit("%s: no #define %s" % (path, name))
+    return int(m.group(1))
+
+
+FEATURE_ARGS_MAX = header_define("SIS_FEATURE_ARGS_MAX")
 
 
 def sh(*args, inp=None):
@@ -105,7 +123,7 @@ class Model:
             n = None
             if feats[0].isdigit() and feats[0].isascii():
                 n = int(feats[0]) % (1 << 32)
-                n = n if n <= 6 else None
+                n = n if n <= FEATURE_ARGS_MAX else None
             if n is None or n > len(feats) - 1:
                 return "reject"
             rest = feats[1:]
