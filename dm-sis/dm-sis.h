@@ -212,6 +212,7 @@ struct sis_pool {
 	struct workqueue_struct *wq;
 	struct bio_set bs;
 	struct bio_set io_bs;
+	struct page *sink;	/* read.c: what a gather bio reads but nobody wants */
 	mempool_t *md_pages;
 	struct bio *md_discard;
 	struct delayed_work commit_work;

@@ -298,6 +298,8 @@ static void pool_free(struct sis_pool *pool)
 		destroy_workqueue(pool->wq);
 	bioset_exit(&pool->bs);
 	bioset_exit(&pool->io_bs);
+	if (pool->sink)
+		__free_page(pool->sink);
 	sis_md_exit(pool);
 	kvfree(pool);
 }
@@ -359,6 +361,12 @@ static struct sis_pool *__pool_create(struct sis_target *st)
 				BIOSET_NEED_BVECS);
 	if (r) {
 		ti->error = "Cannot allocate bio set";
+		goto bad;
+	}
+	pool->sink = alloc_page(GFP_KERNEL);
+	if (!pool->sink) {
+		ti->error = "Cannot allocate the read sink page";
+		r = -ENOMEM;
 		goto bad;
 	}
 	r = sis_md_init(pool);

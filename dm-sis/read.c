@@ -5,9 +5,10 @@
  * dm core splits bios at 128 KiB boundaries (max_io_len is
  * SIS_MAX_IO_BLOCKS blocks).  A bio is served block by block into its own
  * pages: unmapped blocks are zeros; unique blocks (refcount 1) are read
- * from the disk by one bio per run of them contiguous on disk, whatever
- * blocks sit between them in the bio (a gather bio, chained to it), or the
- * bio is remapped whole if all of it is one such run; shared blocks are
+ * from the disk by one bio per run of them in order on disk, whatever
+ * blocks sit between them in the bio (a gather bio, chained to it; a
+ * refcount block between them on disk is read into the pool's sink page),
+ * or the bio is remapped whole if all of it is one contiguous run; shared blocks are
  * copied from pcache, where one copy serves every sharer.  map() never
  * sleeps: a read whose mapping is cached and whose shared blocks are all
  * in pcache is served there (sis_read_fast()); any other read is queued as
@@ -153,9 +154,19 @@ static void sis_fill_block(struct bio *bio, unsigned int i, unsigned int skip,
 }
 
 /*
+ * A gather bio reads through up to this many disk blocks between two
+ * unique blocks of a bio into the pool's sink page rather than split: the
+ * format puts a refcount block after every group of SIS_GROUP_BLOCKS - 1
+ * data blocks, so about one 128 KiB run of data written in a row in eight
+ * has one in its middle.
+ */
+#define SIS_READ_MAX_HOLE	1
+
+/*
  * The last of the unique blocks from @i (of kind DIRECT) that follow it on
- * disk block by block, skipping the blocks of other kinds between them;
- * *@next: the next unique block after it (or @nr).
+ * disk in order, at most SIS_READ_MAX_HOLE blocks apart, skipping the
+ * blocks of other kinds between them in the bio; *@next: the next unique
+ * block after it (or @nr).
  */
 static unsigned int sis_read_run_last(const u64 *pblocks, const u32 *refs,
 				      unsigned int i, unsigned int nr,
@@ -166,7 +177,8 @@ static unsigned int sis_read_run_last(const u64 *pblocks, const u32 *refs,
 	for (j = i + 1; j < nr; j++) {
 		if (sis_read_kind(pblocks, refs, j) != SIS_READ_DIRECT)
 			continue;
-		if (pblocks[j] != pblocks[last] + 1)
+		if (pblocks[j] <= pblocks[last] ||
+		    pblocks[j] - pblocks[last] > SIS_READ_MAX_HOLE + 1)
 			break;
 		last = j;
 	}
@@ -178,27 +190,34 @@ static unsigned int sis_read_run_last(const u64 *pblocks, const u32 *refs,
 
 /*
  * A bio that reads the unique blocks @first..@last of @bio (those of kind
- * DIRECT, contiguous on disk from @pblocks[@first]) straight into @bio's
- * pages (the caller chains it to @bio): the disk sees one request for
- * them however many shared or unmapped blocks sit between them in @bio.
- * NULL if @gfp cannot allocate it.
+ * DIRECT, in order on disk from @pblocks[@first], as sis_read_run_last()
+ * found them) straight into @bio's pages (the caller chains it to @bio):
+ * the disk sees one request for them however many shared or unmapped
+ * blocks sit between them in @bio.  The disk blocks between two of them
+ * (a refcount block) are read into the pool's sink page, whose contents
+ * nobody reads.  NULL if @gfp cannot allocate it.
  */
 static struct bio *sis_read_gather(struct sis_target *st, struct bio *bio,
 				   const u64 *pblocks, const u32 *refs,
 				   unsigned int first, unsigned int last,
 				   unsigned int skip, gfp_t gfp)
 {
+	struct page *sink = st->pool->sink;
 	unsigned short nr_vecs = 0;
 	struct bvec_iter iter;
 	struct bio_vec bv;
+	u64 next = pblocks[first];
 	struct bio *gb;
 	unsigned int i;
 
 	for (i = first; i <= last; i++)
-		if (sis_read_kind(pblocks, refs, i) == SIS_READ_DIRECT)
+		if (sis_read_kind(pblocks, refs, i) == SIS_READ_DIRECT) {
+			nr_vecs += pblocks[i] - next;	/* holes */
+			next = pblocks[i] + 1;
 			__bio_for_each_segment(bv, bio, iter,
 					       sis_block_iter(bio, i, skip))
 				nr_vecs++;
+		}
 	gb = bio_alloc_bioset(st->pool->bdev, nr_vecs,
 			      REQ_OP_READ | (bio->bi_opf & SIS_READ_FLAGS), gfp,
 			      &st->pool->bs);
@@ -208,14 +227,19 @@ static struct bio *sis_read_gather(struct sis_target *st, struct bio *bio,
 	gb->bi_ioprio = bio->bi_ioprio;
 	gb->bi_iter.bi_sector = block_to_sector(pblocks[first]) +
 				((first ? 0 : skip) >> SECTOR_SHIFT);
-	for (i = first; i <= last; i++)
-		if (sis_read_kind(pblocks, refs, i) == SIS_READ_DIRECT)
-			__bio_for_each_segment(bv, bio, iter,
-					       sis_block_iter(bio, i, skip))
-				WARN_ON_ONCE(bio_add_page(gb, bv.bv_page,
-							  bv.bv_len,
-							  bv.bv_offset) !=
-					     bv.bv_len);
+	next = pblocks[first];
+	for (i = first; i <= last; i++) {
+		if (sis_read_kind(pblocks, refs, i) != SIS_READ_DIRECT)
+			continue;
+		for (; next < pblocks[i]; next++)
+			WARN_ON_ONCE(bio_add_page(gb, sink, SIS_BLOCK_SIZE, 0) !=
+				     SIS_BLOCK_SIZE);
+		next = pblocks[i] + 1;
+		__bio_for_each_segment(bv, bio, iter,
+				       sis_block_iter(bio, i, skip))
+			WARN_ON_ONCE(bio_add_page(gb, bv.bv_page, bv.bv_len,
+						  bv.bv_offset) != bv.bv_len);
+	}
 	return gb;
 }
 
