@@ -32,7 +32,9 @@
  * allocates the new blocks), and sis_core_map_batch(), which maps and
  * unmaps them all and drops the round's pins (the second is skipped when
  * every block was decided by the first).  A duplicate bio makes two, a
- * unique one three.  Around them: a
+ * unique one three; one done in map() makes at most four (block 0's
+ * look-up, the blocks after its candidate, the other blocks' look-up, the
+ * mapping).  Around them: a
  * partial block at either end reads its old data (sis_core_lookup()), a
  * round that allocated checks the low-water mark (sis_core_get_stats(), if
  * one is set), and a round short of space waits for it and runs again.
@@ -508,7 +510,7 @@ static void sis_wblock_compare(struct sis_wbatch *wb, struct sis_wblock *b,
 			       struct pcache_entry *e)
 {
 	bool same = !IS_ERR(e) && !pcache_wait_filled(e) &&
-		    !memcmp(pcache_data(e), pcache_data(b->own), SIS_BLOCK_SIZE);
+		    sis_block_equal(pcache_data(e), pcache_data(b->own));
 
 	if (same) {
 		b->state = SIS_W_DUP;
@@ -694,7 +696,7 @@ static int sis_wbatch_decide(struct sis_wbatch *wb)
 			continue;
 		for (j = 0; j < i; j++)
 			if (wb->b[j].state == SIS_W_STORE && wb->b[j].fp == b->fp &&
-			    !memcmp(pcache_data(wb->b[j].own), data, SIS_BLOCK_SIZE))
+			    sis_block_equal(pcache_data(wb->b[j].own), data))
 				break;
 		if (j < i) {
 			b->state = SIS_W_SAME;
@@ -1093,12 +1095,12 @@ void sis_write_worker(struct work_struct *ws)
 /* ---------------------------------------------------------------- */
 
 /*
- * Fingerprint block @i of the bio at @iter in its own page (wb->pages[i],
- * offset in wb->res[i]), or mark it ZERO; advances @iter.  Return: false
- * if the block is not within one page of the bio.
+ * Find block @i of the bio at @iter in its own page (wb->pages[i], offset
+ * in wb->res[i]) and mark it ZERO if it is zeros (zero_detect); advances
+ * @iter.  Return: false if the block is not within one page of the bio.
  */
-static bool sis_fast_hash(struct sis_wbatch *wb, struct bio *bio,
-			  struct bvec_iter *iter, unsigned int i)
+static bool sis_fast_block(struct sis_wbatch *wb, struct bio *bio,
+			   struct bvec_iter *iter, unsigned int i)
 {
 	struct bio_vec bv = bio_iter_iovec(bio, *iter);
 	struct sis_wblock *b = &wb->b[i];
@@ -1109,10 +1111,73 @@ static bool sis_fast_hash(struct sis_wbatch *wb, struct bio *bio,
 	wb->pages[i] = bv.bv_page;
 	wb->res[i] = bv.bv_offset;
 	data = bvec_kmap_local(&bv);
-	sis_wblock_hash(wb, b, data);
+	if (wb->st->f.zero_detect && sis_block_is_zero(data))
+		b->state = SIS_W_ZERO;
 	kunmap_local(data);
 	bio_advance_iter_single(bio, iter, SIS_BLOCK_SIZE);
 	return true;
+}
+
+/* Fingerprint block @i of the bio (in wb->pages[i]) into its b->fp. */
+static void sis_fast_fingerprint(struct sis_wbatch *wb, unsigned int i)
+{
+	void *data = kmap_local_page(wb->pages[i]);
+
+	wb->b[i].fp = sis_fingerprint((u8 *)data + wb->res[i]);
+	kunmap_local(data);
+}
+
+/* Is block @i of the bio (in wb->pages[i]) the data pcache entry @e holds? */
+static bool sis_fast_same(struct sis_wbatch *wb, unsigned int i,
+			  struct pcache_entry *e)
+{
+	void *data = kmap_local_page(wb->pages[i]);
+	bool same = sis_block_equal((u8 *)data + wb->res[i], pcache_data(e));
+
+	kunmap_local(data);
+	return same;
+}
+
+/*
+ * Blocks [1, @nr) by locality, no fingerprints taken: a duplicate's data
+ * was mostly stored in a row, so the blocks on disk after block 0's
+ * candidate are the likely candidates of the blocks after it in the bio
+ * (ZERO blocks, never stored, skipped).  They are pinned by one core call
+ * and compared, in order, with their VALID pcache entries; each equal one
+ * makes its block DUP.  The first that differs, or is not cached, ends it:
+ * the blocks left are fingerprinted and looked up (sis_fast_find()).  The
+ * candidates not taken join the pins the batch drops.  Block 0 is DUP.
+ */
+static void sis_fast_follow(struct sis_wbatch *wb, unsigned int nr)
+{
+	struct sis_pool *pool = wb->st->pool;
+	struct pcache_entry *e;
+	unsigned int i, m = 0, n = 0;
+	int got;
+
+	for (i = 1; i < nr; i++)
+		n += wb->b[i].state == SIS_W_STORE;
+	got = n ? sis_core_find_next_nowait(pool->core, wb->b[0].pblock, n,
+					    wb->pbs) : 0;
+	if (got <= 0)
+		return;
+	for (i = 1; i < nr && m < got; i++) {
+		if (wb->b[i].state != SIS_W_STORE)
+			continue;
+		e = pcache_lookup_valid(pool->dev, wb->pbs[m]);
+		if (!e)
+			break;
+		if (!sis_fast_same(wb, i, e)) {
+			pcache_put(e);
+			break;
+		}
+		pcache_put(e);
+		wb->b[i].state = SIS_W_DUP;
+		wb->b[i].pblock = wb->pbs[m++];
+	}
+	atomic64_add(m, &pool->stat_hits);
+	while (m < got)
+		wb->pins[wb->nr_pins++] = wb->pbs[m++];
 }
 
 /*
@@ -1128,10 +1193,9 @@ static bool sis_fast_find(struct sis_wbatch *wb, unsigned int from,
 	struct pcache_entry *e;
 	unsigned int i, n = 0;
 	bool same;
-	void *data;
 
 	for (i = from; i < to; i++)
-		if (wb->b[i].state != SIS_W_ZERO) {
+		if (wb->b[i].state == SIS_W_STORE) {
 			wb->idx[n] = i;
 			wb->skip[n++] = wb->b[i].fp;
 		}
@@ -1151,10 +1215,7 @@ static bool sis_fast_find(struct sis_wbatch *wb, unsigned int from,
 		e = pcache_lookup_valid(pool->dev, wb->pbs[i]);
 		if (!e)
 			return false;
-		data = kmap_local_page(wb->pages[wb->idx[i]]);
-		same = !memcmp((u8 *)data + wb->res[wb->idx[i]], pcache_data(e),
-			       SIS_BLOCK_SIZE);
-		kunmap_local(data);
+		same = sis_fast_same(wb, wb->idx[i], e);
 		pcache_put(e);
 		if (!same)
 			return false;
@@ -1173,7 +1234,10 @@ static bool sis_fast_find(struct sis_wbatch *wb, unsigned int from,
  * mapping for the core's lock, whose holders do no I/O (a write's map()
  * holds no read ticket: see sis_core_read_begin()).  The first block is
  * looked up before the others are hashed, so a bio of new data costs one
- * block's hash here.  Anything else (new data, a candidate not cached or
+ * block's hash here; the blocks after a duplicate first block are compared
+ * with the blocks after its candidate on disk before any of them is
+ * hashed (sis_fast_follow()), so a duplicate of data stored in a row costs
+ * one hash and its byte compares.  Anything else (new data, a candidate not cached or
  * different, a miss, a busy range, FUA or flush, a partial block) goes to
  * the worker, which does it all again: blocks mapped here before a miss
  * are mapped again to the same block, which changes nothing.
@@ -1204,11 +1268,18 @@ bool sis_write_fast(struct sis_target *st, struct bio *bio)
 	if (!sis_range_try_lock(pool, &range))
 		goto out_free;
 
-	if (!sis_fast_hash(wb, bio, &iter, 0) || !sis_fast_find(wb, 0, 1))
-		goto out_unpin;
-	for (i = 1; i < nr; i++)
-		if (!sis_fast_hash(wb, bio, &iter, i))
+	for (i = 0; i < nr; i++)
+		if (!sis_fast_block(wb, bio, &iter, i))
 			goto out_unpin;
+	if (wb->b[0].state == SIS_W_STORE)
+		sis_fast_fingerprint(wb, 0);
+	if (!sis_fast_find(wb, 0, 1))
+		goto out_unpin;
+	if (wb->b[0].state == SIS_W_DUP)
+		sis_fast_follow(wb, nr);
+	for (i = 1; i < nr; i++)
+		if (wb->b[i].state == SIS_W_STORE)
+			sis_fast_fingerprint(wb, i);
 	if (!sis_fast_find(wb, 1, nr))
 		goto out_unpin;
 

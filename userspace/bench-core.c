@@ -23,7 +23,7 @@
  *             map + unpin
  *   dup       N writes of data already stored, in the order it was written:
  *             xxh64 + find_dup (hit) + map + unpin (the byte comparison of a
- *             real target is not included: it is a memcmp of 4 KiB).  A
+ *             real target, a sis_block_equal() of 4 KiB, is not included).  A
  *             duplicate the RAM index does not find (a block of a group no
  *             longer in C, before the group's first hook) is counted and
  *             stored as new data, as the target would.

@@ -51,14 +51,43 @@ u64 sis_fingerprint(const void *data)
 	return xxh64(data, SIS_BLOCK_SIZE, 0);
 }
 
+/*
+ * The block scans below test eight words at a time with one branch: a
+ * loop that branches on every word (as memcmp() does) costs several times
+ * as much under an emulator that ends its translated blocks at branches,
+ * and no less on hardware.
+ */
+#define SIS_SCAN_WORDS	8
+
 bool sis_block_is_zero(const void *data)
 {
 	const u64 *w = data;
-	unsigned int i;
+	unsigned int i, k;
+	u64 acc;
 
-	for (i = 0; i < SIS_BLOCK_SIZE / sizeof(*w); i++)
-		if (w[i])
+	for (i = 0; i < SIS_BLOCK_SIZE / sizeof(*w); i += SIS_SCAN_WORDS) {
+		acc = 0;
+		for (k = 0; k < SIS_SCAN_WORDS; k++)
+			acc |= w[i + k];
+		if (acc)
 			return false;
+	}
+	return true;
+}
+
+bool sis_block_equal(const void *a, const void *b)
+{
+	const u64 *x = a, *y = b;
+	unsigned int i, k;
+	u64 acc;
+
+	for (i = 0; i < SIS_BLOCK_SIZE / sizeof(*x); i += SIS_SCAN_WORDS) {
+		acc = 0;
+		for (k = 0; k < SIS_SCAN_WORDS; k++)
+			acc |= x[i + k] ^ y[i + k];
+		if (acc)
+			return false;
+	}
 	return true;
 }
 
@@ -997,6 +1026,61 @@ int sis_core_find_dups_nowait(struct sis_core *c, const u64 *fps,
 			      unsigned int n, u64 *pblocks, bool *unmapped)
 {
 	return core_find_dups(c, fps, n, pblocks, unmapped, SIS_LOCK_NOIO);
+}
+
+/*
+ * sis_core_find_next_nowait()'s pins: @done blocks after @after pinned so
+ * far (kept across runs).
+ */
+struct find_next_op {
+	u64 after;
+	u64 *pblocks;
+	unsigned int n, done;
+};
+
+static int __find_next_run(struct sis_core *c, void *arg)
+{
+	struct sis_rc_cursor rcur = { .pg = NULL };
+	struct find_next_op *a = arg;
+	struct sis_disk_rc *rc;
+	struct sis_page *pg;
+	u64 p;
+	int r;
+
+	if (c->mode == SIS_MODE_FAIL)
+		return 0;
+	for (; a->done < a->n; a->done++) {
+		p = a->after + 1 + a->done;
+		r = __sis_rc_shareable(c, &rcur, p, &pg, &rc);
+		if (r == -EINVAL || r == -EOVERFLOW || r == -ESTALE ||
+		    (!r && !rc->refcount))
+			return 0;	/* not a mapped, shareable block: the end */
+		if (r)
+			return r;	/* SIS_MISS, or a metadata error */
+		r = __sis_pin(c, p, false);
+		if (r)
+			return r;
+		a->pblocks[a->done] = p;
+	}
+	return 0;
+}
+
+int sis_core_find_next_nowait(struct sis_core *c, u64 after, unsigned int n,
+			      u64 *pblocks)
+{
+	struct find_next_op a = { .after = after, .pblocks = pblocks, .n = n };
+	unsigned int i;
+	int r;
+
+	r = core_lock_op(c, SIS_LOCK_NOIO);
+	if (r)
+		return r;
+	r = __sis_op_run(c, __find_next_run, &a);
+	if (r)
+		for (i = 0; i < a.done; i++)
+			__sis_unpin(c, pblocks[i]);
+	core_unlock_op(c);
+	return r ? r : (int)a.done;
 }
 
 /* A new block for data with @fp, pinned, reserved and in the index. */

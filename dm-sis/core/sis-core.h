@@ -380,6 +380,32 @@ int sis_core_find_dups_nowait(struct sis_core *c, const u64 *fps,
 			      unsigned int n, u64 *pblocks, bool *unmapped);
 
 /**
+ * sis_core_find_next_nowait() - candidates by locality, without fingerprints
+ * @c:       the core
+ * @after:   a block the caller found holding data it is writing (a
+ *           candidate it compared equal)
+ * @n:       how many blocks after @after to try
+ * @pblocks: out: @after + 1, @after + 2, ... for as many as are pinned
+ *
+ * Data written in a row was stored in a row, so the blocks that follow
+ * a duplicate's candidate on disk are likely to hold the data that follows
+ * it in the write: a writer may take them as candidates without hashing
+ * its data.  Each block from @after + 1 on is pinned, as by
+ * sis_core_find_dup(), while it is a data block that logical blocks map
+ * (its data is on disk) and whose count is not saturated; the first that
+ * is not ends the run.  A fingerprint is only ever advice and these have
+ * none: the caller must compare each candidate byte for byte before
+ * mapping it, and unpin (or drop through sis_core_map_batch()) every one.
+ * One hold of the core's lock; no I/O, as sis_core_find_dups_nowait().
+ *
+ * Return: the number pinned (0..@n, 0 in fail mode), or -errno
+ * (-EWOULDBLOCK: a refcount page is not cached; -ENOMEM) with nothing
+ * pinned.
+ */
+int sis_core_find_next_nowait(struct sis_core *c, u64 after, unsigned int n,
+			      u64 *pblocks);
+
+/**
  * sis_core_alloc() - allocate a new data block for data with @fp
  *
  * The block is pinned and entered in the index under @fp; its refcount stays
@@ -705,6 +731,15 @@ u64 sis_fingerprint(const void *data);
  * sis_block_is_zero() - is a 4 KiB block all zeros?
  */
 bool sis_block_is_zero(const void *data);
+
+/**
+ * sis_block_equal() - do two 4 KiB blocks hold the same bytes?
+ * @a: a block, 8-byte aligned (bio data is at least sector aligned)
+ * @b: another, 8-byte aligned
+ *
+ * The byte compare that decides sharing (a fingerprint is only advice).
+ */
+bool sis_block_equal(const void *a, const void *b);
 
 /* ---- Offline check and repair (check.c) ---- */
 

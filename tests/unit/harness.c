@@ -162,7 +162,7 @@ again:
 	if (!r) {
 		r = memdev_read(f->d, p, buf);
 		if (!r)
-			r = memcmp(buf, data, SIS_BLOCK_SIZE) ? -ENOENT :
+			r = !sis_block_equal(buf, data) ? -ENOENT :
 				sis_core_map(f->c, f->vol, lblock, p);
 		sis_core_unpin(f->c, p);
 		if (r != -ENOENT && r != -EOVERFLOW && r != -ESTALE)

@@ -726,3 +726,70 @@ TEST(find_dups_error_pins_nothing)
 	ASSERT_TRUE(!__sis_pin_find(f.c, x) && !__sis_pin_find(f.c, a));
 	fx_destroy(&f);
 }
+
+/*
+ * sis_core_find_next_nowait(): the blocks after a candidate, by locality
+ * (write.c's duplicates in map() take them without hashing): pinned while
+ * each is a mapped data block, in a row; the first block that is free
+ * ends the run; a refcount page not cached fails the call with nothing
+ * pinned; past the end of the device there is nothing.
+ */
+TEST(find_next_follows_stored_run)
+{
+	u64 p[40], q, p0, last;
+	unsigned int k, run;
+	struct fx f;
+	int n;
+
+	fx_format(&f, 4096, 4096);
+	fill(&f, 0, 1, 41);
+	/* the first write also allocated map pages: start after it */
+	ASSERT_OK(sis_core_lookup(f.c, 0, 1, &p0));
+	/* the run as the map has it: blocks stored in a row after p0 */
+	for (run = 0; run < 39; run++) {
+		ASSERT_OK(sis_core_lookup(f.c, 0, 2 + run, &q));
+		if (q != p0 + 1 + run)
+			break;
+	}
+	ASSERT_TRUE(run >= 30);
+	n = sis_core_find_next_nowait(f.c, p0, 39, p);
+	ASSERT_EQ(n, (int)run);
+	for (k = 0; k < run; k++) {
+		ASSERT_EQ(p[k], p0 + 1 + k);
+		ASSERT_EQ(__sis_pin_find(f.c, p[k])->count, 1);
+		sis_core_unpin(f.c, p[k]);
+	}
+	/* a block no logical block maps any more ends the run */
+	ASSERT_OK(sis_core_unmap(f.c, 0, 2 + 19, 1));
+	n = sis_core_find_next_nowait(f.c, p0, 39, p);
+	ASSERT_EQ(n, 19);
+	for (k = 0; k < 19; k++)
+		sis_core_unpin(f.c, p[k]);
+	ASSERT_TRUE(!__sis_pin_find(f.c, p0 + 1));
+	/* the device's last block: nothing after it */
+	last = 4096 - 1;		/* fx_format()'s size */
+	ASSERT_EQ(sis_core_find_next_nowait(f.c, last, 3, p), 0);
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
+
+/*
+ * sis_core_find_next_nowait() reads nothing: after a block whose group's
+ * refcount page is not cached (old data, its group not resident), it
+ * fails with -EWOULDBLOCK and pins nothing.
+ */
+TEST(find_next_nowait_miss_pins_nothing)
+{
+	u64 p[8], p0;
+	struct fx f;
+
+	small_c(&f, 20000, 40000);
+	fill(&f, 0, 1, OLD);
+	fx_reopen(&f);
+	sis_core_drop_cache(f.c);
+	ASSERT_OK(sis_core_lookup(f.c, 0, 100, &p0));
+	ASSERT_ERR(sis_core_find_next_nowait(f.c, p0, 8, p), -EWOULDBLOCK);
+	ASSERT_TRUE(!__sis_pin_find(f.c, p0 + 1));
+	fx_check_clean(&f);
+	fx_destroy(&f);
+}
