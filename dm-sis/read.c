@@ -8,8 +8,8 @@
  * from the disk by one bio per run of them in order on disk, whatever
  * blocks sit between them in the bio (a gather bio, chained to it; a
  * refcount block between them on disk is read into the pool's sink page),
- * or the bio is remapped whole if all of it is one contiguous run; shared blocks are
- * copied from pcache, where one copy serves every sharer.  map() never
+ * or the bio is remapped whole if all of it is one contiguous run; shared
+ * blocks are copied from pcache, where one copy serves every sharer.  map() never
  * sleeps: a read whose mapping is cached and whose shared blocks are all
  * in pcache is served there (sis_read_fast()); any other read is queued as
  * its own work item on the pool's unbound workqueue (dm-sis-target.c),

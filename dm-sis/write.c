@@ -651,16 +651,27 @@ static void sis_wbatch_reread(struct sis_wbatch *wb)
 }
 
 /*
+ * Pure CPU: make block @b ZERO if its @data is zeros (zero_detect).
+ * Return: whether it is ZERO.
+ */
+static bool sis_wblock_zero(struct sis_wbatch *wb, struct sis_wblock *b,
+			    const void *data)
+{
+	if (!wb->st->f.zero_detect || !sis_block_is_zero(data))
+		return false;
+	b->state = SIS_W_ZERO;
+	return true;
+}
+
+/*
  * Pure CPU: make block @b ZERO if its @data is zeros (zero_detect), else
  * take its fingerprint.  Return: whether it is ZERO.
  */
 static bool sis_wblock_hash(struct sis_wbatch *wb, struct sis_wblock *b,
 			    const void *data)
 {
-	if (wb->st->f.zero_detect && sis_block_is_zero(data)) {
-		b->state = SIS_W_ZERO;
+	if (sis_wblock_zero(wb, b, data))
 		return true;
-	}
 	b->fp = sis_fingerprint(data);
 	return false;
 }
@@ -1111,8 +1122,7 @@ static bool sis_fast_block(struct sis_wbatch *wb, struct bio *bio,
 	wb->pages[i] = bv.bv_page;
 	wb->res[i] = bv.bv_offset;
 	data = bvec_kmap_local(&bv);
-	if (wb->st->f.zero_detect && sis_block_is_zero(data))
-		b->state = SIS_W_ZERO;
+	sis_wblock_zero(wb, b, data);
 	kunmap_local(data);
 	bio_advance_iter_single(bio, iter, SIS_BLOCK_SIZE);
 	return true;
@@ -1153,6 +1163,7 @@ static void sis_fast_follow(struct sis_wbatch *wb, unsigned int nr)
 	struct sis_pool *pool = wb->st->pool;
 	struct pcache_entry *e;
 	unsigned int i, m = 0, n = 0;
+	bool same;
 	int got;
 
 	for (i = 1; i < nr; i++)
@@ -1167,11 +1178,10 @@ static void sis_fast_follow(struct sis_wbatch *wb, unsigned int nr)
 		e = pcache_lookup_valid(pool->dev, wb->pbs[m]);
 		if (!e)
 			break;
-		if (!sis_fast_same(wb, i, e)) {
-			pcache_put(e);
-			break;
-		}
+		same = sis_fast_same(wb, i, e);
 		pcache_put(e);
+		if (!same)
+			break;
 		wb->b[i].state = SIS_W_DUP;
 		wb->b[i].pblock = wb->pbs[m++];
 	}
@@ -1181,8 +1191,9 @@ static void sis_fast_follow(struct sis_wbatch *wb, unsigned int nr)
 }
 
 /*
- * The candidates of blocks [@from, @to) that are not ZERO, with the
- * nowait look-up; each found one becomes DUP with its pin in b->pblock.
+ * The candidates of blocks [@from, @to) still to decide (STORE: not ZERO,
+ * nor DUP by sis_fast_follow()), with the nowait look-up; each found one
+ * becomes DUP with its pin in b->pblock.
  * Return: false unless every one has a candidate whose data is on disk
  * (mapped) and VALID in pcache, and equal to the block's.
  */
@@ -1237,10 +1248,10 @@ static bool sis_fast_find(struct sis_wbatch *wb, unsigned int from,
  * block's hash here; the blocks after a duplicate first block are compared
  * with the blocks after its candidate on disk before any of them is
  * hashed (sis_fast_follow()), so a duplicate of data stored in a row costs
- * one hash and its byte compares.  Anything else (new data, a candidate not cached or
- * different, a miss, a busy range, FUA or flush, a partial block) goes to
- * the worker, which does it all again: blocks mapped here before a miss
- * are mapped again to the same block, which changes nothing.
+ * one hash and its byte compares.  Anything else (new data, a candidate
+ * not cached or different, a miss, a busy range, FUA or flush, a partial
+ * block) goes to the worker, which does it all again: blocks mapped here
+ * before a miss are mapped again to the same block, which changes nothing.
  * Return: true if the bio is done (its caller ends it).
  */
 bool sis_write_fast(struct sis_target *st, struct bio *bio)
