@@ -189,6 +189,32 @@ static unsigned int sis_read_run_last(const u64 *pblocks, const u32 *refs,
 #define SIS_READ_FLAGS	(REQ_SYNC | REQ_META | REQ_PRIO)
 
 /*
+ * Is every one of the @nr blocks of a bio unique, and the blocks in a row
+ * on disk from @pblocks[0]?  Only then is the bio remapped whole: a run of
+ * sis_read_run_last() may skip blocks of other kinds in the bio, and a
+ * hole on disk may sit just where such a block is.
+ */
+static bool sis_read_contiguous(const u64 *pblocks, const u32 *refs,
+				unsigned int nr)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++)
+		if (sis_read_kind(pblocks, refs, i) != SIS_READ_DIRECT ||
+		    pblocks[i] != pblocks[0] + i)
+			return false;
+	return true;
+}
+
+/* Send @bio, whose first block is @skip bytes into @pblock, to the disk. */
+static void sis_read_remap(struct sis_target *st, struct bio *bio, u64 pblock,
+			   unsigned int skip)
+{
+	bio_set_dev(bio, st->pool->bdev);
+	bio->bi_iter.bi_sector = block_to_sector(pblock) + (skip >> SECTOR_SHIFT);
+}
+
+/*
  * A bio that reads the unique blocks @first..@last of @bio (those of kind
  * DIRECT, in order on disk from @pblocks[@first], as sis_read_run_last()
  * found them) straight into @bio's pages (the caller chains it to @bio):
@@ -336,20 +362,16 @@ void sis_read_bio(struct sis_target *st, struct bio *bio)
 		return;
 	}
 	sb->ticket_held = true;
+	if (sis_read_contiguous(pblocks, refs, nr)) {
+		sis_read_remap(st, bio, pblocks[0], skip);
+		submit_bio_noacct(bio);
+		return;
+	}
 	for (i = 0; i < nr; i = j) {
 		j = i + 1;
 		if (sis_read_kind(pblocks, refs, i) != SIS_READ_DIRECT)
 			continue;
 		last = sis_read_run_last(pblocks, refs, i, nr, &j);
-		if (!i && last == nr - 1 && j == nr &&
-		    pblocks[last] == pblocks[0] + last) {
-			/* unique and contiguous on disk: remapped whole */
-			bio_set_dev(bio, st->pool->bdev);
-			bio->bi_iter.bi_sector = block_to_sector(pblocks[0]) +
-						 (skip >> SECTOR_SHIFT);
-			submit_bio_noacct(bio);
-			return;
-		}
 		/* from the bio_set's reserve: each is submitted before the next */
 		gb = sis_read_gather(st, bio, pblocks, refs, i, last, skip,
 				     GFP_NOIO);
@@ -393,12 +415,8 @@ bool sis_read_fast(struct sis_target *st, struct bio *bio, struct sis_bio *sb,
 		return false;
 	sb->ticket = ticket;
 	sb->ticket_held = true;
-	if (sis_read_kind(pblocks, refs, 0) == SIS_READ_DIRECT &&
-	    sis_read_run_last(pblocks, refs, 0, nr, &j) == nr - 1 &&
-	    j == nr && pblocks[nr - 1] == pblocks[0] + nr - 1) {
-		bio_set_dev(bio, pool->bdev);
-		bio->bi_iter.bi_sector = block_to_sector(pblocks[0]) +
-					 (skip >> SECTOR_SHIFT);
+	if (sis_read_contiguous(pblocks, refs, nr)) {
+		sis_read_remap(st, bio, pblocks[0], skip);
 		*mapio = DM_MAPIO_REMAPPED;
 		goto served;
 	}

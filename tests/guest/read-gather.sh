@@ -14,7 +14,13 @@
 #     more read requests than it has bios, plus one for the run's start
 #     (the first write also allocated map pages between its blocks); split
 #     at each refcount block it would cost about eight more.
-#  3. The data is still right after the sink page took the refcount
+#  3. A bio whose unique blocks are two apart on disk with a block of
+#     another kind between them in the bio (discarded: zeros; a duplicate:
+#     shared, from pcache) where the disk has the old block: the gather
+#     reads the old block into the sink, never into the bio (a remap of
+#     the whole bio would), in map() and, with the caches dropped, in the
+#     worker.
+#  4. The data is still right after the sink page took the refcount
 #     blocks: `sis check` of the device is clean (nothing was written
 #     through the sink).
 set -euo pipefail
@@ -62,6 +68,33 @@ while off + n <= mb << 20:
 os.close(fd)
 EOF
 log "unaligned 64 KiB reads: same data"
+
+# a hole in the bio where its blocks are one apart on disk
+blkdiscard -o $((1 << 12)) -l 4096 $S
+dd if=/tmp/data of=$S bs=4k skip=100 seek=5 count=1 oflag=direct conv=notrunc status=none
+for pass in "in map()" "in the worker"; do
+	[ "$pass" = "in map()" ] || { dmsetup message g 0 drop_cache; drop_caches; }
+	python3 - "$S" "$pass" <<'EOF'
+import mmap, os, sys
+dev, where = sys.argv[1], sys.argv[2]
+B = 4096
+data = open("/tmp/data", "rb").read()
+fd = os.open(dev, os.O_RDONLY | os.O_DIRECT)
+buf = mmap.mmap(-1, 3 * B)
+for first, mid, what in ((0, bytes(B), "zeros (discarded)"),
+                         (4, data[100 * B:101 * B], "a duplicate of block 100")):
+    os.preadv(fd, [buf], first * B)
+    want = data[first * B:(first + 1) * B] + mid + data[(first + 2) * B:(first + 3) * B]
+    for i in range(3):
+        if buf[i * B:(i + 1) * B] != want[i * B:(i + 1) * B]:
+            old = buf[i * B:(i + 1) * B] == data[(first + i) * B:(first + i + 1) * B]
+            sys.exit("read of blocks %d-%d %s: block %d is not %s%s" % (
+                first, first + 2, where, first + i, what if i == 1 else "its data",
+                ": it is the old data on disk" if old else ""))
+os.close(fd)
+EOF
+done
+log "a discarded and a shared block between unique ones: right data in map() and the worker"
 
 sis_remove g
 sis check "$D" >/tmp/check.out 2>&1 || { cat /tmp/check.out; die "sis check not clean"; }

@@ -52,8 +52,22 @@ def churn(a):
     gen = 0
     bad = 0
 
+    seen = {}           # hash of unique data written -> (op number, block)
+    last = {}           # block -> its last write or discard (op number, op, range)
+
     def want(b):
         return model.get(b, zero)
+
+    def what(got):
+        """What a wrong block holds, for the report."""
+        if got == zero:
+            return "zeros"
+        if got == pat:
+            return "the pattern"
+        w = seen.get(hash(got))
+        if w:
+            return "block %d's data of op %d (now %d)" % (w[1], w[0], sum(ops.values()))
+        return "data never written"
 
     while time.time() < end:
         n = r.randrange(1, 33)
@@ -64,6 +78,7 @@ def churn(a):
             fcntl.ioctl(fd, 0x1277, struct.pack("QQ", b0 * BS, n * BS))
             for b in range(b0, b0 + n):
                 model.pop(b, None)
+                last[b] = (sum(ops.values()), op, b0, n)
         elif op in ("pattern", "unique"):
             gen += 1
             buf.seek(0)
@@ -71,22 +86,30 @@ def churn(a):
                 d = pat if op == "pattern" else block(a.seed + gen, b, False)
                 buf.write(d)
                 model[b] = d
+                last[b] = (sum(ops.values()), op, b0, n)
+                if op == "unique":
+                    seen[hash(d)] = (sum(ops.values()), b)
             os.pwritev(fd, [memoryview(buf)[:n * BS]], b0 * BS)
         else:
             os.preadv(fd, [memoryview(buf)[:n * BS]], b0 * BS)
             for i in range(n):
-                if buf[i * BS:(i + 1) * BS] != want(b0 + i):
+                got = buf[i * BS:(i + 1) * BS]
+                if got != want(b0 + i):
                     bad += 1
                     if bad <= 5:
-                        print("churn: block %d differs from the model (online read)" % (b0 + i))
+                        print("churn: block %d differs from the model (online read of %d at %d):"
+                              " it holds %s, not %s; last changed by %s"
+                              % (b0 + i, n, b0, what(got), what(want(b0 + i)), last.get(b0 + i)))
     for b0 in range(a.start, a.start + a.count, 64):
         n = min(64, a.start + a.count - b0)
         os.preadv(fd, [memoryview(buf)[:n * BS]], b0 * BS)
         for i in range(n):
-            if buf[i * BS:(i + 1) * BS] != want(b0 + i):
+            got = buf[i * BS:(i + 1) * BS]
+            if got != want(b0 + i):
                 bad += 1
                 if bad <= 10:
-                    print("churn: block %d differs from the model (final read)" % (b0 + i))
+                    print("churn: block %d differs from the model (final read): it holds %s, not %s"
+                          % (b0 + i, what(got), what(want(b0 + i))))
     print("churn: %s, %d bad" % (", ".join("%d %s" % (v, k) for k, v in ops.items()), bad))
     return 1 if bad else 0
 
