@@ -18,8 +18,10 @@
 #     another kind between them in the bio (discarded: zeros; a duplicate:
 #     shared, from pcache) where the disk has the old block: the gather
 #     reads the old block into the sink, never into the bio (a remap of
-#     the whole bio would), in map() and, with the caches dropped, in the
-#     worker.
+#     the whole bio would), in map() and, reopened with the caches
+#     dropped, in the worker (where the discarded block's old data is
+#     gone: the reopen passed its discard down; the duplicate case
+#     fails there on the old code).
 #  4. The data is still right after the sink page took the refcount
 #     blocks: `sis check` of the device is clean (nothing was written
 #     through the sink).
@@ -72,27 +74,42 @@ log "unaligned 64 KiB reads: same data"
 # a hole in the bio where its blocks are one apart on disk
 blkdiscard -o $((1 << 12)) -l 4096 $S
 dd if=/tmp/data of=$S bs=4k skip=100 seek=5 count=1 oflag=direct conv=notrunc status=none
-for pass in "in map()" "in the worker"; do
-	[ "$pass" = "in map()" ] || { dmsetup message g 0 drop_cache; drop_caches; }
-	python3 - "$S" "$pass" <<'EOF'
+# hole_read FIRST WHAT WHERE: blocks FIRST..FIRST+2 in one bio, the middle
+# one zeros (WHAT "discarded") or block 100's data ("duplicate")
+hole_read() {
+	python3 - "$S" "$@" <<'EOF'
 import mmap, os, sys
-dev, where = sys.argv[1], sys.argv[2]
+dev, first, what, where = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 B = 4096
 data = open("/tmp/data", "rb").read()
+mid = bytes(B) if what == "discarded" else data[100 * B:101 * B]
 fd = os.open(dev, os.O_RDONLY | os.O_DIRECT)
 buf = mmap.mmap(-1, 3 * B)
-for first, mid, what in ((0, bytes(B), "zeros (discarded)"),
-                         (4, data[100 * B:101 * B], "a duplicate of block 100")):
-    os.preadv(fd, [buf], first * B)
-    want = data[first * B:(first + 1) * B] + mid + data[(first + 2) * B:(first + 3) * B]
-    for i in range(3):
-        if buf[i * B:(i + 1) * B] != want[i * B:(i + 1) * B]:
-            old = buf[i * B:(i + 1) * B] == data[(first + i) * B:(first + i + 1) * B]
-            sys.exit("read of blocks %d-%d %s: block %d is not %s%s" % (
-                first, first + 2, where, first + i, what if i == 1 else "its data",
-                ": it is the old data on disk" if old else ""))
-os.close(fd)
+os.preadv(fd, [buf], first * B)
+want = data[first * B:(first + 1) * B] + mid + data[(first + 2) * B:(first + 3) * B]
+for i in range(3):
+    if buf[i * B:(i + 1) * B] != want[i * B:(i + 1) * B]:
+        old = buf[i * B:(i + 1) * B] == data[(first + i) * B:(first + i + 1) * B]
+        sys.exit("read of blocks %d-%d %s: block %d is not %s%s" % (
+            first, first + 2, where, first + i,
+            ("zeros" if what == "discarded" else "block 100's data") if i == 1 else "its data",
+            ": it is the old data on disk" if old else ""))
 EOF
+}
+for where in "in map()" "in the worker"; do
+	for c in "0 discarded" "4 duplicate"; do
+		# reopened (checkpointed) and dropped: no map page nor data block cached
+		if [ "$where" != "in map()" ]; then
+			sis_remove g
+			sis_create g "$D" $((512 * 2048)) commit_interval 3600
+			dmsetup message g 0 drop_cache
+		fi
+		fast=$(sis_field g fast_reads)
+		hole_read $c "$where" || die "wrong data"
+		n=$(($(sis_field g fast_reads) - fast))
+		[ "$n" = "$([ "$where" = "in map()" ] && echo 1 || echo 0)" ] ||
+			die "read of the ${c#* } block $where: $n reads served in map()"
+	done
 done
 log "a discarded and a shared block between unique ones: right data in map() and the worker"
 
