@@ -8,13 +8,14 @@
  * from the disk by one bio per run of them in order on disk, whatever
  * blocks sit between them in the bio (a gather bio, chained to it; a
  * refcount block between them on disk is read into the pool's sink page),
- * or the bio is remapped whole if all of it is one contiguous run; shared
- * blocks are copied from pcache, where one copy serves every sharer.  map() never
- * sleeps: a read whose mapping is cached and whose shared blocks are all
- * in pcache is served there (sis_read_fast()); any other read is queued as
- * its own work item on the pool's unbound workqueue (dm-sis-target.c),
- * where sis_read_bio() serves it the same way, reading the missing shared
- * blocks into pcache all at once.
+ * or the bio is remapped whole if every block of it is unique and they lie
+ * in a row on disk; shared blocks are copied from pcache, where one copy
+ * serves every sharer.  map() never sleeps: a read whose mapping is cached
+ * and whose shared blocks are all in pcache is served there
+ * (sis_read_fast()); any other read is queued as its own work item on the
+ * pool's unbound workqueue (dm-sis-target.c), where sis_read_bio() serves
+ * it the same way, reading the missing shared blocks into pcache all at
+ * once.
  *
  * Invariant: a read returns the old or the new data of a block it races a
  * write with, never a third block's.  Reuse protection takes no lock and

@@ -51,6 +51,7 @@ def churn(a):
     ops = {"discard": 0, "pattern": 0, "unique": 0, "read": 0}
     gen = 0
     bad = 0
+    nop = 0             # operations so far
 
     seen = {}           # hash of unique data written -> (op number, block)
     last = {}           # block -> its last write or discard (op number, op, range)
@@ -66,19 +67,32 @@ def churn(a):
             return "the pattern"
         w = seen.get(hash(got))
         if w:
-            return "block %d's data of op %d (now %d)" % (w[1], w[0], sum(ops.values()))
+            return "block %d's data of op %d (now %d)" % (w[1], w[0], nop)
         return "data never written"
+
+    def check(b0, n, when, limit):
+        """Compare blocks b0.. read into buf with the model; count and report."""
+        nonlocal bad
+        for i in range(n):
+            got, b = buf[i * BS:(i + 1) * BS], b0 + i
+            if got != want(b):
+                bad += 1
+                if bad <= limit:
+                    print("churn: block %d differs from the model (%s read of %d at %d):"
+                          " it holds %s, not %s; last changed by %s"
+                          % (b, when, n, b0, what(got), what(want(b)), last.get(b)))
 
     while time.time() < end:
         n = r.randrange(1, 33)
         b0 = a.start + r.randrange(0, a.count - n)
         op = r.choice(["discard", "pattern", "pattern", "unique", "read", "read"])
         ops[op] += 1
+        nop += 1
         if op == "discard":
             fcntl.ioctl(fd, 0x1277, struct.pack("QQ", b0 * BS, n * BS))
             for b in range(b0, b0 + n):
                 model.pop(b, None)
-                last[b] = (sum(ops.values()), op, b0, n)
+                last[b] = (nop, op, b0, n)
         elif op in ("pattern", "unique"):
             gen += 1
             buf.seek(0)
@@ -86,30 +100,17 @@ def churn(a):
                 d = pat if op == "pattern" else block(a.seed + gen, b, False)
                 buf.write(d)
                 model[b] = d
-                last[b] = (sum(ops.values()), op, b0, n)
+                last[b] = (nop, op, b0, n)
                 if op == "unique":
-                    seen[hash(d)] = (sum(ops.values()), b)
+                    seen[hash(d)] = (nop, b)
             os.pwritev(fd, [memoryview(buf)[:n * BS]], b0 * BS)
         else:
             os.preadv(fd, [memoryview(buf)[:n * BS]], b0 * BS)
-            for i in range(n):
-                got = buf[i * BS:(i + 1) * BS]
-                if got != want(b0 + i):
-                    bad += 1
-                    if bad <= 5:
-                        print("churn: block %d differs from the model (online read of %d at %d):"
-                              " it holds %s, not %s; last changed by %s"
-                              % (b0 + i, n, b0, what(got), what(want(b0 + i)), last.get(b0 + i)))
+            check(b0, n, "online", 5)
     for b0 in range(a.start, a.start + a.count, 64):
         n = min(64, a.start + a.count - b0)
         os.preadv(fd, [memoryview(buf)[:n * BS]], b0 * BS)
-        for i in range(n):
-            got = buf[i * BS:(i + 1) * BS]
-            if got != want(b0 + i):
-                bad += 1
-                if bad <= 10:
-                    print("churn: block %d differs from the model (final read): it holds %s, not %s"
-                          % (b0 + i, what(got), what(want(b0 + i))))
+        check(b0, n, "final", 10)
     print("churn: %s, %d bad" % (", ".join("%d %s" % (v, k) for k, v in ops.items()), bad))
     return 1 if bad else 0
 
