@@ -12,10 +12,11 @@
  * in a row on disk; shared blocks are copied from pcache, where one copy
  * serves every sharer.  map() never sleeps: a read whose mapping is cached
  * and whose shared blocks are all in pcache is served there
- * (sis_read_fast()); any other read is queued as its own work item on the
- * pool's unbound workqueue (dm-sis-target.c), where sis_read_bio() serves
- * it the same way, reading the missing shared blocks into pcache all at
- * once.
+ * (sis_read_fast()), unless it has more copies to make than
+ * SIS_FAST_MAX_COPIES, which the worker makes beside the submitter; any
+ * other read is queued as its own work item on the pool's unbound
+ * workqueue (dm-sis-target.c), where sis_read_bio() serves it the same
+ * way, reading the missing shared blocks into pcache all at once.
  *
  * Invariant: a read returns the old or the new data of a block it races a
  * write with, never a third block's.  Reuse protection takes no lock and
@@ -386,6 +387,26 @@ void sis_read_bio(struct sis_target *st, struct bio *bio)
 	sis_pool_end_bio(st, bio, lblock + bad, r);
 }
 
+/*
+ * A read with more blocks than this to copy from pcache (more than half of
+ * the largest bio) is bulk work: copied in map(), the copies would run on
+ * the submitter's CPU, one bio after another, before it could submit its
+ * next bio or use the pages it has (a stream's read-ahead is not even
+ * waited for); a worker copies them beside it, as a disk's DMA would, and
+ * several at once.  A read with fewer copies costs less than the hop.
+ */
+#define SIS_FAST_MAX_COPIES	(SIS_MAX_IO_BLOCKS / 2)
+
+static unsigned int sis_read_copies(const u64 *pblocks, const u32 *refs,
+				    unsigned int nr)
+{
+	unsigned int i, copies = 0;
+
+	for (i = 0; i < nr; i++)
+		copies += sis_read_kind(pblocks, refs, i) == SIS_READ_CACHED;
+	return copies;
+}
+
 /* A read in map() with more runs of unique blocks than this goes to the worker. */
 #define SIS_FAST_MAX_GATHERS	8
 
@@ -394,9 +415,10 @@ void sis_read_bio(struct sis_target *st, struct bio *bio)
  * needs is cached and the core lock is free: served there and then as
  * sis_read_bio() serves it, if every shared block it reads is VALID in
  * pcache and its gather bios (at most SIS_FAST_MAX_GATHERS) can be
- * allocated at once.  A bio of unique blocks contiguous on disk is
- * remapped (DM_MAPIO_REMAPPED: no worker, no copy).  Anything else goes to
- * the worker whole, nothing done: return false.
+ * allocated at once, and it has at most SIS_FAST_MAX_COPIES blocks to
+ * copy.  A bio of unique blocks contiguous on disk is remapped
+ * (DM_MAPIO_REMAPPED: no worker, no copy).
+ * Anything else goes to the worker whole, nothing done: return false.
  */
 bool sis_read_fast(struct sis_target *st, struct bio *bio, struct sis_bio *sb,
 		   int *mapio)
@@ -421,6 +443,8 @@ bool sis_read_fast(struct sis_target *st, struct bio *bio, struct sis_bio *sb,
 		*mapio = DM_MAPIO_REMAPPED;
 		goto served;
 	}
+	if (sis_read_copies(pblocks, refs, nr) > SIS_FAST_MAX_COPIES)
+		goto fail;
 	for (i = 0; i < nr; i++) {
 		if (sis_read_kind(pblocks, refs, i) != SIS_READ_CACHED)
 			continue;

@@ -6,10 +6,12 @@
 #  1. K=8 logical copies of 16 MiB (raw ranges of the device), read cold
 #     (shared cache and page cache dropped): the backing disk's read counter
 #     grows by about one copy, not eight; the copies after the first are
-#     served from the cache in map() itself (fast_reads), and so are bios
-#     of shared and unique blocks; the unique blocks of a bio of alternate
-#     shared and unique blocks are read with one disk request, and reads
-#     that cut blocks (device and buffer offsets) return the right bytes.
+#     served from the cache, by a worker when a bio has more than 16
+#     blocks to copy (direct or through the page cache), in map() itself
+#     (fast_reads) when it has fewer, as bios of shared and unique blocks
+#     are; the unique blocks of a bio of alternate shared and unique blocks
+#     are read with one disk request, and reads that cut blocks (device and
+#     buffer offsets) return the right bytes.
 #  2. The same with K=8 files on ext4, read cold after a remount.
 #  3. Breaking sharing on ext4: after dedup, one copy is overwritten with
 #     write(2) and another through mmap + msync; after dropping caches and a
@@ -54,12 +56,44 @@ log "raw: cache hits $(sis_field sc cache_hits) misses $(sis_field sc cache_miss
 [ $((r1 - r0)) -le $((20 * 2048)) ] || die "read $mib MiB for $K copies of 16 MiB"
 m=$(sis_field sc cache_misses)
 [ "$m" -ge 1 ] && [ "$m" -le 4096 ] || die "$m cache misses (read-ahead runs) for 4096 blocks"
-# The copies after the first find every block in the cache: their 128 KiB
-# bios are copied from it in map() itself, without a worker (fast_reads).
+# The copies after the first find every block in the cache.  Their 128 KiB
+# bios have 32 blocks each to copy, more than map() copies itself
+# (SIS_FAST_MAX_COPIES, 16): a worker copies them, beside the submitter.
 f=$(sis_field sc fast_reads)
 log "raw: fast_reads $f of $((K * 128)) bios"
-[ "$f" -ge $(((K - 1) * 128 * 9 / 10)) ] ||
-	die "$f of the $(((K - 1) * 128)) bios of warm copies served in map()"
+[ "$f" -le $(((K - 1) * 128 / 4)) ] ||
+	die "$f of the $(((K - 1) * 128)) 128 KiB bios of warm copies served in map(), not by the worker"
+
+# The same warm copies in 64 KiB bios (16 copies each) are copied in map()
+# itself, without a worker (fast_reads).
+dmsetup message sc 0 reset_stats
+for k in 1 2; do
+	cmp <(dd if=$S bs=64k skip=$((k * 512)) count=256 iflag=direct status=none) /tmp/c ||
+		die "copy $k differs (64 KiB reads)"
+done
+f=$(sis_field sc fast_reads)
+log "raw: 2 warm copies in 64 KiB reads: fast_reads $f of 512 bios"
+[ "$f" -ge $((512 * 9 / 10)) ] || die "$f of 512 64 KiB bios of warm copies served in map()"
+
+# Through the page cache, the copies come as a stream's read-ahead (128 KiB
+# REQ_RAHEAD bios, which the reader does not wait for): the worker copies
+# them too.  The same bytes, still from the cache (no disk reads).
+sync
+echo 1 >/proc/sys/vm/drop_caches # the page cache only (3 runs pcache's shrinker)
+dmsetup message sc 0 reset_stats
+r0=$(read_sectors "$D")
+for k in $(seq 1 $((K - 1))); do
+	cmp <(dd if=$S bs=1M skip=$((k * 32)) count=16 status=none) /tmp/c ||
+		die "copy $k differs (read through the page cache)"
+done
+r1=$(read_sectors "$D")
+f=$(sis_field sc fast_reads)
+h=$(sis_field sc cache_hits)
+log "raw: $((K - 1)) warm copies through the page cache: $((r1 - r0)) sectors from the disk, cache hits $h, fast_reads $f"
+[ $((r1 - r0)) -le 2048 ] || die "warm copies read $((r1 - r0)) sectors from the disk"
+[ "$h" -ge $(((K - 1) * 4096 * 9 / 10)) ] || die "$h cache hits for $(((K - 1) * 4096)) warm blocks"
+[ "$f" -le $(((K - 1) * 128 / 4)) ] ||
+	die "$f read-ahead bios of the warm copies ($((K - 1)) x 128) served in map(), not by the worker"
 
 # A mix in every 128 KiB bio: 64 KiB shared with the copies above, then
 # 64 KiB of unique data.  Warm, map() serves each bio whole: a copy and a
