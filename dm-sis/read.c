@@ -417,8 +417,8 @@ static unsigned int sis_read_copies(const u64 *pblocks, const u32 *refs,
  * pcache and its gather bios (at most SIS_FAST_MAX_GATHERS) can be
  * allocated at once, and it has at most SIS_FAST_MAX_COPIES blocks to
  * copy.  A bio of unique blocks contiguous on disk is remapped
- * (DM_MAPIO_REMAPPED: no worker, no copy).
- * Anything else goes to the worker whole, nothing done: return false.
+ * (DM_MAPIO_REMAPPED: no worker, no copy).  Anything else goes to the
+ * worker whole, nothing done: return false.
  */
 bool sis_read_fast(struct sis_target *st, struct bio *bio, struct sis_bio *sb,
 		   int *mapio)
