@@ -78,6 +78,45 @@ def parse_kv(path):
     return d
 
 
+def parse_samples(path):
+    """tests/bench/host-sampler.py's output: (host samples, job end times)."""
+    samples, ends = [], {}
+    if path and os.path.exists(path):
+        for line in open(path):
+            try:
+                d = json.loads(line)
+            except ValueError:
+                continue
+            if "jobend" in d:
+                e = d["jobend"]
+                ends[(e["layer"], e["job"], e["target"], e["run"])] = e
+            elif "t" in d:
+                samples.append(d)
+    return samples, ends
+
+
+def host_during(samples, t0, t1):
+    """The host between @t0 and @t1 (its clock): the share of its CPUs busy
+    outside this guest's QEMU, in iowait, and the mean 1-minute load; None
+    when no sample covers the span."""
+    prev, d = None, [0, 0, 0, 0]
+    loads = []
+    for s in samples:
+        if prev is not None and s["t"] > t0 and prev["t"] < t1 + 1.0:
+            d[0] += s["busy"] - prev["busy"]
+            d[1] += s["guest"] - prev["guest"]
+            d[2] += s["iowait"] - prev["iowait"]
+            d[3] += s["total"] - prev["total"]
+            loads.append(s["load"])
+        prev = s
+    if d[3] <= 0:
+        return None
+    return {"other_pct": round(100.0 * max(d[0] - d[1], 0) / d[3], 1),
+            "guest_pct": round(100.0 * d[1] / d[3], 1),
+            "iowait_pct": round(100.0 * d[2] / d[3], 1),
+            "load": round(statistics.mean(loads), 2)}
+
+
 def core_results(text):
     """Every "bench-core-result: k=v ..." line of bench-core's output, as dicts."""
     out = []
@@ -152,9 +191,14 @@ def agg(values):
             "spread_pct": (100.0 * (max(v) - min(v)) / med) if med else 0.0}
 
 
-def build(recs, host, core_text, bad_lines, splats, core_scale_text=""):
+def build(recs, host, core_text, bad_lines, splats, core_scale_text="", samples=None):
     env = next((r for r in recs if r["type"] == "env"), {})
     jobs = [r for r in recs if r["type"] == "job"]
+    hs, ends = samples or ([], {})
+    for r in jobs:
+        e = ends.get((r["layer"], r["job"], r["target"], r["run"]))
+        if e and hs:
+            r["host"] = host_during(hs, e["t"] - r["elapsed_s"], e["t"])
     tgts = [r for r in recs if r["type"] == "target"]
     errors = [r for r in recs if r["type"] == "error"]
     ends = [r for r in recs if r["type"] == "end"]
@@ -406,10 +450,59 @@ def targets_section(res, w):
     for r in rows:
         w("| %s | %s | %s | %s | %s | %s |" % r)
     w("")
+    per_run_section(res, w)
     if os.path.exists(TARGET_NOTES):
         with open(TARGET_NOTES) as f:
             w(f.read().rstrip())
         w("")
+
+
+# the issue-11 jobs whose ratio to dm-linear is a target
+RATIO_JOBS = [("raw", "seqwrite_dedupe0"), ("raw", "seqwrite_dedupe50"),
+              ("raw", "seqwrite_dedupe90"), ("raw", "seqread"), ("raw", "randread4k_qd32"),
+              ("ext4", "copies_read_cold")]
+
+
+def per_run_section(res, w):
+    """Each run of the ratio targets' jobs: dm-sis's run n against dm-linear's
+    run n, with how busy the host was during each (tests/bench/host-sampler.py)."""
+    rows = []
+    for layer, job in RATIO_JOBS:
+        for n in range(1, (res["env"].get("runs") or 1) + 1):
+            rec = {t: next((r for r in res["jobs"] if r["layer"] == layer and r["job"] == job
+                            and r["target"] == t and r["run"] == n), None)
+                   for t in ("linear", "sis")}
+            if not all(rec.values()):
+                continue
+            mb = {t: throughput(r)[0] for t, r in rec.items()}
+            if not all(mb.values()):
+                continue
+            rows.append({"job": "%s/%s" % (layer, job), "run": n,
+                         "linear_mib_s": round(mb["linear"], 1), "sis_mib_s": round(mb["sis"], 1),
+                         "ratio": round(mb["sis"] / mb["linear"], 3),
+                         "host_linear": rec["linear"].get("host"), "host_sis": rec["sis"].get("host")})
+    res["per_run"] = rows
+    if not rows:
+        return
+
+    def hcell(h):
+        if not h:
+            return "-"
+        return "%.0f%% / %.0f%% / %.1f" % (h["other_pct"], h["iowait_pct"], h["load"])
+    w("### Per run (dm-sis's run n against dm-linear's run n)")
+    w("")
+    w("The runs of one target are minutes apart, and the host is shared. Host: the share of "
+      "its CPUs busy outside this guest / in iowait / its 1-minute load, over the job's time "
+      "(sampled every second by tests/bench/host-sampler.py; '-': no samples).")
+    w("")
+    w("| job | run | dm-linear MiB/s | host | dm-sis MiB/s | host | ratio |")
+    w("|---|---|---|---|---|---|---|")
+    for r in rows:
+        layer, job = r["job"].split("/")
+        w("| %s %s | %d | %.0f | %s | %.0f | %s | %.2f |"
+          % (layer, JOB_LABEL.get(job, job), r["run"], r["linear_mib_s"], hcell(r["host_linear"]),
+             r["sis_mib_s"], hcell(r["host_sis"]), r["ratio"]))
+    w("")
 
 
 def last_rec(res, layer, job, t):
@@ -1231,6 +1324,7 @@ def main():
     p.add_argument("--host")
     p.add_argument("--core")
     p.add_argument("--core-scale")
+    p.add_argument("--host-samples", help="tests/bench/host-sampler.py's output")
     p.add_argument("--json", default="build/bench/results.json")
     p.add_argument("--docs", default="docs")
     p.add_argument("--plot-dir", default="build/bench")
@@ -1241,7 +1335,7 @@ def main():
     if not recs:
         print("report: no SISBENCH lines in %s" % a.log, file=sys.stderr)
     core_scale = open(a.core_scale).read() if a.core_scale and os.path.exists(a.core_scale) else ""
-    res = build(recs, host, core, bad, splats, core_scale)
+    res = build(recs, host, core, bad, splats, core_scale, parse_samples(a.host_samples))
     res["headline"] = headline(res)
     os.makedirs(a.docs, exist_ok=True)
     os.makedirs(a.plot_dir, exist_ok=True)
