@@ -561,8 +561,9 @@ static void sis_status(struct dm_target *ti, status_type_t type,
 			DMEMIT("%llu", excl);
 		else
 			DMEMIT(SIS_STATUS_STR_UNKNOWN);
-		DMEMIT(" %u %llu %llu", stats.nr_volumes, stats.nr_mapped,
-		       (u64)atomic64_read(&pool->stat_fast_writes));
+		DMEMIT(" %u %llu %llu %llu", stats.nr_volumes, stats.nr_mapped,
+		       (u64)atomic64_read(&pool->stat_fast_writes),
+		       stats.metadata_ram_bytes);
 		break;
 
 	case STATUSTYPE_TABLE:

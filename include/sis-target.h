@@ -36,6 +36,7 @@
  *   <zero_blocks> <cache_hits> <cache_misses> <cache_blocks> <commits>
  *   <needs_check> <data_blocks> <dedup_hits> <fast_reads> <index_ram>
  *   <volume> <exclusive> <volumes> <pool_mapped> <fast_writes>
+ *   <metadata_ram>
  *
  * <used>/<total> is one whitespace-separated field.  <ratio> is a fixed-point
  * decimal with three digits after the point ("2.500").  New fields are only
@@ -119,6 +120,10 @@
  * @SIS_STATUS_FAST_WRITES:  writes done in map() (every block zeros or a
  *                           duplicate found in the shared cache: no worker)
  *                           since load or reset_stats
+ * @SIS_STATUS_METADATA_RAM: bytes of RAM of the pool's metadata (the
+ *                           metadata cache's pages, the commit buffer, the
+ *                           free-space summary): with SIS_STATUS_INDEX_RAM,
+ *                           what the pool holds beyond the shared cache
  * @SIS_STATUS_NR_FIELDS:    fields in a status line
  *
  * SIS_STATUS_MIN_FIELDS: the fields every version of the target prints (a
@@ -146,6 +151,7 @@ enum sis_status_field {
 	SIS_STATUS_VOLUMES,
 	SIS_STATUS_POOL_MAPPED,
 	SIS_STATUS_FAST_WRITES,
+	SIS_STATUS_METADATA_RAM,
 	SIS_STATUS_NR_FIELDS,
 };
 

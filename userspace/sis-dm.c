@@ -123,6 +123,7 @@ struct sis_status {
 	u64 mapped, used, total, written, new_data, zero_blocks;
 	u64 cache_hits, cache_misses, cache_blocks, commits, data_blocks, dedup_hits;
 	u64 index_ram;		/* 0: not reported (an older target) */
+	u64 metadata_ram;	/* 0: not reported (an older target) */
 	bool has_volume;	/* the pool fields below are reported */
 	u64 volume, exclusive, volumes, pool_mapped;
 	bool has_exclusive;	/* counted (count_exclusive), not "-" */
@@ -220,6 +221,11 @@ static int parse_status_line(char *line, struct sis_status *s, const char **why)
 		    parse_u64_field(f[SIS_STATUS_POOL_MAPPED], &s->pool_mapped))
 			return -1;
 	}
+	*why = "bad metadata_ram";
+	s->metadata_ram = 0;
+	if (n > SIS_STATUS_METADATA_RAM + 3 &&
+	    parse_u64_field(f[SIS_STATUS_METADATA_RAM], &s->metadata_ram))
+		return -1;
 	*why = "bad dedup ratio";
 	if (parse_ratio(f[SIS_STATUS_RATIO], &s->ratio))
 		return -1;
@@ -418,6 +424,8 @@ int cmd_stats(int argc, char **argv)
 		sj_u64(&j, "dedup_hits", s.dedup_hits);
 		if (s.index_ram)
 			sj_u64(&j, "index_ram_bytes", s.index_ram);
+		if (s.metadata_ram)
+			sj_u64(&j, "metadata_ram_bytes", s.metadata_ram);
 		if (s.has_volume) {
 			sj_u64(&j, "volume", s.volume);
 			if (s.has_exclusive)
@@ -474,6 +482,9 @@ int cmd_stats(int argc, char **argv)
 		if (s.index_ram)
 			printf("index RAM              %llu bytes\n",
 			       (unsigned long long)s.index_ram);
+		if (s.metadata_ram)
+			printf("metadata RAM           %llu bytes\n",
+			       (unsigned long long)s.metadata_ram);
 		if (s.has_volume) {
 			printf("volume                 %llu\n", (unsigned long long)s.volume);
 			if (s.has_exclusive)

@@ -407,6 +407,7 @@ void __sis_mc_drop_all(struct sis_core *c);
 void __sis_mc_drop_clean(struct sis_core *c);
 void __sis_mc_recycle_all(struct sis_core *c);
 void __sis_mc_free_spare(struct sis_core *c);
+u64 __sis_mc_ram(struct sis_core *c);
 int __sis_op_run(struct sis_core *c, int (*fn)(struct sis_core *c, void *arg),
 		 void *arg);
 void __sis_op_step(struct sis_core *c);
@@ -414,6 +415,7 @@ void __sis_op_step(struct sis_core *c);
 /* journal.c */
 int sis_journal_alloc(struct sis_core *c);
 void sis_journal_free(struct sis_core *c);
+u64 sis_journal_ram(struct sis_core *c);
 int sis_commit_run(struct sis_core *c, bool flush);
 int __sis_commit(struct sis_core *c);
 int __sis_journal_checkpoint(struct sis_core *c);
@@ -457,6 +459,7 @@ void __sis_summary_install(struct sis_core *c, u64 **map, u64 groups);
 void __sis_summary_forget(struct sis_core *c);
 void __sis_summary_grown(struct sis_core *c, u64 old_groups);
 void sis_summary_free(struct sis_core *c);
+u64 sis_summary_ram(struct sis_core *c);
 
 /* fp-index.c */
 struct sis_hook_table;

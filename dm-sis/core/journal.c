@@ -159,6 +159,21 @@ int sis_journal_alloc(struct sis_core *c)
 }
 
 /**
+ * sis_journal_ram() - bytes of RAM held by what sis_journal_alloc()
+ * allocated (the commit buffer, the page array, the discard runs)
+ * @c: the core (what it counts is set at open, before the core is
+ *     published)
+ *
+ * Return: the bytes.
+ */
+u64 sis_journal_ram(struct sis_core *c)
+{
+	return (u64)c->jbuf_blocks * SIS_BLOCK_SIZE +
+	       c->commit_pages_max * sizeof(*c->commit_pages) +
+	       (c->dext ? SIS_DISCARD_RUNS * sizeof(*c->dext) : 0);
+}
+
+/**
  * sis_journal_free() - free what sis_journal_alloc() allocated
  */
 void sis_journal_free(struct sis_core *c)

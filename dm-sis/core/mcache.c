@@ -760,6 +760,28 @@ void __sis_mc_recycle_all(struct sis_core *c)
 }
 
 /**
+ * __sis_mc_ram() - bytes of RAM the metadata cache holds now
+ * @c: the core; the caller holds c->lock
+ *
+ * Every cached page (clean, dirty and committing: mc_pages) with its
+ * struct sis_page, and the committed images kept for a checkpoint
+ * (pg->cimg, only on pages dirty again: mc_dirty, at most a transaction's
+ * worth, so the walk is bounded by the transaction cap).
+ *
+ * Return: the bytes.
+ */
+u64 __sis_mc_ram(struct sis_core *c)
+{
+	struct sis_page *pg;
+	u64 cimgs = 0;
+
+	list_for_each_entry(pg, &c->mc_dirty, list)
+		cimgs += !!pg->cimg;
+	return c->mc_pages * (SIS_BLOCK_SIZE + sizeof(*pg)) +
+	       cimgs * SIS_BLOCK_SIZE;
+}
+
+/**
  * __sis_mc_free_spare() - free the pages __sis_mc_recycle_all() kept
  */
 void __sis_mc_free_spare(struct sis_core *c)

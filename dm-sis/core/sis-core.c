@@ -1894,6 +1894,8 @@ void sis_core_get_stats(struct sis_core *c, struct sis_core_stats *st)
 	st->index_stale = c->index_stale;
 	st->index_hook_loads = c->index_hook_loads;
 	st->index_ram_bytes = sis_index_ram(c);
+	st->metadata_ram_bytes = __sis_mc_ram(c) + sis_journal_ram(c) +
+				 sis_summary_ram(c);
 	st->cache_pages = c->mc_pages;
 	st->transaction_seq = c->seq;
 	st->alloc_pages_scanned = c->alloc_pages_scanned;

@@ -197,6 +197,8 @@ struct sis_core_stats {
 	u64 alloc_pages_scanned;
 	u64 index_hook_loads;	/* rc pages read for a hook hit */
 	u64 index_ram_bytes;	/* RAM of the fingerprint index (H + C) */
+	/* RAM of the metadata cache, commit buffer and free-space summary */
+	u64 metadata_ram_bytes;
 	u32 nr_volumes;		/* volumes in the pool, being deleted too */
 	u32 nr_deleting;	/* of those, being deleted */
 	u64 map_copies;		/* shared map pages copied since open */

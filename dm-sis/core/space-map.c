@@ -217,6 +217,19 @@ void __sis_summary_install(struct sis_core *c, u64 **map, u64 groups)
 /**
  * sis_summary_free() - free the summary (close)
  */
+/**
+ * sis_summary_ram() - bytes of RAM held by the free-space summary
+ * @c: the core; the caller holds c->lock
+ *
+ * Return: the bytes (as sized by sis_summary_alloc() for c->sm_groups).
+ */
+u64 sis_summary_ram(struct sis_core *c)
+{
+	u64 w1 = DIV_ROUND_UP_ULL(c->sm_groups, SM_WORD_BITS);
+
+	return c->sm_full ? (w1 + DIV_ROUND_UP_ULL(w1, SM_WORD_BITS)) * sizeof(u64) : 0;
+}
+
 void sis_summary_free(struct sis_core *c)
 {
 	kvfree(c->sm_full);

@@ -732,7 +732,8 @@ class Vdo(Target):
 SIS_FIELDS = ["mode", "mapped", "used_total", "written", "new_data", "ratio", "zero_blocks",
               "cache_hits", "cache_misses", "cache_blocks", "commits", "needs_check",
               "data_blocks", "dedup_hits", "fast_reads", "index_ram",
-              "volume", "exclusive", "volumes", "pool_mapped", "fast_writes"]
+              "volume", "exclusive", "volumes", "pool_mapped", "fast_writes",
+              "metadata_ram"]
 
 
 class Sis(Target):

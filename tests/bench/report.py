@@ -420,6 +420,11 @@ def targets_section(res, w):
         if tib and last.get("index_ram_created", -1) >= 0:
             x = last["index_ram_created"] / MiB / tib
             add(12, "index RAM per TiB (%s device)" % last["size"], x, "<= 256 MiB", x <= 256, "%.0f MiB")
+        for r in sc:
+            m = (r.get("status_end") or {}).get("metadata_ram")
+            x = int(m) / MiB if m else None
+            add(12, "RAM besides the index, %s device (metadata RAM at end)" % r["size"], x,
+                "<= 64 MiB", None if x is None else x <= 64, "%.1f MiB")
     runs = res.get("core_scale_runs") or []
     for cs in runs:
         if cs.get("unique_us") is None:
@@ -1133,7 +1138,9 @@ def scale_section(res, w):
       "one after another in the same boot; guest RAM %s MiB; module parameters `metadata_cache_mb=%s`, "
       "`cache_mb=%s`. Create = `dmsetup create` on the blank disk, which formats it. RAM: drop in "
       "MemAvailable from before create (page cache dropped) to after create and at the end; index RAM: "
-      "status field `index_ram` (hook table + record index). Then a prefill of %s MiB of unique data "
+      "status field `index_ram` (hook table + record index); metadata RAM: status field `metadata_ram` "
+      "(the metadata cache's pages, the commit buffer, the free-space summary); shared cache: status "
+      "field `cache_blocks` x 4 KiB (module-wide, bounded by `cache_mb`). Then a prefill of %s MiB of unique data "
       "(16 pieces spread over the device, so the index and refcounts are not empty) and the raw jobs of "
       "the main table: seq write 128k QD 16, %s MiB, dedupe 0 and 50%% (working set 5%%), each with its "
       "flush; ratios are to the first size."
@@ -1141,8 +1148,9 @@ def scale_section(res, w):
          r0.get("prefill_mib"), r0.get("size_mib")))
     w("")
     w("| device | create (format) s | RAM after create, MiB | index RAM, MiB | RAM at end, MiB "
+      "| metadata RAM at end, MiB | shared cache at end, MiB "
       "| slab + vmalloc at end, MiB | prefill MiB/s | seq write 128k dedupe 0%, MiB/s | dedupe 50%, MiB/s |")
-    w("|---|---|---|---|---|---|---|---|---|")
+    w("|---|---|---|---|---|---|---|---|---|---|---|")
     base = {}
 
     def mibs(r, k):
@@ -1172,11 +1180,15 @@ def scale_section(res, w):
             slab = (memd(r, "mem_before", "mem_end", "Slab") or 0) + \
                 (memd(r, "mem_before", "mem_end", "VmallocUsed") or 0)
         pre = (r["prefill_bytes"] / MiB / r["prefill_s"]) if r.get("prefill_s") else None
-        w("| %s | %s | %s | %s | %s | %s | %s | %s | %s |"
+        se = r.get("status_end") or {}
+        w("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |"
           % (r["size"], fmt(r.get("format_s"), 2),
              fmt(memd(r, "mem_before", "mem_created", "MemAvailable", -1)),
              fmt(r["index_ram_created"] / MiB) if r.get("index_ram_created", -1) >= 0 else "-",
-             fmt(memd(r, "mem_before", "mem_end", "MemAvailable", -1)), fmt(slab), fmt(pre),
+             fmt(memd(r, "mem_before", "mem_end", "MemAvailable", -1)),
+             fmt(int(se["metadata_ram"]) / MiB) if se.get("metadata_ram") else "-",
+             fmt(int(se["cache_blocks"]) * 4096 / MiB) if se.get("cache_blocks") else "-",
+             fmt(slab), fmt(pre),
              rcell(r, "dedupe0"), rcell(r, "dedupe50")))
     w("")
     last = rows[-1]

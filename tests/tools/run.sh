@@ -511,7 +511,13 @@ assert j["mapped_blocks"] == 2725 and j["index_ram_bytes"] == 4096
 assert abs(j["saving_percent"] - 100 * (1 - 1930 / 5450)) < 0.01, j["saving_percent"]
 PY
 	FAKE_STATUS="${FAKE_OK} 0 4096 3 - 2 5450" "$SIS" stats --json sis0 >"$T/j"
-	python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); assert "exclusive_blocks" not in j and j["volume"] == 3' "$T/j"
+	python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); assert "exclusive_blocks" not in j and j["volume"] == 3 and "metadata_ram_bytes" not in j' "$T/j"
+	# fast_writes and metadata_ram (field 22): reported, and a bad one refused
+	FAKE_STATUS="${FAKE_OK} 0 4096 3 - 2 5450 9 8192" "$SIS" stats --json sis0 >"$T/j"
+	python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); assert j["metadata_ram_bytes"] == 8192, j' "$T/j"
+	FAKE_STATUS="${FAKE_OK} 0 4096 3 - 2 5450 9 8192" "$SIS" stats --verbose sis0 | grep -q '^metadata RAM  *8192 bytes$' ||
+		fail "verbose metadata RAM"
+	FAKE_STATUS="${FAKE_OK} 0 4096 3 - 2 5450 9 8k" expect_rc 1 "$SIS" stats sis0
 	FAKE_STATUS="${FAKE_OK} 0 4096 3 - 2 5450" "$SIS" stats --verbose sis0 | tee "$T/v"
 	grep -q '^volume  *3$' "$T/v" && grep -q '^exclusive blocks  *- (not counted: dmsetup message sis0 0 count_exclusive 3)$' "$T/v" &&
 		grep -q '^pool mapped blocks  *5450$' "$T/v" || fail "verbose volume fields"
