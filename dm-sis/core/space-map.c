@@ -160,6 +160,14 @@ u64 __sis_nr_free(struct sis_core *c)
 
 #define SM_WORD_BITS	64
 
+/* Words of a summary of @groups groups: 1 bit per group, 1 per 64 groups. */
+static u64 summary_words(u64 groups)
+{
+	u64 w1 = DIV_ROUND_UP_ULL(groups, SM_WORD_BITS);
+
+	return max_t(u64, w1 + DIV_ROUND_UP_ULL(w1, SM_WORD_BITS), 1);
+}
+
 /**
  * sis_summary_alloc() - a zeroed summary for a device of @physical_blocks
  * @c:               the core (c->data_start must be set)
@@ -173,16 +181,15 @@ u64 __sis_nr_free(struct sis_core *c)
  */
 u64 *sis_summary_alloc(struct sis_core *c, u64 physical_blocks, u64 *groups)
 {
-	u64 w1, w2;
+	u64 words;
 
 	*groups = physical_blocks > c->data_start ?
 		  DIV_ROUND_UP_ULL(physical_blocks - c->data_start,
 				   SIS_GROUP_BLOCKS) : 0;
-	w1 = DIV_ROUND_UP_ULL(*groups, SM_WORD_BITS);
-	w2 = DIV_ROUND_UP_ULL(w1, SM_WORD_BITS);
-	if (w1 + w2 > SIZE_MAX / sizeof(u64))
+	words = summary_words(*groups);
+	if (words > SIZE_MAX / sizeof(u64))
 		return NULL;
-	return kvcalloc(w1 + w2 ? w1 + w2 : 1, sizeof(u64), GFP_KERNEL);
+	return kvcalloc(words, sizeof(u64), GFP_KERNEL);
 }
 
 /**
@@ -215,9 +222,6 @@ void __sis_summary_install(struct sis_core *c, u64 **map, u64 groups)
 }
 
 /**
- * sis_summary_free() - free the summary (close)
- */
-/**
  * sis_summary_ram() - bytes of RAM held by the free-space summary
  * @c: the core; the caller holds c->lock
  *
@@ -225,11 +229,12 @@ void __sis_summary_install(struct sis_core *c, u64 **map, u64 groups)
  */
 u64 sis_summary_ram(struct sis_core *c)
 {
-	u64 w1 = DIV_ROUND_UP_ULL(c->sm_groups, SM_WORD_BITS);
-
-	return c->sm_full ? (w1 + DIV_ROUND_UP_ULL(w1, SM_WORD_BITS)) * sizeof(u64) : 0;
+	return c->sm_full ? summary_words(c->sm_groups) * sizeof(u64) : 0;
 }
 
+/**
+ * sis_summary_free() - free the summary (close)
+ */
 void sis_summary_free(struct sis_core *c)
 {
 	kvfree(c->sm_full);

@@ -194,9 +194,9 @@ def agg(values):
 def build(recs, host, core_text, bad_lines, splats, core_scale_text="", samples=None):
     env = next((r for r in recs if r["type"] == "env"), {})
     jobs = [r for r in recs if r["type"] == "job"]
-    hs, ends = samples or ([], {})
+    hs, job_ends = samples or ([], {})
     for r in jobs:
-        e = ends.get((r["layer"], r["job"], r["target"], r["run"]))
+        e = job_ends.get((r["layer"], r["job"], r["target"], r["run"]))
         if e and hs:
             r["host"] = host_during(hs, e["t"] - r["elapsed_s"], e["t"])
     tgts = [r for r in recs if r["type"] == "target"]
