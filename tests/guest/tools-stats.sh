@@ -84,9 +84,10 @@ compare /tmp/dm-node
 # metadata_ram (field 22): the metadata cache's pages (with the commit
 # buffer and the free-space summary).  One new 4 KiB block in each 2 MiB
 # of the logical device gives every one of its 1024 map leaves a page;
-# the small journal of this 1 GiB disk checkpoints them home as the
-# commits go, so drop_cache can then give back all but the last half
-# journal's worth (64 blocks).
+# the journal of this 1 GiB disk (1024 blocks) checkpoints them home
+# whenever a commit leaves it more than half full, so after the last
+# commit at most 512 of them still wait for a checkpoint (pinned) and
+# drop_cache gives back at least the other 512.
 m0=$(sis_field st metadata_ram)
 fio --name=leaves --filename=/dev/mapper/st --rw=write:2044k --bs=4k --number_ios=1024 \
 	--direct=1 --ioengine=psync --refill_buffers --randseed=7 --output=/dev/null
@@ -96,7 +97,7 @@ dmsetup message st 0 drop_cache
 m2=$(sis_field st metadata_ram)
 log "metadata_ram: $m0 before, $m1 after 1024 leaves, $m2 after drop_cache"
 [ $((m1 - m0)) -ge $((1000 * 4096)) ] || die "metadata_ram grew by $((m1 - m0)) for 1024 new map leaves"
-[ "$m2" -gt 0 ] && [ "$m2" -le $((m1 - 900 * 4096)) ] ||
+[ "$m2" -gt 0 ] && [ "$m2" -le $((m1 - 500 * 4096)) ] ||
 	die "metadata_ram $m2 after drop_cache ($m1 before)"
 sis stats --json st >/tmp/j
 grep -q '"mapped_blocks": ' /tmp/j || die "json"
