@@ -45,7 +45,7 @@
 #define SIS_SECTORS_PER_BLOCK	(SIS_BLOCK_SIZE >> 9)
 
 #define SIS_MAGIC		0x5055444544534953ULL	/* "SISDEDUP" */
-#define SIS_VERSION		3
+#define SIS_VERSION		4
 
 /* Feature flags: a device with an unknown incompat flag is refused. */
 #define SIS_FEATURE_INCOMPAT_SUPP	0ULL

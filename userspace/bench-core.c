@@ -8,8 +8,8 @@
  * own, plus one explicit commit per --commit-every operations (default
  * 2^20: the target commits every second, commit_interval 1, or on a flush;
  * at the 1 us per block the core aims for, a second is a million writes).
- * The fingerprint (xxh64 of 4 KiB, part of every write) is also timed
- * alone, and the time spent in the metadata device's ops is reported per
+ * The fingerprint (sis_fingerprint() of 4 KiB, part of every write) is
+ * also timed alone, and the time spent in the metadata device's ops is reported per
  * phase with the reads and writes per block.
  *
  * Writes go in batches of --batch blocks (default 32, a 128 KiB bio), with
@@ -19,12 +19,12 @@
  * --batch 1 makes the
  * single-block calls named below instead.
  *
- *   unique    N writes of distinct data: xxh64 + find_dup (miss) + alloc +
- *             map + unpin
+ *   unique    N writes of distinct data: fingerprint + find_dup (miss) +
+ *             alloc + map + unpin
  *   dup       N writes of data already stored, in the order it was written:
- *             xxh64 + find_dup (hit) + map + unpin (the byte comparison of a
- *             real target, a sis_block_equal() of 4 KiB, is not included).  A
- *             duplicate the RAM index does not find (a block of a group no
+ *             fingerprint + find_dup (hit) + map + unpin (the byte
+ *             comparison of a real target, a sis_block_equal() of 4 KiB,
+ *             is not included).  A duplicate the RAM index does not find (a block of a group no
  *             longer in C, before the group's first hook) is counted and
  *             stored as new data, as the target would.
  *   lookup    N random lookups of mapped blocks (--lookups: another count;
@@ -607,7 +607,7 @@ int main(int argc, char **argv)
 	io_print("unique", &mk[0], &mk[1], n);
 	io_print("dup", &mk[1], &mk[2], n);
 	io_print("lookup", &mk[2], &mk[3], nl);
-	printf("  fingerprint alone (xxh64 of 4 KiB, in every write above): %.2f us/block\n",
+	printf("  fingerprint alone (sis_fingerprint() of 4 KiB, in every write above): %.2f us/block\n",
 	       fp_us);
 	printf("  dedup: %llu mapped, %llu data blocks, %llu map pages, %llu index hits of %llu lookups, %llu commits\n",
 	       st.nr_mapped, st.nr_data, st.nr_meta, st.index_hits,

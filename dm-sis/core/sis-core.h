@@ -725,7 +725,12 @@ void sis_core_get_stats(struct sis_core *c, struct sis_core_stats *st);
 void sis_core_drop_cache(struct sis_core *c);
 
 /**
- * sis_fingerprint() - the fast 64-bit hash of a 4 KiB block (xxh64)
+ * sis_fingerprint() - the fast 64-bit hash of a 4 KiB block
+ * @data: SIS_BLOCK_SIZE bytes, any alignment of 8
+ *
+ * The index's key (format version 4: docs/format.md defines it).  The
+ * same on every architecture; advice only, as a collision costs a failed
+ * comparison, never data.
  */
 u64 sis_fingerprint(const void *data);
 

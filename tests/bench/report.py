@@ -1218,7 +1218,7 @@ def core_scale_section(res, w):
           "they find the transaction full, the commit worker does, with the core lock dropped "
           "across its I/O): a second thread commits every few ms while the core holds changes. "
           "CPU counts every thread of the process. Each write's time includes the fingerprint "
-          "(xxh64 of 4 KiB, alone: %s us/block) and the metadata I/O the writer did itself."
+          "(sis_fingerprint() of 4 KiB, alone: %s us/block) and the metadata I/O the writer did itself."
           % ("{:,}".format(d.get("commit_every", 4096)), "{:,}".format(d.get("cache_limit", 4096)),
              fmt(d.get("fp_us"), 2)))
         w("")

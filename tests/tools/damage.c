@@ -19,7 +19,8 @@
  * rc-csum        flip a byte in refcount page of group 0       4
  * version-1      both superblock copies say format version 1   8 (refused)
  * version-2      both superblock copies say format version 2   8 (refused)
- * version-4      both superblock copies say format version 4   8 (refused)
+ * version-3      both superblock copies say format version 3   8 (refused)
+ * version-5      both superblock copies say format version 5   8 (refused)
  * rc-high        a refcount-1 data block gets refcount 2       1 (leak)
  * rc-low         a shared block's refcount drops by one        4
  * leak           a free block gets refcount 1                  1 (leak)
@@ -260,7 +261,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(kind, "version-1") || !strcmp(kind, "version-2") ||
-	    !strcmp(kind, "version-4")) {
+	    !strcmp(kind, "version-3") || !strcmp(kind, "version-5")) {
 		for (u64 b = 0; b < 2; b++) {
 			struct sis_disk_superblock s;
 

@@ -329,12 +329,12 @@ expand() { awk '{ for (i = 0; i < $3; i++) print $1 + i, $2 + i }'; }
 #             plus1  equals it plus the mapping damage made up
 #   VERIFY_EXIT: populate verify after repair (1: data damage repair
 #             cannot undo)
-# A format version 1, 2 or 4 device is refused by check, repair (exit 8: not
+# A format version 1, 2, 3 or 5 device is refused by check, repair (exit 8: not
 # something they can check) and dump (exit 1), with a message naming both
 # versions, and left unchanged.
 test_version_msg() {
 	local img=$T/v1.img v cmd want before
-	for v in 1 2 4; do
+	for v in 1 2 3 5; do
 		cp "$BASE" "$img"
 		"$DMG" "$img" version-$v >/dev/null
 		before=$(sum "$img")
@@ -344,11 +344,11 @@ test_version_msg() {
 			expect_rc $want "$SIS" $cmd "$img" 2>"$T/v.err"
 			[ "$(sum "$img")" = "$before" ] || fail "$cmd wrote to a v$v image"
 			cat "$T/v.err"
-			if [ $v = 4 ]; then
-				grep -q "newer than this version (3)" "$T/v.err" ||
-					fail "$cmd: no version message for v4"
+			if [ $v = 5 ]; then
+				grep -q "newer than this version (4)" "$T/v.err" ||
+					fail "$cmd: no version message for v5"
 			else
-				grep -q "format version $v is not supported by this version (3)" "$T/v.err" ||
+				grep -q "format version $v is not supported by this version (4)" "$T/v.err" ||
 					fail "$cmd: no version message for v$v"
 			fi
 		done
@@ -885,7 +885,8 @@ run_all() {
 	t damage/rc-csum        damage_case rc-csum        4     0      same  0
 	t damage/version-1      damage_case version-1      8     8      -     -
 	t damage/version-2      damage_case version-2      8     8      -     -
-	t damage/version-4      damage_case version-4      8     8      -     -
+	t damage/version-3      damage_case version-3      8     8      -     -
+	t damage/version-5      damage_case version-5      8     8      -     -
 	t damage/version-msg    test_version_msg
 	t damage/rc-high        damage_case rc-high        1     0      same  0
 	t damage/rc-low         damage_case rc-low         4     0      same  0

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The userspace shim: known vectors for crc32c and xxh64, list, helpers. */
+/*
+ * The userspace shim: known vectors for crc32c and xxh64, list, helpers;
+ * and the core's fingerprint (format version 4).
+ */
 #include <linux/kernel.h>
 #include <linux/crc32c.h>
 #include <linux/xxhash.h>
+#include <linux/bitops.h>
 #include <linux/list.h>
 #include <linux/math64.h>
 #include <linux/mutex.h>
@@ -39,7 +43,78 @@ TEST(xxh64_vectors)
 	ASSERT_EQ(xxh64(buf, 100, 0), 0x6ac1e58032166597ULL);
 	ASSERT_EQ(xxh64(buf, SIS_BLOCK_SIZE, 0), 0x0f6e64be186af6a4ULL);
 	ASSERT_EQ(xxh64(buf, SIS_BLOCK_SIZE, 12345), 0xebc18658b7dc4a09ULL);
-	ASSERT_EQ(sis_fingerprint(buf), sis_fingerprint(buf));
+}
+
+/*
+ * The fingerprint is on-disk format: its values are fixed.  These come
+ * from a reference model of docs/format.md's definition written apart
+ * from the C code (Python, arbitrary-precision integers).
+ */
+TEST(fingerprint_vectors)
+{
+	static u8 buf[SIS_BLOCK_SIZE];
+	unsigned int i;
+
+	ASSERT_EQ(sis_fingerprint(buf), 0xcf5a0928fbfe15e0ULL);
+	buf[SIS_BLOCK_SIZE - 1] = 1;
+	ASSERT_EQ(sis_fingerprint(buf), 0x8a934187c77ea05eULL);
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (u8)i;
+	ASSERT_EQ(sis_fingerprint(buf), 0x72cc72e252069685ULL);
+	memset(buf, 'a', sizeof(buf));
+	ASSERT_EQ(sis_fingerprint(buf), 0xd0b6dc4ba234af14ULL);
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Blocks that differ in little (one byte anywhere, or a counter in any
+ * word: what real data has) get different fingerprints, and one bit
+ * flipped changes about half the bits of the fingerprint.
+ */
+TEST(fingerprint_spreads)
+{
+	static u64 w[SIS_BLOCK_SIZE / 8];
+	unsigned int i, v, n = 0, bits = 0, lo = 64, c;
+	u64 *fps = kvmalloc(sizeof(u64) * (SIS_BLOCK_SIZE * 16 + 512 * 64),
+			    GFP_KERNEL);
+	u64 fp0;
+
+	ASSERT_TRUE(fps != NULL);
+	for (i = 0; i < SIS_BLOCK_SIZE; i++)
+		for (v = 1; v <= 16; v++) {
+			((u8 *)w)[i] = v * 15;
+			fps[n++] = sis_fingerprint(w);
+			((u8 *)w)[i] = 0;
+		}
+	for (i = 0; i < ARRAY_SIZE(w); i++)
+		for (v = 1; v <= 64; v++) {
+			w[i] = (u64)v << 40 | 0xffff;
+			fps[n++] = sis_fingerprint(w);
+			w[i] = 0;
+		}
+	sort(fps, n, sizeof(u64), u64_cmp, NULL);
+	for (i = 1; i < n; i++)
+		ASSERT_TRUE(fps[i] != fps[i - 1]);
+	kvfree(fps);
+
+	fp0 = sis_fingerprint(w);
+	for (i = 0; i < SIS_BLOCK_SIZE * 8; i++) {
+		w[i / 64] ^= 1ULL << (i % 64);
+		c = hweight64(sis_fingerprint(w) ^ fp0);
+		w[i / 64] = 0;
+		bits += c;
+		lo = min(lo, c);
+	}
+	/* 32 on average; fewer than 12 of 64 bits is 6 sigma out */
+	ASSERT_TRUE(bits / (SIS_BLOCK_SIZE * 8) >= 31 &&
+		    bits / (SIS_BLOCK_SIZE * 8) <= 32);
+	ASSERT_TRUE(lo >= 12);
 }
 
 /* The chunked scans see one bit set or changed anywhere in the block. */

@@ -506,7 +506,7 @@ static void set_version(struct fx *f, u32 version)
 	}
 }
 
-/* Format versions 1 and 2 (and a newer one) are refused, naming both. */
+/* Format versions 1, 2 and 3 (and a newer one) are refused, naming both. */
 TEST(other_versions_refused)
 {
 	struct fx f;
@@ -518,15 +518,18 @@ TEST(other_versions_refused)
 	set_version(&f, 1);
 	sis_backend_mute++;
 	ASSERT_ERR(fx_open(&f), -EOPNOTSUPP);
-	ASSERT_TRUE(strstr(f.errmsg, "version 1 is not supported by this version (3)"));
+	ASSERT_TRUE(strstr(f.errmsg, "version 1 is not supported by this version (4)"));
 	set_version(&f, 2);
 	ASSERT_ERR(fx_open(&f), -EOPNOTSUPP);
-	ASSERT_TRUE(strstr(f.errmsg, "version 2 is not supported by this version (3)"));
-	set_version(&f, 4);
-	ASSERT_ERR(fx_open(&f), -EOPNOTSUPP);
-	ASSERT_TRUE(strstr(f.errmsg, "newer than this version (3)"));
-	sis_backend_mute--;
+	ASSERT_TRUE(strstr(f.errmsg, "version 2 is not supported by this version (4)"));
 	set_version(&f, 3);
+	ASSERT_ERR(fx_open(&f), -EOPNOTSUPP);
+	ASSERT_TRUE(strstr(f.errmsg, "version 3 is not supported by this version (4)"));
+	set_version(&f, 5);
+	ASSERT_ERR(fx_open(&f), -EOPNOTSUPP);
+	ASSERT_TRUE(strstr(f.errmsg, "newer than this version (4)"));
+	sis_backend_mute--;
+	set_version(&f, 4);
 	ASSERT_OK(fx_open(&f));
 	fx_expect(&f, 9, 10);
 	fx_destroy(&f);
