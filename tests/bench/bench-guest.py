@@ -149,6 +149,27 @@ def fix_clock():
 
 # ---- counters -----------------------------------------------------------
 
+# A fixed piece of guest work timed before each target's run: if the same
+# work takes longer in one run than in another, the emulator (or the host
+# under it) ran this guest slower, whatever the target.  Three kinds, as the
+# targets' jobs mix them: user-space code (a Python loop), the kernel's page
+# clearing (/dev/zero, 256 MiB in 64 KiB reads) and the kernel's arithmetic
+# (/dev/urandom, ChaCha20, 32 MiB).
+CALIBRATE = (("user_s", "python3 -c 'sum(i * i for i in range(300000))'"),
+             ("zero_s", "dd if=/dev/zero of=/dev/null bs=64k count=4096 status=none"),
+             ("urandom_s", "dd if=/dev/urandom of=/dev/null bs=64k count=512 status=none"))
+
+
+def calibrate():
+    """Seconds (guest clock) that each CALIBRATE step took."""
+    out = {}
+    for key, cmd in CALIBRATE:
+        t0 = time.monotonic()
+        sh(cmd)
+        out[key] = round(time.monotonic() - t0, 3)
+    return out
+
+
 def cpu_ticks():
     v = [int(x) for x in open("/proc/stat").readline().split()[1:]]
     v += [0] * (8 - len(v))
@@ -1469,6 +1490,8 @@ class Bench:
                           "error": "skipped: stuck in an earlier run"})
                     continue
                 t = KINDS[kind](disk, a.logical * MiB)
+                STEP[0] = "run %d %s calibrate" % (run, kind)
+                emit(dict(calibrate(), type="calib", run=run, target=kind))
                 STEP[0] = "run %d %s setup" % (run, kind)
                 note("run %d: %s on %s" % (run, kind, disk))
                 t_start = time.monotonic()

@@ -255,6 +255,7 @@ def build(recs, host, core_text, bad_lines, splats, core_scale_text="", samples=
             "errors": errors, "end": ends, "jobs": jobs, "target_runs": tgts, "bench_core": core_text,
             "scale": [r for r in recs if r["type"] == "scale"],
             "clones": [r for r in recs if r["type"] == "clones"],
+            "calib": [r for r in recs if r["type"] == "calib"],
             "bench_core_scale": core_scale_text, "core_scale_runs": core_results(core_scale_text)}
 
 
@@ -507,6 +508,30 @@ def per_run_section(res, w):
         w("| %s %s | %d | %.0f | %s | %.0f | %s | %.2f |"
           % (layer, JOB_LABEL.get(job, job), r["run"], r["linear_mib_s"], hcell(r["host_linear"]),
              r["sis_mib_s"], hcell(r["host_sis"]), r["ratio"]))
+    w("")
+    calib_section(res, w)
+
+
+def calib_section(res, w):
+    """The same fixed guest work timed before each target's run (bench-guest.py
+    calibrate()): how fast the emulator ran this guest in that run."""
+    cal = res.get("calib") or []
+    if not cal:
+        return
+    keys = (("user_s", "Python loop"), ("zero_s", "/dev/zero 256 MiB"),
+            ("urandom_s", "/dev/urandom 32 MiB"))
+    w("### The same guest work before each target's run")
+    w("")
+    w("Seconds by the guest clock for a fixed piece of work, timed just before the target is "
+      "set up: a user-space Python loop, the kernel's page clearing and its ChaCha20. If it "
+      "takes longer in one run than in another, the emulator ran the guest slower in that run, "
+      "whatever the target.")
+    w("")
+    w("| run | target | " + " | ".join(k[1] for k in keys) + " |")
+    w("|---" * (len(keys) + 2) + "|")
+    for c in cal:
+        w("| %s | %s | %s |" % (c.get("run"), c.get("target"),
+                                " | ".join(fmt(c.get(k), 2) for k, _ in keys)))
     w("")
 
 
