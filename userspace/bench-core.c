@@ -9,8 +9,8 @@
  * 2^20: the target commits every second, commit_interval 1, or on a flush;
  * at the 1 us per block the core aims for, a second is a million writes).
  * The fingerprint (sis_fingerprint() of 4 KiB, part of every write) is
- * also timed alone, and the time spent in the metadata device's ops is reported per
- * phase with the reads and writes per block.
+ * also timed alone, and the time spent in the metadata device's ops is
+ * reported per phase with the reads and writes per block.
  *
  * Writes go in batches of --batch blocks (default 32, a 128 KiB bio), with
  * the calls the target makes per bio (dm-sis/write.c): find_dups, then
@@ -24,9 +24,10 @@
  *   dup       N writes of data already stored, in the order it was written:
  *             fingerprint + find_dup (hit) + map + unpin (the byte
  *             comparison of a real target, a sis_block_equal() of 4 KiB,
- *             is not included).  A duplicate the RAM index does not find (a block of a group no
- *             longer in C, before the group's first hook) is counted and
- *             stored as new data, as the target would.
+ *             is not included).  A duplicate the RAM index does not
+ *             find (a block of a group no longer in C, before the group's
+ *             first hook) is counted and stored as new data, as the target
+ *             would.
  *   lookup    N random lookups of mapped blocks (--lookups: another count;
  *             on a file at scale each one may read a map page)
  *

@@ -457,6 +457,7 @@ def targets_section(res, w):
         w("| %s | %s | %s | %s | %s | %s |" % r)
     w("")
     per_run_section(res, w)
+    calib_section(res, w)
     if os.path.exists(TARGET_NOTES):
         with open(TARGET_NOTES) as f:
             w(f.read().rstrip())
@@ -509,7 +510,6 @@ def per_run_section(res, w):
           % (layer, JOB_LABEL.get(job, job), r["run"], r["linear_mib_s"], hcell(r["host_linear"]),
              r["sis_mib_s"], hcell(r["host_sis"]), r["ratio"]))
     w("")
-    calib_section(res, w)
 
 
 def calib_section(res, w):

@@ -65,7 +65,7 @@ TEST(fingerprint_vectors)
 	ASSERT_EQ(sis_fingerprint(buf), 0xd0b6dc4ba234af14ULL);
 }
 
-static int u64_cmp(const void *a, const void *b)
+static int cmp_u64(const void *a, const void *b)
 {
 	u64 x = *(const u64 *)a, y = *(const u64 *)b;
 
@@ -80,8 +80,8 @@ static int u64_cmp(const void *a, const void *b)
 TEST(fingerprint_spreads)
 {
 	static u64 w[SIS_BLOCK_SIZE / 8];
-	unsigned int i, v, n = 0, bits = 0, lo = 64, c;
-	u64 *fps = kvmalloc(sizeof(u64) * (SIS_BLOCK_SIZE * 16 + 512 * 64),
+	unsigned int i, v, n = 0, bits = 0, lo = 64, c, mean;
+	u64 *fps = kvmalloc(sizeof(u64) * (SIS_BLOCK_SIZE * 16 + ARRAY_SIZE(w) * 64),
 			    GFP_KERNEL);
 	u64 fp0;
 
@@ -98,7 +98,7 @@ TEST(fingerprint_spreads)
 			fps[n++] = sis_fingerprint(w);
 			w[i] = 0;
 		}
-	sort(fps, n, sizeof(u64), u64_cmp, NULL);
+	sort(fps, n, sizeof(u64), cmp_u64, NULL);
 	for (i = 1; i < n; i++)
 		ASSERT_TRUE(fps[i] != fps[i - 1]);
 	kvfree(fps);
@@ -112,8 +112,8 @@ TEST(fingerprint_spreads)
 		lo = min(lo, c);
 	}
 	/* 32 on average; fewer than 12 of 64 bits is 6 sigma out */
-	ASSERT_TRUE(bits / (SIS_BLOCK_SIZE * 8) >= 31 &&
-		    bits / (SIS_BLOCK_SIZE * 8) <= 32);
+	mean = bits / (SIS_BLOCK_SIZE * 8);
+	ASSERT_TRUE(mean >= 31 && mean <= 32);
 	ASSERT_TRUE(lo >= 12);
 }
 
@@ -208,13 +208,6 @@ TEST(helpers)
 	lockdep_assert_held(&m);
 	mutex_unlock(&m);
 	mutex_destroy(&m);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	u64 x = *(const u64 *)a, y = *(const u64 *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 TEST(sort_matches_order)
