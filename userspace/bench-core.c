@@ -57,16 +57,21 @@
  * With --file PATH the metadata goes to a sparse file instead (created or
  * truncated to the physical size; the file backend, pread/pwrite and
  * fdatasync per commit): there is no RAM device to subtract, and the
- * file's allocated size is reported.  The file is left in place.  The last
+ * file's allocated size is reported.  The file is left in place; with
+ * --reuse-file it is not truncated first, so the blocks an earlier run had
+ * the file system allocate are written in place (as on a block device:
+ * at 100M blocks a sparse file's allocation of scattered 4 KiB extents is
+ * a large part of the writer's system time).  The last
  * line, "bench-core-result: key=value ...", is for scripts/bench.
  *
  * Usage: bench-core [--blocks N] [--mode all|unique|dup|lookup] [--cache PAGES]
- *                   [--file PATH] [--lookups N] [--commit-every OPS]
- *                   [--batch N] [--commit-thread MS]
+ *                   [--file PATH [--reuse-file]] [--lookups N]
+ *                   [--commit-every OPS] [--batch N] [--commit-thread MS]
  * With --mode, only that phase runs inside CALLGRIND_TOGGLE_COLLECT, so
  * `valgrind --tool=callgrind --collect-atstart=no bench-core --mode unique`
  * counts the instructions of that phase alone.
  */
+#define _GNU_SOURCE	/* RUSAGE_THREAD */
 #include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -75,6 +80,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <valgrind/callgrind.h>
 #include <linux/kernel.h>
@@ -101,16 +107,32 @@ static double cpu_now(void)
 }
 
 /*
- * CPU seconds of the calling thread alone: run in the writer, the phase's
- * wall time minus this is the time the writer waited (for a commit or a
- * checkpoint it found in its way, for its own metadata I/O).
+ * CPU seconds of the calling thread alone, user and system: run in the
+ * writer, the phase's wall time minus their sum is the time the writer
+ * waited (for a commit or a checkpoint it found in its way, for its own
+ * metadata I/O), and the system time is what the metadata device's
+ * syscalls cost it (with --file, the host file system's).
  */
-static double thread_cpu_now(void)
-{
-	struct timespec ts;
+struct thread_cpu {
+	double user, sys;
+};
 
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+static struct thread_cpu thread_cpu_now(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	return (struct thread_cpu){
+		.user = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
+		.sys = ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6,
+	};
+}
+
+static struct thread_cpu thread_cpu_since(struct thread_cpu a)
+{
+	struct thread_cpu b = thread_cpu_now();
+
+	return (struct thread_cpu){ .user = b.user - a.user, .sys = b.sys - a.sys };
 }
 
 static long rss_kib(void)
@@ -171,11 +193,15 @@ static void die(const char *what, int r)
 
 /*
  * Create or truncate @path to @blocks blocks (sparse) and open it as the
- * metadata device.
+ * metadata device.  With @reuse, an existing file keeps the blocks it has
+ * (the file system allocated them for an earlier run): the core formats
+ * over it, and writes to blocks allocated already cost what they cost on a
+ * block device, not a sparse file's block allocation.
  */
-static void file_create(struct filedev *f, const char *path, u64 blocks)
+static void file_create(struct filedev *f, const char *path, u64 blocks,
+			bool reuse)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	int fd = open(path, O_RDWR | O_CREAT | (reuse ? 0 : O_TRUNC), 0600);
 	int r;
 
 	if (fd < 0)
@@ -451,6 +477,7 @@ int main(int argc, char **argv)
 		{ "commit-every", required_argument, NULL, 'e' },
 		{ "batch", required_argument, NULL, 'b' },
 		{ "commit-thread", required_argument, NULL, 't' },
+		{ "reuse-file", no_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *mode = "all", *errmsg = NULL, *path = NULL;
@@ -465,14 +492,14 @@ int main(int argc, char **argv)
 	u64 n = 1000000, nl = 0, i, p, x = 88172645463325252ULL;
 	double t0, t_unique, t_dup, t_lookup, t_format, ram, fp_us, peak;
 	double c0, c_unique, c_dup, c_lookup;
-	double w0, w_unique, w_dup;
+	struct thread_cpu w0, w_unique = { 0 }, w_dup = { 0 };
 	long rss0, rss1;
 	u64 dev0;
 	u8 data[BS];
-	bool all, dup_ran;
+	bool all, dup_ran, reuse = false;
 	int ch, r;
 
-	while ((ch = getopt_long(argc, argv, "n:m:c:f:l:e:b:t:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "n:m:c:f:l:e:b:t:r", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'n':
 			n = strtoull(optarg, NULL, 0);
@@ -503,10 +530,14 @@ int main(int argc, char **argv)
 			if (!commit_thread_ms)
 				commit_thread_ms = 1;
 			break;
+		case 'r':
+			reuse = true;
+			break;
 		default:
 			fprintf(stderr, "usage: bench-core [--blocks N] [--mode all|unique|dup|lookup]\n"
 				"                  [--cache PAGES] [--file PATH] [--lookups N]\n"
-				"                  [--commit-every OPS] [--batch N] [--commit-thread MS]\n");
+				"                  [--commit-every OPS] [--batch N] [--commit-thread MS]\n"
+				"                  [--reuse-file]\n");
 			return 2;
 		}
 	}
@@ -517,7 +548,7 @@ int main(int argc, char **argv)
 	cfg.physical_blocks = n + n / 8 + 4096;
 	cfg.logical_blocks = 2 * n;
 	if (path) {
-		file_create(&fdev, path, cfg.physical_blocks);
+		file_create(&fdev, path, cfg.physical_blocks, reuse);
 		filedev_ops(&fdev, &ops);
 	} else {
 		d = memdev_create(cfg.physical_blocks, 1);
@@ -550,7 +581,7 @@ int main(int argc, char **argv)
 	write_phase(c, 0, n, data, false);
 	t_unique = now() - t0;
 	c_unique = cpu_now() - c0;
-	w_unique = thread_cpu_now() - w0;
+	w_unique = thread_cpu_since(w0);
 	fprintf(stderr, "bench-core: unique phase %.1f s (CLOCK_MONOTONIC %.6f to %.6f)\n",
 		t_unique, t0, t0 + t_unique);
 	if (!strcmp(mode, "unique"))
@@ -568,7 +599,7 @@ int main(int argc, char **argv)
 		write_phase(c, n, n, data, true);
 	t_dup = now() - t0;
 	c_dup = cpu_now() - c0;
-	w_dup = thread_cpu_now() - w0;
+	w_dup = thread_cpu_since(w0);
 	fprintf(stderr, "bench-core: dup phase %.1f s (CLOCK_MONOTONIC %.6f to %.6f)\n",
 		t_dup, t0, t0 + t_dup);
 	if (!strcmp(mode, "dup"))
@@ -623,9 +654,12 @@ int main(int argc, char **argv)
 	       n / t_dup, t_dup * 1e6 / n, c_dup * 1e6 / n, dup_missed);
 	printf("  lookups        %10.0f blocks/s  (%.2f us/block; CPU %.2f us/block; %llu lookups)\n",
 	       nl / t_lookup, t_lookup * 1e6 / nl, c_lookup * 1e6 / nl, nl);
-	printf("  the writer thread alone: unique %.2f us/block on CPU, %.2f waiting; dup %.2f on CPU, %.2f waiting (waiting: the wall time off CPU, for commits, checkpoints and metadata I/O)\n",
-	       w_unique * 1e6 / n, (t_unique - w_unique) * 1e6 / n,
-	       w_dup * 1e6 / n, (t_dup - w_dup) * 1e6 / n);
+	printf("  the writer thread alone, us/block: unique %.2f user + %.2f system CPU, %.2f waiting; dup %.2f user + %.2f system, %.2f waiting (system: its metadata syscalls%s; waiting: the wall time off CPU, for commits, checkpoints and metadata I/O)\n",
+	       w_unique.user * 1e6 / n, w_unique.sys * 1e6 / n,
+	       (t_unique - w_unique.user - w_unique.sys) * 1e6 / n,
+	       w_dup.user * 1e6 / n, w_dup.sys * 1e6 / n,
+	       (t_dup - w_dup.user - w_dup.sys) * 1e6 / n,
+	       path ? ", in the host's file system" : "");
 	io_print("unique", &mk[0], &mk[1], n);
 	io_print("dup", &mk[1], &mk[2], n);
 	io_print("lookup", &mk[2], &mk[3], nl);
@@ -656,7 +690,11 @@ int main(int argc, char **argv)
 	printf(" unique_cpu_us=%.3f dup_cpu_us=%.3f lookup_cpu_us=%.3f",
 	       c_unique * 1e6 / n, c_dup * 1e6 / n, c_lookup * 1e6 / nl);
 	printf(" unique_wait_us=%.3f dup_wait_us=%.3f",
-	       (t_unique - w_unique) * 1e6 / n, (t_dup - w_dup) * 1e6 / n);
+	       (t_unique - w_unique.user - w_unique.sys) * 1e6 / n,
+	       (t_dup - w_dup.user - w_dup.sys) * 1e6 / n);
+	printf(" unique_wuser_us=%.3f unique_wsys_us=%.3f dup_wuser_us=%.3f dup_wsys_us=%.3f file_reused=%d",
+	       w_unique.user * 1e6 / n, w_unique.sys * 1e6 / n,
+	       w_dup.user * 1e6 / n, w_dup.sys * 1e6 / n, reuse);
 	printf(" unique_io_us=%.3f dup_io_us=%.3f lookup_io_us=%.3f lookup_reads=%.3f fp_us=%.3f commit_every=%llu cache_limit=%u peak_rss_mib=%.1f peak_per_m_mib=%.2f",
 	       (mk[1].s - mk[0].s) * 1e6 / n, (mk[2].s - mk[1].s) * 1e6 / n,
 	       (mk[3].s - mk[2].s) * 1e6 / nl,

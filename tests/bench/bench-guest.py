@@ -1203,6 +1203,78 @@ class Bench:
             return {"io_bytes": n, "copies": done, "files": nfiles}
         self.measured(t, run, "ext4", "containers_read_cold", read)
 
+    # dm-linear and dm-sis job by job ---------------------------------------
+    def pairs(self, tdisks):
+        """--pairs N: dm-linear and dm-sis side by side, each on its disk of
+        the runs, fresh for every pair; each issue-11 ratio job runs on one
+        and straight after on the other, the order alternating between
+        pairs.  A target's run is minutes long and the emulator's speed moves
+        within it (the calibration table), while a job pair is seconds apart.
+        Regions of --pairs-mib MiB: sequential writes with dedupe 0/50/90 %,
+        their read-back, 4 KiB random reads at QD 32 over them; then ext4
+        with K identical files on both, and their cold reads."""
+        a = self.a
+        P = a.pairs_mib * MiB
+        ws = {"dedupe_mode": "working_set", "dedupe_working_set_percentage": 5}
+        for p in range(1, a.pairs + 1):
+            kinds = ("linear", "sis") if p % 2 else ("sis", "linear")
+            ts = [KINDS[k](tdisks[k], a.logical * MiB) for k in kinds]
+            seed = 700000 + 1000 * p
+            STEP[0] = "pair %d setup" % p
+            note("pair %d: %s" % (p, " then ".join(kinds)))
+            mnts = []
+            try:
+                for t in ts:
+                    sh("blkdiscard %s" % t.disk, check=False)
+                    t.setup()
+                written = []
+                for i, dd in enumerate((0, 50, 90)):
+                    common = {"rw": "write", "bs": "128k", "iodepth": 16,
+                              "dedupe_percentage": dd, "randseed": seed + i}
+                    if dd:
+                        common.update(ws)
+                    for t in ts:
+                        self.measured(t, p, "pair-raw", "seqwrite_dedupe%d" % dd,
+                                      lambda: self.fio("pw%d" % i, [(t.dev, i * P, P, a.seq_cap)],
+                                                       common),
+                                      flush=lambda: fsync_path(t.dev))
+                    written.append(i * P)
+                for t in ts:
+                    secs = [(t.dev, off, P, a.seq_cap) for off in written]
+                    self.measured(t, p, "pair-raw", "seqread",
+                                  lambda: self.fio("pr", secs, {"rw": "read", "bs": "128k",
+                                                                "iodepth": 16}))
+                for t in ts:
+                    secs = [(t.dev, off, P, max(1, a.rand_runtime // len(written)))
+                            for off in written]
+                    self.measured(t, p, "pair-raw", "randread4k_qd32",
+                                  lambda: self.fio("prr", secs, {"rw": "randread", "bs": "4k",
+                                                                 "iodepth": 32,
+                                                                 "randseed": seed + 7}))
+                K = a.copies
+                for t in ts:
+                    STEP[0] = "pair %d %s ext4" % (p, t.kind)
+                    mnt = "%s-%s" % (MNT, t.kind)
+                    mkfs_ext4(t.dev, a.cmd_timeout)
+                    os.makedirs(mnt, exist_ok=True)
+                    sh("mount -t ext4 %s %s" % (t.dev, mnt))
+                    mnts.append(mnt)
+                    for k in range(K):
+                        shutil.copyfile(COPY_SRC, "%s/copy.%d" % (mnt, k))
+                    os.sync()
+                for t, mnt in zip(ts, mnts):
+                    files = ["%s/copy.%d" % (mnt, k) for k in range(K)]
+                    self.measured(t, p, "pair-ext4", "copies_read_cold",
+                                  lambda: {"io_bytes": read_files(files), "copies": K})
+            finally:
+                for mnt in mnts:
+                    sh("umount %s" % mnt, check=False, timeout=300)
+                for t in ts:
+                    try:
+                        t.teardown()
+                    except Exception:  # noqa: BLE001
+                        pass
+
     # dm-sis at several device sizes ----------------------------------------
     def scale_one(self, size_s, disk):
         """dm-sis over the whole of @disk (a blank sparse disk of @size_s):
@@ -1475,6 +1547,7 @@ class Bench:
               "containers_budget_s": a.containers_budget, "logical_mib": a.logical,
               "long_mib": a.long_mib, "randrw_runtime_s": a.randrw_runtime,
               "scale": a.scale, "scale_prefill_mib": a.scale_prefill,
+              "pairs": a.pairs, "pairs_mib": a.pairs_mib,
               "clones": a.clones, "clones_stacks": a.clones_stacks,
               "clones_read_mib": a.clones_read_mib, "clones_volume_mib": a.clones_volume_mib,
               "clones_change_kib": a.clones_change_kib,
@@ -1513,6 +1586,15 @@ class Bench:
                     except Exception:  # noqa: BLE001
                         pass
                 note("run %d: %s done in %.0f s" % (run, kind, time.monotonic() - t_start))
+        if a.pairs and "linear" in targets and "sis" in targets:
+            tdisks = dict(zip(targets, disks))
+            try:
+                self.pairs(tdisks)
+            except Exception as e:  # noqa: BLE001 (record and go on)
+                emit({"type": "error", "run": 0, "target": "pairs",
+                      "error": "%s: %s" % (type(e).__name__, e), "step": STEP[0],
+                      "traceback": traceback.format_exc()[-2000:],
+                      "dmesg": sh("dmesg | tail -n 20", check=False)})
         if a.clones:
             self.clones(disks[len(targets)])
         if a.scale:
@@ -1543,6 +1625,10 @@ def main():
     p.add_argument("--long-mib", type=int, default=256,
                    help="size of the long unique 4 KiB write (raw, after the 4 regions), MiB; 0: none")
     p.add_argument("--logical", type=int, default=4096, help="logical size of each target, MiB")
+    p.add_argument("--pairs", type=int, default=0,
+                   help="after the runs: dm-linear and dm-sis job by job, this many times "
+                        "(needs both in --targets); 0: none")
+    p.add_argument("--pairs-mib", type=int, default=512, help="region size of the pairs, MiB")
     p.add_argument("--cmd-timeout", type=int, default=600)
     p.add_argument("--scale", default="",
                    help="dm-sis alone on one more disk per size (e.g. 4G,64G,1T), after the targets")

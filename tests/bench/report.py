@@ -193,9 +193,11 @@ def agg(values):
 
 def build(recs, host, core_text, bad_lines, splats, core_scale_text="", samples=None):
     env = next((r for r in recs if r["type"] == "env"), {})
-    jobs = [r for r in recs if r["type"] == "job"]
+    alljobs = [r for r in recs if r["type"] == "job"]
+    # the pairs (bench-guest.py pairs()) have a section of their own
+    jobs = [r for r in alljobs if not r["layer"].startswith("pair-")]
     hs, job_ends = samples or ([], {})
-    for r in jobs:
+    for r in alljobs:
         e = job_ends.get((r["layer"], r["job"], r["target"], r["run"]))
         if e and hs:
             r["host"] = host_during(hs, e["t"] - r["elapsed_s"], e["t"])
@@ -256,6 +258,7 @@ def build(recs, host, core_text, bad_lines, splats, core_scale_text="", samples=
             "scale": [r for r in recs if r["type"] == "scale"],
             "clones": [r for r in recs if r["type"] == "clones"],
             "calib": [r for r in recs if r["type"] == "calib"],
+            "pair_jobs": [r for r in alljobs if r["layer"].startswith("pair-")],
             "bench_core_scale": core_scale_text, "core_scale_runs": core_results(core_scale_text)}
 
 
@@ -392,8 +395,9 @@ def targets_section(res, w):
                      "-" if ok is None else ("met" if ok else "**not met**"))
                     + (cpucells(key) if key else ("",)))
 
-    for job, goal in (("seqwrite_dedupe0", 0.8), ("seqwrite_dedupe50", 1.0),
-                      ("seqwrite_dedupe90", 1.2), ("seqread", 0.9), ("randread4k_qd32", 0.9)):
+    for job in ("seqwrite_dedupe0", "seqwrite_dedupe50", "seqwrite_dedupe90", "seqread",
+                "randread4k_qd32"):
+        goal = RATIO_GOALS[job]
         v = ratio("raw/" + job)
         add(11, "raw %s vs linear" % JOB_LABEL[job], v, ">= %.1fx" % goal,
             None if v is None else v >= goal, key="raw/" + job)
@@ -433,6 +437,8 @@ def targets_section(res, w):
         n = "{:,}".format(cs.get("blocks", 0))
         how = ("committer thread (the target's model)" if cs.get("commit_thread_ms")
                else "commits inline")
+        if cs.get("file_reused"):
+            how += ", blocks allocated"
         add(12, "bench-core, %s blocks on a file, %s: unique us/block (CPU)" % (n, how),
             cs["unique_us"], "<= 1.0", cs["unique_us"] <= 1.0,
             "%%.2f (%.2f)" % cs.get("unique_cpu_us", float("nan")))
@@ -457,6 +463,7 @@ def targets_section(res, w):
         w("| %s | %s | %s | %s | %s | %s |" % r)
     w("")
     per_run_section(res, w)
+    pairs_section(res, w)
     calib_section(res, w)
     if os.path.exists(TARGET_NOTES):
         with open(TARGET_NOTES) as f:
@@ -509,6 +516,62 @@ def per_run_section(res, w):
         w("| %s %s | %d | %.0f | %s | %.0f | %s | %.2f |"
           % (layer, JOB_LABEL.get(job, job), r["run"], r["linear_mib_s"], hcell(r["host_linear"]),
              r["sis_mib_s"], hcell(r["host_sis"]), r["ratio"]))
+    w("")
+
+
+# the goal of each ratio job (issue 11)
+RATIO_GOALS = {"seqwrite_dedupe0": 0.8, "seqwrite_dedupe50": 1.0, "seqwrite_dedupe90": 1.2,
+               "seqread": 0.9, "randread4k_qd32": 0.9, "copies_read_cold": 1.0}
+
+
+def pairs_section(res, w):
+    """The pairs (bench-guest.py pairs()): each ratio job on dm-linear and
+    straight after on dm-sis (or the other way round), fresh targets per
+    pair; the ratio of each pair and their median."""
+    pj = res.get("pair_jobs") or []
+    if not pj:
+        return
+    npairs = max(r["run"] for r in pj)
+    rows = []
+    for layer, job in RATIO_JOBS:
+        lay = "pair-" + layer
+        ratios, first = [], []
+        for n in range(1, npairs + 1):
+            rec = {t: next((r for r in pj if r["layer"] == lay and r["job"] == job
+                            and r["target"] == t and r["run"] == n), None)
+                   for t in ("linear", "sis")}
+            mb = {t: throughput(r)[0] if r else None for t, r in rec.items()}
+            ratios.append(mb["sis"] / mb["linear"] if all(mb.values()) else None)
+            first.append(mb)
+        got = [x for x in ratios if x is not None]
+        med = statistics.median(got) if got else None
+        goal = RATIO_GOALS[job]
+        rows.append({"job": "%s/%s" % (layer, job), "ratios": ratios,
+                     "mib_s": [{t: round(v, 1) if v else None for t, v in m.items()} for m in first],
+                     "median": med, "goal": goal, "met": None if med is None else med >= goal})
+    res["pairs"] = rows
+    sz = res["env"].get("pairs_mib")
+    w("### dm-sis and dm-linear job by job (the pairs)")
+    w("")
+    w("After the runs, both targets are set up fresh on their own disks and each job runs on "
+      "one and straight after on the other (pair 1 dm-linear first, pair 2 dm-sis first, and "
+      "so on), so the two runs of a job are seconds apart, not minutes. Regions of %s MiB; "
+      "the K identical files as in the runs. Each cell: dm-sis / dm-linear, with both MiB/s."
+      % (sz if sz else "?"))
+    w("")
+    w("| job | " + " | ".join("pair %d" % (n + 1) for n in range(npairs)) +
+      " | median | goal | |")
+    w("|---" * (npairs + 4) + "|")
+    for r in rows:
+        layer, job = r["job"].split("/")
+        cells = []
+        for x, m in zip(r["ratios"], r["mib_s"]):
+            cells.append("-" if x is None else "%.2f (%s / %s)" % (x, fmt(m["sis"], 0),
+                                                                     fmt(m["linear"], 0)))
+        w("| %s %s | %s | %s | >= %.1fx | %s |"
+          % (layer, JOB_LABEL.get(job, job), " | ".join(cells),
+             "-" if r["median"] is None else "%.2f" % r["median"], r["goal"],
+             "-" if r["met"] is None else ("met" if r["met"] else "**not met**")))
     w("")
 
 
@@ -1242,15 +1305,23 @@ def core_scale_section(res, w):
           "**committer thread**, the target's model (dm-sis/pool.c: writers never commit unless "
           "they find the transaction full, the commit worker does, with the core lock dropped "
           "across its I/O): a second thread commits every few ms while the core holds changes. "
-          "CPU counts every thread of the process. Each write's time includes the fingerprint "
+          "A third run repeats the committer-thread run on the file the second left, its "
+          "blocks allocated by then, as on a block device: on a new sparse file at 100M "
+          "blocks the host file system's allocation of scattered 4 KiB extents (ext4 "
+          "mballoc) costs both threads a large share of their system time. "
+          "CPU counts every thread of the process; the writer's system time is its "
+          "metadata syscalls, its waiting the wall time it was off CPU (for a commit or "
+          "checkpoint in its way, for its own metadata I/O). "
+          "Each write's time includes the fingerprint "
           "(sis_fingerprint() of 4 KiB, alone: %s us/block) and the metadata I/O the writer did itself."
           % ("{:,}".format(d.get("commit_every", 4096)), "{:,}".format(d.get("cache_limit", 4096)),
              fmt(d.get("fp_us"), 2)))
         w("")
         w("| blocks | commits | unique, us/block (CPU) | dup, us/block (CPU) | lookup, us/block | "
-          "metadata I/O us/block unique / dup (all threads) | RAM per million mapped blocks, MiB "
+          "metadata I/O us/block unique / dup (all threads) | the writer in unique writes, "
+          "us/block: user / system CPU / waiting | RAM per million mapped blocks, MiB "
           "(peak RSS) | index RAM, MiB | metadata cache, MiB | file allocated, MiB |")
-        w("|---|---|---|---|---|---|---|---|---|---|")
+        w("|---|---|---|---|---|---|---|---|---|---|---|")
 
         def us(d, k, target=None):
             v = d.get(k)
@@ -1263,10 +1334,14 @@ def core_scale_section(res, w):
         for d in runs:
             how = ("committer thread, every %d ms" % d["commit_thread_ms"]
                    if d.get("commit_thread_ms") else "inline")
-            w("| %s | %s | %s | %s | %s | %s / %s | %s (%s) | %s | %s | %s |"
+            if d.get("file_reused"):
+                how += ", on the file the run before left (its blocks allocated)"
+            w("| %s | %s | %s | %s | %s | %s / %s | %s / %s | %s (%s) | %s | %s | %s |"
               % ("{:,}".format(d.get("blocks", 0)), how, us(d, "unique_us", 1.0),
                  us(d, "dup_us", 0.5), us(d, "lookup_us"),
                  fmt(d.get("unique_io_us"), 2), fmt(d.get("dup_io_us"), 2),
+                 "%s / %s" % (fmt(d.get("unique_wuser_us"), 2), fmt(d.get("unique_wsys_us"), 2)),
+                 fmt(d.get("unique_wait_us"), 2),
                  fmt(d.get("ram_per_m_mib"), 2), fmt(d.get("peak_per_m_mib"), 2),
                  fmt(d.get("index_ram_mib")), fmt(d.get("cache_mib")), fmt(d.get("file_mib"))))
         w("")
