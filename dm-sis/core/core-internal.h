@@ -37,6 +37,8 @@
 #define SIS_OP_MAX_DIRTY	24
 #define SIS_META_RESERVE	64	/* free blocks kept for map pages */
 #define SIS_TXN_MAX_PAGES	1024	/* cap of one transaction (N3) */
+#define SIS_CKPT_START_EIGHTHS	3	/* a checkpoint begins at 3/8 of the journal */
+#define SIS_CKPT_MIN_STEP	256	/* checkpoint pages written per commit, at least */
 #define SIS_PEND_WORDS		((SIS_RC_PER_PAGE + 63) / 64)
 #define SIS_DISCARD_RUNS	512	/* extents a discard round collects */
 /*
@@ -55,6 +57,9 @@
  * @committing: its image is part of the transaction being committed (copied
  *              into c->cbuf; durable once that commit finishes)
  * @needs_ckpt: a committed image in the journal is newer than home
+ * @in_ckpt:    in the set of the checkpoint under way (c->ckpt_pages)
+ * @ckpt_again: committed again since that checkpoint began: it still needs
+ *              the next one when this one ends
  * @cimg:       while @dirty and (@needs_ckpt or @committing): a copy of the
  *              newest committed (or committing) image, which a checkpoint
  *              writes home instead of the changed @data
@@ -75,6 +80,8 @@ struct sis_page {
 	bool dirty;
 	bool committing;
 	bool needs_ckpt;
+	bool in_ckpt;
+	bool ckpt_again;
 	u32 op_pins;		/* operation steps holding it (mcache.c) */
 	void *cimg;
 	u64 pend_run[SIS_PEND_WORDS];
@@ -250,6 +257,21 @@ struct sis_core {
 	 * pages dirtied meanwhile keep their committed image (pg->cimg).
 	 */
 	bool ckpt_owed;
+	/*
+	 * The checkpoint under way (journal.c), owned by the holder of
+	 * commit_mutex.  It began when the journal was 3/8 full, with the
+	 * @ckpt_n pages that needed one then (@ckpt_pages, each pg->in_ckpt),
+	 * and writes them home a few per commit (@ckpt_done so far); when all
+	 * are home it moves the tail to @ckpt_tail, the head when it began
+	 * (transaction @ckpt_seq), with @ckpt_root, the root then durable.
+	 * Commits go on meanwhile into the journal space it left free.
+	 */
+	bool ckpt_active;
+	struct sis_page **ckpt_pages;
+	u64 ckpt_pages_max;
+	u64 ckpt_n, ckpt_done;
+	u64 ckpt_tail, ckpt_seq;
+	struct sis_disk_root ckpt_root;
 
 	/*
 	 * The committing transaction (journal.c), frozen under c->lock and
@@ -265,7 +287,7 @@ struct sis_core {
 	bool commit_held;
 	bool c_frees;			/* T(n) freed blocks */
 	unsigned int c_epoch;		/* readers epoch T(n) waits for */
-	struct sis_page **commit_pages;	/* pages of T(n), then of a checkpoint */
+	struct sis_page **commit_pages;	/* pages of T(n) */
 	u64 commit_pages_max;
 	u64 c_npages;
 	u64 c_start, c_blocks;		/* T(n)'s journal position and size */

@@ -22,18 +22,30 @@
  *              and the blocks discarded (passdown, all in flight at
  *              once) without c->lock, and only then do they become
  *              allocatable.
- *  checkpoint: when the journal is more than half full after a commit,
- *              write the newest committed image of every page not at home
- *              (copied into c->jbuf under c->lock, written without it),
- *              flush, then write the other superblock copy with the new
- *              journal tail and root, flush.  Only then may the journal
- *              space be reused.
+ *  checkpoint: when the journal is more than 3/8 full after a commit,
+ *              the pages not at home then form the set of a checkpoint
+ *              (c->ckpt_pages), and the head then is its tail.  After this
+ *              and each later commit, part of the set is written home: the
+ *              newest committed image of each page (copied into c->jbuf
+ *              under c->lock, written without it), flush.  When the whole
+ *              set is home, the other superblock copy gets the new tail
+ *              and the root durable when the checkpoint began, flush.
+ *              Only then may the journal space before that tail be reused.
+ *              Commits go on meanwhile into the space after the head, which
+ *              the old tail never covered; a page committed again keeps
+ *              needing a checkpoint (pg->ckpt_again), since its new image
+ *              lies after the new tail.  A full checkpoint (open, close,
+ *              repair, a journal without room for the next transaction,
+ *              freed map pages waiting) writes every page not at home and
+ *              moves the tail to the head.
  *
- * Only one commit (with its release and checkpoint) runs at a time: it
- * holds commit_mutex, which is taken before c->lock.  Writers go on
+ * Only one commit (with its release and checkpoint step) runs at a time:
+ * it holds commit_mutex, which is taken before c->lock.  Writers go on
  * changing pages in T(n+1) while T(n)'s I/O is in flight; the commit
  * buffer holds T(n)'s images, and a page changed again keeps its
- * committed image for the checkpoint (pg->cimg, see mcache.c).
+ * committed image for the checkpoint (pg->cimg, see mcache.c).  A writer
+ * that finds its transaction full waits for one commit and one checkpoint
+ * step, not for a whole checkpoint.
  *
  *  recovery:   from the newer valid superblock, read transactions from its
  *              tail in sequence order; a transaction counts only if every
@@ -123,7 +135,7 @@ void sis_journal_setup(struct sis_core *c)
  *
  * The commit buffer holds a transaction of txn_cap() pages with its
  * descriptors and commit block (recovery uses its first two blocks); the
- * page array holds the pages of a transaction or of a checkpoint (at most
+ * page arrays hold the pages of a transaction and of a checkpoint (at most
  * one per journal block written since the last checkpoint).  Called at
  * open, once the layout is known and checked; freed by
  * sis_journal_free().
@@ -143,11 +155,20 @@ int sis_journal_alloc(struct sis_core *c)
 		if (!c->dext)
 			return -ENOMEM;
 	}
-	if (c->commit_pages_max < npages) {
+	if (c->commit_pages_max < cap) {
 		kvfree(c->commit_pages);
-		c->commit_pages = kvmalloc_array(npages, sizeof(*c->commit_pages), GFP_KERNEL);
-		c->commit_pages_max = c->commit_pages ? npages : 0;
+		c->commit_pages = kvmalloc_array(cap, sizeof(*c->commit_pages), GFP_KERNEL);
+		c->commit_pages_max = c->commit_pages ? cap : 0;
 		if (!c->commit_pages)
+			return -ENOMEM;
+	}
+	if (c->ckpt_pages_max < npages) {
+		if (WARN_ON(c->ckpt_active))
+			return -EBUSY;
+		kvfree(c->ckpt_pages);
+		c->ckpt_pages = kvmalloc_array(npages, sizeof(*c->ckpt_pages), GFP_KERNEL);
+		c->ckpt_pages_max = c->ckpt_pages ? npages : 0;
+		if (!c->ckpt_pages)
 			return -ENOMEM;
 	}
 	if (c->jbuf_blocks >= blocks)
@@ -160,7 +181,7 @@ int sis_journal_alloc(struct sis_core *c)
 
 /**
  * sis_journal_ram() - bytes of RAM held by what sis_journal_alloc()
- * allocated (the commit buffer, the page array, the discard runs)
+ * allocated (the commit buffer, the page arrays, the discard runs)
  * @c: the core (what it counts is set at open, before the core is
  *     published)
  *
@@ -170,6 +191,7 @@ u64 sis_journal_ram(struct sis_core *c)
 {
 	return (u64)c->jbuf_blocks * SIS_BLOCK_SIZE +
 	       c->commit_pages_max * sizeof(*c->commit_pages) +
+	       c->ckpt_pages_max * sizeof(*c->ckpt_pages) +
 	       (c->dext ? SIS_DISCARD_RUNS * sizeof(*c->dext) : 0);
 }
 
@@ -180,9 +202,13 @@ void sis_journal_free(struct sis_core *c)
 {
 	kvfree(c->jbuf);
 	kvfree(c->commit_pages);
+	kvfree(c->ckpt_pages);
 	kvfree(c->dext);
 	c->jbuf = NULL;
 	c->commit_pages = NULL;
+	c->ckpt_pages = NULL;
+	c->ckpt_pages_max = 0;
+	c->ckpt_active = false;
 	c->dext = NULL;
 	c->jbuf_blocks = 0;
 	c->commit_pages_max = 0;
@@ -267,47 +293,88 @@ int __sis_sb_write(struct sis_core *c, u32 flags)
 }
 
 /*
- * The checkpoint: write home the newest committed image of every page that
- * needs it, flush, write the other superblock with tail = head, flush.
- * Runs with commit_mutex held and no transaction frozen, so every image is
- * durable; with @unlocked the images are copied into c->jbuf under
- * c->lock, a buffer-full at a time, and written without it.  The running
- * transaction goes on meanwhile: a page it dirties keeps the committed
- * image in pg->cimg (__sis_mc_dirty()).  On failure nothing committed is
- * lost and it may be retried: home writes of committed images are
- * harmless, and the tail moves only once the superblock is durable.
+ * Begin a checkpoint (commit_mutex held, nothing frozen, none under way):
+ * its set is every page whose newest committed image is not at home, its
+ * tail the head, its root the one durable now.  Memory only.
  */
-static int __ckpt_run(struct sis_core *c, bool unlocked)
+static int __ckpt_start(struct sis_core *c)
 {
-	struct sis_disk_superblock *sb;
 	struct list_head *lists[] = { &c->mc_ckpt, &c->mc_dirty };
-	u64 n = 0, k, m, i, tail = c->head;
 	struct sis_page *pg;
-	int r = 0;
+	u64 n = 0, i;
 
-	if (WARN_ON(c->frozen))
+	if (WARN_ON(c->frozen || c->ckpt_active))
 		return -EINVAL;
-	c->md_gen++;	/* home images change: see mcache.c, staleness */
 	for (i = 0; i < ARRAY_SIZE(lists); i++)
 		list_for_each_entry(pg, lists[i], list) {
 			if (!pg->needs_ckpt)
 				continue;
-			if (WARN_ON(n >= c->commit_pages_max ||
-				    (pg->dirty && !pg->cimg)))
+			if (WARN_ON(n >= c->ckpt_pages_max ||
+				    (pg->dirty && !pg->cimg))) {
+				while (n)
+					c->ckpt_pages[--n]->in_ckpt = false;
 				return -EINVAL;
-			c->commit_pages[n++] = pg;
+			}
+			pg->in_ckpt = true;
+			pg->ckpt_again = false;
+			c->ckpt_pages[n++] = pg;
 		}
-	for (k = 0; k < n || !k; k += m) {
-		m = min_t(u64, n - k, c->jbuf_blocks);
+	c->ckpt_n = n;
+	c->ckpt_done = 0;
+	c->ckpt_tail = c->head;
+	c->ckpt_seq = c->seq;
+	c->ckpt_root = c->committed_root;
+	c->ckpt_active = true;
+	return 0;
+}
+
+/*
+ * Forget the checkpoint under way (before a full one, which covers its set,
+ * and before recovery, which drops every page).  Its pages written home
+ * stay correct there; they are written again by the next checkpoint.
+ */
+static void __ckpt_forget(struct sis_core *c)
+{
+	u64 k;
+
+	if (!c->ckpt_active)
+		return;
+	for (k = 0; k < c->ckpt_n; k++) {
+		c->ckpt_pages[k]->in_ckpt = false;
+		c->ckpt_pages[k]->ckpt_again = false;
+	}
+	c->ckpt_n = 0;
+	c->ckpt_done = 0;
+	c->ckpt_active = false;
+}
+
+/*
+ * Write up to @budget more pages of the checkpoint's set home, a buffer-full
+ * at a time: the newest committed image of each (pg->cimg if the running
+ * transaction changed it again), flush.  Every image written is durable: a
+ * step runs only between commits (commit_mutex held, nothing frozen).
+ * The set's pages stay cached (needs_ckpt) until the checkpoint ends.
+ */
+static int __ckpt_steps(struct sis_core *c, bool unlocked, u64 budget)
+{
+	u64 m, i;
+	struct sis_page *pg;
+	int r = 0;
+
+	while (c->ckpt_done < c->ckpt_n && budget) {
+		if (WARN_ON(c->frozen))
+			return -EINVAL;
+		c->md_gen++;	/* home images change: see mcache.c, staleness */
+		m = min3(c->ckpt_n - c->ckpt_done, (u64)c->jbuf_blocks, budget);
 		for (i = 0; i < m; i++) {
-			pg = c->commit_pages[k + i];
+			pg = c->ckpt_pages[c->ckpt_done + i];
 			memcpy(jblock(c, i), pg->dirty ? pg->cimg : pg->data,
 			       SIS_BLOCK_SIZE);
 		}
 		io_unlock(c, unlocked);
-		/* pages needing a checkpoint stay cached: blocknr is stable */
 		for (i = 0; !r && i < m; i++)
-			r = c->ops.write(c->ops.ctx, c->commit_pages[k + i]->blocknr,
+			r = c->ops.write(c->ops.ctx,
+					 c->ckpt_pages[c->ckpt_done + i]->blocknr,
 					 jblock(c, i));
 		/* the buffer is reused: every chunk is flushed */
 		r = r ? journal_drain(c, r) : c->ops.flush(c->ops.ctx);
@@ -316,14 +383,41 @@ static int __ckpt_run(struct sis_core *c, bool unlocked)
 			r = -EIO;
 		if (r)
 			return r;
-		if (!n)
-			break;
+		c->ckpt_done += m;
+		budget -= m;
 	}
+	return 0;
+}
 
-	sb = &c->sb_next;
-	c->sb.tail_seq = cpu_to_le64(c->seq);
-	c->sb.tail_block = cpu_to_le64(journal_loc(c, tail) - c->journal_start);
-	c->sb.root = c->committed_root;
+/*
+ * The whole set is home: flush, write the other superblock with the new
+ * tail and root, flush; then the set's pages are at home unless committed
+ * again meanwhile.  On failure the checkpoint stays under way and may be
+ * finished later: home writes of committed images are harmless, and the
+ * tail moves only once the superblock is durable.
+ */
+static int __ckpt_finish(struct sis_core *c, bool unlocked)
+{
+	struct sis_disk_superblock *sb = &c->sb_next;
+	struct sis_page *pg;
+	u64 k;
+	int r;
+
+	if (WARN_ON(c->ckpt_done != c->ckpt_n))
+		return -EINVAL;
+	if (!c->ckpt_n) {
+		/* nothing was written: the flush the superblock needs first */
+		io_unlock(c, unlocked);
+		r = c->ops.flush(c->ops.ctx);
+		io_lock(c, unlocked);
+		if (!r && c->aborted)
+			r = -EIO;
+		if (r)
+			return r;
+	}
+	c->sb.tail_seq = cpu_to_le64(c->ckpt_seq);
+	c->sb.tail_block = cpu_to_le64(journal_loc(c, c->ckpt_tail) - c->journal_start);
+	c->sb.root = c->ckpt_root;
 	__sb_prepare(c, le32_to_cpu(c->sb.flags) & ~SIS_SB_CLEAN, sb);
 	io_unlock(c, unlocked);
 	r = sb_write_buf(c, sb);
@@ -335,10 +429,15 @@ static int __ckpt_run(struct sis_core *c, bool unlocked)
 	if (r)
 		return r;
 	c->sb = *sb;
-	c->tail = tail;
-	c->ckpt_owed = false;
-	for (k = 0; k < n; k++) {
-		pg = c->commit_pages[k];
+	c->tail = c->ckpt_tail;
+	for (k = 0; k < c->ckpt_n; k++) {
+		pg = c->ckpt_pages[k];
+		pg->in_ckpt = false;
+		if (pg->ckpt_again) {
+			/* its newer image lies after the new tail */
+			pg->ckpt_again = false;
+			continue;
+		}
 		pg->needs_ckpt = false;
 		if (pg->type == SIS_BT_RC)
 			__sis_release_checkpointed(c, pg);
@@ -346,7 +445,36 @@ static int __ckpt_run(struct sis_core *c, bool unlocked)
 		pg->cimg = NULL;
 		__sis_mc_settle(c, pg);
 	}
+	c->ckpt_n = 0;
+	c->ckpt_done = 0;
+	c->ckpt_active = false;
 	return 0;
+}
+
+/*
+ * A full checkpoint: write home the newest committed image of every page
+ * that needs it (a checkpoint under way is forgotten: this one covers its
+ * set), flush, write the other superblock with tail = head, flush.  Runs
+ * with commit_mutex held and no transaction frozen, so every image is
+ * durable; with @unlocked the images are copied into c->jbuf under
+ * c->lock, a buffer-full at a time, and written without it.  The running
+ * transaction goes on meanwhile: a page it dirties keeps the committed
+ * image in pg->cimg (__sis_mc_dirty()).  On failure nothing committed is
+ * lost and it may be retried.
+ */
+static int __ckpt_run(struct sis_core *c, bool unlocked)
+{
+	int r;
+
+	__ckpt_forget(c);
+	r = __ckpt_start(c);
+	if (!r)
+		r = __ckpt_steps(c, unlocked, U64_MAX);
+	if (!r)
+		r = __ckpt_finish(c, unlocked);
+	if (!r)
+		c->ckpt_owed = false;
+	return r;
 }
 
 /**
@@ -362,6 +490,12 @@ int __sis_journal_checkpoint(struct sis_core *c)
 	return __ckpt_run(c, false);
 }
 
+/* Journal blocks the running transaction takes: images, descriptors, commit. */
+static u64 __txn_blocks(struct sis_core *c)
+{
+	return c->mc_nr_dirty + DIV_ROUND_UP_ULL(c->mc_nr_dirty, SIS_JOURNAL_DESC_MAX) + 1;
+}
+
 /*
  * Freeze the running transaction T(n) into the commit buffer (c->lock
  * held, commit_mutex held, nothing frozen): seal its pages, copy their
@@ -373,8 +507,7 @@ int __sis_journal_checkpoint(struct sis_core *c)
 static int __txn_freeze(struct sis_core *c)
 {
 	u64 ndirty = c->mc_nr_dirty;
-	u64 ndesc = DIV_ROUND_UP_ULL(ndirty, SIS_JOURNAL_DESC_MAX);
-	u64 blocks = ndirty + ndesc + 1, b = 0, k = 0, i, n, m;
+	u64 blocks = __txn_blocks(c), b = 0, k = 0, i, n, m;
 	struct sis_disk_journal_commit *cb;
 	struct sis_disk_journal_desc *d;
 	struct sis_page *pg, *tmp;
@@ -429,6 +562,7 @@ static int __txn_freeze(struct sis_core *c)
 		}
 		kfree(pg->cimg);	/* superseded by the image being committed */
 		pg->cimg = NULL;
+		pg->ckpt_again = pg->in_ckpt;
 		pg->dirty = false;
 		pg->committing = true;
 		list_move_tail(&pg->list, &c->mc_ckpt);
@@ -542,16 +676,33 @@ static void __txn_release(struct sis_core *c, bool unlocked)
 	c->c_frees = false;
 }
 
-/* A checkpoint after a durable commit, when the journal is half full. */
-static int __ckpt_after_commit(struct sis_core *c, bool unlocked)
+/*
+ * After a durable commit of @blocks journal blocks (0: a flush with nothing
+ * to commit): a checkpoint begins once the journal is 3/8 full, and each
+ * commit writes home twice its own size of the set (at least
+ * SIS_CKPT_MIN_STEP pages), so the set (at most 3/8 of the journal) is home
+ * before the commits made meanwhile fill another 3/16: the journal holds at
+ * most 9/16 of its size of pages not at home, all pinned in RAM (a full
+ * checkpoint at half full held up to 1/2).  Freed map pages waiting (they
+ * become allocatable after a checkpoint) and a checkpoint owed after a
+ * failure take a full one at once.
+ */
+static int __ckpt_after_commit(struct sis_core *c, bool unlocked, u64 blocks)
 {
-	int r;
+	int r = 0;
 
-	/* freed map pages are allocatable after a checkpoint */
-	if (!c->ckpt_owed && !c->nr_meta_wait &&
-	    c->head - c->tail <= c->journal_blocks / 2)
-		return 0;
-	r = __ckpt_run(c, unlocked);
+	if (c->ckpt_owed || c->nr_meta_wait) {
+		r = __ckpt_run(c, unlocked);
+	} else {
+		if (!c->ckpt_active &&
+		    c->head - c->tail > c->journal_blocks / 8 * SIS_CKPT_START_EIGHTHS)
+			r = __ckpt_start(c);
+		if (!r && c->ckpt_active)
+			r = __ckpt_steps(c, unlocked,
+					 max_t(u64, 2 * blocks, SIS_CKPT_MIN_STEP));
+		if (!r && c->ckpt_active && c->ckpt_done == c->ckpt_n)
+			r = __ckpt_finish(c, unlocked);
+	}
 	if (r == -ENOMEM) {
 		/* The commit is durable; the checkpoint is retried later. */
 		c->ckpt_owed = true;
@@ -586,9 +737,19 @@ static int __commit(struct sis_core *c, bool unlocked)
 			r = c->ops.flush(c->ops.ctx);
 			io_lock(c, unlocked);
 			if (!r)
-				r = __ckpt_after_commit(c, unlocked);
+				r = __ckpt_after_commit(c, unlocked, 0);
 			break;
 		}
+		/*
+		 * No room in the journal for the running transaction (the
+		 * checkpoint under way fell behind the commits): a full one
+		 * first, after which the running transaction is frozen in the
+		 * same hold of c->lock.
+		 */
+		if (!retry && __txn_blocks(c) > c->journal_blocks - (c->head - c->tail))
+			r = __ckpt_run(c, unlocked);
+		if (r)
+			break;
 		r = retry ? 0 : __txn_freeze(c);
 		if (r)
 			break;
@@ -603,7 +764,7 @@ static int __commit(struct sis_core *c, bool unlocked)
 		}
 		__txn_durable(c);
 		__txn_release(c, unlocked);
-		r = c->aborted ? -EIO : __ckpt_after_commit(c, unlocked);
+		r = c->aborted ? -EIO : __ckpt_after_commit(c, unlocked, c->c_blocks);
 	} while (!r && retry);
 out:
 	c->commit_busy = false;
@@ -899,6 +1060,7 @@ int __sis_journal_recover(struct sis_core *c, bool write, bool tolerate_damage)
 	c->tail = le64_to_cpu(c->sb.tail_block);
 	c->head = c->tail;
 	c->ckpt_owed = false;
+	__ckpt_forget(c);	/* its pages were dropped: c->ckpt_pages is stale */
 	/* allocated at open: the abort path runs in a bio worker */
 	if (WARN_ON(c->jbuf_blocks < 2))
 		return -EINVAL;

@@ -171,7 +171,7 @@ static bool matches(struct fx *f, const u32 *want)
 }
 
 /*
- * A commit (with a checkpoint: the journal is filled past half first)
+ * A commit (with a checkpoint: the journal is filled near its start first)
  * loses power before each of its steps in turn, while the hook maps blocks
  * into the next transaction at every step.  Recovery gives T(n-1) or T(n)
  * whole, never the next transaction's blocks, and a clean check.
@@ -194,8 +194,9 @@ TEST(crash_at_every_step_of_commit)
 				before[l] = 1 + l;
 			}
 			ASSERT_OK(sis_core_commit(f.c));
-			/* near half full: this commit checkpoints */
-			for (k = 0; f.c->head - f.c->tail <= f.c->journal_blocks / 2 - 5; k++) {
+			/* near the checkpoint's start: this commit checkpoints */
+			for (k = 0; f.c->head - f.c->tail <=
+				    f.c->journal_blocks / 8 * SIS_CKPT_START_EIGHTHS - 5; k++) {
 				ASSERT_OK(fx_write(&f, 16 + k % 8, 50 + k));
 				before[16 + k % 8] = 50 + k;
 				ASSERT_OK(sis_core_commit(f.c));

@@ -212,7 +212,8 @@ TEST(commit_write_enomem_is_transient)
 		f.cfg.flags = 0;
 		ASSERT_OK(fx_open(&f));
 		/* fill the journal so that the next commit checkpoints */
-		for (l = 0; f.c->head - f.c->tail <= f.c->journal_blocks / 2 - 8; l++) {
+		for (l = 0; f.c->head - f.c->tail <=
+			    f.c->journal_blocks / 8 * SIS_CKPT_START_EIGHTHS - 8; l++) {
 			ASSERT_OK(fx_write(&f, 500 + l, 500 + l));
 			ASSERT_OK(sis_core_commit(f.c));
 		}

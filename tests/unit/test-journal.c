@@ -279,3 +279,136 @@ TEST(minimum_journal_survives_load)
 	fx_check_clean(&f);
 	fx_destroy(&f);
 }
+
+/*
+ * A checkpoint in steps.  With a journal of 8192 blocks, 3/8 of it holds
+ * more distinct pages than one buffer-full of the commit buffer, so the
+ * checkpoint that begins at 3/8 full writes its set home over several
+ * commits, and the commits made meanwhile change pages of that set (which
+ * then still need the next checkpoint).  A power cut at writes spread from
+ * the commit before it began to the end of the script leaves the state of
+ * the last commit that returned, or of the one after it (its commit block
+ * may be durable when a checkpoint write after it failed).
+ */
+#define STEP_PHYS	20000
+#define STEP_LEAVES	2000		/* one map leaf each: 509 apart */
+#define STEP_BATCH	400		/* writes per commit */
+#define STEP_BATCHES	15		/* three rounds over every leaf */
+#define STEP_LOGICAL	(STEP_LEAVES * 509ULL + 1)
+#define STEP_JOURNAL	8192
+
+static u32 step_seed(u32 round, u32 j)
+{
+	return round * 10000 + j + 1;
+}
+
+/* Batch @b of the script: its 400 leaves get the data of round 2 + b / 5. */
+static int step_batch(struct fx *f, u32 b)
+{
+	u32 per_round = STEP_LEAVES / STEP_BATCH;
+	u32 j0 = (b % per_round) * STEP_BATCH, j;
+	int r;
+
+	for (j = j0; j < j0 + STEP_BATCH; j++) {
+		r = fx_write(f, j * 509ULL, step_seed(2 + b / per_round, j));
+		if (r)
+			return r;
+	}
+	return sis_core_commit(f->c);
+}
+
+/* The seed of leaf @j after @m batches of the script (round 1 before). */
+static u32 step_expect(u32 m, u32 j)
+{
+	u32 per_round = STEP_LEAVES / STEP_BATCH;
+
+	return step_seed(1 + m / per_round + (j / STEP_BATCH < m % per_round), j);
+}
+
+/* What memdev_die_after() counts: writes, and discards block by block. */
+static u64 step_writes(struct fx *f)
+{
+	return f->d->writes + f->d->discarded_blocks;
+}
+
+static void step_open(struct fx *f, struct fx *base)
+{
+	*f = *base;
+	f->d = memdev_clone(base->d);
+	memdev_ops(f->d, &f->ops);
+	f->cfg.flags = 0;
+	ASSERT_OK(fx_open(f));
+}
+
+TEST(checkpoint_in_steps_survives_power_cuts)
+{
+	struct fx base, f;
+	bool across = false, partial_tail = false;
+	u64 k = 0, writes, w0, step, from = 0;
+	u32 b, j, ok, m, later = 0;
+	u8 buf[SIS_BLOCK_SIZE], want[SIS_BLOCK_SIZE];
+
+	fx_format_journal(&base, STEP_PHYS, STEP_LOGICAL, STEP_JOURNAL);
+	for (j = 0; j < STEP_LEAVES; j++) {
+		ASSERT_OK(fx_write(&base, j * 509ULL, step_seed(1, j)));
+		if ((j + 1) % STEP_BATCH == 0)
+			ASSERT_OK(sis_core_commit(base.c));
+	}
+	ASSERT_TRUE(base.c->jbuf_blocks < STEP_JOURNAL / 2);
+	sis_core_close(base.c);
+	base.c = NULL;
+
+	/* The script once, whole: its writes, and the checkpoint in steps. */
+	step_open(&f, &base);
+	w0 = step_writes(&f);
+	for (b = 0; b < STEP_BATCHES; b++) {
+		bool was = f.c->ckpt_active;
+
+		if (!from)
+			k = step_writes(&f) - w0;	/* before this batch */
+		ASSERT_OK(step_batch(&f, b));
+		if (!from && f.c->ckpt_active)
+			from = k;
+		across |= f.c->ckpt_active;	/* under way between commits */
+		/* ended with the tail at its start, short of the head */
+		partial_tail |= was && !f.c->ckpt_active && f.c->tail < f.c->head;
+	}
+	writes = step_writes(&f) - w0;
+	ASSERT_TRUE(across);
+	ASSERT_TRUE(partial_tail);
+	fx_crash(&f, 0, false);
+	fx_reopen(&f);
+	for (j = 0; j < STEP_LEAVES; j++)
+		fx_expect(&f, j * 509ULL, step_expect(STEP_BATCHES, j));
+	fx_check_clean(&f);
+	fx_destroy(&f);
+
+	/* power cuts from the commit before it began to the end: 13 of them */
+	step = (writes - from) / 12 + 1;
+	for (k = from; k <= writes + 1; k = k < writes ? min(k + step, writes) : k + 1) {
+		step_open(&f, &base);
+		memdev_die_after(f.d, k);
+		sis_backend_mute++;
+		for (ok = 0; ok < STEP_BATCHES && !step_batch(&f, ok); ok++)
+			;
+		sis_backend_mute--;
+		fx_crash(&f, (k * 37) % 101, k & 1);
+		fx_reopen(&f);
+		/* the batch that failed, if any, may be durable */
+		m = ok;
+		if (ok < STEP_BATCHES) {
+			j = (ok % (STEP_LEAVES / STEP_BATCH)) * STEP_BATCH;
+			ASSERT_OK(fx_read(&f, j * 509ULL, buf));
+			gen_block(step_expect(ok + 1, j), want);
+			if (!memcmp(buf, want, sizeof(buf)))
+				m = ok + 1;
+		}
+		later += m > ok;
+		for (j = 0; j < STEP_LEAVES; j++)
+			fx_expect(&f, j * 509ULL, step_expect(m, j));
+		fx_check_clean(&f);
+		fx_destroy(&f);
+	}
+	ASSERT_TRUE(later > 0);	/* some cut a checkpoint step after a commit */
+	memdev_destroy(base.d);
+}
