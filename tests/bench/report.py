@@ -438,7 +438,7 @@ def targets_section(res, w):
         how = ("committer thread (the target's model)" if cs.get("commit_thread_ms")
                else "commits inline")
         if cs.get("file_reused"):
-            how += ", blocks allocated"
+            how += ", blocks allocated (a check of this run is owed: see the notes)"
         add(12, "bench-core, %s blocks on a file, %s: unique us/block (CPU)" % (n, how),
             cs["unique_us"], "<= 1.0", cs["unique_us"] <= 1.0,
             "%%.2f (%.2f)" % cs.get("unique_cpu_us", float("nan")))
