@@ -477,15 +477,19 @@ RATIO_JOBS = [("raw", "seqwrite_dedupe0"), ("raw", "seqwrite_dedupe50"),
               ("ext4", "copies_read_cold")]
 
 
+def job_rec(jobs, layer, job, t, n):
+    """The record of @job on @layer by target @t in run (or pair) @n, or None."""
+    return next((r for r in jobs if r["layer"] == layer and r["job"] == job
+                 and r["target"] == t and r["run"] == n), None)
+
+
 def per_run_section(res, w):
     """Each run of the ratio targets' jobs: dm-sis's run n against dm-linear's
     run n, with how busy the host was during each (tests/bench/host-sampler.py)."""
     rows = []
     for layer, job in RATIO_JOBS:
         for n in range(1, (res["env"].get("runs") or 1) + 1):
-            rec = {t: next((r for r in res["jobs"] if r["layer"] == layer and r["job"] == job
-                            and r["target"] == t and r["run"] == n), None)
-                   for t in ("linear", "sis")}
+            rec = {t: job_rec(res["jobs"], layer, job, t, n) for t in ("linear", "sis")}
             if not all(rec.values()):
                 continue
             mb = {t: throughput(r)[0] for t, r in rec.items()}
@@ -537,9 +541,7 @@ def pairs_section(res, w):
         lay = "pair-" + layer
         ratios, first = [], []
         for n in range(1, npairs + 1):
-            rec = {t: next((r for r in pj if r["layer"] == lay and r["job"] == job
-                            and r["target"] == t and r["run"] == n), None)
-                   for t in ("linear", "sis")}
+            rec = {t: job_rec(pj, lay, job, t, n) for t in ("linear", "sis")}
             mb = {t: throughput(r)[0] if r else None for t, r in rec.items()}
             ratios.append(mb["sis"] / mb["linear"] if all(mb.values()) else None)
             first.append(mb)
