@@ -58,7 +58,9 @@
  * truncated to the physical size; the file backend, pread/pwrite and
  * fdatasync per commit): there is no RAM device to subtract, and the
  * file's allocated size is reported.  The file is left in place; with
- * --reuse-file it is not truncated first, so the blocks an earlier run had
+ * --reuse-file it is not truncated first but formatted over (forced: the
+ * earlier run's superblocks are valid, and a plain open would measure
+ * overwrites of its mappings), so the blocks an earlier run had
  * the file system allocate are written in place (as on a block device:
  * at 100M blocks a sparse file's allocation of scattered 4 KiB extents is
  * a large part of the writer's system time).  The last
@@ -532,6 +534,8 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			reuse = true;
+			/* format over the earlier run: never open its device */
+			cfg.flags |= SIS_OPEN_FORCE_FORMAT;
 			break;
 		default:
 			fprintf(stderr, "usage: bench-core [--blocks N] [--mode all|unique|dup|lookup]\n"
@@ -567,6 +571,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	t_format = now() - t0;
+	sis_core_get_stats(c, &st);
+	if (st.nr_mapped || st.nr_data) {
+		/* an opened device, not a formatted one: nothing to measure */
+		fprintf(stderr, "bench-core: the device holds %llu mappings after open: not formatted\n",
+			(unsigned long long)st.nr_mapped);
+		return 1;
+	}
 	dev0 = memdev_bytes(d);
 	if (commit_thread_ms && pthread_create(&cthread, NULL, committer, c))
 		die("pthread_create", -EAGAIN);
