@@ -876,10 +876,11 @@ class Bench:
         return rec
 
     def measured(self, t, run, layer, job, fn, flush=None, cold=None, profile=False, trace=False,
-                 locks=False):
+                 locks=False, ticks=False):
         """Run fn() between two snapshots; fn returns a dict of extra figures.
         cold: drop the page cache and the target's cache first (default: read jobs).
-        profile: per-thread CPU profile (Profiler); trace: blktrace of the
+        profile: per-thread CPU profile (Profiler) and kernel stacks at the
+        timer tick (TickProfile); ticks: the stacks alone; trace: blktrace of the
         target's disk (BlkTrace); locks: lock contention by call site
         (LockTrace); all start before the first snapshot and stop after the
         second, so their set-up is outside the job's time."""
@@ -892,7 +893,7 @@ class Bench:
         bt = BlkTrace(t.disk) if trace else None
         prof = Profiler() if profile else None
         lt = LockTrace() if locks else None
-        tp = TickProfile() if profile else None
+        tp = TickProfile() if profile or ticks else None
         if lt:
             lt.start()
         if tp:
@@ -1062,7 +1063,8 @@ class Bench:
         # read back exactly what the three sequential jobs wrote
         secs = [(fn, off, n, a.seq_cap) for fn, off, n in written if n]
         self.measured(t, run, layer, "seqread",
-                      lambda: self.fio("r", secs, {"rw": "read", "bs": "128k", "iodepth": 16}))
+                      lambda: self.fio("r", secs, {"rw": "read", "bs": "128k", "iodepth": 16}),
+                      ticks=layer == "raw")
         secs = [(fn, off, n, max(1, a.rand_runtime // len(written))) for fn, off, n in written if n]
         self.measured(t, run, layer, "randread4k_qd32",
                       lambda: self.fio("rr", secs, {"rw": "randread", "bs": "4k", "iodepth": 32,
@@ -1164,7 +1166,8 @@ class Bench:
 
         def read():
             return {"io_bytes": read_files(["%s/copy.%d" % (d, i) for i in range(K)]), "copies": K}
-        self.measured(t, run, "ext4", "copies_read_cold", read, trace=True)
+        # where its guest CPU goes (the copies out of the shared cache?)
+        self.measured(t, run, "ext4", "copies_read_cold", read, trace=True, ticks=True)
 
     def containers(self, t, run):
         """K copies of a real tree (the guest's /usr, without kernel modules)."""

@@ -438,7 +438,7 @@ def targets_section(res, w):
         how = ("committer thread (the target's model)" if cs.get("commit_thread_ms")
                else "commits inline")
         if cs.get("file_reused"):
-            how += ", blocks allocated (a check of this run is owed: see the notes)"
+            how += ", blocks allocated (formatted over the previous run's file)"
         add(12, "bench-core, %s blocks on a file, %s: unique us/block (CPU)" % (n, how),
             cs["unique_us"], "<= 1.0", cs["unique_us"] <= 1.0,
             "%%.2f (%.2f)" % cs.get("unique_cpu_us", float("nan")))
@@ -475,6 +475,19 @@ def targets_section(res, w):
 RATIO_JOBS = [("raw", "seqwrite_dedupe0"), ("raw", "seqwrite_dedupe50"),
               ("raw", "seqwrite_dedupe90"), ("raw", "seqread"), ("raw", "randread4k_qd32"),
               ("ext4", "copies_read_cold")]
+
+
+def tick_line(tp, label, sis):
+    """One job's kernel stacks at the timer tick (TickProfile), as a sentence."""
+    line = ("Kernel stacks at the timer tick, %s: %d samples, %s%% idle; busy samples "
+            "by the function interrupted (%% of all): %s."
+            % (label, tp["samples"], fmt(tp.get("idle_pct"), 1),
+               ", ".join("`%s` %s" % (x["fn"], fmt(x["pct"], 1)) for x in tp.get("leaf", []))))
+    if sis and tp.get("sis_inclusive"):
+        line += (" dm-sis functions on the stack (inclusive, %% of all): %s."
+                 % ", ".join("`%s` %s" % (x["fn"].replace(" [dm_sis]", ""), fmt(x["pct"], 1))
+                             for x in tp["sis_inclusive"]))
+    return line
 
 
 def job_rec(jobs, layer, job, t, n):
@@ -763,20 +776,29 @@ def extra_sections(res, w, tcell):
                            "wall %s" % fmt(p["wall_s"], 1)] if p else ["-"] * 3)
             w("| all (`/proc/stat` busy; sum of task run; wall) | %s |" % " | ".join(cells))
             w("")
-            for j, lab in (("seqwrite_dedupe0", "unique"), ("seqwrite_dedupe90", "duplicate")):
+            for j, lab in (("seqwrite_dedupe0", "unique write"), ("seqwrite_dedupe90", "duplicate write")):
                 tp = ticks.get((t, j))
-                if not tp:
-                    continue
-                line = ("Kernel stacks at the timer tick, %s write: %d samples, %s%% idle; busy samples "
-                        "by the function interrupted (%% of all): %s."
-                        % (lab, tp["samples"], fmt(tp.get("idle_pct"), 1),
-                           ", ".join("`%s` %s" % (x["fn"], fmt(x["pct"], 1)) for x in tp.get("leaf", []))))
-                if t == "sis" and tp.get("sis_inclusive"):
-                    line += (" dm-sis functions on the stack (inclusive, %% of all): %s."
-                             % ", ".join("`%s` %s" % (x["fn"].replace(" [dm_sis]", ""), fmt(x["pct"], 1))
-                                         for x in tp["sis_inclusive"]))
-                w(line)
-                w("")
+                if tp:
+                    w(tick_line(tp, lab, t == "sis"))
+                    w("")
+
+    read_jobs = [("raw", "seqread", "raw seq read 128k (read-back)"),
+                 ("ext4", "copies_read_cold", "ext4 K identical files cold read")]
+    rticks = {(l, j, t): (last_rec(res, l, j, t) or {}).get("tick_profile") for l, j, _ in read_jobs
+              for t in order}
+    if any((v or {}).get("samples") for v in rticks.values()):
+        w("## Profile: where the reads spend their guest CPU")
+        w("")
+        w("Kernel stacks at the local timer interrupt during the two read jobs of issue 11 that "
+          "trail dm-linear (the tick profile of the section above; %s)." % (
+              "last run" if runs > 1 else "single run"))
+        w("")
+        for l, j, lab in read_jobs:
+            for t in order:
+                tp = rticks.get((l, j, t))
+                if (tp or {}).get("samples"):
+                    w("- **%s**: %s" % (t, tick_line(tp, lab, t == "sis")))
+            w("")
 
     traced = [("raw", "seqwrite_dedupe0"), ("ext4", "copies_read_cold")]
     bts = {(l, j, t): (last_rec(res, l, j, t) or {}).get("blktrace") for l, j in traced for t in order}
