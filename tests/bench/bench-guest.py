@@ -513,7 +513,9 @@ class TickProfile(StackHist):
     """Where the guest's CPUs are at each local timer interrupt while a job
     runs: a hist trigger on irq_vectors:local_timer_entry keyed by stack.
     The unwinder crosses the interrupt entry, so the frames after it are the
-    interrupted code (a task, the idle loop or a softirq).  Under TCG the
+    interrupted code (a task, the idle loop or a softirq); a tick taken
+    when interrupts came on again (_raw_spin_unlock_irq*) is listed with
+    the caller that had them off.  Under TCG the
     tick is the one sampling clock there is (no PMU); an idle CPU ticks
     less, so the idle share is a lower bound."""
     EV, HIST = TICK_EV, TICK_HIST
@@ -531,6 +533,10 @@ class TickProfile(StackHist):
                 idle += n
                 continue
             k = frames[0] if frames else "(user space)"
+            if k.startswith("_raw_spin_unlock_irq") and len(frames) > 1:
+                # the tick waited for interrupts to be enabled again: the
+                # time is the caller's, in its section with them disabled
+                k += " < " + frames[1]
             leaf[k] = leaf.get(k, 0) + n
             for f in set(frames):
                 if "[dm_sis]" in f:
