@@ -66,8 +66,13 @@
  * a large part of the writer's system time).  The last
  * line, "bench-core-result: key=value ...", is for scripts/bench.
  *
+ * With --device-blocks N (and --file) the device has N blocks however few
+ * the workload needs (by default N + N/8 + 4096 for --blocks N): the same
+ * writes on a 4 GiB and on a 1 TiB device show what the device's size
+ * alone costs (issue 12: unique writes at 1 TiB against 4 GiB).
+ *
  * Usage: bench-core [--blocks N] [--mode all|unique|dup|lookup] [--cache PAGES]
- *                   [--file PATH [--reuse-file]] [--lookups N]
+ *                   [--file PATH [--reuse-file]] [--lookups N] [--device-blocks N]
  *                   [--commit-every OPS] [--batch N] [--commit-thread MS]
  * With --mode, only that phase runs inside CALLGRIND_TOGGLE_COLLECT, so
  * `valgrind --tool=callgrind --collect-atstart=no bench-core --mode unique`
@@ -86,6 +91,7 @@
 #include <sys/stat.h>
 #include <valgrind/callgrind.h>
 #include <linux/kernel.h>
+#include <linux/slab.h>
 #include "../dm-sis/core/sis-core.h"
 #include "backend/memdev.h"
 
@@ -480,6 +486,7 @@ int main(int argc, char **argv)
 		{ "batch", required_argument, NULL, 'b' },
 		{ "commit-thread", required_argument, NULL, 't' },
 		{ "reuse-file", no_argument, NULL, 'r' },
+		{ "device-blocks", required_argument, NULL, 'd' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *mode = "all", *errmsg = NULL, *path = NULL;
@@ -491,7 +498,7 @@ int main(int argc, char **argv)
 	struct sis_core *c;
 	struct memdev *d = NULL;
 	pthread_t cthread;
-	u64 n = 1000000, nl = 0, i, p, x = 88172645463325252ULL;
+	u64 n = 1000000, nl = 0, dev_blocks = 0, i, p, x = 88172645463325252ULL;
 	double t0, t_unique, t_dup, t_lookup, t_format, ram, fp_us, peak;
 	double c0, c_unique, c_dup, c_lookup;
 	struct thread_cpu w0, w_unique = { 0 }, w_dup = { 0 };
@@ -501,7 +508,7 @@ int main(int argc, char **argv)
 	bool all, dup_ran, reuse = false;
 	int ch, r;
 
-	while ((ch = getopt_long(argc, argv, "n:m:c:f:l:e:b:t:r", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "n:m:c:f:l:e:b:t:rd:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'n':
 			n = strtoull(optarg, NULL, 0);
@@ -532,6 +539,9 @@ int main(int argc, char **argv)
 			if (!commit_thread_ms)
 				commit_thread_ms = 1;
 			break;
+		case 'd':
+			dev_blocks = strtoull(optarg, NULL, 0);
+			break;
 		case 'r':
 			reuse = true;
 			/* format over the earlier run: never open its device */
@@ -541,15 +551,30 @@ int main(int argc, char **argv)
 			fprintf(stderr, "usage: bench-core [--blocks N] [--mode all|unique|dup|lookup]\n"
 				"                  [--cache PAGES] [--file PATH] [--lookups N]\n"
 				"                  [--commit-every OPS] [--batch N] [--commit-thread MS]\n"
-				"                  [--reuse-file]\n");
+				"                  [--reuse-file] [--device-blocks N]\n");
 			return 2;
 		}
 	}
+	/* the kernel's kvmalloc()ed tables are resident: so are ours */
+	sis_compat_kv_resident = true;
 	all = !strcmp(mode, "all");
 	if (!nl)
 		nl = n;
 	memset(data, 0x5a, sizeof(data));
 	cfg.physical_blocks = n + n / 8 + 4096;
+	if (dev_blocks > cfg.physical_blocks) {
+		if (!path) {
+			fprintf(stderr, "bench-core: --device-blocks %llu needs --file: the RAM device would hold it all\n",
+				(unsigned long long)dev_blocks);
+			return 2;
+		}
+		cfg.physical_blocks = dev_blocks;
+	} else if (dev_blocks) {
+		fprintf(stderr, "bench-core: --device-blocks %llu is below the %llu blocks the workload needs\n",
+			(unsigned long long)dev_blocks,
+			(unsigned long long)cfg.physical_blocks);
+		return 2;
+	}
 	cfg.logical_blocks = 2 * n;
 	if (path) {
 		file_create(&fdev, path, cfg.physical_blocks, reuse);

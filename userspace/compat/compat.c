@@ -96,6 +96,22 @@ void *sis_compat_alloc(size_t size, gfp_t flags)
 	return flags & __GFP_ZERO ? calloc(1, size) : malloc(size);
 }
 
+bool sis_compat_kv_resident;
+
+void *sis_compat_alloc_resident(size_t size, gfp_t flags)
+{
+	void *p = sis_compat_alloc(size, flags);
+
+	/*
+	 * Write every page of a zeroed one: calloc()'s untouched pages are
+	 * not yet mapped.  An uninitialised one is left alone, so that
+	 * valgrind still sees reads of what nobody wrote.
+	 */
+	if (p && (flags & __GFP_ZERO) && sis_compat_kv_resident)
+		memset(p, 0, size);
+	return p;
+}
+
 void sis_compat_free(const void *p)
 {
 	free((void *)p);

@@ -56,10 +56,32 @@ static inline void kfree(const void *p)
 	sis_compat_free(p);
 }
 
-#define kvmalloc(size, flags)		kmalloc(size, flags)
-#define kvzalloc(size, flags)		kzalloc(size, flags)
-#define kvmalloc_array(n, s, flags)	kmalloc_array(n, s, flags)
-#define kvcalloc(n, s, flags)		kcalloc(n, s, flags)
+/*
+ * The kernel's kvmalloc() family returns memory that is resident (and, for
+ * the zeroing ones, zeroed) when it returns, vmalloc's pages allocated up
+ * front.  malloc() of a large size maps pages on first touch instead, so
+ * the first writes into a large table would pay a page fault each, a cost
+ * the target never has (a hook table sized for 1 TiB: 225 MiB).  With
+ * sis_compat_kv_resident set (bench-core sets it), the zeroing ones touch
+ * every page at allocation, where the kernel pays for it too.  Off by
+ * default: the tests and the fuzzer open devices of every claimed size,
+ * and would pay for tables they barely use.
+ */
+extern bool sis_compat_kv_resident;
+
+void *sis_compat_alloc_resident(size_t size, gfp_t flags);
+
+#define kvmalloc(size, flags)		sis_compat_alloc_resident(size, flags)
+#define kvzalloc(size, flags)		sis_compat_alloc_resident(size, (flags) | __GFP_ZERO)
+
+static inline void *kvmalloc_array(size_t n, size_t size, gfp_t flags)
+{
+	if (size && n > SIZE_MAX / size)
+		return NULL;
+	return sis_compat_alloc_resident(n * size, flags);
+}
+
+#define kvcalloc(n, s, flags)		kvmalloc_array(n, s, (flags) | __GFP_ZERO)
 #define kvfree(p)			kfree(p)
 
 #endif /* _COMPAT_LINUX_SLAB_H */
