@@ -1335,13 +1335,24 @@ class Bench:
                           "randseed": 4300 + i}
                 if dd:
                     common.update(ws)
+                tp = TickProfile()
+                tp.start()
+                c0 = cpu_ticks()
                 j0 = time.monotonic()
-                r = self.fio("scale-w%d" % dd, [(t.dev, i * S, S, a.seq_cap)], common)
-                fsync_path(t.dev)
-                el = time.monotonic() - j0
+                try:
+                    r = self.fio("scale-w%d" % dd, [(t.dev, i * S, S, a.seq_cap)], common)
+                    fsync_path(t.dev)
+                    el = time.monotonic() - j0
+                    c1 = cpu_ticks()
+                finally:
+                    tpr = tp.stop()
+                busy = (c1["busy"] - c0["busy"]) / HZ
                 rec["dedupe%d" % dd] = {"io_bytes": r["io_bytes"], "elapsed_s": round(el, 3),
                                         "mib_s": round(r["io_bytes"] / MiB / el, 2) if el else None,
-                                        "fio_bw_mibs": r["fio_bw_mibs"], "capped": r["capped"]}
+                                        "fio_bw_mibs": r["fio_bw_mibs"], "capped": r["capped"],
+                                        "cpu_s_per_gib": round(busy / (r["io_bytes"] / (1 << 30)), 2)
+                                        if r["io_bytes"] else None,
+                                        "tick_profile": tpr}
             st = t.status()
             rec["mem_end"] = ram(meminfo())
             rec["index_ram_end"] = int(st.get("index_ram", -1))

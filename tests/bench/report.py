@@ -1309,6 +1309,17 @@ def scale_section(res, w):
         w("Issue 12 target: unique writes at %s at least 0.8x of %s: **%s** (%.2fx)."
           % (last["size"], r0["size"], "met" if x >= 0.8 else "not met", x))
         w("")
+    # where the guest CPU of the unique write goes at each size
+    prof = [(r["size"], r["dedupe0"]) for r in rows
+            if (r.get("dedupe0") or {}).get("tick_profile", {}).get("samples")]
+    if prof:
+        w("The seq write 128k dedupe 0%% at each size: guest CPU s per GiB (`/proc/stat` busy) "
+          "and the kernel stacks at the timer tick (as in the Profile sections):")
+        w("")
+        for size, d in prof:
+            w("- **%s** (%s guest CPU s/GiB): %s"
+              % (size, fmt(d.get("cpu_s_per_gib")), tick_line(d["tick_profile"], "unique write", True)))
+        w("")
 
 
 def core_scale_section(res, w):
