@@ -16,7 +16,7 @@
 #                       [--copies K] [--containers K] [--rand-runtime S]
 #                       [--seq-cap S] [--containers-budget S] [--randrw-runtime S] [--long-mib MiB]
 #                       [--logical MiB] [--cmd-timeout S]
-#                       [--scale 4G,64G,1T] [--scale-prefill MiB]
+#                       [--scale 4G,64G,1T] [--scale-prefill MiB] [--scale-rounds N]
 #                       [--clones K] [--clones-stacks thin,thinvdo,sis] [--clones-read-mib MiB]
 #                       [--clones-volume-mib MiB] [--clones-change-kib KiB]
 #
@@ -31,7 +31,9 @@
 # --scale: after the targets (and the clones), dm-sis alone on one more disk
 # per size (the disks after those, sparse, of those sizes): format time, RAM
 # taken, a prefill of unique data spread over the device, then the raw
-# sequential 128k writes with dedupe 0 and 50 % ("type": "scale" lines).
+# sequential 128k writes with dedupe 0 and 50 % ("type": "scale" lines);
+# then --scale-rounds rounds of a unique write on every size in turn, the
+# devices open side by side ("type": "scale_rounds").
 import argparse
 import glob
 import json
@@ -1378,6 +1380,56 @@ class Bench:
                       "error": "%s: %s" % (type(e).__name__, e),
                       "dmesg": sh("dmesg | tail -n 20", check=False)})
             note("scale: %s done in %.0f s" % (size_s, time.monotonic() - t0))
+        if self.a.scale_rounds and len(sizes) > 1:
+            try:
+                self.scale_rounds(sizes, disks[:len(sizes)])
+            except Exception as e:  # noqa: BLE001 (record and go on)
+                emit({"type": "error", "target": "scale", "size": "rounds",
+                      "error": "%s: %s" % (type(e).__name__, e), "step": STEP[0],
+                      "dmesg": sh("dmesg | tail -n 20", check=False)})
+
+    def scale_rounds(self, sizes, disks):
+        """The unique write on every scale device, alternating: each device
+        is opened again (as scale_one() left it: prefilled and written), and
+        in each of --scale-rounds rounds a unique seq write 128k of
+        --pairs-mib MiB goes to each, the order turned round every round,
+        so the sizes are compared seconds apart rather than minutes (one
+        measurement each in scale_one() followed the emulator's slow and
+        fast spells: 0.70x in one run, 1.23x in the next)."""
+        a = self.a
+        ts = []
+        try:
+            for size_s, disk in zip(sizes, disks):
+                t = Sis(disk, int(sh("blockdev --getsize64 %s" % disk)))
+                t.name = "%s-scale-%s" % (PREFIX, size_s)
+                t.dev = "/dev/mapper/" + t.name
+                STEP[0] = "scale rounds: open %s" % size_s
+                t.setup()
+                ts.append((size_s, t))
+            rows = []
+            S = a.pairs_mib * MiB
+            for rnd in range(1, a.scale_rounds + 1):
+                order = ts if rnd % 2 else ts[::-1]
+                for size_s, t in order:
+                    STEP[0] = "scale round %d %s" % (rnd, size_s)
+                    c0 = cpu_ticks()
+                    j0 = time.monotonic()
+                    r = self.fio("scale-round", [(t.dev, 0, S, a.seq_cap)],
+                                 {"rw": "write", "bs": "128k", "iodepth": 16,
+                                  "dedupe_percentage": 0, "randseed": 5000 + rnd})
+                    fsync_path(t.dev)
+                    el = time.monotonic() - j0
+                    busy = (cpu_ticks()["busy"] - c0["busy"]) / HZ
+                    gib = r["io_bytes"] / float(1 << 30)
+                    rows.append({"round": rnd, "size": size_s, "io_bytes": r["io_bytes"],
+                                 "elapsed_s": round(el, 3),
+                                 "mib_s": round(r["io_bytes"] / MiB / el, 2) if el else None,
+                                 "cpu_s_per_gib": round(busy / gib, 2) if gib else None,
+                                 "capped": r["capped"]})
+            emit({"type": "scale_rounds", "sizes": sizes, "mib": a.pairs_mib, "rounds": rows})
+        finally:
+            for _, t in ts:
+                t.teardown()
 
     # K clones of one volume holding a tree (issue 13) ----------------------
     def target_mem(self, t):
@@ -1654,6 +1706,9 @@ def main():
                    help="dm-sis alone on one more disk per size (e.g. 4G,64G,1T), after the targets")
     p.add_argument("--scale-prefill", type=int, default=1024,
                    help="unique MiB written over each scale device before its jobs")
+    p.add_argument("--scale-rounds", type=int, default=5,
+                   help="rounds of the unique write on every scale device, alternating "
+                        "(--pairs-mib MiB each); 0: none")
     p.add_argument("--clones", type=int, default=8,
                    help="K clones of a volume holding the tree, on each --clones-stacks stack "
                         "(one more disk, after the targets'); 0: none")

@@ -256,6 +256,7 @@ def build(recs, host, core_text, bad_lines, splats, core_scale_text="", samples=
             "unparsed_lines": bad_lines, "vm_run_problems": splats, "summary": summary, "target_summary": target_summary,
             "errors": errors, "end": ends, "jobs": jobs, "target_runs": tgts, "bench_core": core_text,
             "scale": [r for r in recs if r["type"] == "scale"],
+            "scale_rounds": next((r for r in recs if r["type"] == "scale_rounds"), None),
             "clones": [r for r in recs if r["type"] == "clones"],
             "calib": [r for r in recs if r["type"] == "calib"],
             "pair_jobs": [r for r in alljobs if r["layer"].startswith("pair-")],
@@ -418,8 +419,12 @@ def targets_section(res, w):
     if len(sc) > 1:
         a, b = (sc[0].get("dedupe0") or {}).get("mib_s"), (sc[-1].get("dedupe0") or {}).get("mib_s")
         x = b / a if a and b else None
-        add(12, "unique write at %s / at %s" % (sc[-1]["size"], sc[0]["size"]), x, ">= 0.8x",
-            None if x is None else x >= 0.8)
+        rr = scale_round_medians(res)
+        if rr:
+            x = rr["ratio"]
+        add(12, "unique write at %s / at %s%s" % (sc[-1]["size"], sc[0]["size"],
+                                                  ", median of %d alternating rounds" % rr["n"] if rr else ""),
+            x, ">= 0.8x", None if x is None else x >= 0.8)
         last = sc[-1]
         tib = (last.get("disk_bytes") or 0) / float(1 << 40)
         if tib and last.get("index_ram_created", -1) >= 0:
@@ -1237,6 +1242,66 @@ def clones_section(res, w):
         w("")
 
 
+def scale_round_medians(res):
+    """The alternating rounds of the unique write on the scale devices
+    (bench-guest.py scale_rounds()): per size its median MiB/s and CPU s/GiB,
+    and the median of the per-round ratios of the last size to the first;
+    None without rounds."""
+    sr = res.get("scale_rounds")
+    if not sr or len(sr.get("sizes", [])) < 2:
+        return None
+    sizes = sr["sizes"]
+    by = {(r["round"], r["size"]): r for r in sr["rounds"]}
+    rounds = sorted({r["round"] for r in sr["rounds"]})
+    ratios = []
+    for n in rounds:
+        a, b = by.get((n, sizes[0])), by.get((n, sizes[-1]))
+        if a and b and a.get("mib_s") and b.get("mib_s"):
+            ratios.append(b["mib_s"] / a["mib_s"])
+    if not ratios:
+        return None
+    med = {}
+    for z in sizes:
+        v = [by[(n, z)] for n in rounds if (n, z) in by]
+        mb = [x["mib_s"] for x in v if x.get("mib_s")]
+        cpu = [x["cpu_s_per_gib"] for x in v if x.get("cpu_s_per_gib")]
+        med[z] = {"mib_s": statistics.median(mb) if mb else None,
+                  "cpu": statistics.median(cpu) if cpu else None}
+    return {"sizes": sizes, "rounds": rounds, "by": by, "ratios": ratios,
+            "ratio": statistics.median(ratios), "n": len(ratios), "med": med, "mib": sr.get("mib")}
+
+
+def scale_rounds_table(res, w):
+    rr = scale_round_medians(res)
+    if not rr:
+        return
+    sizes = rr["sizes"]
+    w("The same unique write, %s MiB (seq write 128k QD 16, dedupe 0%%, over the region the "
+      "dedupe 0%% job wrote), on every size in turn, the devices open side by side, the order "
+      "turned round each round: the sizes seconds apart, not minutes. Each cell: MiB/s (guest "
+      "CPU s/GiB); ratio: %s / %s in that round." % (rr["mib"], sizes[-1], sizes[0]))
+    w("")
+    w("| round | %s | ratio %s / %s |" % (" | ".join(sizes), sizes[-1], sizes[0]))
+    w("|---|%s---|" % ("---|" * len(sizes)))
+    i = 0
+    for n in rr["rounds"]:
+        cells = []
+        for z in sizes:
+            r = rr["by"].get((n, z))
+            cells.append("%s (%s)" % (fmt(r.get("mib_s")), fmt(r.get("cpu_s_per_gib"))) if r else "-")
+        a, b = rr["by"].get((n, sizes[0])), rr["by"].get((n, sizes[-1]))
+        ok = a and b and a.get("mib_s") and b.get("mib_s")
+        w("| %d | %s | %s |" % (n, " | ".join(cells), "%.2f" % rr["ratios"][i] if ok else "-"))
+        i += 1 if ok else 0
+    w("| median | %s | **%.2f** |" % (" | ".join("%s (%s)" % (fmt(rr["med"][z]["mib_s"]), fmt(rr["med"][z]["cpu"]))
+                                            for z in sizes), rr["ratio"]))
+    w("")
+    w("Issue 12 target, from the rounds: unique writes at %s at least 0.8x of %s: **%s** "
+      "(median of %d rounds: %.2fx)."
+      % (sizes[-1], sizes[0], "met" if rr["ratio"] >= 0.8 else "not met", rr["n"], rr["ratio"]))
+    w("")
+
+
 def scale_section(res, w):
     """dm-sis alone on sparse disks of growing size (bench-guest.py --scale)."""
     rows = res.get("scale") or []
@@ -1306,15 +1371,18 @@ def scale_section(res, w):
     last = rows[-1]
     if len(rows) > 1 and base.get("dedupe0") and mibs(last, "dedupe0"):
         x = mibs(last, "dedupe0") / base["dedupe0"]
-        w("Issue 12 target: unique writes at %s at least 0.8x of %s: **%s** (%.2fx)."
-          % (last["size"], r0["size"], "met" if x >= 0.8 else "not met", x))
+        w("One measurement per size above, minutes apart: unique writes at %s / %s %.2fx "
+          "(%s); the target is judged on the rounds below when there are any."
+          % (last["size"], r0["size"], x, "at least 0.8x" if x >= 0.8 else "under 0.8x"))
         w("")
+    scale_rounds_table(res, w)
     # where the guest CPU of the unique write goes at each size
     prof = [(r["size"], r["dedupe0"]) for r in rows
             if (r.get("dedupe0") or {}).get("tick_profile", {}).get("samples")]
     if prof:
-        w("The seq write 128k dedupe 0%% at each size: guest CPU s per GiB (`/proc/stat` busy) "
-          "and the kernel stacks at the timer tick (as in the Profile sections):")
+        w("The seq write 128k dedupe 0% at each size (the table's first measurement): guest CPU s "
+          "per GiB (`/proc/stat` busy) and the kernel stacks at the timer tick (as in the Profile "
+          "sections):")
         w("")
         for size, d in prof:
             w("- **%s** (%s guest CPU s/GiB): %s"
