@@ -1339,22 +1339,12 @@ class Bench:
                     common.update(ws)
                 tp = TickProfile()
                 tp.start()
-                c0 = cpu_ticks()
-                j0 = time.monotonic()
                 try:
-                    r = self.fio("scale-w%d" % dd, [(t.dev, i * S, S, a.seq_cap)], common)
-                    fsync_path(t.dev)
-                    el = time.monotonic() - j0
-                    c1 = cpu_ticks()
+                    w = self.scale_write(t, "scale-w%d" % dd, i * S, S, common)
                 finally:
                     tpr = tp.stop()
-                busy = (c1["busy"] - c0["busy"]) / HZ
-                rec["dedupe%d" % dd] = {"io_bytes": r["io_bytes"], "elapsed_s": round(el, 3),
-                                        "mib_s": round(r["io_bytes"] / MiB / el, 2) if el else None,
-                                        "fio_bw_mibs": r["fio_bw_mibs"], "capped": r["capped"],
-                                        "cpu_s_per_gib": round(busy / (r["io_bytes"] / (1 << 30)), 2)
-                                        if r["io_bytes"] else None,
-                                        "tick_profile": tpr}
+                w["tick_profile"] = tpr
+                rec["dedupe%d" % dd] = w
             st = t.status()
             rec["mem_end"] = ram(meminfo())
             rec["index_ram_end"] = int(st.get("index_ram", -1))
@@ -1388,6 +1378,21 @@ class Bench:
                       "error": "%s: %s" % (type(e).__name__, e), "step": STEP[0],
                       "dmesg": sh("dmesg | tail -n 20", check=False)})
 
+    def scale_write(self, t, name, off, size, common):
+        """A capped fio write of @size bytes at @off of scale target @t and its
+        flush: MiB/s over both, and guest CPU s per GiB (/proc/stat busy)."""
+        c0 = cpu_ticks()
+        j0 = time.monotonic()
+        r = self.fio(name, [(t.dev, off, size, self.a.seq_cap)], common)
+        fsync_path(t.dev)
+        el = time.monotonic() - j0
+        busy = (cpu_ticks()["busy"] - c0["busy"]) / HZ
+        gib = r["io_bytes"] / float(1 << 30)
+        return {"io_bytes": r["io_bytes"], "elapsed_s": round(el, 3),
+                "mib_s": round(r["io_bytes"] / MiB / el, 2) if el else None,
+                "fio_bw_mibs": r["fio_bw_mibs"], "capped": r["capped"],
+                "cpu_s_per_gib": round(busy / gib, 2) if gib else None}
+
     def scale_rounds(self, sizes, disks):
         """The unique write on every scale device, alternating: each device
         is opened again (as scale_one() left it: prefilled and written), and
@@ -1412,20 +1417,11 @@ class Bench:
                 order = ts if rnd % 2 else ts[::-1]
                 for size_s, t in order:
                     STEP[0] = "scale round %d %s" % (rnd, size_s)
-                    c0 = cpu_ticks()
-                    j0 = time.monotonic()
-                    r = self.fio("scale-round", [(t.dev, 0, S, a.seq_cap)],
-                                 {"rw": "write", "bs": "128k", "iodepth": 16,
-                                  "dedupe_percentage": 0, "randseed": 5000 + rnd})
-                    fsync_path(t.dev)
-                    el = time.monotonic() - j0
-                    busy = (cpu_ticks()["busy"] - c0["busy"]) / HZ
-                    gib = r["io_bytes"] / float(1 << 30)
-                    rows.append({"round": rnd, "size": size_s, "io_bytes": r["io_bytes"],
-                                 "elapsed_s": round(el, 3),
-                                 "mib_s": round(r["io_bytes"] / MiB / el, 2) if el else None,
-                                 "cpu_s_per_gib": round(busy / gib, 2) if gib else None,
-                                 "capped": r["capped"]})
+                    w = self.scale_write(t, "scale-round", 0, S,
+                                         {"rw": "write", "bs": "128k", "iodepth": 16,
+                                          "dedupe_percentage": 0, "randseed": 5000 + rnd})
+                    w.update({"round": rnd, "size": size_s})
+                    rows.append(w)
             emit({"type": "scale_rounds", "sizes": sizes, "mib": a.pairs_mib, "rounds": rows})
         finally:
             for _, t in ts:

@@ -1274,11 +1274,12 @@ def scale_round_medians(res):
     sizes = sr["sizes"]
     by = {(r["round"], r["size"]): r for r in sr["rounds"]}
     rounds = sorted({r["round"] for r in sr["rounds"]})
-    ratios = []
+    ratio_of = {}
     for n in rounds:
         a, b = by.get((n, sizes[0])), by.get((n, sizes[-1]))
         if a and b and a.get("mib_s") and b.get("mib_s"):
-            ratios.append(b["mib_s"] / a["mib_s"])
+            ratio_of[n] = b["mib_s"] / a["mib_s"]
+    ratios = list(ratio_of.values())
     if not ratios:
         return None
     med = {}
@@ -1288,7 +1289,7 @@ def scale_round_medians(res):
         cpu = [x["cpu_s_per_gib"] for x in v if x.get("cpu_s_per_gib")]
         med[z] = {"mib_s": statistics.median(mb) if mb else None,
                   "cpu": statistics.median(cpu) if cpu else None}
-    return {"sizes": sizes, "rounds": rounds, "by": by, "ratios": ratios,
+    return {"sizes": sizes, "rounds": rounds, "by": by, "ratio_of": ratio_of,
             "ratio": statistics.median(ratios), "n": len(ratios), "med": med, "mib": sr.get("mib")}
 
 
@@ -1304,16 +1305,13 @@ def scale_rounds_table(res, w):
     w("")
     w("| round | %s | ratio %s / %s |" % (" | ".join(sizes), sizes[-1], sizes[0]))
     w("|---|%s---|" % ("---|" * len(sizes)))
-    i = 0
     for n in rr["rounds"]:
         cells = []
         for z in sizes:
             r = rr["by"].get((n, z))
             cells.append("%s (%s)" % (fmt(r.get("mib_s")), fmt(r.get("cpu_s_per_gib"))) if r else "-")
-        a, b = rr["by"].get((n, sizes[0])), rr["by"].get((n, sizes[-1]))
-        ok = a and b and a.get("mib_s") and b.get("mib_s")
-        w("| %d | %s | %s |" % (n, " | ".join(cells), "%.2f" % rr["ratios"][i] if ok else "-"))
-        i += 1 if ok else 0
+        x = rr["ratio_of"].get(n)
+        w("| %d | %s | %s |" % (n, " | ".join(cells), "-" if x is None else "%.2f" % x))
     w("| median | %s | **%.2f** |" % (" | ".join("%s (%s)" % (fmt(rr["med"][z]["mib_s"]), fmt(rr["med"][z]["cpu"]))
                                             for z in sizes), rr["ratio"]))
     w("")

@@ -98,16 +98,11 @@ void *sis_compat_alloc(size_t size, gfp_t flags)
 
 bool sis_compat_kv_resident;
 
-void *sis_compat_alloc_resident(size_t size, gfp_t flags)
+/* @p, a zeroed allocation of @size, with every page written (slab.h). */
+void *sis_compat_kv_touch(void *p, size_t size)
 {
-	void *p = sis_compat_alloc(size, flags);
-
-	/*
-	 * Write every page of a zeroed one: calloc()'s untouched pages are
-	 * not yet mapped.  An uninitialised one is left alone, so that
-	 * valgrind still sees reads of what nobody wrote.
-	 */
-	if (p && (flags & __GFP_ZERO) && sis_compat_kv_resident)
+	/* calloc()'s untouched pages are not yet mapped */
+	if (p && sis_compat_kv_resident)
 		memset(p, 0, size);
 	return p;
 }

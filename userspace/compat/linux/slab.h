@@ -65,23 +65,26 @@ static inline void kfree(const void *p)
  * sis_compat_kv_resident set (bench-core sets it), the zeroing ones touch
  * every page at allocation, where the kernel pays for it too.  Off by
  * default: the tests and the fuzzer open devices of every claimed size,
- * and would pay for tables they barely use.
+ * and would pay for tables they barely use.  The uninitialised ones are
+ * left alone, so that valgrind still sees reads of what nobody wrote.
  */
 extern bool sis_compat_kv_resident;
 
-void *sis_compat_alloc_resident(size_t size, gfp_t flags);
+void *sis_compat_kv_touch(void *p, size_t size);
 
-#define kvmalloc(size, flags)		sis_compat_alloc_resident(size, flags)
-#define kvzalloc(size, flags)		sis_compat_alloc_resident(size, (flags) | __GFP_ZERO)
-
-static inline void *kvmalloc_array(size_t n, size_t size, gfp_t flags)
+static inline void *kvzalloc(size_t size, gfp_t flags)
 {
-	if (size && n > SIZE_MAX / size)
-		return NULL;
-	return sis_compat_alloc_resident(n * size, flags);
+	return sis_compat_kv_touch(kzalloc(size, flags), size);
 }
 
-#define kvcalloc(n, s, flags)		kvmalloc_array(n, s, (flags) | __GFP_ZERO)
+static inline void *kvcalloc(size_t n, size_t size, gfp_t flags)
+{
+	/* n * size overflows only where kcalloc() gave NULL, not touched */
+	return sis_compat_kv_touch(kcalloc(n, size, flags), n * size);
+}
+
+#define kvmalloc(size, flags)		kmalloc(size, flags)
+#define kvmalloc_array(n, s, flags)	kmalloc_array(n, s, flags)
 #define kvfree(p)			kfree(p)
 
 #endif /* _COMPAT_LINUX_SLAB_H */
