@@ -1215,24 +1215,27 @@ class Bench:
         self.measured(t, run, "ext4", "containers_read_cold", read)
 
     # dm-linear and dm-sis job by job ---------------------------------------
-    def pairs(self, tdisks):
+    def pairs(self, tdisks, npairs, mib, prefix="pair"):
         """--pairs N: dm-linear and dm-sis side by side, each on its disk of
         the runs, fresh for every pair; each issue-11 ratio job runs on one
         and straight after on the other, the order alternating between
         pairs.  A target's run is minutes long and the emulator's speed moves
         within it (the calibration table), while a job pair is seconds apart.
-        Regions of --pairs-mib MiB: sequential writes with dedupe 0/50/90 %,
+        Regions of @mib MiB: sequential writes with dedupe 0/50/90 %,
         their read-back, 4 KiB random reads at QD 32 over them; then ext4
-        with K identical files on both, and their cold reads."""
+        with K identical files on both, and their cold reads.  The jobs are
+        recorded on layers @prefix-raw and @prefix-ext4 ("bound": the same
+        on two disks throttled by QEMU, --bound-pairs)."""
         a = self.a
-        P = a.pairs_mib * MiB
+        P = mib * MiB
         ws = {"dedupe_mode": "working_set", "dedupe_working_set_percentage": 5}
-        for p in range(1, a.pairs + 1):
+        raw, ext4 = prefix + "-raw", prefix + "-ext4"
+        for p in range(1, npairs + 1):
             kinds = ("linear", "sis") if p % 2 else ("sis", "linear")
             ts = [KINDS[k](tdisks[k], a.logical * MiB) for k in kinds]
             seed = 700000 + 1000 * p
-            STEP[0] = "pair %d setup" % p
-            note("pair %d: %s" % (p, " then ".join(kinds)))
+            STEP[0] = "%s %d setup" % (prefix, p)
+            note("%s %d: %s" % (prefix, p, " then ".join(kinds)))
             mnts = []
             try:
                 for t in ts:
@@ -1245,26 +1248,26 @@ class Bench:
                     if dd:
                         common.update(ws)
                     for t in ts:
-                        self.measured(t, p, "pair-raw", "seqwrite_dedupe%d" % dd,
+                        self.measured(t, p, raw, "seqwrite_dedupe%d" % dd,
                                       lambda: self.fio("pw%d" % i, [(t.dev, i * P, P, a.seq_cap)],
                                                        common),
                                       flush=lambda: fsync_path(t.dev))
                     written.append(i * P)
                 for t in ts:
                     secs = [(t.dev, off, P, a.seq_cap) for off in written]
-                    self.measured(t, p, "pair-raw", "seqread",
+                    self.measured(t, p, raw, "seqread",
                                   lambda: self.fio("pr", secs, {"rw": "read", "bs": "128k",
                                                                 "iodepth": 16}))
                 for t in ts:
                     secs = [(t.dev, off, P, max(1, a.rand_runtime // len(written)))
                             for off in written]
-                    self.measured(t, p, "pair-raw", "randread4k_qd32",
+                    self.measured(t, p, raw, "randread4k_qd32",
                                   lambda: self.fio("prr", secs, {"rw": "randread", "bs": "4k",
                                                                  "iodepth": 32,
                                                                  "randseed": seed + 7}))
                 K = a.copies
                 for t in ts:
-                    STEP[0] = "pair %d %s ext4" % (p, t.kind)
+                    STEP[0] = "%s %d %s ext4" % (prefix, p, t.kind)
                     mnt = "%s-%s" % (MNT, t.kind)
                     mkfs_ext4(t.dev, a.cmd_timeout)
                     os.makedirs(mnt, exist_ok=True)
@@ -1275,7 +1278,7 @@ class Bench:
                     os.sync()
                 for t, mnt in zip(ts, mnts):
                     files = ["%s/copy.%d" % (mnt, k) for k in range(K)]
-                    self.measured(t, p, "pair-ext4", "copies_read_cold",
+                    self.measured(t, p, ext4, "copies_read_cold",
                                   lambda: {"io_bytes": read_files(files), "copies": K})
             finally:
                 for mnt in mnts:
@@ -1584,9 +1587,14 @@ class Bench:
         disks = os.environ.get("SIS_DISKS", "").split()
         targets = [x for x in a.targets.split(",") if x and x != "none"]
         nclone = 1 if a.clones else 0
-        if len(disks) < len(targets) + nclone:
-            note("need one disk per target and one for the clones: %d targets, clones %d, disks '%s'"
-                 % (len(targets), a.clones, disks))
+        nbound = 2 if a.bound_pairs else 0
+        if len(disks) < len(targets) + nclone + nbound:
+            note("need one disk per target, one for the clones and two for the bound pairs: "
+                 "%d targets, clones %d, bound pairs %d, disks '%s'"
+                 % (len(targets), a.clones, a.bound_pairs, disks))
+            return 2
+        if a.bound_pairs and not ("linear" in targets and "sis" in targets):
+            note("--bound-pairs needs linear and sis in --targets")
             return 2
         bad = [x for x in a.clones_stacks.split(",") if x and x not in CLONE_KINDS]
         if bad:
@@ -1616,6 +1624,9 @@ class Bench:
               "long_mib": a.long_mib, "randrw_runtime_s": a.randrw_runtime,
               "scale": a.scale, "scale_prefill_mib": a.scale_prefill,
               "pairs": a.pairs, "pairs_mib": a.pairs_mib,
+              "bound_pairs": a.bound_pairs, "bound_mib": a.bound_mib,
+              "bound_mib_s": a.bound_mib_s,
+              "bound_disks": disks[len(targets) + nclone:][:nbound],
               "clones": a.clones, "clones_stacks": a.clones_stacks,
               "clones_read_mib": a.clones_read_mib, "clones_volume_mib": a.clones_volume_mib,
               "clones_change_kib": a.clones_change_kib,
@@ -1654,19 +1665,25 @@ class Bench:
                     except Exception:  # noqa: BLE001
                         pass
                 note("run %d: %s done in %.0f s" % (run, kind, time.monotonic() - t_start))
+        first = len(targets) + nclone
+        sets = []
         if a.pairs and "linear" in targets and "sis" in targets:
-            tdisks = dict(zip(targets, disks))
+            sets.append((dict(zip(targets, disks)), a.pairs, a.pairs_mib, "pair"))
+        if a.bound_pairs:
+            sets.append(({"linear": disks[first], "sis": disks[first + 1]}, a.bound_pairs,
+                         a.bound_mib, "bound"))
+        for tdisks, npairs, mib, prefix in sets:
             try:
-                self.pairs(tdisks)
+                self.pairs(tdisks, npairs, mib, prefix)
             except Exception as e:  # noqa: BLE001 (record and go on)
-                emit({"type": "error", "run": 0, "target": "pairs",
+                emit({"type": "error", "run": 0, "target": prefix + "s",
                       "error": "%s: %s" % (type(e).__name__, e), "step": STEP[0],
                       "traceback": traceback.format_exc()[-2000:],
                       "dmesg": sh("dmesg | tail -n 20", check=False)})
         if a.clones:
             self.clones(disks[len(targets)])
         if a.scale:
-            self.scale(disks[len(targets) + nclone:])
+            self.scale(disks[first + nbound:])
         end = {"type": "end", "mono_s": round(time.monotonic() - mono0, 1)}
         if rtc0 is not None:
             end["rtc_s"] = int(open(RTC).read()) - rtc0
@@ -1697,6 +1714,13 @@ def main():
                    help="after the runs: dm-linear and dm-sis job by job, this many times "
                         "(needs both in --targets); 0: none")
     p.add_argument("--pairs-mib", type=int, default=512, help="region size of the pairs, MiB")
+    p.add_argument("--bound-pairs", type=int, default=0,
+                   help="then the pairs again, this many times, on the two disks after the "
+                        "clones' (dm-linear on the first, dm-sis on the second), which the host "
+                        "throttles to --bound-mib-s; 0: none")
+    p.add_argument("--bound-mib", type=int, default=256, help="region size of the bound pairs, MiB")
+    p.add_argument("--bound-mib-s", type=int, default=0,
+                   help="the throttle of the bound pairs' disks (set by the host), for the record")
     p.add_argument("--cmd-timeout", type=int, default=600)
     p.add_argument("--scale", default="",
                    help="dm-sis alone on one more disk per size (e.g. 4G,64G,1T), after the targets")

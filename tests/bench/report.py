@@ -194,8 +194,8 @@ def agg(values):
 def build(recs, host, core_text, bad_lines, splats, core_scale_text="", samples=None):
     env = next((r for r in recs if r["type"] == "env"), {})
     alljobs = [r for r in recs if r["type"] == "job"]
-    # the pairs (bench-guest.py pairs()) have a section of their own
-    jobs = [r for r in alljobs if not r["layer"].startswith("pair-")]
+    # the pairs and the bound pairs (bench-guest.py pairs()) have sections of their own
+    jobs = [r for r in alljobs if not r["layer"].startswith(("pair-", "bound-"))]
     hs, job_ends = samples or ([], {})
     for r in alljobs:
         e = job_ends.get((r["layer"], r["job"], r["target"], r["run"]))
@@ -260,6 +260,7 @@ def build(recs, host, core_text, bad_lines, splats, core_scale_text="", samples=
             "clones": [r for r in recs if r["type"] == "clones"],
             "calib": [r for r in recs if r["type"] == "calib"],
             "pair_jobs": [r for r in alljobs if r["layer"].startswith("pair-")],
+            "bound_jobs": [r for r in alljobs if r["layer"].startswith("bound-")],
             "bench_core_scale": core_scale_text, "core_scale_runs": core_results(core_scale_text)}
 
 
@@ -425,6 +426,12 @@ def targets_section(res, w):
     add(11, "  its disk reads, in copies of one file", one, "about 1", None if one is None else one < 1.2, "%.2f")
     v = H.get("sis", {}).get("randrw_scaling")
     add(11, "randrw 4k qd32: IOPS with 4 jobs / 1 job", v, "> 1.0x", None if v is None else v > 1.0)
+    mibs = res["env"].get("bound_mib_s")
+    for r in pair_rows(res, "bound"):
+        layer, job = r["job"].split("/")
+        add(11, "disk-bound bed (disks at %s MiB/s): %s %s vs linear, median of %d pairs"
+            % (mibs, layer, JOB_LABEL.get(job, job), r["n"]), r["median"],
+            ">= %.1fx" % r["goal"], r["met"])
     sc = res.get("scale") or []
     if len(sc) > 1:
         a, b = (sc[0].get("dedupe0") or {}).get("mib_s"), (sc[-1].get("dedupe0") or {}).get("mib_s")
@@ -479,6 +486,7 @@ def targets_section(res, w):
     w("")
     per_run_section(res, w)
     pairs_section(res, w)
+    pairs_section(res, w, "bound")
     calib_section(res, w)
     if os.path.exists(TARGET_NOTES):
         with open(TARGET_NOTES) as f:
@@ -556,16 +564,17 @@ RATIO_GOALS = {"seqwrite_dedupe0": 0.8, "seqwrite_dedupe50": 1.0, "seqwrite_dedu
                "seqread": 0.9, "randread4k_qd32": 0.9, "copies_read_cold": 1.0}
 
 
-def pair_rows(res):
+def pair_rows(res, prefix="pair"):
     """The pairs (bench-guest.py pairs()) of each ratio job: the ratio of
-    each pair, both MiB/s, their median and the goal; [] without pairs."""
-    pj = res.get("pair_jobs") or []
+    each pair, both MiB/s, their median and the goal; [] without pairs.
+    @prefix "bound": the bound pairs, on the throttled disks."""
+    pj = res.get(prefix + "_jobs") or []
     if not pj:
         return []
     npairs = max(r["run"] for r in pj)
     rows = []
     for layer, job in RATIO_JOBS:
-        lay = "pair-" + layer
+        lay = prefix + "-" + layer
         ratios, first = [], []
         for n in range(1, npairs + 1):
             rec = {t: job_rec(pj, lay, job, t, n) for t in ("linear", "sis")}
@@ -582,23 +591,35 @@ def pair_rows(res):
     return rows
 
 
-def pairs_section(res, w):
+def pairs_section(res, w, prefix="pair"):
     """The pairs: each ratio job on dm-linear and straight after on dm-sis
     (or the other way round), fresh targets per pair; the ratio of each
-    pair and their median."""
-    rows = pair_rows(res)
+    pair and their median.  @prefix "bound": the bound pairs."""
+    rows = pair_rows(res, prefix)
     if not rows:
         return
     npairs = len(rows[0]["ratios"])
-    res["pairs"] = rows
-    sz = res["env"].get("pairs_mib")
-    w("### dm-sis and dm-linear job by job (the pairs)")
-    w("")
-    w("After the runs, both targets are set up fresh on their own disks and each job runs on "
-      "one and straight after on the other (pair 1 dm-linear first, pair 2 dm-sis first, and "
-      "so on), so the two runs of a job are seconds apart, not minutes. Regions of %s MiB; "
-      "the K identical files as in the runs. Each cell: dm-sis / dm-linear, with both MiB/s."
-      % (sz if sz else "?"))
+    env = res["env"]
+    res["pairs" if prefix == "pair" else "bound_pairs"] = rows
+    sz = env.get("pairs_mib" if prefix == "pair" else "bound_mib")
+    if prefix == "pair":
+        w("### dm-sis and dm-linear job by job (the pairs)")
+        w("")
+        w("After the runs, both targets are set up fresh on their own disks and each job runs on "
+          "one and straight after on the other (pair 1 dm-linear first, pair 2 dm-sis first, and "
+          "so on), so the two runs of a job are seconds apart, not minutes. Regions of %s MiB; "
+          "the K identical files as in the runs. Each cell: dm-sis / dm-linear, with both MiB/s."
+          % (sz if sz else "?"))
+    else:
+        w("### The pairs on a disk-bound bed (disks throttled to %s MiB/s)" % env.get("bound_mib_s"))
+        w("")
+        w("The same pairs, after the others, on two more disks (%s) that QEMU limits to %s MiB/s "
+          "each, reads and writes together (`scripts/vm-run --disk-throttle`): dm-linear on the "
+          "first, dm-sis on the second, the same code and jobs. Here the disk is the bottleneck, "
+          "as on real hardware, where the CPU runs natively; in the unthrottled bed above it is "
+          "the emulated guest CPU. Regions of %s MiB. Each cell: dm-sis / dm-linear, with both "
+          "MiB/s." % (", ".join(env.get("bound_disks") or []) or "?", env.get("bound_mib_s"),
+                      sz if sz else "?"))
     w("")
     w("| job | " + " | ".join("pair %d" % (n + 1) for n in range(npairs)) +
       " | median | goal | |")
