@@ -484,31 +484,52 @@ def hist_stacks(text):
     return out
 
 
+def _trigger(ev, cmd):
+    """Write one command to the trigger file of event @ev, appending: opened
+    for writing without O_APPEND the file is truncated, which removes every
+    trigger of the event."""
+    fd = os.open(ev + "/trigger", os.O_WRONLY | os.O_APPEND)
+    try:
+        os.write(fd, cmd.encode())
+    finally:
+        os.close(fd)
+
+
 class StackHist:
     """A tracefs hist trigger keyed by stack trace on event self.EV (a path
-    under /sys/kernel/tracing/events), armed by start() and read and
-    disarmed by take(): the [(count, frames)] of hist_stacks(), or None if
-    the kernel has no such event."""
+    under /sys/kernel/tracing/events), counting from start() to take(),
+    which returns the [(count, frames)] of hist_stacks(), or None if the
+    kernel has no such event.  The trigger is registered once per boot and
+    never removed: each later start() clears it and continues it, each
+    take() pauses it.  Registering and removing a trigger turns the event's
+    tracepoint on and off, which rewrites kernel text (jump labels) while
+    other CPUs run; under TCG that has twice ended a bench run with an
+    'Oops: int3' in ttwu_do_activate, a CPU running a patch site's int3 after
+    the patch was done.  Pausing only sets a flag."""
     EV = HIST = None
+    registered = set()  # events whose trigger this boot registered
 
     def start(self):
         if not os.path.exists(self.EV) and os.path.isdir("/sys/kernel/tracing"):
             sh("mount -t tracefs nodev /sys/kernel/tracing", check=False)
         self.ok = os.path.exists(self.EV + "/trigger")
-        if self.ok:
-            try:
-                with open(self.EV + "/trigger", "w") as f:
-                    f.write(self.HIST)
-            except OSError:
-                self.ok = False
+        if not self.ok:
+            return
+        try:
+            if self.EV in StackHist.registered:
+                _trigger(self.EV, self.HIST + ":clear")
+                _trigger(self.EV, self.HIST + ":cont")
+            else:
+                _trigger(self.EV, self.HIST)
+                StackHist.registered.add(self.EV)
+        except OSError:
+            self.ok = False
 
     def take(self):
         if not self.ok:
             return None
-        text = _read(self.EV + "/hist")
-        with open(self.EV + "/trigger", "w") as f:
-            f.write("!" + self.HIST)
-        return hist_stacks(text)
+        _trigger(self.EV, self.HIST + ":pause")
+        return hist_stacks(_read(self.EV + "/hist"))
 
 
 class TickProfile(StackHist):
