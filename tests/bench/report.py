@@ -1576,6 +1576,15 @@ unset multiplot
         return "gnuplot failed: %s" % e.stderr.strip()[-400:]
 
 
+def write_page(res, docs):
+    """Write docs/benchmarks.md for @res (a missing plot is said at the end)."""
+    md = markdown(res)
+    if res.get("plot_error"):
+        md += "\n**Plot missing:** %s\n" % res["plot_error"]
+    with open(os.path.join(docs, "benchmarks.md"), "w") as f:
+        f.write(md)
+
+
 def rerender(path, docs):
     """Write docs/benchmarks.md again from a run's JSON, which holds every figure."""
     try:
@@ -1587,11 +1596,7 @@ def rerender(path, docs):
     if not isinstance(res, dict) or "targets" not in res or "env" not in res:
         print("report: %s is not a benchmark report's JSON" % path, file=sys.stderr)
         return 1
-    md = markdown(res)
-    if res.get("plot_error"):
-        md += "\n**Plot missing:** %s\n" % res["plot_error"]
-    with open(os.path.join(docs, "benchmarks.md"), "w") as f:
-        f.write(md)
+    write_page(res, docs)
     return 0
 
 
@@ -1628,11 +1633,7 @@ def main():
     if err:
         res["plot_error"] = err
         print("report: " + err, file=sys.stderr)
-    md = markdown(res)
-    if err:
-        md += "\n**Plot missing:** %s\n" % err
-    with open(os.path.join(a.docs, "benchmarks.md"), "w") as f:
-        f.write(md)
+    write_page(res, a.docs)
     for path in (a.json, os.path.join(a.docs, "benchmarks.json")):
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         with open(path, "w") as f:
